@@ -1,0 +1,119 @@
+"""The `sdannc` command: each subcommand reads its options and hands over to a library function.
+
+A SdanncError from any subcommand is the user's to fix: it prints as one line,
+`sdannc: error: <message>`, on stderr and exits with code 2. Anything else is a bug and keeps its
+traceback. New subcommands (`sim`, `compile`) are added below as `@main.command()` functions.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import SdanncError
+from .isa import assemble_file, disassemble_file, load_isa, write_program_bin
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except SdanncError as exc:
+            message = " ".join(str(exc).splitlines())  # one line, whatever the message
+            click.echo(f"sdannc: error: {message}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=_Group)
+@click.version_option(__version__, "--version", prog_name="sdannc")
+def main() -> None:
+    """Compile quantized neural networks for Darwin3-like neuromorphic chips, and simulate them."""
+
+
+def _isa_option(command):
+    return click.option(
+        "--isa", "isa_name", default="darwin3", show_default=True, metavar="NAME|PATH",
+        help="Instruction set: a name under isa/ or a YAML file.",
+    )(command)
+
+
+# ---- instruction set ------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Program file to write: raw little-endian 16-bit words.")
+@_isa_option
+def asm(source: Path, output: Path, isa_name: str) -> None:
+    """Assemble SOURCE (.s) into a program binary."""
+    isa = load_isa(isa_name)
+    words = isa.encode_program(assemble_file(source, isa))
+    write_program_bin(output, words)
+    click.echo(f"{output}: {len(words)} words")
+
+
+@main.command()
+@click.argument("program", type=click.Path(dir_okay=False, path_type=Path))
+@_isa_option
+def disasm(program: Path, isa_name: str) -> None:
+    """Print the assembly text of a program binary."""
+    click.echo(disassemble_file(program, load_isa(isa_name)), nl=False)
+
+
+# ---- simulator --------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("image_dir", type=click.Path(path_type=Path))
+@click.option("--input", "-i", "input_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Input batch (.npy); the first axis is the batch.")
+@click.option("--output", "-o", "output_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the outputs (.npy), decoded as the image says.")
+@click.option("--report", "-r", "report_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the full report as JSON.")
+@click.option("-t", "--target", "target_name", metavar="NAME|PATH",
+              help="Refuse the image unless it was built for this target.")
+@click.option("--lanes", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Independent streams simulated side by side (faster; outputs do not change).")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+def sim(image_dir: Path, input_path: Path, output_path: Path, report_path: Path | None, target_name: str | None,
+        lanes: int, quiet: bool) -> None:
+    """Run IMAGE_DIR on the cycle-level simulator."""
+    from .sim.run import simulate, summary_lines
+
+    with _progress("simulating", quiet) as progress:
+        report = simulate(image_dir, input_path, output_path, report_path, target_name, lanes, progress)
+    if not quiet:
+        for line in summary_lines(report):
+            click.echo(line)
+        click.echo(f"outputs written to {output_path}" + (f", report to {report_path}" if report_path else ""))
+
+
+class _progress:
+    """A progress bar on stderr for long runs, shown only on a terminal."""
+
+    def __init__(self, label: str, quiet: bool) -> None:
+        self.label, self.enabled, self.bar = label, not quiet and sys.stderr.isatty(), None
+
+    def __enter__(self):
+        return self.update
+
+    def update(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr)
+            self.bar.__enter__()
+        self.bar.update(done - self.bar.pos)
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+
+if __name__ == "__main__":
+    main(prog_name="sdannc")

@@ -1,0 +1,43 @@
+"""Reading the user's arrays and writing results without ever leaving a half-written file."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .errors import SdanncError
+
+
+def load_array(path: str | os.PathLike, what: str = "input") -> np.ndarray:
+    """A .npy file as an array; a missing or unreadable file is a one-line error naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise SdanncError(f"{what} {path}: not found")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise SdanncError(f"{what} {path}: not a readable .npy array ({exc})") from None
+
+
+def _atomic_write(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_array(path: str | os.PathLike, array: np.ndarray) -> None:
+    _atomic_write(Path(path), lambda handle: np.save(handle, array, allow_pickle=False))
+
+
+def save_json(path: str | os.PathLike, obj) -> None:
+    _atomic_write(Path(path), lambda handle: handle.write((json.dumps(obj, indent=1) + "\n").encode()))

@@ -1,0 +1,104 @@
+"""Hand-built chip images of fixed shapes: dense STEM layers and one STEM convolution.
+
+They use the reference neuron programs in isa/programs and serve the demo, the benchmark and the
+machine's tests, independently of the compiler. Each network also has its numpy reference here,
+written from the arithmetic of the STEM program, not from the simulator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import numpy as np
+
+from .image import ChipImage, ImageBuilder, Schedule
+from .isa import assemble_file, load_isa
+from .sim import alu
+from .resources import data_dir
+from .target import Target
+
+BITS = 8
+# stem_neuron.s: state fields and configuration registers it reads.
+STEM_THRESHOLD, STEM_BIAS, STEM_MULTIPLIER = 1, 4, 5
+STEM_MUL_SHIFT, STEM_OUT_SHIFT = 15, 4
+
+
+def program_words(name: str, target: Target) -> np.ndarray:
+    isa = load_isa(target.isa_name)
+    return isa.encode_program(assemble_file(data_dir("isa") / "programs" / f"{name}.s", isa))
+
+
+@dataclass
+class StemLayer:
+    """out = clamp(round(round((W^T x + bias) * M >> 15) >> 4) + zero_point, 0, 255)."""
+
+    weights: np.ndarray  # [fan_in, outputs] int
+    bias: np.ndarray  # [outputs]
+    multiplier: np.ndarray  # [outputs], Q15
+    zero_point: int
+
+    def reference(self, x: np.ndarray) -> np.ndarray:
+        acc = x.astype(np.int64) @ self.weights.astype(np.int64) + self.bias
+        y = alu.shift_right_round(alu.fixed_multiply(acc, self.multiplier, STEM_MUL_SHIFT), STEM_OUT_SHIFT)
+        return np.clip(y + self.zero_point, 0, (1 << BITS) - 1)
+
+
+def random_stem_layer(rng: np.random.Generator, fan_in: int, outputs: int, weight_max: int = 7) -> StemLayer:
+    """Small weights keep the 16-bit running sum in range without scaled integration."""
+    weights = rng.integers(-weight_max, weight_max + 1, size=(fan_in, outputs))
+    bias = rng.integers(-200, 200, size=outputs)
+    multiplier = rng.integers(1 << 12, 1 << 14, size=outputs)
+    return StemLayer(weights, bias, multiplier, int(rng.integers(0, 20)))
+
+
+def mesh_positions(target: Target, count: int, big_only: bool = False) -> list[tuple[int, int]]:
+    """Core positions in row-major order, skipping the controller (and little cores if asked)."""
+    positions = [
+        (x, y)
+        for y in range(target.mesh["height"])
+        for x in range(target.mesh["width"])
+        if target.is_core(x, y) and (not big_only or target.is_big_core(x))
+    ]
+    if count > len(positions):
+        raise ValueError(f"{count} cores wanted, the mesh has {len(positions)}")
+    return positions[:count]
+
+
+def _stem_core(builder: ImageBuilder, position, words, layer: StemLayer, lo: int, hi: int) -> int:
+    core = builder.add_core(position[0], position[1], words, hi - lo)
+    cb = builder.core(core)
+    cb.set_config([BITS - 1, layer.zero_point, (1 << BITS) - 1])
+    cb.state[:, STEM_THRESHOLD] = 1 << (BITS - 1)
+    cb.state[:, STEM_BIAS] = layer.bias[lo:hi]
+    cb.state[:, STEM_MULTIPLIER] = layer.multiplier[lo:hi]
+    ids = np.arange(hi - lo)
+    for source in range(layer.weights.shape[0]):  # one dendrite per source, all sharing one id list
+        cb.add_dendrite(ids, layer.weights[source, lo:hi])
+    return core
+
+
+def dense_stem_network(target: Target, layers: list[StemLayer], per_core: int, big_only: bool = False) -> ChipImage:
+    """A chain of dense STEM layers; each layer split into cores of `per_core` neurons."""
+    words = program_words("stem_neuron", target)
+    builder = ImageBuilder(target)
+    splits = [[(lo, min(lo + per_core, l.weights.shape[1])) for lo in range(0, l.weights.shape[1], per_core)] for l in layers]
+    positions = iter(mesh_positions(target, sum(len(s) for s in splits), big_only))
+    cores = [[_stem_core(builder, next(positions), words, layer, lo, hi) for lo, hi in split]
+             for layer, split in zip(layers, splits)]
+    for element in range(layers[0].weights.shape[0]):
+        builder.map_input(element, [(c, element, 0) for c in cores[0]])
+    for l in range(len(layers) - 1):
+        for core, (lo, hi) in zip(cores[l], splits[l]):
+            for neuron in range(hi - lo):
+                builder.connect(core, neuron, [(c, lo + neuron) for c in cores[l + 1]])
+    for core, (lo, hi) in zip(cores[-1], splits[-1]):
+        for neuron in range(hi - lo):
+            builder.map_output(lo + neuron, core, neuron)
+    schedule = Schedule(bits=BITS, sample_interval=BITS, output_offset=BITS * len(layers) - 1)
+    return builder.build((layers[0].weights.shape[0],), {"kind": "uint8"}, (layers[-1].weights.shape[1],),
+                         {"kind": "uint8"}, schedule)
+
+
+def dense_reference(layers: list[StemLayer], x: np.ndarray) -> np.ndarray:
+    for layer in layers:
+        x = layer.reference(x)
+    return x

@@ -1,0 +1,20 @@
+"""The chip image: what the compiler writes and the simulator (or a board loader) reads.
+
+See docs/image-format.md for the on-disk layout.
+"""
+
+from .model import ChipImage, CoreImage, IoMap, Schedule, DENDRITE_ABSOLUTE, DENDRITE_RELATIVE
+from .builder import ImageBuilder
+from .store import read_image, write_image
+
+__all__ = [
+    "ChipImage",
+    "CoreImage",
+    "IoMap",
+    "Schedule",
+    "DENDRITE_ABSOLUTE",
+    "DENDRITE_RELATIVE",
+    "ImageBuilder",
+    "read_image",
+    "write_image",
+]

@@ -1,0 +1,135 @@
+"""Build a chip image piece by piece, storing identical lists once.
+
+Used by hand-written examples and tests, and by the compiler's backend. Indices given to the
+builder are the image's own: a core is the value `add_core` returned, a dendrite the value
+`add_dendrite` returned for that core.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..target import Target
+from .model import DENDRITE_ABSOLUTE, DENDRITE_RELATIVE, ChipImage, CoreImage, IoMap, Schedule
+
+
+class _ListPool:
+    """Append-only storage where an identical list is stored once."""
+
+    def __init__(self) -> None:
+        self.values: list[int] = []
+        self._index: dict[tuple[int, ...], int] = {}
+
+    def add(self, items) -> int:
+        key = tuple(int(v) for v in items)
+        if key not in self._index:
+            self._index[key] = len(self.values)
+            self.values.extend(key)
+        return self._index[key]
+
+    def array(self) -> np.ndarray:
+        return np.asarray(self.values, dtype=np.int64)
+
+
+class CoreBuilder:
+    def __init__(self, x: int, y: int, program, neurons: int, state_fields: int) -> None:
+        self.x, self.y = x, y
+        self.program = np.asarray(program, dtype=np.uint16)
+        self.config: list[int] = []
+        self.state = np.zeros((neurons, state_fields), dtype=np.int64)
+        self._axon_lists: list[tuple[int, int]] = [(0, 0)] * neurons
+        self._axon_pool = _ListPool()
+        self._axon_entries: list[tuple[int, int, int]] = []
+        self._axon_index: dict[tuple[tuple[int, int, int], ...], int] = {}
+        self._dendrites: list[tuple[int, int, int, int]] = []
+        self._ids = _ListPool()
+        self._weights = _ListPool()
+
+    def set_config(self, values) -> None:
+        self.config = [int(v) for v in values]
+
+    def add_dendrite(self, ids, weights, relative: bool = False) -> int:
+        """A dendrite: a neuron-id list (or offsets, if relative) and its weights, of equal length."""
+        ids, weights = list(ids), list(weights)
+        if len(ids) != len(weights):
+            raise ValueError(f"dendrite needs as many weights ({len(weights)}) as ids ({len(ids)})")
+        kind = DENDRITE_RELATIVE if relative else DENDRITE_ABSOLUTE
+        self._dendrites.append((kind, self._ids.add(ids), len(ids), self._weights.add(weights)))
+        return len(self._dendrites) - 1
+
+    def set_axons(self, neuron: int, targets) -> None:
+        """Targets as (dx, dy, dendrite) relative mesh offsets; identical lists are shared."""
+        key = tuple((int(dx), int(dy), int(d)) for dx, dy, d in targets)
+        if key not in self._axon_index:
+            self._axon_index[key] = len(self._axon_entries)
+            self._axon_entries.extend(key)
+        self._axon_lists[neuron] = (self._axon_index[key], len(key))
+
+    def build(self) -> CoreImage:
+        return CoreImage(
+            x=self.x,
+            y=self.y,
+            program=self.program,
+            config=np.asarray(self.config, dtype=np.int64),
+            state=self.state,
+            axon_ptr=np.asarray(self._axon_lists, dtype=np.int64).reshape(-1, 2),
+            axon_targets=np.asarray(self._axon_entries, dtype=np.int64).reshape(-1, 3),
+            dendrites=np.asarray(self._dendrites, dtype=np.int64).reshape(-1, 4),
+            ids=self._ids.array(),
+            weights=self._weights.array(),
+        )
+
+
+class ImageBuilder:
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self.cores: list[CoreBuilder] = []
+        self._inputs: dict[int, list[tuple[int, int, int]]] = {}
+        self._outputs: dict[int, tuple[int, int]] = {}
+        self.meta: dict = {}
+
+    def add_core(self, x: int, y: int, program, neurons: int) -> int:
+        self.cores.append(CoreBuilder(x, y, program, neurons, self.target.core["state_fields"]))
+        return len(self.cores) - 1
+
+    def core(self, index: int) -> CoreBuilder:
+        return self.cores[index]
+
+    def connect(self, src_core: int, neuron: int, targets) -> None:
+        """Axon of `neuron` on `src_core` to (dst_core, dendrite) pairs, as relative mesh offsets."""
+        src = self.cores[src_core]
+        rel = [(self.cores[c].x - src.x, self.cores[c].y - src.y, d) for c, d in targets]
+        src.set_axons(neuron, rel)
+
+    def map_input(self, element: int, targets) -> None:
+        """Input element to (core, dendrite, carried index) targets."""
+        self._inputs.setdefault(int(element), []).extend((int(c), int(d), int(i)) for c, d, i in targets)
+
+    def map_output(self, element: int, core: int, neuron: int) -> None:
+        self._outputs[int(element)] = (int(core), int(neuron))
+
+    def build(self, input_shape, input_encode: dict, output_shape, output_decode: dict, schedule: Schedule) -> ChipImage:
+        n_in = int(np.prod(input_shape, dtype=np.int64))
+        n_out = int(np.prod(output_shape, dtype=np.int64))
+        ptr, flat = [0], []
+        for element in range(n_in):
+            flat.extend(self._inputs.get(element, []))
+            ptr.append(len(flat))
+        triples = np.asarray(flat, dtype=np.int64).reshape(-1, 3)
+        missing = [e for e in range(n_out) if e not in self._outputs]
+        if missing:
+            raise ValueError(f"output elements without a neuron: {missing[:5]}")
+        outs = np.asarray([self._outputs[e] for e in range(n_out)], dtype=np.int64).reshape(-1, 2)
+        io = IoMap(
+            input_shape=tuple(int(s) for s in input_shape),
+            input_encode=dict(input_encode),
+            input_ptr=np.asarray(ptr, dtype=np.int64),
+            input_core=triples[:, 0],
+            input_dendrite=triples[:, 1],
+            input_index=triples[:, 2],
+            output_shape=tuple(int(s) for s in output_shape),
+            output_decode=dict(output_decode),
+            output_core=outs[:, 0],
+            output_neuron=outs[:, 1],
+        )
+        return ChipImage(self.target, [c.build() for c in self.cores], io, schedule, dict(self.meta))

@@ -1,0 +1,136 @@
+"""Check a chip image against its target's limits: every fault named with its core and resource."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import SdanncError
+from ..isa import load_isa
+from ..isa.table import IsaError
+from .memory import axon_memory_words, dendrite_memory_words
+from .model import DENDRITE_ABSOLUTE, DENDRITE_RELATIVE, ChipImage, CoreImage
+
+
+def _signed_range(bits: int) -> tuple[int, int]:
+    return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+
+
+def _check_program(core: CoreImage, image: ChipImage, fail) -> None:
+    isa = load_isa(image.target.isa_name)
+    limit = min(image.target.core["program_words"], isa.program_words)
+    if core.program.size == 0:
+        fail("program is empty (a program ends with END)")
+    if core.program.size > limit:
+        fail(f"program has {core.program.size} words, limit {limit}")
+    try:
+        instrs = isa.decode_program(core.program)
+    except IsaError as exc:
+        fail(f"program: {exc}")
+    for pc, instr in enumerate(instrs):
+        if instr.mnemonic == "JC" and instr["addr"] >= len(instrs):
+            fail(f"program word {pc}: jump to {instr['addr']} beyond the program's {len(instrs)} words")
+        for key in ("field",):
+            if instr.mnemonic in ("LOAD", "STORE") and instr[key] >= image.target.core["state_fields"]:
+                fail(f"program word {pc}: state field {instr[key]} beyond the {image.target.core['state_fields']} fields")
+        if instr.mnemonic == "LDC" and instr["creg"] >= image.target.core["config_registers"]:
+            fail(f"program word {pc}: configuration register {instr['creg']} beyond the core's "
+                 f"{image.target.core['config_registers']}")
+
+
+def _check_ranges(array: np.ndarray, lo: int, hi: int, what: str, fail) -> None:
+    if array.size and (array.min() < lo or array.max() > hi):
+        bad = array[(array < lo) | (array > hi)][0]
+        fail(f"{what} value {int(bad)} outside {lo}..{hi}")
+
+
+def _check_core(core: CoreImage, image: ChipImage, index: dict, fail) -> None:
+    t = image.target
+    if not t.is_core(core.x, core.y):
+        fail(f"position ({core.x}, {core.y}) is not a neuron core of the {t.mesh['width']}x{t.mesh['height']} mesh "
+             f"(controller at {t.controller})")
+    if core.n_neurons > t.core["neurons"]:
+        fail(f"{core.n_neurons} neurons, limit {t.core['neurons']}: use a smaller tile")
+    if core.config.size > t.core["config_registers"]:
+        fail(f"{core.config.size} configuration registers, limit {t.core['config_registers']}")
+    reg_lo, reg_hi = _signed_range(t.arith["register_bits"])
+    _check_ranges(core.state, reg_lo, reg_hi, f"neuron state ({t.arith['register_bits']}-bit)", fail)
+    _check_ranges(core.config, reg_lo, reg_hi, f"configuration register ({t.arith['register_bits']}-bit)", fail)
+    _check_program(core, image, fail)
+
+    # Dendrite table: kinds, list bounds, weights within the weight width.
+    d = core.dendrites
+    if d.size:
+        if not np.isin(d[:, 0], (DENDRITE_ABSOLUTE, DENDRITE_RELATIVE)).all():
+            fail("dendrite table: unknown dendrite kind")
+        if (d[:, 1:] < 0).any() or (d[:, 1] + d[:, 2] > core.ids.size).any() or (d[:, 3] + d[:, 2] > core.weights.size).any():
+            fail("dendrite table: a list reaches beyond the stored lists")
+        if core.n_dendrites > 1 << t.core["dendrite_id_bits"]:
+            fail(f"{core.n_dendrites} dendrites, limit {1 << t.core['dendrite_id_bits']}")
+        absolute = d[d[:, 0] == DENDRITE_ABSOLUTE]
+        for start, length in {(int(s), int(n)) for s, n in absolute[:, 1:3]}:
+            _check_ranges(core.ids[start:start + length], 0, core.n_neurons - 1, "dendrite neuron id", fail)
+    _check_ranges(core.weights, *_signed_range(t.arith["weight_bits"]), f"weight ({t.arith['weight_bits']}-bit)", fail)
+
+    # Axon table: pointers inside the table, targets within reach and existing.
+    p, a = core.axon_ptr, core.axon_targets
+    if p.shape[0] != core.n_neurons:
+        fail(f"axon table has {p.shape[0]} pointers for {core.n_neurons} neurons")
+    if p.size and ((p < 0).any() or (p[:, 0] + p[:, 1] > a.shape[0]).any()):
+        fail("axon table: a pointer reaches beyond the target lists")
+    hops = t.mesh["max_hops_per_axis"]
+    for dx, dy, dendrite in {tuple(int(v) for v in row) for row in a}:
+        if abs(dx) > hops or abs(dy) > hops:
+            fail(f"axon target ({dx:+d}, {dy:+d}) is more than {hops} hops on an axis: place the layers closer")
+        dest = index.get((core.x + dx, core.y + dy))
+        if dest is None:
+            fail(f"axon target ({dx:+d}, {dy:+d}) points at ({core.x + dx}, {core.y + dy}), which holds no core of this image")
+        if not 0 <= dendrite < image.cores[dest].n_dendrites:
+            fail(f"axon target dendrite {dendrite} does not exist on core {image.cores[dest].name}")
+
+    dmem, dlimit = dendrite_memory_words(core, t), t.dendrite_memory_words(core.x)
+    if dmem > dlimit:
+        kind = "big" if t.is_big_core(core.x) else "little"
+        fail(f"dendrite memory needs {dmem} words, the {kind} core has {dlimit}: use a smaller tile or fewer channels")
+    amem = axon_memory_words(core, t)
+    if amem > t.core["axon_memory_words"]:
+        fail(f"axon memory needs {amem} words, limit {t.core['axon_memory_words']}")
+
+
+def _check_io(image: ChipImage, fail) -> None:
+    io, n_cores = image.io, len(image.cores)
+    if io.input_ptr.shape != (io.n_inputs + 1,) or io.input_ptr[0] != 0 or (np.diff(io.input_ptr) < 0).any():
+        fail("io.npz: input_ptr does not match the input shape")
+    m = int(io.input_ptr[-1])
+    if not (io.input_core.size == io.input_dendrite.size == io.input_index.size == m):
+        fail("io.npz: input target arrays differ in length")
+    _check_ranges(io.input_core, 0, n_cores - 1, "io.npz: input core", fail)
+    for c in np.unique(io.input_core):
+        sel = io.input_core == c
+        _check_ranges(io.input_dendrite[sel], 0, image.cores[int(c)].n_dendrites - 1, "io.npz: input dendrite", fail)
+    _check_ranges(io.input_index, 0, (1 << image.target.core["neuron_index_bits"]) - 1, "io.npz: input index", fail)
+    if io.output_core.size != io.n_outputs or io.output_neuron.size != io.n_outputs:
+        fail("io.npz: output map does not match the output shape")
+    _check_ranges(io.output_core, 0, n_cores - 1, "io.npz: output core", fail)
+    for c in np.unique(io.output_core):
+        sel = io.output_core == c
+        _check_ranges(io.output_neuron[sel], 0, image.cores[int(c)].n_neurons - 1, "io.npz: output neuron", fail)
+    s = image.schedule
+    if s.bits < 1 or s.sample_interval < 1 or s.output_offset < 0:
+        fail("network.json: schedule needs bits >= 1, sample_interval >= 1, output_offset >= 0")
+
+
+def check_image(image: ChipImage, where: str) -> None:
+    """Raise SdanncError naming the image, the core and the resource at fault."""
+
+    def fail_for(name: str):
+        def fail(what: str):
+            raise SdanncError(f"image {where}: {name}: {what}")
+
+        return fail
+
+    index = image.core_index()
+    if len(index) != len(image.cores):
+        fail_for("network.json")("two cores at the same mesh position")
+    for core in image.cores:
+        _check_core(core, image, index, fail_for(f"core {core.name}"))
+    _check_io(image, fail_for("network.json"))

@@ -1,0 +1,74 @@
+"""Values to spike codes at the input, spike codes to values at the output.
+
+On the chip every value travels as an unsigned code of `bits` spikes. A signed int8 value v travels
+as v + 128 (the compiler folds that offset into zero points), so the codes are always 0..2^bits-1.
+
+Input encodings:  {"kind": "uint8"}  raw codes;  {"kind": "int8"}  raw int8 values;
+                  {"kind": "quantize", "scale": s, "zero_point": z, "dtype": "uint8"|"int8"}
+                  float input quantized as ONNX QuantizeLinear does (round half to even, saturate).
+Output decodings: {"kind": "uint8"} codes as uint8;  {"kind": "int8"} codes - 128 as int8;
+                  {"kind": "dequantize", "scale": s, "zero_point": z, "dtype": "uint8"|"int8"}
+                  float32 (value - zero_point) * scale, as ONNX DequantizeLinear does.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import SdanncError
+
+_OFFSET = {"uint8": 0, "int8": 128}
+_RANGE = {"uint8": (0, 255), "int8": (-128, 127)}
+
+
+def _check_spec(spec: dict, where: str) -> None:
+    kind = spec.get("kind")
+    if kind in ("uint8", "int8"):
+        return
+    if kind in ("quantize", "dequantize"):
+        if spec.get("dtype") not in _OFFSET or not isinstance(spec.get("scale"), (int, float)):
+            raise SdanncError(f"{where}: '{kind}' needs dtype uint8|int8 and a numeric scale")
+        return
+    raise SdanncError(f"{where}: unknown kind {kind!r}")
+
+
+def check_input_spec(spec: dict, where: str = "input encoding") -> None:
+    _check_spec(spec, where)
+    if spec["kind"] == "dequantize":
+        raise SdanncError(f"{where}: 'dequantize' is an output decoding")
+
+
+def check_output_spec(spec: dict, where: str = "output decoding") -> None:
+    _check_spec(spec, where)
+    if spec["kind"] == "quantize":
+        raise SdanncError(f"{where}: 'quantize' is an input encoding")
+
+
+def input_dtype_ok(spec: dict, dtype: np.dtype) -> bool:
+    kind = spec["kind"]
+    if kind == "quantize":
+        return np.issubdtype(dtype, np.floating)
+    return np.dtype(dtype) == np.dtype(kind)
+
+
+def encode_input(x: np.ndarray, spec: dict) -> np.ndarray:
+    """Codes (int64, 0..255) for an input batch; the caller has checked shape and dtype."""
+    kind = spec["kind"]
+    if kind == "uint8":
+        return x.astype(np.int64)
+    if kind == "int8":
+        return x.astype(np.int64) + _OFFSET["int8"]
+    lo, hi = _RANGE[spec["dtype"]]
+    # QuantizeLinear: saturate(round_half_to_even(x / scale) + zero_point); the division is float32.
+    q = np.rint(x.astype(np.float32) / np.float32(spec["scale"])).astype(np.int64) + int(spec["zero_point"])
+    return np.clip(q, lo, hi) + _OFFSET[spec["dtype"]]
+
+
+def decode_output(codes: np.ndarray, spec: dict) -> np.ndarray:
+    kind = spec["kind"]
+    if kind == "uint8":
+        return codes.astype(np.uint8)
+    if kind == "int8":
+        return (codes - _OFFSET["int8"]).astype(np.int8)
+    values = codes - _OFFSET[spec["dtype"]] - int(spec["zero_point"])
+    return (values.astype(np.float32) * np.float32(spec["scale"])).astype(np.float32)

@@ -1,0 +1,259 @@
+"""Write a chip image to a folder and read it back, with a manifest of checksums.
+
+Layout (docs/image-format.md): manifest.json, target.yaml, network.json, io.npz, cores/xXX_yYY.npz.
+Writing is atomic (a temporary folder renamed into place) and deterministic (same image, same bytes).
+Reading checks every checksum before it trusts any file, then checks the image against the target.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from .. import __version__
+from ..errors import SdanncError
+from ..target import Target, target_from_dict
+from .checks import check_image
+from .codec import check_input_spec, check_output_spec
+from .model import ChipImage, CoreImage, IoMap, Schedule
+
+FORMAT = "sdannc-image"
+FORMAT_VERSION = 1
+_CORE_ARRAYS = ("program", "config", "state", "axon_ptr", "axon_targets", "dendrites", "ids", "weights")
+_IO_ARRAYS = ("input_ptr", "input_core", "input_dendrite", "input_index", "output_core", "output_neuron")
+_ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed, so that the same image gives the same bytes
+
+
+def _compact(array: np.ndarray) -> np.ndarray:
+    """The smallest signed integer type that holds the values (uint16 programs stay as they are)."""
+    if array.dtype == np.uint16 or array.size == 0:
+        return array
+    lo, hi = int(array.min()), int(array.max())
+    for dtype in (np.int8, np.int16, np.int32):
+        info = np.iinfo(dtype)
+        if info.min <= lo and hi <= info.max:
+            return array.astype(dtype)
+    return array.astype(np.int64)
+
+
+def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        for name, array in arrays.items():
+            member = io.BytesIO()
+            np.lib.format.write_array(member, np.ascontiguousarray(_compact(np.asarray(array))), allow_pickle=False)
+            archive.writestr(zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_DATE), member.getvalue())
+    return buffer.getvalue()
+
+
+def _json_bytes(obj) -> bytes:
+    return (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode()
+
+
+def _network_json(image: ChipImage) -> dict:
+    s = image.schedule
+    return {
+        "schedule": {"bits": s.bits, "sample_interval": s.sample_interval, "output_offset": s.output_offset},
+        "input": {"shape": list(image.io.input_shape), "encode": image.io.input_encode},
+        "output": {"shape": list(image.io.output_shape), "decode": image.io.output_decode},
+        "cores": [{"x": c.x, "y": c.y, "file": f"cores/{c.name}.npz", "neurons": c.n_neurons} for c in image.cores],
+        "meta": image.meta,
+    }
+
+
+def image_files(image: ChipImage) -> dict[str, bytes]:
+    """Every file of the image but the manifest, as bytes."""
+    files = {
+        "target.yaml": yaml.safe_dump(image.target.raw, sort_keys=False).encode(),
+        "network.json": _json_bytes(_network_json(image)),
+        "io.npz": _npz_bytes({name: getattr(image.io, name) for name in _IO_ARRAYS}),
+    }
+    for core in image.cores:
+        files[f"cores/{core.name}.npz"] = _npz_bytes({name: getattr(core, name) for name in _CORE_ARRAYS})
+    return files
+
+
+def write_image(image: ChipImage, out_dir: str | os.PathLike) -> None:
+    """Check the image, then write it to out_dir atomically (out_dir is replaced if it exists)."""
+    check_image(image, str(out_dir))
+    files = image_files(image)
+    manifest = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "tool": f"sdannc {__version__}",
+        "target": image.target.name,
+        "files": {name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())},
+    }
+    files["manifest.json"] = _json_bytes(manifest)
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        for name, data in files.items():
+            (staging / name).parent.mkdir(parents=True, exist_ok=True)
+            (staging / name).write_bytes(data)
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+class _Reader:
+    """Reads the files of one image folder, each checked against the manifest's checksum."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        if not root.is_dir():
+            raise SdanncError(f"image {root}: not found (expected a folder written by 'sdannc compile')")
+        manifest_path = root / "manifest.json"
+        if not manifest_path.is_file():
+            raise SdanncError(f"image {root}: manifest.json missing: not an sdannc image")
+        self.manifest = self._parse_json("manifest.json", manifest_path.read_bytes())
+        if not isinstance(self.manifest, dict) or self.manifest.get("format") != FORMAT:
+            raise SdanncError(f"image {root}: manifest.json: not an {FORMAT} (format {self.manifest.get('format')!r})"
+                              if isinstance(self.manifest, dict) else f"image {root}: manifest.json: not an {FORMAT}")
+        if self.manifest.get("format_version") != FORMAT_VERSION:
+            raise SdanncError(
+                f"image {root}: manifest.json: format version {self.manifest.get('format_version')!r}, "
+                f"this sdannc reads version {FORMAT_VERSION}: recompile the model"
+            )
+        if not isinstance(self.manifest.get("files"), dict):
+            raise SdanncError(f"image {root}: manifest.json: no file list")
+
+    def fail(self, name: str, what: str) -> SdanncError:
+        return SdanncError(f"image {self.root}: {name}: {what}")
+
+    def read(self, name: str) -> bytes:
+        expected = self.manifest["files"].get(name)
+        if expected is None:
+            raise self.fail(name, "not listed in manifest.json")
+        path = self.root / name
+        if not path.is_file():
+            raise self.fail(name, "missing")
+        data = path.read_bytes()
+        if hashlib.sha256(data).hexdigest() != expected:
+            raise self.fail(name, "checksum mismatch: the file is damaged, truncated or was edited; recompile")
+        return data
+
+    def _parse_json(self, name: str, data: bytes):
+        try:
+            return json.loads(data)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise self.fail(name, f"not valid JSON ({exc})") from None
+
+    def json(self, name: str):
+        return self._parse_json(name, self.read(name))
+
+    def arrays(self, name: str, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+        data = self.read(name)
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+                missing = [n for n in names if n not in archive.files]
+                if missing:
+                    raise self.fail(name, f"array '{missing[0]}' missing")
+                return {n: archive[n] for n in names}
+        except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+            raise self.fail(name, f"unreadable ({exc})") from None
+
+
+def _int(array: np.ndarray, shape_cols: int | None, reader: _Reader, name: str, array_name: str) -> np.ndarray:
+    if not np.issubdtype(array.dtype, np.integer):
+        raise reader.fail(name, f"array '{array_name}' is not integer")
+    if shape_cols is not None:
+        if array.size == 0:
+            array = array.reshape(0, shape_cols)
+        if array.ndim != 2 or array.shape[1] != shape_cols:
+            raise reader.fail(name, f"array '{array_name}' has shape {array.shape}, expected (n, {shape_cols})")
+    elif array.ndim != 1:
+        raise reader.fail(name, f"array '{array_name}' must be one-dimensional")
+    return array.astype(np.int64)
+
+
+def _read_core(reader: _Reader, entry: dict, state_fields: int) -> CoreImage:
+    name = entry["file"]
+    a = reader.arrays(name, _CORE_ARRAYS)
+    program = a["program"]
+    if program.dtype != np.uint16 or program.ndim != 1:
+        raise reader.fail(name, "array 'program' must be uint16 words")
+    return CoreImage(
+        x=int(entry["x"]),
+        y=int(entry["y"]),
+        program=program,
+        config=_int(a["config"], None, reader, name, "config"),
+        state=_int(a["state"], state_fields, reader, name, "state"),
+        axon_ptr=_int(a["axon_ptr"], 2, reader, name, "axon_ptr"),
+        axon_targets=_int(a["axon_targets"], 3, reader, name, "axon_targets"),
+        dendrites=_int(a["dendrites"], 4, reader, name, "dendrites"),
+        ids=_int(a["ids"], None, reader, name, "ids"),
+        weights=_int(a["weights"], None, reader, name, "weights"),
+    )
+
+
+def _field(reader: _Reader, obj: dict, key: str, kind, name: str = "network.json"):
+    if not isinstance(obj, dict) or key not in obj:
+        raise reader.fail(name, f"key '{key}' missing")
+    value = obj[key]
+    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise reader.fail(name, f"key '{key}' must be an integer")
+    if kind is not int and not isinstance(value, kind):
+        raise reader.fail(name, f"key '{key}' has the wrong type")
+    return value
+
+
+def read_image(path: str | os.PathLike, expect_target: Target | None = None) -> ChipImage:
+    """Load and check an image; an image built for another target than `expect_target` is refused."""
+    reader = _Reader(Path(path))
+    try:
+        raw_target = yaml.safe_load(reader.read("target.yaml"))
+    except yaml.YAMLError as exc:
+        raise reader.fail("target.yaml", f"malformed YAML ({exc})") from None
+    target = target_from_dict(raw_target if isinstance(raw_target, dict) else {}, f"{path}/target.yaml")
+    if target.name != reader.manifest.get("target"):
+        raise reader.fail("manifest.json", f"says target '{reader.manifest.get('target')}' but target.yaml is '{target.name}'")
+    if expect_target is not None and expect_target.raw != target.raw:
+        raise SdanncError(
+            f"image {path}: built for target '{target.name}', not '{expect_target.name}': "
+            f"recompile with -t {expect_target.name} or drop -t"
+        )
+    net = reader.json("network.json")
+    sched = _field(reader, net, "schedule", dict)
+    schedule = Schedule(
+        bits=_field(reader, sched, "bits", int),
+        sample_interval=_field(reader, sched, "sample_interval", int),
+        output_offset=_field(reader, sched, "output_offset", int),
+    )
+    inp, out = _field(reader, net, "input", dict), _field(reader, net, "output", dict)
+    check_input_spec(_field(reader, inp, "encode", dict), f"image {path}: network.json: input encoding")
+    check_output_spec(_field(reader, out, "decode", dict), f"image {path}: network.json: output decoding")
+    entries = _field(reader, net, "cores", list)
+    for entry in entries:
+        for key in ("x", "y"):
+            _field(reader, entry, key, int)
+        _field(reader, entry, "file", str)
+    listed = {e["file"] for e in entries} | {"target.yaml", "network.json", "io.npz"}
+    extra = sorted(set(reader.manifest["files"]) - listed)
+    if extra:
+        raise reader.fail(extra[0], "listed in manifest.json but not part of network.json")
+    cores = [_read_core(reader, e, target.core["state_fields"]) for e in entries]
+    a = reader.arrays("io.npz", _IO_ARRAYS)
+    io_map = IoMap(
+        input_shape=tuple(int(s) for s in _field(reader, inp, "shape", list)),
+        input_encode=inp["encode"],
+        output_shape=tuple(int(s) for s in _field(reader, out, "shape", list)),
+        output_decode=out["decode"],
+        **{k: _int(a[k], None, reader, "io.npz", k) for k in _IO_ARRAYS},
+    )
+    image = ChipImage(target, cores, io_map, schedule, net.get("meta", {}))
+    check_image(image, str(path))
+    return image

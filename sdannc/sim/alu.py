@@ -1,0 +1,33 @@
+"""Integer arithmetic of the neuron datapath, shared by the simulator and the compiler's golden model.
+
+One definition of saturation and rounding, so that the two agree bit for bit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def signed_range(bits: int) -> tuple[int, int]:
+    return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+
+
+def saturate(x, bits: int):
+    lo, hi = signed_range(bits)
+    return np.clip(x, lo, hi)
+
+
+def shift_right_round(x, k: int):
+    """Arithmetic right shift by k with round-half-up: (x + 2^(k-1)) >> k."""
+    if k == 0:
+        return x
+    return (x + (1 << (k - 1))) >> k
+
+
+def shift_right_trunc(x, k: int):
+    return x >> k
+
+
+def fixed_multiply(a, b, shift: int):
+    """round((a * b) >> shift): the MUL instruction before saturation (int64 holds 32x32-bit products)."""
+    return shift_right_round(np.multiply(a, b, dtype=np.int64), shift)

@@ -1,0 +1,232 @@
+"""Run one core program over many neurons at once, one tick at a time.
+
+The program is decoded once. Each instruction is one numpy operation over all neurons (and lanes)
+that share the program. While every neuron takes the same branch the whole array moves together;
+where a data-dependent jump splits them, neurons are stepped by program counter, lowest first
+(the usual SIMT reconvergence), with each instruction applied under a mask.
+
+Registers and the flag start at zero every tick; what a neuron keeps between ticks lives in its
+state fields (LDS/STS/LOAD/STORE). Semantics: isa/*.yaml, arithmetic: alu.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import SdanncError
+from ..isa import Instr
+from . import alu
+
+# A program that runs this many instructions per neuron in one tick is taken to loop forever.
+_STEP_LIMIT_PER_WORD = 64
+
+
+class _Context:
+    """The per-tick machine state the instruction semantics operate on."""
+
+    def __init__(self, runner: "ProgramRunner", wgtsum: np.ndarray) -> None:
+        self.runner = runner
+        self.bits = runner.register_bits
+        self.sum_bits = runner.dendrite_sum_bits
+        shape = wgtsum.shape
+        self.regs = np.zeros((runner.n_registers,) + shape, dtype=np.int64)
+        self.flag = np.zeros(shape, dtype=bool)
+        self.fired = np.zeros(shape, dtype=bool)
+        self.wgtsum = wgtsum
+        self.state = runner.state
+        self.mask: np.ndarray | None = None  # None: every neuron executes
+
+    def _put(self, array: np.ndarray, value) -> None:
+        if self.mask is None:
+            array[...] = value
+        else:
+            array[self.mask] = np.broadcast_to(value, array.shape)[self.mask]
+
+    def write(self, reg: int, value) -> None:
+        self._put(self.regs[reg], alu.saturate(value, self.bits))
+
+    def set_flag(self, value) -> None:
+        self._put(self.flag, value)
+
+    def fire(self, value) -> None:
+        self._put(self.fired, self.fired | value)
+
+    def dendrite_sum(self, shift: int) -> np.ndarray:
+        return alu.shift_right_round(self.wgtsum, shift)
+
+
+# ---- instruction semantics, keyed by mnemonic ---------------------------------------------------
+
+def _cmp(ctx: _Context, i: Instr) -> None:
+    a, b = ctx.regs[i["rs"]], ctx.regs[i["rt"]]
+    mode = i["mode"]
+    if mode.endswith("0"):
+        mode, b = mode[:-1], 0
+    ops = {"GE": np.greater_equal, "EQ": np.equal, "GT": np.greater, "LT": np.less, "NE": np.not_equal}
+    ctx.set_flag(ops[mode](a, b))
+
+
+def _sfti(ctx: _Context, i: Instr) -> None:
+    value, amount = ctx.regs[i["rs"]], i["amount"]
+    if i["dir"] == "L":
+        ctx.write(i["rs"], value << amount)
+    elif i["round"] == "RND":
+        ctx.write(i["rs"], alu.shift_right_round(value, amount))
+    else:
+        ctx.write(i["rs"], alu.shift_right_trunc(value, amount))
+
+
+def _logic(ctx: _Context, i: Instr) -> None:
+    a, b = ctx.regs[i["rs"]], ctx.regs[i["rt"]]
+    ops = {"AND": lambda: a & b, "OR": lambda: a | b, "XOR": lambda: a ^ b, "NOT": lambda: ~b}
+    ctx.write(i["rs"], ops[i["op"]]())
+
+
+def _lds(ctx: _Context, i: Instr) -> None:
+    for reg in ctx.runner.state_block:
+        ctx.write(reg, ctx.state[reg])
+
+
+def _sts(ctx: _Context, i: Instr) -> None:
+    for reg in ctx.runner.state_block:
+        ctx._put(ctx.state[reg], ctx.regs[reg])
+
+
+def _fire(ctx: _Context, i: Instr) -> None:
+    rs, threshold = i["rs"], ctx.regs[i["rt"]]
+    crossed = ctx.regs[rs] >= threshold
+    ctx.set_flag(crossed)
+    ctx.fire(crossed)
+    if i["reset"] == "ZERO":
+        ctx.write(rs, np.where(crossed, 0, ctx.regs[rs]))
+    elif i["reset"] == "SUB":
+        ctx.write(rs, np.where(crossed, ctx.regs[rs] - threshold, ctx.regs[rs]))
+
+
+def _spike(ctx: _Context, i: Instr) -> None:
+    ctx.fire(np.ones_like(ctx.flag) if i["mode"] == "ALWAYS" else ctx.flag)
+
+
+def _store(ctx: _Context, i: Instr) -> None:
+    ctx._put(ctx.state[i["field"]], ctx.regs[i["rs"]])
+
+
+SEMANTICS = {
+    "NOP": lambda ctx, i: None,
+    "ADD": lambda ctx, i: ctx.write(i["rs"], ctx.regs[i["rs"]] + ctx.regs[i["rt"]]),
+    "SUB": lambda ctx, i: ctx.write(i["rs"], ctx.regs[i["rs"]] - ctx.regs[i["rt"]]),
+    "MUL": lambda ctx, i: ctx.write(i["rs"], alu.fixed_multiply(ctx.regs[i["rs"]], ctx.regs[i["rt"]], i["shift"])),
+    "ADDI": lambda ctx, i: ctx.write(i["rs"], ctx.regs[i["rs"]] + i["imm"]),
+    "SFTI": _sfti,
+    "CMP": _cmp,
+    "MOV": lambda ctx, i: ctx.write(i["rs"], ctx.regs[i["rt"]]),
+    "LOGIC": _logic,
+    "LOAD": lambda ctx, i: ctx.write(i["rs"], ctx.state[i["field"]]),
+    "STORE": _store,
+    "LDC": lambda ctx, i: ctx.write(i["rs"], ctx.runner.config[i["creg"]]),
+    "MOVI": lambda ctx, i: ctx.write(i["rs"], i["imm"]),
+    "SEL": lambda ctx, i: ctx.write(i["rs"], np.where(ctx.flag, ctx.regs[i["rt"]], ctx.regs[i["rs"]])),
+    "LDS": _lds,
+    "STS": _sts,
+    "LDW": lambda ctx, i: ctx.write(i["rs"], ctx.dendrite_sum(i["shift"])),
+    "UPDV": lambda ctx, i: ctx.write(ctx.runner.membrane, ctx.regs[ctx.runner.membrane] + ctx.dendrite_sum(i["shift"])),
+    "FIRE": _fire,
+    "SPIKE": _spike,
+    "END": lambda ctx, i: None,
+}
+_CONTROL = {"JC", "END"}
+
+
+class ProgramRunner:
+    """All neurons that share one program: their state, and one tick of their execution.
+
+    Arrays are [lanes, neurons]; `core_bounds` splits the neuron axis into cores for accounting.
+    """
+
+    def __init__(self, name, instrs, cycles, isa, target, config_rows, initial_state, core_bounds, lanes):
+        missing = sorted({i.mnemonic for i in instrs} - set(SEMANTICS) - _CONTROL)
+        if missing:
+            raise SdanncError(f"{name}: the simulator has no semantics for {', '.join(missing)}")
+        self.name = name
+        self.instrs = list(instrs)
+        self.costs = np.asarray([cycles[i.mnemonic] for i in self.instrs], dtype=np.int64)
+        self.register_bits = target.arith["register_bits"]
+        self.dendrite_sum_bits = target.arith["dendrite_sum_bits"]
+        self.n_registers = isa.registers
+        self.membrane = isa.fixed_registers["membrane"]
+        self.state_block = list(isa.fixed_registers["state_block"])
+        self.config = config_rows  # [config_registers, neurons], broadcast over lanes
+        # state fields x lanes x neurons
+        self.state = np.repeat(initial_state.T[:, None, :], lanes, axis=1).astype(np.int64)
+        self.core_bounds = np.asarray(core_bounds, dtype=np.int64)  # start index of each core
+        self.step_limit = _STEP_LIMIT_PER_WORD * max(len(self.instrs), 1)
+
+    @property
+    def n_neurons(self) -> int:
+        return self.state.shape[2]
+
+    def run_tick(self, wgtsum: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+        """One tick. Returns (fired [lanes, neurons], cycles [lanes, cores], instructions executed)."""
+        ctx = _Context(self, wgtsum)
+        pc, steps, cycles = 0, 0, 0
+        while True:  # uniform control flow: the whole array moves together
+            steps += 1
+            if steps > self.step_limit:
+                raise SdanncError(f"{self.name}: program did not reach END within {self.step_limit} instructions")
+            instr = self.instrs[pc]
+            cycles += int(self.costs[pc])
+            if instr.mnemonic == "END":
+                per_core = cycles * np.diff(np.append(self.core_bounds, self.n_neurons))
+                per_lane = np.broadcast_to(per_core, (wgtsum.shape[0], per_core.size)).copy()
+                return ctx.fired, per_lane, steps * wgtsum.size
+            if instr.mnemonic == "JC":
+                taken = self._condition(ctx, instr)
+                if taken.all():
+                    pc = instr["addr"]
+                    continue
+                if taken.any():
+                    return self._run_divergent(ctx, np.where(taken, instr["addr"], pc + 1), cycles, steps)
+                pc += 1
+                continue
+            SEMANTICS[instr.mnemonic](ctx, instr)
+            pc += 1
+            if pc >= len(self.instrs):
+                raise SdanncError(f"{self.name}: program ran past its last word without END")
+
+    def _condition(self, ctx: _Context, instr: Instr) -> np.ndarray:
+        cond = instr["cond"]
+        if cond == "ALWAYS":
+            return np.ones_like(ctx.flag)
+        return ctx.flag if cond == "FLAG" else ~ctx.flag
+
+    def _run_divergent(self, ctx: _Context, pcs: np.ndarray, cycles_so_far: int, steps: int):
+        """Neurons at different program counters: step the lowest counter first, under a mask."""
+        lanes = pcs.shape[0]
+        done = np.zeros(pcs.shape, dtype=bool)
+        per_neuron = np.full(pcs.shape, cycles_so_far, dtype=np.int64)
+        executed = steps * pcs.size
+        budget = self.step_limit - steps
+        while not done.all():
+            budget -= 1
+            if budget < 0:
+                raise SdanncError(f"{self.name}: program did not reach END within {self.step_limit} instructions")
+            pc = int(pcs[~done].min())
+            mask = (pcs == pc) & ~done
+            instr = self.instrs[pc]
+            per_neuron[mask] += self.costs[pc]
+            executed += int(mask.sum())
+            if instr.mnemonic == "END":
+                done |= mask
+                continue
+            if instr.mnemonic == "JC":
+                taken = self._condition(ctx, instr)
+                pcs = np.where(mask, np.where(taken, instr["addr"], pc + 1), pcs)
+                continue
+            ctx.mask = mask
+            SEMANTICS[instr.mnemonic](ctx, instr)
+            ctx.mask = None
+            if pc + 1 >= len(self.instrs):
+                raise SdanncError(f"{self.name}: program ran past its last word without END")
+            pcs = np.where(mask, pc + 1, pcs)
+        per_core = np.add.reduceat(per_neuron, self.core_bounds, axis=1) if self.n_neurons else per_neuron
+        return ctx.fired, per_core.reshape(lanes, -1), executed

@@ -1,0 +1,43 @@
+"""`sdannc sim`: load an image, run a batch through the simulator, write outputs and the report."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from ..fileio import load_array, save_array, save_json
+from ..image import read_image
+from ..target import load_target
+from .report import build_report
+from .simulator import Simulator
+
+
+def simulate(image_dir, input_path, output_path, report_path=None, target_name: str | None = None,
+             lanes: int = 1, progress: Callable[[int, int], None] | None = None) -> dict:
+    """Everything is checked before anything is written; outputs are written whole or not at all."""
+    expected = load_target(target_name) if target_name else None
+    image = read_image(image_dir, expect_target=expected)
+    x = load_array(input_path, "input")
+    sim = Simulator(image, str(image_dir))
+    sim.check_input(x, str(input_path))
+    result = sim.run(x, lanes=lanes, name=str(input_path), progress=progress)
+    report = build_report(sim, result)
+    save_array(output_path, result.outputs)
+    if report_path is not None:
+        save_json(report_path, report)
+    return report
+
+
+def summary_lines(report: dict) -> list[str]:
+    """The few figures a person wants on the terminal; the JSON report has the rest."""
+    e = report["energy"]
+    return [
+        f"samples {report['samples']}  ticks {report['ticks']} ({report['ticks_per_sample']} per sample, "
+        f"a new sample every {report['ticks_between_samples']})",
+        f"cycles {report['cycles']}  time {report['time_s'] * 1e3:.3f} ms at {report['clock_mhz']:.0f} MHz  "
+        f"({report['time_per_sample_s'] * 1e6:.2f} us per sample)",
+        f"spikes {report['spikes']['total']}  synaptic ops {report['synaptic_ops']['total']} "
+        f"({report['synaptic_ops']['per_sample']:.0f} per sample)",
+        f"busiest core {report['busiest_core']['core']} ({report['busiest_core']['cycles']} cycles)  "
+        f"busiest link {report['busiest_link']['link']} ({report['busiest_link']['flits']} flits)",
+        f"energy {e['total_pj'] / 1e6:.4f} uJ ({e['per_sample_pj'] / 1e3:.2f} nJ per sample)",
+    ]

@@ -1,0 +1,253 @@
+"""Chip descriptions: load `targets/*.yaml` (or a user's file), check the schema, give typed access.
+
+A target may say `extends: OTHER` and override some keys; the result is the deep merge, checked
+as a whole. The schema below is the list of keys every target must have; an unknown or missing key,
+or a value of the wrong kind, is an error naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from .errors import SdanncError
+from .resources import data_dir
+
+# key -> expected kind: int, float (int accepted), str, a list shape, or a nested schema.
+_INT, _NUM, _STR = "int", "number", "str"
+_SCHEMA: dict = {
+    "name": _STR,
+    "description": _STR,
+    "isa": _STR,
+    "mesh": {"width": _INT, "height": _INT, "controller": [_INT, _INT], "max_hops_per_axis": _INT},
+    "core": {
+        "neurons": _INT,
+        "program_words": _INT,
+        "registers": _INT,
+        "config_registers": _INT,
+        "state_fields": _INT,
+        "memory_word_bits": _INT,
+        "dendrite_memory_words": {"big": _INT, "little": _INT},
+        "big_core_rule": {"column_modulus": _INT, "below": _INT},
+        "axon_memory_words": _INT,
+        "dendrite_id_bits": _INT,
+        "neuron_index_bits": _INT,
+    },
+    "arith": {"weight_bits": _INT, "register_bits": _INT, "dendrite_sum_bits": _INT},
+    "tables": {
+        "dendrite_header_words": _INT,
+        "id_entry_bits": _INT,
+        "axon_pointer_words": _INT,
+        "axon_entry_words": _INT,
+    },
+    "noc": {"flits_per_packet": _INT, "routing": _STR},
+    "clock_mhz": _NUM,
+    "cycles": {
+        "per_synaptic_event": _INT,
+        "per_packet_in": _INT,
+        "per_packet_out": _INT,
+        "per_hop": _INT,
+        "per_flit_on_link": _INT,
+        "tick_overhead": _INT,
+        "instructions": "mapping",
+    },
+    "energy": {
+        "pj_per_sop": _NUM,
+        "pj_per_instruction": _NUM,
+        "pj_per_flit_hop": _NUM,
+        "ann_pj_per_mac": _NUM,
+        "snn_pj_per_ac": _NUM,
+    },
+}
+
+
+def _fail(source: str, key: str, what: str) -> SdanncError:
+    return SdanncError(f"target {source}: key '{key}': {what}")
+
+
+def _check(node, schema, source: str, path: str) -> None:
+    if isinstance(schema, dict):
+        if not isinstance(node, dict):
+            raise _fail(source, path or "<top>", "expected a mapping")
+        for key in node:
+            if key not in schema:
+                raise _fail(source, f"{path}{key}", "unknown key (check the spelling)")
+        for key, sub in schema.items():
+            if key not in node:
+                raise _fail(source, f"{path}{key}", "missing")
+            _check(node[key], sub, source, f"{path}{key}.")
+        return
+    key = path.rstrip(".")
+    if isinstance(schema, list):
+        if not (isinstance(node, list) and len(node) == len(schema)):
+            raise _fail(source, key, f"expected a list of {len(schema)} integers")
+        for item in node:
+            _check(item, _INT, source, path)
+    elif schema == _INT:
+        if isinstance(node, bool) or not isinstance(node, int) or node < 0:
+            raise _fail(source, key, f"expected a non-negative integer, got {node!r}")
+    elif schema == _NUM:
+        if isinstance(node, bool) or not isinstance(node, (int, float)) or node < 0:
+            raise _fail(source, key, f"expected a non-negative number, got {node!r}")
+    elif schema == _STR:
+        if not isinstance(node, str):
+            raise _fail(source, key, f"expected a string, got {node!r}")
+    elif schema == "mapping":
+        if not isinstance(node, dict):
+            raise _fail(source, key, "expected a mapping")
+
+
+def _merge(base: dict, override: dict) -> dict:
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def resolve_target_path(name_or_path: str) -> Path:
+    """A built-in target name (`darwin3`) or a path to a YAML file."""
+    as_path = Path(name_or_path)
+    if as_path.suffix in (".yaml", ".yml") or as_path.exists():
+        if not as_path.is_file():
+            raise SdanncError(f"target file {name_or_path} not found")
+        return as_path
+    builtin = data_dir("targets") / f"{name_or_path}.yaml"
+    if not builtin.is_file():
+        names = ", ".join(sorted(p.stem for p in data_dir("targets").glob("*.yaml")))
+        raise SdanncError(f"unknown target '{name_or_path}': built-in targets are {names}, or give a path to a YAML file")
+    return builtin
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise SdanncError(f"target {path}:{where} malformed YAML ({getattr(exc, 'problem', exc)})") from None
+    except OSError as exc:
+        raise SdanncError(f"target {path}: cannot read ({exc.strerror})") from None
+    if not isinstance(raw, dict):
+        raise SdanncError(f"target {path}: expected a mapping of keys at the top level")
+    return raw
+
+
+def _load_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict:
+    raw = _read_yaml(path)
+    parent = raw.pop("extends", None)
+    if parent is None:
+        return raw
+    parent_path = resolve_target_path(str(parent)) if not (path.parent / str(parent)).is_file() else path.parent / str(parent)
+    if parent_path.resolve() in seen:
+        raise SdanncError(f"target {path}: key 'extends': circular ({parent})")
+    return _merge(_load_raw(parent_path, seen + (path.resolve(),)), raw)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A checked chip description. `raw` is the merged YAML; properties name what code needs."""
+
+    raw: dict
+    source: str
+
+    @property
+    def name(self) -> str:
+        return self.raw["name"]
+
+    @property
+    def isa_name(self) -> str:
+        return self.raw["isa"]
+
+    @property
+    def mesh(self) -> dict:
+        return self.raw["mesh"]
+
+    @property
+    def core(self) -> dict:
+        return self.raw["core"]
+
+    @property
+    def arith(self) -> dict:
+        return self.raw["arith"]
+
+    @property
+    def tables(self) -> dict:
+        return self.raw["tables"]
+
+    @property
+    def noc(self) -> dict:
+        return self.raw["noc"]
+
+    @property
+    def cycles(self) -> dict:
+        return self.raw["cycles"]
+
+    @property
+    def energy(self) -> dict:
+        return self.raw["energy"]
+
+    @property
+    def clock_hz(self) -> float:
+        return float(self.raw["clock_mhz"]) * 1e6
+
+    @property
+    def controller(self) -> tuple[int, int]:
+        x, y = self.mesh["controller"]
+        return int(x), int(y)
+
+    def is_core(self, x: int, y: int) -> bool:
+        """A neuron core: inside the mesh and not the controller node."""
+        return 0 <= x < self.mesh["width"] and 0 <= y < self.mesh["height"] and (x, y) != self.controller
+
+    def is_big_core(self, x: int) -> bool:
+        rule = self.core["big_core_rule"]
+        return x % rule["column_modulus"] < rule["below"]
+
+    def dendrite_memory_words(self, x: int) -> int:
+        kind = "big" if self.is_big_core(x) else "little"
+        return self.core["dendrite_memory_words"][kind]
+
+    def core_count(self) -> int:
+        return self.mesh["width"] * self.mesh["height"] - 1
+
+
+def _check_consistency(raw: dict, source: str) -> None:
+    mesh, core, arith = raw["mesh"], raw["core"], raw["arith"]
+    cx, cy = mesh["controller"]
+    if not (cx < mesh["width"] and cy < mesh["height"]):
+        raise _fail(source, "mesh.controller", f"({cx}, {cy}) lies outside the {mesh['width']}x{mesh['height']} mesh")
+    if core["neurons"] > 2 ** core["neuron_index_bits"]:
+        raise _fail(source, "core.neurons", f"{core['neurons']} needs more than neuron_index_bits={core['neuron_index_bits']}")
+    if not 2 <= arith["register_bits"] <= 32:
+        raise _fail(source, "arith.register_bits", "supported range is 2 to 32")
+    if not arith["register_bits"] <= arith["dendrite_sum_bits"] <= 48:
+        raise _fail(source, "arith.dendrite_sum_bits", "must be at least register_bits and at most 48")
+    if not 2 <= arith["weight_bits"] <= 16:
+        raise _fail(source, "arith.weight_bits", "supported range is 2 to 16")
+    if raw["noc"]["routing"] != "xy":
+        raise _fail(source, "noc.routing", "only 'xy' (dimension-ordered) routing is modelled")
+    if core["state_fields"] < 4:
+        raise _fail(source, "core.state_fields", "at least 4 (LDS/STS move fields 0..3)")
+
+
+def load_target(name_or_path: str) -> Target:
+    """Load and check a target by built-in name or path; raises SdanncError naming the key at fault."""
+    path = resolve_target_path(name_or_path)
+    raw = _load_raw(path)
+    source = str(path) if Path(name_or_path).suffix else name_or_path
+    _check(raw, _SCHEMA, source, "")
+    _check_consistency(raw, source)
+    return Target(raw=raw, source=source)
+
+
+def target_from_dict(raw: dict, source: str) -> Target:
+    """A target embedded in a chip image (already merged): checked the same way."""
+    _check(raw, _SCHEMA, source, "")
+    _check_consistency(raw, source)
+    return Target(raw=copy.deepcopy(raw), source=source)
