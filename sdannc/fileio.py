@@ -18,14 +18,21 @@ def load_array(path: str | os.PathLike, what: str = "input") -> np.ndarray:
     if not path.is_file():
         raise SdanncError(f"{what} {path}: not found")
     try:
-        return np.load(path, allow_pickle=False)
+        loaded = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
         raise SdanncError(f"{what} {path}: not a readable .npy array ({exc})") from None
+    if not isinstance(loaded, np.ndarray):  # an .npz archive loads as a lazy NpzFile
+        loaded.close()
+        raise SdanncError(f"{what} {path}: an .npz archive, not a .npy array: save the batch with numpy.save")
+    return loaded
 
 
 def _atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as exc:  # a parent is a file, no permission, read-only disk: the user's to fix
+        raise SdanncError(f"{path}: cannot write ({exc.strerror or exc})") from None
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)

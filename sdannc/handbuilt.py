@@ -102,3 +102,86 @@ def dense_reference(layers: list[StemLayer], x: np.ndarray) -> np.ndarray:
     for layer in layers:
         x = layer.reference(x)
     return x
+
+
+@dataclass
+class StemConv:
+    """A 3x3, stride 1, padding 1 convolution with the STEM requantization of StemLayer."""
+
+    weights: np.ndarray  # [out_channels, in_channels, 3, 3]
+    bias: np.ndarray  # [out_channels]
+    multiplier: np.ndarray  # [out_channels]
+    zero_point: int
+
+    def reference(self, x: np.ndarray) -> np.ndarray:
+        """x: [batch, in_channels, H, W] codes -> [batch, out_channels, H, W] codes."""
+        batch, _, h, w = x.shape
+        padded = np.pad(x.astype(np.int64), ((0, 0), (0, 0), (1, 1), (1, 1)))
+        acc = np.zeros((batch, self.weights.shape[0], h, w), dtype=np.int64)
+        for ky in range(3):
+            for kx in range(3):
+                window = padded[:, :, ky:ky + h, kx:kx + w]
+                acc += np.einsum("bchw,oc->bohw", window, self.weights[:, :, ky, kx].astype(np.int64))
+        acc += self.bias[None, :, None, None]
+        y = alu.shift_right_round(alu.fixed_multiply(acc, self.multiplier[None, :, None, None], STEM_MUL_SHIFT),
+                                  STEM_OUT_SHIFT)
+        return np.clip(y + self.zero_point, 0, (1 << BITS) - 1)
+
+
+def random_stem_conv(rng: np.random.Generator, in_channels: int, out_channels: int, weight_max: int = 3) -> StemConv:
+    weights = rng.integers(-weight_max, weight_max + 1, size=(out_channels, in_channels, 3, 3))
+    return StemConv(weights, rng.integers(-100, 100, size=out_channels),
+                    rng.integers(1 << 11, 1 << 13, size=out_channels), int(rng.integers(0, 10)))
+
+
+def _conv_taps(y: int, x: int, h: int, w: int) -> list[tuple[int, int]]:
+    """Kernel taps (ky, kx) through which input pixel (y, x) reaches an output inside the image."""
+    return [(ky, kx) for ky in range(3) for kx in range(3) if 0 <= y - ky + 1 < h and 0 <= x - kx + 1 < w]
+
+
+def _edge_class(y: int, x: int, h: int, w: int) -> tuple[int, int]:
+    row = 0 if y == 0 else (2 if y == h - 1 else 1)
+    col = 0 if x == 0 else (2 if x == w - 1 else 1)
+    return row, col
+
+
+def conv_stem_network(target: Target, conv: StemConv, height: int, width: int) -> ChipImage:
+    """One STEM convolution fed from the input, split by output channel, with relative dendrites.
+
+    The spike of input pixel (c, y, x) carries y * width + x; one dendrite per (input channel, edge
+    class) lists offsets to every output neuron that pixel feeds, so the lists are shared by all
+    pixels of a class and by all input channels (only the weights differ).
+    """
+    out_channels, in_channels = conv.weights.shape[:2]
+    plane = height * width
+    per_core = max(1, target.core["neurons"] // plane)
+    words = program_words("stem_neuron", target)
+    builder = ImageBuilder(target)
+    groups = [(lo, min(lo + per_core, out_channels)) for lo in range(0, out_channels, per_core)]
+    cores, dendrite_of = [], []
+    for position, (lo, hi) in zip(mesh_positions(target, len(groups)), groups):
+        layer = StemLayer(np.zeros((0, hi - lo)), np.repeat(conv.bias[lo:hi], plane),
+                          np.repeat(conv.multiplier[lo:hi], plane), conv.zero_point)
+        core = _stem_core(builder, position, words, layer, 0, (hi - lo) * plane)
+        table = {}
+        for c in range(in_channels):
+            for cls_y, y in ((0, 0), (1, 1), (2, height - 1)):
+                for cls_x, x in ((0, 0), (1, 1), (2, width - 1)):
+                    taps = _conv_taps(y, x, height, width)
+                    offsets = [o * plane - (ky - 1) * width - (kx - 1) for o in range(hi - lo) for ky, kx in taps]
+                    weights = [conv.weights[lo + o, c, ky, kx] for o in range(hi - lo) for ky, kx in taps]
+                    table[(c, (cls_y, cls_x))] = builder.core(core).add_dendrite(offsets, weights, relative=True)
+        cores.append(core)
+        dendrite_of.append(table)
+    for c in range(in_channels):
+        for y in range(height):
+            for x in range(width):
+                cls = _edge_class(y, x, height, width)
+                element = (c * height + y) * width + x
+                builder.map_input(element, [(core, table[(c, cls)], y * width + x) for core, table in zip(cores, dendrite_of)])
+    for core, (lo, hi) in zip(cores, groups):
+        for neuron in range((hi - lo) * plane):
+            builder.map_output(lo * plane + neuron, core, neuron)
+    schedule = Schedule(bits=BITS, sample_interval=BITS, output_offset=BITS - 1)
+    return builder.build((in_channels, height, width), {"kind": "uint8"}, (out_channels, height, width),
+                         {"kind": "uint8"}, schedule)

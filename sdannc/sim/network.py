@@ -31,6 +31,12 @@ class DendriteGroup:
     offsets: np.ndarray  # [taps]: neuron ids (absolute) or offsets from the carried index (relative)
     weights: np.ndarray  # [rows, taps] float32 or float64
     span: int  # number of distinct carried-index values (relative), 1 for absolute
+    row_base: int = 0  # index of the group's first row among all groups' rows
+
+    @property
+    def dense_targets(self) -> bool:
+        """Absolute ids 0..n-1 in order: sums add to a slice, no scatter needed."""
+        return not self.relative and np.array_equal(self.offsets, np.arange(self.offsets.size))
 
 
 @dataclass
@@ -46,6 +52,9 @@ class Packets:
     hops: np.ndarray
     pair: np.ndarray  # route id: (source node, destination node)
     from_core: np.ndarray  # source core, -1 for the controller
+    global_row: np.ndarray = None  # the packet's dendrite as a row among all groups' rows
+    relative: np.ndarray = None  # bool: the packet's dendrite is relative
+    key: np.ndarray = None  # relative packets: (group, carried index) as one position in a lane's key space
 
 
 class Network:
@@ -62,6 +71,8 @@ class Network:
             self._group_core(index, core)
         self.packets = self._build_packets()
         self._choose_precision()
+        self._number_rows()
+        self._source_totals()
         self.pair_links = self.mesh.pair_link_matrix(self._pairs)
 
     # ---- dendrite groups ------------------------------------------------------------------------
@@ -173,9 +184,53 @@ class Network:
             most_hits = int(counts.max())  # sources that can share one (dendrite, index) in a tick
         else:
             most_hits = 1
+        self.most_hits = most_hits
         for grp in self.groups:
             bound = most_hits * (np.abs(grp.weights).sum(axis=0).max() if grp.weights.size else 0)
             grp.weights = grp.weights.astype(np.float32 if bound < _FLOAT32_EXACT else np.float64)
+        exact32 = all(g.weights.dtype == np.float32 for g in self.groups)
+        self.product_dtype = np.float32 if exact32 else np.float64
+
+    def _number_rows(self) -> None:
+        """Numbering that lets a tick's deliveries be gathered without sorting packets."""
+        base = 0
+        for grp in self.groups:
+            grp.row_base = base
+            base += grp.weights.shape[0]
+        self.n_rows = base
+        self.group_spans = np.asarray([g.span if g.relative else 0 for g in self.groups], dtype=np.int64)
+        self.group_rows = np.asarray([g.weights.shape[0] for g in self.groups], dtype=np.int64)
+        self.span_base = np.concatenate([[0], np.cumsum(self.group_spans)]).astype(np.int64)
+        self.total_span = int(self.span_base[-1])
+        row_base = np.asarray([g.row_base for g in self.groups], dtype=np.int64)
+        relative = np.asarray([g.relative for g in self.groups], dtype=bool)
+        p = self.packets
+        if not p.group.size:
+            p.global_row, p.relative, p.key = p.row, np.zeros(0, dtype=bool), p.row
+            return
+        p.global_row = row_base[p.group] + p.row
+        p.relative = relative[p.group]
+        p.key = self.span_base[p.group] + p.carried
+
+    def _source_totals(self) -> None:
+        """What one spike of each source costs, per core and per route: a tick's counts are a product."""
+        p = self.packets
+        n_sources = p.ptr.size - 1
+        source = np.repeat(np.arange(n_sources), np.diff(p.ptr))
+        n_cores = len(self.image.cores)
+
+        def by_source(columns, width, weights=None):
+            data = np.ones(source.size, dtype=np.int64) if weights is None else weights
+            return scipy.sparse.csr_matrix((data, (source, columns)), shape=(n_sources, width))
+
+        self.source_sops = by_source(p.core, n_cores, p.sops)
+        self.source_packets_in = by_source(p.core, n_cores)
+        self.source_pairs = by_source(p.pair, len(self._pairs))
+        self.source_packets = np.diff(p.ptr)
+        self.source_hops = np.zeros(n_sources, dtype=np.int64)
+        np.maximum.at(self.source_hops, source, p.hops)
+        self.source_core = np.full(n_sources, -1, dtype=np.int64)
+        self.source_core[source] = p.from_core
 
     @property
     def n_links(self) -> int:

@@ -1,0 +1,88 @@
+"""`make bench`: simulator throughput in synaptic events per second, with the machine it ran on.
+
+Cases (issue 2): a dense 4096 x 4096 STEM layer over 16 ticks (one sample: 8 ticks in, 8 out), and
+a 3x3 convolution, 64 to 64 channels at 32 x 32. Images are hand-built (sdannc.handbuilt) on the
+32-bit target so that the random weights cannot overflow; each case is timed over a few runs after
+a warm-up and the best run is reported. Results go to stdout and bench/out/results.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from sdannc.handbuilt import conv_stem_network, dense_stem_network, random_stem_conv, random_stem_layer
+from sdannc.sim import Simulator
+from sdannc.target import load_target
+
+REPEATS = 3
+
+
+def machine() -> dict:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": sys.version.split()[0], "numpy": np.__version__}
+
+
+def time_run(sim: Simulator, x: np.ndarray, lanes: int) -> tuple[float, int]:
+    sim.run(x[:1], lanes=1)  # warm-up
+    best, sops = float("inf"), 0
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        result = sim.run(x, lanes=lanes)
+        best = min(best, time.perf_counter() - start)
+        sops = int(result.counters.sops.sum())
+    return best, sops
+
+
+def case(name: str, build, x: np.ndarray, lanes: int = 1) -> dict:
+    start = time.perf_counter()
+    image = build()
+    built = time.perf_counter() - start
+    start = time.perf_counter()
+    sim = Simulator(image, name)
+    loaded = time.perf_counter() - start
+    seconds, sops = time_run(sim, x, lanes)
+    row = {
+        "case": name, "samples": int(x.shape[0]), "lanes": lanes, "ticks": image.schedule.ticks_for(x.shape[0]),
+        "cores": len(image.cores), "synaptic_events": sops, "seconds": round(seconds, 4),
+        "events_per_second": sops / seconds, "build_seconds": round(built, 2), "load_seconds": round(loaded, 2),
+    }
+    print(f"{name:<34} {sops / 1e6:8.1f} M events  {seconds:7.3f} s  {sops / seconds / 1e6:8.0f} M events/s"
+          f"  (load {loaded:.1f} s, {len(image.cores)} cores)", flush=True)
+    return row
+
+
+def main() -> None:
+    target = load_target("darwin3-wide")
+    rng = np.random.default_rng(0)
+    dense = random_stem_layer(rng, 4096, 4096)
+    conv = random_stem_conv(rng, 64, 64)
+    x_dense = rng.integers(0, 256, size=(4, 4096)).astype(np.uint8)
+    x_conv = rng.integers(0, 256, size=(4, 64, 32, 32)).astype(np.uint8)
+    print(f"machine: {machine()}")
+    rows = [
+        case("dense 4096x4096, 1 sample", lambda: dense_stem_network(target, [dense], 64, big_only=True), x_dense[:1]),
+        case("dense 4096x4096, 4 lanes", lambda: dense_stem_network(target, [dense], 64, big_only=True), x_dense, 4),
+        case("conv3x3 64->64 @32x32, 1 sample", lambda: conv_stem_network(target, conv, 32, 32), x_conv[:1]),
+        case("conv3x3 64->64 @32x32, 4-sample stream", lambda: conv_stem_network(target, conv, 32, 32), x_conv),
+    ]
+    out = Path(__file__).resolve().parent / "out"
+    out.mkdir(exist_ok=True)
+    (out / "results.json").write_text(json.dumps({"machine": machine(), "simulator": rows}, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

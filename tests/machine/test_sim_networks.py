@@ -1,0 +1,186 @@
+"""Hand-assembled images on the simulator, against references computed independently in numpy."""
+
+import numpy as np
+import pytest
+
+from sdannc.handbuilt import (
+    BITS,
+    conv_stem_network,
+    dense_reference,
+    dense_stem_network,
+    program_words,
+    random_stem_conv,
+    random_stem_layer,
+)
+from sdannc.image import ImageBuilder, Schedule
+from sdannc.sim import Simulator
+from sdannc.sim.alu import saturate, shift_right_round
+from sdannc.target import load_target
+
+
+def _bits_msb_first(codes: np.ndarray) -> np.ndarray:
+    """[batch, n] codes -> [batch, BITS, n] spikes, MSB first."""
+    shifts = np.arange(BITS - 1, -1, -1)[None, :, None]
+    return (codes[:, None, :] >> shifts) & 1
+
+
+# ---- integrate-and-fire chain across two cores ---------------------------------------------------
+
+IF_VTH = (5, 7, 4, 9)
+IF_W_IN = np.array([[3, 0, 2, 1], [1, 4, 0, 2], [0, 2, 5, 3]])  # [input element, core-0 neuron]
+IF_W_HID = np.array([[2, 0], [3, 1], [0, 4], [1, 1]])  # [core-0 neuron, core-1 neuron]
+IF_VTH_OUT = (3, 4)
+
+
+def _if_image(target):
+    words = program_words("if_neuron", target)
+    b = ImageBuilder(target)
+    first = b.add_core(1, 0, words, 4)
+    second = b.add_core(6, 3, words, 2)  # 5 hops east, 3 north
+    b.core(first).state[:, 1] = IF_VTH
+    b.core(second).state[:, 1] = IF_VTH_OUT
+    for e in range(3):
+        ids = np.flatnonzero(IF_W_IN[e])  # absolute ids that skip neurons
+        dendrite = b.core(first).add_dendrite(ids, IF_W_IN[e, ids])
+        b.map_input(e, [(first, dendrite, 0)])
+    for n in range(4):
+        dendrite = b.core(second).add_dendrite([0, 1], IF_W_HID[n])
+        b.connect(first, n, [(second, dendrite)])
+    for n in range(2):
+        b.map_output(n, second, n)
+    return b.build((3,), {"kind": "uint8"}, (2,), {"kind": "uint8"}, Schedule(BITS, BITS, 1))
+
+
+def _if_reference(codes: np.ndarray, bits: int) -> np.ndarray:
+    """Tick by tick, neuron by neuron: inputs arrive the tick they are injected, spikes a tick later."""
+    samples = codes.shape[0]
+    ticks = (samples - 1) * BITS + 1 + BITS
+    v1, v2 = [0] * 4, [0] * 2
+    prev = [0] * 4
+    raster = np.zeros((ticks, 2), dtype=np.int64)
+    for t in range(ticks):
+        s, b = divmod(t, BITS)
+        inp = [int(codes[s, e] >> (BITS - 1 - b)) & 1 if s < samples else 0 for e in range(3)]
+        fired1 = [0] * 4
+        for n in range(4):
+            v1[n] = int(saturate(v1[n] + sum(IF_W_IN[e, n] * inp[e] for e in range(3)), bits))
+            if v1[n] >= IF_VTH[n]:
+                fired1[n], v1[n] = 1, 0
+        for n in range(2):
+            v2[n] = int(saturate(v2[n] + sum(IF_W_HID[m, n] * prev[m] for m in range(4)), bits))
+            if v2[n] >= IF_VTH_OUT[n]:
+                raster[t, n], v2[n] = 1, 0
+        prev = fired1
+    out = np.zeros((samples, 2), dtype=np.int64)
+    for s in range(samples):
+        for b in range(BITS):
+            out[s] |= raster[s * BITS + 1 + b] << (BITS - 1 - b)
+    return out
+
+
+@pytest.mark.parametrize("target_name", ["darwin3", "darwin3-wide"])
+def test_integrate_and_fire_chain_matches_reference(target_name):
+    target = load_target(target_name)
+    rng = np.random.default_rng(7)
+    codes = rng.integers(0, 256, size=(9, 3))
+    result = Simulator(_if_image(target)).run(codes.astype(np.uint8))
+    expected = _if_reference(codes, target.arith["register_bits"])
+    assert expected.any(), "the reference network should spike"
+    np.testing.assert_array_equal(result.codes, expected)
+
+
+# ---- STEM: two dense layers, and a convolution ---------------------------------------------------
+
+def _stem_bit_serial(layers, codes: np.ndarray, bits: int) -> np.ndarray:
+    """The STEM program step by step, with the register saturation of a `bits`-wide datapath."""
+    x = codes.astype(np.int64)
+    for layer in layers:
+        planes = _bits_msb_first(x)  # [batch, BITS, fan_in]
+        acc = np.zeros((x.shape[0], layer.weights.shape[1]), dtype=np.int64)
+        for b in range(BITS):
+            acc = saturate(saturate(acc * 2, bits) + planes[:, b, :] @ layer.weights, bits)
+        acc = saturate(acc + layer.bias, bits)
+        acc = saturate(shift_right_round(acc * layer.multiplier, 15), bits)
+        acc = shift_right_round(acc, 4)
+        x = np.clip(saturate(acc + layer.zero_point, bits), 0, 255)
+    return x
+
+
+@pytest.mark.parametrize("target_name", ["darwin3", "darwin3-wide"])
+def test_two_layer_stem_matches_integer_reference(target_name):
+    target = load_target(target_name)
+    rng = np.random.default_rng(3)
+    layers = [random_stem_layer(rng, 24, 16), random_stem_layer(rng, 16, 6)]
+    x = rng.integers(0, 256, size=(11, 24)).astype(np.uint8)
+    result = Simulator(dense_stem_network(target, layers, per_core=5)).run(x)
+    np.testing.assert_array_equal(result.outputs, dense_reference(layers, x))
+    assert len(set(result.outputs.ravel().tolist())) > 3, "outputs should not be constant"
+
+
+def test_sixteen_bit_datapath_saturates_where_the_wide_one_does_not():
+    rng = np.random.default_rng(5)
+    layer = random_stem_layer(rng, 64, 8, weight_max=60)
+    layer.multiplier[:] = 600  # small enough that sums far beyond 16 bits still land inside 0..255
+    layer.bias[:] = 0
+    layers = [layer]
+    x = rng.integers(128, 256, size=(6, 64)).astype(np.uint8)
+    narrow = Simulator(dense_stem_network(load_target("darwin3"), layers, per_core=8)).run(x).outputs
+    wide = Simulator(dense_stem_network(load_target("darwin3-wide"), layers, per_core=8)).run(x).outputs
+    np.testing.assert_array_equal(narrow, _stem_bit_serial(layers, x, 16))
+    np.testing.assert_array_equal(wide, _stem_bit_serial(layers, x, 32))
+    np.testing.assert_array_equal(wide, dense_reference(layers, x))
+    assert (narrow != wide).any(), "these weights overflow 16 bits"
+
+
+def test_relative_dendrites_compute_a_convolution():
+    target = load_target("darwin3")
+    rng = np.random.default_rng(11)
+    conv = random_stem_conv(rng, 3, 5)
+    x = rng.integers(0, 256, size=(4, 3, 6, 7)).astype(np.uint8)
+    result = Simulator(conv_stem_network(target, conv, 6, 7)).run(x)
+    np.testing.assert_array_equal(result.outputs, conv.reference(x))
+
+
+# ---- streams and lanes ---------------------------------------------------------------------------
+
+def test_pipelined_stream_equals_samples_run_alone_and_lanes_change_nothing():
+    target = load_target("darwin3")
+    rng = np.random.default_rng(4)
+    layers = [random_stem_layer(rng, 10, 9), random_stem_layer(rng, 9, 7), random_stem_layer(rng, 7, 4)]
+    sim = Simulator(dense_stem_network(target, layers, per_core=4))
+    x = rng.integers(0, 256, size=(7, 10)).astype(np.uint8)
+    stream = sim.run(x)
+    alone = np.concatenate([sim.run(x[i:i + 1]).outputs for i in range(len(x))])
+    np.testing.assert_array_equal(stream.outputs, alone)
+    for lanes in (2, 3, 7):
+        np.testing.assert_array_equal(sim.run(x, lanes=lanes).outputs, stream.outputs)
+    assert stream.ticks == sim.image.schedule.ticks_for(7) == 6 * BITS + 3 * BITS - 1 + BITS
+
+
+# ---- time to first spike: a data-dependent branch per neuron --------------------------------------
+
+def test_time_to_first_spike_neuron_fires_once_at_the_first_crossing():
+    target = load_target("darwin3")
+    words = program_words("ttfs_neuron", target)
+    weights = np.array([[1, 2, 3, 1, 0, 2], [2, 1, 0, 3, 1, 1]])  # [input element, neuron]
+    thresholds = np.array([3, 4, 5, 6, 2, 99])
+    b = ImageBuilder(target)
+    core = b.add_core(2, 1, words, 6)
+    b.core(core).state[:, 1] = thresholds
+    for e in range(2):
+        b.map_input(e, [(core, b.core(core).add_dendrite(np.arange(6), weights[e]), 0)])
+    for n in range(6):
+        b.map_output(n, core, n)
+    image = b.build((2,), {"kind": "uint8"}, (6,), {"kind": "uint8"}, Schedule(BITS, BITS, 0))
+    codes = np.array([[0b10110011, 0b01101001]])
+    result = Simulator(image).run(codes.astype(np.uint8))
+    # Reference: the first tick at which the running sum reaches the threshold.
+    cumulative = np.cumsum(_bits_msb_first(codes)[0] @ weights, axis=0)  # [tick, neuron]
+    expected = np.zeros(6, dtype=np.int64)
+    for n in range(6):
+        crossed = np.flatnonzero(cumulative[:, n] >= thresholds[n])
+        if crossed.size:
+            expected[n] = 1 << (BITS - 1 - crossed[0])
+    assert (expected == 0).any() and (expected != 0).any()
+    np.testing.assert_array_equal(result.codes[0], expected)
+    assert result.counters.neuron_spikes.sum() == np.count_nonzero(expected)
