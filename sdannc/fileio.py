@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
@@ -40,6 +41,38 @@ def _atomic_write(path: Path, write) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def save_all(files: dict) -> None:
+    """Write every (path -> bytes) or nothing: all go to temporary files first, then are renamed."""
+    staged = []
+    try:
+        for path, data in files.items():
+            path = Path(path)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+            except OSError as exc:
+                raise SdanncError(f"{path}: cannot write ({exc.strerror or exc})") from None
+            staged.append((tmp, path))
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+        for tmp, path in staged:
+            os.replace(tmp, path)
+    except BaseException:
+        for tmp, _ in staged:
+            Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def array_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def json_bytes(obj) -> bytes:
+    return (json.dumps(obj, indent=1) + "\n").encode()
 
 
 def save_array(path: str | os.PathLike, array: np.ndarray) -> None:

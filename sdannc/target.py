@@ -71,7 +71,7 @@ def _fail(source: str, key: str, what: str) -> SdanncError:
 def _check(node, schema, source: str, path: str) -> None:
     if isinstance(schema, dict):
         if not isinstance(node, dict):
-            raise _fail(source, path or "<top>", "expected a mapping")
+            raise _fail(source, path.rstrip(".") or "<top>", "expected a mapping")
         for key in node:
             if key not in schema:
                 raise _fail(source, f"{path}{key}", "unknown key (check the spelling)")

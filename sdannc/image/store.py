@@ -101,9 +101,18 @@ def write_image(image: ChipImage, out_dir: str | os.PathLike) -> None:
         for name, data in files.items():
             (staging / name).parent.mkdir(parents=True, exist_ok=True)
             (staging / name).write_bytes(data)
+        old = None
         if out.exists():
-            shutil.rmtree(out)
-        os.replace(staging, out)
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+            os.replace(out, old / "image")
+        try:
+            os.replace(staging, out)
+        except BaseException:
+            if old is not None:
+                os.replace(old / "image", out)
+            raise
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

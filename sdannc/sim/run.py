@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ..fileio import load_array, save_array, save_json
+from ..fileio import array_bytes, json_bytes, load_array, save_all
 from ..image import read_image
 from ..target import load_target
 from .report import build_report
@@ -21,9 +21,10 @@ def simulate(image_dir, input_path, output_path, report_path=None, target_name: 
     sim.check_input(x, str(input_path))
     result = sim.run(x, lanes=lanes, name=str(input_path), progress=progress)
     report = build_report(sim, result)
-    save_array(output_path, result.outputs)
+    files = {output_path: array_bytes(result.outputs)}
     if report_path is not None:
-        save_json(report_path, report)
+        files[report_path] = json_bytes(report)
+    save_all(files)
     return report
 
 

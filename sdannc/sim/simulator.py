@@ -32,6 +32,11 @@ def instruction_cycles(image: ChipImage, isa) -> dict[str, int]:
     return costs
 
 
+def lanes_for(samples: int, wanted: int) -> int:
+    """The most lanes, up to `wanted`, that split the batch evenly: no lane runs empty slots."""
+    return max((n for n in range(1, max(1, min(wanted, samples)) + 1) if samples % n == 0), default=1)
+
+
 @dataclass
 class Counters:
     """What the run cost, summed over ticks and lanes unless the name says otherwise."""
@@ -122,12 +127,9 @@ class Simulator:
             raise SdanncError(f"image {self.where}: network.json: sample_interval {sched.sample_interval} is shorter "
                               f"than the {sched.bits} input bits: recompile")
         samples = x.shape[0]
-        lanes = max(1, min(lanes, samples)) if samples else 1
-        per_lane = -(-samples // lanes) if samples else 0
-        codes_in = np.zeros((lanes * per_lane, io.n_inputs), dtype=np.int64)
-        codes_in[:samples] = encode_input(x, io.input_encode).reshape(samples, -1)
-        codes_in = codes_in.reshape(lanes, per_lane, io.n_inputs)
-        valid = (np.arange(lanes * per_lane) < samples).reshape(lanes, per_lane)
+        lanes = lanes_for(samples, lanes)
+        per_lane = samples // lanes
+        codes_in = encode_input(x, io.input_encode).reshape(lanes, per_lane, io.n_inputs)
         codes_out = np.zeros((lanes, per_lane, io.n_outputs), dtype=np.int64)
 
         runners = self._runners(lanes)
@@ -143,25 +145,25 @@ class Simulator:
         fired = np.zeros((lanes, self.n_neurons), dtype=bool)
         ticks = sched.ticks_for(per_lane)
         for tick in range(ticks):
-            injected = self._inject(tick, codes_in, valid)
+            injected = self._inject(tick, codes_in)
             counters.input_spikes += int(injected.sum())
             fired = self._tick(np.concatenate([fired, injected], axis=1), runners, counters, lanes)
             self._read_outputs(tick, fired, codes_out)
             if progress is not None:
                 progress(tick + 1, ticks)
 
-        codes = codes_out.reshape(lanes * per_lane, io.n_outputs)[:samples]
+        codes = codes_out.reshape(samples, io.n_outputs)
         outputs = decode_output(codes, io.output_decode).reshape((samples,) + io.output_shape)
         return SimResult(outputs, codes, counters, samples, lanes, ticks)
 
-    def _inject(self, tick: int, codes_in: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    def _inject(self, tick: int, codes_in: np.ndarray) -> np.ndarray:
         sched = self.image.schedule
         sample, bit = divmod(tick, sched.sample_interval)
         lanes = codes_in.shape[0]
         if bit >= sched.bits or sample >= codes_in.shape[1]:
             return np.zeros((lanes, codes_in.shape[2]), dtype=bool)
         spikes = (codes_in[:, sample, :] >> (sched.bits - 1 - bit)) & 1
-        return (spikes == 1) & valid[:, sample, None]
+        return spikes == 1
 
     def _read_outputs(self, tick: int, fired: np.ndarray, codes_out: np.ndarray) -> None:
         sched = self.image.schedule
