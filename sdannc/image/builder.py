@@ -39,8 +39,8 @@ class CoreBuilder:
         self.state = np.zeros((neurons, state_fields), dtype=np.int64)
         self._axon_lists: list[tuple[int, int]] = [(0, 0)] * neurons
         self._axon_pool = _ListPool()
-        self._axon_entries: list[tuple[int, int, int]] = []
-        self._axon_index: dict[tuple[tuple[int, int, int], ...], int] = {}
+        self._axon_entries: list[tuple[int, int, int, int]] = []
+        self._axon_index: dict[tuple[tuple[int, int, int, int], ...], int] = {}
         self._dendrites: list[tuple[int, int, int, int]] = []
         self._ids = _ListPool()
         self._weights = _ListPool()
@@ -58,8 +58,8 @@ class CoreBuilder:
         return len(self._dendrites) - 1
 
     def set_axons(self, neuron: int, targets) -> None:
-        """Targets as (dx, dy, dendrite) relative mesh offsets; identical lists are shared."""
-        key = tuple((int(dx), int(dy), int(d)) for dx, dy, d in targets)
+        """Targets as (dx, dy, dendrite, carried index) with relative mesh offsets; identical lists are shared."""
+        key = tuple((int(dx), int(dy), int(d), int(i)) for dx, dy, d, i in targets)
         if key not in self._axon_index:
             self._axon_index[key] = len(self._axon_entries)
             self._axon_entries.extend(key)
@@ -73,7 +73,7 @@ class CoreBuilder:
             config=np.asarray(self.config, dtype=np.int64),
             state=self.state,
             axon_ptr=np.asarray(self._axon_lists, dtype=np.int64).reshape(-1, 2),
-            axon_targets=np.asarray(self._axon_entries, dtype=np.int64).reshape(-1, 3),
+            axon_targets=np.asarray(self._axon_entries, dtype=np.int64).reshape(-1, 4),
             dendrites=np.asarray(self._dendrites, dtype=np.int64).reshape(-1, 4),
             ids=self._ids.array(),
             weights=self._weights.array(),
@@ -96,9 +96,13 @@ class ImageBuilder:
         return self.cores[index]
 
     def connect(self, src_core: int, neuron: int, targets) -> None:
-        """Axon of `neuron` on `src_core` to (dst_core, dendrite) pairs, as relative mesh offsets."""
+        """Axon of `neuron` on `src_core` to (dst_core, dendrite) or (dst_core, dendrite, carried index).
+
+        The spike carries the neuron's own index unless the target says otherwise.
+        """
         src = self.cores[src_core]
-        rel = [(self.cores[c].x - src.x, self.cores[c].y - src.y, d) for c, d in targets]
+        rel = [(self.cores[t[0]].x - src.x, self.cores[t[0]].y - src.y, t[1], t[2] if len(t) > 2 else neuron)
+               for t in targets]
         src.set_axons(neuron, rel)
 
     def map_input(self, element: int, targets) -> None:

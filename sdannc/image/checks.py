@@ -78,7 +78,8 @@ def _check_core(core: CoreImage, image: ChipImage, index: dict, fail) -> None:
     if p.size and ((p < 0).any() or (p[:, 0] + p[:, 1] > a.shape[0]).any()):
         fail("axon table: a pointer reaches beyond the target lists")
     hops = t.mesh["max_hops_per_axis"]
-    for dx, dy, dendrite in {tuple(int(v) for v in row) for row in a}:
+    _check_ranges(a[:, 3], 0, (1 << t.core["neuron_index_bits"]) - 1, "axon target carried index", fail)
+    for dx, dy, dendrite in {tuple(int(v) for v in row[:3]) for row in a}:
         if abs(dx) > hops or abs(dy) > hops:
             fail(f"axon target ({dx:+d}, {dy:+d}) is more than {hops} hops on an axis: place the layers closer")
         dest = index.get((core.x + dx, core.y + dy))

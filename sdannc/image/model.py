@@ -15,7 +15,7 @@ DENDRITE_RELATIVE = 1
 
 # Column order of the per-core tables.
 AXON_PTR_COLUMNS = ("start", "count")
-AXON_TARGET_COLUMNS = ("dx", "dy", "dendrite")
+AXON_TARGET_COLUMNS = ("dx", "dy", "dendrite", "index")
 DENDRITE_COLUMNS = ("kind", "ids_start", "length", "weights_start")
 
 
@@ -29,7 +29,7 @@ class CoreImage:
     config: np.ndarray  # int64, configuration registers 0..k-1
     state: np.ndarray  # int64 [neurons, state_fields], initial neuron state
     axon_ptr: np.ndarray  # int64 [neurons, 2]: start, count into axon_targets
-    axon_targets: np.ndarray  # int64 [entries, 3]: dx, dy, dendrite id at the destination core
+    axon_targets: np.ndarray  # int64 [entries, 4]: dx, dy, dendrite id there, neuron index the spike carries
     dendrites: np.ndarray  # int64 [dendrites, 4]: kind, ids_start, length, weights_start
     ids: np.ndarray  # int64: neuron ids (absolute) or offsets (relative), lists stored once
     weights: np.ndarray  # int64: weight lists, stored once

@@ -202,7 +202,7 @@ def _read_core(reader: _Reader, entry: dict, state_fields: int) -> CoreImage:
         config=_int(a["config"], None, reader, name, "config"),
         state=_int(a["state"], state_fields, reader, name, "state"),
         axon_ptr=_int(a["axon_ptr"], 2, reader, name, "axon_ptr"),
-        axon_targets=_int(a["axon_targets"], 3, reader, name, "axon_targets"),
+        axon_targets=_int(a["axon_targets"], 4, reader, name, "axon_targets"),
         dendrites=_int(a["dendrites"], 4, reader, name, "dendrites"),
         ids=_int(a["ids"], None, reader, name, "ids"),
         weights=_int(a["weights"], None, reader, name, "weights"),

@@ -113,7 +113,7 @@ class Network:
             entry = np.repeat(core.axon_ptr[:, 0] - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
             tgt = core.axon_targets[entry]
             dest = grid[core.x + tgt[:, 0], core.y + tgt[:, 1]]
-            for col, values in zip(cols, (self.core_base[c] + neuron, dest, tgt[:, 2], neuron, np.full(neuron.size, c))):
+            for col, values in zip(cols, (self.core_base[c] + neuron, dest, tgt[:, 2], tgt[:, 3], np.full(neuron.size, c))):
                 col.append(values)
         return [np.concatenate(col) if col else np.zeros(0, dtype=np.int64) for col in cols]
 

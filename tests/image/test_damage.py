@@ -342,9 +342,13 @@ def axon_memory(image):
     per_neuron = 4000  # 5 neurons x 4000 distinct entries > 16384 words
     rows = []
     for n in range(core.n_neurons):
-        rows += [(3, 0, n)] * per_neuron  # distinct list per neuron (dendrite n on x04_y00)
+        rows += [(3, 0, n, n)] * per_neuron  # distinct list per neuron (dendrite n on x04_y00)
         core.axon_ptr[n] = (n * per_neuron, per_neuron)
     core.axon_targets = np.asarray(rows, dtype=np.int64)
+
+
+def axon_carried_index_too_wide(image):
+    image.cores[0].axon_targets[0, 3] = 4096  # a 12-bit index field
 
 
 def output_neuron_missing(image):
@@ -382,6 +386,7 @@ LIMITS = [
     (two_cores_one_position, "network.json", ["two cores"]),
     (dendrite_memory_little, "core x02_y00", ["dendrite memory", "little", "8192"]),
     (axon_memory, "core x01_y00", ["axon memory", "20005 words", "16384"]),
+    (axon_carried_index_too_wide, "core x01_y00", ["carried index", "4096"]),
     (output_neuron_missing, "network.json", ["output neuron", "5"]),
     (input_dendrite_missing, "network.json", ["input dendrite", "20"]),
     (input_map_short, "network.json", ["input_ptr"]),
