@@ -10,15 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 import numpy as np
 
+from .backend.programs import BITS, STEM_STATE, stem_config
 from .image import ChipImage, ImageBuilder, Schedule
 from .isa import assemble_file, load_isa
 from .sim import alu
 from .resources import data_dir
 from .target import Target
 
-BITS = 8
-# stem_neuron.s: state fields and configuration registers it reads.
-STEM_THRESHOLD, STEM_BIAS, STEM_MULTIPLIER = 1, 4, 5
+# The constants isa/programs/stem_neuron.s was written with.
 STEM_MUL_SHIFT, STEM_OUT_SHIFT = 15, 4
 
 
@@ -66,10 +65,10 @@ def mesh_positions(target: Target, count: int, big_only: bool = False) -> list[t
 def _stem_core(builder: ImageBuilder, position, words, layer: StemLayer, lo: int, hi: int) -> int:
     core = builder.add_core(position[0], position[1], words, hi - lo)
     cb = builder.core(core)
-    cb.set_config([BITS - 1, layer.zero_point, (1 << BITS) - 1])
-    cb.state[:, STEM_THRESHOLD] = 1 << (BITS - 1)
-    cb.state[:, STEM_BIAS] = layer.bias[lo:hi]
-    cb.state[:, STEM_MULTIPLIER] = layer.multiplier[lo:hi]
+    cb.set_config(stem_config(layer.zero_point, 0, (1 << BITS) - 1))
+    cb.state[:, STEM_STATE["threshold"]] = 1 << (BITS - 1)
+    cb.state[:, STEM_STATE["bias"]] = layer.bias[lo:hi]
+    cb.state[:, STEM_STATE["multiplier"]] = layer.multiplier[lo:hi]
     ids = np.arange(hi - lo)
     for source in range(layer.weights.shape[0]):  # one dendrite per source, all sharing one id list
         cb.add_dendrite(ids, layer.weights[source, lo:hi])

@@ -1,0 +1,188 @@
+"""From a hardware-level IR graph to a chip image: tiles, tables, placement, axons, I/O, schedule."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import SdanncError
+from ..image import ChipImage, ImageBuilder, Schedule
+from ..image.builder import CoreBuilder
+from ..image.memory import axon_memory_words, dendrite_memory_words
+from ..ir.graph import Graph, Node
+from ..passes.align_delays import NEURON_OPS, depths
+from ..target import Target
+from . import connect, programs
+from .partition import Tile, as_chw, local_index, tiles
+from .placement import place
+
+INPUT = -1  # the core of an element that comes from the input (through the controller)
+
+
+@dataclass
+class LayerCores:
+    node: Node
+    tiles: list[Tile]
+    cores: list[int] = field(default_factory=list)  # ImageBuilder core indices
+    links: list[list[tuple[str, connect.Links]]] = field(default_factory=list)  # per tile: (source tensor, links)
+
+
+def _program(node: Node, target: Target) -> np.ndarray:
+    if node.op == "max":
+        return programs.max_program(target)
+    a = node.attrs
+    return programs.stem_program(target, a["acc_shift"], a["mul_shift"], a["out_shifts"])
+
+
+def _init_core(core: CoreBuilder, node: Node, tile: Tile, shape) -> None:
+    flat, _ = local_index(tile, shape)
+    if node.op == "max":
+        kh, kw = node.attrs["connections"][0]["kernel"]
+        core.set_config(programs.max_config(kh * kw))
+        core.state[:, programs.MAX_STATE["threshold"]] = 1 << (programs.BITS - 1)
+        core.state[:, programs.MAX_STATE["candidates"]] = (1 << (kh * kw)) - 1
+        return
+    a, p = node.attrs, node.params
+    core.set_config(programs.stem_config(a["zero_point"], *a["clamp"]))
+    s = programs.STEM_STATE
+    core.state[:, s["threshold"]] = 1 << (programs.BITS - 1)
+    for key in ("bias", "multiplier", "init"):
+        core.state[:, s[key]] = np.broadcast_to(p[key], shape).reshape(-1)[flat]
+    core.state[:, s["acc"]] = core.state[:, s["init"]]
+
+
+def _tables(core: CoreBuilder, node: Node, tile: Tile, graph: Graph, target: Target) -> list:
+    out_shape = graph.tensors[node.output].shape
+    limit = (1 << target.core["neuron_index_bits"]) - 1
+    links = []
+    for i, (conn, source) in enumerate(zip(node.attrs["connections"], node.inputs)):
+        in_shape = graph.tensors[source].shape
+        if conn["kind"] == "dense":
+            link = connect.dense(core, tile, node.params[f"weight{i}"])
+        elif conn["kind"] == "elementwise":
+            link = connect.elementwise(core, tile, node.params[f"weight{i}"], out_shape)
+        else:
+            weight = node.params.get(f"weight{i}") if node.op == "stem" else None
+            link = connect.window(core, tile, conn, in_shape, out_shape, weight, limit)
+        links.append((source, link))
+    return links
+
+
+def _build_layer(builder: ImageBuilder, node: Node, graph: Graph, target: Target) -> LayerCores:
+    """Tiles as large as the core allows; smaller while the tables do not fit a big core."""
+    shape = graph.tensors[node.output].shape
+    channels, rows, _ = as_chw(shape)
+    max_channels, max_rows = channels, rows
+    words = 0
+    while True:
+        layer = LayerCores(node, tiles(shape, target.core["neurons"], max_channels, max_rows))
+        start = len(builder.cores)
+        try:
+            program = _program(node, target)
+            for tile in layer.tiles:
+                index = builder.add_core(-1, -1, program, tile.channels * tile.rows * as_chw(shape)[2])
+                core = builder.core(index)
+                _init_core(core, node, tile, shape)
+                layer.links.append(_tables(core, node, tile, graph, target))
+                words = dendrite_memory_words(core.build(), target)
+                if words > target.core["dendrite_memory_words"]["big"]:
+                    raise connect.TileTooLarge
+                layer.cores.append(index)
+            return layer
+        except connect.TileTooLarge:
+            del builder.cores[start:]
+            if max_channels > 1:
+                max_channels = max(1, min(max_channels, layer.tiles[0].channels) // 2)
+            elif max_rows > 1:
+                max_rows = max(1, min(max_rows, layer.tiles[0].rows) // 2)
+            else:
+                raise SdanncError(
+                    f"layer {node.name}: one neuron's tables need {words} words of dendrite memory, a big core has "
+                    f"{target.core['dendrite_memory_words']['big']}: use fewer input channels or a smaller kernel") from None
+
+
+def _addresses(graph: Graph, layers: dict[str, LayerCores]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Every tensor element as (image core, local neuron), core INPUT for the graph's input."""
+    size = graph.tensors[graph.input].size
+    addr = {graph.input: (np.full(size, INPUT, dtype=np.int64), np.arange(size, dtype=np.int64))}
+    for node in graph.nodes:
+        out = graph.tensors[node.output]
+        if node.op in NEURON_OPS:
+            core = np.empty(out.size, dtype=np.int64)
+            index = np.empty(out.size, dtype=np.int64)
+            layer = layers[node.output]
+            for tile, c in zip(layer.tiles, layer.cores):
+                flat, local = local_index(tile, out.shape)
+                core[flat], index[flat] = c, local
+            addr[node.output] = (core, index)
+        elif node.op == "reshape":
+            addr[node.output] = addr[node.inputs[0]]
+        elif node.op == "transpose":
+            src = graph.tensors[node.inputs[0]]
+            addr[node.output] = tuple(a.reshape(src.shape).transpose(node.attrs["perm"]).reshape(-1)
+                                      for a in addr[node.inputs[0]])
+        elif node.op == "concat":
+            parts = [tuple(a.reshape(graph.tensors[i].shape) for a in addr[i]) for i in node.inputs]
+            addr[node.output] = tuple(np.concatenate([p[k] for p in parts], axis=node.attrs["axis"]).reshape(-1)
+                                      for k in range(2))
+        else:
+            raise SdanncError(f"layer {node.name}: op {node.op} reached the backend unlowered (a compiler bug)")
+    return addr
+
+
+def _wire(builder: ImageBuilder, graph: Graph, layers: dict[str, LayerCores], addr, target: Target) -> None:
+    """Axon lists of every neuron and the input map, from each tile's links."""
+    targets: dict[tuple[int, int], list] = {}
+    hops = target.mesh["max_hops_per_axis"]
+    for layer in layers.values():
+        for dest, tile_links in zip(layer.cores, layer.links):
+            for source, link in tile_links:
+                src_core, src_index = (a[link.element] for a in addr[source])
+                for c, i, d, carried in zip(src_core.tolist(), src_index.tolist(), link.dendrite.tolist(),
+                                            link.carried.tolist()):
+                    targets.setdefault((c, i), []).append((dest, d, carried))
+    for (c, i), entries in targets.items():
+        if c == INPUT:
+            builder.map_input(i, entries)
+            continue
+        src = builder.core(c)
+        for dest, _, _ in entries:
+            dx, dy = builder.core(dest).x - src.x, builder.core(dest).y - src.y
+            if abs(dx) > hops or abs(dy) > hops:
+                raise SdanncError(f"route from core ({src.x}, {src.y}) to ({builder.core(dest).x}, {builder.core(dest).y}) "
+                                  f"is {abs(dx)}+{abs(dy)} hops, at most {hops} per axis: the layers are too far apart "
+                                  f"on the mesh; use fewer cores (fewer channels or a smaller input)")
+        builder.connect(c, i, entries)
+
+
+def build_image(graph: Graph, target: Target) -> tuple[ChipImage, dict[str, LayerCores]]:
+    builder = ImageBuilder(target)
+    layers: dict[str, LayerCores] = {}
+    for node in graph.nodes:
+        if node.op in NEURON_OPS:
+            layers[node.output] = _build_layer(builder, node, graph, target)
+    owners = [layer.node.name for layer in layers.values() for _ in layer.cores]
+    little = target.core["dendrite_memory_words"]["little"]
+    needs_big = [dendrite_memory_words(c.build(), target) > little for c in builder.cores]
+    for core, (x, y) in zip(builder.cores, place(target, needs_big, owners)):
+        core.x, core.y = x, y
+    addr = _addresses(graph, layers)
+    _wire(builder, graph, layers, addr, target)
+    out_core, out_index = addr[graph.output]
+    if (out_core == INPUT).any():
+        raise SdanncError("the model's output is its input unchanged: nothing to compile")
+    for element, (c, i) in enumerate(zip(out_core.tolist(), out_index.tolist())):
+        builder.map_output(element, c, i)
+    depth = depths(graph)[graph.output]
+    schedule = Schedule(bits=programs.BITS, sample_interval=programs.BITS, output_offset=programs.BITS * depth - 1)
+    image = builder.build(graph.tensors[graph.input].shape, graph.input_encode, graph.tensors[graph.output].shape,
+                          graph.output_decode, schedule)
+    for layer in layers.values():
+        for core in layer.cores:
+            words = axon_memory_words(image.cores[core], target)
+            if words > target.core["axon_memory_words"]:
+                raise SdanncError(f"layer {layer.node.name}: a core's axon table needs {words} words, limit "
+                                  f"{target.core['axon_memory_words']}: its neurons feed too many cores; use fewer "
+                                  f"channels in the next layer or the wide target")
+    return image, layers

@@ -1,0 +1,57 @@
+"""Split each neuron layer into core-sized tiles: by output channel, then by rows.
+
+A tile is channels [c0, c1) x rows [r0, r1) of a (C, H, W) output, or a run of neurons of a flat
+output. Its neurons are numbered channel-major inside the core: (c - c0) * rows * W + (y - r0) * W + x.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Tile:
+    c0: int
+    c1: int
+    r0: int
+    r1: int
+
+    @property
+    def channels(self) -> int:
+        return self.c1 - self.c0
+
+    @property
+    def rows(self) -> int:
+        return self.r1 - self.r0
+
+
+def as_chw(shape) -> tuple[int, int, int]:
+    """Any per-sample shape as (channels, rows, columns): (N,) is N channels of 1 x 1."""
+    shape = tuple(shape)
+    if len(shape) == 1:
+        return shape[0], 1, 1
+    if len(shape) == 2:
+        return shape[0], shape[1], 1
+    return shape[0], shape[1], int(np.prod(shape[2:]))
+
+
+def tiles(shape, max_neurons: int, max_channels: int | None = None, max_rows: int | None = None) -> list[Tile]:
+    """Whole channel planes per core where they fit (at most max_channels), else bands of rows."""
+    c, h, w = as_chw(shape)
+    plane = h * w
+    if plane <= max_neurons:
+        per = max(1, min(max_neurons // plane, max_channels or c, c))
+        rows = min(h, max_rows or h)
+        return [Tile(c0, min(c0 + per, c), r0, min(r0 + rows, h)) for c0 in range(0, c, per) for r0 in range(0, h, rows)]
+    rows = max(1, min(max_neurons // w, max_rows or h))
+    return [Tile(ch, ch + 1, r0, min(r0 + rows, h)) for ch in range(c) for r0 in range(0, h, rows)]
+
+
+def local_index(tile: Tile, shape) -> tuple[np.ndarray, np.ndarray]:
+    """Flat element ids of the tile's neurons in the output tensor, and their local indices."""
+    c, h, w = as_chw(shape)
+    ch, y, x = np.meshgrid(np.arange(tile.c0, tile.c1), np.arange(tile.r0, tile.r1), np.arange(w), indexing="ij")
+    flat = ((ch * h + y) * w + x).ravel()
+    return flat, np.arange(flat.size)

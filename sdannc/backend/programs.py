@@ -1,0 +1,117 @@
+"""The neuron programs the backend emits, and the layout of the state and configuration they use.
+
+Written once here as assembly templates; `isa/programs/stem_neuron.s` and `max_neuron.s` are these
+templates with example constants (a test keeps them equal).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..isa import assemble, load_isa
+from ..target import Target
+
+BITS = 8
+# State fields (per neuron) and configuration registers (per core) of the STEM program.
+STEM_STATE = {"acc": 0, "threshold": 1, "phase": 2, "residue": 3, "bias": 4, "multiplier": 5, "init": 6}
+STEM_CONFIG = {"last_phase": 0, "zero_point": 1, "low": 2, "high": 3}
+MAX_STATE = {"result": 0, "threshold": 1, "phase": 2, "residue": 3, "candidates": 4}
+MAX_CONFIG = {"last_phase": 0, "all_candidates": 1}
+
+STEM_TEMPLATE = """\
+; STEM neuron (SDANN 3.2): 8-bit codes as 8 spikes, MSB first, pipelined.
+; Every tick: acc = 2 * acc + (dendrite sum >> acc_shift), and one output bit of the previous sample.
+; On the last input bit: requantize, add the zero point, clamp, and start emitting.
+; State: 0 acc, 1 threshold 128, 2 phase, 3 residue, 4 bias, 5 multiplier, 6 starting acc.
+; Config: 0 last phase (7), 1 output zero point, 2 low clamp, 3 high clamp.
+        LDS                     ; R0 acc, R1 threshold, R2 phase, R3 residue
+        SFTI R0, L, 1, TRUNC    ; earlier bits weigh twice as much
+        UPDV {acc_shift}              ; + this tick's weighted input bits (scaled integration)
+        LDC  R5, 0
+        CMP  R2, R5, EQ
+        JC   NFLAG, emit        ; not the last input bit: just emit
+        LOAD R6, 4
+        ADD  R0, R6             ; + bias
+        LOAD R6, 5
+        MUL  R0, R6, {mul_shift}        ; * multiplier, rounded
+{out_shifts}        LDC  R6, 1
+        ADD  R0, R6             ; + output zero point
+        LDC  R6, 2
+        CMP  R0, R6, LT
+        SEL  R0, R6             ; clamp low (the ReLU)
+        LDC  R6, 3
+        CMP  R0, R6, GT
+        SEL  R0, R6             ; clamp high
+        MOV  R3, R0             ; residue = output code
+        LOAD R0, 6              ; acc = starting value for the next sample
+emit:
+        FIRE R3, R1, SUB        ; output bit, MSB first: spike if residue >= 128, then residue -= 128
+        SFTI R3, L, 1, TRUNC
+        ADDI R2, 1
+        LOGIC R2, R5, AND       ; phase = (phase + 1) mod 8
+        STS
+        END
+"""
+OUT_SHIFT_LINE = "        SFTI R0, R, {shift}, RND      ; >> shift, rounded\n"
+
+MAX_TEMPLATE = """\
+; Bit-serial max: inputs arrive with weights 1, 2, 4, ... so the dendrite sum is the set of inputs
+; whose current bit (MSB first) is 1. A result bit is 1 when a remaining candidate has a 1, and
+; then only those candidates remain. Emits like the STEM neuron, one window later.
+; State: 0 result, 1 threshold 128, 2 phase, 3 residue, 4 candidates. Config: 0 last phase, 1 all inputs.
+        LDS                     ; R0 result, R1 threshold, R2 phase, R3 residue
+        LOAD R4, 4              ; candidates
+        LDW  R6, 0              ; inputs with a 1 in this bit
+        LOGIC R6, R4, AND       ; ... among the candidates
+        SFTI R0, L, 1, TRUNC
+        MOVI R7, 1
+        MOVI R8, 0
+        CMP  R6, R6, EQ0        ; no candidate has a 1?
+        SEL  R7, R8             ; then the result bit is 0
+        SEL  R6, R4             ; and the candidates stay
+        ADD  R0, R7
+        MOV  R4, R6
+        LDC  R5, 0
+        CMP  R2, R5, EQ
+        JC   NFLAG, emit
+        MOV  R3, R0             ; residue = the maximum
+        MOVI R0, 0
+        LDC  R4, 1              ; every input is a candidate again
+emit:
+        FIRE R3, R1, SUB
+        SFTI R3, L, 1, TRUNC
+        ADDI R2, 1
+        LOGIC R2, R5, AND
+        STORE R4, 4
+        STS
+        END
+"""
+
+
+def stem_source(acc_shift: int, mul_shift: int, out_shifts) -> str:
+    shifts = "".join(OUT_SHIFT_LINE.format(shift=s) for s in out_shifts)
+    return STEM_TEMPLATE.format(acc_shift=acc_shift, mul_shift=mul_shift, out_shifts=shifts)
+
+
+def stem_program(target: Target, acc_shift: int, mul_shift: int, out_shifts) -> np.ndarray:
+    isa = load_isa(target.isa_name)
+    return isa.encode_program(assemble(stem_source(acc_shift, mul_shift, out_shifts), isa, "<stem program>"))
+
+
+def max_program(target: Target) -> np.ndarray:
+    isa = load_isa(target.isa_name)
+    return isa.encode_program(assemble(MAX_TEMPLATE, isa, "<max program>"))
+
+
+def stem_config(zero_point: int, low: int, high: int) -> list[int]:
+    config = [0] * len(STEM_CONFIG)
+    for key, value in (("last_phase", BITS - 1), ("zero_point", zero_point), ("low", low), ("high", high)):
+        config[STEM_CONFIG[key]] = value
+    return config
+
+
+def max_config(inputs: int) -> list[int]:
+    config = [0] * len(MAX_CONFIG)
+    config[MAX_CONFIG["last_phase"]] = BITS - 1
+    config[MAX_CONFIG["all_candidates"]] = (1 << inputs) - 1
+    return config

@@ -1,0 +1,62 @@
+"""The integer golden model: one numpy function per hardware-level IR op.
+
+Each function is the arithmetic the chip performs, step by step where steps can round or saturate,
+so that the simulator running the emitted programs must agree with it bit for bit. Inputs and
+outputs are code arrays [batch, *shape] (int64).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir.graph import CODE_BITS, Node
+from ..sim.alu import fixed_multiply, saturate, shift_right_round
+from . import connections
+
+
+def _bit_plane(codes: np.ndarray, bit: int) -> np.ndarray:
+    """The spikes of tick `bit` (MSB first): 1 where that bit of the code is set."""
+    return (codes >> (CODE_BITS - 1 - bit)) & 1
+
+
+def stem(node: Node, inputs: list[np.ndarray], out_shape, arith: dict) -> np.ndarray:
+    """STEM neuron (isa/programs/stem_neuron.s): shift-and-add 8 bit planes, requantize, clamp."""
+    reg, dsum = arith["register_bits"], arith["dendrite_sum_bits"]
+    a, p = node.attrs, node.params
+    batch = inputs[0].shape[0]
+    acc = np.broadcast_to(p["init"], (batch,) + tuple(out_shape)).astype(np.int64)
+    for bit in range(CODE_BITS):
+        wgtsum = sum(connections.apply(conn, p[f"weight{i}"], _bit_plane(x, bit), out_shape)
+                     for i, (conn, x) in enumerate(zip(a["connections"], inputs)))
+        wgtsum = saturate(wgtsum, dsum)
+        acc = saturate(acc * 2, reg)
+        acc = saturate(acc + shift_right_round(wgtsum, a["acc_shift"]), reg)
+    acc = saturate(acc + p["bias"], reg)
+    acc = saturate(fixed_multiply(acc, p["multiplier"], a["mul_shift"]), reg)
+    for shift in a["out_shifts"]:
+        acc = shift_right_round(acc, shift)
+    acc = saturate(acc + a["zero_point"], reg)
+    lo, hi = a["clamp"]
+    return np.clip(acc, lo, hi)
+
+
+def max_pool(node: Node, inputs: list[np.ndarray], out_shape, arith: dict) -> np.ndarray:
+    """Bit-serial max (isa/programs/max_neuron.s): the largest code in each window, padding ignored."""
+    conn = node.attrs["connections"][0]
+    windows = connections.conv_windows(inputs[0], conn, fill=-1)  # [b, C, kh, kw, Ho, Wo]
+    return windows.reshape(windows.shape[:2] + (-1,) + windows.shape[-2:]).max(axis=2)
+
+
+def reshape(node: Node, inputs, out_shape, arith) -> np.ndarray:
+    return inputs[0].reshape((inputs[0].shape[0],) + tuple(out_shape))
+
+
+def transpose(node: Node, inputs, out_shape, arith) -> np.ndarray:
+    return inputs[0].transpose((0,) + tuple(1 + a for a in node.attrs["perm"]))
+
+
+def concat(node: Node, inputs, out_shape, arith) -> np.ndarray:
+    return np.concatenate(inputs, axis=1 + node.attrs["axis"])
+
+
+OPS = {"stem": stem, "max": max_pool, "reshape": reshape, "transpose": transpose, "concat": concat}

@@ -1,0 +1,103 @@
+"""The IR: tensors of 8-bit codes, and layer nodes that compute on them.
+
+Every activation on the chip is an unsigned 8-bit *code* (0..255) sent as 8 spikes. A tensor's real
+value is `(code - zero_point) * scale`; an int8 tensor of ONNX is stored with code = value + 128, so
+its zero point here is the ONNX zero point + 128 (`code_offset`). Shapes are per sample: the batch
+axis of ONNX is dropped.
+
+Nodes come at two levels. The frontend emits *quantized* nodes (float scales, as in ONNX); the
+passes turn them into *hardware* nodes (integer multipliers and shifts, per-neuron biases) that the
+golden interpreter and the backend both read. Ops and what they carry (params are numpy arrays,
+attrs are small values):
+
+Quantized level (frontend output):
+  linear     inputs [x]      attrs kind ('dense'|'conv'), clamp (lo, hi) codes;
+                              conv: kernel (kh, kw), strides, pads (top, left, bottom, right), dilations, group
+                              params weight int [out, in] or [Cout, Cin/group, kh, kw] (weight zero point removed),
+                              weight_scale float [out], bias int [out] (units of x.scale * weight_scale)
+  maxpool    inputs [x]      attrs kernel, strides, pads, dilations; output has x's scale and zero point
+  avgpool    inputs [x]      attrs kernel, strides, pads, count_include_pad, clamp
+  add        inputs [a, b]   attrs clamp
+  concat     inputs [...]    attrs axis (per-sample axis)
+  reshape    inputs [x]      (output tensor's shape is the new shape; same scale and zero point)
+  transpose  inputs [x]      attrs perm (per-sample axes)
+  clamp      inputs [x]      attrs clamp (lo, hi) codes; same scale and zero point (explicit Relu / Clip)
+
+Hardware level (after the passes): see sdannc/passes and sdannc/golden for `stem` and `max`.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+CODE_BITS = 8
+CODE_MAX = (1 << CODE_BITS) - 1
+
+
+def code_offset(dtype: str) -> int:
+    """What is added to an ONNX quantized value to make its code: 0 for uint8, 128 for int8."""
+    return {"uint8": 0, "int8": 128}[dtype]
+
+
+@dataclass
+class Tensor:
+    name: str
+    shape: tuple[int, ...]
+    scale: float
+    zero_point: int  # in the code domain
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+
+@dataclass
+class Node:
+    name: str  # the ONNX node it came from: what errors and reports call the layer
+    op: str
+    inputs: list[str]
+    output: str
+    attrs: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+@dataclass
+class Graph:
+    name: str
+    input: str
+    output: str
+    tensors: dict[str, Tensor]
+    nodes: list[Node]  # in topological order
+    input_encode: dict  # how the user's input becomes codes (sdannc/image/codec.py)
+    output_decode: dict  # how output codes become the graph's output
+    notes: list[str] = field(default_factory=list)  # what passes decided, for the report
+
+    def copy(self) -> "Graph":
+        return copy.deepcopy(self)
+
+    def producer(self, tensor: str) -> Node | None:
+        return next((n for n in self.nodes if n.output == tensor), None)
+
+    def consumers(self, tensor: str) -> list[Node]:
+        return [n for n in self.nodes if tensor in n.inputs]
+
+    def dump(self) -> str:
+        """A readable listing: one line per tensor and per node, arrays summarized."""
+        lines = [f"graph {self.name}: input {self.input} -> output {self.output}"]
+        for t in self.tensors.values():
+            lines.append(f"  tensor {t.name} {list(t.shape)} scale={t.scale:.6g} zero_point={t.zero_point}")
+        for n in self.nodes:
+            attrs = ", ".join(f"{k}={v}" for k, v in n.attrs.items())
+            params = ", ".join(f"{k}{list(v.shape)}[{v.min() if v.size else ''}..{v.max() if v.size else ''}]"
+                               for k, v in n.params.items())
+            lines.append(f"  {n.output} = {n.op}({', '.join(n.inputs)})  # {n.name}")
+            if attrs:
+                lines.append(f"      attrs: {attrs}")
+            if params:
+                lines.append(f"      params: {params}")
+        lines.extend(f"  note: {note}" for note in self.notes)
+        return "\n".join(lines)

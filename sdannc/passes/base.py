@@ -1,0 +1,51 @@
+"""The pass contract: a named function from IR to IR, given the target and the compile options."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from ..ir.graph import Graph, Node, Tensor
+from ..target import Target
+
+
+@dataclass
+class Options:
+    """What the user asked for that passes read (compile config and command line)."""
+
+    calib_codes: np.ndarray | None = None  # input codes for measured maxima (--calib)
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Pass:
+    name: str  # what --dump-ir and --stop-after call it
+    run: Callable[[Graph, Target, Options], Graph]
+    doc: str = ""
+
+
+def fresh_name(graph: Graph, base: str) -> str:
+    name, i = base, 1
+    while name in graph.tensors:
+        name, i = f"{base}_{i}", i + 1
+    return name
+
+
+def identity_stem(graph: Graph, source: str, name: str, out: Tensor, clamp=(0, 255)) -> Node:
+    """A STEM node that re-emits `source` requantized to `out`'s scale and zero point (a relay)."""
+    src = graph.tensors[source]
+    shape = src.shape
+    return Node(
+        name=name,
+        op="stem",
+        inputs=[source],
+        output=out.name,
+        attrs={"connections": [{"kind": "elementwise"}], "zero_point": out.zero_point, "clamp": tuple(clamp)},
+        params={
+            "weight0": np.ones((1,) * len(shape), dtype=np.int64),
+            "bias": np.full(shape, -src.zero_point, dtype=np.int64),
+            "real_multiplier": np.full(shape, src.scale / out.scale),
+        },
+    )

@@ -1,0 +1,64 @@
+"""Quantized Conv/Gemm/MatMul -> STEM layer: zero points folded into a per-neuron bias.
+
+acc = sum W (x - zx) + b = sum W x + (b - zx * sum_valid W). In a padded convolution the padded taps
+carry the real value 0 (code zx) and contribute nothing, so the fold uses only the taps that fall
+inside the input: border neurons get their own bias.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import SdanncError
+from ..golden import connections
+from ..ir.graph import Graph, Node
+from ..target import Target
+from .base import Options, Pass
+
+
+def _valid_weight_sum(node: Node, conn: dict, in_shape, out_shape) -> np.ndarray:
+    w = node.params["weight"]
+    if conn["kind"] == "dense":
+        return w.sum(axis=1)
+    mask = connections.valid_window_mask(in_shape[1:], conn)  # [kh, kw, Ho, Wo]
+    per_tap = w.sum(axis=1)  # [Cout, kh, kw]: every input channel of the group shares the window
+    return np.einsum("oyx,yxhw->ohw", per_tap, mask.astype(np.int64))
+
+
+def lower(node: Node, graph: Graph, target: Target) -> Node:
+    x, y = graph.tensors[node.inputs[0]], graph.tensors[node.output]
+    w = node.params["weight"].astype(np.int64)
+    limit = 1 << (target.arith["weight_bits"] - 1)
+    if w.size and (w.min() < -limit or w.max() > limit - 1):
+        raise SdanncError(f"layer {node.name}: weights span {w.min()}..{w.max()}, the target's "
+                          f"{target.arith['weight_bits']}-bit weights hold {-limit}..{limit - 1}: quantize weights to int8")
+    kind = node.attrs["kind"]
+    conn = {"kind": "dense"} if kind == "dense" else {
+        "kind": "conv", **{k: tuple(node.attrs[k]) for k in ("kernel", "strides", "pads", "dilations")},
+        "group": int(node.attrs["group"])}
+    out_shape = y.shape
+    channel_axis = (slice(None),) + (None,) * (len(out_shape) - 1)
+    folded = _valid_weight_sum(node, conn, x.shape, out_shape)
+    bias = node.params["bias"].astype(np.int64)[channel_axis] - x.zero_point * folded
+    scale = (x.scale * node.params["weight_scale"].astype(np.float64) / y.scale)[channel_axis]
+    return Node(
+        name=node.name,
+        op="stem",
+        inputs=list(node.inputs),
+        output=node.output,
+        attrs={"connections": [conn], "zero_point": y.zero_point, "clamp": tuple(node.attrs.get("clamp", (0, 255)))},
+        params={
+            "weight0": w,
+            "bias": np.broadcast_to(bias, out_shape).astype(np.int64).copy(),
+            "real_multiplier": np.broadcast_to(scale, out_shape).astype(np.float64).copy(),
+        },
+    )
+
+
+def lower_linear(graph: Graph, target: Target, options: Options) -> Graph:
+    graph = graph.copy()
+    graph.nodes = [lower(n, graph, target) if n.op == "linear" else n for n in graph.nodes]
+    return graph
+
+
+PASS = Pass("lower-linear", lower_linear, "Conv/Gemm/MatMul to STEM layers, zero points folded into biases")

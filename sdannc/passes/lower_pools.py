@@ -1,0 +1,89 @@
+"""MaxPool -> bit-serial max neurons; AveragePool and GlobalAveragePool -> STEM with fixed weights.
+
+A max neuron compares up to 7 inputs bit by bit (each input's spike arrives with its own power-of-
+two weight, so the dendrite sum says which inputs have a 1); larger windows become two stages,
+rows then columns, which give the same maximum. An average is a depthwise convolution with weights
+1 and a per-neuron multiplier scale_in / (scale_out * count).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import SdanncError
+from ..golden import connections
+from ..ir.graph import Graph, Node, Tensor
+from ..target import Target
+from .base import Options, Pass, fresh_name
+
+MAX_INPUTS = 7  # weights 1, 2, 4 .. 64 fit any signed 8-bit weight
+
+
+def _window(node: Node) -> dict:
+    return {"kind": "conv", "kernel": tuple(node.attrs["kernel"]), "strides": tuple(node.attrs["strides"]),
+            "pads": tuple(node.attrs["pads"]), "dilations": tuple(node.attrs.get("dilations", (1, 1))), "group": 0}
+
+
+def _max_node(name: str, source: str, output: str, conn: dict) -> Node:
+    return Node(name=name, op="max", inputs=[source], output=output, attrs={"connections": [conn]})
+
+
+def lower_maxpool(node: Node, graph: Graph) -> list[Node]:
+    conn = _window(node)
+    kh, kw = conn["kernel"]
+    if kh > MAX_INPUTS or kw > MAX_INPUTS:
+        raise SdanncError(f"layer {node.name}: MaxPool window {kh}x{kw}: at most {MAX_INPUTS} per axis is supported")
+    if kh * kw <= MAX_INPUTS:
+        return [_max_node(node.name, node.inputs[0], node.output, conn)]
+    (sh, sw), (dh, dw) = conn["strides"], conn["dilations"]
+    top, left, bottom, right = conn["pads"]
+    rows = {"kind": "conv", "kernel": (kh, 1), "strides": (sh, 1), "pads": (top, 0, bottom, 0),
+            "dilations": (dh, 1), "group": 0}
+    cols = {"kind": "conv", "kernel": (1, kw), "strides": (1, sw), "pads": (0, left, 0, right),
+            "dilations": (1, dw), "group": 0}
+    src = graph.tensors[node.inputs[0]]
+    mid_hw = connections.conv_output_hw(src.shape[1:], rows)
+    mid = Tensor(fresh_name(graph, f"{node.output}_rows"), (src.shape[0],) + mid_hw, src.scale, src.zero_point)
+    graph.tensors[mid.name] = mid
+    return [_max_node(f"{node.name}/rows", node.inputs[0], mid.name, rows),
+            _max_node(f"{node.name}/cols", mid.name, node.output, cols)]
+
+
+def lower_avgpool(node: Node, graph: Graph) -> Node:
+    x, y = graph.tensors[node.inputs[0]], graph.tensors[node.output]
+    channels = x.shape[0]
+    conn = _window(node)
+    conn["group"] = channels
+    kh, kw = conn["kernel"]
+    valid = connections.valid_window_mask(x.shape[1:], conn).sum(axis=(0, 1))  # taps inside, [Ho, Wo]
+    count = np.full_like(valid, kh * kw) if node.attrs.get("count_include_pad") else valid
+    shape = y.shape
+    return Node(
+        name=node.name,
+        op="stem",
+        inputs=list(node.inputs),
+        output=node.output,
+        attrs={"connections": [conn], "zero_point": y.zero_point, "clamp": tuple(node.attrs.get("clamp", (0, 255)))},
+        params={
+            "weight0": np.ones((channels, 1, kh, kw), dtype=np.int64),
+            "bias": np.broadcast_to(-x.zero_point * valid, shape).astype(np.int64).copy(),
+            "real_multiplier": np.broadcast_to(x.scale / (y.scale * count), shape).astype(np.float64).copy(),
+        },
+    )
+
+
+def lower_pools(graph: Graph, target: Target, options: Options) -> Graph:
+    graph = graph.copy()
+    nodes = []
+    for node in graph.nodes:
+        if node.op == "maxpool":
+            nodes.extend(lower_maxpool(node, graph))
+        elif node.op == "avgpool":
+            nodes.append(lower_avgpool(node, graph))
+        else:
+            nodes.append(node)
+    graph.nodes = nodes
+    return graph
+
+
+PASS = Pass("lower-pools", lower_pools, "MaxPool to bit-serial max neurons, average pooling to fixed-weight STEM")

@@ -1,0 +1,64 @@
+"""Fixed-point requantization: the real multiplier of each neuron as an integer and two shifts.
+
+out = round(round(acc * m >> mul_shift) >> out_shift), with m an integer of the register width,
+mul_shift one of the ISA's MUL precisions and out_shift at most the SFTI range. As much of the
+shift as possible goes into MUL, so that usually only one rounding happens.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..errors import SdanncError
+from ..isa import load_isa
+from ..ir.graph import Graph, Node
+from ..target import Target
+from .base import Options, Pass
+
+
+def _sfti_max(isa) -> int:
+    field = next(f for f in isa.by_mnemonic["SFTI"].fields if f.name == "amount")
+    return (1 << field.width) - 1
+
+
+def fixed_point(real: np.ndarray, register_bits: int, mul_shifts, sfti_max: int, where: str):
+    """(m int array, mul_shift, out_shift) with m / 2^(mul_shift + out_shift) ~ real, m < 2^(bits-1)."""
+    top = (1 << (register_bits - 1)) - 1
+    biggest = float(np.abs(real).max(initial=0.0))
+    if biggest == 0.0:
+        return np.zeros(real.shape, dtype=np.int64), min(mul_shifts), 0
+    total = math.floor(math.log2(top / biggest))  # the most fractional bits m can carry
+    while total >= 0:
+        fits = [s for s in mul_shifts if s <= total and total - s <= sfti_max]
+        if fits:
+            mul_shift = max(fits)
+            m = np.rint(real * 2.0 ** total).astype(np.int64)
+            if np.abs(m).max() <= top:
+                return m, mul_shift, total - mul_shift
+        total -= 1
+    raise SdanncError(f"layer {where}: requantization multiplier {biggest:.3g} is too large for a "
+                      f"{register_bits}-bit register: try the wide target")
+
+
+def requantize_node(node: Node, target: Target, isa) -> None:
+    real = node.params.pop("real_multiplier")
+    mul_shifts = isa.domain(next(f for f in isa.by_mnemonic["MUL"].fields if f.name == "shift"))
+    m, mul_shift, out_shift = fixed_point(real, target.arith["register_bits"], list(mul_shifts),
+                                          _sfti_max(isa), node.name)
+    node.params["multiplier"] = m
+    node.attrs["mul_shift"] = int(mul_shift)
+    node.attrs["out_shifts"] = [out_shift] if out_shift else []
+
+
+def requantize(graph: Graph, target: Target, options: Options) -> Graph:
+    graph = graph.copy()
+    isa = load_isa(target.isa_name)
+    for node in graph.nodes:
+        if node.op == "stem":
+            requantize_node(node, target, isa)
+    return graph
+
+
+PASS = Pass("requantize", requantize, "real multipliers to fixed-point integers and shifts")
