@@ -10,7 +10,7 @@ OUT    ?= build
 INPUT  ?= examples/digits_input.npy
 OUTPUT ?= $(OUT)/output.npy
 
-.PHONY: install test bench demo clean sim
+.PHONY: install test bench demo clean compile sim example
 
 install: $(STAMP)
 
@@ -29,8 +29,16 @@ bench: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py
 
+# Deployment pipelines: make compile sim MODEL=net_q.onnx TARGET=darwin3 OUT=build/net INPUT=x.npy
+compile: $(STAMP)
+	$(BIN)/sdannc compile $(MODEL) -t $(TARGET) -o $(OUT)
+
 sim: $(STAMP)
 	$(BIN)/sdannc sim $(OUT) --input $(INPUT) --output $(OUTPUT) --report $(OUT)/sim_report.json
+
+# Rebuild the bundled example model (trained on scikit-learn's digits, quantized by onnxruntime).
+example: $(STAMP)
+	$(BIN)/python examples/build_example.py
 
 clean:
 	rm -rf build .pytest_cache

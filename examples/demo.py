@@ -1,46 +1,51 @@
-"""`make demo`: build a small STEM network image, run it on the simulator, check it against numpy.
+"""`make demo`: compile the bundled quantized digits model, run it on the simulator, compare.
 
-The image is hand-built (sdannc.handbuilt): two dense STEM layers, 64 -> 32 -> 10, on the 16-bit
-darwin3 target. The simulator is run through the real command line, as a pipeline would.
+Runs the real command line, as a deployment pipeline would:
+  sdannc compile examples/digits_mlp_q.onnx -t darwin3 -o build/demo
+  sdannc sim build/demo --input examples/digits_input.npy --output build/demo/output.npy --report ...
+then compares the simulator's outputs with onnxruntime running the same quantized model.
+(examples/build_example.py is the script that trains, exports and quantizes the model.)
 """
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import onnxruntime as ort
 
-from sdannc.handbuilt import dense_reference, dense_stem_network, random_stem_layer
-from sdannc.image import write_image
-from sdannc.target import load_target
-
+EXAMPLES = Path(__file__).resolve().parent
+MODEL = EXAMPLES / "digits_mlp_q.onnx"
+INPUT = EXAMPLES / "digits_input.npy"
 OUT = Path("build/demo")
 
 
+def sdannc(*args: str) -> None:
+    print("$ sdannc " + " ".join(args), flush=True)
+    if subprocess.run([sys.executable, "-m", "sdannc", *args]).returncode:
+        sys.exit(1)
+
+
 def main() -> int:
-    rng = np.random.default_rng(2026)
-    layers = [random_stem_layer(rng, 64, 32, weight_max=3), random_stem_layer(rng, 32, 10, weight_max=3)]
-    image = dense_stem_network(load_target("darwin3"), layers, per_core=16)
-    write_image(image, OUT / "image")
-    x = rng.integers(0, 256, size=(16, 64)).astype(np.uint8)
-    np.save(OUT / "input.npy", x)
-    print(f"image: {OUT / 'image'} ({len(image.cores)} cores); input: {OUT / 'input.npy'} {x.shape}")
-    command = [sys.executable, "-m", "sdannc", "sim", str(OUT / "image"), "--input", str(OUT / "input.npy"),
-               "--output", str(OUT / "output.npy"), "--report", str(OUT / "report.json")]
-    print("$ sdannc sim " + " ".join(command[4:]))
-    if subprocess.run(command).returncode:
-        return 1
-    y = np.load(OUT / "output.npy")
-    expected = dense_reference(layers, x)
-    agree = int((y == expected).sum())
-    print(f"agreement with the numpy integer reference: {agree}/{expected.size} outputs equal")
-    report = json.loads((OUT / "report.json").read_text())
-    print(f"synaptic ops per sample {report['synaptic_ops']['per_sample']:.0f}, "
-          f"energy per sample {report['energy']['per_sample_pj'] / 1e3:.2f} nJ")
-    return 0 if agree == expected.size else 1
+    target = sys.argv[1] if len(sys.argv) > 1 else "darwin3"
+    sdannc("compile", str(MODEL), "-t", target, "-o", str(OUT))
+    sdannc("sim", str(OUT), "--input", str(INPUT), "--output", str(OUT / "output.npy"), "--report",
+           str(OUT / "sim_report.json"))
+    x = np.load(INPUT)
+    labels = np.load(EXAMPLES / "digits_labels.npy")
+    chip = np.load(OUT / "output.npy")
+    session = ort.InferenceSession(str(MODEL), providers=["CPUExecutionProvider"])
+    ref = session.run(None, {session.get_inputs()[0].name: x})[0]
+    step = float(np.min(np.abs(np.diff(np.unique(ref))))) if np.unique(ref).size > 1 else 1.0
+    differ = np.abs(chip - ref) > step / 2
+    print(f"\nagreement with onnxruntime on {len(x)} held-out digits ({target}):")
+    print(f"  output elements equal: {1 - differ.mean():.2%} ({int(differ.sum())} of {differ.size} differ, "
+          f"largest difference {np.abs(chip - ref).max() / step:.0f} quantization steps)")
+    print(f"  top-1 agreement: {(chip.argmax(1) == ref.argmax(1)).mean():.2%}")
+    print(f"  accuracy: chip {(chip.argmax(1) == labels).mean():.2%}, onnxruntime {(ref.argmax(1) == labels).mean():.2%}")
+    return 0
 
 
 if __name__ == "__main__":

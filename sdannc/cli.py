@@ -14,6 +14,7 @@ import click
 
 from . import __version__
 from .errors import SdanncError
+from .passes import STEP_NAMES
 from .isa import assemble_file, disassemble_file, load_isa, write_program_bin
 
 
@@ -62,6 +63,73 @@ def asm(source: Path, output: Path, isa_name: str) -> None:
 def disasm(program: Path, isa_name: str) -> None:
     """Print the assembly text of a program binary."""
     click.echo(disassemble_file(program, load_isa(isa_name)), nl=False)
+
+
+# ---- compiler ---------------------------------------------------------------------------------
+
+
+def _target_option(command):
+    return click.option("-t", "--target", "target_name", default="darwin3", show_default=True, metavar="NAME|PATH",
+                        help="Chip: a built-in target (darwin3, darwin3-wide) or a YAML file.")(command)
+
+
+@main.command(name="compile")
+@click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
+@_target_option
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the chip image and report.json (replaced if it exists).")
+@click.option("--calib", "calib_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Calibration inputs (.npy): scaled integration from measured sums instead of worst cases.")
+@click.option("--dump-ir", "dump_ir", type=click.Choice(STEP_NAMES), multiple=True,
+              help="Print the IR after this step (repeatable).")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+def compile_command(model: Path, target_name: str, out_dir: Path, calib_path: Path | None, dump_ir, quiet: bool) -> None:
+    """Compile a quantized ONNX MODEL into a chip image."""
+    from .backend.report import summary_table
+    from .compiler import compile_model
+
+    def observe(step, graph):
+        if step in dump_ir:
+            click.echo(f"== IR after {step} ==\n{graph.dump()}")
+
+    report = compile_model(model, target_name, out_dir, calib_path, observe)
+    if not quiet:
+        click.echo(summary_table(report))
+        click.echo(f"image written to {out_dir}")
+
+
+@main.command()
+@click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--input", "-i", "input_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Input batch (.npy); the first axis is the batch.")
+@click.option("--output", "-o", "output_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--engine", type=click.Choice(["golden", "sim"]), default="golden", show_default=True,
+              help="golden: the integer reference model; sim: compile and run on the simulator.")
+@_target_option
+def run(model: Path, input_path: Path, output_path: Path, engine: str, target_name: str) -> None:
+    """Run a quantized ONNX MODEL as the chip computes it, without writing an image."""
+    from .compiler import run_model
+    from .fileio import load_array, save_array
+
+    x = load_array(input_path, "input")
+    save_array(output_path, run_model(model, x, target_name, engine, str(input_path)))
+    click.echo(f"outputs written to {output_path}")
+
+
+@main.command()
+@click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--calib", "calib_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Calibration inputs (.npy), first axis the batch.")
+@click.option("-o", "--output", "output_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["qdq", "qop"]), default="qdq", show_default=True)
+@click.option("--per-channel", is_flag=True, help="One weight scale per output channel.")
+@click.option("--activations", type=click.Choice(["uint8", "int8"]), default="uint8", show_default=True)
+def quantize(model: Path, calib_path: Path, output_path: Path, fmt: str, per_channel: bool, activations: str) -> None:
+    """Quantize a float ONNX MODEL with onnxruntime's static quantizer."""
+    from .quantize import quantize_model
+
+    quantize_model(model, calib_path, output_path, fmt=fmt, per_channel=per_channel, activation_type=activations)
+    click.echo(f"quantized model written to {output_path}")
 
 
 # ---- simulator --------------------------------------------------------------------------------

@@ -82,8 +82,11 @@ def image_files(image: ChipImage) -> dict[str, bytes]:
     return files
 
 
-def write_image(image: ChipImage, out_dir: str | os.PathLike) -> None:
-    """Check the image, then write it to out_dir atomically (out_dir is replaced if it exists)."""
+def write_image(image: ChipImage, out_dir: str | os.PathLike, extra: dict[str, bytes] | None = None) -> None:
+    """Check the image, then write it to out_dir atomically (out_dir is replaced if it exists).
+
+    `extra` files (the compile report) go into the same folder but not into the manifest.
+    """
     check_image(image, str(out_dir))
     files = image_files(image)
     manifest = {
@@ -94,6 +97,7 @@ def write_image(image: ChipImage, out_dir: str | os.PathLike) -> None:
         "files": {name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())},
     }
     files["manifest.json"] = _json_bytes(manifest)
+    files.update(extra or {})
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))

@@ -1,0 +1,80 @@
+"""The compile report: per layer what it costs on the chip, and the totals (pure analysis)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..image import ChipImage
+from ..image.memory import axon_memory_words, dendrite_memory_words
+from ..ir.graph import Graph
+from ..target import Target
+
+_OP_NAMES = {"stem": "STEM", "max": "max"}
+
+
+def _hops(image: ChipImage) -> tuple[int, int]:
+    """Hops of every axon entry every neuron sends to (a shared list counts for each sender), and the longest."""
+    total = worst = 0
+    for core in image.cores:
+        if not core.axon_targets.size:
+            continue
+        dist = np.abs(core.axon_targets[:, 0]) + np.abs(core.axon_targets[:, 1])
+        prefix = np.concatenate([[0], np.cumsum(dist)])
+        start, count = core.axon_ptr[:, 0], core.axon_ptr[:, 1]
+        total += int((prefix[start + count] - prefix[start]).sum())
+        worst = max(worst, int(dist.max()))
+    return total, worst
+
+
+def compile_report(graph: Graph, image: ChipImage, layers: dict, target: Target, model: str) -> dict:
+    rows = []
+    for layer in layers.values():
+        node = layer.node
+        cores = [image.cores[c] for c in layer.cores]
+        rows.append({
+            "layer": node.name,
+            "op": _OP_NAMES[node.op] + ("" if node.op == "max" else f" {'+'.join(c['kind'] for c in node.attrs['connections'])}"),
+            "neurons": int(sum(c.n_neurons for c in cores)),
+            "cores": len(cores),
+            "dendrite_words": int(sum(dendrite_memory_words(c, target) for c in cores)),
+            "axon_words": int(sum(axon_memory_words(c, target) for c in cores)),
+            "acc_bits": node.attrs.get("acc_bits"),
+            "acc_shift": node.attrs.get("acc_shift"),
+        })
+    total_hops, worst_hops = _hops(image)
+    s = image.schedule
+    return {
+        "model": model,
+        "target": target.name,
+        "layers": rows,
+        "cores_used": len(image.cores),
+        "cores_available": target.core_count(),
+        "neurons": int(sum(c.n_neurons for c in image.cores)),
+        "dendrite_words": int(sum(r["dendrite_words"] for r in rows)),
+        "axon_words": int(sum(r["axon_words"] for r in rows)),
+        "ticks_per_sample": s.latency,
+        "ticks_between_samples": s.sample_interval,
+        "hops_total": total_hops,
+        "hops_worst": worst_hops,
+        "notes": list(graph.notes),
+    }
+
+
+def summary_table(report: dict) -> str:
+    head = ("layer", "op", "neurons", "cores", "dendrite words", "axon words", "acc bits", "shift")
+    body = [(r["layer"], r["op"], r["neurons"], r["cores"], r["dendrite_words"], r["axon_words"],
+             r["acc_bits"] if r["acc_bits"] is not None else "-", r["acc_shift"] if r["acc_shift"] is not None else "-")
+            for r in report["layers"]]
+    widths = [max(len(str(row[i])) for row in [head] + body) for i in range(len(head))]
+
+    def line(row) -> str:  # names left-aligned, numbers right-aligned
+        return "  ".join(str(v).ljust(w) if i < 2 else str(v).rjust(w) for i, (v, w) in enumerate(zip(row, widths)))
+
+    lines = [line(head), line(["-" * w for w in widths])] + [line(r) for r in body]
+    lines.append(
+        f"cores {report['cores_used']} of {report['cores_available']}, neurons {report['neurons']}, "
+        f"dendrite memory {report['dendrite_words']} words, axon memory {report['axon_words']} words")
+    lines.append(f"ticks per sample {report['ticks_per_sample']}, a new sample every {report['ticks_between_samples']} "
+                 f"ticks when pipelined; routes {report['hops_total']} hops in all, {report['hops_worst']} at most")
+    lines.extend(f"note: {n}" for n in report["notes"])
+    return "\n".join(lines)

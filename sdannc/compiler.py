@@ -1,0 +1,60 @@
+"""`sdannc compile` and `sdannc run`: the whole path from an ONNX file to a chip image or outputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .backend import build_image
+from .backend.report import compile_report
+from .fileio import load_array
+from .frontend import load_onnx
+from .golden import run as golden_run
+from .image import ChipImage, write_image
+from .ir.graph import Graph
+from .passes import Options, run_pipeline
+from .passes.measure import measured_sums
+from .target import Target, load_target
+
+
+def lower(model_path, target: Target, calib: np.ndarray | None = None, stop_after: str | None = None,
+          observe: Callable[[str, Graph], None] | None = None) -> Graph:
+    """ONNX -> hardware-level IR (or the IR after `stop_after`)."""
+    graph = load_onnx(model_path)
+    options = Options()
+    if calib is not None:
+        options.extra["measured_sums"] = measured_sums(graph, target, calib, str(model_path))
+    return run_pipeline(graph, target, options, stop_after=stop_after, observe=observe)
+
+
+def compile_to_image(model_path, target: Target, calib: np.ndarray | None = None,
+                     observe: Callable[[str, Graph], None] | None = None) -> tuple[Graph, ChipImage, dict]:
+    graph = lower(model_path, target, calib, observe=observe)
+    image, layers = build_image(graph, target)
+    report = compile_report(graph, image, layers, target, str(model_path))
+    image.meta = {"model": Path(model_path).name, "layers": [r["layer"] for r in report["layers"]]}
+    return graph, image, report
+
+
+def compile_model(model_path, target_name: str, out_dir, calib_path=None,
+                  observe: Callable[[str, Graph], None] | None = None) -> dict:
+    """Compile and write OUT_DIR (image + report.json) all at once: a failure leaves no OUT_DIR."""
+    target = load_target(target_name)
+    calib = load_array(calib_path, "calibration input") if calib_path else None
+    _, image, report = compile_to_image(model_path, target, calib, observe)
+    write_image(image, out_dir, extra={"report.json": (json.dumps(report, indent=1) + "\n").encode()})
+    return report
+
+
+def run_model(model_path, x: np.ndarray, target_name: str, engine: str, name: str = "input", lanes: int = 1):
+    """The model's outputs on x, from the golden model or from the simulator of the compiled image."""
+    target = load_target(target_name)
+    if engine == "golden":
+        return golden_run(lower(model_path, target), x, target.arith, name)
+    from .sim import Simulator
+
+    _, image, _ = compile_to_image(model_path, target)
+    return Simulator(image, str(model_path)).run(x, lanes=lanes, name=name).outputs
