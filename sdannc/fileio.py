@@ -28,6 +28,17 @@ def load_array(path: str | os.PathLike, what: str = "input") -> np.ndarray:
     return loaded
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def usual_permissions(path: str | os.PathLike, directory: bool = False) -> None:
+    """Temporary files and folders are private (0600/0700); what we hand the user is not."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
+
+
 def _atomic_write(path: Path, write) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -37,6 +48,7 @@ def _atomic_write(path: Path, write) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
+        usual_permissions(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -58,6 +70,7 @@ def save_all(files: dict) -> None:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
         for tmp, path in staged:
+            usual_permissions(tmp)
             os.replace(tmp, path)
     except BaseException:
         for tmp, _ in staged:

@@ -33,7 +33,7 @@ STEM_TEMPLATE = """\
         LOAD R6, 4
         ADD  R0, R6             ; + bias
         LOAD R6, 5
-        MUL  R0, R6, {mul_shift}        ; * multiplier, rounded
+        {mul_op} R0, R6, {mul_shift}        ; * multiplier ({mul_op}: rounded here; MULT: rounded by the shift below)
 {out_shifts}        LDC  R6, 1
         ADD  R0, R6             ; + output zero point
         LDC  R6, 2
@@ -89,8 +89,11 @@ emit:
 
 
 def stem_source(acc_shift: int, mul_shift: int, out_shifts) -> str:
+    """MUL rounds at mul_shift; with further shifts MULT truncates and the last shift rounds, so that
+    the product is rounded once (floor(floor(v / 2^a) + 2^(b-1)) / 2^b) = round(v / 2^(a+b)))."""
     shifts = "".join(OUT_SHIFT_LINE.format(shift=s) for s in out_shifts)
-    return STEM_TEMPLATE.format(acc_shift=acc_shift, mul_shift=mul_shift, out_shifts=shifts)
+    mul_op = "MULT" if out_shifts else "MUL "
+    return STEM_TEMPLATE.format(acc_shift=acc_shift, mul_op=mul_op, mul_shift=mul_shift, out_shifts=shifts)
 
 
 def stem_program(target: Target, acc_shift: int, mul_shift: int, out_shifts) -> np.ndarray:

@@ -32,7 +32,10 @@ def stem(node: Node, inputs: list[np.ndarray], out_shape, arith: dict) -> np.nda
         acc = saturate(acc * 2, reg)
         acc = saturate(acc + shift_right_round(wgtsum, a["acc_shift"]), reg)
     acc = saturate(acc + p["bias"], reg)
-    acc = saturate(fixed_multiply(acc, p["multiplier"], a["mul_shift"]), reg)
+    if a["out_shifts"]:  # MULT truncates, the shift after it rounds: one rounding in all
+        acc = saturate(np.multiply(acc, p["multiplier"], dtype=np.int64) >> a["mul_shift"], reg)
+    else:
+        acc = saturate(fixed_multiply(acc, p["multiplier"], a["mul_shift"]), reg)
     for shift in a["out_shifts"]:
         acc = shift_right_round(acc, shift)
     acc = saturate(acc + a["zero_point"], reg)

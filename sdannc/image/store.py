@@ -21,6 +21,7 @@ import yaml
 
 from .. import __version__
 from ..errors import SdanncError
+from ..fileio import usual_permissions
 from ..target import Target, target_from_dict
 from .checks import check_image
 from .codec import check_input_spec, check_output_spec
@@ -109,6 +110,7 @@ def write_image(image: ChipImage, out_dir: str | os.PathLike, extra: dict[str, b
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
             os.replace(out, old / "image")
+        usual_permissions(staging, directory=True)
         try:
             os.replace(staging, out)
         except BaseException:

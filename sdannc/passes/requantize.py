@@ -1,8 +1,10 @@
 """Fixed-point requantization: the real multiplier of each neuron as an integer and two shifts.
 
-out = round(round(acc * m >> mul_shift) >> out_shift), with m an integer of the register width,
-mul_shift one of the ISA's MUL precisions and out_shift at most the SFTI range. As much of the
-shift as possible goes into MUL, so that usually only one rounding happens.
+out = round(acc * m / 2^(mul_shift + out_shift)), rounded once: MUL rounds when there is no further
+shift; otherwise MULT truncates and `SFTI R, out_shift, RND` rounds, which is exactly one rounding.
+m is an integer of the register width with as many significant bits as the register allows;
+mul_shift is one of the ISA's MUL precisions and out_shift is kept small enough that the value
+between the two instructions cannot saturate before the output clamp would.
 """
 
 from __future__ import annotations
@@ -23,9 +25,15 @@ def _sfti_max(isa) -> int:
     return (1 << field.width) - 1
 
 
+# Codes and zero points are below 2^9: a value between MULT and the last shift that is 2^9 times
+# the shift's factor from saturating still clamps to the same output.
+_HEADROOM_BITS = 10
+
+
 def fixed_point(real: np.ndarray, register_bits: int, mul_shifts, sfti_max: int, where: str):
     """(m int array, mul_shift, out_shift) with m / 2^(mul_shift + out_shift) ~ real, m < 2^(bits-1)."""
     top = (1 << (register_bits - 1)) - 1
+    sfti_max = min(sfti_max, max(0, register_bits - _HEADROOM_BITS))
     biggest = float(np.abs(real).max(initial=0.0))
     if biggest == 0.0:
         return np.zeros(real.shape, dtype=np.int64), min(mul_shifts), 0

@@ -116,6 +116,7 @@ SEMANTICS = {
     "ADD": lambda ctx, i: ctx.write(i["rs"], ctx.regs[i["rs"]] + ctx.regs[i["rt"]]),
     "SUB": lambda ctx, i: ctx.write(i["rs"], ctx.regs[i["rs"]] - ctx.regs[i["rt"]]),
     "MUL": lambda ctx, i: ctx.write(i["rs"], alu.fixed_multiply(ctx.regs[i["rs"]], ctx.regs[i["rt"]], i["shift"])),
+    "MULT": lambda ctx, i: ctx.write(i["rs"], np.multiply(ctx.regs[i["rs"]], ctx.regs[i["rt"]], dtype=np.int64) >> i["shift"]),
     "ADDI": lambda ctx, i: ctx.write(i["rs"], ctx.regs[i["rs"]] + i["imm"]),
     "SFTI": _sfti,
     "CMP": _cmp,

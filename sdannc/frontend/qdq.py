@@ -1,0 +1,205 @@
+"""The QDQ format: float ops between DequantizeLinear and QuantizeLinear.
+
+A float op's inputs are DequantizeLinear outputs (activations, or constants: weights and biases);
+its result stays `Pending` through Relu/Clip (a clamp), a constant Add (a bias), MaxPool and data
+moves (exact on codes), until a QuantizeLinear gives its scale and zero point and the IR nodes are
+emitted. A DequantizeLinear -> Relu -> QuantizeLinear that onnxruntime kept explicit becomes a
+`clamp` (same scale) or an identity layer that requantizes (see Converter.requant).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .convert import ConstQ, Converter, Pending, Quant
+from .layers import check_gemm, linear_head
+from .ops import EXACT_OPS, attrs_of, concat_shape, exact_op, pool_geometry
+
+FLOAT_OPS = ("Conv", "Gemm", "MatMul", "Add", "Relu", "Clip", "AveragePool", "GlobalAveragePool", "Concat",
+             *EXACT_OPS)
+DTYPES = {np.dtype(np.uint8): "uint8", np.dtype(np.int8): "int8"}
+ONNX_DTYPES = {2: "uint8", 3: "int8"}
+
+
+def quant_params(c: Converter, node, scale_name: str, zp_name: str, dtype: str | None = None) -> Quant:
+    """Per-tensor activation quantization from constant scale and zero-point inputs."""
+    fail = lambda what: c.m.node_fail(node, what)  # noqa: E731
+    if scale_name not in c.m.consts:
+        fail(f"scale {scale_name!r} is not a constant")
+    scale = np.asarray(c.m.consts[scale_name])
+    if scale.size != 1:
+        fail(f"per-axis activation quantization (scale of shape {list(scale.shape)}) is not supported")
+    zp = 0
+    if zp_name:
+        if zp_name not in c.m.consts:
+            fail(f"zero point {zp_name!r} is not a constant")
+        arr = np.asarray(c.m.consts[zp_name])
+        if arr.size != 1:
+            fail(f"per-axis activation zero points (shape {list(arr.shape)}) are not supported")
+        if arr.dtype not in DTYPES:
+            fail(f"{arr.dtype} quantization is not supported; sdannc runs 8-bit codes (uint8 or int8)")
+        zp, dtype = int(arr.reshape(-1)[0]), DTYPES[arr.dtype]
+    value = float(np.float32(scale.reshape(-1)[0]))
+    if not value > 0 or not math.isfinite(value):
+        fail(f"scale {value} is not a positive number")
+    return Quant(value, zp, dtype or "uint8")
+
+
+def on_quantize(c: Converter, node) -> None:
+    x, out = node.input[0], node.output[0]
+    dtype = ONNX_DTYPES.get(attrs_of(node).get("output_dtype", 0))
+    quant = quant_params(c, node, node.input[1], node.input[2] if len(node.input) > 2 else "", dtype)
+    if x == c.m.input.name:
+        if c.input is not None:
+            c.m.node_fail(node, "quantizes the input a second time; sdannc needs one QuantizeLinear of the input")
+        c.input = c.add_tensor(out, c.m.input_shape(), quant)
+        c.qmap[out] = out
+        c.input_encode = {"kind": "quantize", "scale": quant.scale, "zero_point": quant.zero_point,
+                          "dtype": quant.dtype}
+        return
+    value = c.floats.get(x)
+    if isinstance(value, str):  # DequantizeLinear -> QuantizeLinear: a requantization, or nothing
+        value = Pending(c.m.node_name(node), c.tensors[value].shape, source=value)
+    if not isinstance(value, Pending):
+        c.m.node_fail(node, f"quantizes {x!r}, which does not come from a supported layer")
+    c.qmap[out] = c.finish(value, out, quant)
+
+
+def on_dequantize(c: Converter, node) -> None:
+    x, out = node.input[0], node.output[0]
+    zp_name = node.input[2] if len(node.input) > 2 else ""
+    if x in c.m.consts:
+        q = np.asarray(c.m.consts[x])
+        zp = np.asarray(c.m.consts[zp_name]) if zp_name else np.zeros(1, q.dtype)
+        if node.input[1] not in c.m.consts:
+            c.m.node_fail(node, "the scale of a constant is not a constant")
+        axis = int(attrs_of(node).get("axis", 1))
+        c.floats[out] = ConstQ(q, np.asarray(c.m.consts[node.input[1]]), zp, axis)
+        return
+    known = c.dtypes.get(c.qmap.get(x, ""), "") or None
+    quant = quant_params(c, node, node.input[1], zp_name, known)
+    c.floats[out] = c.check_quant(node, x, quant)
+
+
+def const_value(c: Converter, name: str) -> np.ndarray | None:
+    """A constant's real value: a plain initializer or a dequantized one; None for activations."""
+    value = c.floats.get(name)
+    if isinstance(value, ConstQ):
+        return value.real()
+    if name in c.m.consts:
+        return np.asarray(c.m.consts[name], np.float64)
+    return None
+
+
+def _weight(c: Converter, node, name: str) -> ConstQ:
+    value = c.floats.get(name)
+    if isinstance(value, ConstQ):
+        return value
+    if name in c.m.consts:
+        c.m.node_fail(node, f"weight {name!r} is float, not quantized: quantize the model with sdannc quantize")
+    c.m.node_fail(node, f"weight {name!r} is not a constant (multiplying two activations is not supported)")
+
+
+def _bias(c: Converter, node, name: str) -> dict:
+    if not name:
+        return {}
+    value = c.floats.get(name)
+    if isinstance(value, ConstQ) and np.issubdtype(value.q.dtype, np.integer) and not np.any(value.zero_point):
+        return {"bias": value.q, "bias_scale": value.scale}
+    real = const_value(c, name)
+    if real is None:
+        c.m.node_fail(node, f"bias {name!r} is not a constant")
+    return {"bias_real": real}
+
+
+def _linear(c: Converter, node, attrs: dict) -> dict:
+    op = node.op_type
+    x = c.f_input(node, node.input[0])
+    w = _weight(c, node, node.input[1])
+    bias = _bias(c, node, node.input[2] if op != "MatMul" and len(node.input) > 2 else "")
+    if op == "Conv":
+        return linear_head(c, node, x, w.q, w.scale, w.zero_point, w.axis, False, "conv", attrs, **bias)
+    trans = True if op == "MatMul" else not check_gemm(c, node, attrs, bool(bias))
+    return linear_head(c, node, x, w.q, w.scale, w.zero_point, w.axis, trans, "dense", **bias)
+
+
+def _onnx_readers(c: Converter, ir: str) -> int:
+    """How many ONNX nodes read IR tensor ir (through any DequantizeLinear); the graph output counts."""
+    total = 0
+    for name in [q for q, v in c.qmap.items() if v == ir]:
+        total += name == c.m.output.name
+        for reader in c.m.consumers.get(name, []):
+            if reader.op_type == "DequantizeLinear":
+                total += len(c.m.consumers.get(reader.output[0], [])) + (reader.output[0] == c.m.output.name)
+            else:
+                total += 1
+    return total
+
+
+def _add(c: Converter, node, name: str) -> object:
+    a, b = node.input[0], node.input[1]
+    const_a, const_b = const_value(c, a), const_value(c, b)
+    if const_a is not None and const_b is None:
+        (a, const_a), (b, const_b) = (b, const_b), (a, const_a)
+    if const_b is not None:  # x + constant: the bias of the layer that makes x
+        value = c.floats.get(a)
+        if isinstance(value, str):
+            value = c.reopen_linear(node, value, _onnx_readers(c, value))
+        if not isinstance(value, Pending) or value.head is None:
+            c.m.node_fail(node, "adds a constant to something other than a linear layer's output")
+        return c.fold_bias(node, value, const_b)
+    xa, xb = c.f_input(node, a), c.f_input(node, b)
+    shape = c.tensors[xa].shape
+    if c.tensors[xb].shape != shape:
+        c.m.node_fail(node, f"broadcasting {list(shape)} + {list(c.tensors[xb].shape)} is not supported")
+    head = {"op": "add", "inputs": [xa, xb], "attrs": {}, "params": {}, "shape": shape, "float": node.output[0]}
+    return Pending(name, shape, head=head)
+
+
+def _clip_bounds(c: Converter, node, attrs: dict) -> tuple[float, float]:
+    if node.op_type == "Relu":
+        return 0.0, math.inf
+    bounds = []
+    for i, default in ((1, -math.inf), (2, math.inf)):
+        name = node.input[i] if len(node.input) > i else ""
+        value = const_value(c, name) if name else None
+        if name and value is None:
+            c.m.node_fail(node, f"bound {name!r} is not a constant")
+        bounds.append(default if value is None else float(np.asarray(value).reshape(-1)[0]))
+    return bounds[0], bounds[1]
+
+
+def on_float_op(c: Converter, node) -> None:
+    op, out, name, attrs = node.op_type, node.output[0], c.m.node_name(node), attrs_of(node)
+    fail = lambda what: c.m.node_fail(node, what)  # noqa: E731
+    if op in ("Conv", "Gemm", "MatMul"):
+        head = _linear(c, node, attrs)
+        c.floats[out] = Pending(name, head["shape"], head=head)
+    elif op == "Add":
+        c.floats[out] = _add(c, node, name)
+    elif op in ("AveragePool", "GlobalAveragePool"):
+        x = c.f_input(node, node.input[0])
+        geo, shape = pool_geometry(op, attrs, c.tensors[x].shape, fail)
+        head = {"op": "avgpool", "inputs": [x], "attrs": geo, "params": {}, "shape": shape, "float": out}
+        c.floats[out] = Pending(name, shape, head=head)
+    elif op == "Concat":
+        xs = [c.f_input(node, i) for i in node.input]
+        shape, axis = concat_shape([c.tensors[x].shape for x in xs], int(attrs.get("axis", 0)), fail)
+        head = {"op": "concat", "inputs": xs, "attrs": {"axis": axis}, "params": {}, "shape": shape, "float": out}
+        c.floats[out] = Pending(name, shape, head=head)
+    else:  # Relu, Clip and exact ops go on with what their input is
+        value = c.floats.get(node.input[0])
+        if isinstance(value, str):
+            value = Pending(name, c.tensors[value].shape, source=value)
+        if not isinstance(value, Pending):
+            fail(f"input {node.input[0]!r} is not a quantized activation")
+        if op in ("Relu", "Clip"):
+            lo, hi = _clip_bounds(c, node, attrs)
+            c.floats[out] = value.derive(lo=max(value.lo, lo), hi=min(value.hi, hi))
+            return
+        ir_op, ir_attrs, shape = exact_op(node, attrs, value.shape, c.m.consts, fail)
+        derived = value.derive(shape=shape)
+        derived.ops.append((name, ir_op, ir_attrs, shape, out))
+        c.floats[out] = derived
