@@ -32,7 +32,7 @@ def _program(node: Node, target: Target) -> np.ndarray:
     if node.op == "max":
         return programs.max_program(target)
     a = node.attrs
-    return programs.stem_program(target, a["acc_shift"], a["mul_shift"], a["out_shifts"])
+    return programs.stem_program(target, a["acc_shift"], a["mul_shift"], a["out_shifts"], a.get("round", "RND"))
 
 
 def _init_core(core: CoreBuilder, node: Node, tile: Tile, shape) -> None:

@@ -52,7 +52,7 @@ emit:
         STS
         END
 """
-OUT_SHIFT_LINE = "        SFTI R0, R, {shift}, RND      ; >> shift, rounded\n"
+OUT_SHIFT_LINE = "        SFTI R0, R, {shift}, {mode}      ; >> shift, rounded\n"
 
 MAX_TEMPLATE = """\
 ; Bit-serial max: inputs arrive with weights 1, 2, 4, ... so the dendrite sum is the set of inputs
@@ -88,17 +88,18 @@ emit:
 """
 
 
-def stem_source(acc_shift: int, mul_shift: int, out_shifts) -> str:
+def stem_source(acc_shift: int, mul_shift: int, out_shifts, rounding: str = "RND") -> str:
     """MUL rounds at mul_shift; with further shifts MULT truncates and the last shift rounds, so that
     the product is rounded once (floor(floor(v / 2^a) + 2^(b-1)) / 2^b) = round(v / 2^(a+b)))."""
-    shifts = "".join(OUT_SHIFT_LINE.format(shift=s) for s in out_shifts)
+    shifts = "".join(OUT_SHIFT_LINE.format(shift=s, mode=rounding) for s in out_shifts)
     mul_op = "MULT" if out_shifts else "MUL "
     return STEM_TEMPLATE.format(acc_shift=acc_shift, mul_op=mul_op, mul_shift=mul_shift, out_shifts=shifts)
 
 
-def stem_program(target: Target, acc_shift: int, mul_shift: int, out_shifts) -> np.ndarray:
+def stem_program(target: Target, acc_shift: int, mul_shift: int, out_shifts, rounding: str = "RND") -> np.ndarray:
     isa = load_isa(target.isa_name)
-    return isa.encode_program(assemble(stem_source(acc_shift, mul_shift, out_shifts), isa, "<stem program>"))
+    source = stem_source(acc_shift, mul_shift, out_shifts, rounding)
+    return isa.encode_program(assemble(source, isa, "<stem program>"))
 
 
 def max_program(target: Target) -> np.ndarray:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.graph import CODE_BITS, Node
-from ..sim.alu import fixed_multiply, saturate, shift_right_round
+from ..sim.alu import fixed_multiply, saturate, shift_right_even, shift_right_round
 from . import connections
 
 
@@ -36,8 +36,9 @@ def stem(node: Node, inputs: list[np.ndarray], out_shape, arith: dict) -> np.nda
         acc = saturate(np.multiply(acc, p["multiplier"], dtype=np.int64) >> a["mul_shift"], reg)
     else:
         acc = saturate(fixed_multiply(acc, p["multiplier"], a["mul_shift"]), reg)
+    rounding = shift_right_even if a.get("round") == "RNE" else shift_right_round
     for shift in a["out_shifts"]:
-        acc = shift_right_round(acc, shift)
+        acc = rounding(acc, shift)
     acc = saturate(acc + a["zero_point"], reg)
     lo, hi = a["clamp"]
     return np.clip(acc, lo, hi)

@@ -50,14 +50,35 @@ def fixed_point(real: np.ndarray, register_bits: int, mul_shifts, sfti_max: int,
                       f"{register_bits}-bit register: try the wide target")
 
 
+def dyadic(real: np.ndarray, acc_bits: int, register_bits: int, sfti_max: int):
+    """(m, shift) with real == m / 2^shift exactly and acc * m inside the register, else None.
+
+    Averages over 2, 4, 8 ... values and identity relays have such multipliers; their results can
+    land exactly on .5, where onnxruntime rounds half to even: the exact product then lets the
+    shift round the same way (SFTI RNE).
+    """
+    for shift in range(sfti_max + 1):
+        m = real * 2.0 ** shift
+        if np.all(m == np.rint(m)):
+            top = int(np.abs(m).max(initial=0))
+            if top.bit_length() + acc_bits <= register_bits - 1:
+                return m.astype(np.int64), shift
+            return None
+    return None
+
+
 def requantize_node(node: Node, target: Target, isa) -> None:
     real = node.params.pop("real_multiplier")
+    reg = target.arith["register_bits"]
+    exact = dyadic(real, node.attrs.get("acc_bits", reg), reg, _sfti_max(isa))
+    if exact is not None:  # MULT by 0 is exact; the shift rounds half to even
+        node.params["multiplier"], shift = exact
+        node.attrs.update(mul_shift=0, out_shifts=[shift] if shift else [], round="RNE")
+        return
     mul_shifts = isa.domain(next(f for f in isa.by_mnemonic["MUL"].fields if f.name == "shift"))
-    m, mul_shift, out_shift = fixed_point(real, target.arith["register_bits"], list(mul_shifts),
-                                          _sfti_max(isa), node.name)
+    m, mul_shift, out_shift = fixed_point(real, reg, list(mul_shifts), _sfti_max(isa), node.name)
     node.params["multiplier"] = m
-    node.attrs["mul_shift"] = int(mul_shift)
-    node.attrs["out_shifts"] = [out_shift] if out_shift else []
+    node.attrs.update(mul_shift=int(mul_shift), out_shifts=[out_shift] if out_shift else [], round="RND")
 
 
 def requantize(graph: Graph, target: Target, options: Options) -> Graph:

@@ -24,6 +24,16 @@ def shift_right_round(x, k: int):
     return (x + (1 << (k - 1))) >> k
 
 
+def shift_right_even(x, k: int):
+    """Arithmetic right shift by k, rounding half to even (onnxruntime's nearbyint)."""
+    if k == 0:
+        return x
+    floor = x >> k
+    rest = x - (floor << k)
+    half = 1 << (k - 1)
+    return floor + ((rest > half) | ((rest == half) & (floor & 1 == 1)))
+
+
 def shift_right_trunc(x, k: int):
     return x >> k
 

@@ -72,6 +72,8 @@ def _sfti(ctx: _Context, i: Instr) -> None:
         ctx.write(i["rs"], value << amount)
     elif i["round"] == "RND":
         ctx.write(i["rs"], alu.shift_right_round(value, amount))
+    elif i["round"] == "RNE":
+        ctx.write(i["rs"], alu.shift_right_even(value, amount))
     else:
         ctx.write(i["rs"], alu.shift_right_trunc(value, amount))
 

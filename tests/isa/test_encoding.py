@@ -73,7 +73,7 @@ def test_valid_words_per_instruction_are_exactly_the_operand_combinations(valid_
     assert counts["ADD"] == 16 * 16
     assert counts["ADDI"] == 16 * 128
     assert counts["JC"] == 3 * 128  # cond codes 3..15 are not valid
-    assert counts["SFTI"] == 16 * 2 * 16 * 2
+    assert counts["SFTI"] == 16 * 2 * 16 * 3
 
 
 @pytest.mark.parametrize(
@@ -84,7 +84,7 @@ def test_valid_words_per_instruction_are_exactly_the_operand_combinations(valid_
         (23 << 11, "unknown opcode 23"),  # past the last neuromorphic opcode
         ((7 << 11) | (3 << 7), "JC cond"),  # enum code with no name
         ((1 << 11) | 0b001, "reserved bits"),  # ADD's low 3 bits
-        ((5 << 11) | 0b1, "reserved bits"),  # SFTI bit 0
+        ((5 << 11) | 0b11, "round code 3 is not valid"),  # SFTI round code 3 has no name
         (1 << 16, "outside"),
         (-1, "outside"),
     ],
@@ -99,7 +99,7 @@ def test_known_encodings():
     assert ISA.encode(Instr.of("ADD", rs=0, rt=3)) == (1 << 11) | (0 << 7) | (3 << 3)
     assert ISA.encode(Instr.of("ADDI", rs=2, imm=-1)) == (4 << 11) | (2 << 7) | 0x7F
     assert ISA.encode(Instr.of("MUL", rs=0, rt=6, shift=15)) == (3 << 11) | (6 << 3) | 4  # table code 4
-    assert ISA.encode(Instr.of("SFTI", rs=1, dir="R", amount=3, round="RND")) == (5 << 11) | (1 << 7) | (3 << 3) | 0b110
+    assert ISA.encode(Instr.of("SFTI", rs=1, dir="R", amount=3, round="RND")) == (5 << 11) | (1 << 7) | (3 << 3) | 0b101
     assert ISA.decode((4 << 11) | 0x40)["imm"] == -64
 
 
