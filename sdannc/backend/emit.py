@@ -69,14 +69,18 @@ def _tables(core: CoreBuilder, node: Node, tile: Tile, graph: Graph, target: Tar
     return links
 
 
-def _build_layer(builder: ImageBuilder, node: Node, graph: Graph, target: Target) -> LayerCores:
-    """Tiles as large as the core allows; smaller while the tables do not fit a big core."""
+class _AxonOverflow(Exception):
+    """A layer's neurons feed so many cores that a core's axon table overflows: smaller tiles."""
+
+
+def _build_layer(builder: ImageBuilder, node: Node, graph: Graph, target: Target, max_neurons: int) -> LayerCores:
+    """Tiles as large as `max_neurons` allows; smaller while the tables do not fit a big core."""
     shape = graph.tensors[node.output].shape
     channels, rows, _ = as_chw(shape)
     max_channels, max_rows = channels, rows
-    words = 0
+    words, reason = 0, "need more neuron indices than a spike carries"
     while True:
-        layer = LayerCores(node, tiles(shape, target.core["neurons"], max_channels, max_rows))
+        layer = LayerCores(node, tiles(shape, max_neurons, max_channels, max_rows))
         start = len(builder.cores)
         try:
             program = _program(node, target)
@@ -85,8 +89,15 @@ def _build_layer(builder: ImageBuilder, node: Node, graph: Graph, target: Target
                 core = builder.core(index)
                 _init_core(core, node, tile, shape)
                 layer.links.append(_tables(core, node, tile, graph, target))
-                words = dendrite_memory_words(core.build(), target)
+                built = core.build()
+                words = dendrite_memory_words(built, target)
                 if words > target.core["dendrite_memory_words"]["big"]:
+                    reason = (f"need {words} words of dendrite memory, a big core has "
+                              f"{target.core['dendrite_memory_words']['big']}")
+                    raise connect.TileTooLarge
+                if built.n_dendrites > 1 << target.core["dendrite_id_bits"]:
+                    reason = (f"need {built.n_dendrites} dendrites, a core addresses "
+                              f"{1 << target.core['dendrite_id_bits']}")
                     raise connect.TileTooLarge
                 layer.cores.append(index)
             return layer
@@ -97,9 +108,8 @@ def _build_layer(builder: ImageBuilder, node: Node, graph: Graph, target: Target
             elif max_rows > 1:
                 max_rows = max(1, min(max_rows, layer.tiles[0].rows) // 2)
             else:
-                raise SdanncError(
-                    f"layer {node.name}: one neuron's tables need {words} words of dendrite memory, a big core has "
-                    f"{target.core['dendrite_memory_words']['big']}: use fewer input channels or a smaller kernel") from None
+                raise SdanncError(f"layer {node.name}: the tables of a single neuron's tile {reason}: "
+                                  f"use fewer input channels or a smaller kernel") from None
 
 
 def _addresses(graph: Graph, layers: dict[str, LayerCores]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -135,6 +145,7 @@ def _wire(builder: ImageBuilder, graph: Graph, layers: dict[str, LayerCores], ad
     """Axon lists of every neuron and the input map, from each tile's links."""
     targets: dict[tuple[int, int], list] = {}
     hops = target.mesh["max_hops_per_axis"]
+    owner = {c: layer.node.name for layer in layers.values() for c in layer.cores}
     for layer in layers.values():
         for dest, tile_links in zip(layer.cores, layer.links):
             for source, link in tile_links:
@@ -150,18 +161,35 @@ def _wire(builder: ImageBuilder, graph: Graph, layers: dict[str, LayerCores], ad
         for dest, _, _ in entries:
             dx, dy = builder.core(dest).x - src.x, builder.core(dest).y - src.y
             if abs(dx) > hops or abs(dy) > hops:
-                raise SdanncError(f"route from core ({src.x}, {src.y}) to ({builder.core(dest).x}, {builder.core(dest).y}) "
-                                  f"is {abs(dx)}+{abs(dy)} hops, at most {hops} per axis: the layers are too far apart "
-                                  f"on the mesh; use fewer cores (fewer channels or a smaller input)")
+                raise SdanncError(f"layer {owner[c]} -> layer {owner[dest]}: route from core ({src.x}, {src.y}) to "
+                                  f"({builder.core(dest).x}, {builder.core(dest).y}) needs {abs(dx)} + {abs(dy)} hops, "
+                                  f"at most {hops} per axis: the layers lie too far apart on the mesh; use fewer "
+                                  f"cores (fewer channels, a smaller input)")
         builder.connect(c, i, entries)
 
 
 def build_image(graph: Graph, target: Target) -> tuple[ChipImage, dict[str, LayerCores]]:
+    """Build; where a layer's axon tables overflow, halve its neurons per core and build again."""
+    caps: dict[str, int] = {}
+    while True:
+        try:
+            return _build(graph, target, caps)
+        except _AxonOverflow as overflow:
+            layer, words, neurons = overflow.args
+            if neurons <= 1:
+                raise SdanncError(f"layer {layer.node.name}: one neuron's axon list needs {words} words, a core has "
+                                  f"{target.core['axon_memory_words']}: it feeds too many cores; use fewer "
+                                  f"channels in the next layer") from None
+            caps[layer.node.output] = neurons // 2
+
+
+def _build(graph: Graph, target: Target, caps: dict[str, int]) -> tuple[ChipImage, dict[str, LayerCores]]:
     builder = ImageBuilder(target)
     layers: dict[str, LayerCores] = {}
     for node in graph.nodes:
         if node.op in NEURON_OPS:
-            layers[node.output] = _build_layer(builder, node, graph, target)
+            cap = caps.get(node.output, target.core["neurons"])
+            layers[node.output] = _build_layer(builder, node, graph, target, cap)
     owners = [layer.node.name for layer in layers.values() for _ in layer.cores]
     little = target.core["dendrite_memory_words"]["little"]
     needs_big = [dendrite_memory_words(c.build(), target) > little for c in builder.cores]
@@ -182,7 +210,5 @@ def build_image(graph: Graph, target: Target) -> tuple[ChipImage, dict[str, Laye
         for core in layer.cores:
             words = axon_memory_words(image.cores[core], target)
             if words > target.core["axon_memory_words"]:
-                raise SdanncError(f"layer {layer.node.name}: a core's axon table needs {words} words, limit "
-                                  f"{target.core['axon_memory_words']}: its neurons feed too many cores; use fewer "
-                                  f"channels in the next layer or the wide target")
+                raise _AxonOverflow(layer, words, max(image.cores[c].n_neurons for c in layer.cores))
     return image, layers

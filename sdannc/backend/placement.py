@@ -1,5 +1,7 @@
-"""Put tiles on the mesh: layers in order along a serpentine path, so that producers sit next to
-their consumers; tiles that need a big core's dendrite memory take the next big core."""
+"""Put tiles on the mesh: layers in order along a Hilbert curve, so that producers sit next to their
+consumers (any run of n consecutive cores on the curve fits in a block of about sqrt(n) x sqrt(n),
+which keeps routes short in both axes); tiles that need a big core's dendrite memory take the next
+big core on the curve."""
 
 from __future__ import annotations
 
@@ -7,19 +9,48 @@ from ..errors import SdanncError
 from ..target import Target
 
 
-def serpentine(target: Target) -> list[tuple[int, int]]:
-    """Every neuron core, row by row, alternating direction, starting next to the controller."""
+def _gilbert(x: int, y: int, ax: int, ay: int, bx: int, by: int):
+    """Generalized Hilbert curve over the rectangle spanned by (ax, ay) and (bx, by) from (x, y):
+    consecutive points are neighbours for any width and height (J. Cervený's gilbert2d)."""
+    w, h = abs(ax + ay), abs(bx + by)
+    dax, day = (ax > 0) - (ax < 0), (ay > 0) - (ay < 0)
+    dbx, dby = (bx > 0) - (bx < 0), (by > 0) - (by < 0)
+    if h == 1:
+        for _ in range(w):
+            yield x, y
+            x, y = x + dax, y + day
+        return
+    if w == 1:
+        for _ in range(h):
+            yield x, y
+            x, y = x + dbx, y + dby
+        return
+    ax2, ay2, bx2, by2 = ax // 2, ay // 2, bx // 2, by // 2
+    w2, h2 = abs(ax2 + ay2), abs(bx2 + by2)
+    if 2 * w > 3 * h:
+        if w2 % 2 and w > 2:
+            ax2, ay2 = ax2 + dax, ay2 + day
+        yield from _gilbert(x, y, ax2, ay2, bx, by)
+        yield from _gilbert(x + ax2, y + ay2, ax - ax2, ay - ay2, bx, by)
+    else:
+        if h2 % 2 and h > 2:
+            bx2, by2 = bx2 + dbx, by2 + dby
+        yield from _gilbert(x, y, bx2, by2, ax2, ay2)
+        yield from _gilbert(x + bx2, y + by2, ax, ay, bx - bx2, by - by2)
+        yield from _gilbert(x + (ax - dax) + (bx2 - dbx), y + (ay - day) + (by2 - dby),
+                            -bx2, -by2, -(ax - ax2), -(ay - ay2))
+
+
+def curve(target: Target) -> list[tuple[int, int]]:
+    """Every neuron core along the curve, starting at the controller's corner."""
     w, h = target.mesh["width"], target.mesh["height"]
-    order = []
-    for y in range(h):
-        xs = range(w) if y % 2 == 0 else range(w - 1, -1, -1)
-        order.extend((x, y) for x in xs if target.is_core(x, y))
-    return order
+    points = _gilbert(0, 0, w, 0, 0, h) if w >= h else _gilbert(0, 0, 0, h, w, 0)
+    return [(x, y) for x, y in points if target.is_core(x, y)]
 
 
 def place(target: Target, needs_big: list[bool], layer_of: list[str]) -> list[tuple[int, int]]:
     """A mesh position per tile, in tile order."""
-    free = serpentine(target)
+    free = curve(target)
     if len(needs_big) > len(free):
         raise SdanncError(f"the network needs {len(needs_big)} cores, the chip has {len(free)}: "
                           f"use fewer channels or a smaller input")

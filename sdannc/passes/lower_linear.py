@@ -30,8 +30,10 @@ def lower(node: Node, graph: Graph, target: Target) -> Node:
     w = node.params["weight"].astype(np.int64)
     limit = 1 << (target.arith["weight_bits"] - 1)
     if w.size and (w.min() < -limit or w.max() > limit - 1):
-        raise SdanncError(f"layer {node.name}: weights span {w.min()}..{w.max()}, the target's "
-                          f"{target.arith['weight_bits']}-bit weights hold {-limit}..{limit - 1}: quantize weights to int8")
+        bits = target.arith["weight_bits"]
+        raise SdanncError(f"layer {node.name}: weights span {w.min()}..{w.max()}, the target's {bits}-bit weights "
+                          f"hold {-limit}..{limit - 1}: quantize the weights to {bits} bits or use a target with "
+                          f"wider weights")
     kind = node.attrs["kind"]
     conn = {"kind": "dense"} if kind == "dense" else {
         "kind": "conv", **{k: tuple(node.attrs[k]) for k in ("kernel", "strides", "pads", "dilations")},

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import SdanncError
 from ..golden import connections
 from ..golden.ops import OPS as GOLDEN_OPS
 from ..image.codec import encode_input
@@ -35,7 +36,11 @@ def measured_sums(graph: Graph, target: Target, calib: np.ndarray, where: str) -
     options = Options()
     for p in (lower_linear.PASS, lower_pools.PASS, lower_elementwise.PASS):
         graph = p.run(graph, target, options)
-    x = calib.reshape((calib.shape[0],) + tuple(graph.tensors[graph.input].shape))
+    in_shape = tuple(graph.tensors[graph.input].shape)
+    if calib.ndim < 1 or calib.shape[0] < 1 or tuple(calib.shape[1:]) != in_shape:
+        raise SdanncError(f"calibration input: shape {tuple(calib.shape)} does not match the input of model {where} "
+                          f"(batch, {', '.join(map(str, in_shape))}), batch at least 1")
+    x = calib
     values = {graph.input: encode_input(x, graph.input_encode).astype(np.int64)}
     sums = {}
     for node in graph.nodes:

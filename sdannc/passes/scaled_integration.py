@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import SdanncError
 from ..golden import connections
 from ..ir.graph import CODE_BITS, CODE_MAX, Graph, Node
 from ..target import Target
@@ -52,6 +53,11 @@ def scaled_integration(graph: Graph, target: Target, options: Options) -> Graph:
         if node.op != "stem":
             continue
         bound, per_tick = worst_case(node, graph)
+        adder = target.arith["dendrite_sum_bits"]
+        if per_tick >= 1 << (adder - 1):
+            raise SdanncError(f"layer {node.name}: fan-in too large: one tick's dendrite sum can reach {per_tick}, "
+                              f"the {adder}-bit dendrite adder holds {(1 << (adder - 1)) - 1}: "
+                              f"use fewer input channels or a target with a wider adder")
         source = "worst case"
         if node.name in measured:
             bound, source = int(measured[node.name] * MEASURED_MARGIN), "measured on --calib"

@@ -1,0 +1,127 @@
+"""Benchmark models: VGG-11 at 32x32 and ResNet-18 at 64x64, random weights, quantized by onnxruntime."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper
+
+from sdannc.quantize import quantize_model
+
+
+class NetBuilder:
+    def __init__(self, name: str, input_shape, seed: int = 0):
+        self.rng = np.random.default_rng(seed)
+        self.name, self.nodes, self.inits = name, [], []
+        self.shape = {"x": tuple(input_shape)}
+        self.count = 0
+
+    def _init(self, name, array):
+        self.inits.append(helper.make_tensor(name, TensorProto.FLOAT, array.shape, array.astype(np.float32).ravel()))
+
+    def _fresh(self, kind):
+        self.count += 1
+        return f"{kind}{self.count}"
+
+    def conv(self, x, cout, k=3, stride=1, relu=True):
+        c, h, w = self.shape[x][1:]
+        name = self._fresh("conv")
+        self._init(f"{name}_w", self.rng.normal(0, np.sqrt(2 / (c * k * k)), (cout, c, k, k)))
+        self._init(f"{name}_b", self.rng.normal(0, 0.05, cout))
+        pad = k // 2
+        self.nodes.append(helper.make_node("Conv", [x, f"{name}_w", f"{name}_b"], [name], name=name,
+                                           kernel_shape=[k, k], pads=[pad] * 4, strides=[stride, stride]))
+        self.shape[name] = (1, cout, (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1)
+        return self.relu(name) if relu else name
+
+    def relu(self, x):
+        name = self._fresh("relu")
+        self.nodes.append(helper.make_node("Relu", [x], [name], name=name))
+        self.shape[name] = self.shape[x]
+        return name
+
+    def maxpool(self, x):
+        name = self._fresh("pool")
+        self.nodes.append(helper.make_node("MaxPool", [x], [name], name=name, kernel_shape=[2, 2], strides=[2, 2]))
+        n, c, h, w = self.shape[x]
+        self.shape[name] = (n, c, h // 2, w // 2)
+        return name
+
+    def add(self, a, b):
+        name = self._fresh("add")
+        self.nodes.append(helper.make_node("Add", [a, b], [name], name=name))
+        self.shape[name] = self.shape[a]
+        return self.relu(name)
+
+    def gap_flatten(self, x):
+        name = self._fresh("gap")
+        self.nodes.append(helper.make_node("GlobalAveragePool", [x], [name], name=name))
+        flat = self._fresh("flat")
+        self.nodes.append(helper.make_node("Flatten", [name], [flat], name=flat))
+        self.shape[flat] = (1, self.shape[x][1])
+        return flat
+
+    def flatten(self, x):
+        flat = self._fresh("flat")
+        self.nodes.append(helper.make_node("Flatten", [x], [flat], name=flat))
+        self.shape[flat] = (1, int(np.prod(self.shape[x][1:])))
+        return flat
+
+    def gemm(self, x, n, relu=True):
+        name = self._fresh("fc")
+        k = self.shape[x][1]
+        self._init(f"{name}_w", self.rng.normal(0, np.sqrt(2 / k), (n, k)))
+        self._init(f"{name}_b", self.rng.normal(0, 0.05, n))
+        self.nodes.append(helper.make_node("Gemm", [x, f"{name}_w", f"{name}_b"], [name], name=name, transB=1))
+        self.shape[name] = (1, n)
+        return self.relu(name) if relu else name
+
+    def model(self, out) -> onnx.ModelProto:
+        graph = helper.make_graph(self.nodes, self.name,
+                                  [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", *self.shape["x"][1:]])],
+                                  [helper.make_tensor_value_info(out, TensorProto.FLOAT, ["N", self.shape[out][1]])],
+                                  self.inits)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+        model.ir_version = 8
+        return model
+
+
+def vgg11() -> onnx.ModelProto:
+    b = NetBuilder("vgg11_32", (1, 3, 32, 32))
+    h = "x"
+    for stage in ((64,), (128,), (256, 256), (512, 512), (512, 512)):
+        for c in stage:
+            h = b.conv(h, c)
+        h = b.maxpool(h)
+    h = b.gemm(b.flatten(h), 512)
+    h = b.gemm(h, 512)
+    return b.model(b.gemm(h, 10, relu=False))
+
+
+def resnet18() -> onnx.ModelProto:
+    b = NetBuilder("resnet18_64", (1, 3, 64, 64))
+    h = b.conv("x", 64)
+    channels = 64
+    for stage, c in enumerate((64, 128, 256, 512)):
+        for block in range(2):
+            stride = 2 if stage > 0 and block == 0 else 1
+            y = b.conv(b.conv(h, c, stride=stride), c, relu=False)
+            skip = b.conv(h, c, k=1, stride=stride, relu=False) if stride != 1 or c != channels else h
+            h = b.add(y, skip)
+            channels = c
+    return b.model(b.gemm(b.gap_flatten(h), 10, relu=False))
+
+
+def quantized(model: onnx.ModelProto, folder: Path, samples: int = 8) -> tuple[Path, np.ndarray]:
+    folder.mkdir(parents=True, exist_ok=True)
+    src, calib, out = folder / f"{model.graph.name}.onnx", folder / f"{model.graph.name}_calib.npy", \
+        folder / f"{model.graph.name}_q.onnx"
+    x = np.random.default_rng(1).uniform(0, 1, (samples,) + tuple(d.dim_value or 1 for d in
+                                                                  model.graph.input[0].type.tensor_type.shape.dim[1:]))
+    if not out.exists():
+        onnx.save(model, src)
+        np.save(calib, x.astype(np.float32))
+        quantize_model(src, calib, out)
+    return out, x.astype(np.float32)
