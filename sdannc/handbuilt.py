@@ -28,7 +28,7 @@ def program_words(name: str, target: Target) -> np.ndarray:
 
 @dataclass
 class StemLayer:
-    """out = clamp(round(round((W^T x + bias) * M >> 15) >> 4) + zero_point, 0, 255)."""
+    """out = clamp(round((W^T x + bias) * M >> 19) + zero_point, 0, 255): MULT by M >> 15, then SFTI R 4 RND."""
 
     weights: np.ndarray  # [fan_in, outputs] int
     bias: np.ndarray  # [outputs]
@@ -37,7 +37,7 @@ class StemLayer:
 
     def reference(self, x: np.ndarray) -> np.ndarray:
         acc = x.astype(np.int64) @ self.weights.astype(np.int64) + self.bias
-        y = alu.shift_right_round(alu.fixed_multiply(acc, self.multiplier, STEM_MUL_SHIFT), STEM_OUT_SHIFT)
+        y = alu.shift_right_round(acc * self.multiplier, STEM_MUL_SHIFT + STEM_OUT_SHIFT)  # rounded once
         return np.clip(y + self.zero_point, 0, (1 << BITS) - 1)
 
 
@@ -122,8 +122,7 @@ class StemConv:
                 window = padded[:, :, ky:ky + h, kx:kx + w]
                 acc += np.einsum("bchw,oc->bohw", window, self.weights[:, :, ky, kx].astype(np.int64))
         acc += self.bias[None, :, None, None]
-        y = alu.shift_right_round(alu.fixed_multiply(acc, self.multiplier[None, :, None, None], STEM_MUL_SHIFT),
-                                  STEM_OUT_SHIFT)
+        y = alu.shift_right_round(acc * self.multiplier[None, :, None, None], STEM_MUL_SHIFT + STEM_OUT_SHIFT)
         return np.clip(y + self.zero_point, 0, (1 << BITS) - 1)
 
 

@@ -27,6 +27,7 @@ from sdannc.handbuilt import StemLayer, dense_reference, dense_stem_network, ran
 from sdannc.image import read_image, write_image
 from sdannc.resources import data_dir
 from sdannc.target import load_target
+from cli_checks import assert_user_error, assert_ok
 
 BITS = 8
 
@@ -67,9 +68,6 @@ def pipeline_counts(layers: list[StemLayer], x: np.ndarray, ticks: int) -> dict:
 def run_sim(runner, *args):
     return runner.invoke(main, ["sim", *map(str, args)])
 
-
-def assert_ok(result):
-    assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
 
 
 def sim_files(tmp_path: Path, x: np.ndarray) -> tuple[Path, Path, Path]:
@@ -192,18 +190,6 @@ def test_single_sample(runner, small_image, tmp_path):
 
 # ---- bad input: one line, exit code 2, nothing written --------------------------------------------
 
-
-def assert_user_error(result, *fragments: str) -> str:
-    assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr, result.exception)
-    assert isinstance(result.exception, SystemExit)  # not an uncaught exception
-    assert "Traceback" not in result.stdout + result.stderr
-    assert result.stderr.endswith("\n")
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("sdannc: error: "), lines[0]
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
-    return lines[0]
 
 
 def flip_byte(path: Path) -> None:

@@ -12,7 +12,7 @@
         LOAD R6, 4
         ADD  R0, R6             ; + bias
         LOAD R6, 5
-        MUL  R0, R6, 15        ; * multiplier, rounded
+        MULT R0, R6, 15        ; * multiplier (MULT: rounded here; MULT: rounded by the shift below)
         SFTI R0, R, 4, RND      ; >> shift, rounded
         LDC  R6, 1
         ADD  R0, R6             ; + output zero point

@@ -1,7 +1,7 @@
 """The neuron programs the backend emits, and the layout of the state and configuration they use.
 
-Written once here as assembly templates; `isa/programs/stem_neuron.s` and `max_neuron.s` are these
-templates with example constants (a test keeps them equal).
+The STEM program is a template here; `isa/programs/stem_neuron.s` is it with example constants (a
+test keeps them equal). The max program has no constants and is read from `isa/programs/max_neuron.s`.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..isa import assemble, load_isa
+from ..resources import data_dir
 from ..target import Target
 
 BITS = 8
@@ -54,38 +55,8 @@ emit:
 """
 OUT_SHIFT_LINE = "        SFTI R0, R, {shift}, {mode}      ; >> shift, rounded\n"
 
-MAX_TEMPLATE = """\
-; Bit-serial max: inputs arrive with weights 1, 2, 4, ... so the dendrite sum is the set of inputs
-; whose current bit (MSB first) is 1. A result bit is 1 when a remaining candidate has a 1, and
-; then only those candidates remain. Emits like the STEM neuron, one window later.
-; State: 0 result, 1 threshold 128, 2 phase, 3 residue, 4 candidates. Config: 0 last phase, 1 all inputs.
-        LDS                     ; R0 result, R1 threshold, R2 phase, R3 residue
-        LOAD R4, 4              ; candidates
-        LDW  R6, 0              ; inputs with a 1 in this bit
-        LOGIC R6, R4, AND       ; ... among the candidates
-        SFTI R0, L, 1, TRUNC
-        MOVI R7, 1
-        MOVI R8, 0
-        CMP  R6, R6, EQ0        ; no candidate has a 1?
-        SEL  R7, R8             ; then the result bit is 0
-        SEL  R6, R4             ; and the candidates stay
-        ADD  R0, R7
-        MOV  R4, R6
-        LDC  R5, 0
-        CMP  R2, R5, EQ
-        JC   NFLAG, emit
-        MOV  R3, R0             ; residue = the maximum
-        MOVI R0, 0
-        LDC  R4, 1              ; every input is a candidate again
-emit:
-        FIRE R3, R1, SUB
-        SFTI R3, L, 1, TRUNC
-        ADDI R2, 1
-        LOGIC R2, R5, AND
-        STORE R4, 4
-        STS
-        END
-"""
+# The max neuron has no constants of its own: its program is the reference file itself.
+MAX_SOURCE = (data_dir("isa") / "programs" / "max_neuron.s").read_text()
 
 
 def stem_source(acc_shift: int, mul_shift: int, out_shifts, rounding: str = "RND") -> str:
@@ -104,7 +75,7 @@ def stem_program(target: Target, acc_shift: int, mul_shift: int, out_shifts, rou
 
 def max_program(target: Target) -> np.ndarray:
     isa = load_isa(target.isa_name)
-    return isa.encode_program(assemble(MAX_TEMPLATE, isa, "<max program>"))
+    return isa.encode_program(assemble(MAX_SOURCE, isa, "isa/programs/max_neuron.s"))
 
 
 def stem_config(zero_point: int, low: int, high: int) -> list[int]:

@@ -33,19 +33,18 @@ def fresh_name(graph: Graph, base: str) -> str:
     return name
 
 
+def stem_node(name: str, inputs, out: Tensor, connections, weights, bias, real_multiplier, clamp=(0, 255)) -> Node:
+    """A STEM layer before scaled integration and requantization: per-neuron bias and real multiplier."""
+    params = {f"weight{i}": np.asarray(w, dtype=np.int64) for i, w in enumerate(weights)}
+    params["bias"] = np.broadcast_to(bias, out.shape).astype(np.int64).copy()
+    params["real_multiplier"] = np.broadcast_to(real_multiplier, out.shape).astype(np.float64).copy()
+    return Node(name=name, op="stem", inputs=list(inputs), output=out.name,
+                attrs={"connections": list(connections), "zero_point": out.zero_point, "clamp": tuple(clamp)},
+                params=params)
+
+
 def identity_stem(graph: Graph, source: str, name: str, out: Tensor, clamp=(0, 255)) -> Node:
     """A STEM node that re-emits `source` requantized to `out`'s scale and zero point (a relay)."""
     src = graph.tensors[source]
-    shape = src.shape
-    return Node(
-        name=name,
-        op="stem",
-        inputs=[source],
-        output=out.name,
-        attrs={"connections": [{"kind": "elementwise"}], "zero_point": out.zero_point, "clamp": tuple(clamp)},
-        params={
-            "weight0": np.ones((1,) * len(shape), dtype=np.int64),
-            "bias": np.full(shape, -src.zero_point, dtype=np.int64),
-            "real_multiplier": np.full(shape, src.scale / out.scale),
-        },
-    )
+    return stem_node(name, [source], out, [{"kind": "elementwise"}], [np.ones((1,) * len(src.shape))],
+                     -src.zero_point, src.scale / out.scale, clamp)

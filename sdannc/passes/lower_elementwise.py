@@ -11,7 +11,7 @@ import numpy as np
 
 from ..ir.graph import Graph, Node, Tensor
 from ..target import Target
-from .base import Options, Pass, fresh_name, identity_stem
+from .base import Options, Pass, fresh_name, identity_stem, stem_node
 
 
 def add_weights(ratio_a: float, ratio_b: float, weight_bits: int) -> tuple[int, int, float]:
@@ -26,21 +26,9 @@ def lower_add(node: Node, graph: Graph, target: Target) -> Node:
     a, b = (graph.tensors[i] for i in node.inputs)
     y = graph.tensors[node.output]
     wa, wb, m = add_weights(a.scale / y.scale, b.scale / y.scale, target.arith["weight_bits"])
-    shape = y.shape
-    return Node(
-        name=node.name,
-        op="stem",
-        inputs=list(node.inputs),
-        output=node.output,
-        attrs={"connections": [{"kind": "elementwise"}, {"kind": "elementwise"}], "zero_point": y.zero_point,
-               "clamp": tuple(node.attrs.get("clamp", (0, 255)))},
-        params={
-            "weight0": np.full((1,) * len(shape), wa, dtype=np.int64),
-            "weight1": np.full((1,) * len(shape), wb, dtype=np.int64),
-            "bias": np.full(shape, -(wa * a.zero_point + wb * b.zero_point), dtype=np.int64),
-            "real_multiplier": np.full(shape, m),
-        },
-    )
+    one = (1,) * len(y.shape)
+    return stem_node(node.name, node.inputs, y, [{"kind": "elementwise"}] * 2, [np.full(one, wa), np.full(one, wb)],
+                     -(wa * a.zero_point + wb * b.zero_point), m, node.attrs.get("clamp", (0, 255)))
 
 
 def _requantized_inputs(node: Node, graph: Graph) -> tuple[list[Node], Node]:

@@ -13,7 +13,7 @@ from ..errors import SdanncError
 from ..golden import connections
 from ..ir.graph import Graph, Node
 from ..target import Target
-from .base import Options, Pass
+from .base import Options, Pass, stem_node
 
 
 def _valid_weight_sum(node: Node, conn: dict, in_shape, out_shape) -> np.ndarray:
@@ -43,18 +43,7 @@ def lower(node: Node, graph: Graph, target: Target) -> Node:
     folded = _valid_weight_sum(node, conn, x.shape, out_shape)
     bias = node.params["bias"].astype(np.int64)[channel_axis] - x.zero_point * folded
     scale = (x.scale * node.params["weight_scale"].astype(np.float64) / y.scale)[channel_axis]
-    return Node(
-        name=node.name,
-        op="stem",
-        inputs=list(node.inputs),
-        output=node.output,
-        attrs={"connections": [conn], "zero_point": y.zero_point, "clamp": tuple(node.attrs.get("clamp", (0, 255)))},
-        params={
-            "weight0": w,
-            "bias": np.broadcast_to(bias, out_shape).astype(np.int64).copy(),
-            "real_multiplier": np.broadcast_to(scale, out_shape).astype(np.float64).copy(),
-        },
-    )
+    return stem_node(node.name, node.inputs, y, [conn], [w], bias, scale, node.attrs.get("clamp", (0, 255)))
 
 
 def lower_linear(graph: Graph, target: Target, options: Options) -> Graph:

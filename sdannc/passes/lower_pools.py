@@ -14,7 +14,7 @@ from ..errors import SdanncError
 from ..golden import connections
 from ..ir.graph import Graph, Node, Tensor
 from ..target import Target
-from .base import Options, Pass, fresh_name
+from .base import Options, Pass, fresh_name, stem_node
 
 MAX_INPUTS = 7  # weights 1, 2, 4 .. 64 fit any signed 8-bit weight
 
@@ -57,19 +57,8 @@ def lower_avgpool(node: Node, graph: Graph) -> Node:
     kh, kw = conn["kernel"]
     valid = connections.valid_window_mask(x.shape[1:], conn).sum(axis=(0, 1))  # taps inside, [Ho, Wo]
     count = np.full_like(valid, kh * kw) if node.attrs.get("count_include_pad") else valid
-    shape = y.shape
-    return Node(
-        name=node.name,
-        op="stem",
-        inputs=list(node.inputs),
-        output=node.output,
-        attrs={"connections": [conn], "zero_point": y.zero_point, "clamp": tuple(node.attrs.get("clamp", (0, 255)))},
-        params={
-            "weight0": np.ones((channels, 1, kh, kw), dtype=np.int64),
-            "bias": np.broadcast_to(-x.zero_point * valid, shape).astype(np.int64).copy(),
-            "real_multiplier": np.broadcast_to(x.scale / (y.scale * count), shape).astype(np.float64).copy(),
-        },
-    )
+    return stem_node(node.name, node.inputs, y, [conn], [np.ones((channels, 1, kh, kw))], -x.zero_point * valid,
+                     x.scale / (y.scale * count), node.attrs.get("clamp", (0, 255)))
 
 
 def lower_pools(graph: Graph, target: Target, options: Options) -> Graph:

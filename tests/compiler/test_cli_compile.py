@@ -25,6 +25,7 @@ from sdannc.cli import main
 from sdannc.compiler import lower
 from sdannc.golden import run as golden_run
 from sdannc.target import load_target
+from cli_checks import assert_user_error, assert_ok
 
 TOTAL_CORES = 575  # darwin3: a 24 x 24 mesh less the controller node
 
@@ -44,21 +45,6 @@ def invoke(runner, *args):
     return runner.invoke(main, [str(a) for a in args])
 
 
-def assert_ok(result):
-    assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
-
-
-def assert_user_error(result, *fragments: str) -> str:
-    assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr, result.exception)
-    assert isinstance(result.exception, SystemExit)  # not an uncaught exception
-    assert "Traceback" not in result.stdout + result.stderr
-    assert result.stderr.endswith("\n")
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("sdannc: error: "), lines[0]
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
-    return lines[0]
 
 
 def tree(root: Path) -> dict[str, bytes]:

@@ -23,6 +23,7 @@ from sdannc.cli import main
 from sdannc.compiler import compile_model
 from sdannc.errors import SdanncError
 from sdannc.target import load_target
+from cli_checks import assert_user_error
 
 # ---------------------------------------------------------------------------------------- models
 
@@ -87,17 +88,6 @@ def user_target(tmp_path: Path, name: str, body: str) -> Path:
 
 # ------------------------------------------------------------------------------------- checking
 
-
-def assert_user_error(result, *fragments: str) -> str:
-    assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr, result.exception)
-    assert isinstance(result.exception, SystemExit)  # not an uncaught exception
-    assert "Traceback" not in result.stdout + result.stderr
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("sdannc: error: "), lines[0]
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
-    return lines[0]
 
 
 def assert_does_not_fit(runner, tmp_path: Path, model: Path, target: Path, *fragments: str) -> str:

@@ -100,8 +100,8 @@ def _stem_bit_serial(layers, codes: np.ndarray, bits: int) -> np.ndarray:
         for b in range(BITS):
             acc = saturate(saturate(acc * 2, bits) + planes[:, b, :] @ layer.weights, bits)
         acc = saturate(acc + layer.bias, bits)
-        acc = saturate(shift_right_round(acc * layer.multiplier, 15), bits)
-        acc = shift_right_round(acc, 4)
+        acc = saturate((acc * layer.multiplier) >> 15, bits)  # MULT truncates
+        acc = shift_right_round(acc, 4)  # SFTI R 4 RND rounds, once for the whole product
         x = np.clip(saturate(acc + layer.zero_point, bits), 0, 255)
     return x
 
