@@ -87,6 +87,14 @@ def window(core, tile: Tile, conn: dict, in_shape, out_shape, weight: np.ndarray
     first_col = {int(k): int(cols[i]) for i, k in reversed(list(enumerate(col_key)))}
     group = conn["group"]  # 0: a max window, each channel to itself
     plane = tile.rows * wo
+    taps = {}  # (row class, column class) -> kernel taps (ky, kx) that land in the tile
+    for rc in range(n_rc):
+        iy = first_row[rc]
+        for cc in range(n_cc):
+            ix = first_col[cc]
+            ky, kx = np.meshgrid([k for k in range(kh) if ymask[iy] >> k & 1],
+                                 [k for k in range(kw) if xmask[ix] >> k & 1], indexing="ij")
+            taps[rc, cc] = (ky.ravel(), kx.ravel(), ey[iy, ky.ravel()] * wo + ex[ix, kx.ravel()] + base)
     elements, dendrites, carries = [], [], []
     for ci in range(cin):
         if group:
@@ -98,19 +106,13 @@ def window(core, tile: Tile, conn: dict, in_shape, out_shape, weight: np.ndarray
         if not outs.size:
             continue
         table = np.empty((n_rc, n_cc), dtype=np.int64)
-        for rc in range(n_rc):
-            iy = first_row[rc]
-            kys = [k for k in range(kh) if ymask[iy] >> k & 1]
-            for cc in range(n_cc):
-                ix = first_col[cc]
-                kxs = [k for k in range(kw) if xmask[ix] >> k & 1]
-                co, ky, kx = (a.ravel() for a in np.meshgrid(outs, kys, kxs, indexing="ij"))
-                offsets = (co - tile.c0) * plane + ey[iy, ky] * wo + ex[ix, kx] + base
-                if group:
-                    weights = weight[co, ci - (co // (cout // group)) * (cin // group), ky, kx]
-                else:
-                    weights = 1 << (ky * kw + kx)
-                table[rc, cc] = core.add_dendrite(offsets, weights, relative=True)
+        for (rc, cc), (ky, kx, shift) in taps.items():
+            offsets = ((outs[:, None] - tile.c0) * plane + shift[None, :]).ravel()
+            if group:
+                weights = weight[outs[:, None], ci - g * (cin // group), ky[None, :], kx[None, :]].ravel()
+            else:
+                weights = np.broadcast_to(1 << (ky * kw + kx), (outs.size, ky.size)).ravel()
+            table[rc, cc] = core.add_dendrite(offsets, weights, relative=True)
         pix_y, pix_x = np.meshgrid(rows, cols, indexing="ij")
         elements.append(((ci * h + pix_y) * w + pix_x).ravel())
         dendrites.append(table[row_key[:, None], col_key[None, :]].ravel())

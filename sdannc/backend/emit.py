@@ -9,7 +9,7 @@ import numpy as np
 from ..errors import SdanncError
 from ..image import ChipImage, ImageBuilder, Schedule
 from ..image.builder import CoreBuilder
-from ..image.memory import axon_memory_words, dendrite_memory_words
+from ..image.memory import dendrite_memory_words
 from ..ir.graph import Graph, Node
 from ..passes.align_delays import NEURON_OPS, depths
 from ..target import Target
@@ -24,7 +24,9 @@ INPUT = -1  # the core of an element that comes from the input (through the cont
 class LayerCores:
     node: Node
     tiles: list[Tile]
-    cores: list[int] = field(default_factory=list)  # ImageBuilder core indices
+    builders: list[CoreBuilder] = field(default_factory=list)
+    cores: list[int] = field(default_factory=list)  # ImageBuilder core indices, once the layers are final
+    dendrite_words: list[int] = field(default_factory=list)  # per tile
     links: list[list[tuple[str, connect.Links]]] = field(default_factory=list)  # per tile: (source tensor, links)
 
 
@@ -69,11 +71,7 @@ def _tables(core: CoreBuilder, node: Node, tile: Tile, graph: Graph, target: Tar
     return links
 
 
-class _AxonOverflow(Exception):
-    """A layer's neurons feed so many cores that a core's axon table overflows: smaller tiles."""
-
-
-def _build_layer(builder: ImageBuilder, node: Node, graph: Graph, target: Target, max_neurons: int) -> LayerCores:
+def _build_layer(node: Node, graph: Graph, target: Target, max_neurons: int) -> LayerCores:
     """Tiles as large as `max_neurons` allows; smaller while the tables do not fit a big core."""
     shape = graph.tensors[node.output].shape
     channels, rows, _ = as_chw(shape)
@@ -81,12 +79,11 @@ def _build_layer(builder: ImageBuilder, node: Node, graph: Graph, target: Target
     words, reason = 0, "need more neuron indices than a spike carries"
     while True:
         layer = LayerCores(node, tiles(shape, max_neurons, max_channels, max_rows))
-        start = len(builder.cores)
         try:
             program = _program(node, target)
             for tile in layer.tiles:
-                index = builder.add_core(-1, -1, program, tile.channels * tile.rows * as_chw(shape)[2])
-                core = builder.core(index)
+                core = CoreBuilder(-1, -1, program, tile.channels * tile.rows * as_chw(shape)[2],
+                                   target.core["state_fields"])
                 _init_core(core, node, tile, shape)
                 layer.links.append(_tables(core, node, tile, graph, target))
                 built = core.build()
@@ -99,10 +96,10 @@ def _build_layer(builder: ImageBuilder, node: Node, graph: Graph, target: Target
                     reason = (f"need {built.n_dendrites} dendrites, a core addresses "
                               f"{1 << target.core['dendrite_id_bits']}")
                     raise connect.TileTooLarge
-                layer.cores.append(index)
+                layer.builders.append(core)
+                layer.dendrite_words.append(words)
             return layer
         except connect.TileTooLarge:
-            del builder.cores[start:]
             if max_channels > 1:
                 max_channels = max(1, min(max_channels, layer.tiles[0].channels) // 2)
             elif max_rows > 1:
@@ -168,31 +165,61 @@ def _wire(builder: ImageBuilder, graph: Graph, layers: dict[str, LayerCores], ad
         builder.connect(c, i, entries)
 
 
+def _number_cores(layers: dict[str, LayerCores]) -> list[CoreBuilder]:
+    cores = []
+    for layer in layers.values():
+        layer.cores = list(range(len(cores), len(cores) + len(layer.builders)))
+        cores.extend(layer.builders)
+    return cores
+
+
+def _axon_overflows(graph: Graph, layers: dict[str, LayerCores], target: Target) -> dict[str, tuple[int, int]]:
+    """Layers whose cores would need more axon memory than a core has -> (words, largest core's neurons).
+
+    Counted before placement from the links: each link is one axon entry of its source neuron.
+    """
+    cores = _number_cores(layers)
+    addr = _addresses(graph, layers)
+    entries = np.zeros(len(cores), dtype=np.int64)
+    for layer in layers.values():
+        for tile_links in layer.links:
+            for source, link in tile_links:
+                src = addr[source][0][link.element]
+                entries += np.bincount(src[src != INPUT], minlength=len(cores))
+    t = target.tables
+    neurons = np.asarray([c.state.shape[0] for c in cores], dtype=np.int64)
+    words = neurons * t["axon_pointer_words"] + entries * t["axon_entry_words"]
+    over = {}
+    for output, layer in layers.items():
+        worst = max((int(words[c]) for c in layer.cores), default=0)
+        if worst > target.core["axon_memory_words"]:
+            over[output] = (worst, max(int(neurons[c]) for c in layer.cores))
+    return over
+
+
 def build_image(graph: Graph, target: Target) -> tuple[ChipImage, dict[str, LayerCores]]:
-    """Build; where a layer's axon tables overflow, halve its neurons per core and build again."""
-    caps: dict[str, int] = {}
+    """Tile every layer; where a layer's neurons feed so many cores that its axon tables overflow,
+    halve its neurons per core and rebuild that layer alone (its consumers' tables do not change)."""
+    caps = {node.output: target.core["neurons"] for node in graph.nodes if node.op in NEURON_OPS}
+    layers = {node.output: _build_layer(node, graph, target, caps[node.output])
+              for node in graph.nodes if node.op in NEURON_OPS}
     while True:
-        try:
-            return _build(graph, target, caps)
-        except _AxonOverflow as overflow:
-            layer, words, neurons = overflow.args
+        over = _axon_overflows(graph, layers, target)
+        if not over:
+            break
+        for output, (words, neurons) in over.items():
+            layer = layers[output]
             if neurons <= 1:
                 raise SdanncError(f"layer {layer.node.name}: one neuron's axon list needs {words} words, a core has "
                                   f"{target.core['axon_memory_words']}: it feeds too many cores; use fewer "
-                                  f"channels in the next layer") from None
-            caps[layer.node.output] = neurons // 2
-
-
-def _build(graph: Graph, target: Target, caps: dict[str, int]) -> tuple[ChipImage, dict[str, LayerCores]]:
+                                  f"channels in the next layer")
+            caps[output] = neurons // 2
+            layers[output] = _build_layer(layer.node, graph, target, caps[output])
     builder = ImageBuilder(target)
-    layers: dict[str, LayerCores] = {}
-    for node in graph.nodes:
-        if node.op in NEURON_OPS:
-            cap = caps.get(node.output, target.core["neurons"])
-            layers[node.output] = _build_layer(builder, node, graph, target, cap)
+    builder.cores = _number_cores(layers)
     owners = [layer.node.name for layer in layers.values() for _ in layer.cores]
     little = target.core["dendrite_memory_words"]["little"]
-    needs_big = [dendrite_memory_words(c.build(), target) > little for c in builder.cores]
+    needs_big = [words > little for layer in layers.values() for words in layer.dendrite_words]
     for core, (x, y) in zip(builder.cores, place(target, needs_big, owners)):
         core.x, core.y = x, y
     addr = _addresses(graph, layers)
@@ -206,9 +233,4 @@ def _build(graph: Graph, target: Target, caps: dict[str, int]) -> tuple[ChipImag
     schedule = Schedule(bits=programs.BITS, sample_interval=programs.BITS, output_offset=programs.BITS * depth - 1)
     image = builder.build(graph.tensors[graph.input].shape, graph.input_encode, graph.tensors[graph.output].shape,
                           graph.output_decode, schedule)
-    for layer in layers.values():
-        for core in layer.cores:
-            words = axon_memory_words(image.cores[core], target)
-            if words > target.core["axon_memory_words"]:
-                raise _AxonOverflow(layer, words, max(image.cores[c].n_neurons for c in layer.cores))
     return image, layers

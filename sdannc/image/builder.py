@@ -14,21 +14,25 @@ from .model import DENDRITE_ABSOLUTE, DENDRITE_RELATIVE, ChipImage, CoreImage, I
 
 
 class _ListPool:
-    """Append-only storage where an identical list is stored once."""
+    """Append-only storage where an identical list is stored once (keyed by its bytes: fast)."""
 
     def __init__(self) -> None:
-        self.values: list[int] = []
-        self._index: dict[tuple[int, ...], int] = {}
+        self._chunks: list[np.ndarray] = []
+        self._size = 0
+        self._index: dict[bytes, int] = {}
 
     def add(self, items) -> int:
-        key = tuple(int(v) for v in items)
-        if key not in self._index:
-            self._index[key] = len(self.values)
-            self.values.extend(key)
-        return self._index[key]
+        values = np.asarray(items, dtype=np.int64).ravel()
+        key = values.tobytes()
+        start = self._index.get(key)
+        if start is None:
+            start = self._index[key] = self._size
+            self._chunks.append(values)
+            self._size += values.size
+        return start
 
     def array(self) -> np.ndarray:
-        return np.asarray(self.values, dtype=np.int64)
+        return np.concatenate(self._chunks) if self._chunks else np.zeros(0, dtype=np.int64)
 
 
 class CoreBuilder:
@@ -50,7 +54,7 @@ class CoreBuilder:
 
     def add_dendrite(self, ids, weights, relative: bool = False) -> int:
         """A dendrite: a neuron-id list (or offsets, if relative) and its weights, of equal length."""
-        ids, weights = list(ids), list(weights)
+        ids, weights = np.asarray(ids).ravel(), np.asarray(weights).ravel()
         if len(ids) != len(weights):
             raise ValueError(f"dendrite needs as many weights ({len(weights)}) as ids ({len(ids)})")
         kind = DENDRITE_RELATIVE if relative else DENDRITE_ABSOLUTE
