@@ -1,15 +1,21 @@
-"""`make bench`: simulator throughput in synaptic events per second, with the machine it ran on.
+"""`make bench`: simulator throughput, compile time and memory, with the machine they ran on.
 
-Cases (issue 2): a dense 4096 x 4096 STEM layer over 16 ticks (one sample: 8 ticks in, 8 out), and
+Simulator cases: a dense 4096 x 4096 STEM layer over 16 ticks (one sample: 8 ticks in, 8 out), and
 a 3x3 convolution, 64 to 64 channels at 32 x 32. Images are hand-built (sdannc.handbuilt) on the
 32-bit target so that the random weights cannot overflow; each case is timed over a few runs after
-a warm-up and the best run is reported. Results go to stdout and bench/out/results.json.
+a warm-up and the best run is reported.
+Compiler cases (bench/compile_bench.py, one process each for an honest peak memory): VGG-11 at
+32 x 32 and ResNet-18 at 64 x 64 with random weights, quantized by onnxruntime; compiled for darwin3,
+and where that fails on the route-length limit, for bench/targets/darwin3-longroutes.yaml to measure
+speed anyway; then the simulator's time per sample against onnxruntime's on the same quantized model.
+Results go to stdout and bench/out/results.json.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
 import platform
 import sys
 import time
@@ -81,7 +87,30 @@ def main() -> None:
     ]
     out = Path(__file__).resolve().parent / "out"
     out.mkdir(exist_ok=True)
-    (out / "results.json").write_text(json.dumps({"machine": machine(), "simulator": rows}, indent=1) + "\n")
+    compiled = [compile_case(name, out) for name in ("vgg11", "resnet18")]
+    (out / "results.json").write_text(json.dumps({"machine": machine(), "simulator": rows, "compiler": compiled},
+                                                 indent=1) + "\n")
+
+
+def compile_case(name: str, out: Path) -> dict:
+    """darwin3 first; if the route limit stops it, the long-routes variant, with a simulator run."""
+    here = Path(__file__).resolve().parent
+    results = []
+    for target in ("darwin3", str(here / "targets" / "darwin3-longroutes.yaml")):
+        result_file = out / f"compile_{name}_{Path(target).stem}.json"
+        subprocess.run([sys.executable, str(here / "compile_bench.py"), name, target, str(result_file), "--sim", "4"],
+                       check=True, stdout=subprocess.DEVNULL)
+        row = json.loads(result_file.read_text())
+        results.append(row)
+        sim = row.get("sim")
+        status = row.get("error") or (f"{row['cores']} cores; sim {sim['seconds_per_sample']:.2f} s/sample, "
+                                      f"onnxruntime {sim['ort_seconds_per_sample'] * 1e3:.1f} ms/sample "
+                                      f"({sim['ratio']:.0f}x)" if sim else "")
+        print(f"compile {name:<9} {row['target']:<20} {row['seconds']:7.1f} s  peak {row['peak_mb']:6d} MB  {status}",
+              flush=True)
+        if "error" not in row:
+            break
+    return {"model": name, "runs": results}
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Split each neuron layer into core-sized tiles: by output channel, then by rows.
+"""Split each neuron layer into core-sized tiles: bands of rows with as many channels as fit.
 
 A tile is channels [c0, c1) x rows [r0, r1) of a (C, H, W) output, or a run of neurons of a flat
 output. Its neurons are numbered channel-major inside the core: (c - c0) * rows * W + (y - r0) * W + x.
@@ -38,15 +38,17 @@ def as_chw(shape) -> tuple[int, int, int]:
 
 
 def tiles(shape, max_neurons: int, max_channels: int | None = None, max_rows: int | None = None) -> list[Tile]:
-    """Whole channel planes per core where they fit (at most max_channels), else bands of rows."""
+    """All channels of a band of rows per core where they fit (at most max_channels), else fewer.
+
+    Keeping a tile's channels together means an input pixel feeds the few cores whose rows its
+    window reaches, instead of one core per output channel: far fewer axon entries and packets.
+    """
     c, h, w = as_chw(shape)
-    plane = h * w
-    if plane <= max_neurons:
-        per = max(1, min(max_neurons // plane, max_channels or c, c))
-        rows = min(h, max_rows or h)
-        return [Tile(c0, min(c0 + per, c), r0, min(r0 + rows, h)) for c0 in range(0, c, per) for r0 in range(0, h, rows)]
-    rows = max(1, min(max_neurons // w, max_rows or h))
-    return [Tile(ch, ch + 1, r0, min(r0 + rows, h)) for ch in range(c) for r0 in range(0, h, rows)]
+    if w > max_neurons:
+        raise ValueError(f"a row of {w} neurons is more than a core holds ({max_neurons})")
+    per = max(1, min(c, max_channels or c, max_neurons // w))
+    rows = max(1, min(h, max_rows or h, max_neurons // (per * w)))
+    return [Tile(c0, min(c0 + per, c), r0, min(r0 + rows, h)) for c0 in range(0, c, per) for r0 in range(0, h, rows)]
 
 
 def local_index(tile: Tile, shape) -> tuple[np.ndarray, np.ndarray]:
