@@ -197,6 +197,18 @@ def _axon_overflows(graph: Graph, layers: dict[str, LayerCores], target: Target)
     return over
 
 
+def _routes(layers: dict[str, LayerCores], addr) -> np.ndarray:
+    """Distinct (source core, destination core) pairs that axons will connect."""
+    pairs = []
+    for layer in layers.values():
+        for dest, tile_links in zip(layer.cores, layer.links):
+            for source, link in tile_links:
+                src = np.unique(addr[source][0][link.element])
+                src = src[src != INPUT]
+                pairs.append(np.stack([src, np.full(src.size, dest)], axis=1))
+    return np.unique(np.concatenate(pairs), axis=0) if pairs else np.zeros((0, 2), dtype=np.int64)
+
+
 def build_image(graph: Graph, target: Target) -> tuple[ChipImage, dict[str, LayerCores]]:
     """Tile every layer; where a layer's neurons feed so many cores that its axon tables overflow,
     halve its neurons per core and rebuild that layer alone (its consumers' tables do not change)."""
@@ -220,9 +232,9 @@ def build_image(graph: Graph, target: Target) -> tuple[ChipImage, dict[str, Laye
     owners = [layer.node.name for layer in layers.values() for _ in layer.cores]
     little = target.core["dendrite_memory_words"]["little"]
     needs_big = [words > little for layer in layers.values() for words in layer.dendrite_words]
-    for core, (x, y) in zip(builder.cores, place(target, needs_big, owners)):
-        core.x, core.y = x, y
     addr = _addresses(graph, layers)
+    for core, (x, y) in zip(builder.cores, place(target, needs_big, owners, _routes(layers, addr))):
+        core.x, core.y = x, y
     _wire(builder, graph, layers, addr, target)
     out_core, out_index = addr[graph.output]
     if (out_core == INPUT).any():

@@ -5,6 +5,8 @@ big core on the curve."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..errors import SdanncError
 from ..target import Target
 
@@ -48,12 +50,22 @@ def curve(target: Target) -> list[tuple[int, int]]:
     return [(x, y) for x, y in points if target.is_core(x, y)]
 
 
-def place(target: Target, needs_big: list[bool], layer_of: list[str]) -> list[tuple[int, int]]:
-    """A mesh position per tile, in tile order."""
-    free = curve(target)
-    if len(needs_big) > len(free):
-        raise SdanncError(f"the network needs {len(needs_big)} cores, the chip has {len(free)}: "
-                          f"use fewer channels or a smaller input")
+def _orientations(target: Target) -> list[list[tuple[int, int]]]:
+    """The curve mirrored and transposed (8 ways), keeping only neuron cores."""
+    w, h = target.mesh["width"], target.mesh["height"]
+    base = list(_gilbert(0, 0, w, 0, 0, h)) if w >= h else list(_gilbert(0, 0, 0, h, w, 0))
+    maps = [lambda x, y: (x, y), lambda x, y: (w - 1 - x, y), lambda x, y: (x, h - 1 - y),
+            lambda x, y: (w - 1 - x, h - 1 - y)]
+    if w == h:
+        maps += [lambda x, y, f=f: f(y, x) for f in list(maps)]
+    curves = []
+    for f in maps:
+        points = [f(x, y) for x, y in base]
+        curves.append([p for p in points if target.is_core(*p)])
+    return curves
+
+
+def _assign(target: Target, free: list[tuple[int, int]], needs_big: list[bool], layer_of: list[str]):
     taken = [False] * len(free)
     positions = []
     cursor = 0
@@ -71,3 +83,38 @@ def place(target: Target, needs_big: list[bool], layer_of: list[str]) -> list[tu
         while cursor < len(free) and taken[cursor]:
             cursor += 1
     return positions
+
+
+def worst_hops(positions, routes: np.ndarray) -> int:
+    """The longest per-axis distance of any (source core, destination core) route."""
+    if not len(routes):
+        return 0
+    xy = np.asarray(positions)
+    return int(np.abs(xy[routes[:, 0]] - xy[routes[:, 1]]).max())
+
+
+def place(target: Target, needs_big: list[bool], layer_of: list[str], routes: np.ndarray | None = None):
+    """A mesh position per tile, in tile order. With the routes between tiles, the curve is tried
+    in each orientation and with some of the unused cores left at its start instead of its end, and the
+    first placement that keeps every route within the hop limit wins (else the shortest worst).
+    Each try costs one pass over the tiles; a few hundred tries take well under a second."""
+    curves = _orientations(target)
+    if len(needs_big) > len(curves[0]):
+        raise SdanncError(f"the network needs {len(needs_big)} cores, the chip has {len(curves[0])}: "
+                          f"use fewer channels or a smaller input")
+    if routes is None:
+        return _assign(target, curves[0], needs_big, layer_of)
+    spare = len(curves[0]) - len(needs_big)
+    best, best_hops = None, None
+    for skip in range(0, spare + 1, max(1, spare // 64)):
+        for free in curves:
+            try:
+                positions = _assign(target, free[skip:], needs_big, layer_of)
+            except SdanncError:
+                continue
+            hops = worst_hops(positions, routes)
+            if hops <= target.mesh["max_hops_per_axis"]:
+                return positions
+            if best_hops is None or hops < best_hops:
+                best, best_hops = positions, hops
+    return best if best is not None else _assign(target, curves[0], needs_big, layer_of)
