@@ -79,16 +79,17 @@ def dense_stem_network(target: Target, layers: list[StemLayer], per_core: int, b
     """A chain of dense STEM layers; each layer split into cores of `per_core` neurons."""
     words = program_words("stem_neuron", target)
     builder = ImageBuilder(target)
-    splits = [[(lo, min(lo + per_core, l.weights.shape[1])) for lo in range(0, l.weights.shape[1], per_core)] for l in layers]
+    splits = [[(lo, min(lo + per_core, layer.weights.shape[1])) for lo in range(0, layer.weights.shape[1], per_core)]
+              for layer in layers]
     positions = iter(mesh_positions(target, sum(len(s) for s in splits), big_only))
     cores = [[_stem_core(builder, next(positions), words, layer, lo, hi) for lo, hi in split]
              for layer, split in zip(layers, splits)]
     for element in range(layers[0].weights.shape[0]):
         builder.map_input(element, [(c, element, 0) for c in cores[0]])
-    for l in range(len(layers) - 1):
-        for core, (lo, hi) in zip(cores[l], splits[l]):
+    for i in range(len(layers) - 1):
+        for core, (lo, hi) in zip(cores[i], splits[i]):
             for neuron in range(hi - lo):
-                builder.connect(core, neuron, [(c, lo + neuron) for c in cores[l + 1]])
+                builder.connect(core, neuron, [(c, lo + neuron) for c in cores[i + 1]])
     for core, (lo, hi) in zip(cores[-1], splits[-1]):
         for neuron in range(hi - lo):
             builder.map_output(lo + neuron, core, neuron)

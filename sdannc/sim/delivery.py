@@ -116,7 +116,7 @@ def _deliver_relative(net: Network, lanes: int, lane, packet, wgtsum: np.ndarray
     for g in np.flatnonzero((bounds[:, 1:] > bounds[:, :-1]).any(axis=0)):
         grp = net.groups[int(g)]
         rows = grp.weights.shape[0]
-        chosen = np.concatenate([np.arange(bounds[l, g], bounds[l, g + 1]) for l in range(lanes)]) if lanes > 1 \
+        chosen = np.concatenate([np.arange(bounds[lane, g], bounds[lane, g + 1]) for lane in range(lanes)]) if lanes > 1 \
             else np.arange(bounds[0, g], bounds[0, g + 1])
         if lanes == 1:  # the keys' rows are one contiguous slice
             k0 = int(bounds[0, g])
