@@ -16,7 +16,7 @@ class Delivery:
     sops: np.ndarray  # [lanes, cores] synaptic operations at each destination core
     packets_in: np.ndarray  # [lanes, cores]
     packets_out: np.ndarray  # [lanes, cores] packets sent by each core (the controller's are not a core's)
-    pair_counts: np.ndarray  # [lanes, route pairs]
+    link_flits: np.ndarray  # [lanes, links]
     max_hops: np.ndarray  # [lanes]
 
 
@@ -46,7 +46,7 @@ def _costs(net: Network, lanes: int, lane_of: np.ndarray, source_of: np.ndarray)
         "sops": (active @ net.source_sops).toarray(),
         "packets_in": (active @ net.source_packets_in).toarray(),
         "packets_out": packets_out,
-        "pair_counts": (active @ net.source_pairs).toarray(),
+        "link_flits": (active @ net.source_link_flits).toarray(),
         "max_hops": max_hops,
     }
 

@@ -27,7 +27,6 @@ class _Context:
     def __init__(self, runner: "ProgramRunner", wgtsum: np.ndarray) -> None:
         self.runner = runner
         self.bits = runner.register_bits
-        self.sum_bits = runner.dendrite_sum_bits
         shape = wgtsum.shape
         self.regs = np.zeros((runner.n_registers,) + shape, dtype=np.int64)
         self.flag = np.zeros(shape, dtype=bool)
@@ -154,7 +153,6 @@ class ProgramRunner:
         self.instrs = list(instrs)
         self.costs = np.asarray([cycles[i.mnemonic] for i in self.instrs], dtype=np.int64)
         self.register_bits = target.arith["register_bits"]
-        self.dendrite_sum_bits = target.arith["dendrite_sum_bits"]
         self.n_registers = isa.registers
         self.membrane = isa.fixed_registers["membrane"]
         self.state_block = list(isa.fixed_registers["state_block"])

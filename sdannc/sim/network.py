@@ -73,7 +73,6 @@ class Network:
         self._choose_precision()
         self._number_rows()
         self._source_totals()
-        self.pair_links = self.mesh.pair_link_matrix(self._pairs)
 
     # ---- dendrite groups ------------------------------------------------------------------------
     def _group_core(self, index: int, core) -> None:
@@ -163,17 +162,20 @@ class Network:
 
     def _check_relative_targets(self, group: np.ndarray, carried: np.ndarray) -> None:
         """A relative dendrite must land inside its core for every index a spike can carry into it."""
-        for g in np.unique(group):
+        lowest = np.full(len(self.groups), np.iinfo(np.int64).max)
+        highest = np.full(len(self.groups), -1)
+        np.minimum.at(lowest, group, carried)  # one pass over the packets, not one per group
+        np.maximum.at(highest, group, carried)
+        for g in np.flatnonzero(highest >= 0):
             grp = self.groups[int(g)]
-            values = carried[group == g]
             if not grp.relative:
                 continue
-            if grp.offsets.size and (values.min() + grp.offsets.min() < 0 or
-                                     values.max() + grp.offsets.max() >= grp.n_neurons):
+            if grp.offsets.size and (lowest[g] + grp.offsets.min() < 0 or
+                                     highest[g] + grp.offsets.max() >= grp.n_neurons):
                 core = self.image.cores[grp.core]
                 raise SdanncError(f"image {self.where}: core {core.name}: a relative dendrite reaches a neuron outside "
                                   f"the core's {grp.n_neurons} for some carried index: recompile")
-            grp.span = int(values.max()) + 1
+            grp.span = int(highest[g]) + 1
 
     def _choose_precision(self) -> None:
         """float32 where every partial sum of a group's product is provably exact, float64 elsewhere."""
@@ -225,7 +227,9 @@ class Network:
 
         self.source_sops = by_source(p.core, n_cores, p.sops)
         self.source_packets_in = by_source(p.core, n_cores)
-        self.source_pairs = by_source(p.pair, len(self._pairs))
+        # Flits one spike of each source puts on each link: its packets' routes, counted once here.
+        flits = self.image.target.noc["flits_per_packet"]
+        self.source_link_flits = by_source(p.pair, len(self._pairs)) @ self.mesh.pair_link_matrix(self._pairs) * flits
         self.source_packets = np.diff(p.ptr)
         self.source_hops = np.zeros(n_sources, dtype=np.int64)
         np.maximum.at(self.source_hops, source, p.hops)
@@ -235,8 +239,3 @@ class Network:
     @property
     def n_links(self) -> int:
         return self.mesh.n_links
-
-    def link_flits(self, pair_counts: np.ndarray) -> np.ndarray:
-        """[lanes, pairs] packet counts -> [lanes, links] flit counts."""
-        flits = self.image.target.noc["flits_per_packet"]
-        return np.asarray((scipy.sparse.csr_matrix(pair_counts) @ self.pair_links).todense()) * flits

@@ -186,7 +186,7 @@ class Simulator:
         c = self.target.cycles
         core_cycles = (soma + d.sops * c["per_synaptic_event"] + d.packets_in * c["per_packet_in"]
                        + d.packets_out * c["per_packet_out"])
-        flits = self.network.link_flits(d.pair_counts)
+        flits = d.link_flits
         noc = d.max_hops * c["per_hop"] + flits.max(axis=1, initial=0) * c["per_flit_on_link"]
         counters.tick_cycles.append(core_cycles.max(axis=1, initial=0) + noc + c["tick_overhead"])
         counters.neuron_spikes += fired.sum(axis=0)

@@ -184,3 +184,32 @@ def test_time_to_first_spike_neuron_fires_once_at_the_first_crossing():
     assert (expected == 0).any() and (expected != 0).any()
     np.testing.assert_array_equal(result.codes[0], expected)
     assert result.counters.neuron_spikes.sum() == np.count_nonzero(expected)
+
+
+def test_flits_on_links_follow_the_routes():
+    """Input packets cross one link (controller (0,0) to core (1,0)); the first core's packets go
+    5 east and 3 north to (6,3). Each packet is two flits on every link it crosses."""
+    from sdannc.sim.report import build_report
+
+    target = load_target("darwin3")
+    sim = Simulator(_if_image(target))
+    result = sim.run(np.random.default_rng(8).integers(0, 256, size=(5, 3)).astype(np.uint8))
+    report = build_report(sim, result)
+    first_core_spikes = report["spikes"]["per_core"]["x01_y00"]
+    input_packets = result.counters.input_spikes  # every input element has one target
+    flits = target.noc["flits_per_packet"]
+    assert first_core_spikes > 0 and input_packets > 0
+    assert report["noc"]["flit_hops"] == flits * (input_packets * 1 + first_core_spikes * (5 + 3))
+    assert report["noc"]["max_hops"] == 8
+    assert report["busiest_link"]["flits"] == flits * max(input_packets, first_core_spikes)
+
+
+def test_relative_dendrite_reaching_outside_its_core_is_refused_at_load():
+    from sdannc.errors import SdanncError
+
+    target = load_target("darwin3")
+    image = conv_stem_network(target, random_stem_conv(np.random.default_rng(12), 2, 3), 5, 5)
+    Simulator(image)  # as built: every carried index lands inside
+    image.io.input_index[-1] += 5 * 5  # one spike now carries an index a row of planes too far
+    with pytest.raises(SdanncError, match="relative dendrite reaches a neuron outside"):
+        Simulator(image)
