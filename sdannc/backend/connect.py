@@ -79,7 +79,7 @@ def window(core, tile: Tile, conn: dict, in_shape, out_shape, weight: np.ndarray
     base = int(raw.min())
     carried = raw - base
     if carried.max() > limit_index:
-        raise TileTooLarge
+        raise TileTooLarge(f"needs neuron indices up to {int(carried.max())}, a spike carries {limit_index}")
     row_key = np.unique(np.stack([ry[rows], ymask[rows]], axis=1), axis=0, return_inverse=True)[1].ravel()
     col_key = np.unique(np.stack([rx[cols], xmask[cols]], axis=1), axis=0, return_inverse=True)[1].ravel()
     n_rc, n_cc = int(row_key.max()) + 1, int(col_key.max()) + 1

@@ -76,11 +76,10 @@ def _build_layer(node: Node, graph: Graph, target: Target, max_neurons: int) -> 
     shape = graph.tensors[node.output].shape
     channels, rows, _ = as_chw(shape)
     max_channels, max_rows = channels, rows
-    words, reason = 0, "need more neuron indices than a spike carries"
+    program = _program(node, target)
     while True:
         layer = LayerCores(node, tiles(shape, max_neurons, max_channels, max_rows))
         try:
-            program = _program(node, target)
             for tile in layer.tiles:
                 core = CoreBuilder(-1, -1, program, tile.channels * tile.rows * as_chw(shape)[2],
                                    target.core["state_fields"])
@@ -89,23 +88,21 @@ def _build_layer(node: Node, graph: Graph, target: Target, max_neurons: int) -> 
                 built = core.build()
                 words = dendrite_memory_words(built, target)
                 if words > target.core["dendrite_memory_words"]["big"]:
-                    reason = (f"need {words} words of dendrite memory, a big core has "
-                              f"{target.core['dendrite_memory_words']['big']}")
-                    raise connect.TileTooLarge
+                    raise connect.TileTooLarge(f"need {words} words of dendrite memory, a big core has "
+                                               f"{target.core['dendrite_memory_words']['big']}")
                 if built.n_dendrites > 1 << target.core["dendrite_id_bits"]:
-                    reason = (f"need {built.n_dendrites} dendrites, a core addresses "
-                              f"{1 << target.core['dendrite_id_bits']}")
-                    raise connect.TileTooLarge
+                    raise connect.TileTooLarge(f"need {built.n_dendrites} dendrites, a core addresses "
+                                               f"{1 << target.core['dendrite_id_bits']}")
                 layer.builders.append(core)
                 layer.dendrite_words.append(words)
             return layer
-        except connect.TileTooLarge:
+        except connect.TileTooLarge as too_large:
             if max_channels > 1:
                 max_channels = max(1, min(max_channels, layer.tiles[0].channels) // 2)
             elif max_rows > 1:
                 max_rows = max(1, min(max_rows, layer.tiles[0].rows) // 2)
             else:
-                raise SdanncError(f"layer {node.name}: the tables of a single neuron's tile {reason}: "
+                raise SdanncError(f"layer {node.name}: the tables of a single neuron's tile {too_large}: "
                                   f"use fewer input channels or a smaller kernel") from None
 
 
