@@ -16,7 +16,6 @@ from .golden import run as golden_run
 from .image import ChipImage, write_image
 from .ir.graph import Graph
 from .passes import Options, run_pipeline
-from .passes.measure import measured_sums
 from .target import Target, load_target
 
 
@@ -24,9 +23,7 @@ def lower(model_path, target: Target, calib: np.ndarray | None = None, stop_afte
           observe: Callable[[str, Graph], None] | None = None) -> Graph:
     """ONNX -> hardware-level IR (or the IR after `stop_after`)."""
     graph = load_onnx(model_path)
-    options = Options()
-    if calib is not None:
-        options.extra["measured_sums"] = measured_sums(graph, target, calib, str(model_path))
+    options = Options(calib=calib, model=str(model_path))
     return run_pipeline(graph, target, options, stop_after=stop_after, observe=observe)
 
 

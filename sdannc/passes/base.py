@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -15,8 +15,8 @@ from ..target import Target
 class Options:
     """What the user asked for that passes read (compile config and command line)."""
 
-    calib_codes: np.ndarray | None = None  # input codes for measured maxima (--calib)
-    extra: dict = field(default_factory=dict)
+    calib: np.ndarray | None = None  # calibration inputs (--calib): scaled integration from measured sums
+    model: str = "<model>"  # what errors call the model
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Measured running sums for scaled integration with --calib.
 
-Runs the frontend's graph on calibration input codes, with exact integer sums and the real
-(floating) requantization, and records per layer the largest |running sum| the shift-and-add
+Runs the lowered graph (before scaled integration) on calibration input codes, with exact integer
+sums and the real (floating) requantization, and records per layer the largest |running sum| the shift-and-add
 reaches: a tighter bound than the worst case, so that fewer low bits are dropped.
 """
 
@@ -15,8 +15,6 @@ from ..golden.ops import OPS as GOLDEN_OPS
 from ..image.codec import encode_input
 from ..ir.graph import CODE_BITS, Graph
 from ..target import Target
-from . import lower_elementwise, lower_linear, lower_pools
-from .base import Options
 
 
 def _stem_sums(node, inputs, out_shape) -> tuple[np.ndarray, float]:
@@ -33,9 +31,6 @@ def _stem_sums(node, inputs, out_shape) -> tuple[np.ndarray, float]:
 
 
 def measured_sums(graph: Graph, target: Target, calib: np.ndarray, where: str) -> dict[str, int]:
-    options = Options()
-    for p in (lower_linear.PASS, lower_pools.PASS, lower_elementwise.PASS):
-        graph = p.run(graph, target, options)
     in_shape = tuple(graph.tensors[graph.input].shape)
     if calib.ndim < 1 or calib.shape[0] < 1 or tuple(calib.shape[1:]) != in_shape:
         raise SdanncError(f"calibration input: shape {tuple(calib.shape)} does not match the input of model {where} "

@@ -15,6 +15,7 @@ from ..golden import connections
 from ..ir.graph import CODE_BITS, CODE_MAX, Graph, Node
 from ..target import Target
 from .base import Options, Pass
+from .measure import measured_sums
 
 MEASURED_MARGIN = 1.25  # headroom over the largest sum seen on the calibration inputs
 
@@ -48,7 +49,7 @@ def choose_shift(bound: int, register_bits: int) -> int:
 def scaled_integration(graph: Graph, target: Target, options: Options) -> Graph:
     graph = graph.copy()
     reg = target.arith["register_bits"]
-    measured = options.extra.get("measured_sums", {})
+    measured = measured_sums(graph, target, options.calib, options.model) if options.calib is not None else {}
     for node in graph.nodes:
         if node.op != "stem":
             continue
