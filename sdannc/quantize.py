@@ -12,15 +12,13 @@ The result is written atomically: a temporary file next to the output, then rena
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from .errors import SdanncError
-from .fileio import usual_permissions
-from .fileio import load_array
+from .fileio import load_array, save_all
 
 FORMATS = ("qdq", "qop")
 ACTIVATION_TYPES = ("uint8", "int8")
@@ -164,12 +162,6 @@ def quantize_model(model_path, calib_path, out_path, fmt: str = "qdq", per_chann
     if shape[0] is not None and len(calib) < shape[0]:
         raise SdanncError(f"calibration data {calib_path}: {len(calib)} samples, fewer than the fixed batch "
                           f"size {shape[0]} of {model_path}")
-    try:
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_out = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".onnx", dir=out_path.parent)
-        os.close(fd)
-    except OSError as exc:
-        raise SdanncError(f"{out_path}: cannot write ({exc.strerror or exc})") from None
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)  # onnxruntime's quantizer logs advice on the root logger
@@ -179,9 +171,10 @@ def quantize_model(model_path, calib_path, out_path, fmt: str = "qdq", per_chann
             exclude = []
             if fmt == "qop":
                 src, exclude = _shared_activations(src, Path(tmp))
+            quantized = Path(tmp) / "quantized.onnx"
             try:
                 quantize_static(
-                    str(src), tmp_out, _reader(name, shape[0], calib),
+                    str(src), str(quantized), _reader(name, shape[0], calib),
                     quant_format=QuantFormat.QDQ if fmt == "qdq" else QuantFormat.QOperator,
                     per_channel=per_channel,
                     activation_type=QuantType.QUInt8 if activation_type == "uint8" else QuantType.QInt8,
@@ -194,9 +187,7 @@ def quantize_model(model_path, calib_path, out_path, fmt: str = "qdq", per_chann
             except Exception as exc:  # ORT's own complaint about the model, on one line
                 text = " ".join(str(exc).split())
                 raise SdanncError(f"model {model_path}: onnxruntime could not quantize it: {text[:300]}") from None
-        usual_permissions(tmp_out)
-        os.replace(tmp_out, out_path)
+            save_all({out_path: quantized.read_bytes()})  # whole or not at all, as every output
     finally:
         root.setLevel(level)
-        Path(tmp_out).unlink(missing_ok=True)
     return out_path
