@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Callable
 
@@ -10,7 +9,7 @@ import numpy as np
 
 from .backend import build_image
 from .backend.report import compile_report
-from .fileio import load_array
+from .fileio import json_bytes, load_array
 from .frontend import load_onnx
 from .golden import run as golden_run
 from .image import ChipImage, write_image
@@ -42,7 +41,7 @@ def compile_model(model_path, target_name: str, out_dir, calib_path=None,
     target = load_target(target_name)
     calib = load_array(calib_path, "calibration input") if calib_path else None
     _, image, report = compile_to_image(model_path, target, calib, observe)
-    write_image(image, out_dir, extra={"report.json": (json.dumps(report, indent=1) + "\n").encode()})
+    write_image(image, out_dir, extra={"report.json": json_bytes(report)})
     return report
 
 

@@ -39,22 +39,6 @@ def usual_permissions(path: str | os.PathLike, directory: bool = False) -> None:
     os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
 
 
-def _atomic_write(path: Path, write) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    except OSError as exc:  # a parent is a file, no permission, read-only disk: the user's to fix
-        raise SdanncError(f"{path}: cannot write ({exc.strerror or exc})") from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-        usual_permissions(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_all(files: dict) -> None:
     """Write every (path -> bytes) or nothing: all go to temporary files first, then are renamed."""
     staged = []
@@ -84,13 +68,9 @@ def array_bytes(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def json_bytes(obj) -> bytes:
-    return (json.dumps(obj, indent=1) + "\n").encode()
+def json_bytes(obj, sort_keys: bool = False) -> bytes:
+    return (json.dumps(obj, indent=1, sort_keys=sort_keys) + "\n").encode()
 
 
 def save_array(path: str | os.PathLike, array: np.ndarray) -> None:
-    _atomic_write(Path(path), lambda handle: np.save(handle, array, allow_pickle=False))
-
-
-def save_json(path: str | os.PathLike, obj) -> None:
-    _atomic_write(Path(path), lambda handle: handle.write((json.dumps(obj, indent=1) + "\n").encode()))
+    save_all({path: array_bytes(array)})

@@ -21,7 +21,7 @@ import yaml
 
 from .. import __version__
 from ..errors import SdanncError
-from ..fileio import usual_permissions
+from ..fileio import json_bytes, usual_permissions
 from ..target import Target, target_from_dict
 from .checks import check_image
 from .codec import check_input_spec, check_output_spec
@@ -56,10 +56,6 @@ def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     return buffer.getvalue()
 
 
-def _json_bytes(obj) -> bytes:
-    return (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode()
-
-
 def _network_json(image: ChipImage) -> dict:
     s = image.schedule
     return {
@@ -75,7 +71,7 @@ def image_files(image: ChipImage) -> dict[str, bytes]:
     """Every file of the image but the manifest, as bytes."""
     files = {
         "target.yaml": yaml.safe_dump(image.target.raw, sort_keys=False).encode(),
-        "network.json": _json_bytes(_network_json(image)),
+        "network.json": json_bytes(_network_json(image), sort_keys=True),
         "io.npz": _npz_bytes({name: getattr(image.io, name) for name in _IO_ARRAYS}),
     }
     for core in image.cores:
@@ -97,7 +93,7 @@ def write_image(image: ChipImage, out_dir: str | os.PathLike, extra: dict[str, b
         "target": image.target.name,
         "files": {name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())},
     }
-    files["manifest.json"] = _json_bytes(manifest)
+    files["manifest.json"] = json_bytes(manifest, sort_keys=True)
     files.update(extra or {})
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
