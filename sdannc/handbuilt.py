@@ -13,7 +13,7 @@ import numpy as np
 from .backend.programs import BITS, STEM_STATE, stem_config
 from .image import ChipImage, ImageBuilder, Schedule
 from .isa import assemble_file, load_isa
-from .sim import alu
+from . import arith
 from .resources import data_dir
 from .target import Target
 
@@ -37,7 +37,7 @@ class StemLayer:
 
     def reference(self, x: np.ndarray) -> np.ndarray:
         acc = x.astype(np.int64) @ self.weights.astype(np.int64) + self.bias
-        y = alu.shift_right_round(acc * self.multiplier, STEM_MUL_SHIFT + STEM_OUT_SHIFT)  # rounded once
+        y = arith.shift_right_round(acc * self.multiplier, STEM_MUL_SHIFT + STEM_OUT_SHIFT)  # rounded once
         return np.clip(y + self.zero_point, 0, (1 << BITS) - 1)
 
 
@@ -123,7 +123,7 @@ class StemConv:
                 window = padded[:, :, ky:ky + h, kx:kx + w]
                 acc += np.einsum("bchw,oc->bohw", window, self.weights[:, :, ky, kx].astype(np.int64))
         acc += self.bias[None, :, None, None]
-        y = alu.shift_right_round(acc * self.multiplier[None, :, None, None], STEM_MUL_SHIFT + STEM_OUT_SHIFT)
+        y = arith.shift_right_round(acc * self.multiplier[None, :, None, None], STEM_MUL_SHIFT + STEM_OUT_SHIFT)
         return np.clip(y + self.zero_point, 0, (1 << BITS) - 1)
 
 

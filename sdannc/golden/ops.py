@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.graph import CODE_BITS, Node
-from ..sim.alu import fixed_multiply, saturate, shift_right_even, shift_right_round
+from ..arith import fixed_multiply, saturate, shift_right_even, shift_right_round
 from . import connections
 
 

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..arith import signed_range
 from ..errors import SdanncError
 from ..isa import load_isa
 from ..isa.table import IsaError
 from .memory import axon_memory_words, dendrite_memory_words
 from .model import DENDRITE_ABSOLUTE, DENDRITE_RELATIVE, ChipImage, CoreImage
-
-
-def _signed_range(bits: int) -> tuple[int, int]:
-    return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
 
 
 def _check_program(core: CoreImage, image: ChipImage, fail) -> None:
@@ -52,7 +49,7 @@ def _check_core(core: CoreImage, image: ChipImage, index: dict, fail) -> None:
         fail(f"{core.n_neurons} neurons, limit {t.core['neurons']}: use a smaller tile")
     if core.config.size > t.core["config_registers"]:
         fail(f"{core.config.size} configuration registers, limit {t.core['config_registers']}")
-    reg_lo, reg_hi = _signed_range(t.arith["register_bits"])
+    reg_lo, reg_hi = signed_range(t.arith["register_bits"])
     _check_ranges(core.state, reg_lo, reg_hi, f"neuron state ({t.arith['register_bits']}-bit)", fail)
     _check_ranges(core.config, reg_lo, reg_hi, f"configuration register ({t.arith['register_bits']}-bit)", fail)
     _check_program(core, image, fail)
@@ -69,7 +66,7 @@ def _check_core(core: CoreImage, image: ChipImage, index: dict, fail) -> None:
         absolute = d[d[:, 0] == DENDRITE_ABSOLUTE]
         for start, length in {(int(s), int(n)) for s, n in absolute[:, 1:3]}:
             _check_ranges(core.ids[start:start + length], 0, core.n_neurons - 1, "dendrite neuron id", fail)
-    _check_ranges(core.weights, *_signed_range(t.arith["weight_bits"]), f"weight ({t.arith['weight_bits']}-bit)", fail)
+    _check_ranges(core.weights, *signed_range(t.arith["weight_bits"]), f"weight ({t.arith['weight_bits']}-bit)", fail)
 
     # Axon table: pointers inside the table, targets within reach and existing.
     p, a = core.axon_ptr, core.axon_targets

@@ -6,7 +6,7 @@ where a data-dependent jump splits them, neurons are stepped by program counter,
 (the usual SIMT reconvergence), with each instruction applied under a mask.
 
 Registers and the flag start at zero every tick; what a neuron keeps between ticks lives in its
-state fields (LDS/STS/LOAD/STORE). Semantics: isa/*.yaml, arithmetic: alu.py.
+state fields (LDS/STS/LOAD/STORE). Semantics: isa/*.yaml, arithmetic: sdannc/arith.py.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import SdanncError
 from ..isa import Instr
-from . import alu
+from .. import arith
 
 # A program that runs this many instructions per neuron in one tick is taken to loop forever.
 _STEP_LIMIT_PER_WORD = 64
@@ -42,7 +42,7 @@ class _Context:
             array[self.mask] = np.broadcast_to(value, array.shape)[self.mask]
 
     def write(self, reg: int, value) -> None:
-        self._put(self.regs[reg], alu.saturate(value, self.bits))
+        self._put(self.regs[reg], arith.saturate(value, self.bits))
 
     def set_flag(self, value) -> None:
         self._put(self.flag, value)
@@ -51,7 +51,7 @@ class _Context:
         self._put(self.fired, self.fired | value)
 
     def dendrite_sum(self, shift: int) -> np.ndarray:
-        return alu.shift_right_round(self.wgtsum, shift)
+        return arith.shift_right_round(self.wgtsum, shift)
 
 
 # ---- instruction semantics, keyed by mnemonic ---------------------------------------------------
@@ -70,11 +70,11 @@ def _sfti(ctx: _Context, i: Instr) -> None:
     if i["dir"] == "L":
         ctx.write(i["rs"], value << amount)
     elif i["round"] == "RND":
-        ctx.write(i["rs"], alu.shift_right_round(value, amount))
+        ctx.write(i["rs"], arith.shift_right_round(value, amount))
     elif i["round"] == "RNE":
-        ctx.write(i["rs"], alu.shift_right_even(value, amount))
+        ctx.write(i["rs"], arith.shift_right_even(value, amount))
     else:
-        ctx.write(i["rs"], alu.shift_right_trunc(value, amount))
+        ctx.write(i["rs"], arith.shift_right_trunc(value, amount))
 
 
 def _logic(ctx: _Context, i: Instr) -> None:
@@ -116,7 +116,7 @@ SEMANTICS = {
     "NOP": lambda ctx, i: None,
     "ADD": lambda ctx, i: ctx.write(i["rs"], ctx.regs[i["rs"]] + ctx.regs[i["rt"]]),
     "SUB": lambda ctx, i: ctx.write(i["rs"], ctx.regs[i["rs"]] - ctx.regs[i["rt"]]),
-    "MUL": lambda ctx, i: ctx.write(i["rs"], alu.fixed_multiply(ctx.regs[i["rs"]], ctx.regs[i["rt"]], i["shift"])),
+    "MUL": lambda ctx, i: ctx.write(i["rs"], arith.fixed_multiply(ctx.regs[i["rs"]], ctx.regs[i["rt"]], i["shift"])),
     "MULT": lambda ctx, i: ctx.write(i["rs"], np.multiply(ctx.regs[i["rs"]], ctx.regs[i["rt"]], dtype=np.int64) >> i["shift"]),
     "ADDI": lambda ctx, i: ctx.write(i["rs"], ctx.regs[i["rs"]] + i["imm"]),
     "SFTI": _sfti,

@@ -16,7 +16,7 @@ from ..errors import SdanncError
 from ..image.codec import decode_output, encode_input, input_dtype_ok
 from ..image.model import ChipImage
 from ..isa import load_isa
-from . import alu
+from .. import arith
 from .delivery import deliver
 from .executor import ProgramRunner
 from .network import Network
@@ -176,7 +176,7 @@ class Simulator:
     def _tick(self, sources: np.ndarray, runners, counters: Counters, lanes: int) -> np.ndarray:
         lane_of, source_of = np.nonzero(sources)
         d = deliver(self.network, lanes, lane_of, source_of)
-        wgtsum = alu.saturate(d.wgtsum.astype(np.int64), self.target.arith["dendrite_sum_bits"])
+        wgtsum = arith.saturate(d.wgtsum.astype(np.int64), self.target.arith["dendrite_sum_bits"])
         fired = np.zeros((lanes, self.n_neurons), dtype=bool)
         soma = np.zeros((lanes, len(self.image.cores)), dtype=np.int64)
         for runner, lo, hi, members in runners:

@@ -14,7 +14,7 @@ from sdannc.handbuilt import (
 )
 from sdannc.image import ImageBuilder, Schedule
 from sdannc.sim import Simulator
-from sdannc.sim.alu import saturate, shift_right_round
+from sdannc.arith import saturate, shift_right_round
 from sdannc.target import load_target
 
 
