@@ -44,8 +44,6 @@ class Counters:
     neuron_spikes: np.ndarray  # [neurons]
     input_spikes: int = 0
     sops: np.ndarray = None  # [cores]
-    packets_in: np.ndarray = None  # [cores]
-    packets_out: np.ndarray = None  # [cores]
     core_cycles: np.ndarray = None  # [cores]
     link_flits: np.ndarray = None  # [links]
     tick_cycles: list = field(default_factory=list)  # per tick: [lanes]
@@ -137,8 +135,6 @@ class Simulator:
         counters = Counters(
             neuron_spikes=np.zeros(self.n_neurons, dtype=np.int64),
             sops=np.zeros(n_cores, dtype=np.int64),
-            packets_in=np.zeros(n_cores, dtype=np.int64),
-            packets_out=np.zeros(n_cores, dtype=np.int64),
             core_cycles=np.zeros(n_cores, dtype=np.int64),
             link_flits=np.zeros(self.network.n_links, dtype=np.int64),
         )
@@ -191,8 +187,6 @@ class Simulator:
         counters.tick_cycles.append(core_cycles.max(axis=1, initial=0) + noc + c["tick_overhead"])
         counters.neuron_spikes += fired.sum(axis=0)
         counters.sops += d.sops.sum(axis=0)
-        counters.packets_in += d.packets_in.sum(axis=0)
-        counters.packets_out += d.packets_out.sum(axis=0)
         counters.core_cycles += core_cycles.sum(axis=0)
         counters.link_flits += flits.sum(axis=0).astype(np.int64)
         counters.max_hops = max(counters.max_hops, int(d.max_hops.max(initial=0)))
