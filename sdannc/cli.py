@@ -80,10 +80,13 @@ def _target_option(command):
               help="Folder for the chip image and report.json (replaced if it exists).")
 @click.option("--calib", "calib_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Calibration inputs (.npy): scaled integration from measured sums instead of worst cases.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Compile config (YAML), e.g. the sparsify: section `sdannc tune` writes.")
 @click.option("--dump-ir", "dump_ir", type=click.Choice(STEP_NAMES), multiple=True,
               help="Print the IR after this step (repeatable).")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
-def compile_command(model: Path, target_name: str, out_dir: Path, calib_path: Path | None, dump_ir, quiet: bool) -> None:
+def compile_command(model: Path, target_name: str, out_dir: Path, calib_path: Path | None, config_path: Path | None,
+                    dump_ir, quiet: bool) -> None:
     """Compile a quantized ONNX MODEL into a chip image."""
     from .backend.report import summary_table
     from .compiler import compile_model
@@ -92,7 +95,7 @@ def compile_command(model: Path, target_name: str, out_dir: Path, calib_path: Pa
         if step in dump_ir:
             click.echo(f"== IR after {step} ==\n{graph.dump()}")
 
-    report = compile_model(model, target_name, out_dir, calib_path, observe)
+    report = compile_model(model, target_name, out_dir, calib_path, observe, config_path)
     if not quiet:
         click.echo(summary_table(report))
         click.echo(f"image written to {out_dir}")
@@ -106,13 +109,16 @@ def compile_command(model: Path, target_name: str, out_dir: Path, calib_path: Pa
 @click.option("--engine", type=click.Choice(["golden", "sim"]), default="golden", show_default=True,
               help="golden: the integer reference model; sim: compile and run on the simulator.")
 @_target_option
-def run(model: Path, input_path: Path, output_path: Path, engine: str, target_name: str) -> None:
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Compile config (YAML), as for `sdannc compile`.")
+def run(model: Path, input_path: Path, output_path: Path, engine: str, target_name: str,
+        config_path: Path | None) -> None:
     """Run a quantized ONNX MODEL as the chip computes it, without writing an image."""
     from .compiler import run_model
     from .fileio import load_array, save_array
 
     x = load_array(input_path, "input")
-    save_array(output_path, run_model(model, x, target_name, engine, str(input_path)))
+    save_array(output_path, run_model(model, x, target_name, engine, str(input_path), config_path=config_path))
     click.echo(f"outputs written to {output_path}")
 
 

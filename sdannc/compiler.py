@@ -9,26 +9,29 @@ import numpy as np
 
 from .backend import build_image
 from .backend.report import compile_report
+from .config import load_config
 from .fileio import json_bytes, load_array
 from .frontend import load_onnx
 from .golden import run as golden_run
 from .image import ChipImage, write_image
 from .ir.graph import Graph
 from .passes import Options, run_pipeline
+from .sparsify import Plan
 from .target import Target, load_target
 
 
 def lower(model_path, target: Target, calib: np.ndarray | None = None, stop_after: str | None = None,
-          observe: Callable[[str, Graph], None] | None = None) -> Graph:
+          observe: Callable[[str, Graph], None] | None = None, plan: Plan | None = None) -> Graph:
     """ONNX -> hardware-level IR (or the IR after `stop_after`)."""
     graph = load_onnx(model_path)
-    options = Options(calib=calib, model=str(model_path))
+    options = Options(calib=calib, model=str(model_path), sparsify=plan or Plan())
     return run_pipeline(graph, target, options, stop_after=stop_after, observe=observe)
 
 
 def compile_to_image(model_path, target: Target, calib: np.ndarray | None = None,
-                     observe: Callable[[str, Graph], None] | None = None) -> tuple[Graph, ChipImage, dict]:
-    graph = lower(model_path, target, calib, observe=observe)
+                     observe: Callable[[str, Graph], None] | None = None,
+                     plan: Plan | None = None) -> tuple[Graph, ChipImage, dict]:
+    graph = lower(model_path, target, calib, observe=observe, plan=plan)
     image, layers = build_image(graph, target)
     report = compile_report(graph, image, layers, target, str(model_path))
     image.meta = {"model": Path(model_path).name, "layers": [r["layer"] for r in report["layers"]]}
@@ -36,21 +39,24 @@ def compile_to_image(model_path, target: Target, calib: np.ndarray | None = None
 
 
 def compile_model(model_path, target_name: str, out_dir, calib_path=None,
-                  observe: Callable[[str, Graph], None] | None = None) -> dict:
+                  observe: Callable[[str, Graph], None] | None = None, config_path=None) -> dict:
     """Compile and write OUT_DIR (image + report.json) all at once: a failure leaves no OUT_DIR."""
     target = load_target(target_name)
+    plan = load_config(config_path)
     calib = load_array(calib_path, "calibration input") if calib_path else None
-    _, image, report = compile_to_image(model_path, target, calib, observe)
+    _, image, report = compile_to_image(model_path, target, calib, observe, plan)
     write_image(image, out_dir, extra={"report.json": json_bytes(report)})
     return report
 
 
-def run_model(model_path, x: np.ndarray, target_name: str, engine: str, name: str = "input", lanes: int = 1):
+def run_model(model_path, x: np.ndarray, target_name: str, engine: str, name: str = "input", lanes: int = 1,
+              config_path=None):
     """The model's outputs on x, from the golden model or from the simulator of the compiled image."""
     target = load_target(target_name)
+    plan = load_config(config_path)
     if engine == "golden":
-        return golden_run(lower(model_path, target), x, target.arith, name)
+        return golden_run(lower(model_path, target, plan=plan), x, target.arith, name)
     from .sim import Simulator
 
-    _, image, _ = compile_to_image(model_path, target)
+    _, image, _ = compile_to_image(model_path, target, plan=plan)
     return Simulator(image, str(model_path)).run(x, lanes=lanes, name=name).outputs

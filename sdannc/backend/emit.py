@@ -12,6 +12,7 @@ from ..image.builder import CoreBuilder
 from ..image.memory import dendrite_memory_words
 from ..ir.graph import Graph, Node
 from ..passes.align_delays import NEURON_OPS, depths
+from ..sparsify import Setting
 from ..target import Target
 from . import connect, programs
 from .partition import Tile, as_chw, local_index, tiles
@@ -34,7 +35,8 @@ def _program(node: Node, target: Target) -> np.ndarray:
     if node.op == "max":
         return programs.max_program(target)
     a = node.attrs
-    return programs.stem_program(target, a["acc_shift"], a["mul_shift"], a["out_shifts"], a.get("round", "RND"))
+    return programs.stem_program(target, a["acc_shift"], a["mul_shift"], a["out_shifts"], a.get("round", "RND"),
+                                 sparsify="sparsify" in a)
 
 
 def _init_core(core: CoreBuilder, node: Node, tile: Tile, shape) -> None:
@@ -46,7 +48,8 @@ def _init_core(core: CoreBuilder, node: Node, tile: Tile, shape) -> None:
         core.state[:, programs.MAX_STATE["candidates"]] = (1 << (kh * kw)) - 1
         return
     a, p = node.attrs, node.params
-    core.set_config(programs.stem_config(a["zero_point"], *a["clamp"]))
+    spikes = Setting(**a.get("sparsify", {}))
+    core.set_config(programs.stem_config(a["zero_point"], *a["clamp"], spikes.add, spikes.mask))
     s = programs.STEM_STATE
     core.state[:, s["threshold"]] = 1 << (programs.BITS - 1)
     for key in ("bias", "multiplier", "init"):

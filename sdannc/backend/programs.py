@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..ir.graph import CODE_MAX
 from ..isa import assemble, load_isa
 from ..resources import data_dir
 from ..target import Target
@@ -15,7 +16,7 @@ from ..target import Target
 BITS = 8
 # State fields (per neuron) and configuration registers (per core) of the STEM program.
 STEM_STATE = {"acc": 0, "threshold": 1, "phase": 2, "residue": 3, "bias": 4, "multiplier": 5, "init": 6}
-STEM_CONFIG = {"last_phase": 0, "zero_point": 1, "low": 2, "high": 3}
+STEM_CONFIG = {"last_phase": 0, "zero_point": 1, "low": 2, "high": 3, "round_add": 4, "keep_mask": 5}
 MAX_STATE = {"result": 0, "threshold": 1, "phase": 2, "residue": 3, "candidates": 4}
 MAX_CONFIG = {"last_phase": 0, "all_candidates": 1}
 
@@ -24,7 +25,7 @@ STEM_TEMPLATE = """\
 ; Every tick: acc = 2 * acc + (dendrite sum >> acc_shift), and one output bit of the previous sample.
 ; On the last input bit: requantize, add the zero point, clamp, and start emitting.
 ; State: 0 acc, 1 threshold 128, 2 phase, 3 residue, 4 bias, 5 multiplier, 6 starting acc.
-; Config: 0 last phase (7), 1 output zero point, 2 low clamp, 3 high clamp.
+; Config: 0 last phase (7), 1 output zero point, 2 low clamp, 3 high clamp{config_more}.
         LDS                     ; R0 acc, R1 threshold, R2 phase, R3 residue
         SFTI R0, L, 1, TRUNC    ; earlier bits weigh twice as much
         UPDV {acc_shift}              ; + this tick's weighted input bits (scaled integration)
@@ -43,7 +44,7 @@ STEM_TEMPLATE = """\
         LDC  R6, 3
         CMP  R0, R6, GT
         SEL  R0, R6             ; clamp high
-        MOV  R3, R0             ; residue = output code
+{sparsify}        MOV  R3, R0             ; residue = output code
         LOAD R0, 6              ; acc = starting value for the next sample
 emit:
         FIRE R3, R1, SUB        ; output bit, MSB first: spike if residue >= 128, then residue -= 128
@@ -53,23 +54,40 @@ emit:
         STS
         END
 """
+# RoT / DRLO (sdannc/sparsify.py): code = max(min(code + round_add, high) & keep_mask, low).
+SPARSIFY_LINES = """\
+        LDC  R6, 4
+        ADD  R0, R6             ; + half of the lowest kept bit (RoT)
+        LDC  R6, 3
+        CMP  R0, R6, GT
+        SEL  R0, R6             ; clamp high again
+        LDC  R6, 5
+        LOGIC R0, R6, AND       ; drop the low-order spikes (RoT, DRLO)
+        LDC  R6, 2
+        CMP  R0, R6, LT
+        SEL  R0, R6             ; clamp low again
+"""
+SPARSIFY_CONFIG_NOTE = ", 4 round add, 5 keep mask"
 OUT_SHIFT_LINE = "        SFTI R0, R, {shift}, {mode}      ; >> shift, rounded\n"
 
 # The max neuron has no constants of its own: its program is the reference file itself.
 MAX_SOURCE = (data_dir("isa") / "programs" / "max_neuron.s").read_text()
 
 
-def stem_source(acc_shift: int, mul_shift: int, out_shifts, rounding: str = "RND") -> str:
+def stem_source(acc_shift: int, mul_shift: int, out_shifts, rounding: str = "RND", sparsify: bool = False) -> str:
     """MUL rounds at mul_shift; with further shifts MULT truncates and the last shift rounds, so that
     the product is rounded once (floor(floor(v / 2^a) + 2^(b-1)) / 2^b) = round(v / 2^(a+b)))."""
     shifts = "".join(OUT_SHIFT_LINE.format(shift=s, mode=rounding) for s in out_shifts)
     mul_op = "MULT" if out_shifts else "MUL "
-    return STEM_TEMPLATE.format(acc_shift=acc_shift, mul_op=mul_op, mul_shift=mul_shift, out_shifts=shifts)
+    return STEM_TEMPLATE.format(acc_shift=acc_shift, mul_op=mul_op, mul_shift=mul_shift, out_shifts=shifts,
+                                sparsify=SPARSIFY_LINES if sparsify else "",
+                                config_more=SPARSIFY_CONFIG_NOTE if sparsify else "")
 
 
-def stem_program(target: Target, acc_shift: int, mul_shift: int, out_shifts, rounding: str = "RND") -> np.ndarray:
+def stem_program(target: Target, acc_shift: int, mul_shift: int, out_shifts, rounding: str = "RND",
+                 sparsify: bool = False) -> np.ndarray:
     isa = load_isa(target.isa_name)
-    source = stem_source(acc_shift, mul_shift, out_shifts, rounding)
+    source = stem_source(acc_shift, mul_shift, out_shifts, rounding, sparsify)
     return isa.encode_program(assemble(source, isa, "<stem program>"))
 
 
@@ -78,9 +96,10 @@ def max_program(target: Target) -> np.ndarray:
     return isa.encode_program(assemble(MAX_SOURCE, isa, "isa/programs/max_neuron.s"))
 
 
-def stem_config(zero_point: int, low: int, high: int) -> list[int]:
+def stem_config(zero_point: int, low: int, high: int, round_add: int = 0, keep_mask: int = CODE_MAX) -> list[int]:
     config = [0] * len(STEM_CONFIG)
-    for key, value in (("last_phase", BITS - 1), ("zero_point", zero_point), ("low", low), ("high", high)):
+    for key, value in (("last_phase", BITS - 1), ("zero_point", zero_point), ("low", low), ("high", high),
+                       ("round_add", round_add), ("keep_mask", keep_mask)):
         config[STEM_CONFIG[key]] = value
     return config
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.graph import CODE_BITS, Node
+from .. import sparsify
 from ..arith import fixed_multiply, saturate, shift_right_even, shift_right_round
 from . import connections
 
@@ -40,8 +41,7 @@ def stem(node: Node, inputs: list[np.ndarray], out_shape, arith: dict) -> np.nda
     for shift in a["out_shifts"]:
         acc = rounding(acc, shift)
     acc = saturate(acc + a["zero_point"], reg)
-    lo, hi = a["clamp"]
-    return np.clip(acc, lo, hi)
+    return sparsify.apply(np.clip(acc, *a["clamp"]), sparsify.Setting(**a.get("sparsify", {})), a["clamp"])
 
 
 def max_pool(node: Node, inputs: list[np.ndarray], out_shape, arith: dict) -> np.ndarray:

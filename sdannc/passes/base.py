@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
 from ..ir.graph import Graph, Node, Tensor
+from ..sparsify import Plan
 from ..target import Target
 
 
@@ -17,6 +18,7 @@ class Options:
 
     calib: np.ndarray | None = None  # calibration inputs (--calib): scaled integration from measured sums
     model: str = "<model>"  # what errors call the model
+    sparsify: Plan = field(default_factory=Plan)  # the config's `sparsify:` section
 
 
 @dataclass(frozen=True)

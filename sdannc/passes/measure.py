@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import sparsify
 from ..errors import SdanncError
 from ..golden import connections
 from ..golden.ops import OPS as GOLDEN_OPS
@@ -44,7 +45,9 @@ def measured_sums(graph: Graph, target: Target, calib: np.ndarray, where: str) -
         if node.op == "stem":
             acc, sums[node.name] = _stem_sums(node, inputs, shape)
             y = np.rint(acc * node.params["real_multiplier"]).astype(np.int64) + node.attrs["zero_point"]
-            values[node.output] = np.clip(y, *node.attrs["clamp"])
+            clamp = node.attrs["clamp"]
+            values[node.output] = sparsify.apply(np.clip(y, *clamp), sparsify.Setting(**node.attrs.get("sparsify", {})),
+                                                 clamp)
         else:
             values[node.output] = GOLDEN_OPS[node.op](node, inputs, shape, target.arith)
     return sums
