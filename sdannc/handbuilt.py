@@ -62,9 +62,10 @@ def mesh_positions(target: Target, count: int, big_only: bool = False) -> list[t
     return positions[:count]
 
 
-def _stem_core(builder: ImageBuilder, position, words, layer: StemLayer, lo: int, hi: int) -> int:
+def _stem_core(builder: ImageBuilder, position, words, layer: StemLayer, lo: int, hi: int, stage: int) -> int:
     core = builder.add_core(position[0], position[1], words, hi - lo)
     cb = builder.core(core)
+    cb.stage, cb.layer = stage, f"layer{stage}"
     cb.set_config(stem_config(layer.zero_point, 0, (1 << BITS) - 1))
     cb.state[:, STEM_STATE["threshold"]] = 1 << (BITS - 1)
     cb.state[:, STEM_STATE["bias"]] = layer.bias[lo:hi]
@@ -82,8 +83,8 @@ def dense_stem_network(target: Target, layers: list[StemLayer], per_core: int, b
     splits = [[(lo, min(lo + per_core, layer.weights.shape[1])) for lo in range(0, layer.weights.shape[1], per_core)]
               for layer in layers]
     positions = iter(mesh_positions(target, sum(len(s) for s in splits), big_only))
-    cores = [[_stem_core(builder, next(positions), words, layer, lo, hi) for lo, hi in split]
-             for layer, split in zip(layers, splits)]
+    cores = [[_stem_core(builder, next(positions), words, layer, lo, hi, stage) for lo, hi in split]
+             for stage, (layer, split) in enumerate(zip(layers, splits), start=1)]
     for element in range(layers[0].weights.shape[0]):
         builder.map_input(element, [(c, element, 0) for c in cores[0]])
     for i in range(len(layers) - 1):
@@ -161,7 +162,7 @@ def conv_stem_network(target: Target, conv: StemConv, height: int, width: int) -
     for position, (lo, hi) in zip(mesh_positions(target, len(groups)), groups):
         layer = StemLayer(np.zeros((0, hi - lo)), np.repeat(conv.bias[lo:hi], plane),
                           np.repeat(conv.multiplier[lo:hi], plane), conv.zero_point)
-        core = _stem_core(builder, position, words, layer, 0, (hi - lo) * plane)
+        core = _stem_core(builder, position, words, layer, 0, (hi - lo) * plane, stage=1)
         table = {}
         for c in range(in_channels):
             for cls_y, y in ((0, 0), (1, 1), (2, height - 1)):

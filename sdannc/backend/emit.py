@@ -229,6 +229,10 @@ def build_image(graph: Graph, target: Target) -> tuple[ChipImage, dict[str, Laye
             layers[output] = _build_layer(layer.node, graph, target, caps[output])
     builder = ImageBuilder(target)
     builder.cores = _number_cores(layers)
+    depth = depths(graph)
+    for layer in layers.values():
+        for core in layer.builders:
+            core.stage, core.layer = depth[layer.node.output], layer.node.name
     owners = [layer.node.name for layer in layers.values() for _ in layer.cores]
     little = target.core["dendrite_memory_words"]["little"]
     needs_big = [words > little for layer in layers.values() for words in layer.dendrite_words]
@@ -241,8 +245,8 @@ def build_image(graph: Graph, target: Target) -> tuple[ChipImage, dict[str, Laye
         raise SdanncError("the model's output is its input unchanged: nothing to compile")
     for element, (c, i) in enumerate(zip(out_core.tolist(), out_index.tolist())):
         builder.map_output(element, c, i)
-    depth = depths(graph)[graph.output]
-    schedule = Schedule(bits=programs.BITS, sample_interval=programs.BITS, output_offset=programs.BITS * depth - 1)
+    schedule = Schedule(bits=programs.BITS, sample_interval=programs.BITS,
+                        output_offset=programs.BITS * depth[graph.output] - 1)
     image = builder.build(graph.tensors[graph.input].shape, graph.input_encode, graph.tensors[graph.output].shape,
                           graph.output_decode, schedule)
     return image, layers

@@ -48,6 +48,7 @@ class CoreBuilder:
         self._dendrites: list[tuple[int, int, int, int]] = []
         self._ids = _ListPool()
         self._weights = _ListPool()
+        self.stage, self.layer = 0, ""
 
     def set_config(self, values) -> None:
         self.config = [int(v) for v in values]
@@ -60,6 +61,9 @@ class CoreBuilder:
         kind = DENDRITE_RELATIVE if relative else DENDRITE_ABSOLUTE
         self._dendrites.append((kind, self._ids.add(ids), len(ids), self._weights.add(weights)))
         return len(self._dendrites) - 1
+
+    def dendrite_lengths(self) -> np.ndarray:
+        return np.asarray([length for _, _, length, _ in self._dendrites], dtype=np.int64)
 
     def set_axons(self, neuron: int, targets) -> None:
         """Targets as (dx, dy, dendrite, carried index) with relative mesh offsets; identical lists are shared."""
@@ -81,6 +85,8 @@ class CoreBuilder:
             dendrites=np.asarray(self._dendrites, dtype=np.int64).reshape(-1, 4),
             ids=self._ids.array(),
             weights=self._weights.array(),
+            stage=self.stage,
+            layer=self.layer,
         )
 
 

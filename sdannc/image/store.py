@@ -62,7 +62,8 @@ def _network_json(image: ChipImage) -> dict:
         "schedule": {"bits": s.bits, "sample_interval": s.sample_interval, "output_offset": s.output_offset},
         "input": {"shape": list(image.io.input_shape), "encode": image.io.input_encode},
         "output": {"shape": list(image.io.output_shape), "decode": image.io.output_decode},
-        "cores": [{"x": c.x, "y": c.y, "file": f"cores/{c.name}.npz", "neurons": c.n_neurons} for c in image.cores],
+        "cores": [{"x": c.x, "y": c.y, "file": f"cores/{c.name}.npz", "neurons": c.n_neurons, "stage": c.stage,
+                   "layer": c.layer} for c in image.cores],
         "meta": image.meta,
     }
 
@@ -208,6 +209,8 @@ def _read_core(reader: _Reader, entry: dict, state_fields: int) -> CoreImage:
         dendrites=_int(a["dendrites"], 4, reader, name, "dendrites"),
         ids=_int(a["ids"], None, reader, name, "ids"),
         weights=_int(a["weights"], None, reader, name, "weights"),
+        stage=entry.get("stage", 0),
+        layer=entry.get("layer", ""),
     )
 
 
@@ -252,6 +255,10 @@ def read_image(path: str | os.PathLike, expect_target: Target | None = None) -> 
         for key in ("x", "y"):
             _field(reader, entry, key, int)
         _field(reader, entry, "file", str)
+        if "stage" in entry and (_field(reader, entry, "stage", int) < 0):
+            raise reader.fail("network.json", f"core {entry['file']}: stage must not be negative")
+        if "layer" in entry:
+            _field(reader, entry, "layer", str)
     listed = {e["file"] for e in entries} | {"target.yaml", "network.json", "io.npz"}
     extra = sorted(set(reader.manifest["files"]) - listed)
     if extra:

@@ -20,6 +20,7 @@ from .. import arith
 from .delivery import deliver
 from .executor import ProgramRunner
 from .network import Network
+from .windows import SampleWindows
 
 
 def instruction_cycles(image: ChipImage, isa) -> dict[str, int]:
@@ -47,6 +48,10 @@ class Counters:
     core_cycles: np.ndarray = None  # [cores]
     link_flits: np.ndarray = None  # [links]
     tick_cycles: list = field(default_factory=list)  # per tick: [lanes]
+    # Inside real samples' windows only (sdannc/sim/windows.py), not pipeline fill and drain:
+    sample_spikes: np.ndarray = None  # [neurons, bits]: spikes sent, by bit position (0 = MSB)
+    sample_sops: np.ndarray = None  # [cores]
+    sample_input_spikes: np.ndarray = None  # [bits]: input spikes injected, by bit position
     instructions: int = 0
     max_hops: int = 0
 
@@ -137,13 +142,19 @@ class Simulator:
             sops=np.zeros(n_cores, dtype=np.int64),
             core_cycles=np.zeros(n_cores, dtype=np.int64),
             link_flits=np.zeros(self.network.n_links, dtype=np.int64),
+            sample_spikes=np.zeros((self.n_neurons, sched.bits), dtype=np.int64),
+            sample_sops=np.zeros(n_cores, dtype=np.int64),
+            sample_input_spikes=np.zeros(sched.bits, dtype=np.int64),
         )
+        windows = SampleWindows(self.image, per_lane)
         fired = np.zeros((lanes, self.n_neurons), dtype=bool)
         ticks = sched.ticks_for(per_lane)
         for tick in range(ticks):
             injected = self._inject(tick, codes_in)
             counters.input_spikes += int(injected.sum())
-            fired = self._tick(np.concatenate([fired, injected], axis=1), runners, counters, lanes)
+            counters.sample_input_spikes[tick % sched.sample_interval % sched.bits] += int(injected.sum())
+            fired, sops = self._tick(np.concatenate([fired, injected], axis=1), runners, counters, lanes)
+            self._attribute(tick, windows, fired, sops, counters)
             self._read_outputs(tick, fired, codes_out)
             if progress is not None:
                 progress(tick + 1, ticks)
@@ -190,4 +201,14 @@ class Simulator:
         counters.core_cycles += core_cycles.sum(axis=0)
         counters.link_flits += flits.sum(axis=0).astype(np.int64)
         counters.max_hops = max(counters.max_hops, int(d.max_hops.max(initial=0)))
-        return fired
+        return fired, d.sops
+
+    def _attribute(self, tick: int, windows: SampleWindows, fired: np.ndarray, sops: np.ndarray,
+                   counters: Counters) -> None:
+        """Count the spikes and SOPs of this tick that belong to real samples."""
+        counters.sample_sops += sops.sum(axis=0) * windows.receiving(tick)
+        sending, bit = windows.sending(tick)
+        neurons = np.flatnonzero(fired.any(axis=0))
+        core = self.neuron_core[neurons]
+        neurons, core = neurons[sending[core]], core[sending[core]]
+        counters.sample_spikes[neurons, bit[core]] += fired[:, neurons].sum(axis=0)

@@ -1,0 +1,37 @@
+"""Which sample a core's spikes and synaptic operations belong to, tick by tick.
+
+A compiled image gives every core its pipeline stage d (the depth of its layer, 1 for the first).
+With the schedule's `bits` ticks per layer, stage d sends sample s's bit b at tick
+s * sample_interval + d * bits - 1 + b, and receives the bits of its inputs one tick after they are
+sent: from s * sample_interval + (d - 1) * bits. Activity outside every window of a real sample is
+the pipeline filling and draining (layers computing on the zeros before and after the stream): it
+costs energy, and is counted in the totals, but belongs to no sample. Cores of stage 0 (hand-built
+images that give no stage) belong to no window.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..image.model import ChipImage
+
+
+class SampleWindows:
+    def __init__(self, image: ChipImage, samples_per_lane: int) -> None:
+        s = image.schedule
+        self.bits, self.interval, self.samples = s.bits, s.sample_interval, samples_per_lane
+        self.stage = np.asarray([c.stage for c in image.cores], dtype=np.int64)
+        self.known = self.stage > 0
+
+    def _window(self, start: np.ndarray, tick: int) -> tuple[np.ndarray, np.ndarray]:
+        sample, bit = np.divmod(tick - start, self.interval)
+        inside = self.known & (sample >= 0) & (sample < self.samples) & (bit < self.bits)
+        return inside, bit
+
+    def sending(self, tick: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per core: does it send a real sample's bit at this tick, and which bit (0 = MSB)."""
+        return self._window(self.stage * self.bits - 1, tick)
+
+    def receiving(self, tick: int) -> np.ndarray:
+        """Per core: are the spikes it receives at this tick a real sample's."""
+        return self._window((self.stage - 1) * self.bits, tick)[0]
