@@ -138,6 +138,38 @@ def quantize(model: Path, calib_path: Path, output_path: Path, fmt: str, per_cha
     click.echo(f"quantized model written to {output_path}")
 
 
+@main.command()
+@click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--calib", "calib_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Inputs (.npy) to measure accuracy and SOPs on, first axis the batch.")
+@click.option("--labels", "labels_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Their classes (.npy of integers, one per sample).")
+@click.option("--max-drop", default=1.0, show_default=True, type=float,
+              help="Accuracy the sparsification may cost, in percentage points.")
+@click.option("-o", "--output", "output_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Compile config to write (YAML with a sparsify: section).")
+@_target_option
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+def tune(model: Path, calib_path: Path, labels_path: Path, max_drop: float, output_path: Path, target_name: str,
+         quiet: bool) -> None:
+    """Choose RoT / DRLO per layer: fewest synaptic operations within an accuracy-drop limit."""
+    from .compiler import tune_model
+    from .fileio import save_all
+    from .tune import pareto_table
+
+    with _progress("tuning", quiet) as progress:
+        result, text = tune_model(model, target_name, calib_path, labels_path, max_drop, progress)
+    save_all({output_path: text.encode()})
+    if not quiet:
+        click.echo(pareto_table(result))
+        base, best = result.baseline, result.chosen
+        saved = 100 * (1 - best.sops / base.sops) if base.sops else 0.0
+        click.echo(f"chosen: {best.describe()}: SOPs per sample {base.sops:,.0f} -> {best.sops:,.0f} "
+                   f"({saved:.1f}% fewer), accuracy {base.accuracy:.2f}% -> {best.accuracy:.2f}% "
+                   f"({len(result.points)} configurations evaluated)")
+        click.echo(f"config written to {output_path}: compile with --config {output_path}")
+
+
 # ---- simulator --------------------------------------------------------------------------------
 
 

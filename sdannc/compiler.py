@@ -12,7 +12,9 @@ from .backend.report import compile_report
 from .config import load_config
 from .fileio import json_bytes, load_array
 from .frontend import load_onnx
+from .errors import SdanncError
 from .golden import run as golden_run
+from .golden.interpreter import check_input
 from .image import ChipImage, write_image
 from .ir.graph import Graph
 from .passes import Options, run_pipeline
@@ -60,3 +62,25 @@ def run_model(model_path, x: np.ndarray, target_name: str, engine: str, name: st
 
     _, image, _ = compile_to_image(model_path, target, plan=plan)
     return Simulator(image, str(model_path)).run(x, lanes=lanes, name=name).outputs
+
+
+def tune_model(model_path, target_name: str, calib_path, labels_path, max_drop: float, progress=None):
+    """`sdannc tune`: the search result and the compile config text that applies its choice."""
+    from .backend.synapses import synapse_counts
+    from .config import config_text
+    from .tune import check_labels, chosen_plan, tune
+
+    if max_drop < 0:
+        raise SdanncError(f"--max-drop {max_drop}: must not be negative (points of accuracy)")
+    target = load_target(target_name)
+    x = load_array(calib_path, "calibration input")
+    labels = check_labels(load_array(labels_path, "labels"), x.shape[0] if x.ndim else 0, str(labels_path))
+    graph = lower(model_path, target)
+    check_input(graph, x, str(calib_path))
+    _, layers = build_image(graph, target)
+    result = tune(graph, x, labels, target.arith, synapse_counts(graph, layers), max_drop, progress)
+    base, best = result.baseline, result.chosen
+    header = (f"sdannc tune {Path(model_path).name} -t {target.name} --max-drop {max_drop}\n"
+              f"golden model on {x.shape[0]} samples of {Path(calib_path).name}: accuracy {base.accuracy:.2f}% -> "
+              f"{best.accuracy:.2f}%, SOPs per sample {base.sops:,.0f} -> {best.sops:,.0f}")
+    return result, config_text(chosen_plan(result), header)

@@ -103,7 +103,7 @@ def sparsifiable(graph: Graph) -> list[str]:
     return list(dict.fromkeys(n.name for n in graph.nodes if n.op == "stem"))
 
 
-def _output_layers(graph: Graph) -> set[str]:
+def output_layers(graph: Graph) -> set[str]:
     """The layers whose neurons are the graph's output (seen through data moves)."""
     names, pending = set(), [graph.output]
     while pending:
@@ -125,7 +125,7 @@ def resolve(plan: Plan, graph: Graph, where: str) -> dict[str, Setting]:
     if unknown:
         raise SdanncError(f"{where}: sparsify names layer '{unknown[0]}', which {graph.name} has no STEM layer of; "
                           f"layers: {', '.join(names)}")
-    last = _output_layers(graph)
+    last = output_layers(graph)
     settings = {name: plan.default for name in names if name not in last}
     settings.update(plan.layers or {})
     return {name: s for name, s in settings.items() if s.active}

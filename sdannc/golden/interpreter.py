@@ -21,14 +21,18 @@ def run_codes(graph: Graph, codes: np.ndarray, arith: dict, keep: bool = False) 
     return values if keep else values[graph.output]
 
 
-def run(graph: Graph, x: np.ndarray, arith: dict, name: str = "input") -> np.ndarray:
-    """The user's input batch -> the graph's output, encoded and decoded as the chip image does."""
+def check_input(graph: Graph, x: np.ndarray, name: str) -> None:
     shape = graph.tensors[graph.input].shape
     if x.ndim < 1 or tuple(x.shape[1:]) != tuple(shape):
         raise SdanncError(f"input {name}: shape {tuple(x.shape)} does not match the model's input "
                           f"(batch, {', '.join(map(str, shape))})")
     if not input_dtype_ok(graph.input_encode, x.dtype):
         raise SdanncError(f"input {name}: dtype {x.dtype} does not suit the model's input ({graph.input_encode['kind']})")
+
+
+def run(graph: Graph, x: np.ndarray, arith: dict, name: str = "input") -> np.ndarray:
+    """The user's input batch -> the graph's output, encoded and decoded as the chip image does."""
+    check_input(graph, x, name)
     codes = encode_input(x, graph.input_encode).reshape(x.shape)
     out = run_codes(graph, codes, arith)
     return decode_output(out.reshape(out.shape[0], -1), graph.output_decode).reshape(out.shape)
