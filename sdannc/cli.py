@@ -199,6 +199,31 @@ def sim(image_dir: Path, input_path: Path, output_path: Path, report_path: Path 
         click.echo(f"outputs written to {output_path}" + (f", report to {report_path}" if report_path else ""))
 
 
+@main.command()
+@click.argument("image_dir", type=click.Path(path_type=Path))
+@click.option("--input", "-i", "input_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Input batch (.npy) to measure on; the first axis is the batch.")
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for index.html, report.json and the figures (replaced if it exists).")
+@click.option("--lanes", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Independent streams simulated side by side (faster; numbers do not change).")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+def report(image_dir: Path, input_path: Path, out_dir: Path, lanes: int, quiet: bool) -> None:
+    """Spikes, SOPs, bit positions, sparsification, energy and timing of a compiled IMAGE_DIR, as HTML."""
+    from .activity_report import collect, write_report
+
+    with _progress("simulating", quiet) as progress:
+        data = collect(image_dir, input_path, lanes, progress)
+    write_report(data, out_dir)
+    if not quiet:
+        t, e = data["totals"], data["energy_per_sample_pj"]
+        click.echo(f"{data['samples']} samples: {t['spikes_per_sample']:,.0f} spikes and {t['sops_per_sample']:,.0f} "
+                   f"SOPs per sample ({100 * t['sops_saved_fraction']:.1f}% saved by sparsification); energy per "
+                   f"sample {e['chip_sops'] / 1e3:.2f} nJ on the chip (SOPs) against {e['ann_macs'] / 1e3:.2f} nJ "
+                   f"for the quantized ANN (MACs)")
+        click.echo(f"report written to {out_dir / 'index.html'}")
+
+
 class _progress:
     """A progress bar on stderr for long runs, shown only on a terminal."""
 

@@ -36,7 +36,8 @@ def compile_to_image(model_path, target: Target, calib: np.ndarray | None = None
     graph = lower(model_path, target, calib, observe=observe, plan=plan)
     image, layers = build_image(graph, target)
     report = compile_report(graph, image, layers, target, str(model_path))
-    image.meta = {"model": Path(model_path).name, "layers": [r["layer"] for r in report["layers"]]}
+    image.meta = {"model": Path(model_path).name, "layers": [r["layer"] for r in report["layers"]],
+                  "sparsify": {r["layer"]: r["sparsify"] for r in report["layers"] if r["sparsify"]}}
     return graph, image, report
 
 

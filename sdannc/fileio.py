@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -74,3 +75,33 @@ def json_bytes(obj, sort_keys: bool = False) -> bytes:
 
 def save_array(path: str | os.PathLike, array: np.ndarray) -> None:
     save_all({path: array_bytes(array)})
+
+
+def write_folder(files: dict[str, bytes], out_dir: str | os.PathLike) -> None:
+    """Write a folder of (relative name -> bytes) atomically: out_dir is replaced whole, or left as it was."""
+    out = Path(out_dir)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    except OSError as exc:
+        raise SdanncError(f"{out}: cannot write ({exc.strerror or exc})") from None
+    try:
+        for name, data in files.items():
+            (staging / name).parent.mkdir(parents=True, exist_ok=True)
+            (staging / name).write_bytes(data)
+        old = None
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+            os.replace(out, old / "previous")
+        usual_permissions(staging, directory=True)
+        try:
+            os.replace(staging, out)
+        except BaseException:
+            if old is not None:
+                os.replace(old / "previous", out)
+            raise
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

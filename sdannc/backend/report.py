@@ -8,6 +8,7 @@ from ..image import ChipImage
 from ..image.memory import axon_memory_words, dendrite_memory_words
 from ..ir.graph import Graph
 from ..target import Target
+from .synapses import layer_synapses
 
 _OP_NAMES = {"stem": "STEM", "max": "max"}
 
@@ -38,6 +39,8 @@ def compile_report(graph: Graph, image: ChipImage, layers: dict, target: Target,
             "cores": len(cores),
             "dendrite_words": int(sum(dendrite_memory_words(c, target) for c in cores)),
             "axon_words": int(sum(axon_memory_words(c, target) for c in cores)),
+            "macs": layer_synapses(layer) if node.op == "stem" else 0,
+            "sparsify": node.attrs.get("sparsify", {}),
             "acc_bits": node.attrs.get("acc_bits"),
             "acc_shift": node.attrs.get("acc_shift"),
         })

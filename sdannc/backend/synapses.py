@@ -24,3 +24,10 @@ def synapse_counts(graph: Graph, layers: dict) -> dict[str, list[tuple[str, np.n
                 total = per_source.setdefault(source, np.zeros(graph.tensors[source].size, dtype=np.int64))
                 np.add.at(total, link.element, lengths[link.dendrite])
     return {name: list(sources.items()) for name, sources in counts.items()}
+
+
+def layer_synapses(layer) -> int:
+    """All synapses of one layer's cores: the multiply-accumulates per sample a quantized ANN does
+    for it (each weight applied to each input it sees, border taps excluded)."""
+    return int(sum(builder.dendrite_lengths()[link.dendrite].sum()
+                   for builder, tile_links in zip(layer.builders, layer.links) for _, link in tile_links))

@@ -11,8 +11,6 @@ import hashlib
 import io
 import json
 import os
-import shutil
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -21,7 +19,7 @@ import yaml
 
 from .. import __version__
 from ..errors import SdanncError
-from ..fileio import json_bytes, usual_permissions
+from ..fileio import json_bytes, write_folder
 from ..target import Target, target_from_dict
 from .checks import check_image
 from .codec import check_input_spec, check_output_spec
@@ -96,29 +94,7 @@ def write_image(image: ChipImage, out_dir: str | os.PathLike, extra: dict[str, b
     }
     files["manifest.json"] = json_bytes(manifest, sort_keys=True)
     files.update(extra or {})
-    out = Path(out_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        for name, data in files.items():
-            (staging / name).parent.mkdir(parents=True, exist_ok=True)
-            (staging / name).write_bytes(data)
-        old = None
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
-            os.replace(out, old / "image")
-        usual_permissions(staging, directory=True)
-        try:
-            os.replace(staging, out)
-        except BaseException:
-            if old is not None:
-                os.replace(old / "image", out)
-            raise
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    write_folder(files, out_dir)
 
 
 class _Reader:

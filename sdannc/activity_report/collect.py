@@ -1,0 +1,133 @@
+"""The numbers of `sdannc report`: one simulator run of a compiled image on the user's batch (and a
+second with sparsification switched off, when the image has some), gathered into one dict.
+
+Per layer: spikes and SOPs per sample (SDANN fig. 9), spikes by bit position (fig. 8), SOPs with and
+without sparsification. Energy per sample three ways: the quantized ANN's MACs x 0.23 pJ against the
+SNN's accumulates (SOPs) x 0.03 pJ (the paper's table 9 method, 45 nm figures of its ref. [33]), and
+SOPs x the target's pJ per SOP (plus the simulator's instruction and network energy). Latency and
+pipelined throughput from the schedule and the simulated cycles per tick.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..activity import INPUT_LAYER, simulated_activity
+from ..backend.programs import STEM_CONFIG
+from ..errors import SdanncError
+from ..fileio import load_array
+from ..image import ChipImage, read_image
+from ..ir.graph import CODE_MAX
+from ..sim import Simulator
+from ..sim.report import build_report
+
+PJ_PER_MAC = 0.23  # 8-bit-ish multiply-accumulate, as SDANN table 9 counts the quantized ANN
+PJ_PER_AC = 0.03  # accumulate, as SDANN table 9 counts the SNN
+
+
+def without_sparsification(image: ChipImage) -> ChipImage:
+    """The same image with every sparsified layer's round-add 0 and keep-mask all ones: the program
+    still runs its sparsify block, which then changes nothing."""
+    layers = set(image.meta.get("sparsify", {}))
+    plain = copy.copy(image)
+    plain.cores = []
+    for core in image.cores:
+        if core.layer in layers:
+            core = copy.copy(core)
+            core.config = core.config.copy()
+            core.config[STEM_CONFIG["round_add"]] = 0
+            core.config[STEM_CONFIG["keep_mask"]] = CODE_MAX
+        plain.cores.append(core)
+    return plain
+
+
+def _compile_report(image_dir: Path) -> dict:
+    path = image_dir / "report.json"
+    if not path.is_file():
+        raise SdanncError(f"image {image_dir}: no report.json beside it: compile it with `sdannc compile` first")
+    try:
+        return json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise SdanncError(f"image {image_dir}: report.json is not readable JSON ({exc}): recompile") from None
+
+
+def _run(image: ChipImage, where: str, x: np.ndarray, lanes: int, progress):
+    sim = Simulator(image, where)
+    result = sim.run(x, lanes=lanes, progress=progress)
+    return simulated_activity(sim, result.counters), build_report(sim, result)
+
+
+def collect(image_dir, input_path, lanes: int = 1, progress=None) -> dict:
+    image_dir = Path(image_dir)
+    image = read_image(image_dir)
+    compiled = _compile_report(image_dir)
+    x = load_array(input_path, "input")
+    Simulator(image, str(image_dir)).check_input(x, str(input_path))
+    samples = x.shape[0]
+    activity, sim = _run(image, str(image_dir), x, lanes, progress)
+    sparsified = image.meta.get("sparsify", {})
+    plain = _run(without_sparsification(image), str(image_dir), x, lanes, None)[0] if sparsified else activity
+
+    rows = []
+    for name, info in [(INPUT_LAYER, {"op": "input", "neurons": image.io.n_inputs, "cores": 0, "macs": 0})] + \
+            [(r["layer"], r) for r in compiled["layers"]]:
+        if any(row["layer"] == name for row in rows) or name not in activity:
+            continue
+        a, p = activity[name], plain[name]
+        rows.append({
+            "layer": name, "op": info["op"], "neurons": info["neurons"], "cores": info["cores"],
+            "sparsify": sparsified.get(name, {}),
+            "spikes_per_sample": a.spikes / samples,
+            "sops_per_sample": a.sops / samples,
+            "sops_without_sparsify_per_sample": p.sops / samples,
+            "spikes_without_sparsify_per_sample": p.spikes / samples,
+            "macs_per_sample": info.get("macs", 0),
+            "spikes_by_bit_per_sample": (a.spikes_by_bit / samples).tolist(),
+        })
+    sops = sum(r["sops_per_sample"] for r in rows)
+    macs = sum(r["macs_per_sample"] for r in rows)
+    sops_plain = sum(r["sops_without_sparsify_per_sample"] for r in rows)
+    ticks = max(sim["ticks"], 1)
+    cycles_per_tick = sim["cycles"] / ticks
+    clock_hz = sim["clock_mhz"] * 1e6
+    pj_per_sop = sim["energy"]["pj_per_sop"]
+    return {
+        "image": str(image_dir),
+        "model": compiled.get("model"),
+        "target": sim["target"],
+        "input": str(input_path),
+        "samples": samples,
+        "cores_used": compiled["cores_used"],
+        "cores_available": compiled["cores_available"],
+        "layers": rows,
+        "totals": {
+            "spikes_per_sample": sum(r["spikes_per_sample"] for r in rows),
+            "sops_per_sample": sops,
+            "sops_without_sparsify_per_sample": sops_plain,
+            "sops_saved_fraction": 1 - sops / sops_plain if sops_plain else 0.0,
+            "macs_per_sample": macs,
+            "fill_drain_sops": sim["synaptic_ops"]["total"] - sops * samples,
+        },
+        "energy_per_sample_pj": {
+            "ann_macs": macs * PJ_PER_MAC,
+            "snn_acs": sops * PJ_PER_AC,
+            "chip_sops": sops * pj_per_sop,
+            "chip_simulated": sim["energy"]["per_sample_pj"],
+            "pj_per_mac": PJ_PER_MAC,
+            "pj_per_ac": PJ_PER_AC,
+            "pj_per_sop": pj_per_sop,
+        },
+        "timing": {
+            "ticks_per_sample": sim["ticks_per_sample"],
+            "ticks_between_samples": sim["ticks_between_samples"],
+            "cycles_per_tick": cycles_per_tick,
+            "clock_mhz": sim["clock_mhz"],
+            "latency_us": sim["ticks_per_sample"] * cycles_per_tick / clock_hz * 1e6,
+            "pipelined_samples_per_s": clock_hz / (cycles_per_tick * sim["ticks_between_samples"]),
+        },
+        "simulator": sim,
+    }

@@ -1,0 +1,137 @@
+"""The report folder: index.html (self-contained: figures inlined as data URIs), report.json with
+every number the page shows, and the figures as PNG files.
+
+Every number cell of the page carries `data-key`, the path of its value in report.json
+(`layers.2.sops_per_sample`), so that a reader or a test can trace it back.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+
+from ..fileio import json_bytes, write_folder
+from ..sparsify import Setting
+from . import plots
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 70em; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 1em; }
+th, td { padding: 0.2em 0.7em; border-bottom: 1px solid #ddd; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+th { text-align: left; background: #f3f3f3; }
+img { max-width: 100%; }
+.note { color: #666; font-size: 0.9em; }
+"""
+
+
+def fmt(value) -> str:
+    """How the page writes a number (the tests read it back the same way)."""
+    if isinstance(value, int):
+        return f"{value:,}"
+    if value == 0 or abs(value) >= 0.01:
+        return f"{value:,.2f}"
+    return f"{value:.3g}"
+
+
+def _num(data: dict, key: str) -> str:
+    value = data
+    for part in key.split("."):
+        value = value[int(part)] if isinstance(value, list) else value[part]
+    return f'<td class="num" data-key="{key}">{fmt(value)}</td>'
+
+
+def _text(value) -> str:
+    return f"<td>{html.escape(str(value))}</td>"
+
+
+def _table(head, rows) -> str:
+    header = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+    return "<table><tr>" + header + "</tr>" + "".join(f"<tr>{''.join(r)}</tr>" for r in rows) + "</table>"
+
+
+def _figure(name: str, png: bytes, alt: str) -> str:
+    data = base64.b64encode(png).decode()
+    return f'<img id="fig-{name}" alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+def _setting(row) -> str:
+    return str(Setting(**row["sparsify"]))
+
+
+def _sections(d: dict, figures: dict[str, bytes]) -> list[str]:
+    layers = list(enumerate(d["layers"]))
+    bits = len(d["layers"][0]["spikes_by_bit_per_sample"]) if d["layers"] else 0
+    t, e = d["timing"], d["energy_per_sample_pj"]
+    return [
+        ("summary", "Summary", _table(["", "value"], [
+            [_text("model"), _text(d["model"])], [_text("target"), _text(d["target"])],
+            [_text("input"), _text(d["input"])], [_text("samples"), _num(d, "samples")],
+            [_text("cores used"), _num(d, "cores_used")], [_text("cores on the chip"), _num(d, "cores_available")],
+            [_text("spikes per sample"), _num(d, "totals.spikes_per_sample")],
+            [_text("synaptic operations per sample"), _num(d, "totals.sops_per_sample")],
+            [_text("multiply-accumulates per sample (the quantized ANN)"), _num(d, "totals.macs_per_sample")],
+            [_text("SOPs of pipeline fill and drain (whole run, not per sample)"), _num(d, "totals.fill_drain_sops")],
+        ]), ""),
+        ("timing", "Latency and pipelined throughput", _table(["", "value"], [
+            [_text("ticks per sample (latency)"), _num(d, "timing.ticks_per_sample")],
+            [_text("ticks between samples (pipelined)"), _num(d, "timing.ticks_between_samples")],
+            [_text("cycles per tick (simulated mean)"), _num(d, "timing.cycles_per_tick")],
+            [_text("clock, MHz"), _num(d, "timing.clock_mhz")],
+            [_text("latency, us"), _num(d, "timing.latency_us")],
+            [_text("throughput, samples per second"), _num(d, "timing.pipelined_samples_per_s")],
+        ]), ""),
+        ("energy", "Energy per sample", _table(["estimate", "pJ per sample", "pJ per operation"], [
+            [_text("quantized ANN: MACs x pJ per MAC (SDANN table 9)"), _num(d, "energy_per_sample_pj.ann_macs"),
+             _num(d, "energy_per_sample_pj.pj_per_mac")],
+            [_text("SNN: accumulates (SOPs) x pJ per AC (SDANN table 9)"), _num(d, "energy_per_sample_pj.snn_acs"),
+             _num(d, "energy_per_sample_pj.pj_per_ac")],
+            [_text(f"chip: SOPs x the target's pJ per SOP ({e['pj_per_sop']})"), _num(d, "energy_per_sample_pj.chip_sops"),
+             _num(d, "energy_per_sample_pj.pj_per_sop")],
+            [_text("chip, simulated: SOPs, instructions and network, fill and drain shared out"),
+             _num(d, "energy_per_sample_pj.chip_simulated"), _text("")],
+        ]), _figure("energy", figures["energy.png"], "energy per sample")),
+        ("layers", "Spikes and synaptic operations per layer", _table(
+            ["layer", "op", "neurons", "cores", "spikes per sample", "SOPs per sample", "MACs per sample"],
+            [[_text(r["layer"]), _text(r["op"]), _num(d, f"layers.{i}.neurons"), _num(d, f"layers.{i}.cores"),
+              _num(d, f"layers.{i}.spikes_per_sample"), _num(d, f"layers.{i}.sops_per_sample"),
+              _num(d, f"layers.{i}.macs_per_sample")] for i, r in layers]),
+         _figure("spikes-sops", figures["spikes_sops.png"], "spikes and SOPs per layer")),
+        ("bits", "Spikes by bit position (MSB first)", _table(
+            ["layer"] + [f"bit {bits - 1 - b}" for b in range(bits)],
+            [[_text(r["layer"])] + [_num(d, f"layers.{i}.spikes_by_bit_per_sample.{b}") for b in range(bits)]
+             for i, r in layers]),
+         _figure("bits", figures["bit_positions.png"], "share of spikes per bit position")),
+        ("sparsification", "Sparsification (RoT / DRLO)", _table(
+            ["layer", "setting", "SOPs without", "SOPs with", "spikes without", "spikes with"],
+            [[_text(r["layer"]), _text(_setting(r)), _num(d, f"layers.{i}.sops_without_sparsify_per_sample"),
+              _num(d, f"layers.{i}.sops_per_sample"), _num(d, f"layers.{i}.spikes_without_sparsify_per_sample"),
+              _num(d, f"layers.{i}.spikes_per_sample")] for i, r in layers]
+            + [[_text("all"), _text(""), _num(d, "totals.sops_without_sparsify_per_sample"),
+                _num(d, "totals.sops_per_sample"), _text(""), _text("")]]),
+         _figure("sparsification", figures["sparsification.png"], "SOPs with and without sparsification")),
+    ]
+
+
+def render(d: dict, figures: dict[str, bytes]) -> str:
+    title = f"sdannc report: {d['model']} on {d['target']}"
+    body = []
+    for key, heading, table, figure in _sections(d, figures):
+        body.append(f'<section id="{key}"><h2>{html.escape(heading)}</h2>{table}{figure}</section>')
+    note = ('<p class="note">Per-sample figures count the spikes and SOPs inside the samples\' windows; the '
+            "pipeline's fill and drain (layers computing on zeros before and after the stream) is counted apart. "
+            "Numbers per sample are averages over the batch.</p>")
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+            f"<style>{STYLE}</style></head>\n<body><h1>{html.escape(title)}</h1>{note}\n" + "\n".join(body)
+            + "\n</body></html>\n")
+
+
+def write_report(d: dict, out_dir) -> None:
+    figures = {
+        "spikes_sops.png": plots.spikes_and_sops(d["layers"]),
+        "bit_positions.png": plots.bit_positions(d["layers"]),
+        "sparsification.png": plots.sparsification(d["layers"]),
+        "energy.png": plots.energy(d["energy_per_sample_pj"]),
+    }
+    files = {"index.html": render(d, figures).encode(), "report.json": json_bytes(d), **figures}
+    write_folder(files, out_dir)

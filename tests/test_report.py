@@ -1,0 +1,153 @@
+"""`sdannc report`: the page's structure, every number on it traced to report.json, and report.json
+checked against the compile report, the simulator's report and an unsparsified compile."""
+
+from __future__ import annotations
+
+import base64
+import json
+from html.parser import HTMLParser
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import models
+from cli_checks import assert_user_error
+from sdannc.activity_report.page import fmt
+from sdannc.cli import main
+
+MODEL = "cnn_pool"
+SECTIONS = {"summary", "timing", "energy", "layers", "bits", "sparsification"}
+
+
+class _Page(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.sections, self.images, self.cells, self._key, self.title = [], [], {}, None, ""
+        self._in_title = False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "section":
+            self.sections.append(attrs.get("id"))
+        elif tag == "img":
+            self.images.append(attrs["src"])
+        elif tag == "td" and "data-key" in attrs:
+            self._key = attrs["data-key"]
+            self.cells[self._key] = ""
+        elif tag == "title":
+            self._in_title = True
+
+    def handle_endtag(self, tag):
+        if tag == "td":
+            self._key = None
+        if tag == "title":
+            self._in_title = False
+
+    def handle_data(self, data):
+        if self._key is not None:
+            self.cells[self._key] += data
+        if self._in_title:
+            self.title += data
+
+
+def _lookup(data, key: str):
+    for part in key.split("."):
+        data = data[int(part)] if isinstance(data, list) else data[part]
+    return data
+
+
+def _run(args):
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    assert result.exit_code == 0, (result.output, result.exception)
+    return result
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("report")
+    model = models.quantized(MODEL)
+    x = models.eval_set(models.float_model(MODEL), 6)
+    np.save(tmp / "x.npy", x)
+    (tmp / "sdannc.yaml").write_text("sparsify:\n  default: {rot: 2}\n  conv2: {drlo: 3}\n")
+    _run(["compile", model, "-o", tmp / "sparse", "--config", tmp / "sdannc.yaml", "-q"])
+    _run(["compile", model, "-o", tmp / "plain", "-q"])
+    for name in ("sparse", "plain"):
+        _run(["report", tmp / name, "--input", tmp / "x.npy", "-o", tmp / f"{name}_report", "-q"])
+    _run(["sim", tmp / "sparse", "--input", tmp / "x.npy", "-o", tmp / "y.npy", "--report", tmp / "sim.json", "-q"])
+    return tmp
+
+
+def test_page_has_every_section_and_inline_png_figures(built):
+    page = _Page()
+    page.feed((built / "sparse_report" / "index.html").read_text())
+    assert SECTIONS <= set(page.sections)
+    assert "cnn_pool" in page.title and "darwin3" in page.title
+    assert len(page.images) == 4
+    for src in page.images:
+        assert src.startswith("data:image/png;base64,")
+        assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+    for name in ("spikes_sops", "bit_positions", "sparsification", "energy"):
+        assert (built / "sparse_report" / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_every_number_on_the_page_is_the_one_in_report_json(built):
+    data = json.loads((built / "sparse_report" / "report.json").read_text())
+    page = _Page()
+    page.feed((built / "sparse_report" / "index.html").read_text())
+    assert len(page.cells) > 50
+    for key, text in page.cells.items():
+        value = _lookup(data, key)
+        assert text == fmt(value), key
+        assert float(text.replace(",", "")) == pytest.approx(value, rel=1e-2, abs=5e-3), key
+    per_layer = {k.split(".")[2] for k in page.cells if k.startswith("layers.")}
+    assert {"sops_per_sample", "spikes_per_sample", "sops_without_sparsify_per_sample", "macs_per_sample"} <= per_layer
+
+
+def test_report_json_agrees_with_compile_and_simulator_reports(built):
+    data = json.loads((built / "sparse_report" / "report.json").read_text())
+    compiled = json.loads((built / "sparse" / "report.json").read_text())
+    sim = json.loads((built / "sim.json").read_text())
+    assert data["cores_used"] == compiled["cores_used"]
+    layers = [r["layer"] for r in data["layers"]]
+    assert layers == ["(input)"] + [r["layer"] for r in compiled["layers"]]
+    assert [r["macs_per_sample"] for r in data["layers"][1:]] == [r["macs"] for r in compiled["layers"]]
+    assert {r["layer"]: r["sparsify"] for r in data["layers"] if r["sparsify"]} == \
+        {"conv1": {"rot": 2}, "conv2": {"drlo": 3}, "avgpool": {"rot": 2}}
+    samples = data["samples"]
+    total = data["totals"]["sops_per_sample"] * samples + data["totals"]["fill_drain_sops"]
+    assert total == pytest.approx(sim["synaptic_ops"]["total"])
+    assert data["timing"]["ticks_per_sample"] == compiled["ticks_per_sample"] == sim["ticks_per_sample"]
+    assert data["energy_per_sample_pj"]["chip_simulated"] == pytest.approx(sim["energy"]["per_sample_pj"])
+
+
+def test_without_sparsification_equals_the_unsparsified_compile(built):
+    sparse = json.loads((built / "sparse_report" / "report.json").read_text())
+    plain = json.loads((built / "plain_report" / "report.json").read_text())
+    for s, p in zip(sparse["layers"], plain["layers"]):
+        assert s["sops_without_sparsify_per_sample"] == p["sops_per_sample"], s["layer"]
+        assert s["spikes_without_sparsify_per_sample"] == p["spikes_per_sample"], s["layer"]
+    assert sparse["totals"]["sops_per_sample"] < plain["totals"]["sops_per_sample"]
+    assert plain["totals"]["sops_saved_fraction"] == 0
+
+
+def test_report_errors_are_one_line_and_write_nothing(built, tmp_path):
+    out = tmp_path / "r"
+    result = CliRunner().invoke(main, ["report", str(built / "sparse"), "--input", str(built / "y.npy"), "-o", str(out)])
+    assert_user_error(result, "does not match the image's input")
+    (tmp_path / "bare").mkdir()
+    result = CliRunner().invoke(main, ["report", str(built / "sparse"), "--input", str(built / "nothing.npy"),
+                                       "-o", str(out)])
+    assert_user_error(result, "nothing.npy: not found")
+    assert not out.exists()
+
+
+def test_image_without_compile_report_is_refused(built, tmp_path):
+    import shutil
+
+    image = tmp_path / "image"
+    shutil.copytree(built / "sparse", image)
+    (image / "report.json").unlink()
+    result = CliRunner().invoke(main, ["report", str(image), "--input", str(built / "x.npy"), "-o", str(tmp_path / "r")])
+    assert_user_error(result, "no report.json beside it", "sdannc compile")
+    assert not (tmp_path / "r").exists()
