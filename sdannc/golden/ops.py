@@ -10,8 +10,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.graph import CODE_BITS, Node
-from ..arith import fixed_multiply, saturate, shift_right_even, shift_right_round, shift_right_trunc
+from ..arith import fixed_multiply, saturate, shift_right_even, shift_right_round
 from . import connections
+
+from ..arith import shift_right_trunc  # the Add neuron's truncating shifts
 
 
 def _bit_plane(codes: np.ndarray, bit: int) -> np.ndarray:
