@@ -92,7 +92,7 @@ def max_config(inputs: int) -> list[int]:
     return config
 
 
-# ---- the exact Add neuron (isa/programs/add_neuron.s) ------------------------------------------
+# ---- the exact Add neuron (isa/programs/add_neuron.s: the template with example constants) ------
 # Its two inputs arrive on dendrites of weights 1 and 2, so each tick's dendrite sum holds both
 # input bits apart; each goes into its own accumulator, and after 8 ticks both codes are exact.
 ADD_STATE = {"acc_a": 0, "threshold": 1, "phase": 2, "residue": 3, "acc_b": 4, "offset": 5}
