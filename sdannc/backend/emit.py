@@ -34,13 +34,26 @@ class LayerCores:
 def _program(node: Node, target: Target) -> np.ndarray:
     if node.op == "max":
         return programs.max_program(target)
+    if node.op == "adder":
+        return programs.add_program(target, node.attrs["mul_shift"], node.attrs["out_shifts"])
     a = node.attrs
     return programs.stem_program(target, a["acc_shift"], a["mul_shift"], a["out_shifts"], a.get("round", "RND"),
                                  sparsify="sparsify" in a)
 
 
+def _init_adder_core(core: CoreBuilder, node: Node, flat: np.ndarray, shape) -> None:
+    a = node.attrs
+    core.set_config(programs.add_config(a["zero_point"], *a["clamp"], *a["input_zero_points"], *a["multipliers"]))
+    s = programs.ADD_STATE
+    core.state[:, s["threshold"]] = 1 << (programs.BITS - 1)
+    core.state[:, s["offset"]] = np.broadcast_to(node.params["offset"], shape).reshape(-1)[flat]
+
+
 def _init_core(core: CoreBuilder, node: Node, tile: Tile, shape) -> None:
     flat, _ = local_index(tile, shape)
+    if node.op == "adder":
+        _init_adder_core(core, node, flat, shape)
+        return
     if node.op == "max":
         kh, kw = node.attrs["connections"][0]["kernel"]
         core.set_config(programs.max_config(kh * kw))

@@ -109,3 +109,87 @@ def max_config(inputs: int) -> list[int]:
     config[MAX_CONFIG["last_phase"]] = BITS - 1
     config[MAX_CONFIG["all_candidates"]] = (1 << inputs) - 1
     return config
+
+
+# ---- the exact Add neuron (isa/programs/add_neuron.s: the template with example constants) ------
+# Its two inputs arrive on dendrites of weights 1 and 2, so each tick's dendrite sum holds both
+# input bits apart; each goes into its own accumulator, and after 8 ticks both codes are exact.
+ADD_STATE = {"acc_a": 0, "threshold": 1, "phase": 2, "residue": 3, "acc_b": 4, "offset": 5}
+ADD_CONFIG = {"last_phase": 0, "zero_point": 1, "low": 2, "high": 3, "zero_a": 4, "zero_b": 5,
+              "mult_a": 6, "mult_b": 7}
+
+ADD_TEMPLATE = """\
+; Exact Add neuron: codes a and b arrive as spikes, MSB first, on dendrites of weights 1 and 2.
+; Every tick the dendrite sum (a's bit + 2 x b's bit) is split and each bit shifted into its own
+; accumulator, so both codes are exact after 8 ticks; then, once:
+;   y = clamp(shift((ma (a - za) >> p) + (mb (b - zb) >> p) + offset) + zc)   (p = {mul_shift})
+; State: 0 a, 1 threshold 128, 2 phase, 3 residue, 4 b, 5 offset (this neuron's constant).
+; Config: 0 last phase (7), 1 output zero point, 2 low clamp, 3 high clamp, 4 za, 5 zb, 6 ma, 7 mb.
+        LDS                     ; R0 a so far, R1 threshold, R2 phase, R3 residue
+        LOAD R4, 4              ; b so far
+        LDW  R6, 0              ; this tick's bits: a's + 2 x b's
+        MOV  R7, R6
+        SFTI R7, R, 1, TRUNC    ; b's bit
+        MOV  R8, R7
+        SFTI R8, L, 1, TRUNC
+        SUB  R6, R8             ; a's bit
+        SFTI R0, L, 1, TRUNC
+        ADD  R0, R6             ; a = 2 a + bit
+        SFTI R4, L, 1, TRUNC
+        ADD  R4, R7             ; b = 2 b + bit
+        LDC  R5, 0
+        CMP  R2, R5, EQ
+        JC   NFLAG, emit        ; not the last input bit: just emit
+        LDC  R6, 4
+        SUB  R0, R6             ; a - za
+        LDC  R6, 6
+        MULT R0, R6, {mul_shift}        ; ma (a - za), exact when p = 0
+        LDC  R6, 5
+        SUB  R4, R6             ; b - zb
+        LDC  R6, 7
+        MULT R4, R6, {mul_shift}        ; mb (b - zb)
+        ADD  R0, R4
+        LOAD R6, 5
+        ADD  R0, R6             ; + offset
+{out_shifts}        LDC  R6, 1
+        ADD  R0, R6             ; + output zero point
+        LDC  R6, 2
+        CMP  R0, R6, LT
+        SEL  R0, R6             ; clamp low (the ReLU)
+        LDC  R6, 3
+        CMP  R0, R6, GT
+        SEL  R0, R6             ; clamp high
+        MOV  R3, R0             ; residue = output code
+        MOVI R0, 0              ; a and b start from 0 for the next sample
+        MOVI R4, 0
+emit:
+        FIRE R3, R1, SUB        ; output bit, MSB first: spike if residue >= 128, then residue -= 128
+        SFTI R3, L, 1, TRUNC
+        ADDI R2, 1
+        LOGIC R2, R5, AND       ; phase = (phase + 1) mod 8
+        STORE R4, 4
+        STS
+        END
+"""
+ADD_SHIFT_LINE = "        SFTI R0, R, {shift}, {mode}\n"
+
+
+def add_source(mul_shift: int, out_shifts) -> str:
+    """The Add program with its MULT shift and its chain of (amount, TRUNC|RND|RNE) right shifts:
+    truncating shifts then one rounding shift round once (floor(floor(v / 2^a) + 2^(b-1)) / 2^b))."""
+    shifts = "".join(ADD_SHIFT_LINE.format(shift=s, mode=mode) for s, mode in out_shifts)
+    return ADD_TEMPLATE.format(mul_shift=mul_shift, out_shifts=shifts)
+
+
+def add_program(target: Target, mul_shift: int, out_shifts) -> np.ndarray:
+    isa = load_isa(target.isa_name)
+    return isa.encode_program(assemble(add_source(mul_shift, out_shifts), isa, "<add program>"))
+
+
+def add_config(zero_point: int, low: int, high: int, zero_a: int, zero_b: int, mult_a: int, mult_b: int) -> list[int]:
+    values = {"last_phase": BITS - 1, "zero_point": zero_point, "low": low, "high": high, "zero_a": zero_a,
+              "zero_b": zero_b, "mult_a": mult_a, "mult_b": mult_b}
+    config = [0] * len(ADD_CONFIG)
+    for key, value in values.items():
+        config[ADD_CONFIG[key]] = value
+    return config

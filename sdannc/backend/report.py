@@ -10,7 +10,7 @@ from ..ir.graph import Graph
 from ..target import Target
 from .synapses import layer_synapses
 
-_OP_NAMES = {"stem": "STEM", "max": "max"}
+_OP_NAMES = {"stem": "STEM", "adder": "add", "max": "max"}
 
 
 def _hops(image: ChipImage) -> tuple[int, int]:
@@ -34,7 +34,7 @@ def compile_report(graph: Graph, image: ChipImage, layers: dict, target: Target,
         cores = [image.cores[c] for c in layer.cores]
         rows.append({
             "layer": node.name,
-            "op": _OP_NAMES[node.op] + ("" if node.op == "max" else f" {'+'.join(c['kind'] for c in node.attrs['connections'])}"),
+            "op": _OP_NAMES[node.op] + ("" if node.op != "stem" else f" {'+'.join(c['kind'] for c in node.attrs['connections'])}"),
             "neurons": int(sum(c.n_neurons for c in cores)),
             "cores": len(cores),
             "dendrite_words": int(sum(dendrite_memory_words(c, target) for c in cores)),

@@ -219,20 +219,22 @@ class Converter:
 
     # ------------------------------------------------------------------ folding a constant add
 
-    def reopen_linear(self, node, ir: str, onnx_readers: int) -> Pending:
-        """The linear layer writing `ir`, taken back as pending so a constant Add can fold into it."""
+    def constant_add(self, node, ir: str, const: np.ndarray) -> dict:
+        """The head of `ir + const` for a linear layer's quantized output `ir`: onnxruntime rounds the
+        layer's output, then adds the constant and rounds again (QLinearAdd); so does the IR."""
         producer = next((n for n in self.nodes if n.output == ir), None)
-        if (producer is None or producer.op != "linear" or onnx_readers != 1 or self.consumers_in_ir(ir)
-                or producer.attrs["clamp"] != (0, CODE_MAX) or ir == self.input):
-            self.m.node_fail(node, "adds a constant to a tensor that is not the sole output of a linear layer "
+        if producer is None or producer.op != "linear":
+            self.m.node_fail(node, "adds a constant to a tensor that is not the output of a linear layer "
                                    "(MatMul/Gemm/Conv); sdannc supports a constant Add only as a layer's bias")
-        self.nodes.remove(producer)
-        shape = self.tensors.pop(ir).shape
-        attrs = {k: v for k, v in producer.attrs.items() if k != "clamp"}
-        head = {"op": "linear", "inputs": producer.inputs, "attrs": attrs, "params": dict(producer.params),
-                "shape": shape, "float": ir}
-        self.used_names.discard(producer.name)
-        return Pending(producer.name, head["shape"], head=head)
+        nout = producer.params["weight"].shape[0]
+        vec = channel_vector(np.asarray(const, np.float64), nout, producer.attrs["kind"])
+        if vec is None:
+            self.m.node_fail(node, f"constant of shape {list(np.shape(const))} is not a per-output bias "
+                                   f"for {nout} outputs")
+        self.notes.append(f"{self.m.node_name(node)}: the constant Add after {producer.name}'s quantized output "
+                          "is its own layer, rounded again as onnxruntime does")
+        return {"op": "add_const", "inputs": [ir], "attrs": {}, "params": {"constant": vec},
+                "shape": self.tensors[ir].shape, "float": node.output[0]}
 
     def fold_bias(self, node, p: Pending, const: np.ndarray) -> Pending:
         """p's linear layer with constant `const` (real values) added to its bias."""

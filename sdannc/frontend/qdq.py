@@ -125,28 +125,16 @@ def _linear(c: Converter, node, attrs: dict) -> dict:
     return linear_head(c, node, x, w.q, w.scale, w.zero_point, w.axis, trans, "dense", **bias)
 
 
-def _onnx_readers(c: Converter, ir: str) -> int:
-    """How many ONNX nodes read IR tensor ir (through any DequantizeLinear); the graph output counts."""
-    total = 0
-    for name in [q for q, v in c.qmap.items() if v == ir]:
-        total += name == c.m.output.name
-        for reader in c.m.consumers.get(name, []):
-            if reader.op_type == "DequantizeLinear":
-                total += len(c.m.consumers.get(reader.output[0], [])) + (reader.output[0] == c.m.output.name)
-            else:
-                total += 1
-    return total
-
-
 def _add(c: Converter, node, name: str) -> object:
     a, b = node.input[0], node.input[1]
     const_a, const_b = const_value(c, a), const_value(c, b)
     if const_a is not None and const_b is None:
         (a, const_a), (b, const_b) = (b, const_b), (a, const_a)
-    if const_b is not None:  # x + constant: the bias of the layer that makes x
+    if const_b is not None:  # x + constant: a bias
         value = c.floats.get(a)
-        if isinstance(value, str):
-            value = c.reopen_linear(node, value, _onnx_readers(c, value))
+        if isinstance(value, str):  # of a layer whose output was quantized first: rounded twice
+            head = c.constant_add(node, value, const_b)
+            return Pending(name, head["shape"], head=head)
         if not isinstance(value, Pending) or value.head is None:
             c.m.node_fail(node, "adds a constant to something other than a linear layer's output")
         return c.fold_bias(node, value, const_b)

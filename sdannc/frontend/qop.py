@@ -86,16 +86,14 @@ def on_add(c: Converter, node) -> None:
     consts = [ins[i] in c.m.consts for i in (0, 3)]
     if all(consts):
         c.m.node_fail(node, "adds two constants")
-    if any(consts):  # activation + constant: the bias of the layer that makes the activation
+    if any(consts):  # activation + constant: a bias added to a layer's quantized output (rounded twice)
         k = 0 if consts[1] else 3
         j = 3 - k
         x = _read(c, node, ins[k], ins[k + 1], ins[k + 2])
         q = _const(c, node, ins[j], "operand").astype(np.float64)
         zp = _const(c, node, ins[j + 2], "zero point").astype(np.float64) if ins[j + 2] else 0.0
         real = (q - zp) * float(_const(c, node, ins[j + 1], "scale").reshape(-1)[0])
-        readers = len(c.m.consumers.get(ins[k], [])) + (ins[k] == c.m.output.name)
-        pending = c.fold_bias(node, c.reopen_linear(node, x, readers), real)
-        c.qmap[node.output[0]] = c.finish(pending, node.output[0], out_quant)
+        _emit_head(c, node, c.constant_add(node, x, real), out_quant)
         return
     a = _read(c, node, ins[0], ins[1], ins[2])
     b = _read(c, node, ins[3], ins[4], ins[5])

@@ -14,6 +14,8 @@ from .. import sparsify
 from ..arith import fixed_multiply, saturate, shift_right_even, shift_right_round
 from . import connections
 
+from ..arith import shift_right_trunc  # the Add neuron's truncating shifts
+
 
 def _bit_plane(codes: np.ndarray, bit: int) -> np.ndarray:
     """The spikes of tick `bit` (MSB first): 1 where that bit of the code is set."""
@@ -44,6 +46,30 @@ def stem(node: Node, inputs: list[np.ndarray], out_shape, arith: dict) -> np.nda
     return sparsify.apply(np.clip(acc, *a["clamp"]), sparsify.Setting(**a.get("sparsify", {})), a["clamp"])
 
 
+def adder(node: Node, inputs: list[np.ndarray], out_shape, arith: dict) -> np.ndarray:
+    """Exact Add neuron (isa/programs/add_neuron.s): each tick's dendrite sum split into the two input
+    bits, one accumulator per input, then two multipliers, the offset, the shifts, the zero point."""
+    reg, dsum = arith["register_bits"], arith["dendrite_sum_bits"]
+    a, p = node.attrs, node.params
+    batch = inputs[0].shape[0]
+    acc = [np.zeros((batch,) + tuple(out_shape), dtype=np.int64) for _ in range(2)]
+    for bit in range(CODE_BITS):
+        wgtsum = sum(connections.apply(conn, p[f"weight{i}"], _bit_plane(x, bit), out_shape)
+                     for i, (conn, x) in enumerate(zip(a["connections"], inputs)))
+        wgtsum = saturate(saturate(wgtsum, dsum), reg)  # LDW with shift 0: the sum into a register
+        high = wgtsum >> 1
+        low = saturate(wgtsum - saturate(high << 1, reg), reg)
+        acc = [saturate(saturate(acc[0] * 2, reg) + low, reg), saturate(saturate(acc[1] * 2, reg) + high, reg)]
+    terms = [saturate(np.multiply(saturate(x - z, reg), m, dtype=np.int64) >> a["mul_shift"], reg)
+             for x, z, m in zip(acc, a["input_zero_points"], a["multipliers"])]
+    v = saturate(saturate(terms[0] + terms[1], reg) + p["offset"], reg)
+    for shift, mode in a["out_shifts"]:
+        v = SHIFTS[mode](v, shift)
+    v = saturate(v + a["zero_point"], reg)
+    lo, hi = a["clamp"]
+    return np.clip(v, lo, hi)
+
+
 def max_pool(node: Node, inputs: list[np.ndarray], out_shape, arith: dict) -> np.ndarray:
     """Bit-serial max (isa/programs/max_neuron.s): the largest code in each window, padding ignored."""
     conn = node.attrs["connections"][0]
@@ -63,4 +89,6 @@ def concat(node: Node, inputs, out_shape, arith) -> np.ndarray:
     return np.concatenate(inputs, axis=1 + node.attrs["axis"])
 
 
-OPS = {"stem": stem, "max": max_pool, "reshape": reshape, "transpose": transpose, "concat": concat}
+SHIFTS = {"TRUNC": shift_right_trunc, "RND": shift_right_round, "RNE": shift_right_even}  # SFTI R's modes
+
+OPS = {"stem": stem, "adder": adder, "max": max_pool, "reshape": reshape, "transpose": transpose, "concat": concat}

@@ -18,12 +18,18 @@ Quantized level (frontend output):
   maxpool    inputs [x]      attrs kernel, strides, pads, dilations; output has x's scale and zero point
   avgpool    inputs [x]      attrs kernel, strides, pads, count_include_pad, clamp
   add        inputs [a, b]   attrs clamp
+  add_const  inputs [x]      attrs clamp; params constant float [C] (real values, one per channel): x + constant,
+                              where x is a linear layer's quantized output (onnxruntime's MatMul bias: rounded twice)
   concat     inputs [...]    attrs axis (per-sample axis)
   reshape    inputs [x]      (output tensor's shape is the new shape; same scale and zero point)
   transpose  inputs [x]      attrs perm (per-sample axes)
   clamp      inputs [x]      attrs clamp (lo, hi) codes; same scale and zero point (explicit Relu / Clip)
 
-Hardware level (after the passes): see sdannc/passes and sdannc/golden for `stem` and `max`.
+Hardware level (after the passes): see sdannc/passes and sdannc/golden for `stem`, `adder` and `max`.
+  adder      inputs [a] or [a, b]  the exact Add neuron (isa/programs/add_neuron.s): attrs connections
+                              (elementwise), zero_point, clamp, input_zero_points (za, zb), multipliers (ma, mb),
+                              mul_shift, out_shifts [(amount, TRUNC|RND|RNE)], error_bound;
+                              params weight0 = 1, weight1 = 2, offset int per neuron
 """
 
 from __future__ import annotations

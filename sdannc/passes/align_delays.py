@@ -11,7 +11,7 @@ from ..ir.graph import Graph, Tensor
 from ..target import Target
 from .base import Options, Pass, fresh_name, identity_stem
 
-NEURON_OPS = ("stem", "max")
+NEURON_OPS = ("stem", "adder", "max")
 
 
 def depths(graph: Graph) -> dict[str, int]:

@@ -1,8 +1,13 @@
-"""Add -> a STEM neuron with two inputs; an explicit Relu/Clip -> a clamping relay; Concat inputs
-of another scale -> requantizing relays, so that Concat itself only moves data.
+"""Add and Add-of-a-constant -> exact Add neurons; an explicit Relu/Clip -> a clamping relay; Concat
+inputs of another scale -> requantizing relays, so that Concat itself only moves data.
 
-For Add the two inputs' weights approximate the ratio of their scales within the weight width:
-the larger gets the largest weight, the other the nearest integer to keep the ratio (docs/exactness.md).
+The Add neuron (`adder`, isa/programs/add_neuron.s) receives its inputs on dendrites of weights 1
+and 2, rebuilds both codes exactly and computes round(Ma (a - za) + Mb (b - zb) + K) + zc with
+integer multipliers over a common power of two (passes/requantize.py: adder_fixed_point), as
+onnxruntime's QLinearAdd does in float32 (docs/exactness.md). An Add of a constant (onnxruntime's
+quantized bias after a MatMul) is the same neuron with one input and K the constant per neuron.
+Where the register cannot hold the Add's values, it falls back to a STEM neuron whose dendrite
+weights approximate the ratio of the scales.
 """
 
 from __future__ import annotations
@@ -10,8 +15,13 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.graph import Graph, Node, Tensor
+from ..isa import load_isa
 from ..target import Target
 from .base import Options, Pass, fresh_name, identity_stem, stem_node
+from .requantize import adder_fixed_point, mul_shifts_of, sfti_max_of
+
+# The adder's dendrite weights for inputs a and b: a tick's dendrite sum is a's bit + 2 x b's bit.
+ADDER_INPUT_WEIGHTS = (1, 2)
 
 
 def add_weights(ratio_a: float, ratio_b: float, weight_bits: int) -> tuple[int, int, float]:
@@ -22,13 +32,59 @@ def add_weights(ratio_a: float, ratio_b: float, weight_bits: int) -> tuple[int, 
     return max(1, round(ratio_a / m)), max(1, round(ratio_b / m)), m
 
 
+def adder_node(name: str, inputs: list[str], graph: Graph, out: Tensor, ratios, offsets, clamp,
+               target: Target) -> Node | None:
+    """The exact Add neuron: y = sum_i ratios[i] (x_i - z_i) + offsets, rounded once; None if it
+    does not fit the target's registers."""
+    isa = load_isa(target.isa_name)
+    fp = adder_fixed_point(ratios, offsets, target.arith["register_bits"], mul_shifts_of(isa), sfti_max_of(isa))
+    if fp is None:
+        return None
+    zero_points = [graph.tensors[i].zero_point for i in inputs] + [0] * (2 - len(inputs))
+    one = (1,) * len(out.shape)
+    params = {f"weight{i}": np.full(one, w, dtype=np.int64) for i, w in zip(range(len(inputs)), ADDER_INPUT_WEIGHTS)}
+    params["offset"] = np.broadcast_to(fp.offset, out.shape).astype(np.int64).copy()
+    attrs = {"connections": [{"kind": "elementwise"}] * len(inputs), "zero_point": out.zero_point,
+             "clamp": tuple(clamp), "input_zero_points": tuple(zero_points), "multipliers": fp.multipliers,
+             "mul_shift": fp.mul_shift, "out_shifts": list(fp.out_shifts), "error_bound": fp.error}
+    return Node(name=name, op="adder", inputs=list(inputs), output=out.name, attrs=attrs, params=params)
+
+
+def _fallback_note(graph: Graph, node: Node, target: Target) -> None:
+    graph.notes.append(f"lower-elementwise: {node.name}: the exact Add does not fit "
+                       f"{target.arith['register_bits']}-bit registers; its input scales became 8-bit weights")
+
+
 def lower_add(node: Node, graph: Graph, target: Target) -> Node:
     a, b = (graph.tensors[i] for i in node.inputs)
     y = graph.tensors[node.output]
+    clamp = node.attrs.get("clamp", (0, 255))
+    exact = adder_node(node.name, node.inputs, graph, y, [a.scale / y.scale, b.scale / y.scale], 0.0, clamp, target)
+    if exact is not None:
+        return exact
+    _fallback_note(graph, node, target)
     wa, wb, m = add_weights(a.scale / y.scale, b.scale / y.scale, target.arith["weight_bits"])
     one = (1,) * len(y.shape)
     return stem_node(node.name, node.inputs, y, [{"kind": "elementwise"}] * 2, [np.full(one, wa), np.full(one, wb)],
-                     -(wa * a.zero_point + wb * b.zero_point), m, node.attrs.get("clamp", (0, 255)))
+                     -(wa * a.zero_point + wb * b.zero_point), m, clamp)
+
+
+def per_neuron(constant: np.ndarray, shape) -> np.ndarray:
+    """A per-channel vector [C] broadcast over an output of `shape` (channels first)."""
+    return np.broadcast_to(constant.reshape((-1,) + (1,) * (len(shape) - 1)), shape)
+
+
+def lower_add_const(node: Node, graph: Graph, target: Target) -> Node:
+    x, y = graph.tensors[node.inputs[0]], graph.tensors[node.output]
+    clamp = node.attrs.get("clamp", (0, 255))
+    constant = per_neuron(node.params["constant"].astype(np.float64), y.shape)
+    exact = adder_node(node.name, node.inputs, graph, y, [x.scale / y.scale, 0.0], constant / y.scale, clamp, target)
+    if exact is not None:
+        return exact
+    _fallback_note(graph, node, target)
+    bias = np.rint(constant / x.scale).astype(np.int64) - x.zero_point
+    return stem_node(node.name, node.inputs, y, [{"kind": "elementwise"}], [np.ones((1,) * len(y.shape))],
+                     bias, x.scale / y.scale, clamp)
 
 
 def _requantized_inputs(node: Node, graph: Graph) -> tuple[list[Node], Node]:
@@ -53,6 +109,8 @@ def lower_elementwise(graph: Graph, target: Target, options: Options) -> Graph:
     for node in graph.nodes:
         if node.op == "add":
             nodes.append(lower_add(node, graph, target))
+        elif node.op == "add_const":
+            nodes.append(lower_add_const(node, graph, target))
         elif node.op == "clamp":
             relay = identity_stem(graph, node.inputs[0], node.name, graph.tensors[node.output], node.attrs["clamp"])
             nodes.append(relay)
@@ -65,4 +123,5 @@ def lower_elementwise(graph: Graph, target: Target, options: Options) -> Graph:
     return graph
 
 
-PASS = Pass("lower-elementwise", lower_elementwise, "Add, explicit clamps and Concat requantization to STEM neurons")
+PASS = Pass("lower-elementwise", lower_elementwise,
+            "Add and constant Add to exact Add neurons, explicit clamps and Concat requantization to STEM neurons")

@@ -10,17 +10,18 @@ between the two instructions cannot saturate before the output clamp would.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import SdanncError
 from ..isa import load_isa
-from ..ir.graph import Graph, Node
+from ..ir.graph import CODE_MAX, Graph, Node
 from ..target import Target
 from .base import Options, Pass
 
 
-def _sfti_max(isa) -> int:
+def sfti_max_of(isa) -> int:
     field = next(f for f in isa.by_mnemonic["SFTI"].fields if f.name == "amount")
     return (1 << field.width) - 1
 
@@ -67,16 +68,97 @@ def dyadic(real: np.ndarray, acc_bits: int, register_bits: int, sfti_max: int):
     return None
 
 
+def mul_shifts_of(isa) -> list[int]:
+    """The shifts MUL and MULT can apply (the ISA's precision table)."""
+    return list(isa.domain(next(f for f in isa.by_mnemonic["MUL"].fields if f.name == "shift")))
+
+
+# The exact Add neuron multiplies exactly (MULT shift 0) and rounds once, as onnxruntime's float32
+# does, when the register holds multipliers that keep it this close to the real value (in output
+# steps, over every input); otherwise (16-bit registers) the MULT shift with the smallest error.
+EXACT_ADD_ERROR = 2.0 ** -11
+
+
+@dataclass
+class AdderFixedPoint:
+    """v = sum_i (m_i (code_i - z_i)) >> mul_shift, + offset, then out_shifts: ~ sum_i ratio_i (code_i - z_i) + K."""
+    multipliers: tuple[int, ...]
+    offset: np.ndarray  # per neuron, in units of the value before the out shifts
+    mul_shift: int
+    out_shifts: list[tuple[int, str]]  # (amount, TRUNC | RND | RNE), applied in order
+    error: float  # worst distance from the real value, in output steps
+
+
+def shift_chain(total: int, sfti_max: int, last: str) -> list[tuple[int, str]]:
+    """A right shift by `total` as SFTI steps: truncating ones, then one `last` that rounds, which
+    rounds once (floor(floor(v / 2^a) + 2^(b-1)) / 2^b) = round(v / 2^(a+b)))."""
+    chain = []
+    while total > sfti_max:
+        chain.append((sfti_max, "TRUNC"))
+        total -= sfti_max
+    return chain + ([(total, last)] if total else [])
+
+
+def _adder_at(ratios, offsets, mul_shift: int, total: int, top: int, sfti_max: int, last: str):
+    """The Add fixed point with multipliers ratio * 2^total, or None where a value could saturate."""
+    out_shift = total - mul_shift
+    if out_shift < 0 or np.abs(ratios).max() * 2.0 ** total > top:
+        return None
+    m = np.rint(ratios * 2.0 ** total).astype(np.int64)
+    off = np.rint(offsets * 2.0 ** out_shift).astype(np.int64)
+    products = -(-(CODE_MAX * np.abs(m)) >> mul_shift)  # each |m (code - z)| >> p, rounded up
+    if int(products.sum()) + int(np.abs(off).max(initial=0)) + 1 > top:
+        return None
+    truncations = np.count_nonzero(m) if mul_shift else 0  # each MULT floors once
+    error = (CODE_MAX * np.abs(m - ratios * 2.0 ** total).sum() / 2.0 ** total
+             + (np.abs(off - offsets * 2.0 ** out_shift).max(initial=0) + truncations) / 2.0 ** out_shift)
+    return AdderFixedPoint(tuple(int(v) for v in m), off, mul_shift, shift_chain(out_shift, sfti_max, last),
+                           float(error))
+
+
+def _adder_dyadic(ratios, offsets, top: int, sfti_max: int):
+    """Exact multipliers and offsets at a shift one SFTI can make: exact ties then round half to even."""
+    for total in range(sfti_max + 1):
+        if np.all(ratios * 2.0 ** total % 1 == 0) and np.all(offsets * 2.0 ** total % 1 == 0):
+            return _adder_at(ratios, offsets, 0, total, top, sfti_max, "RNE")
+    return None
+
+
+def _adder_finest(ratios, offsets, mul_shift: int, top: int, sfti_max: int):
+    """The largest multipliers that fit with this MULT shift (None if even 2^0 does not)."""
+    for total in range(mul_shift + top.bit_length(), -1, -1):
+        found = _adder_at(ratios, offsets, mul_shift, total, top, sfti_max, "RND")
+        if found is not None:
+            return found
+    return None
+
+
+def adder_fixed_point(ratios, offsets, register_bits: int, shifts, sfti_max: int) -> AdderFixedPoint | None:
+    """Integers for the Add neuron: y ~ sum_i ratios[i] (code_i - z_i) + offsets (offsets per neuron,
+    in output steps). None if the register cannot hold the values at all."""
+    ratios, offsets = np.asarray(ratios, dtype=np.float64), np.asarray(offsets, dtype=np.float64)
+    top = (1 << (register_bits - 1)) - 1
+    sfti_max = min(sfti_max, register_bits - 1)
+    exact = _adder_dyadic(ratios, offsets, top, sfti_max)
+    if exact is not None:
+        return exact
+    found = {p: _adder_finest(ratios, offsets, p, top, sfti_max) for p in sorted(shifts)}
+    exact_products = found.get(0)
+    if exact_products is not None and exact_products.error <= EXACT_ADD_ERROR:
+        return exact_products
+    fits = [f for f in found.values() if f is not None]
+    return min(fits, key=lambda f: f.error) if fits else None
+
+
 def requantize_node(node: Node, target: Target, isa) -> None:
     real = node.params.pop("real_multiplier")
     reg = target.arith["register_bits"]
-    exact = dyadic(real, node.attrs.get("acc_bits", reg), reg, _sfti_max(isa))
+    exact = dyadic(real, node.attrs.get("acc_bits", reg), reg, sfti_max_of(isa))
     if exact is not None:  # MULT by 0 is exact; the shift rounds half to even
         node.params["multiplier"], shift = exact
         node.attrs.update(mul_shift=0, out_shifts=[shift] if shift else [], round="RNE")
         return
-    mul_shifts = isa.domain(next(f for f in isa.by_mnemonic["MUL"].fields if f.name == "shift"))
-    m, mul_shift, out_shift = fixed_point(real, reg, list(mul_shifts), _sfti_max(isa), node.name)
+    m, mul_shift, out_shift = fixed_point(real, reg, mul_shifts_of(isa), sfti_max_of(isa), node.name)
     node.params["multiplier"] = m
     node.attrs.update(mul_shift=int(mul_shift), out_shifts=[out_shift] if out_shift else [], round="RND")
 

@@ -64,10 +64,17 @@ class GraphMaker:
         out = self._tensor((src.shape[0], ho, wo))
         return self._add("avgpool", [x], out, attrs)
 
-    def add(self, a: str, b: str, relu=False) -> str:
-        out = self._tensor(self.graph.tensors[a].shape)
+    def add(self, a: str, b: str, relu=False, scale=None) -> str:
+        out = self._tensor(self.graph.tensors[a].shape, scale)
         zp = self.graph.tensors[out].zero_point
         return self._add("add", [a, b], out, {"clamp": (zp if relu else 0, 255)})
+
+    def add_const(self, x: str, constant, relu=False, scale=None) -> str:
+        """x + constant (real values, one per channel), to a tensor of its own scale."""
+        out = self._tensor(self.graph.tensors[x].shape, scale)
+        zp = self.graph.tensors[out].zero_point
+        return self._add("add_const", [x], out, {"clamp": (zp if relu else 0, 255)},
+                         {"constant": np.asarray(constant, dtype=np.float64)})
 
     def reshape(self, x: str, shape) -> str:
         src = self.graph.tensors[x]

@@ -51,8 +51,26 @@ def residual_concat():
     return g.graph
 
 
+def conv_bias_add():
+    """A constant added to a layer's quantized output (onnxruntime's MatMul bias), then a dense layer."""
+    g = GraphMaker("bias", (2, 5, 5), seed=5)
+    h = g.conv("x", 3, relu=False)
+    h = g.add_const(h, [0.4, -0.25, 0.07], relu=True)
+    g.dense(g.reshape(h, (3 * 5 * 5,)), 4, relu=False)
+    return g.graph
+
+
+def wide_scale_add():
+    """An Add whose input scales are hundreds of times its output's: the 16-bit target falls back to
+    the weighted STEM add, the wide one keeps the exact adder."""
+    g = GraphMaker("far", (2, 4, 4), seed=6)
+    a, b = g.conv("x", 2), g.conv("x", 2, relu=False)
+    g.dense(g.reshape(g.add(a, b, scale=1e-4), (2 * 4 * 4,)), 3, relu=False)
+    return g.graph
+
+
 @pytest.mark.parametrize("target_name", ["darwin3", "darwin3-wide"])
-@pytest.mark.parametrize("make", [mlp, cnn_pools, strided_depthwise, residual_concat])
+@pytest.mark.parametrize("make", [mlp, cnn_pools, strided_depthwise, residual_concat, conv_bias_add, wide_scale_add])
 def test_simulator_equals_golden(make, target_name):
     target = load_target(target_name)
     graph = run_pipeline(make(), target)
@@ -62,4 +80,6 @@ def test_simulator_equals_golden(make, target_name):
     expected = run_codes(graph, x.astype(np.int64), target.arith)
     result = Simulator(image).run(x)
     assert len(np.unique(expected)) > 2, "outputs should vary"
+    adds_exactly = make in (residual_concat, conv_bias_add) or (make is wide_scale_add and target_name == "darwin3-wide")
+    assert any(n.op == "adder" for n in graph.nodes) == adds_exactly
     np.testing.assert_array_equal(result.outputs, expected)

@@ -11,6 +11,7 @@ zero points and geometry right, by reproducing what onnxruntime computes from th
            round(avg / sy + zy). A pool over the whole image is QLinearGlobalAveragePool, which
            sums the codes in int32 and multiplies by sx / (sy * count) in float32.
   add      QLinearAdd's reference kernel: (sa (a - za) + sb (b - zb)) / sc, rounded, + zc.
+  add_const  the same with float32(constant) for sb (b - zb) (onnxruntime's MatMul bias).
   concat   QLinearConcat's lookup tables: round(sx (x - zx) / sy) + zy per input.
   reshape / transpose / clamp  exactly.
 """
@@ -116,6 +117,10 @@ def run_codes(graph: Graph, codes: np.ndarray) -> np.ndarray:
             y = _avgpool(node, xs[0], ts[0], ty)
         elif op == "add":
             va, vb = (F(t.scale) * (x - t.zero_point).astype(F) for x, t in zip(xs, ts))
+            y = _clamp(_rne((va + vb) / F(ty.scale) + F(ty.zero_point)), node)
+        elif op == "add_const":
+            va = F(ts[0].scale) * (xs[0] - ts[0].zero_point).astype(F)
+            vb = node.params["constant"].astype(F).reshape((1, -1) + (1,) * (va.ndim - 2))
             y = _clamp(_rne((va + vb) / F(ty.scale) + F(ty.zero_point)), node)
         elif op == "concat":
             y = np.concatenate([_requant(x, t, ty) for x, t in zip(xs, ts)], axis=node.attrs["axis"] + 1)
