@@ -9,8 +9,9 @@ TARGET ?= darwin3
 OUT    ?= build
 INPUT  ?= examples/digits_input.npy
 OUTPUT ?= $(OUT)/output.npy
+CONFIG ?=
 
-.PHONY: install test bench demo clean compile sim example
+.PHONY: install test bench demo clean compile sim report example
 
 install: $(STAMP)
 
@@ -30,11 +31,15 @@ demo: $(STAMP)
 	$(BIN)/python examples/demo.py
 
 # Deployment pipelines: make compile sim MODEL=net_q.onnx TARGET=darwin3 OUT=build/net INPUT=x.npy
+# (CONFIG=sdannc.yaml adds a compile config; `make report` writes $(OUT)/report/index.html)
 compile: $(STAMP)
-	$(BIN)/sdannc compile $(MODEL) -t $(TARGET) -o $(OUT)
+	$(BIN)/sdannc compile $(MODEL) -t $(TARGET) -o $(OUT) $(if $(CONFIG),--config $(CONFIG))
 
 sim: $(STAMP)
 	$(BIN)/sdannc sim $(OUT) --input $(INPUT) --output $(OUTPUT) --report $(OUT)/sim_report.json
+
+report: $(STAMP)
+	$(BIN)/sdannc report $(OUT) --input $(INPUT) -o $(OUT)/report
 
 # Rebuild the bundled example model (trained on scikit-learn's digits, quantized by onnxruntime).
 example: $(STAMP)

@@ -123,8 +123,8 @@ def resolve(plan: Plan, graph: Graph, where: str) -> dict[str, Setting]:
     names = sparsifiable(graph)
     unknown = sorted(set(plan.layers or {}) - set(names))
     if unknown:
-        raise SdanncError(f"{where}: sparsify names layer '{unknown[0]}', which {graph.name} has no STEM layer of; "
-                          f"layers: {', '.join(names)}")
+        raise SdanncError(f"{where}: sparsify names layer '{unknown[0]}', but {graph.name} has no STEM layer of that "
+                          f"name; its STEM layers: {', '.join(names)}")
     last = output_layers(graph)
     settings = {name: plan.default for name in names if name not in last}
     settings.update(plan.layers or {})

@@ -77,7 +77,7 @@ def test_default_skips_the_output_layer_and_layers_override_it():
     plan = Plan(Setting(rot=2), {"conv2": Setting(drlo=1)})
     settings = sparsify.resolve(plan, graph, "model m")
     assert settings == {"conv1": Setting(rot=2), "conv2": Setting(drlo=1), "avgpool": Setting(rot=2)}
-    with pytest.raises(SdanncError, match="no STEM layer of; layers: conv1, conv2, avgpool, fc"):
+    with pytest.raises(SdanncError, match="no STEM layer of that name; its STEM layers: conv1, conv2, avgpool, fc"):
         sparsify.resolve(Plan(layers={"maxpool": Setting(rot=1)}), graph, "model m")
 
 
