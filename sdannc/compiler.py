@@ -8,6 +8,7 @@ from typing import Callable
 import numpy as np
 
 from .backend import build_image
+from .backend.programs import SPARSIFY_REGISTERS
 from .backend.report import compile_report
 from .config import load_config
 from .fileio import json_bytes, load_array
@@ -37,7 +38,9 @@ def compile_to_image(model_path, target: Target, calib: np.ndarray | None = None
     image, layers = build_image(graph, target)
     report = compile_report(graph, image, layers, target, str(model_path))
     image.meta = {"model": Path(model_path).name, "layers": [r["layer"] for r in report["layers"]],
-                  "sparsify": {r["layer"]: r["sparsify"] for r in report["layers"] if r["sparsify"]}}
+                  "sparsify": {r["layer"]: r["sparsify"] for r in report["layers"] if r["sparsify"]},
+                  "sparsify_registers": {n.name: SPARSIFY_REGISTERS[n.op] for n in graph.nodes
+                                         if "sparsify" in n.attrs}}
     return graph, image, report
 
 

@@ -98,9 +98,12 @@ def parse_plan(section, where: str) -> Plan:
     return Plan(parse_setting(section.get("default"), f"{where}: sparsify.default"), layers)
 
 
+SPARSIFIABLE_OPS = ("stem", "adder")  # the programs with the RoT / DRLO block
+
+
 def sparsifiable(graph: Graph) -> list[str]:
-    """Names of the layers whose program can sparsify: STEM layers, in graph order."""
-    return list(dict.fromkeys(n.name for n in graph.nodes if n.op == "stem"))
+    """Names of the layers whose program can sparsify (STEM and Add neurons), in graph order."""
+    return list(dict.fromkeys(n.name for n in graph.nodes if n.op in SPARSIFIABLE_OPS))
 
 
 def output_layers(graph: Graph) -> set[str]:
@@ -118,13 +121,13 @@ def output_layers(graph: Graph) -> set[str]:
 
 
 def resolve(plan: Plan, graph: Graph, where: str) -> dict[str, Setting]:
-    """Per STEM layer name, its setting. `default` skips the output layer: its spikes leave the chip
+    """Per STEM or Add layer name, its setting. `default` skips the output layer: its spikes leave the chip
     and cause no synaptic operations, so sparsifying it would only cost accuracy."""
     names = sparsifiable(graph)
     unknown = sorted(set(plan.layers or {}) - set(names))
     if unknown:
-        raise SdanncError(f"{where}: sparsify names layer '{unknown[0]}', but {graph.name} has no STEM layer of that "
-                          f"name; its STEM layers: {', '.join(names)}")
+        raise SdanncError(f"{where}: sparsify names layer '{unknown[0]}', but {graph.name} has no STEM or Add layer "
+                          f"of that name; those it has: {', '.join(names)}")
     last = output_layers(graph)
     settings = {name: plan.default for name in names if name not in last}
     settings.update(plan.layers or {})

@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 
 from ..activity import INPUT_LAYER, simulated_activity
-from ..backend.programs import STEM_CONFIG
 from ..errors import SdanncError
 from ..fileio import load_array
 from ..image import ChipImage, read_image
@@ -29,18 +28,27 @@ PJ_PER_MAC = 0.23  # 8-bit-ish multiply-accumulate, as SDANN table 9 counts the 
 PJ_PER_AC = 0.03  # accumulate, as SDANN table 9 counts the SNN
 
 
+def _registers(pair, core) -> tuple[int, int]:
+    ok = isinstance(pair, (list, tuple)) and len(pair) == 2 and all(isinstance(i, int) and 0 <= i < core.config.size
+                                                           for i in pair)
+    if not ok:
+        raise SdanncError(f"image: network.json: meta.sparsify_registers of layer {core.layer} is damaged "
+                          f"({pair!r}): recompile")
+    return pair[0], pair[1]
+
+
 def without_sparsification(image: ChipImage) -> ChipImage:
     """The same image with every sparsified layer's round-add 0 and keep-mask all ones: the program
     still runs its sparsify block, which then changes nothing."""
-    layers = set(image.meta.get("sparsify", {}))
+    registers = image.meta.get("sparsify_registers", {})
     plain = copy.copy(image)
     plain.cores = []
     for core in image.cores:
-        if core.layer in layers:
+        if core.layer in registers:
+            round_add, keep_mask = _registers(registers[core.layer], core)
             core = copy.copy(core)
             core.config = core.config.copy()
-            core.config[STEM_CONFIG["round_add"]] = 0
-            core.config[STEM_CONFIG["keep_mask"]] = CODE_MAX
+            core.config[round_add], core.config[keep_mask] = 0, CODE_MAX
         plain.cores.append(core)
     return plain
 

@@ -35,7 +35,8 @@ def _program(node: Node, target: Target) -> np.ndarray:
     if node.op == "max":
         return programs.max_program(target)
     if node.op == "adder":
-        return programs.add_program(target, node.attrs["mul_shift"], node.attrs["out_shifts"])
+        return programs.add_program(target, node.attrs["mul_shift"], node.attrs["out_shifts"],
+                                    sparsify="sparsify" in node.attrs)
     a = node.attrs
     return programs.stem_program(target, a["acc_shift"], a["mul_shift"], a["out_shifts"], a.get("round", "RND"),
                                  sparsify="sparsify" in a)
@@ -43,7 +44,9 @@ def _program(node: Node, target: Target) -> np.ndarray:
 
 def _init_adder_core(core: CoreBuilder, node: Node, flat: np.ndarray, shape) -> None:
     a = node.attrs
-    core.set_config(programs.add_config(a["zero_point"], *a["clamp"], *a["input_zero_points"], *a["multipliers"]))
+    spikes = Setting(**a.get("sparsify", {}))
+    core.set_config(programs.add_config(a["zero_point"], *a["clamp"], *a["input_zero_points"], *a["multipliers"],
+                                        spikes.add, spikes.mask))
     s = programs.ADD_STATE
     core.state[:, s["threshold"]] = 1 << (programs.BITS - 1)
     core.state[:, s["offset"]] = np.broadcast_to(node.params["offset"], shape).reshape(-1)[flat]

@@ -54,19 +54,26 @@ emit:
         STS
         END
 """
-# RoT / DRLO (sdannc/sparsify.py): code = max(min(code + round_add, high) & keep_mask, low).
+# RoT / DRLO (sdannc/sparsify.py): code = max(min(code + round_add, high) & keep_mask, low), once per
+# sample after the clamp; the configuration registers are the program's own (`layout`).
 SPARSIFY_LINES = """\
-        LDC  R6, 4
+        LDC  R6, {round_add}
         ADD  R0, R6             ; + half of the lowest kept bit (RoT)
-        LDC  R6, 3
+        LDC  R6, {high}
         CMP  R0, R6, GT
         SEL  R0, R6             ; clamp high again
-        LDC  R6, 5
+        LDC  R6, {keep_mask}
         LOGIC R0, R6, AND       ; drop the low-order spikes (RoT, DRLO)
-        LDC  R6, 2
+        LDC  R6, {low}
         CMP  R0, R6, LT
         SEL  R0, R6             ; clamp low again
 """
+
+
+def sparsify_lines(layout: dict[str, int]) -> str:
+    return SPARSIFY_LINES.format(**{k: layout[k] for k in ("round_add", "keep_mask", "low", "high")})
+
+
 SPARSIFY_CONFIG_NOTE = ", 4 round add, 5 keep mask"
 OUT_SHIFT_LINE = "        SFTI R0, R, {shift}, {mode}      ; >> shift, rounded\n"
 
@@ -80,7 +87,7 @@ def stem_source(acc_shift: int, mul_shift: int, out_shifts, rounding: str = "RND
     shifts = "".join(OUT_SHIFT_LINE.format(shift=s, mode=rounding) for s in out_shifts)
     mul_op = "MULT" if out_shifts else "MUL "
     return STEM_TEMPLATE.format(acc_shift=acc_shift, mul_op=mul_op, mul_shift=mul_shift, out_shifts=shifts,
-                                sparsify=SPARSIFY_LINES if sparsify else "",
+                                sparsify=sparsify_lines(STEM_CONFIG) if sparsify else "",
                                 config_more=SPARSIFY_CONFIG_NOTE if sparsify else "")
 
 
@@ -116,7 +123,7 @@ def max_config(inputs: int) -> list[int]:
 # input bits apart; each goes into its own accumulator, and after 8 ticks both codes are exact.
 ADD_STATE = {"acc_a": 0, "threshold": 1, "phase": 2, "residue": 3, "acc_b": 4, "offset": 5}
 ADD_CONFIG = {"last_phase": 0, "zero_point": 1, "low": 2, "high": 3, "zero_a": 4, "zero_b": 5,
-              "mult_a": 6, "mult_b": 7}
+              "mult_a": 6, "mult_b": 7, "round_add": 8, "keep_mask": 9}
 
 ADD_TEMPLATE = """\
 ; Exact Add neuron: codes a and b arrive as spikes, MSB first, on dendrites of weights 1 and 2.
@@ -159,7 +166,7 @@ ADD_TEMPLATE = """\
         LDC  R6, 3
         CMP  R0, R6, GT
         SEL  R0, R6             ; clamp high
-        MOV  R3, R0             ; residue = output code
+{sparsify}        MOV  R3, R0             ; residue = output code
         MOVI R0, 0              ; a and b start from 0 for the next sample
         MOVI R4, 0
 emit:
@@ -174,22 +181,29 @@ emit:
 ADD_SHIFT_LINE = "        SFTI R0, R, {shift}, {mode}\n"
 
 
-def add_source(mul_shift: int, out_shifts) -> str:
+def add_source(mul_shift: int, out_shifts, sparsify: bool = False) -> str:
     """The Add program with its MULT shift and its chain of (amount, TRUNC|RND|RNE) right shifts:
     truncating shifts then one rounding shift round once (floor(floor(v / 2^a) + 2^(b-1)) / 2^b))."""
     shifts = "".join(ADD_SHIFT_LINE.format(shift=s, mode=mode) for s, mode in out_shifts)
-    return ADD_TEMPLATE.format(mul_shift=mul_shift, out_shifts=shifts)
+    return ADD_TEMPLATE.format(mul_shift=mul_shift, out_shifts=shifts,
+                               sparsify=sparsify_lines(ADD_CONFIG) if sparsify else "")
 
 
-def add_program(target: Target, mul_shift: int, out_shifts) -> np.ndarray:
+def add_program(target: Target, mul_shift: int, out_shifts, sparsify: bool = False) -> np.ndarray:
     isa = load_isa(target.isa_name)
-    return isa.encode_program(assemble(add_source(mul_shift, out_shifts), isa, "<add program>"))
+    return isa.encode_program(assemble(add_source(mul_shift, out_shifts, sparsify), isa, "<add program>"))
 
 
-def add_config(zero_point: int, low: int, high: int, zero_a: int, zero_b: int, mult_a: int, mult_b: int) -> list[int]:
+def add_config(zero_point: int, low: int, high: int, zero_a: int, zero_b: int, mult_a: int, mult_b: int,
+               round_add: int = 0, keep_mask: int = CODE_MAX) -> list[int]:
     values = {"last_phase": BITS - 1, "zero_point": zero_point, "low": low, "high": high, "zero_a": zero_a,
-              "zero_b": zero_b, "mult_a": mult_a, "mult_b": mult_b}
+              "zero_b": zero_b, "mult_a": mult_a, "mult_b": mult_b, "round_add": round_add, "keep_mask": keep_mask}
     config = [0] * len(ADD_CONFIG)
     for key, value in values.items():
         config[ADD_CONFIG[key]] = value
     return config
+
+
+# Where each sparsifiable program keeps its RoT / DRLO registers (reports switch them off).
+SPARSIFY_REGISTERS = {op: (layout["round_add"], layout["keep_mask"])
+                      for op, layout in (("stem", STEM_CONFIG), ("adder", ADD_CONFIG))}

@@ -66,8 +66,7 @@ def adder(node: Node, inputs: list[np.ndarray], out_shape, arith: dict) -> np.nd
     for shift, mode in a["out_shifts"]:
         v = SHIFTS[mode](v, shift)
     v = saturate(v + a["zero_point"], reg)
-    lo, hi = a["clamp"]
-    return np.clip(v, lo, hi)
+    return sparsify.apply(np.clip(v, *a["clamp"]), sparsify.Setting(**a.get("sparsify", {})), a["clamp"])
 
 
 def max_pool(node: Node, inputs: list[np.ndarray], out_shape, arith: dict) -> np.ndarray:

@@ -77,7 +77,7 @@ def test_default_skips_the_output_layer_and_layers_override_it():
     plan = Plan(Setting(rot=2), {"conv2": Setting(drlo=1)})
     settings = sparsify.resolve(plan, graph, "model m")
     assert settings == {"conv1": Setting(rot=2), "conv2": Setting(drlo=1), "avgpool": Setting(rot=2)}
-    with pytest.raises(SdanncError, match="no STEM layer of that name; its STEM layers: conv1, conv2, avgpool, fc"):
+    with pytest.raises(SdanncError, match="no STEM or Add layer of that name; those it has: conv1, conv2, avgpool, fc"):
         sparsify.resolve(Plan(layers={"maxpool": Setting(rot=1)}), graph, "model m")
 
 
@@ -139,6 +139,8 @@ def test_simulator_equals_golden_with_sparsification(model, plan_name, target_na
     plain = Simulator(plain_image).run(x)
     assert chip.counters.neuron_spikes.sum() < plain.counters.neuron_spikes.sum()
     assert chip.counters.sops.sum() < plain.counters.sops.sum()
+    if model == "residual" and plan_name != "mixed":
+        assert any("add (" in note for note in graph.notes), graph.notes  # the exact Add neuron too
 
 
 def test_compile_with_config_names_the_unknown_layer_and_writes_nothing(tmp_path):
@@ -147,7 +149,7 @@ def test_compile_with_config_names_the_unknown_layer_and_writes_nothing(tmp_path
     out = tmp_path / "build"
     result = CliRunner().invoke(main, ["compile", str(models.quantized("cnn_pool")), "-o", str(out),
                                        "--config", str(config)])
-    assert_user_error(result, "sparsify names layer 'conv9'", "layers: conv1, conv2, avgpool, fc")
+    assert_user_error(result, "sparsify names layer 'conv9'", "those it has: conv1, conv2, avgpool, fc")
     assert not out.exists()
 
 
