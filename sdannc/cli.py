@@ -41,6 +41,15 @@ def _isa_option(command):
     )(command)
 
 
+def _lanes_option(command):
+    return click.option("--lanes", default=1, show_default=True, type=click.IntRange(min=1),
+                        help="Independent streams simulated side by side (faster; results do not change).")(command)
+
+
+def _quiet_option(command):
+    return click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")(command)
+
+
 # ---- instruction set ------------------------------------------------------------------------
 
 
@@ -84,7 +93,7 @@ def _target_option(command):
               help="Compile config (YAML), e.g. the sparsify: section `sdannc tune` writes.")
 @click.option("--dump-ir", "dump_ir", type=click.Choice(STEP_NAMES), multiple=True,
               help="Print the IR after this step (repeatable).")
-@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+@_quiet_option
 def compile_command(model: Path, target_name: str, out_dir: Path, calib_path: Path | None, config_path: Path | None,
                     dump_ir, quiet: bool) -> None:
     """Compile a quantized ONNX MODEL into a chip image."""
@@ -149,7 +158,7 @@ def quantize(model: Path, calib_path: Path, output_path: Path, fmt: str, per_cha
 @click.option("-o", "--output", "output_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Compile config to write (YAML with a sparsify: section).")
 @_target_option
-@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+@_quiet_option
 def tune(model: Path, calib_path: Path, labels_path: Path, max_drop: float, output_path: Path, target_name: str,
          quiet: bool) -> None:
     """Choose RoT / DRLO per layer: fewest synaptic operations within an accuracy-drop limit."""
@@ -183,9 +192,8 @@ def tune(model: Path, calib_path: Path, labels_path: Path, max_drop: float, outp
               help="Also write the full report as JSON.")
 @click.option("-t", "--target", "target_name", metavar="NAME|PATH",
               help="Refuse the image unless it was built for this target.")
-@click.option("--lanes", default=1, show_default=True, type=click.IntRange(min=1),
-              help="Independent streams simulated side by side (faster; outputs do not change).")
-@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+@_lanes_option
+@_quiet_option
 def sim(image_dir: Path, input_path: Path, output_path: Path, report_path: Path | None, target_name: str | None,
         lanes: int, quiet: bool) -> None:
     """Run IMAGE_DIR on the cycle-level simulator."""
@@ -205,9 +213,8 @@ def sim(image_dir: Path, input_path: Path, output_path: Path, report_path: Path 
               help="Input batch (.npy) to measure on; the first axis is the batch.")
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder for index.html, report.json and the figures (replaced if it exists).")
-@click.option("--lanes", default=1, show_default=True, type=click.IntRange(min=1),
-              help="Independent streams simulated side by side (faster; numbers do not change).")
-@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+@_lanes_option
+@_quiet_option
 def report(image_dir: Path, input_path: Path, out_dir: Path, lanes: int, quiet: bool) -> None:
     """Spikes, SOPs, bit positions, sparsification, energy and timing of a compiled IMAGE_DIR, as HTML."""
     from .activity_report import collect, write_report

@@ -36,16 +36,7 @@ STEM_TEMPLATE = """\
         ADD  R0, R6             ; + bias
         LOAD R6, 5
         {mul_op} R0, R6, {mul_shift}        ; * multiplier ({mul_op}: rounded here; MULT: rounded by the shift below)
-{out_shifts}        LDC  R6, 1
-        ADD  R0, R6             ; + output zero point
-        LDC  R6, 2
-        CMP  R0, R6, LT
-        SEL  R0, R6             ; clamp low (the ReLU)
-        LDC  R6, 3
-        CMP  R0, R6, GT
-        SEL  R0, R6             ; clamp high
-{sparsify}        MOV  R3, R0             ; residue = output code
-        LOAD R0, 6              ; acc = starting value for the next sample
+{out_shifts}{finish}        LOAD R0, 6              ; acc = starting value for the next sample
 emit:
         FIRE R3, R1, SUB        ; output bit, MSB first: spike if residue >= 128, then residue -= 128
         SFTI R3, L, 1, TRUNC
@@ -74,6 +65,26 @@ def sparsify_lines(layout: dict[str, int]) -> str:
     return SPARSIFY_LINES.format(**{k: layout[k] for k in ("round_add", "keep_mask", "low", "high")})
 
 
+# The end of the once-per-sample part, shared by the STEM and Add programs: zero point, clamp, the
+# optional RoT / DRLO block, and the code into the residue the emit phase sends.
+FINISH_LINES = """\
+        LDC  R6, {zero_point}
+        ADD  R0, R6             ; + output zero point
+        LDC  R6, {low}
+        CMP  R0, R6, LT
+        SEL  R0, R6             ; clamp low (the ReLU)
+        LDC  R6, {high}
+        CMP  R0, R6, GT
+        SEL  R0, R6             ; clamp high
+{sparsify}        MOV  R3, R0             ; residue = output code
+"""
+
+
+def finish_lines(layout: dict[str, int], sparsify: bool) -> str:
+    return FINISH_LINES.format(zero_point=layout["zero_point"], low=layout["low"], high=layout["high"],
+                               sparsify=sparsify_lines(layout) if sparsify else "")
+
+
 SPARSIFY_CONFIG_NOTE = ", 4 round add, 5 keep mask"
 OUT_SHIFT_LINE = "        SFTI R0, R, {shift}, {mode}      ; >> shift, rounded\n"
 
@@ -87,7 +98,7 @@ def stem_source(acc_shift: int, mul_shift: int, out_shifts, rounding: str = "RND
     shifts = "".join(OUT_SHIFT_LINE.format(shift=s, mode=rounding) for s in out_shifts)
     mul_op = "MULT" if out_shifts else "MUL "
     return STEM_TEMPLATE.format(acc_shift=acc_shift, mul_op=mul_op, mul_shift=mul_shift, out_shifts=shifts,
-                                sparsify=sparsify_lines(STEM_CONFIG) if sparsify else "",
+                                finish=finish_lines(STEM_CONFIG, sparsify),
                                 config_more=SPARSIFY_CONFIG_NOTE if sparsify else "")
 
 
@@ -158,16 +169,7 @@ ADD_TEMPLATE = """\
         ADD  R0, R4
         LOAD R6, 5
         ADD  R0, R6             ; + offset
-{out_shifts}        LDC  R6, 1
-        ADD  R0, R6             ; + output zero point
-        LDC  R6, 2
-        CMP  R0, R6, LT
-        SEL  R0, R6             ; clamp low (the ReLU)
-        LDC  R6, 3
-        CMP  R0, R6, GT
-        SEL  R0, R6             ; clamp high
-{sparsify}        MOV  R3, R0             ; residue = output code
-        MOVI R0, 0              ; a and b start from 0 for the next sample
+{out_shifts}{finish}        MOVI R0, 0              ; a and b start from 0 for the next sample
         MOVI R4, 0
 emit:
         FIRE R3, R1, SUB        ; output bit, MSB first: spike if residue >= 128, then residue -= 128
@@ -185,8 +187,7 @@ def add_source(mul_shift: int, out_shifts, sparsify: bool = False) -> str:
     """The Add program with its MULT shift and its chain of (amount, TRUNC|RND|RNE) right shifts:
     truncating shifts then one rounding shift round once (floor(floor(v / 2^a) + 2^(b-1)) / 2^b))."""
     shifts = "".join(ADD_SHIFT_LINE.format(shift=s, mode=mode) for s, mode in out_shifts)
-    return ADD_TEMPLATE.format(mul_shift=mul_shift, out_shifts=shifts,
-                               sparsify=sparsify_lines(ADD_CONFIG) if sparsify else "")
+    return ADD_TEMPLATE.format(mul_shift=mul_shift, out_shifts=shifts, finish=finish_lines(ADD_CONFIG, sparsify))
 
 
 def add_program(target: Target, mul_shift: int, out_shifts, sparsify: bool = False) -> np.ndarray:
