@@ -62,7 +62,7 @@ def _setting(row) -> str:
 def _sections(d: dict, figures: dict[str, bytes]) -> list[str]:
     layers = list(enumerate(d["layers"]))
     bits = len(d["layers"][0]["spikes_by_bit_per_sample"]) if d["layers"] else 0
-    t, e = d["timing"], d["energy_per_sample_pj"]
+    e = d["energy_per_sample_pj"]
     return [
         ("summary", "Summary", _table(["", "value"], [
             [_text("model"), _text(d["model"])], [_text("target"), _text(d["target"])],
