@@ -93,3 +93,12 @@ def test_cli_errors_are_one_line_and_write_nothing(tmp_path, data, labels, args,
                                        "--labels", str(tmp_path / "y.npy"), "-o", str(out)] + args)
     assert_user_error(result, fragment)
     assert not out.exists()
+
+
+def test_search_reports_progress_up_to_its_total(data):
+    target, graph, synapses, x, labels = data
+    calls = []
+    search(Evaluator(graph, x[:8], labels[:8], target.arith, synapses), ["conv1"], 1.0,
+           progress=lambda done, total: calls.append((done, total)))
+    dones = [d for d, _ in calls]
+    assert dones == sorted(dones) and calls[-1][0] == calls[-1][1] and len(calls) > 8
