@@ -3,7 +3,8 @@
 Runs the real command line, as a deployment pipeline would:
   sdannc compile examples/digits_mlp_q.onnx -t darwin3 -o build/demo
   sdannc sim build/demo --input examples/digits_input.npy --output build/demo/output.npy --report ...
-then compares the simulator's outputs with onnxruntime running the same quantized model.
+then compares the simulator's outputs with onnxruntime running the same quantized model, and writes
+an activity report (sdannc report build/demo --input ... -o build/demo/report: open index.html).
 (examples/build_example.py is the script that trains, exports and quantizes the model.)
 """
 
@@ -45,6 +46,8 @@ def main() -> int:
           f"largest difference {np.abs(chip - ref).max() / step:.0f} quantization steps)")
     print(f"  top-1 agreement: {(chip.argmax(1) == ref.argmax(1)).mean():.2%}")
     print(f"  accuracy: chip {(chip.argmax(1) == labels).mean():.2%}, onnxruntime {(ref.argmax(1) == labels).mean():.2%}")
+    print()
+    sdannc("report", str(OUT), "--input", str(INPUT), "-o", str(OUT / "report"))
     return 0
 
 
