@@ -225,9 +225,10 @@ def report(image_dir: Path, input_path: Path, out_dir: Path, lanes: int, quiet: 
     if not quiet:
         t, e = data["totals"], data["energy_per_sample_pj"]
         click.echo(f"{data['samples']} samples: {t['spikes_per_sample']:,.0f} spikes and {t['sops_per_sample']:,.0f} "
-                   f"SOPs per sample ({100 * t['sops_saved_fraction']:.1f}% saved by sparsification); energy per "
-                   f"sample {e['chip_sops'] / 1e3:.2f} nJ on the chip (SOPs) against {e['ann_macs'] / 1e3:.2f} nJ "
-                   f"for the quantized ANN (MACs)")
+                   f"SOPs per sample ({100 * t['sops_saved_fraction']:.1f}% saved by sparsification)")
+        click.echo(f"energy per sample: quantized ANN {e['ann_macs'] / 1e3:.2f} nJ (MACs x {e['pj_per_mac']} pJ), "
+                   f"SNN {e['snn_acs'] / 1e3:.2f} nJ (ACs x {e['pj_per_ac']} pJ), this chip {e['chip_sops'] / 1e3:.2f} nJ "
+                   f"(SOPs x {e['pj_per_sop']} pJ)")
         click.echo(f"report written to {out_dir / 'index.html'}")
 
 
