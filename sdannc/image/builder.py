@@ -31,6 +31,19 @@ class _ListPool:
             self._size += values.size
         return start
 
+    def add_rows(self, rows: np.ndarray) -> list[int]:
+        """`add` for every row of a 2-D int64 array, without the per-call conversions."""
+        starts = []
+        for values in rows:
+            key = values.tobytes()
+            start = self._index.get(key)
+            if start is None:
+                start = self._index[key] = self._size
+                self._chunks.append(values)
+                self._size += values.size
+            starts.append(start)
+        return starts
+
     def array(self) -> np.ndarray:
         return np.concatenate(self._chunks) if self._chunks else np.zeros(0, dtype=np.int64)
 
@@ -51,6 +64,16 @@ class CoreBuilder:
 
     def set_config(self, values) -> None:
         self.config = [int(v) for v in values]
+
+    def add_dendrites(self, ids, weights, relative: bool = False) -> np.ndarray:
+        """Dendrites that share one id list, one per row of `weights`; their indices, in row order.
+        The same as add_dendrite row by row, but fast enough for the thousands a convolution tile adds."""
+        ids = np.asarray(ids, dtype=np.int64).ravel()
+        weights = np.ascontiguousarray(weights, dtype=np.int64).reshape(-1, ids.size)
+        kind = DENDRITE_RELATIVE if relative else DENDRITE_ABSOLUTE
+        id_start, first = self._ids.add(ids), len(self._dendrites)
+        self._dendrites.extend((kind, id_start, ids.size, w) for w in self._weights.add_rows(weights))
+        return np.arange(first, len(self._dendrites))
 
     def add_dendrite(self, ids, weights, relative: bool = False) -> int:
         """A dendrite: a neuron-id list (or offsets, if relative) and its weights, of equal length."""
