@@ -106,33 +106,43 @@ def _build_layer(node: Node, graph: Graph, target: Target, max_neurons: int) -> 
                                   f"use fewer input channels or a smaller kernel") from None
 
 
+def _through_aliases(graph: Graph, produced: dict[str, tuple]) -> dict[str, tuple]:
+    """Per-element arrays given for the graph's input and every neuron layer's output, carried to
+    every tensor: reshape, transpose and concat only rename elements."""
+    values = dict(produced)
+    for node in graph.nodes:
+        if node.op in NEURON_OPS:
+            continue
+        if node.op == "reshape":
+            values[node.output] = values[node.inputs[0]]
+        elif node.op == "transpose":
+            src = graph.tensors[node.inputs[0]]
+            values[node.output] = tuple(a.reshape(src.shape).transpose(node.attrs["perm"]).reshape(-1)
+                                        for a in values[node.inputs[0]])
+        elif node.op == "concat":
+            parts = [tuple(a.reshape(graph.tensors[i].shape) for a in values[i]) for i in node.inputs]
+            values[node.output] = tuple(np.concatenate([p[k] for p in parts], axis=node.attrs["axis"]).reshape(-1)
+                                        for k in range(len(parts[0])))
+        else:
+            raise SdanncError(f"layer {node.name}: op {node.op} reached the backend unlowered (a compiler bug)")
+    return values
+
+
 def _addresses(graph: Graph, layers: dict[str, LayerCores]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Every tensor element as (image core, local neuron), core INPUT for the graph's input."""
     size = graph.tensors[graph.input].size
-    addr = {graph.input: (np.full(size, INPUT, dtype=np.int64), np.arange(size, dtype=np.int64))}
+    produced = {graph.input: (np.full(size, INPUT, dtype=np.int64), np.arange(size, dtype=np.int64))}
     for node in graph.nodes:
-        out = graph.tensors[node.output]
         if node.op in NEURON_OPS:
+            out = graph.tensors[node.output]
             core = np.empty(out.size, dtype=np.int64)
             index = np.empty(out.size, dtype=np.int64)
             layer = layers[node.output]
             for tile, c in zip(layer.tiles, layer.cores):
                 flat, local = local_index(tile, out.shape)
                 core[flat], index[flat] = c, local
-            addr[node.output] = (core, index)
-        elif node.op == "reshape":
-            addr[node.output] = addr[node.inputs[0]]
-        elif node.op == "transpose":
-            src = graph.tensors[node.inputs[0]]
-            addr[node.output] = tuple(a.reshape(src.shape).transpose(node.attrs["perm"]).reshape(-1)
-                                      for a in addr[node.inputs[0]])
-        elif node.op == "concat":
-            parts = [tuple(a.reshape(graph.tensors[i].shape) for a in addr[i]) for i in node.inputs]
-            addr[node.output] = tuple(np.concatenate([p[k] for p in parts], axis=node.attrs["axis"]).reshape(-1)
-                                      for k in range(2))
-        else:
-            raise SdanncError(f"layer {node.name}: op {node.op} reached the backend unlowered (a compiler bug)")
-    return addr
+            produced[node.output] = (core, index)
+    return _through_aliases(graph, produced)
 
 
 def _wire(builder: ImageBuilder, graph: Graph, layers: dict[str, LayerCores], addr, target: Target) -> None:
@@ -206,12 +216,54 @@ def _routes(layers: dict[str, LayerCores], addr) -> np.ndarray:
     return np.unique(np.concatenate(pairs), axis=0) if pairs else np.zeros((0, 2), dtype=np.int64)
 
 
+def _element_ids(graph: Graph) -> tuple[dict[str, int], int, dict[str, np.ndarray]]:
+    """A number for every element of the input and of each neuron layer's output (each tensor's
+    first number, and how many there are), and every tensor's elements as those numbers."""
+    first, count = {}, 0
+    for name in [graph.input] + [node.output for node in graph.nodes if node.op in NEURON_OPS]:
+        first[name], count = count, count + graph.tensors[name].size
+    produced = {name: (start + np.arange(graph.tensors[name].size, dtype=np.int64),) for name, start in first.items()}
+    return first, count, {name: ids for name, (ids,) in _through_aliases(graph, produced).items()}
+
+
+def _axon_cap(shape, entries: np.ndarray, target: Target) -> int:
+    """The most neurons per core, halving from a full core, for which every core's axon lists fit
+    its axon memory, given how many axon entries each neuron of the layer needs."""
+    t = target.tables
+    words = t["axon_pointer_words"] + entries * t["axon_entry_words"]
+    cap, columns = target.core["neurons"], as_chw(shape)[2]
+    while True:
+        parts = tiles(shape, cap)
+        worst = max(int(words[local_index(tile, shape)[0]].sum()) for tile in parts)
+        largest = max(tile.channels * tile.rows * columns for tile in parts)
+        if worst <= target.core["axon_memory_words"] or largest // 2 < columns:
+            return cap
+        cap = largest // 2
+
+
+def _build_layers(graph: Graph, target: Target) -> dict[str, LayerCores]:
+    """Every neuron layer, in graph order, built from the last to the first: a layer's consumers
+    then tell how many axon entries each of its neurons needs (one per link), so its neurons per
+    core are chosen for the axon memory before its tables are built, instead of rebuilt after."""
+    first, count, ids = _element_ids(graph)
+    entries = np.zeros(count, dtype=np.int64)
+    built = {}
+    for node in reversed([node for node in graph.nodes if node.op in NEURON_OPS]):
+        size = graph.tensors[node.output].size
+        cap = _axon_cap(graph.tensors[node.output].shape, entries[first[node.output]:first[node.output] + size], target)
+        layer = built[node.output] = _build_layer(node, graph, target, cap)
+        sources = [ids[source][link.element] for tile_links in layer.links for source, link in tile_links]
+        if sources:
+            entries += np.bincount(np.concatenate(sources), minlength=count)
+    return {node.output: built[node.output] for node in graph.nodes if node.op in NEURON_OPS}
+
+
 def build_image(graph: Graph, target: Target) -> tuple[ChipImage, dict[str, LayerCores]]:
-    """Tile every layer; where a layer's neurons feed so many cores that its axon tables overflow,
-    halve its neurons per core and rebuild that layer alone (its consumers' tables do not change)."""
-    caps = {node.output: target.core["neurons"] for node in graph.nodes if node.op in NEURON_OPS}
-    layers = {node.output: _build_layer(node, graph, target, caps[node.output])
-              for node in graph.nodes if node.op in NEURON_OPS}
+    """Tile every layer; where a layer's cores still overflow their axon memory (tiles split for
+    dendrite memory can gather more axon entries than the tiles its neurons per core were chosen
+    for), halve its neurons per core and rebuild that layer alone (its consumers' tables do not change)."""
+    layers = _build_layers(graph, target)
+    caps = {}
     while True:
         over = _axon_overflows(graph, layers, target)
         if not over:
