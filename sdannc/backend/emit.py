@@ -263,7 +263,6 @@ def build_image(graph: Graph, target: Target) -> tuple[ChipImage, dict[str, Laye
     dendrite memory can gather more axon entries than the tiles its neurons per core were chosen
     for), halve its neurons per core and rebuild that layer alone (its consumers' tables do not change)."""
     layers = _build_layers(graph, target)
-    caps = {}
     while True:
         over = _axon_overflows(graph, layers, target)
         if not over:
@@ -274,8 +273,7 @@ def build_image(graph: Graph, target: Target) -> tuple[ChipImage, dict[str, Laye
                 raise SdanncError(f"layer {layer.node.name}: one neuron's axon list needs {words} words, a core has "
                                   f"{target.core['axon_memory_words']}: it feeds too many cores; use fewer "
                                   f"channels in the next layer")
-            caps[output] = neurons // 2
-            layers[output] = _build_layer(layer.node, graph, target, caps[output])
+            layers[output] = _build_layer(layer.node, graph, target, neurons // 2)
     builder = ImageBuilder(target)
     builder.cores = _number_cores(layers)
     owners = [layer.node.name for layer in layers.values() for _ in layer.cores]
