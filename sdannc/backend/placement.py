@@ -99,7 +99,7 @@ def worst_hops(positions, routes: np.ndarray) -> int:
 
 
 MAX_SWEEPS = 12    # passes of the local search over all tiles; it usually settles in a few
-MIN_GAIN = 0.01    # once every route fits, stop when a pass shortens the routes by less than this share
+MIN_GAIN = 0.01    # stop when a pass lowers the cost by less than this share (a hop over the limit costs much)
 
 
 class _Search:
@@ -198,9 +198,7 @@ def _refine(target: Target, positions, needs_big, routes: np.ndarray) -> list[tu
         return list(positions)
     for _ in range(MAX_SWEEPS):
         before = search.total()
-        if not search.sweep():
-            break
-        if not search.over_limit() and search.total() > (1 - MIN_GAIN) * before:
+        if not search.sweep() or search.total() > (1 - MIN_GAIN) * before:
             break
     return search.positions()
 
