@@ -269,8 +269,11 @@ def build_image(graph: Graph, target: Target) -> tuple[ChipImage, dict[str, Laye
             break
         for output, (words, neurons) in over.items():
             layer = layers[output]
-            if neurons <= 1:
-                raise SdanncError(f"layer {layer.node.name}: one neuron's axon list needs {words} words, a core has "
+            columns = as_chw(graph.tensors[output].shape)[2]
+            if neurons // 2 < columns:  # a core holds at least one row
+                held = "one neuron's axon list needs" if neurons <= 1 else \
+                    f"the axon lists of {neurons} neurons (a core holds at least a row of {columns}) need"
+                raise SdanncError(f"layer {layer.node.name}: {held} {words} words, a core has "
                                   f"{target.core['axon_memory_words']}: it feeds too many cores; use fewer "
                                   f"channels in the next layer")
             layers[output] = _build_layer(layer.node, graph, target, neurons // 2)
