@@ -144,11 +144,6 @@ class _Search:
     def total(self) -> float:
         return float(self._pair_cost(self.pos[self.a], self.pos[self.b]).sum())
 
-    def over_limit(self) -> int:
-        dx = np.abs(self.x[self.pos[self.a]] - self.x[self.pos[self.b]])
-        dy = np.abs(self.y[self.pos[self.a]] - self.y[self.pos[self.b]])
-        return int(((dx > self.limit) | (dy > self.limit)).sum())
-
     def _best_move(self, tile: int, costs: np.ndarray) -> tuple[int, float]:
         """The core whose take (with a swap if occupied) lowers the cost most, and by how much."""
         here = self.pos[tile]
@@ -193,6 +188,7 @@ class _Search:
 
 
 def _refine(target: Target, positions, needs_big, routes: np.ndarray) -> list[tuple[int, int]]:
+    """Passes of the local search from `positions` until one makes no move or gains too little."""
     search = _Search(target, positions, needs_big, routes)
     if not len(search.a):
         return list(positions)
