@@ -145,31 +145,63 @@ def _addresses(graph: Graph, layers: dict[str, LayerCores]) -> dict[str, tuple[n
     return _through_aliases(graph, produced)
 
 
-def _wire(builder: ImageBuilder, graph: Graph, layers: dict[str, LayerCores], addr, target: Target) -> None:
-    """Axon lists of every neuron and the input map, from each tile's links."""
-    targets: dict[tuple[int, int], list] = {}
-    hops = target.mesh["max_hops_per_axis"]
-    owner = {c: layer.node.name for layer in layers.values() for c in layer.cores}
+def _link_targets(layers: dict[str, LayerCores], addr) -> tuple[np.ndarray, ...]:
+    """Every (source neuron, target) pair of every link, in link order: source core and index, and
+    the target's core, dendrite and carried index."""
+    parts = []
     for layer in layers.values():
         for dest, tile_links in zip(layer.cores, layer.links):
             for source, link in tile_links:
-                src_core, src_index = (a[link.element] for a in addr[source])
-                for c, i, d, carried in zip(src_core.tolist(), src_index.tolist(), link.dendrite.tolist(),
-                                            link.carried.tolist()):
-                    targets.setdefault((c, i), []).append((dest, d, carried))
-    for (c, i), entries in targets.items():
+                core, index = (a[link.element] for a in addr[source])
+                parts.append((core, index, np.full(core.size, dest, dtype=np.int64), link.dendrite, link.carried))
+    return tuple(np.concatenate([p[k] for p in parts]) if parts else np.zeros(0, dtype=np.int64) for k in range(5))
+
+
+def _group_by_source(core: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """An order of the pairs that groups them by source neuron (neurons in the order they first
+    appear, a neuron's targets in link order), and each group's bounds in that order."""
+    if not core.size:
+        return np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64)
+    key = (core - INPUT) * (int(index.max()) + 1) + index
+    _, first, group = np.unique(key, return_index=True, return_inverse=True)
+    rank = np.empty_like(first)
+    rank[np.argsort(first)] = np.arange(first.size)
+    group_rank = rank[group.ravel()]
+    order = np.argsort(group_rank, kind="stable")
+    return order, np.concatenate([[0], np.cumsum(np.bincount(group_rank, minlength=first.size))])
+
+
+def _check_route_lengths(src, dest, x, y, layers: dict[str, LayerCores], target: Target) -> None:
+    """The first target (in wiring order) farther than the hop limit along an axis is an error."""
+    hops = target.mesh["max_hops_per_axis"]
+    far = (src != INPUT) & ((np.abs(x[dest] - x[src]) > hops) | (np.abs(y[dest] - y[src]) > hops))
+    if not far.any():
+        return
+    r = int(np.argmax(far))
+    owner = {c: layer.node.name for layer in layers.values() for c in layer.cores}
+    (sx, sy), (tx, ty) = (x[src[r]], y[src[r]]), (x[dest[r]], y[dest[r]])
+    raise SdanncError(f"layer {owner[int(src[r])]} -> layer {owner[int(dest[r])]}: route from core ({sx}, {sy}) to "
+                      f"({tx}, {ty}) needs {abs(tx - sx)} + {abs(ty - sy)} hops, at most {hops} per axis: the layers "
+                      f"lie too far apart on the mesh; use fewer cores (fewer channels, a smaller input)")
+
+
+def _wire(builder: ImageBuilder, graph: Graph, layers: dict[str, LayerCores], addr, target: Target) -> None:
+    """Axon lists of every neuron and the input map, from each tile's links, built as arrays: a
+    neuron's list holds its targets in link order (the same lists a neuron-by-neuron build makes)."""
+    src_core, src_index, dest, dendrite, carried = _link_targets(layers, addr)
+    order, bounds = _group_by_source(src_core, src_index)
+    src_core, src_index, dest, dendrite, carried = (a[order] for a in (src_core, src_index, dest, dendrite, carried))
+    x = np.asarray([core.x for core in builder.cores], dtype=np.int64)
+    y = np.asarray([core.y for core in builder.cores], dtype=np.int64)
+    _check_route_lengths(src_core, dest, x, y, layers, target)
+    relative = np.stack([x[dest] - x[src_core], y[dest] - y[src_core], dendrite, carried], axis=1)
+    for start, end in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+        c, i = int(src_core[start]), int(src_index[start])
         if c == INPUT:
-            builder.map_input(i, entries)
-            continue
-        src = builder.core(c)
-        for dest, _, _ in entries:
-            dx, dy = builder.core(dest).x - src.x, builder.core(dest).y - src.y
-            if abs(dx) > hops or abs(dy) > hops:
-                raise SdanncError(f"layer {owner[c]} -> layer {owner[dest]}: route from core ({src.x}, {src.y}) to "
-                                  f"({builder.core(dest).x}, {builder.core(dest).y}) needs {abs(dx)} + {abs(dy)} hops, "
-                                  f"at most {hops} per axis: the layers lie too far apart on the mesh; use fewer "
-                                  f"cores (fewer channels, a smaller input)")
-        builder.connect(c, i, entries)
+            builder.map_input(i, zip(dest[start:end].tolist(), dendrite[start:end].tolist(),
+                                     carried[start:end].tolist()))
+        else:
+            builder.core(c).set_axon_array(i, relative[start:end])
 
 
 def _number_cores(layers: dict[str, LayerCores]) -> list[CoreBuilder]:

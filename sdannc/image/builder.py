@@ -55,9 +55,7 @@ class CoreBuilder:
         self.config: list[int] = []
         self.state = np.zeros((neurons, state_fields), dtype=np.int64)
         self._axon_lists: list[tuple[int, int]] = [(0, 0)] * neurons
-        self._axon_pool = _ListPool()
-        self._axon_entries: list[tuple[int, int, int, int]] = []
-        self._axon_index: dict[tuple[tuple[int, int, int, int], ...], int] = {}
+        self._axon_pool = _ListPool()  # target lists, 4 numbers a target
         self._dendrites: list[tuple[int, int, int, int]] = []
         self._ids = _ListPool()
         self._weights = _ListPool()
@@ -86,11 +84,12 @@ class CoreBuilder:
 
     def set_axons(self, neuron: int, targets) -> None:
         """Targets as (dx, dy, dendrite, carried index) with relative mesh offsets; identical lists are shared."""
-        key = tuple((int(dx), int(dy), int(d), int(i)) for dx, dy, d, i in targets)
-        if key not in self._axon_index:
-            self._axon_index[key] = len(self._axon_entries)
-            self._axon_entries.extend(key)
-        self._axon_lists[neuron] = (self._axon_index[key], len(key))
+        self.set_axon_array(neuron, np.asarray([(int(dx), int(dy), int(d), int(i)) for dx, dy, d, i in targets],
+                                               dtype=np.int64).reshape(-1, 4))
+
+    def set_axon_array(self, neuron: int, targets: np.ndarray) -> None:
+        """set_axons with the targets already an int64 array [targets, 4] (for the compiler's many neurons)."""
+        self._axon_lists[neuron] = (self._axon_pool.add(targets) // 4, len(targets))
 
     def build(self) -> CoreImage:
         return CoreImage(
@@ -100,7 +99,7 @@ class CoreBuilder:
             config=np.asarray(self.config, dtype=np.int64),
             state=self.state,
             axon_ptr=np.asarray(self._axon_lists, dtype=np.int64).reshape(-1, 2),
-            axon_targets=np.asarray(self._axon_entries, dtype=np.int64).reshape(-1, 4),
+            axon_targets=self._axon_pool.array().reshape(-1, 4),
             dendrites=np.asarray(self._dendrites, dtype=np.int64).reshape(-1, 4),
             ids=self._ids.array(),
             weights=self._weights.array(),

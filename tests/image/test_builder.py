@@ -17,3 +17,14 @@ def test_add_dendrites_matches_add_dendrite_row_by_row():
     for name in ("dendrites", "ids", "weights"):
         assert np.array_equal(getattr(a, name), getattr(b, name))
     assert b.weights.size == 5 * ids.size
+
+
+def test_identical_axon_lists_are_stored_once_from_tuples_or_arrays():
+    core = CoreBuilder(0, 0, [0], 4, 8)
+    targets = [(1, -2, 3, 0), (0, 5, 1, 7)]
+    core.set_axons(0, targets)
+    core.set_axon_array(2, np.asarray(targets, dtype=np.int64))
+    core.set_axon_array(3, np.asarray(targets[:1], dtype=np.int64))
+    built = core.build()
+    assert built.axon_targets.tolist() == [list(t) for t in targets] + [list(targets[0])]
+    assert built.axon_ptr.tolist() == [[0, 2], [0, 0], [0, 2], [2, 1]]
