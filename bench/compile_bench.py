@@ -1,7 +1,8 @@
 """One compile benchmark in its own process (so that its peak memory is its own).
 
 Usage: python bench/compile_bench.py vgg11|resnet18 TARGET OUT_JSON [--sim N]
-Writes {model, target, seconds, peak_mb, cores, error, sim: {...}} to OUT_JSON.
+Writes {model, target, seconds, peak_mb, cores, neurons, hops_total, hops_worst, hops_worst_per_axis,
+error, sim: {...}} to OUT_JSON.
 """
 
 from __future__ import annotations
@@ -39,6 +40,12 @@ def ort_seconds_per_sample(path: Path, x: np.ndarray) -> float:
     return (time.perf_counter() - start) / len(x)
 
 
+def worst_hops_per_axis(image) -> int:
+    """The longest route along one axis (the target's limit is per axis; the report's worst is x + y)."""
+    return max((int(np.abs(core.axon_targets[:, :2]).max()) for core in image.cores if core.axon_targets.size),
+               default=0)
+
+
 def main() -> None:
     name, target_name, out = sys.argv[1], sys.argv[2], Path(sys.argv[3])
     sim_samples = int(sys.argv[5]) if len(sys.argv) > 5 and sys.argv[4] == "--sim" else 0
@@ -48,7 +55,8 @@ def main() -> None:
     try:
         _, image, report = compile_to_image(path, load_target(target_name))
         row.update(seconds=round(time.perf_counter() - start, 2), cores=report["cores_used"],
-                   neurons=report["neurons"], hops_worst=report["hops_worst"])
+                   neurons=report["neurons"], hops_total=report["hops_total"], hops_worst=report["hops_worst"],
+                   hops_worst_per_axis=worst_hops_per_axis(image))
     except SdanncError as exc:
         row.update(seconds=round(time.perf_counter() - start, 2), error=str(exc))
         image = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -42,11 +43,12 @@ class NetBuilder:
         self.shape[name] = self.shape[x]
         return name
 
-    def maxpool(self, x):
+    def maxpool(self, x, k=2, stride=2, pad=0):
         name = self._fresh("pool")
-        self.nodes.append(helper.make_node("MaxPool", [x], [name], name=name, kernel_shape=[2, 2], strides=[2, 2]))
+        self.nodes.append(helper.make_node("MaxPool", [x], [name], name=name, kernel_shape=[k, k],
+                                           strides=[stride, stride], pads=[pad] * 4))
         n, c, h, w = self.shape[x]
-        self.shape[name] = (n, c, h // 2, w // 2)
+        self.shape[name] = (n, c, (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1)
         return name
 
     def add(self, a, b):
@@ -101,8 +103,10 @@ def vgg11() -> onnx.ModelProto:
 
 
 def resnet18() -> onnx.ModelProto:
+    """The ImageNet ResNet-18 (stem: 7x7 stride-2 convolution, 3x3 stride-2 max pool; 4 stages of 2
+    basic blocks; 1x1 stride-2 projection shortcuts) at 64 x 64, with 10 classes."""
     b = NetBuilder("resnet18_64", (1, 3, 64, 64))
-    h = b.conv("x", 64)
+    h = b.maxpool(b.conv("x", 64, k=7, stride=2), k=3, stride=2, pad=1)
     channels = 64
     for stage, c in enumerate((64, 128, 256, 512)):
         for block in range(2):
@@ -116,8 +120,9 @@ def resnet18() -> onnx.ModelProto:
 
 def quantized(model: onnx.ModelProto, folder: Path, samples: int = 8) -> tuple[Path, np.ndarray]:
     folder.mkdir(parents=True, exist_ok=True)
-    src, calib, out = folder / f"{model.graph.name}.onnx", folder / f"{model.graph.name}_calib.npy", \
-        folder / f"{model.graph.name}_q.onnx"
+    # The file names carry a digest of the float model, so that changing a model never reuses a stale file.
+    stem = f"{model.graph.name}_{hashlib.sha256(model.SerializeToString()).hexdigest()[:10]}"
+    src, calib, out = folder / f"{stem}.onnx", folder / f"{stem}_calib.npy", folder / f"{stem}_q.onnx"
     x = np.random.default_rng(1).uniform(0, 1, (samples,) + tuple(d.dim_value or 1 for d in
                                                                   model.graph.input[0].type.tensor_type.shape.dim[1:]))
     if not out.exists():

@@ -6,8 +6,9 @@ a 3x3 convolution, 64 to 64 channels at 32 x 32. Images are hand-built (sdannc.h
 a warm-up and the best run is reported.
 Compiler cases (bench/compile_bench.py, one process each for an honest peak memory): VGG-11 at
 32 x 32 and ResNet-18 at 64 x 64 with random weights, quantized by onnxruntime; compiled for darwin3,
-and where that fails on the route-length limit, for bench/targets/darwin3-longroutes.yaml to measure
-speed anyway; then the simulator's time per sample against onnxruntime's on the same quantized model.
+and where that fails (a route over the hop limit), for bench/targets/darwin3-longroutes.yaml to
+measure speed anyway; then the simulator's time per sample against onnxruntime's on the same
+quantized model.
 Results go to stdout and bench/out/results.json.
 """
 
@@ -103,9 +104,10 @@ def compile_case(name: str, out: Path) -> dict:
         row = json.loads(result_file.read_text())
         results.append(row)
         sim = row.get("sim")
-        status = row.get("error") or (f"{row['cores']} cores; sim {sim['seconds_per_sample']:.2f} s/sample, "
-                                      f"onnxruntime {sim['ort_seconds_per_sample'] * 1e3:.1f} ms/sample "
-                                      f"({sim['ratio']:.0f}x)" if sim else "")
+        status = row.get("error") or (f"{row['cores']} cores, routes at most {row['hops_worst_per_axis']} hops "
+                                      f"per axis" + (f"; sim {sim['seconds_per_sample']:.2f} s/sample, "
+                                                     f"onnxruntime {sim['ort_seconds_per_sample'] * 1e3:.1f} ms/sample "
+                                                     f"({sim['ratio']:.0f}x)" if sim else ""))
         print(f"compile {name:<9} {row['target']:<20} {row['seconds']:7.1f} s  peak {row['peak_mb']:6d} MB  {status}",
               flush=True)
         if "error" not in row:

@@ -85,7 +85,6 @@ def window(core, tile: Tile, conn: dict, in_shape, out_shape, weight: np.ndarray
     n_rc, n_cc = int(row_key.max()) + 1, int(col_key.max()) + 1
     first_row = {int(k): int(rows[i]) for i, k in reversed(list(enumerate(row_key)))}
     first_col = {int(k): int(cols[i]) for i, k in reversed(list(enumerate(col_key)))}
-    group = conn["group"]  # 0: a max window, each channel to itself
     plane = tile.rows * wo
     taps = {}  # (row class, column class) -> kernel taps (ky, kx) that land in the tile
     for rc in range(n_rc):
@@ -95,28 +94,49 @@ def window(core, tile: Tile, conn: dict, in_shape, out_shape, weight: np.ndarray
             ky, kx = np.meshgrid([k for k in range(kh) if ymask[iy] >> k & 1],
                                  [k for k in range(kw) if xmask[ix] >> k & 1], indexing="ij")
             taps[rc, cc] = (ky.ravel(), kx.ravel(), ey[iy, ky.ravel()] * wo + ex[ix, kx.ravel()] + base)
-    elements, dendrites, carries = [], [], []
-    for ci in range(cin):
-        if group:
-            cin_g, cout_g = cin // group, cout // group
-            g = ci // cin_g
-            outs = np.arange(max(g * cout_g, tile.c0), min((g + 1) * cout_g, tile.c1))
-        else:
-            outs = np.arange(ci, ci + 1) if tile.c0 <= ci < tile.c1 else np.zeros(0, dtype=np.int64)
-        if not outs.size:
-            continue
-        table = np.empty((n_rc, n_cc), dtype=np.int64)
-        for (rc, cc), (ky, kx, shift) in taps.items():
-            offsets = ((outs[:, None] - tile.c0) * plane + shift[None, :]).ravel()
-            if group:
-                weights = weight[outs[:, None], ci - g * (cin // group), ky[None, :], kx[None, :]].ravel()
-            else:
-                weights = np.broadcast_to(1 << (ky * kw + kx), (outs.size, ky.size)).ravel()
-            table[rc, cc] = core.add_dendrite(offsets, weights, relative=True)
-        pix_y, pix_x = np.meshgrid(rows, cols, indexing="ij")
-        elements.append(((ci * h + pix_y) * w + pix_x).ravel())
-        dendrites.append(table[row_key[:, None], col_key[None, :]].ravel())
-        carries.append(carried.ravel())
-    if not elements:
+    blocks = list(_channel_blocks(tile, conn["group"], cin, cout))
+    if not blocks:
         return Links(*(np.zeros(0, dtype=np.int64) for _ in range(3)))
-    return Links(np.concatenate(elements), np.concatenate(dendrites), np.concatenate(carries))
+    used = np.concatenate([cis for cis, _ in blocks])
+    table = np.concatenate([_block_dendrites(core, tile, conn, weight, plane, taps, cis, outs) for cis, outs in blocks])
+    pixels = (rows[:, None] * w + cols[None, :]).ravel()
+    elements = (used[:, None] * (h * w) + pixels[None, :]).ravel()
+    dendrites = table[:, row_key[:, None], col_key[None, :]].ravel()
+    return Links(elements, dendrites, np.tile(carried.ravel(), used.size))
+
+
+def _channel_blocks(tile: Tile, group: int, cin: int, cout: int):
+    """(input channels, the tile's output channels they feed): a block per group of a convolution
+    (every input channel of a group feeds the same outputs), a block per channel of a max window."""
+    if not group:
+        for ci in range(max(tile.c0, 0), min(tile.c1, cin)):
+            yield np.arange(ci, ci + 1), np.arange(ci, ci + 1)
+        return
+    cin_g, cout_g = cin // group, cout // group
+    for g in range(group):
+        outs = np.arange(max(g * cout_g, tile.c0), min((g + 1) * cout_g, tile.c1))
+        if outs.size:
+            yield np.arange(g * cin_g, (g + 1) * cin_g), outs
+
+
+def _block_dendrites(core, tile: Tile, conn: dict, weight, plane: int, taps: dict, cis: np.ndarray,
+                     outs: np.ndarray) -> np.ndarray:
+    """A dendrite per (input channel, row class, column class); their ids as [channel, row class,
+    column class]. The offsets of a class are the same for every channel of a block and only the
+    weights differ, so each class's dendrites are sliced and added for the whole block at once."""
+    kw = conn["kernel"][1]
+    offsets, weights = [], []
+    for ky, kx, shift in taps.values():
+        offsets.append(((outs[:, None] - tile.c0) * plane + shift[None, :]).ravel())
+        if conn["group"]:
+            local = cis - cis[0]  # input channel within its group
+            block = weight[outs[:, None, None], local[None, :, None], ky[None, None, :], kx[None, None, :]]
+            weights.append(block.transpose(1, 0, 2).reshape(cis.size, -1))  # [channel, output-major taps]
+        else:
+            weights.append(np.broadcast_to(1 << (ky * kw + kx), (outs.size, ky.size)).reshape(1, -1))
+    n_rc, n_cc = max(k[0] for k in taps) + 1, max(k[1] for k in taps) + 1
+    table = np.empty((cis.size, n_rc, n_cc), dtype=np.int64)
+    for k, (rc, cc) in enumerate(taps):
+        table[:, rc, cc] = core.add_dendrites(offsets[k], np.broadcast_to(weights[k], (cis.size, offsets[k].size)),
+                                              relative=True)
+    return table

@@ -125,60 +125,102 @@ def _build_layer(node: Node, graph: Graph, target: Target, max_neurons: int) -> 
                                   f"use fewer input channels or a smaller kernel") from None
 
 
+def _through_aliases(graph: Graph, produced: dict[str, tuple]) -> dict[str, tuple]:
+    """Per-element arrays given for the graph's input and every neuron layer's output, carried to
+    every tensor: reshape, transpose and concat only rename elements."""
+    values = dict(produced)
+    for node in graph.nodes:
+        if node.op in NEURON_OPS:
+            continue
+        if node.op == "reshape":
+            values[node.output] = values[node.inputs[0]]
+        elif node.op == "transpose":
+            src = graph.tensors[node.inputs[0]]
+            values[node.output] = tuple(a.reshape(src.shape).transpose(node.attrs["perm"]).reshape(-1)
+                                        for a in values[node.inputs[0]])
+        elif node.op == "concat":
+            parts = [tuple(a.reshape(graph.tensors[i].shape) for a in values[i]) for i in node.inputs]
+            values[node.output] = tuple(np.concatenate([p[k] for p in parts], axis=node.attrs["axis"]).reshape(-1)
+                                        for k in range(len(parts[0])))
+        else:
+            raise SdanncError(f"layer {node.name}: op {node.op} reached the backend unlowered (a compiler bug)")
+    return values
+
+
 def _addresses(graph: Graph, layers: dict[str, LayerCores]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Every tensor element as (image core, local neuron), core INPUT for the graph's input."""
     size = graph.tensors[graph.input].size
-    addr = {graph.input: (np.full(size, INPUT, dtype=np.int64), np.arange(size, dtype=np.int64))}
+    produced = {graph.input: (np.full(size, INPUT, dtype=np.int64), np.arange(size, dtype=np.int64))}
     for node in graph.nodes:
-        out = graph.tensors[node.output]
         if node.op in NEURON_OPS:
+            out = graph.tensors[node.output]
             core = np.empty(out.size, dtype=np.int64)
             index = np.empty(out.size, dtype=np.int64)
             layer = layers[node.output]
             for tile, c in zip(layer.tiles, layer.cores):
                 flat, local = local_index(tile, out.shape)
                 core[flat], index[flat] = c, local
-            addr[node.output] = (core, index)
-        elif node.op == "reshape":
-            addr[node.output] = addr[node.inputs[0]]
-        elif node.op == "transpose":
-            src = graph.tensors[node.inputs[0]]
-            addr[node.output] = tuple(a.reshape(src.shape).transpose(node.attrs["perm"]).reshape(-1)
-                                      for a in addr[node.inputs[0]])
-        elif node.op == "concat":
-            parts = [tuple(a.reshape(graph.tensors[i].shape) for a in addr[i]) for i in node.inputs]
-            addr[node.output] = tuple(np.concatenate([p[k] for p in parts], axis=node.attrs["axis"]).reshape(-1)
-                                      for k in range(2))
-        else:
-            raise SdanncError(f"layer {node.name}: op {node.op} reached the backend unlowered (a compiler bug)")
-    return addr
+            produced[node.output] = (core, index)
+    return _through_aliases(graph, produced)
 
 
-def _wire(builder: ImageBuilder, graph: Graph, layers: dict[str, LayerCores], addr, target: Target) -> None:
-    """Axon lists of every neuron and the input map, from each tile's links."""
-    targets: dict[tuple[int, int], list] = {}
-    hops = target.mesh["max_hops_per_axis"]
-    owner = {c: layer.node.name for layer in layers.values() for c in layer.cores}
+def _link_targets(layers: dict[str, LayerCores], addr) -> tuple[np.ndarray, ...]:
+    """Every (source neuron, target) pair of every link, in link order: source core and index, and
+    the target's core, dendrite and carried index."""
+    parts = []
     for layer in layers.values():
         for dest, tile_links in zip(layer.cores, layer.links):
             for source, link in tile_links:
-                src_core, src_index = (a[link.element] for a in addr[source])
-                for c, i, d, carried in zip(src_core.tolist(), src_index.tolist(), link.dendrite.tolist(),
-                                            link.carried.tolist()):
-                    targets.setdefault((c, i), []).append((dest, d, carried))
-    for (c, i), entries in targets.items():
+                core, index = (a[link.element] for a in addr[source])
+                parts.append((core, index, np.full(core.size, dest, dtype=np.int64), link.dendrite, link.carried))
+    return tuple(np.concatenate([p[k] for p in parts]) if parts else np.zeros(0, dtype=np.int64) for k in range(5))
+
+
+def _group_by_source(core: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """An order of the pairs that groups them by source neuron (neurons in the order they first
+    appear, a neuron's targets in link order), and each group's bounds in that order."""
+    if not core.size:
+        return np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64)
+    key = (core - INPUT) * (int(index.max()) + 1) + index
+    _, first, group = np.unique(key, return_index=True, return_inverse=True)
+    rank = np.empty_like(first)
+    rank[np.argsort(first)] = np.arange(first.size)
+    group_rank = rank[group.ravel()]
+    order = np.argsort(group_rank, kind="stable")
+    return order, np.concatenate([[0], np.cumsum(np.bincount(group_rank, minlength=first.size))])
+
+
+def _check_route_lengths(src, dest, x, y, layers: dict[str, LayerCores], target: Target) -> None:
+    """The first target (in wiring order) farther than the hop limit along an axis is an error."""
+    hops = target.mesh["max_hops_per_axis"]
+    far = (src != INPUT) & ((np.abs(x[dest] - x[src]) > hops) | (np.abs(y[dest] - y[src]) > hops))
+    if not far.any():
+        return
+    r = int(np.argmax(far))
+    owner = {c: layer.node.name for layer in layers.values() for c in layer.cores}
+    (sx, sy), (tx, ty) = (x[src[r]], y[src[r]]), (x[dest[r]], y[dest[r]])
+    raise SdanncError(f"layer {owner[int(src[r])]} -> layer {owner[int(dest[r])]}: route from core ({sx}, {sy}) to "
+                      f"({tx}, {ty}) needs {abs(tx - sx)} + {abs(ty - sy)} hops, at most {hops} per axis: the layers "
+                      f"lie too far apart on the mesh; use fewer cores (fewer channels, a smaller input)")
+
+
+def _wire(builder: ImageBuilder, graph: Graph, layers: dict[str, LayerCores], addr, target: Target) -> None:
+    """Axon lists of every neuron and the input map, from each tile's links, built as arrays: a
+    neuron's list holds its targets in link order (the same lists a neuron-by-neuron build makes)."""
+    src_core, src_index, dest, dendrite, carried = _link_targets(layers, addr)
+    order, bounds = _group_by_source(src_core, src_index)
+    src_core, src_index, dest, dendrite, carried = (a[order] for a in (src_core, src_index, dest, dendrite, carried))
+    x = np.asarray([core.x for core in builder.cores], dtype=np.int64)
+    y = np.asarray([core.y for core in builder.cores], dtype=np.int64)
+    _check_route_lengths(src_core, dest, x, y, layers, target)
+    relative = np.stack([x[dest] - x[src_core], y[dest] - y[src_core], dendrite, carried], axis=1)
+    for start, end in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+        c, i = int(src_core[start]), int(src_index[start])
         if c == INPUT:
-            builder.map_input(i, entries)
-            continue
-        src = builder.core(c)
-        for dest, _, _ in entries:
-            dx, dy = builder.core(dest).x - src.x, builder.core(dest).y - src.y
-            if abs(dx) > hops or abs(dy) > hops:
-                raise SdanncError(f"layer {owner[c]} -> layer {owner[dest]}: route from core ({src.x}, {src.y}) to "
-                                  f"({builder.core(dest).x}, {builder.core(dest).y}) needs {abs(dx)} + {abs(dy)} hops, "
-                                  f"at most {hops} per axis: the layers lie too far apart on the mesh; use fewer "
-                                  f"cores (fewer channels, a smaller input)")
-        builder.connect(c, i, entries)
+            builder.map_input(i, zip(dest[start:end].tolist(), dendrite[start:end].tolist(),
+                                     carried[start:end].tolist()))
+        else:
+            builder.core(c).set_axon_array(i, relative[start:end])
 
 
 def _number_cores(layers: dict[str, LayerCores]) -> list[CoreBuilder]:
@@ -225,24 +267,67 @@ def _routes(layers: dict[str, LayerCores], addr) -> np.ndarray:
     return np.unique(np.concatenate(pairs), axis=0) if pairs else np.zeros((0, 2), dtype=np.int64)
 
 
+def _element_ids(graph: Graph) -> tuple[dict[str, int], int, dict[str, np.ndarray]]:
+    """A number for every element of the input and of each neuron layer's output (each tensor's
+    first number, and how many there are), and every tensor's elements as those numbers."""
+    first, count = {}, 0
+    for name in [graph.input] + [node.output for node in graph.nodes if node.op in NEURON_OPS]:
+        first[name], count = count, count + graph.tensors[name].size
+    produced = {name: (start + np.arange(graph.tensors[name].size, dtype=np.int64),) for name, start in first.items()}
+    return first, count, {name: ids for name, (ids,) in _through_aliases(graph, produced).items()}
+
+
+def _axon_cap(shape, entries: np.ndarray, target: Target) -> int:
+    """The most neurons per core, halving from a full core, for which every core's axon lists fit
+    its axon memory, given how many axon entries each neuron of the layer needs."""
+    t = target.tables
+    words = t["axon_pointer_words"] + entries * t["axon_entry_words"]
+    cap, columns = target.core["neurons"], as_chw(shape)[2]
+    while True:
+        parts = tiles(shape, cap)
+        worst = max(int(words[local_index(tile, shape)[0]].sum()) for tile in parts)
+        largest = max(tile.channels * tile.rows * columns for tile in parts)
+        if worst <= target.core["axon_memory_words"] or largest // 2 < columns:
+            return cap
+        cap = largest // 2
+
+
+def _build_layers(graph: Graph, target: Target) -> dict[str, LayerCores]:
+    """Every neuron layer, in graph order, built from the last to the first: a layer's consumers
+    then tell how many axon entries each of its neurons needs (one per link), so its neurons per
+    core are chosen for the axon memory before its tables are built, instead of rebuilt after."""
+    first, count, ids = _element_ids(graph)
+    entries = np.zeros(count, dtype=np.int64)
+    built = {}
+    for node in reversed([node for node in graph.nodes if node.op in NEURON_OPS]):
+        size = graph.tensors[node.output].size
+        cap = _axon_cap(graph.tensors[node.output].shape, entries[first[node.output]:first[node.output] + size], target)
+        layer = built[node.output] = _build_layer(node, graph, target, cap)
+        sources = [ids[source][link.element] for tile_links in layer.links for source, link in tile_links]
+        if sources:
+            entries += np.bincount(np.concatenate(sources), minlength=count)
+    return {node.output: built[node.output] for node in graph.nodes if node.op in NEURON_OPS}
+
+
 def build_image(graph: Graph, target: Target) -> tuple[ChipImage, dict[str, LayerCores]]:
-    """Tile every layer; where a layer's neurons feed so many cores that its axon tables overflow,
-    halve its neurons per core and rebuild that layer alone (its consumers' tables do not change)."""
-    caps = {node.output: target.core["neurons"] for node in graph.nodes if node.op in NEURON_OPS}
-    layers = {node.output: _build_layer(node, graph, target, caps[node.output])
-              for node in graph.nodes if node.op in NEURON_OPS}
+    """Tile every layer; where a layer's cores still overflow their axon memory (tiles split for
+    dendrite memory can gather more axon entries than the tiles its neurons per core were chosen
+    for), halve its neurons per core and rebuild that layer alone (its consumers' tables do not change)."""
+    layers = _build_layers(graph, target)
     while True:
         over = _axon_overflows(graph, layers, target)
         if not over:
             break
         for output, (words, neurons) in over.items():
             layer = layers[output]
-            if neurons <= 1:
-                raise SdanncError(f"layer {layer.node.name}: one neuron's axon list needs {words} words, a core has "
+            columns = as_chw(graph.tensors[output].shape)[2]
+            if neurons // 2 < columns:  # a core holds at least one row
+                held = "one neuron's axon list needs" if neurons <= 1 else \
+                    f"the axon lists of {neurons} neurons (a core holds at least a row of {columns}) need"
+                raise SdanncError(f"layer {layer.node.name}: {held} {words} words, a core has "
                                   f"{target.core['axon_memory_words']}: it feeds too many cores; use fewer "
                                   f"channels in the next layer")
-            caps[output] = neurons // 2
-            layers[output] = _build_layer(layer.node, graph, target, caps[output])
+            layers[output] = _build_layer(layer.node, graph, target, neurons // 2)
     builder = ImageBuilder(target)
     builder.cores = _number_cores(layers)
     depth = depths(graph)

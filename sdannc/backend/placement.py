@@ -1,7 +1,12 @@
-"""Put tiles on the mesh: layers in order along a Hilbert curve, so that producers sit next to their
-consumers (any run of n consecutive cores on the curve fits in a block of about sqrt(n) x sqrt(n),
-which keeps routes short in both axes); tiles that need a big core's dendrite memory take the next
-big core on the curve."""
+"""Put tiles on the mesh.
+
+First the layers go in order along a Hilbert curve, so that producers sit next to their consumers
+(any run of n consecutive cores on the curve fits in a block of about sqrt(n) x sqrt(n)); tiles that
+need a big core's dendrite memory take the next big core on the curve. The curve alone cannot keep
+every route within the hop limit when two large layers are connected all to all (each of one layer's
+cores must then lie within the limit of each of the other's), so a local search then moves and swaps
+tiles to cut the hops over the limit first and the total hops second.
+"""
 
 from __future__ import annotations
 
@@ -93,28 +98,123 @@ def worst_hops(positions, routes: np.ndarray) -> int:
     return int(np.abs(xy[routes[:, 0]] - xy[routes[:, 1]]).max())
 
 
+MAX_SWEEPS = 12    # passes of the local search over all tiles; it usually settles in a few
+MIN_GAIN = 0.01    # stop when a pass lowers the cost by less than this share (a hop over the limit costs much)
+
+
+class _Search:
+    """Local search over tile positions. Each route costs its per-axis distances, plus a penalty per
+    hop over the limit larger than any route's length, so that moves first bring every route within
+    the limit and then shorten routes in all. A move takes one tile to the core, free or not, that
+    lowers the cost most (an occupied core's tile moves to the vacated core)."""
+
+    def __init__(self, target: Target, positions, needs_big, routes: np.ndarray):
+        self.cores = [(x, y) for y in range(target.mesh["height"]) for x in range(target.mesh["width"])
+                      if target.is_core(x, y)]
+        index = {p: i for i, p in enumerate(self.cores)}
+        self.x = np.asarray([p[0] for p in self.cores])
+        self.y = np.asarray([p[1] for p in self.cores])
+        self.big = np.asarray([target.is_big_core(x) for x in self.x])
+        self.limit = target.mesh["max_hops_per_axis"]
+        self.penalty = target.mesh["width"] + target.mesh["height"]
+        self.needs_big = np.asarray(needs_big, dtype=bool)
+        self.pos = np.asarray([index[p] for p in positions], dtype=np.int64)  # core index per tile
+        self.tile_on = np.full(len(self.cores), -1, dtype=np.int64)
+        self.tile_on[self.pos] = np.arange(len(self.pos))
+        routes = routes[routes[:, 0] != routes[:, 1]]  # a tile feeding itself is never far
+        self.a, self.b = routes[:, 0], routes[:, 1]
+        ends = np.concatenate([self.a, self.b])
+        order = np.argsort(ends, kind="stable")
+        self.peers = np.concatenate([self.b, self.a])[order]  # every tile's route partners, grouped by tile
+        self.peer_start = np.searchsorted(ends[order], np.arange(len(self.pos) + 1))
+
+    def _axis_cost(self, d: np.ndarray) -> np.ndarray:
+        d = np.abs(d)
+        return d + self.penalty * np.maximum(0, d - self.limit)
+
+    def _pair_cost(self, c1, c2) -> np.ndarray:
+        return self._axis_cost(self.x[c1] - self.x[c2]) + self._axis_cost(self.y[c1] - self.y[c2])
+
+    def _tile_costs(self) -> np.ndarray:
+        """Each tile's share: the cost of every route it is an end of."""
+        cost = self._pair_cost(self.pos[self.a], self.pos[self.b])
+        n = len(self.pos)
+        return np.bincount(self.a, cost, minlength=n) + np.bincount(self.b, cost, minlength=n)
+
+    def total(self) -> float:
+        return float(self._pair_cost(self.pos[self.a], self.pos[self.b]).sum())
+
+    def _best_move(self, tile: int, costs: np.ndarray) -> tuple[int, float]:
+        """The core whose take (with a swap if occupied) lowers the cost most, and by how much."""
+        here = self.pos[tile]
+        peers = self.peers[self.peer_start[tile]:self.peer_start[tile + 1]]
+        moved = self._pair_cost(np.arange(len(self.cores))[:, None], self.pos[peers][None, :]).sum(axis=1)
+        delta = moved - costs[tile]
+        other = self.tile_on
+        occupied = other >= 0
+        n = len(self.pos)
+        # each other tile's cost if it moved to `here`
+        at_here = (np.bincount(self.a, self._pair_cost(here, self.pos[self.b]), minlength=n)
+                   + np.bincount(self.b, self._pair_cost(here, self.pos[self.a]), minlength=n))
+        delta[occupied] += at_here[other[occupied]] - costs[other[occupied]]
+        # a swapped pair's own routes keep their length; the sums above counted them as 0 after the swap
+        shared = np.bincount(peers, minlength=n)
+        delta[occupied] += 2 * shared[other[occupied]] * self._pair_cost(np.flatnonzero(occupied), here)
+        allowed = self.big | ~self.needs_big[tile]
+        allowed &= ~occupied | self.big[here] | ~self.needs_big[np.maximum(other, 0)]
+        allowed[here] = False
+        delta[~allowed] = np.inf
+        core = int(np.argmin(delta))
+        return core, float(delta[core])
+
+    def _move(self, tile: int, core: int) -> None:
+        here, other = self.pos[tile], self.tile_on[core]
+        self.pos[tile], self.tile_on[core], self.tile_on[here] = core, tile, other
+        if other >= 0:
+            self.pos[other] = here
+
+    def sweep(self) -> int:
+        """One pass over the tiles in order, each taking its best move if it helps; the moves made."""
+        moves = 0
+        for tile in range(len(self.pos)):
+            core, delta = self._best_move(tile, self._tile_costs())
+            if delta < 0:
+                self._move(tile, core)
+                moves += 1
+        return moves
+
+    def positions(self) -> list[tuple[int, int]]:
+        return [self.cores[c] for c in self.pos]
+
+
+def _refine(target: Target, positions, needs_big, routes: np.ndarray) -> list[tuple[int, int]]:
+    """Passes of the local search from `positions` until one makes no move or gains too little."""
+    search = _Search(target, positions, needs_big, routes)
+    if not len(search.a):
+        return list(positions)
+    for _ in range(MAX_SWEEPS):
+        before = search.total()
+        if not search.sweep() or search.total() > (1 - MIN_GAIN) * before:
+            break
+    return search.positions()
+
+
 def place(target: Target, needs_big: list[bool], layer_of: list[str], routes: np.ndarray | None = None):
-    """A mesh position per tile, in tile order. With the routes between tiles, the curve is tried
-    in each orientation and with some of the unused cores left at its start instead of its end, and the
-    first placement that keeps every route within the hop limit wins (else the shortest worst).
-    Each try costs one pass over the tiles; a few hundred tries take well under a second."""
+    """A mesh position per tile, in tile order. With the routes between tiles, the curve placement is
+    refined by local search, from each orientation of the curve in turn until every route is within
+    the hop limit (else the placement with the shortest worst route)."""
     curves = _orientations(target)
     if len(needs_big) > len(curves[0]):
         raise SdanncError(f"the network needs {len(needs_big)} cores, the chip has {len(curves[0])}: "
                           f"use fewer channels or a smaller input")
-    if routes is None:
+    if routes is None or not len(routes):
         return _assign(target, curves[0], needs_big, layer_of)
-    spare = len(curves[0]) - len(needs_big)
     best, best_hops = None, None
-    for skip in range(0, spare + 1, max(1, spare // 64)):
-        for free in curves:
-            try:
-                positions = _assign(target, free[skip:], needs_big, layer_of)
-            except SdanncError:
-                continue
-            hops = worst_hops(positions, routes)
-            if hops <= target.mesh["max_hops_per_axis"]:
-                return positions
-            if best_hops is None or hops < best_hops:
-                best, best_hops = positions, hops
-    return best if best is not None else _assign(target, curves[0], needs_big, layer_of)
+    for free in curves:
+        positions = _refine(target, _assign(target, free, needs_big, layer_of), needs_big, routes)
+        hops = worst_hops(positions, routes)
+        if hops <= target.mesh["max_hops_per_axis"]:
+            return positions
+        if best_hops is None or hops < best_hops:
+            best, best_hops = positions, hops
+    return best

@@ -31,6 +31,19 @@ class _ListPool:
             self._size += values.size
         return start
 
+    def add_rows(self, rows: np.ndarray) -> list[int]:
+        """`add` for every row of a 2-D int64 array, without the per-call conversions."""
+        starts = []
+        for values in rows:
+            key = values.tobytes()
+            start = self._index.get(key)
+            if start is None:
+                start = self._index[key] = self._size
+                self._chunks.append(values)
+                self._size += values.size
+            starts.append(start)
+        return starts
+
     def array(self) -> np.ndarray:
         return np.concatenate(self._chunks) if self._chunks else np.zeros(0, dtype=np.int64)
 
@@ -42,9 +55,7 @@ class CoreBuilder:
         self.config: list[int] = []
         self.state = np.zeros((neurons, state_fields), dtype=np.int64)
         self._axon_lists: list[tuple[int, int]] = [(0, 0)] * neurons
-        self._axon_pool = _ListPool()
-        self._axon_entries: list[tuple[int, int, int, int]] = []
-        self._axon_index: dict[tuple[tuple[int, int, int, int], ...], int] = {}
+        self._axon_pool = _ListPool()  # target lists, 4 numbers a target
         self._dendrites: list[tuple[int, int, int, int]] = []
         self._ids = _ListPool()
         self._weights = _ListPool()
@@ -52,6 +63,16 @@ class CoreBuilder:
 
     def set_config(self, values) -> None:
         self.config = [int(v) for v in values]
+
+    def add_dendrites(self, ids, weights, relative: bool = False) -> np.ndarray:
+        """Dendrites that share one id list, one per row of `weights`; their indices, in row order.
+        The same as add_dendrite row by row, but fast enough for the thousands a convolution tile adds."""
+        ids = np.asarray(ids, dtype=np.int64).ravel()
+        weights = np.ascontiguousarray(weights, dtype=np.int64).reshape(-1, ids.size)
+        kind = DENDRITE_RELATIVE if relative else DENDRITE_ABSOLUTE
+        id_start, first = self._ids.add(ids), len(self._dendrites)
+        self._dendrites.extend((kind, id_start, ids.size, w) for w in self._weights.add_rows(weights))
+        return np.arange(first, len(self._dendrites))
 
     def add_dendrite(self, ids, weights, relative: bool = False) -> int:
         """A dendrite: a neuron-id list (or offsets, if relative) and its weights, of equal length."""
@@ -67,11 +88,12 @@ class CoreBuilder:
 
     def set_axons(self, neuron: int, targets) -> None:
         """Targets as (dx, dy, dendrite, carried index) with relative mesh offsets; identical lists are shared."""
-        key = tuple((int(dx), int(dy), int(d), int(i)) for dx, dy, d, i in targets)
-        if key not in self._axon_index:
-            self._axon_index[key] = len(self._axon_entries)
-            self._axon_entries.extend(key)
-        self._axon_lists[neuron] = (self._axon_index[key], len(key))
+        self.set_axon_array(neuron, np.asarray([(int(dx), int(dy), int(d), int(i)) for dx, dy, d, i in targets],
+                                               dtype=np.int64).reshape(-1, 4))
+
+    def set_axon_array(self, neuron: int, targets: np.ndarray) -> None:
+        """set_axons with the targets already an int64 array [targets, 4] (for the compiler's many neurons)."""
+        self._axon_lists[neuron] = (self._axon_pool.add(targets) // 4, len(targets))
 
     def build(self) -> CoreImage:
         return CoreImage(
@@ -81,7 +103,7 @@ class CoreBuilder:
             config=np.asarray(self.config, dtype=np.int64),
             state=self.state,
             axon_ptr=np.asarray(self._axon_lists, dtype=np.int64).reshape(-1, 2),
-            axon_targets=np.asarray(self._axon_entries, dtype=np.int64).reshape(-1, 4),
+            axon_targets=self._axon_pool.array().reshape(-1, 4),
             dendrites=np.asarray(self._dendrites, dtype=np.int64).reshape(-1, 4),
             ids=self._ids.array(),
             weights=self._weights.array(),

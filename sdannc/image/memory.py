@@ -11,12 +11,16 @@ import numpy as np
 from ..target import Target
 
 
-def _words(count: int, bits: int, word_bits: int) -> int:
-    return -(-count * bits // word_bits)
+def _words(counts: np.ndarray, bits: int, word_bits: int) -> int:
+    """Words of lists of the given lengths, each starting on a word boundary."""
+    return int((-(-np.asarray(counts, dtype=np.int64) * bits // word_bits)).sum())
 
 
-def _distinct_ranges(starts: np.ndarray, lengths: np.ndarray) -> list[tuple[int, int]]:
-    return sorted({(int(s), int(n)) for s, n in zip(starts, lengths) if n > 0})
+def _distinct_lengths(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The length of every distinct non-empty (start, length) list: a shared list counts once."""
+    keep = lengths > 0
+    pairs = np.unique(np.stack([starts[keep], lengths[keep]], axis=1).astype(np.int64), axis=0)
+    return pairs[:, 1]
 
 
 def dendrite_memory_words(core, target: Target) -> int:
@@ -26,17 +30,13 @@ def dendrite_memory_words(core, target: Target) -> int:
     if core.n_dendrites == 0:
         return headers
     lengths = core.dendrites[:, 2]
-    id_words = sum(
-        _words(n, target.tables["id_entry_bits"], word_bits) for _, n in _distinct_ranges(core.dendrites[:, 1], lengths)
-    )
-    weight_words = sum(
-        _words(n, target.arith["weight_bits"], word_bits) for _, n in _distinct_ranges(core.dendrites[:, 3], lengths)
-    )
+    id_words = _words(_distinct_lengths(core.dendrites[:, 1], lengths), target.tables["id_entry_bits"], word_bits)
+    weight_words = _words(_distinct_lengths(core.dendrites[:, 3], lengths), target.arith["weight_bits"], word_bits)
     return headers + id_words + weight_words
 
 
 def axon_memory_words(core, target: Target) -> int:
     """A pointer per neuron plus one entry per target in every distinct target list."""
     pointers = core.n_neurons * target.tables["axon_pointer_words"]
-    lists = _distinct_ranges(core.axon_ptr[:, 0], core.axon_ptr[:, 1]) if core.n_neurons else []
-    return pointers + sum(n for _, n in lists) * target.tables["axon_entry_words"]
+    entries = int(_distinct_lengths(core.axon_ptr[:, 0], core.axon_ptr[:, 1]).sum()) if core.n_neurons else 0
+    return pointers + entries * target.tables["axon_entry_words"]
