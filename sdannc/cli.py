@@ -8,6 +8,7 @@ traceback. New subcommands (`sim`, `compile`) are added below as `@main.command(
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -104,7 +105,8 @@ def compile_command(model: Path, target_name: str, out_dir: Path, calib_path: Pa
         if step in dump_ir:
             click.echo(f"== IR after {step} ==\n{graph.dump()}")
 
-    report = compile_model(model, target_name, out_dir, calib_path, observe, config_path)
+    with _status(quiet) as status:
+        report = compile_model(model, target_name, out_dir, calib_path, observe, config_path, status)
     if not quiet:
         click.echo(summary_table(report))
         click.echo(f"image written to {out_dir}")
@@ -230,6 +232,26 @@ def report(image_dir: Path, input_path: Path, out_dir: Path, lanes: int, quiet: 
                    f"SNN {e['snn_acs'] / 1e3:.2f} nJ (ACs x {e['pj_per_ac']} pJ), this chip {e['chip_sops'] / 1e3:.2f} nJ "
                    f"(SOPs x {e['pj_per_sop']} pJ)")
         click.echo(f"report written to {out_dir / 'index.html'}")
+
+
+class _status:
+    """One updating line on stderr saying what a long job is doing, shown only on a terminal."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.enabled, self.shown = not quiet and sys.stderr.isatty(), False
+        self.start = time.monotonic()
+
+    def __enter__(self):
+        return self.update
+
+    def update(self, text: str) -> None:
+        if self.enabled:
+            click.echo(f"\r\x1b[K[{time.monotonic() - self.start:6.1f} s] {text}", nl=False, err=True)
+            self.shown = True
+
+    def __exit__(self, *exc) -> None:
+        if self.shown:
+            click.echo("\r\x1b[K", nl=False, err=True)
 
 
 class _progress:

@@ -33,9 +33,18 @@ def lower(model_path, target: Target, calib: np.ndarray | None = None, stop_afte
 
 def compile_to_image(model_path, target: Target, calib: np.ndarray | None = None,
                      observe: Callable[[str, Graph], None] | None = None,
-                     plan: Plan | None = None) -> tuple[Graph, ChipImage, dict]:
-    graph = lower(model_path, target, calib, observe=observe, plan=plan)
-    image, layers = build_image(graph, target)
+                     plan: Plan | None = None, status: Callable[[str], None] | None = None) -> tuple[Graph, ChipImage, dict]:
+    """`status(text)` hears what the compiler is doing, step by step (the CLI shows it on a terminal)."""
+    status = status or (lambda text: None)
+
+    def each_step(step: str, graph: Graph) -> None:
+        status(f"{step} done")
+        if observe:
+            observe(step, graph)
+
+    status(f"reading {Path(model_path).name}")
+    graph = lower(model_path, target, calib, observe=each_step, plan=plan)
+    image, layers = build_image(graph, target, status)
     report = compile_report(graph, image, layers, target, str(model_path))
     image.meta = {"model": Path(model_path).name, "layers": [r["layer"] for r in report["layers"]],
                   "sparsify": {r["layer"]: r["sparsify"] for r in report["layers"] if r["sparsify"]},
@@ -45,12 +54,15 @@ def compile_to_image(model_path, target: Target, calib: np.ndarray | None = None
 
 
 def compile_model(model_path, target_name: str, out_dir, calib_path=None,
-                  observe: Callable[[str, Graph], None] | None = None, config_path=None) -> dict:
+                  observe: Callable[[str, Graph], None] | None = None, config_path=None,
+                  status: Callable[[str], None] | None = None) -> dict:
     """Compile and write OUT_DIR (image + report.json) all at once: a failure leaves no OUT_DIR."""
     target = load_target(target_name)
     plan = load_config(config_path)
     calib = load_array(calib_path, "calibration input") if calib_path else None
-    _, image, report = compile_to_image(model_path, target, calib, observe, plan)
+    _, image, report = compile_to_image(model_path, target, calib, observe, plan, status)
+    if status:
+        status(f"writing {out_dir}")
     write_image(image, out_dir, extra={"report.json": json_bytes(report)})
     return report
 

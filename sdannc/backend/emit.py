@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -292,14 +293,16 @@ def _axon_cap(shape, entries: np.ndarray, target: Target) -> int:
         cap = largest // 2
 
 
-def _build_layers(graph: Graph, target: Target) -> dict[str, LayerCores]:
+def _build_layers(graph: Graph, target: Target, status: Callable[[str], None]) -> dict[str, LayerCores]:
     """Every neuron layer, in graph order, built from the last to the first: a layer's consumers
     then tell how many axon entries each of its neurons needs (one per link), so its neurons per
     core are chosen for the axon memory before its tables are built, instead of rebuilt after."""
     first, count, ids = _element_ids(graph)
     entries = np.zeros(count, dtype=np.int64)
     built = {}
-    for node in reversed([node for node in graph.nodes if node.op in NEURON_OPS]):
+    order = list(reversed([node for node in graph.nodes if node.op in NEURON_OPS]))
+    for i, node in enumerate(order):
+        status(f"building layer {node.name} ({i + 1} of {len(order)})")
         size = graph.tensors[node.output].size
         cap = _axon_cap(graph.tensors[node.output].shape, entries[first[node.output]:first[node.output] + size], target)
         layer = built[node.output] = _build_layer(node, graph, target, cap)
@@ -309,11 +312,13 @@ def _build_layers(graph: Graph, target: Target) -> dict[str, LayerCores]:
     return {node.output: built[node.output] for node in graph.nodes if node.op in NEURON_OPS}
 
 
-def build_image(graph: Graph, target: Target) -> tuple[ChipImage, dict[str, LayerCores]]:
+def build_image(graph: Graph, target: Target,
+                status: Callable[[str], None] | None = None) -> tuple[ChipImage, dict[str, LayerCores]]:
     """Tile every layer; where a layer's cores still overflow their axon memory (tiles split for
     dendrite memory can gather more axon entries than the tiles its neurons per core were chosen
     for), halve its neurons per core and rebuild that layer alone (its consumers' tables do not change)."""
-    layers = _build_layers(graph, target)
+    status = status or (lambda text: None)
+    layers = _build_layers(graph, target, status)
     while True:
         over = _axon_overflows(graph, layers, target)
         if not over:
@@ -327,6 +332,7 @@ def build_image(graph: Graph, target: Target) -> tuple[ChipImage, dict[str, Laye
                 raise SdanncError(f"layer {layer.node.name}: {held} {words} words, a core has "
                                   f"{target.core['axon_memory_words']}: it feeds too many cores; use fewer "
                                   f"channels in the next layer")
+            status(f"rebuilding layer {layer.node.name} with {neurons // 2} neurons per core (axon memory)")
             layers[output] = _build_layer(layer.node, graph, target, neurons // 2)
     builder = ImageBuilder(target)
     builder.cores = _number_cores(layers)
@@ -338,8 +344,10 @@ def build_image(graph: Graph, target: Target) -> tuple[ChipImage, dict[str, Laye
     little = target.core["dendrite_memory_words"]["little"]
     needs_big = [words > little for layer in layers.values() for words in layer.dendrite_words]
     addr = _addresses(graph, layers)
+    status(f"placing {len(builder.cores)} cores on the mesh")
     for core, (x, y) in zip(builder.cores, place(target, needs_big, owners, _routes(layers, addr))):
         core.x, core.y = x, y
+    status("wiring axons")
     _wire(builder, graph, layers, addr, target)
     out_core, out_index = addr[graph.output]
     if (out_core == INPUT).any():

@@ -415,3 +415,18 @@ def test_run_wrong_input_shape(cnn, tmp_path, engine):
     assert_user_error(invoke(new_runner(), "run", cnn, "-i", x, "-o", y, "--engine", engine),
                       f"input {x}", "shape (3, 64)", "(batch, 1, 8, 8)")
     assert not y.exists()
+
+
+def test_compile_says_what_it_is_doing_step_by_step():
+    from sdannc.compiler import compile_to_image
+    from sdannc.passes import STEP_NAMES
+
+    said = []
+    compile_to_image(models.quantized("cnn_pool"), load_target("darwin3"), status=said.append)
+    assert said[0].startswith("reading ")
+    steps = [s.removesuffix(" done") for s in said if s.endswith(" done")]
+    assert steps == STEP_NAMES
+    built = [s for s in said if s.startswith("building layer ")]
+    assert built[0] == "building layer fc (1 of 5)" and built[-1] == "building layer conv1 (5 of 5)"
+    assert said.index(built[-1]) < said.index(next(s for s in said if s.startswith("placing "))) \
+        < said.index("wiring axons")
