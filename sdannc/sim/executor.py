@@ -11,6 +11,8 @@ state fields (LDS/STS/LOAD/STORE). Semantics: isa/*.yaml, arithmetic: sdannc/ari
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from ..errors import SdanncError
@@ -165,6 +167,15 @@ class ProgramRunner:
     @property
     def n_neurons(self) -> int:
         return self.state.shape[2]
+
+    def view(self, lo: int, hi: int) -> "ProgramRunner":
+        """The runner over its neurons lo..hi (whole cores). Arrays are shared: state updates stay."""
+        sub = copy.copy(self)
+        sub.config = self.config[:, lo:hi]
+        sub.state = self.state[:, :, lo:hi]
+        first, last = np.searchsorted(self.core_bounds, [lo, hi])
+        sub.core_bounds = self.core_bounds[first:last] - lo
+        return sub
 
     def run_tick(self, wgtsum: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
         """One tick. Returns (fired [lanes, neurons], cycles [lanes, cores], instructions executed)."""
