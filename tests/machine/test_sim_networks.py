@@ -157,6 +157,84 @@ def test_pipelined_stream_equals_samples_run_alone_and_lanes_change_nothing():
     assert stream.ticks == sim.image.schedule.ticks_for(7) == 6 * BITS + 3 * BITS - 1 + BITS
 
 
+def _everything(result) -> dict:
+    """Outputs and every counter of a run, for comparisons with ==."""
+    c = result.counters
+    return {"codes": result.codes, "outputs": result.outputs, "ticks": result.ticks,
+            "neuron_spikes": c.neuron_spikes, "input_spikes": c.input_spikes, "sops": c.sops,
+            "core_cycles": c.core_cycles, "link_flits": c.link_flits, "tick_cycles": np.asarray(c.tick_cycles),
+            "instructions": c.instructions, "max_hops": c.max_hops}
+
+
+def _assert_same_run(a, b) -> None:
+    for key, value in _everything(a).items():
+        np.testing.assert_array_equal(value, _everything(b)[key], err_msg=key)
+
+
+@pytest.mark.parametrize("lanes", [1, 3])
+def test_ticks_per_step_change_nothing_in_a_pipeline_of_levels(lanes):
+    """Levels run whole windows of ticks ahead of the next; any window gives the tick-by-tick run."""
+    target = load_target("darwin3")
+    rng = np.random.default_rng(8)
+    layers = [random_stem_layer(rng, 10, 9), random_stem_layer(rng, 9, 7), random_stem_layer(rng, 7, 4)]
+    sim = Simulator(dense_stem_network(target, layers, per_core=4))
+    assert sim.pipelined and sim.network.n_levels == 3
+    x = rng.integers(0, 256, size=(9, 10)).astype(np.uint8)
+    tick_by_tick = sim.run(x, lanes=lanes, window=1)
+    assert tick_by_tick.counters.neuron_spikes.any()
+    for window in (2, 5, 8, 1000):
+        _assert_same_run(sim.run(x, lanes=lanes, window=window), tick_by_tick)
+    _assert_same_run(sim.run(x, lanes=lanes), tick_by_tick)
+
+
+def test_ticks_per_step_change_nothing_in_a_convolution():
+    target = load_target("darwin3")
+    rng = np.random.default_rng(12)
+    sim = Simulator(conv_stem_network(target, random_stem_conv(rng, 3, 5), 6, 7))
+    x = rng.integers(0, 256, size=(5, 3, 6, 7)).astype(np.uint8)
+    _assert_same_run(sim.run(x, window=7), sim.run(x, window=1))
+
+
+def _if_loop_image(target):
+    """The integrate-and-fire chain with the second core's first neuron feeding back into the first core."""
+    words = program_words("if_neuron", target)
+    b = ImageBuilder(target)
+    first = b.add_core(1, 0, words, 4)
+    second = b.add_core(6, 3, words, 2)
+    b.core(first).state[:, 1] = IF_VTH
+    b.core(second).state[:, 1] = IF_VTH_OUT
+    for e in range(3):
+        ids = np.flatnonzero(IF_W_IN[e])
+        b.map_input(e, [(first, b.core(first).add_dendrite(ids, IF_W_IN[e, ids]), 0)])
+    for n in range(4):
+        b.connect(first, n, [(second, b.core(second).add_dendrite([0, 1], IF_W_HID[n]))])
+    b.connect(second, 0, [(first, b.core(first).add_dendrite([1, 3], [4, 2]))])
+    for n in range(2):
+        b.map_output(n, second, n)
+    return b.build((3,), {"kind": "uint8"}, (2,), {"kind": "uint8"}, Schedule(BITS, BITS, 1))
+
+
+def test_cores_in_a_loop_run_tick_by_tick():
+    """Cores that hear from each other have no levels: the simulator steps one tick at a time."""
+    from sdannc.sim.network import core_levels
+
+    sim = Simulator(_if_loop_image(load_target("darwin3")))
+    assert not sim.pipelined and sim.window_for(1, 100, 8) == 1
+    x = np.random.default_rng(2).integers(0, 256, size=(6, 3)).astype(np.uint8)
+    result = sim.run(x, window=8)
+    assert result.counters.neuron_spikes.any()
+    _assert_same_run(result, sim.run(x, window=1))
+
+
+def test_core_levels_are_longest_paths_and_loops_have_none():
+    from sdannc.sim.network import core_levels
+
+    levels, acyclic = core_levels(3, np.array([0, 1, 2, -1]), np.array([1, 2, 1, 0]))
+    assert not acyclic and not levels.any()
+    levels, acyclic = core_levels(4, np.array([0, 0, 1, 2, -1]), np.array([1, 2, 3, 3, 0]))
+    assert acyclic and levels.tolist() == [0, 1, 1, 2]
+
+
 # ---- time to first spike: a data-dependent branch per neuron --------------------------------------
 
 def test_time_to_first_spike_neuron_fires_once_at_the_first_crossing():
