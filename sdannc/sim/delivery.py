@@ -27,12 +27,12 @@ class Costs:
 
 
 def deliver(net: Network, spikes_by_level: dict[int, np.ndarray], columns: int) -> np.ndarray:
-    """Exact dendrite sums [neurons, columns] (float64) from each level's source spikes [sources, columns].
+    """Exact dendrite sums [columns, neurons] (float64) from each level's source spikes [sources, columns].
 
     Products run in each group's precision (Network._choose_precision); the scatter and the sums
     are float64, exact below 2^53.
     """
-    wgtsum = np.zeros((net.n_neurons, columns), dtype=np.float64)
+    wgtsum = np.zeros((columns, net.n_neurons), dtype=np.float64)
     for level, spikes in spikes_by_level.items():
         if not spikes.any():
             continue
@@ -49,7 +49,7 @@ def deliver(net: Network, spikes_by_level: dict[int, np.ndarray], columns: int) 
                 sums = grp.direct @ typed(np.float64)
             else:
                 sums = _factored_sums(grp, typed(grp.weights.dtype), columns)
-            wgtsum[grp.base:grp.base + grp.n_neurons] += sums
+            wgtsum[:, grp.base:grp.base + grp.n_neurons] += sums.T  # a core at a time: stays in cache
     return wgtsum
 
 
@@ -66,13 +66,22 @@ def _factored_sums(grp, spikes: np.ndarray, columns: int) -> np.ndarray:
 
 def costs(net: Network, active: np.ndarray) -> Costs:
     """Synaptic operations, packets and routes: active sources [columns, sources] times per-source totals."""
-    spikes = scipy.sparse.csr_matrix(active).astype(np.int64)
+    spikes = _sparse_rows(active)
+    n_cores = len(net.image.cores)
+    per_core = (spikes @ net.source_core_costs).toarray()  # [columns, 3 x cores]
     hops = spikes.copy()
     hops.data = net.source_hops[hops.indices].astype(np.int64)
     return Costs(
-        sops=(spikes @ net.source_sops).toarray(),
-        packets_in=(spikes @ net.source_packets_in).toarray(),
-        packets_out=(spikes @ net.source_packets_out).toarray(),
-        link_flits=(spikes @ net.source_link_flits).toarray(),
+        sops=per_core[:, :n_cores],
+        packets_in=per_core[:, n_cores:2 * n_cores],
+        packets_out=per_core[:, 2 * n_cores:],
+        link_flits=((spikes @ net.source_routes) @ net.route_link_flits).toarray(),
         max_hops=hops.max(axis=1).toarray().ravel().astype(np.int64),
     )
+
+
+def _sparse_rows(active: np.ndarray) -> scipy.sparse.csr_matrix:
+    """A dense 0/1 matrix as CSR, built from its nonzeros (already in row order)."""
+    rows, cols = np.nonzero(active)
+    ptr = np.searchsorted(rows, np.arange(active.shape[0] + 1))
+    return scipy.sparse.csr_matrix((np.ones(cols.size, dtype=np.int64), cols, ptr), shape=active.shape)

@@ -23,14 +23,37 @@ from .. import arith
 _STEP_LIMIT_PER_WORD = 64
 
 
+class _Registers:
+    """Registers that start at zero every tick, without clearing them all every tick.
+
+    Arrays come from a buffer kept across ticks; a register not yet written this tick reads as a
+    shared array of zeros, and is cleared only if its first write is masked.
+    """
+
+    def __init__(self, buffer: np.ndarray, zeros: np.ndarray) -> None:
+        self.buffer, self.zeros = buffer, zeros
+        self.live = [False] * buffer.shape[0]
+
+    def __getitem__(self, reg: int) -> np.ndarray:
+        return self.buffer[reg] if self.live[reg] else self.zeros
+
+    def target(self, reg: int, masked: bool) -> np.ndarray:
+        """The array to write register `reg` into."""
+        if not self.live[reg]:
+            if masked:
+                self.buffer[reg].fill(0)
+            self.live[reg] = True
+        return self.buffer[reg]
+
+
 class _Context:
     """The per-tick machine state the instruction semantics operate on."""
 
     def __init__(self, runner: "ProgramRunner", wgtsum: np.ndarray) -> None:
         self.runner = runner
-        self.bits = runner.register_bits
+        self.low, self.high = arith.signed_range(runner.register_bits)
         shape = wgtsum.shape
-        self.regs = np.zeros((runner.n_registers,) + shape, dtype=np.int64)
+        self.regs = _Registers(*runner.register_buffers(shape))
         self.flag = np.zeros(shape, dtype=bool)
         self.fired = np.zeros(shape, dtype=bool)
         self.wgtsum = wgtsum
@@ -44,7 +67,12 @@ class _Context:
             array[self.mask] = np.broadcast_to(value, array.shape)[self.mask]
 
     def write(self, reg: int, value) -> None:
-        self._put(self.regs[reg], arith.saturate(value, self.bits))
+        """Saturate to the register width (arith.saturate) and store, in place where unmasked."""
+        target = self.regs.target(reg, self.mask is not None)
+        if self.mask is None:
+            np.clip(value, self.low, self.high, out=target)
+        else:
+            self._put(target, np.clip(value, self.low, self.high))
 
     def set_flag(self, value) -> None:
         self._put(self.flag, value)
@@ -163,6 +191,15 @@ class ProgramRunner:
         self.state = np.repeat(initial_state.T[:, None, :], lanes, axis=1).astype(np.int64)
         self.core_bounds = np.asarray(core_bounds, dtype=np.int64)  # start index of each core
         self.step_limit = _STEP_LIMIT_PER_WORD * max(len(self.instrs), 1)
+        self._registers = np.empty((self.n_registers,) + self.state.shape[1:], dtype=np.int64)
+        self._zeros = np.zeros(self.state.shape[1:], dtype=np.int64)
+        self._zeros.flags.writeable = False
+
+    def register_buffers(self, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """Register storage and a zero register for [lanes, neurons] = shape (this runner's)."""
+        if shape != self._zeros.shape:
+            raise SdanncError(f"{self.name}: dendrite sums of shape {shape} for {self._zeros.shape} neurons")
+        return self._registers, self._zeros
 
     @property
     def n_neurons(self) -> int:
@@ -173,6 +210,8 @@ class ProgramRunner:
         sub = copy.copy(self)
         sub.config = self.config[:, lo:hi]
         sub.state = self.state[:, :, lo:hi]
+        sub._registers = self._registers[:, :, lo:hi]
+        sub._zeros = self._zeros[:, lo:hi]
         first, last = np.searchsorted(self.core_bounds, [lo, hi])
         sub.core_bounds = self.core_bounds[first:last] - lo
         return sub

@@ -262,7 +262,10 @@ class Network:
         self.source_packets_in = by_source(p.core, n_cores)
         # Flits one spike of each source puts on each link: its packets' routes, counted once here.
         flits = self.image.target.noc["flits_per_packet"]
-        self.source_link_flits = by_source(p.pair, len(self._pairs)) @ self.mesh.pair_link_matrix(self._pairs) * flits
+        # Kept as two factors: routes are few and shared, so spikes -> packets per route -> links is
+        # far cheaper per tick than one source x link matrix.
+        self.source_routes = by_source(p.pair, len(self._pairs))
+        self.route_link_flits = (self.mesh.pair_link_matrix(self._pairs) * flits).tocsr()
         self.source_packets = np.diff(p.ptr)
         self.source_hops = np.zeros(n_sources, dtype=np.int64)
         np.maximum.at(self.source_hops, source, p.hops)
@@ -271,6 +274,9 @@ class Network:
         sender = np.flatnonzero(self.source_core >= 0)  # the controller's packets are not a core's
         self.source_packets_out = scipy.sparse.csr_matrix(
             (self.source_packets[sender], (sender, self.source_core[sender])), shape=(n_sources, n_cores))
+        # One product gives a tick's SOPs, packets in and packets out per core, side by side.
+        self.source_core_costs = scipy.sparse.hstack(
+            [self.source_sops, self.source_packets_in, self.source_packets_out], format="csr")
 
     # ---- products over windows of ticks --------------------------------------------------------
     def _packet_sources(self) -> np.ndarray:

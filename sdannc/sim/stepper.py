@@ -94,18 +94,22 @@ class Stepper:
         w, lanes = self.window, self.lanes
         spikes = {level: self._level_spikes(level, (step - level) * w)
                   for level in range(self.top + 1) if 0 <= step - level < self.windows}
-        sums = deliver(self.net, spikes, w * lanes)  # [neurons, window x lanes]
-        wgtsum = arith.saturate(sums.T.astype(np.int64, order="C"), self.sim.target.arith["dendrite_sum_bits"])
+        sums = deliver(self.net, spikes, w * lanes)  # [window x lanes, neurons]
         for j in range(w):
             lowest = max(0, step - (self.ticks - 1 - j) // w)  # higher levels are past the last tick
             highest = min(step, self.top)  # lower levels are before the first
             if lowest > highest:
                 continue
-            rows = wgtsum[j * lanes:(j + 1) * lanes]
+            rows = sums[j * lanes:(j + 1) * lanes]
             for b, block in enumerate(self.blocks):
                 first, last = np.searchsorted(block.levels, [lowest, highest + 1])
                 if first < last:
                     self._run_block(b, int(first), int(last), rows, step, j)
+
+    def _dendrite_sums(self, sums: np.ndarray) -> np.ndarray:
+        """Exact float sums -> the saturated integer wgtsum a core reads (arith.saturate)."""
+        low, high = arith.signed_range(self.sim.target.arith["dendrite_sum_bits"])
+        return np.clip(sums, low, high).astype(np.int64)
 
     def _level_spikes(self, level: int, start: int) -> np.ndarray:
         """Spikes [sources of the level, window x lanes] delivered at ticks start..start+W-1.
@@ -125,7 +129,7 @@ class Stepper:
         view = self._views.get((b, first, last))
         if view is None:
             view = self._views[(b, first, last)] = block.runner.view(lo, hi)
-        fired, cycles, executed = view.run_tick(rows[:, block.lo + lo:block.lo + hi])
+        fired, cycles, executed = view.run_tick(self._dendrite_sums(rows[:, block.lo + lo:block.lo + hi]))
         self.counters.instructions += executed
         ticks = (step - block.levels[first:last]) * self.window + j
         self.soma[ticks, :, block.members[first:last]] = cycles.T
