@@ -26,13 +26,16 @@ class Costs:
     max_hops: np.ndarray  # [columns]
 
 
-def deliver(net: Network, spikes_by_level: dict[int, np.ndarray], columns: int) -> np.ndarray:
-    """Exact dendrite sums [columns, neurons] (float64) from each level's source spikes [sources, columns].
+def deliver(net: Network, spikes_by_level: dict[int, np.ndarray], wgtsum: np.ndarray) -> np.ndarray:
+    """Exact dendrite sums into wgtsum [columns, neurons] (float64, overwritten) from each level's
+    source spikes [sources, columns].
 
     Products run in each group's precision (Network._choose_precision); the scatter and the sums
-    are float64, exact below 2^53.
+    are float64, exact below 2^53. The caller keeps wgtsum from step to step: a fresh array of this
+    size costs more in page faults than the products.
     """
-    wgtsum = np.zeros((columns, net.n_neurons), dtype=np.float64)
+    columns = wgtsum.shape[0]
+    wgtsum.fill(0)
     for level, spikes in spikes_by_level.items():
         if not spikes.any():
             continue

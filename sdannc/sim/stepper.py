@@ -62,6 +62,7 @@ class Stepper:
         )
         self._level_end = [self._level_runs(b.levels) for b in blocks]
         self._views: dict[tuple[int, int, int], object] = {}
+        self._sums = np.empty((window * self.lanes, sim.n_neurons), dtype=np.float64)
 
     def _injected(self, codes_in: np.ndarray) -> np.ndarray:
         """Input spikes [ticks + window, lanes, inputs]: bit b of sample s at tick s * interval + b."""
@@ -94,7 +95,7 @@ class Stepper:
         w, lanes = self.window, self.lanes
         spikes = {level: self._level_spikes(level, (step - level) * w)
                   for level in range(self.top + 1) if 0 <= step - level < self.windows}
-        sums = deliver(self.net, spikes, w * lanes)  # [window x lanes, neurons]
+        sums = deliver(self.net, spikes, self._sums)  # [window x lanes, neurons]
         for j in range(w):
             lowest = max(0, step - (self.ticks - 1 - j) // w)  # higher levels are past the last tick
             highest = min(step, self.top)  # lower levels are before the first
