@@ -37,16 +37,10 @@ class DendriteGroup:
     offsets: np.ndarray  # [taps]: neuron ids (absolute) or offsets from the carried index (relative)
     weights: np.ndarray  # [rows, taps] float32 or float64
     span: int  # number of distinct carried-index values (relative), 1 for absolute
-    row_base: int = 0  # index of the group's first row among all groups' rows
     level: int = 0  # level of the group's core
     spread: scipy.sparse.csr_matrix = None  # [rows x span, sources of the level]: spikes -> counts
     scatter: scipy.sparse.csr_matrix = None  # [neurons, taps x span] float64: partial sums -> neurons
     direct: scipy.sparse.csr_matrix = None  # [neurons, sources of the level] float64, where cheaper
-
-    @property
-    def dense_targets(self) -> bool:
-        """Absolute ids 0..n-1 in order: sums add to a slice, no scatter needed."""
-        return not self.relative and np.array_equal(self.offsets, np.arange(self.offsets.size))
 
 
 @dataclass
@@ -62,9 +56,6 @@ class Packets:
     hops: np.ndarray
     pair: np.ndarray  # route id: (source node, destination node)
     from_core: np.ndarray  # source core, -1 for the controller
-    global_row: np.ndarray = None  # the packet's dendrite as a row among all groups' rows
-    relative: np.ndarray = None  # bool: the packet's dendrite is relative
-    key: np.ndarray = None  # relative packets: (group, carried index) as one position in a lane's key space
 
 
 def core_grid(image: ChipImage) -> np.ndarray:
@@ -110,7 +101,6 @@ class Network:
             self._group_core(index, core)
         self.packets = self._build_packets()
         self._choose_precision()
-        self._number_rows()
         self._source_totals()
         self.core_level = core_level
         self.n_levels = int(self.core_level.max(initial=0)) + 1
@@ -219,33 +209,9 @@ class Network:
             most_hits = int(counts.max())  # sources that can share one (dendrite, index) in a tick
         else:
             most_hits = 1
-        self.most_hits = most_hits
         for grp in self.groups:
             bound = most_hits * (np.abs(grp.weights).sum(axis=0).max() if grp.weights.size else 0)
             grp.weights = grp.weights.astype(np.float32 if bound < _FLOAT32_EXACT else np.float64)
-        exact32 = all(g.weights.dtype == np.float32 for g in self.groups)
-        self.product_dtype = np.float32 if exact32 else np.float64
-
-    def _number_rows(self) -> None:
-        """Numbering that lets a tick's deliveries be gathered without sorting packets."""
-        base = 0
-        for grp in self.groups:
-            grp.row_base = base
-            base += grp.weights.shape[0]
-        self.n_rows = base
-        self.group_spans = np.asarray([g.span if g.relative else 0 for g in self.groups], dtype=np.int64)
-        self.group_rows = np.asarray([g.weights.shape[0] for g in self.groups], dtype=np.int64)
-        self.span_base = np.concatenate([[0], np.cumsum(self.group_spans)]).astype(np.int64)
-        self.total_span = int(self.span_base[-1])
-        row_base = np.asarray([g.row_base for g in self.groups], dtype=np.int64)
-        relative = np.asarray([g.relative for g in self.groups], dtype=bool)
-        p = self.packets
-        if not p.group.size:
-            p.global_row, p.relative, p.key = p.row, np.zeros(0, dtype=bool), p.row
-            return
-        p.global_row = row_base[p.group] + p.row
-        p.relative = relative[p.group]
-        p.key = self.span_base[p.group] + p.carried
 
     def _source_totals(self) -> None:
         """What one spike of each source costs, per core and per route: a tick's counts are a product."""

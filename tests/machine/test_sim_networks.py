@@ -226,6 +226,29 @@ def test_cores_in_a_loop_run_tick_by_tick():
     _assert_same_run(result, sim.run(x, window=1))
 
 
+@pytest.mark.parametrize("direct", [True, False])
+def test_delivery_strategies_and_precisions_give_the_same_sums(monkeypatch, direct):
+    """Every group as one sparse source -> neuron product, or as spread, weights and scatter; and
+    every product in float64: the same run either way."""
+    import sdannc.sim.network as network
+
+    target = load_target("darwin3")
+    rng = np.random.default_rng(13)
+    conv = random_stem_conv(rng, 3, 5)
+    x = rng.integers(0, 256, size=(3, 3, 6, 7)).astype(np.uint8)
+    image = conv_stem_network(target, conv, 6, 7)
+    reference = Simulator(image).run(x)
+    np.testing.assert_array_equal(reference.outputs, conv.reference(x))
+    monkeypatch.setattr(network, "_direct_is_cheaper", lambda grp, packets: direct)
+    forced = Simulator(image)
+    assert all((g.direct is not None) == direct for g in forced.network.groups if g.spread is not None or g.direct is not None)
+    _assert_same_run(forced.run(x), reference)
+    monkeypatch.setattr(network, "_FLOAT32_EXACT", 0)
+    wide = Simulator(image)
+    assert all(g.weights.dtype == np.float64 for g in wide.network.groups)
+    _assert_same_run(wide.run(x), reference)
+
+
 def test_core_levels_are_longest_paths_and_loops_have_none():
     from sdannc.sim.network import core_levels
 
