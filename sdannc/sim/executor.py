@@ -51,7 +51,8 @@ class _Context:
 
     def __init__(self, runner: "ProgramRunner", wgtsum: np.ndarray) -> None:
         self.runner = runner
-        self.low, self.high = arith.signed_range(runner.register_bits)
+        # numpy integers, not Python ints: np.clip then skips its per-call range checks
+        self.low, self.high = (np.int64(v) for v in arith.signed_range(runner.register_bits))
         shape = wgtsum.shape
         self.regs = _Registers(*runner.register_buffers(shape))
         self.flag = np.zeros(shape, dtype=bool)
