@@ -170,6 +170,15 @@ SEMANTICS = {
 _CONTROL = {"JC", "END"}
 
 
+class _Operands(dict):
+    """An instruction as the runner keeps it: operands by name in a dict (Instr looks them up in a
+    tuple, a cost paid for every instruction of every tick)."""
+
+    def __init__(self, instr: Instr) -> None:
+        super().__init__(instr.operands)
+        self.mnemonic = instr.mnemonic
+
+
 class ProgramRunner:
     """All neurons that share one program: their state, and one tick of their execution.
 
@@ -181,7 +190,7 @@ class ProgramRunner:
         if missing:
             raise SdanncError(f"{name}: the simulator has no semantics for {', '.join(missing)}")
         self.name = name
-        self.instrs = list(instrs)
+        self.instrs = [_Operands(i) for i in instrs]
         self.costs = np.asarray([cycles[i.mnemonic] for i in self.instrs], dtype=np.int64)
         self.register_bits = target.arith["register_bits"]
         self.n_registers = isa.registers
