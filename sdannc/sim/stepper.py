@@ -7,7 +7,8 @@ than one tick's, then runs every program W times, each core at its own tick. Wit
 (connections with a cycle) W is 1 and every core is in level 0: plain tick by tick. Every tick of
 every core is still simulated in full, and the results do not depend on W.
 
-Spikes are kept for the last (levels + 1) windows in a ring [ticks, lanes, neurons]. A window's
+Spikes (and the programs' cycles) are kept for the last (levels + 1) windows in rings indexed by
+tick, so that memory does not grow with the stream; input spikes are made from the codes as needed. A window's
 counts (packets, SOPs, flits, cycles) and output bits are taken once every level has passed it.
 """
 
@@ -49,13 +50,12 @@ class Stepper:
         self.top = self.net.n_levels - 1
         self.ring_ticks = (self.top + 2) * window
         self.ring = np.zeros((self.ring_ticks, self.lanes, sim.n_neurons), dtype=bool)
-        self.injected = self._injected(codes_in)
+        self.codes_in = codes_in
         self.codes_out = np.zeros((self.lanes, per_lane, sim.image.io.n_outputs), dtype=np.int64)
         n_cores = len(sim.image.cores)
-        self.soma = np.zeros((ticks, self.lanes, n_cores), dtype=np.int64)
+        self.soma = np.zeros((self.ring_ticks, self.lanes, n_cores), dtype=np.int64)  # cycles of the programs
         self.counters = Counters(
             neuron_spikes=np.zeros(sim.n_neurons, dtype=np.int64),
-            input_spikes=int(self.injected.sum()),
             sops=np.zeros(n_cores, dtype=np.int64),
             core_cycles=np.zeros(n_cores, dtype=np.int64),
             link_flits=np.zeros(self.net.n_links, dtype=np.int64),
@@ -64,15 +64,15 @@ class Stepper:
         self._views: dict[tuple[int, int, int], object] = {}
         self._sums = np.empty((window * self.lanes, sim.n_neurons), dtype=np.float64)
 
-    def _injected(self, codes_in: np.ndarray) -> np.ndarray:
-        """Input spikes [ticks + window, lanes, inputs]: bit b of sample s at tick s * interval + b."""
+    def _input_spikes(self, start: int, n: int) -> np.ndarray:
+        """Input spikes [n, lanes, inputs] of ticks start..start+n-1: bit b of sample s at tick s * interval + b."""
         sched = self.sim.image.schedule
-        lanes, per_lane, n_inputs = codes_in.shape
-        spikes = np.zeros((self.ticks + self.window, lanes, n_inputs), dtype=bool)
-        for sample in range(per_lane):
-            for bit in range(sched.bits):
-                plane = (codes_in[:, sample, :] >> (sched.bits - 1 - bit)) & 1
-                spikes[sample * sched.sample_interval + bit] = plane == 1
+        lanes, per_lane, n_inputs = self.codes_in.shape
+        spikes = np.zeros((n, lanes, n_inputs), dtype=bool)
+        for k in range(n):
+            sample, bit = divmod(start + k, sched.sample_interval)
+            if bit < sched.bits and sample < per_lane:
+                spikes[k] = ((self.codes_in[:, sample, :] >> (sched.bits - 1 - bit)) & 1) == 1
         return spikes
 
     @staticmethod
@@ -120,7 +120,7 @@ class Stepper:
         w = self.window
         slots = (start - 1 + np.arange(w)) % self.ring_ticks
         neurons = self.ring[slots][:, :, self.net.level_neuron_sources[level]]
-        inputs = self.injected[start:start + w][:, :, self.net.level_input_sources[level]]
+        inputs = self._input_spikes(start, w)[:, :, self.net.level_input_sources[level]]
         return np.concatenate([neurons, inputs], axis=2).reshape(w * self.lanes, -1).T
 
     def _run_block(self, b: int, first: int, last: int, rows: np.ndarray, step: int, j: int) -> None:
@@ -133,7 +133,7 @@ class Stepper:
         fired, cycles, executed = view.run_tick(self._dendrite_sums(rows[:, block.lo + lo:block.lo + hi]))
         self.counters.instructions += executed
         ticks = (step - block.levels[first:last]) * self.window + j
-        self.soma[ticks, :, block.members[first:last]] = cycles.T
+        self.soma[ticks % self.ring_ticks, :, block.members[first:last]] = cycles.T
         member = first
         while member < last:  # each level's spikes go to its own tick
             end = int(self._level_end[b][member])
@@ -150,7 +150,9 @@ class Stepper:
         self.counters.neuron_spikes += fired.sum(axis=(0, 1))
         self._read_outputs(ticks, fired)
         arriving = self.ring[(ticks - 1) % self.ring_ticks]  # sent the tick before
-        active = np.concatenate([arriving, self.injected[start:start + n]], axis=2).reshape(n * self.lanes, -1)
+        injected = self._input_spikes(start, n)
+        self.counters.input_spikes += int(injected.sum())
+        active = np.concatenate([arriving, injected], axis=2).reshape(n * self.lanes, -1)
         self._count(costs(self.net, active), start, n)
 
     def _read_outputs(self, ticks: np.ndarray, fired: np.ndarray) -> None:
@@ -167,7 +169,7 @@ class Stepper:
     def _count(self, c, start: int, n: int) -> None:
         """Per tick: the slowest core, then the network's delivery; per core and link: totals."""
         cyc = self.sim.target.cycles
-        soma = self.soma[start:start + n].reshape(n * self.lanes, -1)
+        soma = self.soma[(start + np.arange(n)) % self.ring_ticks].reshape(n * self.lanes, -1)
         core_cycles = (soma + c.sops * cyc["per_synaptic_event"] + c.packets_in * cyc["per_packet_in"]
                        + c.packets_out * cyc["per_packet_out"])
         noc = c.max_hops * cyc["per_hop"] + c.link_flits.max(axis=1, initial=0) * cyc["per_flit_on_link"]
