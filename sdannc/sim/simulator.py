@@ -1,5 +1,8 @@
 """Tick by tick: inject input spikes, deliver spikes, run every core's program, read output spikes.
 
+The ticks are evaluated level by level over windows of ticks (stepper.py); the results are those
+of the tick-by-tick description (docs/simulator.md).
+
 A batch runs as `lanes` independent streams side by side (default one: the whole batch streamed
 through one chip, pipelined as the image's schedule says). Each lane is one chip; its samples start
 `sample_interval` ticks apart. Outputs do not depend on the number of lanes.
@@ -7,7 +10,7 @@ through one chip, pipelined as the image's schedule says). Each lane is one chip
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -16,7 +19,6 @@ from ..errors import SdanncError
 from ..image.codec import decode_output, encode_input, input_dtype_ok
 from ..image.model import ChipImage
 from ..isa import load_isa
-from .. import arith
 from .executor import ProgramRunner
 from .network import Network, image_core_levels
 from .stepper import Counters, Stepper
@@ -125,7 +127,6 @@ class Simulator:
         if not input_dtype_ok(io.input_encode, x.dtype):
             wanted = "a float type" if io.input_encode["kind"] == "quantize" else io.input_encode["kind"]
             raise SdanncError(f"input {name}: dtype {x.dtype}, the image takes {wanted}")
-
 
     def window_for(self, lanes: int, ticks: int, wanted: int | None = None) -> int:
         """Ticks delivered per step: as many as keep a step's sums near _WINDOW_ELEMENTS, one without levels."""

@@ -51,26 +51,29 @@ def _if_image(target):
     return b.build((3,), {"kind": "uint8"}, (2,), {"kind": "uint8"}, Schedule(BITS, BITS, 1))
 
 
-def _if_reference(codes: np.ndarray, bits: int) -> np.ndarray:
-    """Tick by tick, neuron by neuron: inputs arrive the tick they are injected, spikes a tick later."""
+def _if_reference(codes: np.ndarray, bits: int, feedback=(0, 0, 0, 0)) -> np.ndarray:
+    """Tick by tick, neuron by neuron: inputs arrive the tick they are injected, spikes a tick later.
+
+    `feedback`: weights from the second core's first neuron back into the first core's neurons."""
     samples = codes.shape[0]
     ticks = (samples - 1) * BITS + 1 + BITS
     v1, v2 = [0] * 4, [0] * 2
-    prev = [0] * 4
+    prev, prev_out = [0] * 4, 0
     raster = np.zeros((ticks, 2), dtype=np.int64)
     for t in range(ticks):
         s, b = divmod(t, BITS)
         inp = [int(codes[s, e] >> (BITS - 1 - b)) & 1 if s < samples else 0 for e in range(3)]
         fired1 = [0] * 4
         for n in range(4):
-            v1[n] = int(saturate(v1[n] + sum(IF_W_IN[e, n] * inp[e] for e in range(3)), bits))
+            v1[n] = int(saturate(v1[n] + sum(IF_W_IN[e, n] * inp[e] for e in range(3)) + feedback[n] * prev_out,
+                                 bits))
             if v1[n] >= IF_VTH[n]:
                 fired1[n], v1[n] = 1, 0
         for n in range(2):
             v2[n] = int(saturate(v2[n] + sum(IF_W_HID[m, n] * prev[m] for m in range(4)), bits))
             if v2[n] >= IF_VTH_OUT[n]:
                 raster[t, n], v2[n] = 1, 0
-        prev = fired1
+        prev, prev_out = fired1, int(raster[t, 0])
     out = np.zeros((samples, 2), dtype=np.int64)
     for s in range(samples):
         for b in range(BITS):
@@ -216,13 +219,12 @@ def _if_loop_image(target):
 
 def test_cores_in_a_loop_run_tick_by_tick():
     """Cores that hear from each other have no levels: the simulator steps one tick at a time."""
-    from sdannc.sim.network import core_levels
-
     sim = Simulator(_if_loop_image(load_target("darwin3")))
     assert not sim.pipelined and sim.window_for(1, 100, 8) == 1
     x = np.random.default_rng(2).integers(0, 256, size=(6, 3)).astype(np.uint8)
     result = sim.run(x, window=8)
-    assert result.counters.neuron_spikes.any()
+    np.testing.assert_array_equal(result.codes, _if_reference(x, 16, feedback=(0, 4, 0, 2)))
+    assert (result.codes != _if_reference(x, 16)).any(), "the feedback should change the outputs"
     _assert_same_run(result, sim.run(x, window=1))
 
 
