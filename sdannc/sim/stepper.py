@@ -119,7 +119,7 @@ class Stepper:
         """
         w = self.window
         slots = (start - 1 + np.arange(w)) % self.ring_ticks
-        neurons = self.ring[slots][:, :, self.net.level_neuron_sources[level]]
+        neurons = self.ring[np.ix_(slots, np.arange(self.lanes), self.net.level_neuron_sources[level])]
         inputs = self._input_spikes(start, w)[:, :, self.net.level_input_sources[level]]
         return np.concatenate([neurons, inputs], axis=2).reshape(w * self.lanes, -1).T
 
