@@ -38,6 +38,9 @@ def instruction_cycles(image: ChipImage, isa) -> dict[str, int]:
 # larger products but no fewer operations.
 _WINDOW_ELEMENTS = 1 << 23
 _MAX_WINDOW = 64
+# The spike ring keeps (levels + 1) windows of every neuron's spikes, a byte each: a deep network
+# gets shorter windows rather than more memory.
+_RING_BYTES = 1 << 29
 
 
 def lanes_for(samples: int, wanted: int) -> int:
@@ -129,11 +132,14 @@ class Simulator:
             raise SdanncError(f"input {name}: dtype {x.dtype}, the image takes {wanted}")
 
     def window_for(self, lanes: int, ticks: int, wanted: int | None = None) -> int:
-        """Ticks delivered per step: as many as keep a step's sums near _WINDOW_ELEMENTS, one without levels."""
+        """Ticks delivered per step: as many as keep a step's sums and spike ring within bounds;
+        one without levels."""
         if not self.pipelined:
             return 1
         if wanted is None:
-            wanted = min(_MAX_WINDOW, max(1, _WINDOW_ELEMENTS // max(1, lanes * self.n_neurons)))
+            per_tick = max(1, lanes * self.n_neurons)
+            wanted = min(_MAX_WINDOW, _WINDOW_ELEMENTS // per_tick,
+                         _RING_BYTES // ((self.network.n_levels + 1) * per_tick))
         return max(1, min(wanted, ticks))
 
     def run(self, x: np.ndarray, lanes: int = 1, name: str = "input",
