@@ -65,7 +65,7 @@ class _Context:
         if self.mask is None:
             array[...] = value
         else:
-            array[self.mask] = np.broadcast_to(value, array.shape)[self.mask]
+            np.copyto(array, value, where=self.mask)  # one pass, no gathers
 
     def write(self, reg: int, value) -> None:
         """Saturate to the register width (arith.saturate) and store, in place where unmasked."""
@@ -274,7 +274,7 @@ class ProgramRunner:
             pc = int(pcs[~done].min())
             mask = (pcs == pc) & ~done
             instr = self.instrs[pc]
-            per_neuron[mask] += self.costs[pc]
+            np.add(per_neuron, self.costs[pc], out=per_neuron, where=mask)
             executed += int(mask.sum())
             if instr.mnemonic == "END":
                 done |= mask
