@@ -172,11 +172,13 @@ _CONTROL = {"JC", "END"}
 
 class _Operands(dict):
     """An instruction as the runner keeps it: operands by name in a dict (Instr looks them up in a
-    tuple, a cost paid for every instruction of every tick)."""
+    tuple, a cost paid for every instruction of every tick), its cycle cost and its semantics."""
 
-    def __init__(self, instr: Instr) -> None:
+    def __init__(self, instr: Instr, cost: int) -> None:
         super().__init__(instr.operands)
         self.mnemonic = instr.mnemonic
+        self.cost = cost
+        self.run = SEMANTICS.get(instr.mnemonic)
 
 
 class ProgramRunner:
@@ -190,8 +192,8 @@ class ProgramRunner:
         if missing:
             raise SdanncError(f"{name}: the simulator has no semantics for {', '.join(missing)}")
         self.name = name
-        self.instrs = [_Operands(i) for i in instrs]
-        self.costs = np.asarray([cycles[i.mnemonic] for i in self.instrs], dtype=np.int64)
+        self.costs = np.asarray([cycles[i.mnemonic] for i in instrs], dtype=np.int64)
+        self.instrs = [_Operands(i, int(c)) for i, c in zip(instrs, self.costs)]
         self.register_bits = target.arith["register_bits"]
         self.n_registers = isa.registers
         self.membrane = isa.fixed_registers["membrane"]
@@ -235,7 +237,7 @@ class ProgramRunner:
             if steps > self.step_limit:
                 raise SdanncError(f"{self.name}: program did not reach END within {self.step_limit} instructions")
             instr = self.instrs[pc]
-            cycles += int(self.costs[pc])
+            cycles += instr.cost
             if instr.mnemonic == "END":
                 per_core = cycles * np.diff(np.append(self.core_bounds, self.n_neurons))
                 per_lane = np.broadcast_to(per_core, (wgtsum.shape[0], per_core.size)).copy()
@@ -249,7 +251,7 @@ class ProgramRunner:
                     return self._run_divergent(ctx, np.where(taken, instr["addr"], pc + 1), cycles, steps)
                 pc += 1
                 continue
-            SEMANTICS[instr.mnemonic](ctx, instr)
+            instr.run(ctx, instr)
             pc += 1
             if pc >= len(self.instrs):
                 raise SdanncError(f"{self.name}: program ran past its last word without END")
