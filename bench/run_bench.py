@@ -6,14 +6,16 @@ a 3x3 convolution, 64 to 64 channels at 32 x 32. Images are hand-built (sdannc.h
 a warm-up and the best run is reported.
 Compiler cases (bench/compile_bench.py, one process each for an honest peak memory): VGG-11 at
 32 x 32 and ResNet-18 at 64 x 64 with random weights, quantized by onnxruntime; compiled for darwin3,
-and where that fails (a route over the hop limit), for bench/targets/darwin3-longroutes.yaml to
-measure speed anyway; then the simulator's time per sample against onnxruntime's on the same
-quantized model.
+and where that fails on the route-length limit, for bench/targets/darwin3-longroutes.yaml to measure
+speed anyway; then the simulator's time per sample against onnxruntime's on the same quantized model,
+both given the same stream of samples (--stream, default 128) and the same threads (--threads,
+default 1: on a shared machine BLAS thread pools thrash, and one thread each is the fair comparison).
 Results go to stdout and bench/out/results.json.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -22,11 +24,25 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
-from sdannc.handbuilt import conv_stem_network, dense_stem_network, random_stem_conv, random_stem_layer
-from sdannc.sim import Simulator
-from sdannc.target import load_target
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stream", type=int, default=128, help="samples streamed through the simulator")
+    parser.add_argument("--threads", type=int, default=1, help="threads for BLAS and onnxruntime (0: defaults)")
+    parser.add_argument("--models", nargs="+", default=["vgg11", "resnet18"], help="compiler cases")
+    return parser.parse_args()
+
+
+ARGS = _arguments()
+if ARGS.threads:  # before numpy loads BLAS
+    for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[_variable] = str(ARGS.threads)
+
+import numpy as np  # noqa: E402
+
+from sdannc.handbuilt import conv_stem_network, dense_stem_network, random_stem_conv, random_stem_layer  # noqa: E402
+from sdannc.sim import Simulator  # noqa: E402
+from sdannc.target import load_target  # noqa: E402
 
 REPEATS = 3
 
@@ -40,7 +56,8 @@ def machine() -> dict:
                 break
     except OSError:
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": sys.version.split()[0], "numpy": np.__version__}
+    return {"cpu": cpu, "cores": os.cpu_count(), "threads": ARGS.threads or "default",
+            "python": sys.version.split()[0], "numpy": np.__version__}
 
 
 def time_run(sim: Simulator, x: np.ndarray, lanes: int) -> tuple[float, int]:
@@ -88,7 +105,7 @@ def main() -> None:
     ]
     out = Path(__file__).resolve().parent / "out"
     out.mkdir(exist_ok=True)
-    compiled = [compile_case(name, out) for name in ("vgg11", "resnet18")]
+    compiled = [compile_case(name, out) for name in ARGS.models]
     (out / "results.json").write_text(json.dumps({"machine": machine(), "simulator": rows, "compiler": compiled},
                                                  indent=1) + "\n")
 
@@ -99,15 +116,17 @@ def compile_case(name: str, out: Path) -> dict:
     results = []
     for target in ("darwin3", str(here / "targets" / "darwin3-longroutes.yaml")):
         result_file = out / f"compile_{name}_{Path(target).stem}.json"
-        subprocess.run([sys.executable, str(here / "compile_bench.py"), name, target, str(result_file), "--sim", "4"],
-                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([sys.executable, str(here / "compile_bench.py"), name, target, str(result_file),
+                        "--sim", str(ARGS.stream), "--threads", str(ARGS.threads)], check=True, stdout=subprocess.DEVNULL)
         row = json.loads(result_file.read_text())
         results.append(row)
         sim = row.get("sim")
-        status = row.get("error") or (f"{row['cores']} cores, routes at most {row['hops_worst_per_axis']} hops "
-                                      f"per axis" + (f"; sim {sim['seconds_per_sample']:.2f} s/sample, "
-                                                     f"onnxruntime {sim['ort_seconds_per_sample'] * 1e3:.1f} ms/sample "
-                                                     f"({sim['ratio']:.0f}x)" if sim else ""))
+        status = row.get("error") or (
+            f"{row['cores']} cores, routes at most {row['hops_worst_per_axis']} hops per axis"
+            + (f"; sim {sim['seconds_per_sample']:.3f} s/sample ({sim['samples']} streamed), onnxruntime "
+               f"{sim['ort_seconds_per_sample'] * 1e3:.2f} ms/sample in one batch ({sim['ratio']:.0f}x), "
+               f"{sim['ort_seconds_per_sample_one_per_call'] * 1e3:.2f} ms one per call "
+               f"({sim['ratio_one_per_call']:.0f}x)" if sim else ""))
         print(f"compile {name:<9} {row['target']:<20} {row['seconds']:7.1f} s  peak {row['peak_mb']:6d} MB  {status}",
               flush=True)
         if "error" not in row:

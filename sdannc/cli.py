@@ -44,7 +44,7 @@ def _isa_option(command):
 
 def _lanes_option(command):
     return click.option("--lanes", default=1, show_default=True, type=click.IntRange(min=1),
-                        help="Independent streams simulated side by side (faster; results do not change).")(command)
+                        help="Independent streams simulated side by side (results do not change; each lane adds the pipeline's latency).")(command)
 
 
 def _quiet_option(command):

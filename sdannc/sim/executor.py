@@ -11,6 +11,8 @@ state fields (LDS/STS/LOAD/STORE). Semantics: isa/*.yaml, arithmetic: sdannc/ari
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from ..errors import SdanncError
@@ -21,14 +23,38 @@ from .. import arith
 _STEP_LIMIT_PER_WORD = 64
 
 
+class _Registers:
+    """Registers that start at zero every tick, without clearing them all every tick.
+
+    Arrays come from a buffer kept across ticks; a register not yet written this tick reads as a
+    shared array of zeros, and is cleared only if its first write is masked.
+    """
+
+    def __init__(self, buffer: np.ndarray, zeros: np.ndarray) -> None:
+        self.buffer, self.zeros = buffer, zeros
+        self.live = [False] * buffer.shape[0]
+
+    def __getitem__(self, reg: int) -> np.ndarray:
+        return self.buffer[reg] if self.live[reg] else self.zeros
+
+    def target(self, reg: int, masked: bool) -> np.ndarray:
+        """The array to write register `reg` into."""
+        if not self.live[reg]:
+            if masked:
+                self.buffer[reg].fill(0)
+            self.live[reg] = True
+        return self.buffer[reg]
+
+
 class _Context:
     """The per-tick machine state the instruction semantics operate on."""
 
     def __init__(self, runner: "ProgramRunner", wgtsum: np.ndarray) -> None:
         self.runner = runner
-        self.bits = runner.register_bits
+        # numpy integers, not Python ints: np.clip then skips its per-call range checks
+        self.low, self.high = (np.int64(v) for v in arith.signed_range(runner.register_bits))
         shape = wgtsum.shape
-        self.regs = np.zeros((runner.n_registers,) + shape, dtype=np.int64)
+        self.regs = _Registers(*runner.register_buffers(shape))
         self.flag = np.zeros(shape, dtype=bool)
         self.fired = np.zeros(shape, dtype=bool)
         self.wgtsum = wgtsum
@@ -39,10 +65,15 @@ class _Context:
         if self.mask is None:
             array[...] = value
         else:
-            array[self.mask] = np.broadcast_to(value, array.shape)[self.mask]
+            np.copyto(array, value, where=self.mask)  # one pass, no gathers
 
     def write(self, reg: int, value) -> None:
-        self._put(self.regs[reg], arith.saturate(value, self.bits))
+        """Saturate to the register width (arith.saturate) and store, in place where unmasked."""
+        target = self.regs.target(reg, self.mask is not None)
+        if self.mask is None:
+            np.clip(value, self.low, self.high, out=target)
+        else:
+            self._put(target, np.clip(value, self.low, self.high))
 
     def set_flag(self, value) -> None:
         self._put(self.flag, value)
@@ -139,6 +170,17 @@ SEMANTICS = {
 _CONTROL = {"JC", "END"}
 
 
+class _Operands(dict):
+    """An instruction as the runner keeps it: operands by name in a dict (Instr looks them up in a
+    tuple, a cost paid for every instruction of every tick), its cycle cost and its semantics."""
+
+    def __init__(self, instr: Instr, cost: int) -> None:
+        super().__init__(instr.operands)
+        self.mnemonic = instr.mnemonic
+        self.cost = cost
+        self.run = SEMANTICS.get(instr.mnemonic)
+
+
 class ProgramRunner:
     """All neurons that share one program: their state, and one tick of their execution.
 
@@ -150,8 +192,8 @@ class ProgramRunner:
         if missing:
             raise SdanncError(f"{name}: the simulator has no semantics for {', '.join(missing)}")
         self.name = name
-        self.instrs = list(instrs)
-        self.costs = np.asarray([cycles[i.mnemonic] for i in self.instrs], dtype=np.int64)
+        self.costs = np.asarray([cycles[i.mnemonic] for i in instrs], dtype=np.int64)
+        self.instrs = [_Operands(i, int(c)) for i, c in zip(instrs, self.costs)]
         self.register_bits = target.arith["register_bits"]
         self.n_registers = isa.registers
         self.membrane = isa.fixed_registers["membrane"]
@@ -161,10 +203,30 @@ class ProgramRunner:
         self.state = np.repeat(initial_state.T[:, None, :], lanes, axis=1).astype(np.int64)
         self.core_bounds = np.asarray(core_bounds, dtype=np.int64)  # start index of each core
         self.step_limit = _STEP_LIMIT_PER_WORD * max(len(self.instrs), 1)
+        self._registers = np.empty((self.n_registers,) + self.state.shape[1:], dtype=np.int64)
+        self._zeros = np.zeros(self.state.shape[1:], dtype=np.int64)
+        self._zeros.flags.writeable = False
+
+    def register_buffers(self, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """Register storage and a zero register for [lanes, neurons] = shape (this runner's)."""
+        if shape != self._zeros.shape:
+            raise SdanncError(f"{self.name}: dendrite sums of shape {shape} for {self._zeros.shape} neurons")
+        return self._registers, self._zeros
 
     @property
     def n_neurons(self) -> int:
         return self.state.shape[2]
+
+    def view(self, lo: int, hi: int) -> "ProgramRunner":
+        """The runner over its neurons lo..hi (whole cores). Arrays are shared: state updates stay."""
+        sub = copy.copy(self)
+        sub.config = self.config[:, lo:hi]
+        sub.state = self.state[:, :, lo:hi]
+        sub._registers = self._registers[:, :, lo:hi]
+        sub._zeros = self._zeros[:, lo:hi]
+        first, last = np.searchsorted(self.core_bounds, [lo, hi])
+        sub.core_bounds = self.core_bounds[first:last] - lo
+        return sub
 
     def run_tick(self, wgtsum: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
         """One tick. Returns (fired [lanes, neurons], cycles [lanes, cores], instructions executed)."""
@@ -175,7 +237,7 @@ class ProgramRunner:
             if steps > self.step_limit:
                 raise SdanncError(f"{self.name}: program did not reach END within {self.step_limit} instructions")
             instr = self.instrs[pc]
-            cycles += int(self.costs[pc])
+            cycles += instr.cost
             if instr.mnemonic == "END":
                 per_core = cycles * np.diff(np.append(self.core_bounds, self.n_neurons))
                 per_lane = np.broadcast_to(per_core, (wgtsum.shape[0], per_core.size)).copy()
@@ -189,7 +251,7 @@ class ProgramRunner:
                     return self._run_divergent(ctx, np.where(taken, instr["addr"], pc + 1), cycles, steps)
                 pc += 1
                 continue
-            SEMANTICS[instr.mnemonic](ctx, instr)
+            instr.run(ctx, instr)
             pc += 1
             if pc >= len(self.instrs):
                 raise SdanncError(f"{self.name}: program ran past its last word without END")
@@ -214,7 +276,7 @@ class ProgramRunner:
             pc = int(pcs[~done].min())
             mask = (pcs == pc) & ~done
             instr = self.instrs[pc]
-            per_neuron[mask] += self.costs[pc]
+            np.add(per_neuron, self.costs[pc], out=per_neuron, where=mask)
             executed += int(mask.sum())
             if instr.mnemonic == "END":
                 done |= mask

@@ -51,26 +51,29 @@ def _if_image(target):
     return b.build((3,), {"kind": "uint8"}, (2,), {"kind": "uint8"}, Schedule(BITS, BITS, 1))
 
 
-def _if_reference(codes: np.ndarray, bits: int) -> np.ndarray:
-    """Tick by tick, neuron by neuron: inputs arrive the tick they are injected, spikes a tick later."""
+def _if_reference(codes: np.ndarray, bits: int, feedback=(0, 0, 0, 0)) -> np.ndarray:
+    """Tick by tick, neuron by neuron: inputs arrive the tick they are injected, spikes a tick later.
+
+    `feedback`: weights from the second core's first neuron back into the first core's neurons."""
     samples = codes.shape[0]
     ticks = (samples - 1) * BITS + 1 + BITS
     v1, v2 = [0] * 4, [0] * 2
-    prev = [0] * 4
+    prev, prev_out = [0] * 4, 0
     raster = np.zeros((ticks, 2), dtype=np.int64)
     for t in range(ticks):
         s, b = divmod(t, BITS)
         inp = [int(codes[s, e] >> (BITS - 1 - b)) & 1 if s < samples else 0 for e in range(3)]
         fired1 = [0] * 4
         for n in range(4):
-            v1[n] = int(saturate(v1[n] + sum(IF_W_IN[e, n] * inp[e] for e in range(3)), bits))
+            v1[n] = int(saturate(v1[n] + sum(IF_W_IN[e, n] * inp[e] for e in range(3)) + feedback[n] * prev_out,
+                                 bits))
             if v1[n] >= IF_VTH[n]:
                 fired1[n], v1[n] = 1, 0
         for n in range(2):
             v2[n] = int(saturate(v2[n] + sum(IF_W_HID[m, n] * prev[m] for m in range(4)), bits))
             if v2[n] >= IF_VTH_OUT[n]:
                 raster[t, n], v2[n] = 1, 0
-        prev = fired1
+        prev, prev_out = fired1, int(raster[t, 0])
     out = np.zeros((samples, 2), dtype=np.int64)
     for s in range(samples):
         for b in range(BITS):
@@ -155,6 +158,106 @@ def test_pipelined_stream_equals_samples_run_alone_and_lanes_change_nothing():
     for lanes in (2, 3, 7):
         np.testing.assert_array_equal(sim.run(x, lanes=lanes).outputs, stream.outputs)
     assert stream.ticks == sim.image.schedule.ticks_for(7) == 6 * BITS + 3 * BITS - 1 + BITS
+
+
+def _everything(result) -> dict:
+    """Outputs and every counter of a run, for comparisons with ==."""
+    c = result.counters
+    return {"codes": result.codes, "outputs": result.outputs, "ticks": result.ticks,
+            "neuron_spikes": c.neuron_spikes, "input_spikes": c.input_spikes, "sops": c.sops,
+            "core_cycles": c.core_cycles, "link_flits": c.link_flits, "tick_cycles": np.asarray(c.tick_cycles),
+            "instructions": c.instructions, "max_hops": c.max_hops}
+
+
+def _assert_same_run(a, b) -> None:
+    for key, value in _everything(a).items():
+        np.testing.assert_array_equal(value, _everything(b)[key], err_msg=key)
+
+
+@pytest.mark.parametrize("lanes", [1, 3])
+def test_ticks_per_step_change_nothing_in_a_pipeline_of_levels(lanes):
+    """Levels run whole windows of ticks ahead of the next; any window gives the tick-by-tick run."""
+    target = load_target("darwin3")
+    rng = np.random.default_rng(8)
+    layers = [random_stem_layer(rng, 10, 9), random_stem_layer(rng, 9, 7), random_stem_layer(rng, 7, 4)]
+    sim = Simulator(dense_stem_network(target, layers, per_core=4))
+    assert sim.pipelined and sim.network.n_levels == 3
+    x = rng.integers(0, 256, size=(9, 10)).astype(np.uint8)
+    tick_by_tick = sim.run(x, lanes=lanes, window=1)
+    assert tick_by_tick.counters.neuron_spikes.any()
+    for window in (2, 5, 8, 1000):
+        _assert_same_run(sim.run(x, lanes=lanes, window=window), tick_by_tick)
+    _assert_same_run(sim.run(x, lanes=lanes), tick_by_tick)
+
+
+def test_ticks_per_step_change_nothing_in_a_convolution():
+    target = load_target("darwin3")
+    rng = np.random.default_rng(12)
+    sim = Simulator(conv_stem_network(target, random_stem_conv(rng, 3, 5), 6, 7))
+    x = rng.integers(0, 256, size=(5, 3, 6, 7)).astype(np.uint8)
+    _assert_same_run(sim.run(x, window=7), sim.run(x, window=1))
+
+
+def _if_loop_image(target):
+    """The integrate-and-fire chain with the second core's first neuron feeding back into the first core."""
+    words = program_words("if_neuron", target)
+    b = ImageBuilder(target)
+    first = b.add_core(1, 0, words, 4)
+    second = b.add_core(6, 3, words, 2)
+    b.core(first).state[:, 1] = IF_VTH
+    b.core(second).state[:, 1] = IF_VTH_OUT
+    for e in range(3):
+        ids = np.flatnonzero(IF_W_IN[e])
+        b.map_input(e, [(first, b.core(first).add_dendrite(ids, IF_W_IN[e, ids]), 0)])
+    for n in range(4):
+        b.connect(first, n, [(second, b.core(second).add_dendrite([0, 1], IF_W_HID[n]))])
+    b.connect(second, 0, [(first, b.core(first).add_dendrite([1, 3], [4, 2]))])
+    for n in range(2):
+        b.map_output(n, second, n)
+    return b.build((3,), {"kind": "uint8"}, (2,), {"kind": "uint8"}, Schedule(BITS, BITS, 1))
+
+
+def test_cores_in_a_loop_run_tick_by_tick():
+    """Cores that hear from each other have no levels: the simulator steps one tick at a time."""
+    sim = Simulator(_if_loop_image(load_target("darwin3")))
+    assert not sim.pipelined and sim.window_for(1, 100, 8) == 1
+    x = np.random.default_rng(2).integers(0, 256, size=(6, 3)).astype(np.uint8)
+    result = sim.run(x, window=8)
+    np.testing.assert_array_equal(result.codes, _if_reference(x, 16, feedback=(0, 4, 0, 2)))
+    assert (result.codes != _if_reference(x, 16)).any(), "the feedback should change the outputs"
+    _assert_same_run(result, sim.run(x, window=1))
+
+
+@pytest.mark.parametrize("direct", [True, False])
+def test_delivery_strategies_and_precisions_give_the_same_sums(monkeypatch, direct):
+    """Every group as one sparse source -> neuron product, or as spread, weights and scatter; and
+    every product in float64: the same run either way."""
+    import sdannc.sim.network as network
+
+    target = load_target("darwin3")
+    rng = np.random.default_rng(13)
+    conv = random_stem_conv(rng, 3, 5)
+    x = rng.integers(0, 256, size=(3, 3, 6, 7)).astype(np.uint8)
+    image = conv_stem_network(target, conv, 6, 7)
+    reference = Simulator(image).run(x)
+    np.testing.assert_array_equal(reference.outputs, conv.reference(x))
+    monkeypatch.setattr(network, "_direct_is_cheaper", lambda grp, packets: direct)
+    forced = Simulator(image)
+    assert all((g.direct is not None) == direct for g in forced.network.groups if g.spread is not None or g.direct is not None)
+    _assert_same_run(forced.run(x), reference)
+    monkeypatch.setattr(network, "_FLOAT32_EXACT", 0)
+    wide = Simulator(image)
+    assert all(g.weights.dtype == np.float64 for g in wide.network.groups)
+    _assert_same_run(wide.run(x), reference)
+
+
+def test_core_levels_are_longest_paths_and_loops_have_none():
+    from sdannc.sim.network import core_levels
+
+    levels, acyclic = core_levels(3, np.array([0, 1, 2, -1]), np.array([1, 2, 1, 0]))
+    assert not acyclic and not levels.any()
+    levels, acyclic = core_levels(4, np.array([0, 0, 1, 2, -1]), np.array([1, 2, 3, 3, 0]))
+    assert acyclic and levels.tolist() == [0, 1, 1, 2]
 
 
 # ---- time to first spike: a data-dependent branch per neuron --------------------------------------

@@ -1,0 +1,206 @@
+"""One run, step by step: each level of cores simulates a window of ticks ahead of the next level.
+
+Level L at step s simulates ticks [(s - L) W, (s - L + 1) W). It hears only from lower levels,
+whose spikes for those ticks (one tick earlier) were produced at earlier steps, and from the inputs,
+known in advance. So one step delivers W ticks to every level at once, in products W times wider
+than one tick's, then runs every program W times, each core at its own tick. Without levels
+(connections with a cycle) W is 1 and every core is in level 0: plain tick by tick. Every tick of
+every core is still simulated in full, and the results do not depend on W.
+
+Spikes (and the programs' cycles) are kept for the last (levels + 1) windows in rings indexed by
+tick, so that memory does not grow with the stream; input spikes are made from the codes as needed. A window's
+counts (packets, SOPs, flits, cycles) and output bits are taken once every level has passed it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
+
+from .. import arith
+from .delivery import costs, deliver
+from .windows import SampleWindows
+
+if TYPE_CHECKING:
+    from .simulator import RunnerBlock, Simulator
+
+
+@dataclass
+class Counters:
+    """What the run cost, summed over ticks and lanes unless the name says otherwise."""
+
+    neuron_spikes: np.ndarray  # [neurons]
+    input_spikes: int = 0
+    sops: np.ndarray = None  # [cores]
+    core_cycles: np.ndarray = None  # [cores]
+    link_flits: np.ndarray = None  # [links]
+    tick_cycles: list = field(default_factory=list)  # per tick: [lanes]
+    # Inside real samples' windows only (sdannc/sim/windows.py), not pipeline fill and drain:
+    sample_spikes: np.ndarray = None  # [neurons, bits]: spikes sent, by bit position (0 = MSB)
+    sample_sops: np.ndarray = None  # [cores]
+    sample_input_spikes: np.ndarray = None  # [bits]: input spikes injected, by bit position
+    instructions: int = 0
+    max_hops: int = 0
+
+
+class Stepper:
+    def __init__(self, sim: "Simulator", blocks: list["RunnerBlock"], codes_in: np.ndarray, ticks: int,
+                 window: int) -> None:
+        self.sim, self.net, self.blocks = sim, sim.network, blocks
+        self.lanes, per_lane, _ = codes_in.shape
+        self.ticks, self.window = ticks, window
+        self.windows = -(-ticks // window)
+        self.top = self.net.n_levels - 1
+        self.ring_ticks = (self.top + 2) * window
+        self.ring = np.zeros((self.ring_ticks, self.lanes, sim.n_neurons), dtype=bool)
+        self.codes_in = codes_in
+        self.codes_out = np.zeros((self.lanes, per_lane, sim.image.io.n_outputs), dtype=np.int64)
+        n_cores = len(sim.image.cores)
+        self.soma = np.zeros((self.ring_ticks, self.lanes, n_cores), dtype=np.int64)  # cycles of the programs
+        self.counters = Counters(
+            neuron_spikes=np.zeros(sim.n_neurons, dtype=np.int64),
+            sops=np.zeros(n_cores, dtype=np.int64),
+            core_cycles=np.zeros(n_cores, dtype=np.int64),
+            link_flits=np.zeros(self.net.n_links, dtype=np.int64),
+            sample_spikes=np.zeros((sim.n_neurons, sim.image.schedule.bits), dtype=np.int64),
+            sample_sops=np.zeros(n_cores, dtype=np.int64),
+            sample_input_spikes=np.zeros(sim.image.schedule.bits, dtype=np.int64),
+        )
+        self.sample_windows = SampleWindows(sim.image, per_lane)
+        self._level_end = [self._level_runs(b.levels) for b in blocks]
+        self._views: dict[tuple[int, int, int], object] = {}
+        self._sums = np.empty((window * self.lanes, sim.n_neurons), dtype=np.float64)
+
+    def _input_spikes(self, start: int, n: int) -> np.ndarray:
+        """Input spikes [n, lanes, inputs] of ticks start..start+n-1: bit b of sample s at tick s * interval + b."""
+        sched = self.sim.image.schedule
+        lanes, per_lane, n_inputs = self.codes_in.shape
+        spikes = np.zeros((n, lanes, n_inputs), dtype=bool)
+        for k in range(n):
+            sample, bit = divmod(start + k, sched.sample_interval)
+            if bit < sched.bits and sample < per_lane:
+                spikes[k] = ((self.codes_in[:, sample, :] >> (sched.bits - 1 - bit)) & 1) == 1
+        return spikes
+
+    @staticmethod
+    def _level_runs(levels: np.ndarray) -> np.ndarray:
+        """For each member, the index one past the last member of its level (members are by level)."""
+        return np.searchsorted(levels, levels, side="right")
+
+    def run(self, progress: Callable[[int, int], None] | None) -> np.ndarray:
+        for step in range(self.windows + self.top):
+            self._step(step)
+            done = step - self.top
+            if 0 <= done < self.windows:
+                self._close_window(done)
+                if progress is not None:
+                    progress(min((done + 1) * self.window, self.ticks), self.ticks)
+        return self.codes_out
+
+    # ---- one step: deliver a window to every level, then run the programs ------------------------
+    def _step(self, step: int) -> None:
+        w, lanes = self.window, self.lanes
+        spikes = {level: self._level_spikes(level, (step - level) * w)
+                  for level in range(self.top + 1) if 0 <= step - level < self.windows}
+        sums = deliver(self.net, spikes, self._sums)  # [window x lanes, neurons]
+        for j in range(w):
+            lowest = max(0, step - (self.ticks - 1 - j) // w)  # higher levels are past the last tick
+            highest = min(step, self.top)  # lower levels are before the first
+            if lowest > highest:
+                continue
+            rows = sums[j * lanes:(j + 1) * lanes]
+            for b, block in enumerate(self.blocks):
+                first, last = np.searchsorted(block.levels, [lowest, highest + 1])
+                if first < last:
+                    self._run_block(b, int(first), int(last), rows, step, j)
+
+    def _dendrite_sums(self, sums: np.ndarray) -> np.ndarray:
+        """Exact float sums -> the saturated integer wgtsum a core reads (arith.saturate)."""
+        low, high = arith.signed_range(self.sim.target.arith["dendrite_sum_bits"])
+        return np.clip(sums, low, high).astype(np.int64)
+
+    def _level_spikes(self, level: int, start: int) -> np.ndarray:
+        """Spikes [sources of the level, window x lanes] delivered at ticks start..start+W-1.
+
+        Neurons' spikes arrive a tick after they fire; input spikes the tick they are injected.
+        """
+        w = self.window
+        slots = (start - 1 + np.arange(w)) % self.ring_ticks
+        neurons = self.ring[np.ix_(slots, np.arange(self.lanes), self.net.level_neuron_sources[level])]
+        inputs = self._input_spikes(start, w)[:, :, self.net.level_input_sources[level]]
+        return np.concatenate([neurons, inputs], axis=2).reshape(w * self.lanes, -1).T
+
+    def _run_block(self, b: int, first: int, last: int, rows: np.ndarray, step: int, j: int) -> None:
+        """Members first..last of block b, each at its level's tick of this step."""
+        block = self.blocks[b]
+        lo, hi = int(block.bounds[first]), int(block.bounds[last])
+        view = self._views.get((b, first, last))
+        if view is None:
+            view = self._views[(b, first, last)] = block.runner.view(lo, hi)
+        fired, cycles, executed = view.run_tick(self._dendrite_sums(rows[:, block.lo + lo:block.lo + hi]))
+        self.counters.instructions += executed
+        ticks = (step - block.levels[first:last]) * self.window + j
+        self.soma[ticks % self.ring_ticks, :, block.members[first:last]] = cycles.T
+        member = first
+        while member < last:  # each level's spikes go to its own tick
+            end = int(self._level_end[b][member])
+            a, z = int(block.bounds[member]), int(block.bounds[end])
+            self.ring[ticks[member - first] % self.ring_ticks, :, block.lo + a:block.lo + z] = fired[:, a - lo:z - lo]
+            member = end
+
+    # ---- a window every level has passed: counts and outputs ------------------------------------
+    def _close_window(self, window: int) -> None:
+        start = window * self.window
+        n = min(self.window, self.ticks - start)
+        ticks = start + np.arange(n)
+        fired = self.ring[ticks % self.ring_ticks]  # [n, lanes, neurons]
+        self.counters.neuron_spikes += fired.sum(axis=(0, 1))
+        self._read_outputs(ticks, fired)
+        arriving = self.ring[(ticks - 1) % self.ring_ticks]  # sent the tick before
+        injected = self._input_spikes(start, n)
+        self.counters.input_spikes += int(injected.sum())
+        active = np.concatenate([arriving, injected], axis=2).reshape(n * self.lanes, -1)
+        c = costs(self.net, active)
+        self._count(c, start, n)
+        self._attribute(ticks, fired, injected, c.sops.reshape(n, self.lanes, -1))
+
+    def _attribute(self, ticks: np.ndarray, fired: np.ndarray, injected: np.ndarray, sops: np.ndarray) -> None:
+        """Count the spikes and SOPs of these ticks that belong to real samples (not fill and drain)."""
+        windows, counters, sched = self.sample_windows, self.counters, self.sim.image.schedule
+        for k, tick in enumerate(ticks.tolist()):
+            bit = tick % sched.sample_interval
+            if bit < sched.bits:
+                counters.sample_input_spikes[bit] += int(injected[k].sum())
+            counters.sample_sops += sops[k].sum(axis=0) * windows.receiving(tick)
+            sending, bits = windows.sending(tick)
+            neurons = np.flatnonzero(fired[k].any(axis=0))
+            core = self.sim.neuron_core[neurons]
+            neurons, core = neurons[sending[core]], core[sending[core]]
+            counters.sample_spikes[neurons, bits[core]] += fired[k][:, neurons].sum(axis=0)
+
+    def _read_outputs(self, ticks: np.ndarray, fired: np.ndarray) -> None:
+        """Output bit b of sample s is its neuron's spike at tick s * interval + output_offset + b."""
+        sched = self.sim.image.schedule
+        for k, tick in enumerate(ticks):
+            if tick < sched.output_offset:
+                continue
+            sample, bit = divmod(int(tick) - sched.output_offset, sched.sample_interval)
+            if bit < sched.bits and sample < self.codes_out.shape[1]:
+                spikes = fired[k][:, self.sim.output_global].astype(np.int64)
+                self.codes_out[:, sample, :] |= spikes << (sched.bits - 1 - bit)
+
+    def _count(self, c, start: int, n: int) -> None:
+        """Per tick: the slowest core, then the network's delivery; per core and link: totals."""
+        cyc = self.sim.target.cycles
+        soma = self.soma[(start + np.arange(n)) % self.ring_ticks].reshape(n * self.lanes, -1)
+        core_cycles = (soma + c.sops * cyc["per_synaptic_event"] + c.packets_in * cyc["per_packet_in"]
+                       + c.packets_out * cyc["per_packet_out"])
+        noc = c.max_hops * cyc["per_hop"] + c.link_flits.max(axis=1, initial=0) * cyc["per_flit_on_link"]
+        tick_cycles = core_cycles.max(axis=1, initial=0) + noc + cyc["tick_overhead"]
+        self.counters.tick_cycles.extend(tick_cycles.reshape(n, self.lanes))
+        self.counters.sops += c.sops.sum(axis=0)
+        self.counters.core_cycles += core_cycles.sum(axis=0)
+        self.counters.link_flits += c.link_flits.sum(axis=0).astype(np.int64)
+        self.counters.max_hops = max(self.counters.max_hops, int(c.max_hops.max(initial=0)))
