@@ -16,14 +16,14 @@ from sdannc.sparsify import Plan, Setting
 from sdannc.target import load_target
 
 
-def _both(model: str, target_name: str, plan: Plan | None, samples: int, lanes: int = 1):
+def _both(model: str, target_name: str, plan: Plan | None, samples: int, lanes: int = 1, window: int | None = None):
     target = load_target(target_name)
     graph = lower(models.quantized(model), target, plan=plan)
     image, layers = build_image(graph, target)
     x = models.eval_set(models.float_model(model), samples)
     codes, golden = run_golden_activity(graph, x, target.arith, synapse_counts(graph, layers))
     sim = Simulator(image)
-    result = sim.run(x, lanes=lanes)
+    result = sim.run(x, lanes=lanes, window=window)
     np.testing.assert_array_equal(result.codes, codes.reshape(len(x), -1))
     return golden, simulated_activity(sim, result.counters), result
 
@@ -48,3 +48,12 @@ def test_lanes_do_not_change_the_activity():
     for layer in one:
         np.testing.assert_array_equal(one[layer].spikes_by_bit, four[layer].spikes_by_bit)
         assert one[layer].sops == four[layer].sops
+
+
+@pytest.mark.parametrize("window", [1, 3])
+def test_windows_of_ticks_do_not_change_the_activity(window):
+    _, default, _ = _both("residual", "darwin3", Plan(Setting(rot=1), {}), 3)
+    _, stepped, _ = _both("residual", "darwin3", Plan(Setting(rot=1), {}), 3, window=window)
+    for layer in default:
+        np.testing.assert_array_equal(default[layer].spikes_by_bit, stepped[layer].spikes_by_bit)
+        assert default[layer].sops == stepped[layer].sops
