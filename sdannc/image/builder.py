@@ -20,6 +20,7 @@ class _ListPool:
         self._chunks: list[np.ndarray] = []
         self._size = 0
         self._index: dict[bytes, int] = {}
+        self._joined: np.ndarray | None = None  # array(), kept until the next new list
 
     def add(self, items) -> int:
         values = np.asarray(items, dtype=np.int64).ravel()
@@ -29,6 +30,7 @@ class _ListPool:
             start = self._index[key] = self._size
             self._chunks.append(values)
             self._size += values.size
+            self._joined = None
         return start
 
     def add_rows(self, rows: np.ndarray) -> list[int]:
@@ -41,11 +43,16 @@ class _ListPool:
                 start = self._index[key] = self._size
                 self._chunks.append(values)
                 self._size += values.size
+                self._joined = None
             starts.append(start)
         return starts
 
     def array(self) -> np.ndarray:
-        return np.concatenate(self._chunks) if self._chunks else np.zeros(0, dtype=np.int64)
+        """All lists end to end (a tile's core is built twice: for its memory check, then for the image)."""
+        if self._joined is None:
+            self._joined = np.concatenate(self._chunks) if self._chunks else np.zeros(0, dtype=np.int64)
+            self._chunks = [self._joined]
+        return self._joined
 
 
 class CoreBuilder:
