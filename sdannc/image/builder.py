@@ -23,7 +23,13 @@ class _ListPool:
         self._joined: np.ndarray | None = None  # array(), kept until the next new list
 
     def add(self, items) -> int:
-        values = np.asarray(items, dtype=np.int64).ravel()
+        return self._insert(np.asarray(items, dtype=np.int64).ravel())
+
+    def add_rows(self, rows: np.ndarray) -> list[int]:
+        """`add` for every row of a 2-D int64 array, without the per-call conversions."""
+        return [self._insert(values) for values in rows]
+
+    def _insert(self, values: np.ndarray) -> int:
         key = values.tobytes()
         start = self._index.get(key)
         if start is None:
@@ -32,20 +38,6 @@ class _ListPool:
             self._size += values.size
             self._joined = None
         return start
-
-    def add_rows(self, rows: np.ndarray) -> list[int]:
-        """`add` for every row of a 2-D int64 array, without the per-call conversions."""
-        starts = []
-        for values in rows:
-            key = values.tobytes()
-            start = self._index.get(key)
-            if start is None:
-                start = self._index[key] = self._size
-                self._chunks.append(values)
-                self._size += values.size
-                self._joined = None
-            starts.append(start)
-        return starts
 
     def array(self) -> np.ndarray:
         """All lists end to end (a tile's core is built twice: for its memory check, then for the image)."""
