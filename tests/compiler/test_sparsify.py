@@ -160,3 +160,19 @@ def test_compile_with_config_reports_the_sparsified_layers(tmp_path):
                                        "--config", str(config)])
     assert result.exit_code == 0, result.output
     assert "sparsified: conv1 (rot 2); conv2 (rot 2); avgpool (rot 2)" in result.output
+
+
+@pytest.mark.parametrize("engine", ["golden", "sim"])
+def test_run_with_config_computes_the_sparsified_model(tmp_path, engine):
+    config = tmp_path / "sdannc.yaml"
+    config.write_text("sparsify: {default: {rot: 3}}\n")
+    x = models.eval_set(models.float_model("cnn_pool"), 4)
+    np.save(tmp_path / "x.npy", x)
+    model = str(models.quantized("cnn_pool"))
+    result = CliRunner().invoke(main, ["run", model, "-i", str(tmp_path / "x.npy"), "-o", str(tmp_path / "y.npy"),
+                                       "--engine", engine, "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    target = load_target("darwin3")
+    expected = golden_run(lower(models.quantized("cnn_pool"), target, plan=load_config(config)), x, target.arith)
+    np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), expected)
+    assert not np.array_equal(expected, golden_run(lower(models.quantized("cnn_pool"), target), x, target.arith))
