@@ -93,40 +93,47 @@ class Evaluator:
         return Point(dict(settings), accuracy, sops / self.samples)
 
 
-def search(evaluator: Evaluator, layers: list[str], max_drop: float, candidates=CANDIDATES,
-           progress: Callable[[int, int], None] | None = None) -> TuneResult:
-    total = 1 + 2 * len(layers) * len(candidates)
-    done = 0
+class _Search:
+    """The evaluations of one search, in order, with the progress they report."""
 
-    def measure(settings: dict[str, Setting]) -> Point:
-        nonlocal done
-        point = evaluator.evaluate(settings)
-        result.points.append(point)
-        done += 1
-        if progress:
-            progress(done, total)
+    def __init__(self, evaluator: Evaluator, total: int, progress) -> None:
+        self.evaluator, self.total, self.progress = evaluator, total, progress
+        self.points: list[Point] = []
+        self.done = 0
+
+    def measure(self, settings: dict[str, Setting]) -> Point:
+        point = self.evaluator.evaluate(settings)
+        self.points.append(point)
+        self.tick()
         return point
 
-    result = TuneResult(baseline=None, chosen=None)
-    result.baseline = result.chosen = measure({})
-    floor = result.baseline.accuracy - max_drop
-    singles = [(name, c, measure({name: c})) for name in layers for c in candidates]
+    def tick(self) -> None:
+        self.done += 1
+        if self.progress:
+            self.progress(min(self.done, self.total), self.total)
 
-    def merit(item) -> float:
+
+def search(evaluator: Evaluator, layers: list[str], max_drop: float, candidates=CANDIDATES,
+           progress: Callable[[int, int], None] | None = None) -> TuneResult:
+    run = _Search(evaluator, 1 + 2 * len(layers) * len(candidates), progress)
+    baseline = chosen = run.measure({})
+    floor = baseline.accuracy - max_drop
+    singles = [(name, c, run.measure({name: c})) for name in layers for c in candidates]
+
+    def merit(item) -> float:  # SOPs saved per point of accuracy lost; free savings first
         _, _, p = item
-        saved = result.baseline.sops - p.sops
-        return saved / max(result.baseline.accuracy - p.accuracy, 1e-3)
+        return (baseline.sops - p.sops) / max(baseline.accuracy - p.accuracy, 1e-3)
 
     for name, candidate, single in sorted(singles, key=merit, reverse=True):
-        if single.accuracy < floor or single.sops >= result.baseline.sops:
-            done += 1
+        if single.accuracy < floor or single.sops >= baseline.sops:
+            run.tick()
             continue  # alone it already breaks the limit, or saves nothing
-        trial = measure({**result.chosen.settings, name: candidate})
-        if trial.accuracy >= floor and trial.sops < result.chosen.sops:
-            result.chosen = trial
+        trial = run.measure({**chosen.settings, name: candidate})
+        if trial.accuracy >= floor and trial.sops < chosen.sops:
+            chosen = trial
     if progress:
-        progress(total, total)
-    return result
+        progress(run.total, run.total)
+    return TuneResult(baseline, chosen, run.points)
 
 
 def check_labels(labels: np.ndarray, samples: int, where: str) -> np.ndarray:
