@@ -34,26 +34,57 @@ def conv_windows(x: np.ndarray, conn: dict, fill=0) -> np.ndarray:
     return out
 
 
+# Integer products run as float64 BLAS products: exact while every partial sum stays below 2^53
+# (then the order BLAS adds in cannot matter); larger bounds fall back to int64 arithmetic.
+_EXACT_FLOAT = 2 ** 53
+
+
+def _exact_in_float(x: np.ndarray, weight: np.ndarray, fan_in: int) -> bool:
+    largest_x = int(np.abs(x).max(initial=0))
+    largest_w = int(np.abs(weight).max(initial=0))
+    return largest_x * largest_w * max(fan_in, 1) < _EXACT_FLOAT
+
+
+def _product(a: np.ndarray, b: np.ndarray, exact_float: bool) -> np.ndarray:
+    """a @ b for integer arrays, exactly."""
+    if exact_float:
+        return np.rint(a.astype(np.float64) @ b.astype(np.float64)).astype(np.int64)
+    return a.astype(np.int64) @ b.astype(np.int64)
+
+
 def apply(conn: dict, weight: np.ndarray, x: np.ndarray, out_shape: tuple[int, ...]) -> np.ndarray:
     """The weighted sums a connection delivers: x [batch, *in_shape] integers -> [batch, *out_shape]."""
     batch = x.shape[0]
     kind = conn["kind"]
     if kind == "dense":
-        return (x.reshape(batch, -1) @ weight.T).reshape((batch,) + tuple(out_shape))
+        flat = x.reshape(batch, -1)
+        exact = _exact_in_float(flat, weight, flat.shape[1])
+        return _product(flat, weight.T, exact).reshape((batch,) + tuple(out_shape))
     if kind == "elementwise":
         return x.reshape((batch,) + tuple(out_shape)) * weight
     if kind == "conv":
         group = conn["group"]
         windows = conv_windows(x, conn)  # [b, Cin, kh, kw, Ho, Wo]
         cin_g, cout_g = x.shape[1] // group, weight.shape[0] // group
+        ho, wo = windows.shape[-2:]
+        taps = cin_g * windows.shape[2] * windows.shape[3]
+        exact = _exact_in_float(x, weight, taps)
         parts = []
         for g in range(group):
-            win = windows[:, g * cin_g:(g + 1) * cin_g]
-            wg = weight[g * cout_g:(g + 1) * cout_g]
-            parts.append(np.einsum("bckyx,ock->boyx", win.reshape(batch, cin_g, -1, *win.shape[-2:]),
-                                   wg.reshape(cout_g, cin_g, -1), optimize=True))
+            # im2col: rows are (sample, output position), columns the window's taps
+            cols = windows[:, g * cin_g:(g + 1) * cin_g].reshape(batch, taps, ho * wo).transpose(0, 2, 1)
+            wg = weight[g * cout_g:(g + 1) * cout_g].reshape(cout_g, taps)
+            out = _product(cols.reshape(batch * ho * wo, taps), wg.T, exact)
+            parts.append(out.reshape(batch, ho, wo, cout_g).transpose(0, 3, 1, 2))
         return np.concatenate(parts, axis=1)
     raise ValueError(f"unknown connection kind {kind!r}")
+
+
+def apply_bit_planes(conn: dict, weight: np.ndarray, codes: np.ndarray, out_shape, bits: int) -> np.ndarray:
+    """`apply` to each bit plane of the codes, MSB first, in one call: [bits, batch, *out_shape]."""
+    planes = np.stack([(codes >> (bits - 1 - b)) & 1 for b in range(bits)])  # [bits, batch, ...]
+    sums = apply(conn, weight, planes.reshape((-1,) + codes.shape[1:]), out_shape)
+    return sums.reshape((bits, codes.shape[0]) + tuple(out_shape))
 
 
 def valid_window_mask(in_hw, conn: dict) -> np.ndarray:

@@ -17,9 +17,11 @@ from . import connections
 from ..arith import shift_right_trunc  # the Add neuron's truncating shifts
 
 
-def _bit_plane(codes: np.ndarray, bit: int) -> np.ndarray:
-    """The spikes of tick `bit` (MSB first): 1 where that bit of the code is set."""
-    return (codes >> (CODE_BITS - 1 - bit)) & 1
+def _plane_sums(node: Node, inputs: list[np.ndarray], out_shape) -> np.ndarray:
+    """[bits, batch, *out] the exact dendrite sum of each tick: every input's bit plane of that tick
+    (MSB first) through its connection and weights, summed over inputs (before saturation)."""
+    return sum(connections.apply_bit_planes(conn, node.params[f"weight{i}"], x, out_shape, CODE_BITS)
+               for i, (conn, x) in enumerate(zip(node.attrs["connections"], inputs)))
 
 
 def stem(node: Node, inputs: list[np.ndarray], out_shape, arith: dict) -> np.ndarray:
@@ -28,10 +30,9 @@ def stem(node: Node, inputs: list[np.ndarray], out_shape, arith: dict) -> np.nda
     a, p = node.attrs, node.params
     batch = inputs[0].shape[0]
     acc = np.broadcast_to(p["init"], (batch,) + tuple(out_shape)).astype(np.int64)
+    sums = _plane_sums(node, inputs, out_shape)
     for bit in range(CODE_BITS):
-        wgtsum = sum(connections.apply(conn, p[f"weight{i}"], _bit_plane(x, bit), out_shape)
-                     for i, (conn, x) in enumerate(zip(a["connections"], inputs)))
-        wgtsum = saturate(wgtsum, dsum)
+        wgtsum = saturate(sums[bit], dsum)
         acc = saturate(acc * 2, reg)
         acc = saturate(acc + shift_right_round(wgtsum, a["acc_shift"]), reg)
     acc = saturate(acc + p["bias"], reg)
@@ -53,10 +54,9 @@ def adder(node: Node, inputs: list[np.ndarray], out_shape, arith: dict) -> np.nd
     a, p = node.attrs, node.params
     batch = inputs[0].shape[0]
     acc = [np.zeros((batch,) + tuple(out_shape), dtype=np.int64) for _ in range(2)]
+    sums = _plane_sums(node, inputs, out_shape)
     for bit in range(CODE_BITS):
-        wgtsum = sum(connections.apply(conn, p[f"weight{i}"], _bit_plane(x, bit), out_shape)
-                     for i, (conn, x) in enumerate(zip(a["connections"], inputs)))
-        wgtsum = saturate(saturate(wgtsum, dsum), reg)  # LDW with shift 0: the sum into a register
+        wgtsum = saturate(saturate(sums[bit], dsum), reg)  # LDW with shift 0: the sum into a register
         high = wgtsum >> 1
         low = saturate(wgtsum - saturate(high << 1, reg), reg)
         acc = [saturate(saturate(acc[0] * 2, reg) + low, reg), saturate(saturate(acc[1] * 2, reg) + high, reg)]

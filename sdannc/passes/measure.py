@@ -22,10 +22,10 @@ def _stem_sums(node, inputs, out_shape) -> tuple[np.ndarray, float]:
     """Exact final sums (bias included), and the largest |partial sum| of the MSB-first accumulation."""
     acc = np.zeros((inputs[0].shape[0],) + tuple(out_shape), dtype=np.int64)
     largest = 0
+    sums = sum(connections.apply_bit_planes(c, node.params[f"weight{i}"], x, out_shape, CODE_BITS)
+               for i, (c, x) in enumerate(zip(node.attrs["connections"], inputs)))
     for bit in range(CODE_BITS):
-        planes = [(x >> (CODE_BITS - 1 - bit)) & 1 for x in inputs]
-        acc = acc * 2 + sum(connections.apply(c, node.params[f"weight{i}"], p, out_shape)
-                            for i, (c, p) in enumerate(zip(node.attrs["connections"], planes)))
+        acc = acc * 2 + sums[bit]
         largest = max(largest, int(np.abs(acc).max(initial=0)))
     acc = acc + node.params["bias"]
     return acc, max(largest, int(np.abs(acc).max(initial=0)))
