@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import models  # noqa: E402  (the tests' model builders)
 from sdannc import sparsify  # noqa: E402
-from sdannc.backend import build_image  # noqa: E402
+from sdannc.backend import build_layers  # noqa: E402
 from sdannc.backend.synapses import synapse_counts  # noqa: E402
 from sdannc.compiler import lower  # noqa: E402
 from sdannc.sparsify import Setting  # noqa: E402
@@ -39,11 +39,11 @@ def setup(target_name: str = "darwin3"):
     """(target, graph, synapses, evaluator on all 450 held-out digits, hidden layers, validation split)."""
     target = load_target(target_name)
     graph = lower(models.quantized("digits_cnn"), target)
-    _, layers = build_image(graph, target)
+    layers = build_layers(graph, target)
     synapses = synapse_counts(graph, layers)
     _, _, x_test, y_test = models.digits_data()
     held_out = Evaluator(graph, models.as_images(x_test), y_test, target.arith, synapses)
-    hidden = [n for n in sparsify.sparsifiable(graph) if n not in sparsify.output_layers(graph)]
+    hidden = sparsify.hidden_layers(graph)
     return target, graph, synapses, held_out, hidden, validation_split()
 
 

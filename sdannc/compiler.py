@@ -7,7 +7,7 @@ from typing import Callable
 
 import numpy as np
 
-from .backend import build_image
+from .backend import build_image, build_layers
 from .backend.programs import SPARSIFY_REGISTERS
 from .backend.report import compile_report
 from .config import load_config
@@ -93,7 +93,7 @@ def tune_model(model_path, target_name: str, calib_path, labels_path, max_drop: 
     labels = check_labels(load_array(labels_path, "labels"), x.shape[0] if x.ndim else 0, str(labels_path))
     graph = lower(model_path, target)
     check_input(graph, x, str(calib_path))
-    _, layers = build_image(graph, target)
+    layers = build_layers(graph, target)  # the tables give the synapses per spike; no placement needed
     result = tune(graph, x, labels, target.arith, synapse_counts(graph, layers), max_drop, progress)
     base, best = result.baseline, result.chosen
     header = (f"sdannc tune {Path(model_path).name} -t {target.name} --max-drop {max_drop}\n"

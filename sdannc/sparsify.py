@@ -42,6 +42,11 @@ class Setting:
     def mask(self) -> int:
         return CODE_MAX & ~((1 << max(self.rot, self.drlo)) - 1)
 
+    @classmethod
+    def of(cls, attrs: dict) -> "Setting":
+        """The setting a node's attrs carry (none without a `sparsify` attr)."""
+        return cls(**attrs.get("sparsify", {}))
+
     def as_dict(self) -> dict:
         return {m: getattr(self, m) for m in METHODS if getattr(self, m)}
 
@@ -58,6 +63,12 @@ def apply(codes: np.ndarray, setting: Setting, clamp) -> np.ndarray:
         return codes
     low, high = clamp
     return np.maximum(np.minimum(codes + setting.add, high) & setting.mask, low)
+
+
+def emitted_codes(values: np.ndarray, attrs: dict) -> np.ndarray:
+    """What a STEM or Add neuron sends: its result clamped, then sparsified as its attrs say."""
+    clamp = attrs["clamp"]
+    return apply(np.clip(values, *clamp), Setting.of(attrs), clamp)
 
 
 def parse_setting(value, where: str) -> Setting:
@@ -106,7 +117,7 @@ def sparsifiable(graph: Graph) -> list[str]:
     return list(dict.fromkeys(n.name for n in graph.nodes if n.op in SPARSIFIABLE_OPS))
 
 
-def output_layers(graph: Graph) -> set[str]:
+def _output_layers(graph: Graph) -> set[str]:
     """The layers whose neurons are the graph's output (seen through data moves)."""
     names, pending = set(), [graph.output]
     while pending:
@@ -120,15 +131,21 @@ def output_layers(graph: Graph) -> set[str]:
     return names
 
 
+def hidden_layers(graph: Graph) -> list[str]:
+    """The sparsifiable layers but those whose neurons are the graph's output: what `default` covers.
+    The output layer's spikes leave the chip and cause no synaptic operations, so sparsifying it
+    would only cost accuracy."""
+    last = _output_layers(graph)
+    return [name for name in sparsifiable(graph) if name not in last]
+
+
 def resolve(plan: Plan, graph: Graph, where: str) -> dict[str, Setting]:
-    """Per STEM or Add layer name, its setting. `default` skips the output layer: its spikes leave the chip
-    and cause no synaptic operations, so sparsifying it would only cost accuracy."""
+    """Per STEM or Add layer name, its setting: `default` on the hidden layers, then the named ones."""
     names = sparsifiable(graph)
     unknown = sorted(set(plan.layers or {}) - set(names))
     if unknown:
         raise SdanncError(f"{where}: sparsify names layer '{unknown[0]}', but {graph.name} has no STEM or Add layer "
                           f"of that name; those it has: {', '.join(names)}")
-    last = output_layers(graph)
-    settings = {name: plan.default for name in names if name not in last}
+    settings = {name: plan.default for name in hidden_layers(graph)}
     settings.update(plan.layers or {})
     return {name: s for name, s in settings.items() if s.active}

@@ -147,7 +147,7 @@ def check_labels(labels: np.ndarray, samples: int, where: str) -> np.ndarray:
 
 def tune(graph: Graph, x: np.ndarray, labels: np.ndarray, arith: dict, synapses: dict, max_drop: float,
          progress=None) -> TuneResult:
-    layers = [name for name in sparsify.sparsifiable(graph) if name not in sparsify.output_layers(graph)]
+    layers = sparsify.hidden_layers(graph)
     if not layers:
         raise SdanncError(f"model {graph.name}: no layer to sparsify (only the output layer has STEM neurons)")
     return search(Evaluator(graph, x, labels, arith, synapses), layers, max_drop, progress=progress)

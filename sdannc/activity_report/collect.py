@@ -63,9 +63,10 @@ def _compile_report(image_dir: Path) -> dict:
         raise SdanncError(f"image {image_dir}: report.json is not readable JSON ({exc}): recompile") from None
 
 
-def _run(image: ChipImage, where: str, x: np.ndarray, lanes: int, progress):
+def _run(image: ChipImage, where: str, x: np.ndarray, name: str, lanes: int, progress):
+    """One simulation (Simulator.run checks the input first)."""
     sim = Simulator(image, where)
-    result = sim.run(x, lanes=lanes, progress=progress)
+    result = sim.run(x, lanes=lanes, name=name, progress=progress)
     return simulated_activity(sim, result.counters), build_report(sim, result)
 
 
@@ -74,11 +75,11 @@ def collect(image_dir, input_path, lanes: int = 1, progress=None) -> dict:
     image = read_image(image_dir)
     compiled = _compile_report(image_dir)
     x = load_array(input_path, "input")
-    Simulator(image, str(image_dir)).check_input(x, str(input_path))
     samples = x.shape[0]
-    activity, sim = _run(image, str(image_dir), x, lanes, progress)
+    activity, sim = _run(image, str(image_dir), x, str(input_path), lanes, progress)
     sparsified = image.meta.get("sparsify", {})
-    plain = _run(without_sparsification(image), str(image_dir), x, lanes, None)[0] if sparsified else activity
+    plain = _run(without_sparsification(image), str(image_dir), x, str(input_path), lanes, None)[0] \
+        if sparsified else activity
 
     rows = []
     for name, info in [(INPUT_LAYER, {"op": "input", "neurons": image.io.n_inputs, "cores": 0, "macs": 0})] + \

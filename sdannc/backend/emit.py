@@ -45,7 +45,7 @@ def _program(node: Node, target: Target) -> np.ndarray:
 
 def _init_adder_core(core: CoreBuilder, node: Node, flat: np.ndarray, shape) -> None:
     a = node.attrs
-    spikes = Setting(**a.get("sparsify", {}))
+    spikes = Setting.of(a)
     core.set_config(programs.add_config(a["zero_point"], *a["clamp"], *a["input_zero_points"], *a["multipliers"],
                                         spikes.add, spikes.mask))
     s = programs.ADD_STATE
@@ -65,7 +65,7 @@ def _init_core(core: CoreBuilder, node: Node, tile: Tile, shape) -> None:
         core.state[:, programs.MAX_STATE["candidates"]] = (1 << (kh * kw)) - 1
         return
     a, p = node.attrs, node.params
-    spikes = Setting(**a.get("sparsify", {}))
+    spikes = Setting.of(a)
     core.set_config(programs.stem_config(a["zero_point"], *a["clamp"], spikes.add, spikes.mask))
     s = programs.STEM_STATE
     core.state[:, s["threshold"]] = 1 << (programs.BITS - 1)
@@ -312,11 +312,13 @@ def _build_layers(graph: Graph, target: Target, status: Callable[[str], None]) -
     return {node.output: built[node.output] for node in graph.nodes if node.op in NEURON_OPS}
 
 
-def build_image(graph: Graph, target: Target,
-                status: Callable[[str], None] | None = None) -> tuple[ChipImage, dict[str, LayerCores]]:
-    """Tile every layer; where a layer's cores still overflow their axon memory (tiles split for
-    dendrite memory can gather more axon entries than the tiles its neurons per core were chosen
-    for), halve its neurons per core and rebuild that layer alone (its consumers' tables do not change)."""
+def build_layers(graph: Graph, target: Target,
+                 status: Callable[[str], None] | None = None) -> dict[str, LayerCores]:
+    """Every layer's tiles and tables as the image will hold them (before placement).
+
+    Where a layer's cores still overflow their axon memory (tiles split for dendrite memory can
+    gather more axon entries than the tiles its neurons per core were chosen for), halve its neurons
+    per core and rebuild that layer alone (its consumers' tables do not change)."""
     status = status or (lambda text: None)
     layers = _build_layers(graph, target, status)
     while True:
@@ -334,6 +336,14 @@ def build_image(graph: Graph, target: Target,
                                   f"channels in the next layer")
             status(f"rebuilding layer {layer.node.name} with {neurons // 2} neurons per core (axon memory)")
             layers[output] = _build_layer(layer.node, graph, target, neurons // 2)
+    return layers
+
+
+def build_image(graph: Graph, target: Target,
+                status: Callable[[str], None] | None = None) -> tuple[ChipImage, dict[str, LayerCores]]:
+    """The chip image: the layers' tiles (build_layers), placed, wired, with I/O and schedule."""
+    status = status or (lambda text: None)
+    layers = build_layers(graph, target, status)
     builder = ImageBuilder(target)
     builder.cores = _number_cores(layers)
     depth = depths(graph)

@@ -29,5 +29,8 @@ def synapse_counts(graph: Graph, layers: dict) -> dict[str, list[tuple[str, np.n
 def layer_synapses(layer) -> int:
     """All synapses of one layer's cores: the multiply-accumulates per sample a quantized ANN does
     for it (each weight applied to each input it sees, border taps excluded)."""
-    return int(sum(builder.dendrite_lengths()[link.dendrite].sum()
-                   for builder, tile_links in zip(layer.builders, layer.links) for _, link in tile_links))
+    total = 0
+    for builder, tile_links in zip(layer.builders, layer.links):
+        lengths = builder.dendrite_lengths()  # once per tile, not per input
+        total += sum(int(lengths[link.dendrite].sum()) for _, link in tile_links)
+    return total

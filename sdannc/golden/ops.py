@@ -11,13 +11,11 @@ import numpy as np
 
 from ..ir.graph import CODE_BITS, Node
 from .. import sparsify
-from ..arith import fixed_multiply, saturate, shift_right_even, shift_right_round
+from ..arith import fixed_multiply, saturate, shift_right_even, shift_right_round, shift_right_trunc
 from . import connections
 
-from ..arith import shift_right_trunc  # the Add neuron's truncating shifts
 
-
-def _plane_sums(node: Node, inputs: list[np.ndarray], out_shape) -> np.ndarray:
+def plane_sums(node: Node, inputs: list[np.ndarray], out_shape) -> np.ndarray:
     """[bits, batch, *out] the exact dendrite sum of each tick: every input's bit plane of that tick
     (MSB first) through its connection and weights, summed over inputs (before saturation)."""
     return sum(connections.apply_bit_planes(conn, node.params[f"weight{i}"], x, out_shape, CODE_BITS)
@@ -30,7 +28,7 @@ def stem(node: Node, inputs: list[np.ndarray], out_shape, arith: dict) -> np.nda
     a, p = node.attrs, node.params
     batch = inputs[0].shape[0]
     acc = np.broadcast_to(p["init"], (batch,) + tuple(out_shape)).astype(np.int64)
-    sums = _plane_sums(node, inputs, out_shape)
+    sums = plane_sums(node, inputs, out_shape)
     for bit in range(CODE_BITS):
         wgtsum = saturate(sums[bit], dsum)
         acc = saturate(acc * 2, reg)
@@ -44,7 +42,7 @@ def stem(node: Node, inputs: list[np.ndarray], out_shape, arith: dict) -> np.nda
     for shift in a["out_shifts"]:
         acc = rounding(acc, shift)
     acc = saturate(acc + a["zero_point"], reg)
-    return sparsify.apply(np.clip(acc, *a["clamp"]), sparsify.Setting(**a.get("sparsify", {})), a["clamp"])
+    return sparsify.emitted_codes(acc, a)
 
 
 def adder(node: Node, inputs: list[np.ndarray], out_shape, arith: dict) -> np.ndarray:
@@ -54,7 +52,7 @@ def adder(node: Node, inputs: list[np.ndarray], out_shape, arith: dict) -> np.nd
     a, p = node.attrs, node.params
     batch = inputs[0].shape[0]
     acc = [np.zeros((batch,) + tuple(out_shape), dtype=np.int64) for _ in range(2)]
-    sums = _plane_sums(node, inputs, out_shape)
+    sums = plane_sums(node, inputs, out_shape)
     for bit in range(CODE_BITS):
         wgtsum = saturate(saturate(sums[bit], dsum), reg)  # LDW with shift 0: the sum into a register
         high = wgtsum >> 1
@@ -66,7 +64,7 @@ def adder(node: Node, inputs: list[np.ndarray], out_shape, arith: dict) -> np.nd
     for shift, mode in a["out_shifts"]:
         v = SHIFTS[mode](v, shift)
     v = saturate(v + a["zero_point"], reg)
-    return sparsify.apply(np.clip(v, *a["clamp"]), sparsify.Setting(**a.get("sparsify", {})), a["clamp"])
+    return sparsify.emitted_codes(v, a)
 
 
 def max_pool(node: Node, inputs: list[np.ndarray], out_shape, arith: dict) -> np.ndarray:

@@ -11,8 +11,7 @@ import numpy as np
 
 from .. import sparsify
 from ..errors import SdanncError
-from ..golden import connections
-from ..golden.ops import OPS as GOLDEN_OPS
+from ..golden.ops import OPS as GOLDEN_OPS, plane_sums
 from ..image.codec import encode_input
 from ..ir.graph import CODE_BITS, Graph
 from ..target import Target
@@ -22,8 +21,7 @@ def _stem_sums(node, inputs, out_shape) -> tuple[np.ndarray, float]:
     """Exact final sums (bias included), and the largest |partial sum| of the MSB-first accumulation."""
     acc = np.zeros((inputs[0].shape[0],) + tuple(out_shape), dtype=np.int64)
     largest = 0
-    sums = sum(connections.apply_bit_planes(c, node.params[f"weight{i}"], x, out_shape, CODE_BITS)
-               for i, (c, x) in enumerate(zip(node.attrs["connections"], inputs)))
+    sums = plane_sums(node, inputs, out_shape)
     for bit in range(CODE_BITS):
         acc = acc * 2 + sums[bit]
         largest = max(largest, int(np.abs(acc).max(initial=0)))
@@ -45,9 +43,7 @@ def measured_sums(graph: Graph, target: Target, calib: np.ndarray, where: str) -
         if node.op == "stem":
             acc, sums[node.name] = _stem_sums(node, inputs, shape)
             y = np.rint(acc * node.params["real_multiplier"]).astype(np.int64) + node.attrs["zero_point"]
-            clamp = node.attrs["clamp"]
-            values[node.output] = sparsify.apply(np.clip(y, *clamp), sparsify.Setting(**node.attrs.get("sparsify", {})),
-                                                 clamp)
+            values[node.output] = sparsify.emitted_codes(y, node.attrs)
         else:
             values[node.output] = GOLDEN_OPS[node.op](node, inputs, shape, target.arith)
     return sums

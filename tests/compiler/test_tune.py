@@ -9,7 +9,7 @@ from click.testing import CliRunner
 import models
 from cli_checks import assert_user_error
 from sdannc.activity import golden_activity
-from sdannc.backend import build_image
+from sdannc.backend import build_layers
 from sdannc.backend.synapses import synapse_counts
 from sdannc.cli import main
 from sdannc.compiler import lower
@@ -27,7 +27,7 @@ MODEL = "cnn_pool"
 def data():
     target = load_target("darwin3")
     graph = lower(models.quantized(MODEL), target)
-    _, layers = build_image(graph, target)
+    layers = build_layers(graph, target)
     synapses = synapse_counts(graph, layers)
     x = models.eval_set(models.float_model(MODEL), 40)
     labels = models.ort_run(models.float_model(MODEL), x).argmax(1)  # the float model's classes
