@@ -1,8 +1,8 @@
-"""Spike delivery over a window of ticks: dendrite sums, and the counts the spikes cost.
+"""Spike delivery over a window of ticks: dendrite sums, and per tick what the packets cost.
 
-Columns are "pseudo-lanes": one per (tick of the window, lane), so that a window's deliveries to a
-group of dendrites are three products whatever its length: spread (sparse, sources -> spike counts
-per dendrite and carried index), weights (dense, BLAS), scatter (sparse, taps -> neurons).
+The work is done packet by packet in a compiled kernel (delivery_kernel.py). The counts go into
+rings indexed by tick, like the spikes (stepper.py), because each level delivers a window's ticks
+at its own step; a tick's counts are read once every level has delivered it.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse
 
+from . import delivery_kernel as kernel
 from .network import Network
 
 
@@ -26,65 +26,48 @@ class Costs:
     max_hops: np.ndarray  # [columns]
 
 
-def deliver(net: Network, spikes_by_level: dict[int, np.ndarray], wgtsum: np.ndarray) -> np.ndarray:
-    """Exact dendrite sums into wgtsum [columns, neurons] (float64, overwritten) from each level's
-    source spikes [sources, columns].
+class Delivery:
+    """One run's deliveries: the kernel's scratch buffers and the count rings."""
 
-    Products run in each group's precision (Network._choose_precision); the scatter and the sums
-    are float64, exact below 2^53. The caller keeps wgtsum from step to step: a fresh array of this
-    size costs more in page faults than the products.
-    """
-    columns = wgtsum.shape[0]
-    wgtsum.fill(0)
-    for level, spikes in spikes_by_level.items():
-        if not spikes.any():
-            continue
-        as_type: dict[np.dtype, np.ndarray] = {}
+    def __init__(self, net: Network, ring_ticks: int, lanes: int, window: int) -> None:
+        self.net = net
+        columns = window * lanes
+        n_cores = len(net.image.cores)
+        self.partial = np.zeros(columns * net.partial_per_column, dtype=net.weight_dtype)
+        self.touched = np.zeros(columns * net.span_per_column, dtype=np.bool_)
+        self.column_packets = np.zeros(columns, dtype=np.int64)
+        most = max((s.size for s in net.level_sources), default=0)
+        self.active_ptr = np.zeros(most + 1, dtype=np.int64)
+        self.active_columns = np.zeros(most * columns, dtype=np.int32)
+        self.sops, self.packets_in, self.packets_out = (np.zeros((ring_ticks, lanes, n_cores), dtype=np.int64)
+                                                        for _ in range(3))
+        self.route_packets = np.zeros((ring_ticks, lanes, net.n_routes), dtype=np.int64)
+        self.hops = np.zeros((ring_ticks, lanes), dtype=np.int64)
 
-        def typed(dtype) -> np.ndarray:
-            if dtype not in as_type:
-                as_type[dtype] = spikes.astype(dtype, order="C")
-            return as_type[dtype]
+    def deliver(self, level: int, ring: np.ndarray, slots: np.ndarray, inputs: np.ndarray,
+                tick_slots: np.ndarray, sums: np.ndarray) -> None:
+        """Add level `level`'s dendrite sums into sums [columns, neurons] (int64), column k * lanes + lane
+        for the tick whose neurons' spikes are in ring slot slots[k] and input spikes in inputs[k];
+        its counts go to ring slot tick_slots[k]."""
+        net = self.net
+        sources = net.level_sources[level]
+        ptr = self.active_ptr[:sources.size + 1]
+        kernel.gather_active(ring, slots, inputs, net.n_neurons, sources, ptr, self.active_columns)
+        lp = net.level_packets[level]
+        kernel.deliver_groups(ptr, self.active_columns, lp.groups, lp.group_ptr, lp.source, lp.row, lp.carried,
+                              net.g_core, net.g_taps, net.g_span, net.g_wbase, net.g_obase, net.g_base, net.weights,
+                              net.offsets, self.partial, self.touched, self.column_packets, sums, tick_slots,
+                              self.sops, self.packets_in)
+        kernel.count_sources(ptr, self.active_columns, lp.from_core, lp.n_packets, lp.longest, lp.route_ptr,
+                             lp.route_id, lp.route_count, tick_slots, self.packets_out, self.route_packets, self.hops)
 
-        for g in net.level_groups[level]:
-            grp = net.groups[g]
-            if grp.direct is not None:
-                sums = grp.direct @ typed(np.float64)
-            else:
-                sums = _factored_sums(grp, typed(grp.weights.dtype), columns)
-            wgtsum[:, grp.base:grp.base + grp.n_neurons] += sums.T  # a core at a time: stays in cache
-    return wgtsum
+    def take_costs(self, tick_slots: np.ndarray) -> Costs:
+        """The counts of these ticks [ticks x lanes, ...], cleared in the rings for later ticks."""
+        def take(ring: np.ndarray) -> np.ndarray:
+            values = ring[tick_slots].reshape((-1,) + ring.shape[2:])
+            ring[tick_slots] = 0
+            return values
 
-
-def _factored_sums(grp, spikes: np.ndarray, columns: int) -> np.ndarray:
-    """[neurons of the core, columns] sums one group adds: spread, weights, scatter.
-
-    Empty (carried index, column) pairs are multiplied too: skipping them costs as much as it saves.
-    """
-    rows, taps = grp.weights.shape
-    counts = (grp.spread @ spikes).reshape(rows, grp.span * columns)
-    partial = grp.weights.T @ counts  # [taps, span x columns]
-    return grp.scatter @ partial.reshape(taps * grp.span, columns).astype(np.float64)
-
-
-def costs(net: Network, active: np.ndarray) -> Costs:
-    """Synaptic operations, packets and routes: active sources [columns, sources] times per-source totals."""
-    spikes = _sparse_rows(active)
-    n_cores = len(net.image.cores)
-    per_core = (spikes @ net.source_core_costs).toarray()  # [columns, 3 x cores]
-    hops = spikes.copy()
-    hops.data = net.source_hops[hops.indices].astype(np.int64)
-    return Costs(
-        sops=per_core[:, :n_cores],
-        packets_in=per_core[:, n_cores:2 * n_cores],
-        packets_out=per_core[:, 2 * n_cores:],
-        link_flits=((spikes @ net.source_routes) @ net.route_link_flits).toarray(),
-        max_hops=hops.max(axis=1).toarray().ravel().astype(np.int64),
-    )
-
-
-def _sparse_rows(active: np.ndarray) -> scipy.sparse.csr_matrix:
-    """A dense 0/1 matrix as CSR, built from its nonzeros (already in row order)."""
-    rows, cols = np.nonzero(active)
-    ptr = np.searchsorted(rows, np.arange(active.shape[0] + 1))
-    return scipy.sparse.csr_matrix((np.ones(cols.size, dtype=np.int64), cols, ptr), shape=active.shape)
+        routes = take(self.route_packets)
+        return Costs(take(self.sops), take(self.packets_in), take(self.packets_out),
+                     (self.net.route_link_flits.T @ routes.T).T, take(self.hops))

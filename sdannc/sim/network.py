@@ -3,10 +3,9 @@
 Every spike source (a neuron, or an element of the input, injected at the controller) has a list
 of packets: destination core, dendrite, the neuron index the spike carries, hops, and route.
 Dendrites of a core whose neuron-id lists are equal (relative lists: equal up to a constant shift)
-form a group; a group's weight lists are the rows of one matrix, so that deliveries to the group
-are matrix products: spikes of its sources -> counts per (dendrite, carried index) (a sparse 0/1
-matrix, `spread`), counts @ weights, and the sums per (tap, carried index) -> neurons (`scatter`).
-Every tick and lane of a window is a column of these products.
+form a group; a group's weight lists are the rows of one matrix. The tables are flattened into
+arrays for the compiled delivery (delivery_kernel.py): per level, each source's packets (group,
+row, carried index); per group, where its weights, offsets and partial rows start.
 
 Cores are put in levels (longest path from the inputs) when their connections have no cycle: a
 level only hears from lower levels, which lets the simulator run a level many ticks ahead of the
@@ -18,14 +17,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse
 
 from ..errors import SdanncError
 from ..image.model import DENDRITE_RELATIVE, ChipImage
 from .noc import Mesh
 
-# float32 adds integers exactly while every partial sum stays below 2^24.
-_FLOAT32_EXACT = 1 << 24
+# int32 partial sums are exact while every one stays below 2^31.
+_INT32_EXACT = 1 << 31
 
 
 @dataclass
@@ -35,12 +33,27 @@ class DendriteGroup:
     n_neurons: int
     relative: bool
     offsets: np.ndarray  # [taps]: neuron ids (absolute) or offsets from the carried index (relative)
-    weights: np.ndarray  # [rows, taps] float32 or float64
+    weights: np.ndarray  # [rows, taps]
     span: int  # number of distinct carried-index values (relative), 1 for absolute
     level: int = 0  # level of the group's core
-    spread: scipy.sparse.csr_matrix = None  # [rows x span, sources of the level]: spikes -> counts
-    scatter: scipy.sparse.csr_matrix = None  # [neurons, taps x span] float64: partial sums -> neurons
-    direct: scipy.sparse.csr_matrix = None  # [neurons, sources of the level] float64, where cheaper
+
+
+@dataclass
+class LevelPackets:
+    """The packets into one level's cores: group by group (`group_ptr` splits them; `source` is the
+    index among the level's sources), and per source of the level its packets' counts."""
+
+    groups: np.ndarray
+    group_ptr: np.ndarray
+    source: np.ndarray
+    row: np.ndarray
+    carried: np.ndarray  # 0 for absolute dendrites
+    from_core: np.ndarray  # per source: its core, -1 for an input
+    n_packets: np.ndarray  # per source
+    longest: np.ndarray  # per source: its longest route in hops
+    route_ptr: np.ndarray  # per source: its routes route_id[ptr[s]:ptr[s+1]], route_count packets each
+    route_id: np.ndarray
+    route_count: np.ndarray
 
 
 @dataclass
@@ -201,7 +214,7 @@ class Network:
             grp.span = int(highest[g]) + 1
 
     def _choose_precision(self) -> None:
-        """float32 where every partial sum of a group's product is provably exact, float64 elsewhere."""
+        """int32 weights and partial sums where no partial sum of a group can overflow them, int64 elsewhere."""
         p = self.packets
         if p.group.size:
             key = np.stack([p.group, p.row, p.carried], axis=1)
@@ -209,40 +222,15 @@ class Network:
             most_hits = int(counts.max())  # sources that can share one (dendrite, index) in a tick
         else:
             most_hits = 1
-        for grp in self.groups:
-            bound = most_hits * (np.abs(grp.weights).sum(axis=0).max() if grp.weights.size else 0)
-            grp.weights = grp.weights.astype(np.float32 if bound < _FLOAT32_EXACT else np.float64)
+        bound = max((most_hits * int(np.abs(g.weights).sum(axis=0).max()) for g in self.groups if g.weights.size),
+                    default=0)
+        self.weight_dtype = np.int32 if bound < _INT32_EXACT else np.int64
 
     def _source_totals(self) -> None:
-        """What one spike of each source costs, per core and per route: a tick's counts are a product."""
-        p = self.packets
-        n_sources = p.ptr.size - 1
-        source = np.repeat(np.arange(n_sources), np.diff(p.ptr))
-        n_cores = len(self.image.cores)
-
-        def by_source(columns, width, weights=None):
-            data = np.ones(source.size, dtype=np.int64) if weights is None else weights
-            return scipy.sparse.csr_matrix((data, (source, columns)), shape=(n_sources, width))
-
-        self.source_sops = by_source(p.core, n_cores, p.sops)
-        self.source_packets_in = by_source(p.core, n_cores)
-        # Flits one spike of each source puts on each link: its packets' routes, counted once here.
+        """Flits per route: the delivery counts packets per route, a window's flits per link are then one product."""
         flits = self.image.target.noc["flits_per_packet"]
-        # Kept as two factors: routes are few and shared, so spikes -> packets per route -> links is
-        # far cheaper per tick than one source x link matrix.
-        self.source_routes = by_source(p.pair, len(self._pairs))
-        self.route_link_flits = (self.mesh.pair_link_matrix(self._pairs) * flits).tocsr()
-        self.source_packets = np.diff(p.ptr)
-        self.source_hops = np.zeros(n_sources, dtype=np.int64)
-        np.maximum.at(self.source_hops, source, p.hops)
-        self.source_core = np.full(n_sources, -1, dtype=np.int64)
-        self.source_core[source] = p.from_core
-        sender = np.flatnonzero(self.source_core >= 0)  # the controller's packets are not a core's
-        self.source_packets_out = scipy.sparse.csr_matrix(
-            (self.source_packets[sender], (sender, self.source_core[sender])), shape=(n_sources, n_cores))
-        # One product gives a tick's SOPs, packets in and packets out per core, side by side.
-        self.source_core_costs = scipy.sparse.hstack(
-            [self.source_sops, self.source_packets_in, self.source_packets_out], format="csr")
+        self.n_routes = len(self._pairs)
+        self.route_link_flits = (self.mesh.pair_link_matrix(self._pairs) * flits).tocsr().astype(np.int64)
 
     # ---- products over windows of ticks --------------------------------------------------------
     def _packet_sources(self) -> np.ndarray:
@@ -258,65 +246,60 @@ class Network:
         self.level_input_sources = [s[s >= self.n_neurons] - self.n_neurons for s in self.level_sources]
 
     def _group_products(self) -> None:
-        """Each group's spread (sources -> counts per row and carried index) and scatter matrices."""
+        """Flat tables the delivery kernel reads (sdannc/sim/delivery_kernel.py): each group's weights
+        and offsets, and per level its packets group by group."""
         p = self.packets
-        source = self._packet_sources()
-        order = np.argsort(p.group, kind="stable")
-        bounds = np.searchsorted(p.group[order], np.arange(len(self.groups) + 1))
-        self.level_groups = [[] for _ in range(self.n_levels)]
-        for g, grp in enumerate(self.groups):
+        groups = self.groups
+        for grp in groups:
             grp.level = int(self.core_level[grp.core])
-            mine = order[bounds[g]:bounds[g + 1]]
-            if not mine.size:
-                continue
-            rows = grp.weights.shape[0]
-            carried = p.carried[mine] if grp.relative else np.zeros(mine.size, dtype=np.int64)
-            local = np.searchsorted(self.level_sources[grp.level], source[mine])
-            n_sources = self.level_sources[grp.level].size
-            if _direct_is_cheaper(grp, mine.size):
-                grp.direct = self._direct_matrix(grp, local, p.row[mine], carried, n_sources)
-            else:
-                grp.spread = scipy.sparse.csr_matrix(
-                    (np.ones(mine.size, dtype=grp.weights.dtype), (p.row[mine] * grp.span + carried, local)),
-                    shape=(rows * grp.span, n_sources))
-                grp.scatter = self._scatter_matrix(grp)
-            self.level_groups[grp.level].append(g)
+        taps = np.asarray([g.offsets.size for g in groups], dtype=np.int64)
+        rows = np.asarray([g.weights.shape[0] for g in groups], dtype=np.int64)
+        self.g_taps = taps
+        self.g_span = np.asarray([g.span for g in groups], dtype=np.int64)
+        self.g_base = np.asarray([g.base for g in groups], dtype=np.int64)
+        self.g_wbase = _starts(rows * taps)
+        self.g_obase = _starts(taps)
+        # Taps in offset order: a partial row then goes into its neurons in memory order.
+        order = [np.argsort(g.offsets, kind="stable") for g in groups]
+        self.weights = np.concatenate([g.weights[:, o].ravel() for g, o in zip(groups, order)]
+                                      + [np.zeros(0)]).astype(self.weight_dtype)
+        self.offsets = np.concatenate([g.offsets[o] for g, o in zip(groups, order)] + [np.zeros(0)]).astype(np.int64)
+        self.g_core = np.asarray([g.core for g in groups], dtype=np.int64)
+        self.partial_per_column = int((self.g_span * taps).max(initial=1))  # a group's partial rows
+        self.span_per_column = int(self.g_span.max(initial=1))
+        relative = np.asarray([g.relative for g in groups] + [False], dtype=bool)
+        carried = np.where(relative[p.group], p.carried, 0)
+        source = self._packet_sources()
+        level = self.core_level[p.core]
+        self.level_packets = [self._level_packets(lv, np.flatnonzero(level == lv), source, carried)
+                              for lv in range(self.n_levels)]
 
-    @staticmethod
-    def _direct_matrix(grp: DendriteGroup, local, row, carried, n_sources: int) -> scipy.sparse.csr_matrix:
-        """Source -> neuron weights of one group, every tap of every packet (duplicates add up)."""
-        taps = grp.offsets.size
-        neuron = grp.offsets[None, :] + (carried[:, None] if grp.relative else 0)
-        values = grp.weights[row].astype(np.float64)  # [packets, taps]
-        return scipy.sparse.csr_matrix((values.ravel(), (np.broadcast_to(neuron, values.shape).ravel(),
-                                                         np.repeat(local, taps))), shape=(grp.n_neurons, n_sources))
-
-    @staticmethod
-    def _scatter_matrix(grp: DendriteGroup) -> scipy.sparse.csr_matrix:
-        """Column (tap, carried index) adds into neuron offsets[tap] (+ the index, for relative dendrites)."""
-        taps = grp.offsets.size
-        carried = np.arange(grp.span) if grp.relative else np.zeros(1, dtype=np.int64)
-        neuron = (grp.offsets[:, None] + carried[None, :]).ravel()
-        column = np.arange(taps * grp.span)
-        inside = (neuron >= 0) & (neuron < grp.n_neurons)  # indices no spike carries can point outside
-        return scipy.sparse.csr_matrix((np.ones(int(inside.sum())), (neuron[inside], column[inside])),
-                                       shape=(grp.n_neurons, taps * grp.span))
+    def _level_packets(self, lv: int, mine: np.ndarray, source: np.ndarray, carried: np.ndarray) -> LevelPackets:
+        p = self.packets
+        n = self.level_sources[lv].size
+        local = np.searchsorted(self.level_sources[lv], source[mine])  # mine is in source order
+        from_core = np.full(n, -1, dtype=np.int64)
+        from_core[local] = p.from_core[mine]
+        longest = np.zeros(n, dtype=np.int64)
+        np.maximum.at(longest, local, p.hops[mine])
+        routes, route_count = np.unique(np.stack([local, p.pair[mine]]), axis=1, return_counts=True) if mine.size \
+            else (np.zeros((2, 0), dtype=np.int64), np.zeros(0, dtype=np.int64))
+        by_group = np.argsort(p.group[mine], kind="stable")  # group by group, sources in order within
+        group_ids, first = np.unique(p.group[mine][by_group], return_index=True)
+        return LevelPackets(
+            groups=group_ids.astype(np.int64), group_ptr=np.append(first, mine.size).astype(np.int64),
+            source=local[by_group].astype(np.int64), row=p.row[mine][by_group], carried=carried[mine][by_group],
+            from_core=from_core, n_packets=np.bincount(local, minlength=n).astype(np.int64), longest=longest,
+            route_ptr=np.searchsorted(routes[0], np.arange(n + 1)).astype(np.int64),
+            route_id=routes[1].astype(np.int64), route_count=route_count.astype(np.int64))
 
     @property
     def n_links(self) -> int:
         return self.mesh.n_links
 
 
-# Rough cost of one multiply-add in a sparse product over that of one in a dense (BLAS) one.
-_SPARSE_OVER_DENSE = 30
-
-
-def _direct_is_cheaper(grp: DendriteGroup, packets: int) -> bool:
-    """Speed only: one sparse source -> neuron product beats spread, weights and scatter when the
-    group's dendrites are few, or hold few taps, for the positions they cover."""
-    rows, taps = grp.weights.shape
-    factored = packets + taps * grp.span + rows * taps * grp.span / _SPARSE_OVER_DENSE
-    return packets * taps < factored
+def _starts(sizes: np.ndarray) -> np.ndarray:
+    return (np.cumsum(sizes) - sizes).astype(np.int64)
 
 
 def core_levels(n_cores: int, from_core: np.ndarray, to_core: np.ndarray) -> tuple[np.ndarray, bool]:

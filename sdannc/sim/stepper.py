@@ -2,8 +2,8 @@
 
 Level L at step s simulates ticks [(s - L) W, (s - L + 1) W). It hears only from lower levels,
 whose spikes for those ticks (one tick earlier) were produced at earlier steps, and from the inputs,
-known in advance. So one step delivers W ticks to every level at once, in products W times wider
-than one tick's, then runs every program W times, each core at its own tick. Without levels
+known in advance. So one step delivers W ticks to every level at once, then runs every program W
+times, each core at its own tick. Without levels
 (connections with a cycle) W is 1 and every core is in level 0: plain tick by tick. Every tick of
 every core is still simulated in full, and the results do not depend on W.
 
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 
 from .. import arith
-from .delivery import costs, deliver
+from .delivery import Delivery
 from .windows import SampleWindows
 
 if TYPE_CHECKING:
@@ -71,7 +71,10 @@ class Stepper:
         self.sample_windows = SampleWindows(sim.image, per_lane)
         self._level_end = [self._level_runs(b.levels) for b in blocks]
         self._views: dict[tuple[int, int, int], object] = {}
-        self._sums = np.empty((window * self.lanes, sim.n_neurons), dtype=np.float64)
+        self._sums = np.empty((window * self.lanes, sim.n_neurons), dtype=np.int64)
+        self.delivery = Delivery(self.net, self.ring_ticks, self.lanes, window)
+        self._sum_range = tuple(np.int64(v) for v in arith.signed_range(sim.target.arith["dendrite_sum_bits"]))
+        self._no_inputs = np.zeros((0, 0, 0), dtype=bool)
 
     def _input_spikes(self, start: int, n: int) -> np.ndarray:
         """Input spikes [n, lanes, inputs] of ticks start..start+n-1: bit b of sample s at tick s * interval + b."""
@@ -102,9 +105,16 @@ class Stepper:
     # ---- one step: deliver a window to every level, then run the programs ------------------------
     def _step(self, step: int) -> None:
         w, lanes = self.window, self.lanes
-        spikes = {level: self._level_spikes(level, (step - level) * w)
-                  for level in range(self.top + 1) if 0 <= step - level < self.windows}
-        sums = deliver(self.net, spikes, self._sums)  # [window x lanes, neurons]
+        sums = self._sums
+        sums.fill(0)
+        for level in range(self.top + 1):
+            if 0 <= step - level < self.windows:
+                start = (step - level) * w
+                slots = (start - 1 + np.arange(w)) % self.ring_ticks  # neurons' spikes arrive a tick later
+                inputs = self._input_spikes(start, w) if self.net.level_input_sources[level].size else self._no_inputs
+                ticks = (start + np.arange(w)) % self.ring_ticks
+                self.delivery.deliver(level, self.ring, slots, inputs, ticks, sums)
+        np.clip(sums, *self._sum_range, out=sums)  # the saturated wgtsum a core reads (arith.saturate)
         for j in range(w):
             lowest = max(0, step - (self.ticks - 1 - j) // w)  # higher levels are past the last tick
             highest = min(step, self.top)  # lower levels are before the first
@@ -116,22 +126,6 @@ class Stepper:
                 if first < last:
                     self._run_block(b, int(first), int(last), rows, step, j)
 
-    def _dendrite_sums(self, sums: np.ndarray) -> np.ndarray:
-        """Exact float sums -> the saturated integer wgtsum a core reads (arith.saturate)."""
-        low, high = arith.signed_range(self.sim.target.arith["dendrite_sum_bits"])
-        return np.clip(sums, low, high).astype(np.int64)
-
-    def _level_spikes(self, level: int, start: int) -> np.ndarray:
-        """Spikes [sources of the level, window x lanes] delivered at ticks start..start+W-1.
-
-        Neurons' spikes arrive a tick after they fire; input spikes the tick they are injected.
-        """
-        w = self.window
-        slots = (start - 1 + np.arange(w)) % self.ring_ticks
-        neurons = self.ring[np.ix_(slots, np.arange(self.lanes), self.net.level_neuron_sources[level])]
-        inputs = self._input_spikes(start, w)[:, :, self.net.level_input_sources[level]]
-        return np.concatenate([neurons, inputs], axis=2).reshape(w * self.lanes, -1).T
-
     def _run_block(self, b: int, first: int, last: int, rows: np.ndarray, step: int, j: int) -> None:
         """Members first..last of block b, each at its level's tick of this step."""
         block = self.blocks[b]
@@ -139,7 +133,7 @@ class Stepper:
         view = self._views.get((b, first, last))
         if view is None:
             view = self._views[(b, first, last)] = block.runner.view(lo, hi)
-        fired, cycles, executed = view.run_tick(self._dendrite_sums(rows[:, block.lo + lo:block.lo + hi]))
+        fired, cycles, executed = view.run_tick(rows[:, block.lo + lo:block.lo + hi])
         self.counters.instructions += executed
         ticks = (step - block.levels[first:last]) * self.window + j
         self.soma[ticks % self.ring_ticks, :, block.members[first:last]] = cycles.T
@@ -158,11 +152,9 @@ class Stepper:
         fired = self.ring[ticks % self.ring_ticks]  # [n, lanes, neurons]
         self.counters.neuron_spikes += fired.sum(axis=(0, 1))
         self._read_outputs(ticks, fired)
-        arriving = self.ring[(ticks - 1) % self.ring_ticks]  # sent the tick before
         injected = self._input_spikes(start, n)
         self.counters.input_spikes += int(injected.sum())
-        active = np.concatenate([arriving, injected], axis=2).reshape(n * self.lanes, -1)
-        c = costs(self.net, active)
+        c = self.delivery.take_costs(ticks % self.ring_ticks)
         self._count(c, start, n)
         self._attribute(ticks, fired, injected, c.sops.reshape(n, self.lanes, -1))
 

@@ -1,0 +1,106 @@
+"""Compiled spike delivery (numba): the dendrite sums of a window of ticks, and what they cost.
+
+A spike costs what it costs on the chip: each of its source's packets adds its dendrite's weight
+list. Work goes group by group (dendrites of a core that share one neuron-id list): a packet adds
+its weight row into a partial row per (column, carried index) for every column (tick x lane) of
+the window in which its source spiked, so that the row is read from memory once per window; the
+partial rows touched are then added into the neurons (neuron = offset of the tap + carried index).
+Sums are integers, so the order of the adds does not change them.
+
+The same pass counts, per tick, lane and core, the synaptic operations and packets in and out,
+per route the packets, and the longest route (the tick's cycle and energy counts, stepper.py).
+Columns are (tick of the window, lane) pairs: column = k * lanes + lane.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+
+
+@nb.njit(cache=True, nogil=True)
+def gather_active(ring, slots, inputs, n_neurons, sources, active_ptr, active_columns):
+    """The columns (k * lanes + lane) in which each source spiked, as lists: source s's are
+    active_columns[active_ptr[s]:active_ptr[s + 1]], in column order. Neurons' spikes come from ring
+    slots[k], inputs' from inputs[k]. active_columns must hold sources x columns entries."""
+    lanes = ring.shape[1]
+    n = 0
+    for s in range(sources.size):
+        active_ptr[s] = n
+        src = sources[s]
+        for k in range(slots.size):
+            for lane in range(lanes):
+                if src < n_neurons:
+                    spiked = ring[slots[k], lane, src]
+                else:
+                    spiked = inputs[k, lane, src - n_neurons]
+                if spiked:
+                    active_columns[n] = k * lanes + lane
+                    n += 1
+    active_ptr[sources.size] = n
+
+
+@nb.njit(cache=True, nogil=True)
+def deliver_groups(active_ptr, active_columns, groups, group_ptr, pk_source, pk_row, pk_carried, g_core, g_taps,
+                   g_span, g_wbase, g_obase, g_base, weights, offsets, partial, touched, column_packets, sums,
+                   tick_slots, sops, packets_in):
+    """Add the sums of one level's groups into sums [columns, neurons], and count the packets into
+    the rings sops and packets_in [ticks, lanes, cores] at tick_slots[k]. partial and touched
+    [columns x span] are zero on entry and on exit; column_packets [columns] is scratch."""
+    columns = column_packets.size
+    lanes = sops.shape[1]
+    for gi in range(groups.size):
+        g = groups[gi]
+        taps, span = g_taps[g], g_span[g]
+        column_packets[:] = 0
+        for p in range(group_ptr[gi], group_ptr[gi + 1]):
+            s = pk_source[p]
+            w0 = g_wbase[g] + pk_row[p] * taps
+            weight_row = weights[w0:w0 + taps]
+            i = pk_carried[p]
+            for e in range(active_ptr[s], active_ptr[s + 1]):
+                col = active_columns[e]
+                row = col * span + i
+                partial_row = partial[row * taps:(row + 1) * taps]
+                for t in range(taps):  # views and a counted loop: this vectorizes
+                    partial_row[t] += weight_row[t]
+                touched[row] = True
+                column_packets[col] += 1
+        b0 = g_base[g]
+        o0 = g_obase[g]
+        group_offsets = offsets[o0:o0 + taps]
+        for col in range(columns):  # the touched partial rows into the neurons, in memory order
+            n = column_packets[col]
+            if n == 0:
+                continue
+            slot, lane = tick_slots[col // lanes], col % lanes
+            sops[slot, lane, g_core[g]] += n * taps
+            packets_in[slot, lane, g_core[g]] += n
+            column_sums = sums[col]
+            for i in range(span):
+                row = col * span + i
+                if not touched[row]:
+                    continue
+                touched[row] = False
+                partial_row = partial[row * taps:(row + 1) * taps]
+                targets = column_sums[b0 + i:]
+                for t in range(taps):
+                    targets[group_offsets[t]] += partial_row[t]
+                partial_row[:] = 0
+
+
+@nb.njit(cache=True, nogil=True)
+def count_sources(active_ptr, active_columns, from_core, n_packets, longest, route_ptr, route_id, route_count,
+                  tick_slots, packets_out, route_packets, hops):
+    """Per level source that spiked: its packets into the level as packets out of its core, per route,
+    and its longest route, into the rings [ticks, lanes, ...] at tick_slots[k]."""
+    lanes = hops.shape[1]
+    for s in range(active_ptr.size - 1):
+        for e in range(active_ptr[s], active_ptr[s + 1]):
+            col = active_columns[e]
+            slot, lane = tick_slots[col // lanes], col % lanes
+            if from_core[s] >= 0:
+                packets_out[slot, lane, from_core[s]] += n_packets[s]
+            for r in range(route_ptr[s], route_ptr[s + 1]):
+                route_packets[slot, lane, route_id[r]] += route_count[r]
+            if longest[s] > hops[slot, lane]:
+                hops[slot, lane] = longest[s]
