@@ -122,27 +122,29 @@ class Network:
 
     # ---- dendrite groups ------------------------------------------------------------------------
     def _group_core(self, index: int, core) -> None:
-        d = core.dendrites
+        """Group the core's dendrites by (kind, neuron-id list), relative lists shifted to start at 0,
+        a list length at a time (one sort of the lists as byte strings)."""
+        d = core.dendrites.astype(np.int64)
         group_of = np.zeros(core.n_dendrites, dtype=np.int64)
         row_of = np.zeros(core.n_dendrites, dtype=np.int64)
         shift_of = np.zeros(core.n_dendrites, dtype=np.int64)
-        members: dict[tuple, list[int]] = {}
-        for dend in range(core.n_dendrites):
-            kind, start, length, _ = (int(v) for v in d[dend])
-            ids = core.ids[start:start + length]
-            if kind == DENDRITE_RELATIVE and length:
-                shift_of[dend] = int(ids.min())
-                ids = ids - shift_of[dend]
-            members.setdefault((kind, ids.tobytes()), []).append(dend)
-        for (kind, _), dends in members.items():
-            kind0, start, length, _ = (int(v) for v in d[dends[0]])
-            offsets = core.ids[start:start + length] - shift_of[dends[0]]
-            rows = np.stack([core.weights[int(d[x, 3]):int(d[x, 3]) + length] for x in dends]) if length else \
-                np.zeros((len(dends), 0), dtype=np.int64)
-            group_of[dends] = len(self.groups)
-            row_of[dends] = np.arange(len(dends))
-            self.groups.append(DendriteGroup(index, int(self.core_base[index]), core.n_neurons,
-                                             kind == DENDRITE_RELATIVE, offsets.astype(np.int64), rows, 1))
+        for length in np.unique(d[:, 2]).tolist():
+            dends = np.flatnonzero(d[:, 2] == length)
+            ids = core.ids[d[dends, 1][:, None] + np.arange(length)].astype(np.int64)
+            relative = d[dends, 0] == DENDRITE_RELATIVE
+            if length:
+                shift_of[dends] = np.where(relative, ids.min(axis=1), 0)
+            ids -= shift_of[dends][:, None]
+            keys = np.ascontiguousarray(np.concatenate([relative[:, None].astype(np.int64), ids], axis=1))
+            _, first, which = np.unique(keys.view(np.dtype((np.void, keys.shape[1] * 8))).ravel(),
+                                        return_index=True, return_inverse=True)
+            for u in np.argsort(first, kind="stable").tolist():  # groups in order of first appearance
+                members = dends[which == u]
+                rows = core.weights[d[members, 3][:, None] + np.arange(length)].astype(np.int64)
+                group_of[members] = len(self.groups)
+                row_of[members] = np.arange(members.size)
+                self.groups.append(DendriteGroup(index, int(self.core_base[index]), core.n_neurons,
+                                                 bool(relative[first[u]]), ids[first[u]], rows, 1))
         self._dendrite_slot.append((group_of, row_of, shift_of))
 
     # ---- packets --------------------------------------------------------------------------------
@@ -182,7 +184,7 @@ class Network:
             sops[sel] = self.image.cores[int(c)].dendrites[dend[sel], 2]
         self._check_relative_targets(group, carried)
         nodes = self._node_ids(from_core, core)
-        pairs, pair = np.unique(nodes, axis=0, return_inverse=True) if nodes.size else (np.zeros((0, 2), np.int64), nodes[:, 0])
+        pairs, pair, _ = unique_rows(nodes)
         self._pairs = pairs
         hops = self.mesh.hops(pairs)[pair] if pairs.size else np.zeros(0, dtype=np.int64)
         n_sources = self.n_neurons + self.n_inputs
@@ -217,8 +219,7 @@ class Network:
         """int32 weights and partial sums where no partial sum of a group can overflow them, int64 elsewhere."""
         p = self.packets
         if p.group.size:
-            key = np.stack([p.group, p.row, p.carried], axis=1)
-            _, counts = np.unique(key, axis=0, return_counts=True)
+            _, _, counts = unique_rows(np.stack([p.group, p.row, p.carried], axis=1))
             most_hits = int(counts.max())  # sources that can share one (dendrite, index) in a tick
         else:
             most_hits = 1
@@ -260,10 +261,13 @@ class Network:
         self.g_wbase = _starts(rows * taps)
         self.g_obase = _starts(taps)
         # Taps in offset order: a partial row then goes into its neurons in memory order.
-        order = [np.argsort(g.offsets, kind="stable") for g in groups]
-        self.weights = np.concatenate([g.weights[:, o].ravel() for g, o in zip(groups, order)]
-                                      + [np.zeros(0)]).astype(self.weight_dtype)
-        self.offsets = np.concatenate([g.offsets[o] for g, o in zip(groups, order)] + [np.zeros(0)]).astype(np.int64)
+        self.weights = np.empty(int((rows * taps).sum()), dtype=self.weight_dtype)
+        self.offsets = np.empty(int(taps.sum()), dtype=np.int64)
+        for g, grp in enumerate(groups):
+            order = np.argsort(grp.offsets, kind="stable")
+            self.offsets[self.g_obase[g]:self.g_obase[g] + taps[g]] = grp.offsets[order]
+            self.weights[self.g_wbase[g]:self.g_wbase[g] + rows[g] * taps[g]].reshape(rows[g], taps[g])[...] = \
+                grp.weights[:, order]
         self.g_core = np.asarray([g.core for g in groups], dtype=np.int64)
         self.partial_per_column = int((self.g_span * taps).max(initial=1))  # a group's partial rows
         self.span_per_column = int(self.g_span.max(initial=1))
@@ -282,8 +286,8 @@ class Network:
         from_core[local] = p.from_core[mine]
         longest = np.zeros(n, dtype=np.int64)
         np.maximum.at(longest, local, p.hops[mine])
-        routes, route_count = np.unique(np.stack([local, p.pair[mine]]), axis=1, return_counts=True) if mine.size \
-            else (np.zeros((2, 0), dtype=np.int64), np.zeros(0, dtype=np.int64))
+        routes, _, route_count = unique_rows(np.stack([local, p.pair[mine]], axis=1))
+        routes = routes.T
         by_group = np.argsort(p.group[mine], kind="stable")  # group by group, sources in order within
         group_ids, first = np.unique(p.group[mine][by_group], return_index=True)
         return LevelPackets(
@@ -298,6 +302,22 @@ class Network:
         return self.mesh.n_links
 
 
+def unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """np.unique(rows, axis=0, return_inverse=True, return_counts=True) for rows of non-negative
+    integers, through one int64 key per row (sorting rows as records is several times slower)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    if not rows.size:
+        return rows, np.zeros(len(rows), dtype=np.int64), np.zeros(0, dtype=np.int64)
+    radix = rows.max(axis=0) + 1
+    if float(np.prod(radix.astype(np.float64))) >= 2.0 ** 62:
+        return np.unique(rows, axis=0, return_inverse=True, return_counts=True)
+    key = np.zeros(len(rows), dtype=np.int64)
+    for column, r in zip(rows.T, radix):
+        key = key * r + column
+    _, first, inverse, counts = np.unique(key, return_index=True, return_inverse=True, return_counts=True)
+    return rows[first], inverse.reshape(-1), counts
+
+
 def _starts(sizes: np.ndarray) -> np.ndarray:
     return (np.cumsum(sizes) - sizes).astype(np.int64)
 
@@ -308,8 +328,7 @@ def core_levels(n_cores: int, from_core: np.ndarray, to_core: np.ndarray) -> tup
     With a cycle (a core that hears from itself, directly or not) every core is put in level 0.
     """
     sent = from_core >= 0
-    edges = np.unique(np.stack([from_core[sent], to_core[sent]], axis=1), axis=0) if sent.any() else \
-        np.zeros((0, 2), dtype=np.int64)
+    edges = unique_rows(np.stack([from_core[sent], to_core[sent]], axis=1).astype(np.int64))[0]
     level = np.zeros(n_cores, dtype=np.int64)
     indegree = np.bincount(edges[:, 1], minlength=n_cores)
     ptr = np.searchsorted(edges[:, 0], np.arange(n_cores + 1))

@@ -166,11 +166,7 @@ class Stepper:
             if bit < sched.bits:
                 counters.sample_input_spikes[bit] += int(injected[k].sum())
             counters.sample_sops += sops[k].sum(axis=0) * windows.receiving(tick)
-            sending, bits = windows.sending(tick)
-            neurons = np.flatnonzero(fired[k].any(axis=0))
-            core = self.sim.neuron_core[neurons]
-            neurons, core = neurons[sending[core]], core[sending[core]]
-            counters.sample_spikes[neurons, bits[core]] += fired[k][:, neurons].sum(axis=0)
+        windows.count_spikes(fired, ticks, self.sim.neuron_core, counters.sample_spikes)
 
     def _read_outputs(self, ticks: np.ndarray, fired: np.ndarray) -> None:
         """Output bit b of sample s is its neuron's spike at tick s * interval + output_offset + b."""

@@ -11,6 +11,7 @@ images that give no stage) belong to no window.
 
 from __future__ import annotations
 
+import numba as nb
 import numpy as np
 
 from ..image.model import ChipImage
@@ -28,10 +29,29 @@ class SampleWindows:
         inside = self.known & (sample >= 0) & (sample < self.samples) & (bit < self.bits)
         return inside, bit
 
-    def sending(self, tick: int) -> tuple[np.ndarray, np.ndarray]:
-        """Per core: does it send a real sample's bit at this tick, and which bit (0 = MSB)."""
-        return self._window(self.stage * self.bits - 1, tick)
+    def count_spikes(self, fired: np.ndarray, ticks: np.ndarray, neuron_core: np.ndarray, sample_spikes: np.ndarray) -> None:
+        """Add the spikes fired [ticks, lanes, neurons] that send real samples' bits, by bit position."""
+        count_sample_spikes(fired, ticks, neuron_core, self.stage * self.bits - 1, self.known, self.interval, self.bits,
+                            self.samples, sample_spikes)
 
     def receiving(self, tick: int) -> np.ndarray:
         """Per core: are the spikes it receives at this tick a real sample's."""
         return self._window((self.stage - 1) * self.bits, tick)[0]
+
+
+@nb.njit(cache=True, nogil=True)
+def count_sample_spikes(fired, ticks, neuron_core, send_start, known, interval, bits, samples, sample_spikes):
+    """sample_spikes[neuron, bit] += the spikes fired [ticks, lanes, neurons] that send a real sample's
+    bit (the rule in the module's text, for every neuron's core at once)."""
+    for k in range(ticks.size):
+        for n in range(neuron_core.size):
+            core = neuron_core[n]
+            if not known[core]:
+                continue
+            offset = ticks[k] - send_start[core]
+            sample, bit = offset // interval, offset % interval
+            if sample < 0 or sample >= samples or bit >= bits:
+                continue
+            for lane in range(fired.shape[1]):
+                if fired[k, lane, n]:
+                    sample_spikes[n, bit] += 1
