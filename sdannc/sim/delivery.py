@@ -38,7 +38,7 @@ class Delivery:
         self.column_packets = np.zeros(columns, dtype=np.int64)
         most = max((s.size for s in net.level_sources), default=0)
         self.active_ptr = np.zeros(most + 1, dtype=np.int64)
-        self.active_columns = np.zeros(most * columns, dtype=np.int32)
+        self.active_columns = np.zeros(most * columns + 1, dtype=np.int32)
         self.sops, self.packets_in, self.packets_out = (np.zeros((ring_ticks, lanes, n_cores), dtype=np.int64)
                                                         for _ in range(3))
         self.route_packets = np.zeros((ring_ticks, lanes, net.n_routes), dtype=np.int64)

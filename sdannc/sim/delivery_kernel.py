@@ -21,7 +21,7 @@ import numba as nb
 def gather_active(ring, slots, inputs, n_neurons, sources, active_ptr, active_columns):
     """The columns (k * lanes + lane) in which each source spiked, as lists: source s's are
     active_columns[active_ptr[s]:active_ptr[s + 1]], in column order. Neurons' spikes come from ring
-    slots[k], inputs' from inputs[k]. active_columns must hold sources x columns entries."""
+    slots[k], inputs' from inputs[k]. active_columns must hold sources x columns + 1 entries."""
     lanes = ring.shape[1]
     n = 0
     for s in range(sources.size):
@@ -33,9 +33,8 @@ def gather_active(ring, slots, inputs, n_neurons, sources, active_ptr, active_co
                     spiked = ring[slots[k], lane, src]
                 else:
                     spiked = inputs[k, lane, src - n_neurons]
-                if spiked:
-                    active_columns[n] = k * lanes + lane
-                    n += 1
+                active_columns[n] = k * lanes + lane  # written always, kept if it spiked: no branch
+                n += spiked
     active_ptr[sources.size] = n
 
 

@@ -64,11 +64,11 @@ class Stepper:
             sops=np.zeros(n_cores, dtype=np.int64),
             core_cycles=np.zeros(n_cores, dtype=np.int64),
             link_flits=np.zeros(self.net.n_links, dtype=np.int64),
-            sample_spikes=np.zeros((sim.n_neurons, sim.image.schedule.bits), dtype=np.int64),
             sample_sops=np.zeros(n_cores, dtype=np.int64),
             sample_input_spikes=np.zeros(sim.image.schedule.bits, dtype=np.int64),
         )
         self.sample_windows = SampleWindows(sim.image, per_lane)
+        self._spikes_by_bit = np.zeros((sim.image.schedule.bits, sim.n_neurons), dtype=np.int64)
         self._level_end = [self._level_runs(b.levels) for b in blocks]
         self._views: dict[tuple[int, int, int], object] = {}
         self._sums = np.empty((window * self.lanes, sim.n_neurons), dtype=np.int64)
@@ -100,6 +100,7 @@ class Stepper:
                 self._close_window(done)
                 if progress is not None:
                     progress(min((done + 1) * self.window, self.ticks), self.ticks)
+        self.counters.sample_spikes = np.ascontiguousarray(self._spikes_by_bit.T)
         return self.codes_out
 
     # ---- one step: deliver a window to every level, then run the programs ------------------------
@@ -166,7 +167,7 @@ class Stepper:
             if bit < sched.bits:
                 counters.sample_input_spikes[bit] += int(injected[k].sum())
             counters.sample_sops += sops[k].sum(axis=0) * windows.receiving(tick)
-        windows.count_spikes(fired, ticks, self.sim.neuron_core, counters.sample_spikes)
+        windows.count_spikes(fired, ticks, self.sim.core_base, self._spikes_by_bit)
 
     def _read_outputs(self, ticks: np.ndarray, fired: np.ndarray) -> None:
         """Output bit b of sample s is its neuron's spike at tick s * interval + output_offset + b."""

@@ -23,16 +23,19 @@ class SampleWindows:
         self.bits, self.interval, self.samples = s.bits, s.sample_interval, samples_per_lane
         self.stage = np.asarray([c.stage for c in image.cores], dtype=np.int64)
         self.known = self.stage > 0
+        self.n_neurons = np.asarray([c.n_neurons for c in image.cores], dtype=np.int64)
 
     def _window(self, start: np.ndarray, tick: int) -> tuple[np.ndarray, np.ndarray]:
         sample, bit = np.divmod(tick - start, self.interval)
         inside = self.known & (sample >= 0) & (sample < self.samples) & (bit < self.bits)
         return inside, bit
 
-    def count_spikes(self, fired: np.ndarray, ticks: np.ndarray, neuron_core: np.ndarray, sample_spikes: np.ndarray) -> None:
-        """Add the spikes fired [ticks, lanes, neurons] that send real samples' bits, by bit position."""
-        count_sample_spikes(fired, ticks, neuron_core, self.stage * self.bits - 1, self.known, self.interval, self.bits,
-                            self.samples, sample_spikes)
+    def count_spikes(self, fired: np.ndarray, ticks: np.ndarray, core_first: np.ndarray,
+                     spikes_by_bit: np.ndarray) -> None:
+        """Add the spikes fired [ticks, lanes, neurons] that send real samples' bits into
+        spikes_by_bit [bits, neurons]."""
+        count_sample_spikes(fired, ticks, core_first, self.n_neurons, self.stage * self.bits - 1, self.known, self.interval, self.bits,
+                            self.samples, spikes_by_bit)
 
     def receiving(self, tick: int) -> np.ndarray:
         """Per core: are the spikes it receives at this tick a real sample's."""
@@ -40,18 +43,18 @@ class SampleWindows:
 
 
 @nb.njit(cache=True, nogil=True)
-def count_sample_spikes(fired, ticks, neuron_core, send_start, known, interval, bits, samples, sample_spikes):
-    """sample_spikes[neuron, bit] += the spikes fired [ticks, lanes, neurons] that send a real sample's
+def count_sample_spikes(fired, ticks, core_first, core_neurons, send_start, known, interval, bits, samples, spikes_by_bit):
+    """spikes_by_bit[bit, neuron] += the spikes fired [ticks, lanes, neurons] that send a real sample's
     bit (the rule in the module's text, for every neuron's core at once)."""
     for k in range(ticks.size):
-        for n in range(neuron_core.size):
-            core = neuron_core[n]
-            if not known[core]:
-                continue
+        for core in range(send_start.size):
             offset = ticks[k] - send_start[core]
             sample, bit = offset // interval, offset % interval
-            if sample < 0 or sample >= samples or bit >= bits:
+            if not (known[core] and 0 <= sample < samples and bit < bits):
                 continue
+            first, last = core_first[core], core_first[core] + core_neurons[core]
+            counts = spikes_by_bit[bit, first:last]
             for lane in range(fired.shape[1]):
-                if fired[k, lane, n]:
-                    sample_spikes[n, bit] += 1
+                spiked = fired[k, lane, first:last]
+                for n in range(counts.size):  # a core's neurons are consecutive: this vectorizes
+                    counts[n] += spiked[n]
