@@ -29,8 +29,12 @@ class Costs:
 class Delivery:
     """One run's deliveries: the kernel's scratch buffers and the count rings."""
 
-    def __init__(self, net: Network, ring_ticks: int, lanes: int, window: int) -> None:
+    def __init__(self, net: Network, ring_ticks: int, lanes: int, window: int, sum_range: tuple[int, int]) -> None:
         self.net = net
+        self.sum_range = sum_range
+        cores = [np.flatnonzero(net.core_level == lv) for lv in range(net.n_levels)]
+        n_neurons = np.asarray([c.n_neurons for c in net.image.cores], dtype=np.int64)
+        self.level_cores = [(net.core_base[c].astype(np.int64), n_neurons[c]) for c in cores]
         columns = window * lanes
         n_cores = len(net.image.cores)
         self.partial = np.zeros(columns * net.partial_per_column, dtype=net.weight_dtype)
@@ -41,15 +45,17 @@ class Delivery:
         self.active_columns = np.zeros(most * columns + 1, dtype=np.int32)
         self.sops, self.packets_in, self.packets_out = (np.zeros((ring_ticks, lanes, n_cores), dtype=np.int64)
                                                         for _ in range(3))
-        self.route_packets = np.zeros((ring_ticks, lanes, net.n_routes), dtype=np.int64)
+        self.route_packets = np.zeros((ring_ticks, lanes, net.n_routes), dtype=np.int32)  # int32: stays in cache
         self.hops = np.zeros((ring_ticks, lanes), dtype=np.int64)
 
     def deliver(self, level: int, ring: np.ndarray, slots: np.ndarray, inputs: np.ndarray,
                 tick_slots: np.ndarray, sums: np.ndarray) -> None:
-        """Add level `level`'s dendrite sums into sums [columns, neurons] (int64), column k * lanes + lane
-        for the tick whose neurons' spikes are in ring slot slots[k] and input spikes in inputs[k];
-        its counts go to ring slot tick_slots[k]."""
+        """Level `level`'s saturated dendrite sums into sums [columns, neurons] (int64; other levels'
+        neurons untouched), column k * lanes + lane for the tick whose neurons' spikes are in ring slot
+        slots[k] and input spikes in inputs[k]; its counts go to ring slot tick_slots[k]."""
         net = self.net
+        first, n_neurons = self.level_cores[level]
+        kernel.zero_cores(sums, first, n_neurons)
         sources = net.level_sources[level]
         ptr = self.active_ptr[:sources.size + 1]
         kernel.gather_active(ring, slots, inputs, net.n_neurons, sources, ptr, self.active_columns)
@@ -60,6 +66,7 @@ class Delivery:
                               self.sops, self.packets_in)
         kernel.count_sources(ptr, self.active_columns, lp.from_core, lp.n_packets, lp.longest, lp.route_ptr,
                              lp.route_id, lp.route_count, tick_slots, self.packets_out, self.route_packets, self.hops)
+        kernel.saturate_cores(sums, first, n_neurons, *self.sum_range)
 
     def take_costs(self, tick_slots: np.ndarray) -> Costs:
         """The counts of these ticks [ticks x lanes, ...], cleared in the rings for later ticks."""

@@ -103,3 +103,21 @@ def count_sources(active_ptr, active_columns, from_core, n_packets, longest, rou
                 route_packets[slot, lane, route_id[r]] += route_count[r]
             if longest[s] > hops[slot, lane]:
                 hops[slot, lane] = longest[s]
+
+
+@nb.njit(cache=True, nogil=True)
+def zero_cores(sums, core_first, core_neurons):
+    """Clear the sums [columns, neurons] of these cores' neurons before a delivery."""
+    for col in range(sums.shape[0]):
+        for c in range(core_first.size):
+            sums[col, core_first[c]:core_first[c] + core_neurons[c]] = 0
+
+
+@nb.njit(cache=True, nogil=True)
+def saturate_cores(sums, core_first, core_neurons, low, high):
+    """Saturate these cores' sums to [low, high], as a core reads its dendrite sums (arith.saturate)."""
+    for col in range(sums.shape[0]):
+        for c in range(core_first.size):
+            row = sums[col, core_first[c]:core_first[c] + core_neurons[c]]
+            for n in range(row.size):
+                row[n] = min(max(row[n], low), high)

@@ -72,8 +72,8 @@ class Stepper:
         self._level_end = [self._level_runs(b.levels) for b in blocks]
         self._views: dict[tuple[int, int, int], object] = {}
         self._sums = np.empty((window * self.lanes, sim.n_neurons), dtype=np.int64)
-        self.delivery = Delivery(self.net, self.ring_ticks, self.lanes, window)
-        self._sum_range = tuple(np.int64(v) for v in arith.signed_range(sim.target.arith["dendrite_sum_bits"]))
+        self.delivery = Delivery(self.net, self.ring_ticks, self.lanes, window,
+                                 arith.signed_range(sim.target.arith["dendrite_sum_bits"]))
         self._no_inputs = np.zeros((0, 0, 0), dtype=bool)
 
     def _input_spikes(self, start: int, n: int) -> np.ndarray:
@@ -106,8 +106,7 @@ class Stepper:
     # ---- one step: deliver a window to every level, then run the programs ------------------------
     def _step(self, step: int) -> None:
         w, lanes = self.window, self.lanes
-        sums = self._sums
-        sums.fill(0)
+        sums = self._sums  # each level's neurons are cleared and filled by its delivery
         for level in range(self.top + 1):
             if 0 <= step - level < self.windows:
                 start = (step - level) * w
@@ -115,7 +114,6 @@ class Stepper:
                 inputs = self._input_spikes(start, w) if self.net.level_input_sources[level].size else self._no_inputs
                 ticks = (start + np.arange(w)) % self.ring_ticks
                 self.delivery.deliver(level, self.ring, slots, inputs, ticks, sums)
-        np.clip(sums, *self._sum_range, out=sums)  # the saturated wgtsum a core reads (arith.saturate)
         for j in range(w):
             lowest = max(0, step - (self.ticks - 1 - j) // w)  # higher levels are past the last tick
             highest = min(step, self.top)  # lower levels are before the first
