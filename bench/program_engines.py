@@ -7,7 +7,8 @@ sums. Phases as the compiler sets them: every neuron at phase 0 on the first tic
 the requantizing branch together one tick in eight (--divergent: a random phase per neuron, so
 that every tick splits every core). Each
 engine runs the same ticks; the first tick (the kernel's compilation, or loading it from numba's
-cache) is timed apart. Prints the time per tick and checks that both engines agree.
+cache) is timed apart. Prints the mean, median and slowest tick (the median is a plain tick, the
+slowest usually a requantizing one), and checks that both engines agree.
 """
 
 from __future__ import annotations
@@ -52,13 +53,15 @@ def main() -> None:
         start = time.perf_counter()
         outs = [runner.run_tick(sums[0])]
         first = time.perf_counter() - start
-        start = time.perf_counter()
+        times = []
         for t in range(1, args.ticks + 1):
+            start = time.perf_counter()
             outs.append(runner.run_tick(sums[t]))
-        per_tick = (time.perf_counter() - start) / args.ticks
+            times.append(time.perf_counter() - start)
         results[engine] = (outs, runner.state)
-        print(f"{engine:>6}: {per_tick * 1e3:8.3f} ms per tick ({args.lanes} x {n} neurons of {args.program}"
-              f"{', divergent' if args.divergent else ''}, "
+        ms = np.asarray(times) * 1e3
+        print(f"{engine:>6}: {ms.mean():7.3f} ms per tick, median {np.median(ms):.3f}, slowest {ms.max():.3f} "
+              f"({args.lanes} x {n} neurons of {args.program}{', divergent' if args.divergent else ''}, "
               f"{args.ticks} ticks; first tick {first * 1e3:.0f} ms)")
     (a, sa), (b, sb) = results["numpy"], results["kernel"]
     same = np.array_equal(sa, sb) and all(np.array_equal(x, y) for p, q in zip(a, b) for x, y in zip(p, q))

@@ -266,41 +266,53 @@ def _merge(a, na, a_err, b, nb, b_err, out, cap):
 
 
 @numba.njit(cache=True)
+def _keep(new, old, a):
+    """new where a is 1, old where it is 0 (without a branch, so that loops of it vectorize)."""
+    return old + ((new - old) & -np.int64(a))
+
+
+@numba.njit(cache=True)
 def _save_restore(restore, w, a, num, c, lane, un, uj, regs, flag, fired, state, state_block, act,
                   saved_regs, saved_flag, saved_fired, saved_state):
     """Before a masked instruction (restore False): save what it writes (table column W); after it
     (restore True): put the saved values back where act is 0."""
     if w & W_REG:
-        for k in range(c):
-            if restore:
-                regs[a, k] = regs[a, k] if act[k] else saved_regs[a, k]
-            else:
+        if restore:
+            for k in range(c):
+                regs[a, k] = _keep(regs[a, k], saved_regs[a, k], act[k])
+        else:
+            for k in range(c):
                 saved_regs[a, k] = regs[a, k]
     if w & W_BLOCK:
         for r in state_block:
-            for k in range(c):
-                if restore:
-                    regs[r, k] = regs[r, k] if act[k] else saved_regs[r, k]
-                else:
+            if restore:
+                for k in range(c):
+                    regs[r, k] = _keep(regs[r, k], saved_regs[r, k], act[k])
+            else:
+                for k in range(c):
                     saved_regs[r, k] = regs[r, k]
     if w & W_FLAG:
-        for k in range(c):
-            if restore:
-                flag[k] = flag[k] if act[k] else saved_flag[k]
-            else:
+        if restore:
+            for k in range(c):
+                flag[k] = _keep(flag[k], saved_flag[k], act[k])
+        else:
+            for k in range(c):
                 saved_flag[k] = flag[k]
     if w & W_FIRED:
-        for k in range(c):
-            if restore:
-                fired[lane, un + np.uint64(k)] = fired[lane, un + np.uint64(k)] if act[k] else saved_fired[k]
-            else:
+        if restore:
+            for k in range(c):
+                fired[lane, un + np.uint64(k)] = _keep(fired[lane, un + np.uint64(k)], saved_fired[k], act[k])
+        else:
+            for k in range(c):
                 saved_fired[k] = fired[lane, un + np.uint64(k)]
     if w & (W_FIELD | W_FIELDS):
         for f in state_block if w & W_FIELDS else np.full(1, num):
-            for k in range(c):
-                if restore:
-                    state[f, lane, uj + np.uint64(k)] = state[f, lane, uj + np.uint64(k)] if act[k] else saved_state[f, k]
-                else:
+            if restore:
+                for k in range(c):
+                    state[f, lane, uj + np.uint64(k)] = _keep(state[f, lane, uj + np.uint64(k)], saved_state[f, k],
+                                                              act[k])
+            else:
+                for k in range(c):
                     saved_state[f, k] = state[f, lane, uj + np.uint64(k)]
 
 
@@ -319,16 +331,18 @@ def run_tick(table, clear, state_block, wgtsum, state, config, lo, core_bounds, 
     n_cores = core_bounds.size
     fired = np.zeros((lanes, n), dtype=np.uint8)
     cycles = np.zeros((lanes, n_cores), dtype=np.int64)
+    # (np.empty: every element is written before it is read; registers as registers_to_clear says)
     zero_reg = n_registers  # an extra register that stays zero: CMP's *0 modes read it
-    regs = np.zeros((n_registers + 1, chunk), dtype=np.int64)
-    flag = np.zeros(chunk, dtype=np.uint8)
-    act = np.zeros(chunk, dtype=np.uint8)  # the neurons that execute this step, when masked
-    pcs = np.zeros(chunk, dtype=np.int64)  # each neuron's program counter, when not uniform
-    cyc = np.zeros(chunk, dtype=np.int64)  # each neuron's cycles, when not uniform
-    saved_regs = np.zeros((n_registers, chunk), dtype=np.int64)
-    saved_flag = np.zeros(chunk, dtype=np.uint8)
-    saved_fired = np.zeros(chunk, dtype=np.uint8)
-    saved_state = np.zeros((state.shape[0], chunk), dtype=np.int64)
+    regs = np.empty((n_registers + 1, chunk), dtype=np.int64)
+    regs[zero_reg] = 0
+    flag = np.empty(chunk, dtype=np.uint8)
+    act = np.empty(chunk, dtype=np.uint8)  # the neurons that execute this step, when masked
+    pcs = np.empty(chunk, dtype=np.int64)  # each neuron's program counter, when not uniform
+    cyc = np.empty(chunk, dtype=np.int64)  # each neuron's cycles, when not uniform
+    saved_regs = np.empty((n_registers, chunk), dtype=np.int64)
+    saved_flag = np.empty(chunk, dtype=np.uint8)
+    saved_fired = np.empty(chunk, dtype=np.uint8)
+    saved_state = np.empty((state.shape[0], chunk), dtype=np.int64)
     cap = step_limit + 1
     schedule = np.empty(cap, dtype=np.int64)
     merged = np.empty(cap, dtype=np.int64)
@@ -361,22 +375,17 @@ def run_tick(table, clear, state_block, wgtsum, state, config, lo, core_bounds, 
                     count = c
                 else:
                     m = done
-                    count = 0
                     for k in range(c):
-                        p = pcs[k]
-                        if p < m:
-                            m = p
-                            count = 1
-                        elif p == m:
-                            count += 1
+                        m = min(m, pcs[k])
                     if m == done:
                         break
+                    count = 0
+                    for k in range(c):
+                        act[k] = pcs[k] == m
+                        count += act[k]
                     if count == c:  # met again, and none has ended
                         uniform = True
                         pc = m
-                    else:
-                        for k in range(c):
-                            act[k] = pcs[k] == m
                 schedule[steps] = m
                 steps += 1
                 if steps > step_limit:
@@ -404,10 +413,13 @@ def run_tick(table, clear, state_block, wgtsum, state, config, lo, core_bounds, 
                         pc = num if taken == c else m + 1
                         continue
                     want = 0 if mode == JC_NFLAG else 1  # the flag that jumps
+                    if uniform:
+                        for k in range(c):
+                            act[k] = 1
+                    always = 1 if mode == JC_ALWAYS else 0
                     for k in range(c):
-                        if uniform or act[k]:
-                            go = mode == JC_ALWAYS or flag[k] == want
-                            pcs[k] = num if go else m + 1
+                        go = np.int64(flag[k] == want) | always
+                        pcs[k] = _keep(_keep(num, m + 1, go), pcs[k], act[k])
                     if not diverged:
                         diverged = True
                         for k in range(c):
@@ -418,8 +430,7 @@ def run_tick(table, clear, state_block, wgtsum, state, config, lo, core_bounds, 
                     if uniform:
                         break
                     for k in range(c):
-                        if act[k]:
-                            pcs[k] = done
+                        pcs[k] = _keep(done, pcs[k], act[k])
                     continue
 
                 # ---- the instruction, for every neuron of the chunk -------------------------------
@@ -554,8 +565,7 @@ def run_tick(table, clear, state_block, wgtsum, state, config, lo, core_bounds, 
                     pc = m + 1
                 else:
                     for k in range(c):
-                        if act[k]:
-                            pcs[k] = m + 1
+                        pcs[k] += act[k]  # from m to m + 1
             same = steps == merged_n and not err and not merged_err
             i = 0
             while same and i < steps:  # the usual case: this chunk went the way of the others
