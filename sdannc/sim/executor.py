@@ -242,8 +242,9 @@ class ProgramRunner:
         self._state_block = np.asarray(self.state_block, dtype=np.int64)
         self._low_high = arith.signed_range(self.register_bits)
         # The kernel indexes whole C-order arrays (views would be strided for it): the state this
-        # runner created, the configuration as given or a C-order int64 copy (it is only read), and
-        # where this runner's neurons start in them (view() moves it).
+        # runner created (so self.state is updated in place, never replaced), the configuration as
+        # given or a C-order int64 copy (it is only read), and where this runner's neurons start in
+        # them (view() moves it).
         self._whole = (self.state, np.ascontiguousarray(config, dtype=np.int64), 0)
         self._bounds_fit = self._kernel_bounds()
         return ""
