@@ -1,9 +1,11 @@
 """Run one core program over many neurons at once, one tick at a time.
 
-The program is decoded once. Each instruction is one numpy operation over all neurons (and lanes)
-that share the program. While every neuron takes the same branch the whole array moves together;
-where a data-dependent jump splits them, neurons are stepped by program counter, lowest first
-(the usual SIMT reconvergence), with each instruction applied under a mask.
+Two engines compute the same results bit for bit. The default, "kernel", runs the program
+compiled (program_kernel.py, numba). The reference, "numpy", is this module: the program is decoded
+once and each instruction is one numpy operation over all neurons (and lanes) that share the
+program. While every neuron takes the same branch the whole array moves together; where a
+data-dependent jump splits them, neurons are stepped by program counter, lowest first (the usual
+SIMT reconvergence), with each instruction applied under a mask.
 
 Registers and the flag start at zero every tick; what a neuron keeps between ticks lives in its
 state fields (LDS/STS/LOAD/STORE). Semantics: isa/*.yaml, arithmetic: sdannc/arith.py.
@@ -21,6 +23,10 @@ from .. import arith
 
 # A program that runs this many instructions per neuron in one tick is taken to loop forever.
 _STEP_LIMIT_PER_WORD = 64
+
+# The engine of runners built without one: "kernel" (compiled) or "numpy" (the reference).
+ENGINE = "kernel"
+ENGINES = ("kernel", "numpy")
 
 
 class _Registers:
@@ -187,7 +193,8 @@ class ProgramRunner:
     Arrays are [lanes, neurons]; `core_bounds` splits the neuron axis into cores for accounting.
     """
 
-    def __init__(self, name, instrs, cycles, isa, target, config_rows, initial_state, core_bounds, lanes):
+    def __init__(self, name, instrs, cycles, isa, target, config_rows, initial_state, core_bounds, lanes,
+                 engine: str | None = None):
         missing = sorted({i.mnemonic for i in instrs} - set(SEMANTICS) - _CONTROL)
         if missing:
             raise SdanncError(f"{name}: the simulator has no semantics for {', '.join(missing)}")
@@ -206,6 +213,47 @@ class ProgramRunner:
         self._registers = np.empty((self.n_registers,) + self.state.shape[1:], dtype=np.int64)
         self._zeros = np.zeros(self.state.shape[1:], dtype=np.int64)
         self._zeros.flags.writeable = False
+        self.engine = ENGINE if engine is None else engine
+        if self.engine not in ENGINES:
+            raise SdanncError(f"{name}: unknown program engine {self.engine!r} (known: {', '.join(ENGINES)})")
+        self.engine_note = ""  # why the kernel does not run this program, when it does not
+        if self.engine == "kernel":
+            self.engine_note = self._encode()
+            if self.engine_note:
+                self.engine = "numpy"
+
+    def _encode(self) -> str:
+        """Prepare the kernel's table; what keeps the kernel from this program, if anything."""
+        try:
+            from . import program_kernel
+        except ImportError as e:  # numba is a dependency; without it the simulator still runs
+            return f"numba is not available ({e})"
+        config = np.asarray(self.config)
+        if config.dtype.kind not in "iu" or not np.can_cast(config.dtype, np.int64):
+            return f"configuration of dtype {config.dtype}"
+        try:
+            self._table = program_kernel.encode(
+                self.instrs, self.costs, n_registers=self.n_registers, n_fields=self.state.shape[0],
+                n_config=config.shape[0], state_block=self.state_block, membrane=self.membrane,
+                register_bits=self.register_bits)
+        except program_kernel.NotEncodable as e:
+            return str(e)
+        self._clear = program_kernel.registers_to_clear(self._table, self.state_block, self.membrane)
+        self._state_block = np.asarray(self.state_block, dtype=np.int64)
+        self._low_high = arith.signed_range(self.register_bits)
+        # The kernel indexes whole C-order arrays (views would be strided for it): the state this
+        # runner created (so self.state is updated in place, never replaced), the configuration as
+        # given or a C-order int64 copy (it is only read), and where this runner's neurons start in
+        # them (view() moves it).
+        self._whole = (self.state, np.ascontiguousarray(config, dtype=np.int64), 0)
+        self._bounds_fit = self._kernel_bounds()
+        return ""
+
+    def _kernel_bounds(self) -> bool:
+        """Whether every core has neurons (the kernel's cycle sums assume it; the numpy engine's
+        two paths treat an empty core differently, and keep doing so)."""
+        b = self.core_bounds
+        return b.size > 0 and b[0] >= 0 and bool(np.all(np.diff(b) > 0)) and b[-1] < self.n_neurons
 
     def register_buffers(self, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
         """Register storage and a zero register for [lanes, neurons] = shape (this runner's)."""
@@ -226,10 +274,44 @@ class ProgramRunner:
         sub._zeros = self._zeros[:, lo:hi]
         first, last = np.searchsorted(self.core_bounds, [lo, hi])
         sub.core_bounds = self.core_bounds[first:last] - lo
+        if sub.engine == "kernel":
+            state, config, start = self._whole
+            sub._whole = (state, config, start + lo)
+            sub._bounds_fit = sub._kernel_bounds()
         return sub
 
     def run_tick(self, wgtsum: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-        """One tick. Returns (fired [lanes, neurons], cycles [lanes, cores], instructions executed)."""
+        """One tick. Returns (fired [lanes, neurons], cycles [lanes, cores], instructions executed).
+
+        Both engines count alike. Instructions executed: one for every instruction a neuron of a
+        lane executes, JC and END included (on the numpy engine's uniform path that is steps x
+        lanes x neurons; once a jump splits the neurons, the steps before it x lanes x neurons plus
+        the neurons of each masked step). Cycles: the cost of every instruction a neuron executes,
+        summed over the neurons of each core.
+
+        The kernel runs unless the runner's program is the numpy engine's (engine, engine_note),
+        the dendrite sums are not int64, there are none, or a core has no neurons."""
+        if self.engine == "kernel" and self._bounds_fit and wgtsum.size and wgtsum.dtype == np.int64:
+            return self._run_kernel(wgtsum)
+        return self._run_numpy(wgtsum)
+
+    def _run_kernel(self, wgtsum: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+        from . import program_kernel as pk
+
+        if wgtsum.shape != self._zeros.shape:
+            raise SdanncError(f"{self.name}: dendrite sums of shape {wgtsum.shape} for {self._zeros.shape} neurons")
+        low, high = self._low_high
+        state, config, start = self._whole
+        fired, cycles, executed, outcome = pk.run_tick(
+            self._table, self._clear, self._state_block, np.ascontiguousarray(wgtsum), state, config, start,
+            self.core_bounds, self.n_registers, low, high, self.step_limit, pk.CHUNK)
+        if outcome == pk.STEP_LIMIT:
+            raise SdanncError(f"{self.name}: program did not reach END within {self.step_limit} instructions")
+        if outcome == pk.RAN_PAST:
+            raise SdanncError(f"{self.name}: program ran past its last word without END")
+        return fired.view(np.bool_), cycles, int(executed)
+
+    def _run_numpy(self, wgtsum: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
         ctx = _Context(self, wgtsum)
         pc, steps, cycles = 0, 0, 0
         while True:  # uniform control flow: the whole array moves together
