@@ -65,7 +65,6 @@ class Packets:
     row: np.ndarray
     carried: np.ndarray  # carried index, shifted into the group's normalised offsets
     core: np.ndarray  # destination core
-    sops: np.ndarray  # synaptic operations the packet causes (its dendrite's list length)
     hops: np.ndarray
     pair: np.ndarray  # route id: (source node, destination node)
     from_core: np.ndarray  # source core, -1 for the controller
@@ -175,13 +174,11 @@ class Network:
         src, core, dend, carried, from_core = (a[order] for a in (src, core, dend, carried, from_core))
         group = np.empty(src.size, dtype=np.int64)
         row = np.empty(src.size, dtype=np.int64)
-        sops = np.empty(src.size, dtype=np.int64)
         for c in np.unique(core):
             sel = core == c
             group_of, row_of, shift_of = self._dendrite_slot[int(c)]
             group[sel], row[sel] = group_of[dend[sel]], row_of[dend[sel]]
             carried[sel] = carried[sel] + shift_of[dend[sel]]
-            sops[sel] = self.image.cores[int(c)].dendrites[dend[sel], 2]
         self._check_relative_targets(group, carried)
         nodes = self._node_ids(from_core, core)
         pairs, pair, _ = unique_rows(nodes)
@@ -189,7 +186,7 @@ class Network:
         hops = self.mesh.hops(pairs)[pair] if pairs.size else np.zeros(0, dtype=np.int64)
         n_sources = self.n_neurons + self.n_inputs
         ptr = np.searchsorted(src, np.arange(n_sources + 1)).astype(np.int64)
-        return Packets(ptr, group, row, carried, core, sops, hops, pair.reshape(-1).astype(np.int64), from_core)
+        return Packets(ptr, group, row, carried, core, hops, pair.reshape(-1).astype(np.int64), from_core)
 
     def _node_ids(self, from_core: np.ndarray, core: np.ndarray) -> np.ndarray:
         xy = np.asarray([(c.x, c.y) for c in self.image.cores] + [self.image.target.controller], dtype=np.int64)
