@@ -93,6 +93,8 @@ class Stepper:
         return np.searchsorted(levels, levels, side="right")
 
     def run(self, progress: Callable[[int, int], None] | None) -> np.ndarray:
+        if progress is not None:  # shown at once: the first run also compiles the kernels (docs/simulator.md)
+            progress(0, self.ticks)
         for step in range(self.windows + self.top):
             self._step(step)
             done = step - self.top

@@ -34,8 +34,8 @@ class SampleWindows:
                      spikes_by_bit: np.ndarray) -> None:
         """Add the spikes fired [ticks, lanes, neurons] that send real samples' bits into
         spikes_by_bit [bits, neurons]."""
-        count_sample_spikes(fired, ticks, core_first, self.n_neurons, self.stage * self.bits - 1, self.known, self.interval, self.bits,
-                            self.samples, spikes_by_bit)
+        count_sample_spikes(fired, ticks, core_first, self.n_neurons, self.stage * self.bits - 1, self.known,
+                            self.interval, self.bits, self.samples, spikes_by_bit)
 
     def receiving(self, tick: int) -> np.ndarray:
         """Per core: are the spikes it receives at this tick a real sample's."""
@@ -43,7 +43,8 @@ class SampleWindows:
 
 
 @nb.njit(cache=True, nogil=True)
-def count_sample_spikes(fired, ticks, core_first, core_neurons, send_start, known, interval, bits, samples, spikes_by_bit):
+def count_sample_spikes(fired, ticks, core_first, core_neurons, send_start, known, interval, bits, samples,
+                        spikes_by_bit):
     """spikes_by_bit[bit, neuron] += the spikes fired [ticks, lanes, neurons] that send a real sample's
     bit (the rule in the module's text, for every neuron's core at once)."""
     for k in range(ticks.size):

@@ -311,3 +311,16 @@ def test_relative_dendrite_reaching_outside_its_core_is_refused_at_load():
     image.io.input_index[-1] += 5 * 5  # one spike now carries an index a row of planes too far
     with pytest.raises(SdanncError, match="relative dendrite reaches a neuron outside"):
         Simulator(image)
+
+
+def test_progress_starts_at_zero_and_ends_at_the_last_tick():
+    """The bar appears before the first window (the first run also compiles the kernels) and ends full."""
+    target = load_target("darwin3")
+    rng = np.random.default_rng(21)
+    layers = [random_stem_layer(rng, 6, 5), random_stem_layer(rng, 5, 3)]
+    sim = Simulator(dense_stem_network(target, layers, per_core=2))
+    calls = []
+    x = rng.integers(0, 256, size=(9, 6)).astype(np.uint8)
+    result = sim.run(x, progress=lambda done, total: calls.append((done, total)), window=4)
+    assert calls[0] == (0, result.ticks) and calls[-1] == (result.ticks, result.ticks)
+    assert all(a[0] < b[0] for a, b in zip(calls, calls[1:])) and len(calls) > 2
