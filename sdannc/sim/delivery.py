@@ -40,6 +40,7 @@ class Delivery:
         self.partial = np.zeros(columns * net.partial_per_column, dtype=net.weight_dtype)
         self.touched = np.zeros(columns * net.span_per_column, dtype=np.bool_)
         self.column_packets = np.zeros(columns, dtype=np.int64)
+        self.run_packets = np.zeros(columns, dtype=np.int64)
         most = max((s.size for s in net.level_sources), default=0)
         self.active_ptr = np.zeros(most + 1, dtype=np.int64)
         self.active_columns = np.zeros(most * columns + 1, dtype=np.int32)
@@ -60,12 +61,11 @@ class Delivery:
         ptr = self.active_ptr[:sources.size + 1]
         kernel.gather_active(ring, slots, inputs, net.n_neurons, sources, ptr, self.active_columns)
         lp = net.level_packets[level]
-        kernel.deliver_groups(ptr, self.active_columns, lp.groups, lp.group_ptr, lp.source, lp.row, lp.carried,
-                              net.g_core, net.g_taps, net.g_span, net.g_wbase, net.g_obase, net.g_base, net.weights,
-                              net.offsets, self.partial, self.touched, self.column_packets, sums, tick_slots,
-                              self.sops, self.packets_in)
-        kernel.count_sources(ptr, self.active_columns, lp.from_core, lp.n_packets, lp.longest, lp.route_ptr,
-                             lp.route_id, lp.route_count, tick_slots, self.packets_out, self.route_packets, self.hops)
+        kernel.deliver_groups(ptr, self.active_columns, lp.groups, lp.group_run_ptr, lp.run_ptr, lp.run_route,
+                              lp.run_from, lp.run_hops, lp.source, lp.row, lp.carried, net.g_core, net.g_taps,
+                              net.g_span, net.g_wbase, net.g_obase, net.g_base, net.weights, net.offsets,
+                              self.partial, self.touched, self.column_packets, self.run_packets, sums, tick_slots,
+                              self.sops, self.packets_in, self.packets_out, self.route_packets, self.hops)
         kernel.saturate_cores(sums, first, n_neurons, *self.sum_range)
 
     def take_costs(self, tick_slots: np.ndarray) -> Costs:

@@ -8,7 +8,8 @@ partial rows touched are then added into the neurons (neuron = offset of the tap
 Sums are integers, so the order of the adds does not change them.
 
 The same pass counts, per tick, lane and core, the synaptic operations and packets in and out,
-per route the packets, and the longest route (the tick's cycle and energy counts, stepper.py).
+per route the packets, and the longest route (the tick's cycle and energy counts, stepper.py):
+a group's packets come in runs from one sending core, so over one route, and are counted per run.
 Columns are (tick of the window, lane) pairs: column = k * lanes + lane.
 """
 
@@ -39,31 +40,46 @@ def gather_active(ring, slots, inputs, n_neurons, sources, active_ptr, active_co
 
 
 @nb.njit(cache=True, nogil=True)
-def deliver_groups(active_ptr, active_columns, groups, group_ptr, pk_source, pk_row, pk_carried, g_core, g_taps,
-                   g_span, g_wbase, g_obase, g_base, weights, offsets, partial, touched, column_packets, sums,
-                   tick_slots, sops, packets_in):
+def deliver_groups(active_ptr, active_columns, groups, group_run_ptr, run_ptr, run_route, run_from, run_hops,
+                   pk_source, pk_row, pk_carried, g_core, g_taps, g_span, g_wbase, g_obase, g_base, weights, offsets,
+                   partial, touched, column_packets, run_packets, sums, tick_slots, sops, packets_in, packets_out,
+                   route_packets, hops):
     """Add the sums of one level's groups into sums [columns, neurons], and count the packets into
-    the rings sops and packets_in [ticks, lanes, cores] at tick_slots[k]. partial and touched
-    [columns x span] are zero on entry and on exit; column_packets [columns] is scratch."""
+    the rings [ticks, lanes, ...] at tick_slots[k]: SOPs and packets in per receiving core, packets
+    out per sending core, packets per route, the longest route. partial and touched [columns x span]
+    are zero on entry and on exit; column_packets and run_packets [columns] are scratch."""
     columns = column_packets.size
     lanes = sops.shape[1]
     for gi in range(groups.size):
         g = groups[gi]
         taps, span = g_taps[g], g_span[g]
         column_packets[:] = 0
-        for p in range(group_ptr[gi], group_ptr[gi + 1]):
-            s = pk_source[p]
-            w0 = g_wbase[g] + pk_row[p] * taps
-            weight_row = weights[w0:w0 + taps]
-            i = pk_carried[p]
-            for e in range(active_ptr[s], active_ptr[s + 1]):
-                col = active_columns[e]
-                row = col * span + i
-                partial_row = partial[row * taps:(row + 1) * taps]
-                for t in range(taps):  # views and a counted loop: this vectorizes
-                    partial_row[t] += weight_row[t]
-                touched[row] = True
-                column_packets[col] += 1
+        for ri in range(group_run_ptr[gi], group_run_ptr[gi + 1]):
+            run_packets[:] = 0
+            for p in range(run_ptr[ri], run_ptr[ri + 1]):
+                s = pk_source[p]
+                w0 = g_wbase[g] + pk_row[p] * taps
+                weight_row = weights[w0:w0 + taps]
+                i = pk_carried[p]
+                for e in range(active_ptr[s], active_ptr[s + 1]):
+                    col = active_columns[e]
+                    row = col * span + i
+                    partial_row = partial[row * taps:(row + 1) * taps]
+                    for t in range(taps):  # views and a counted loop: this vectorizes
+                        partial_row[t] += weight_row[t]
+                    touched[row] = True
+                    run_packets[col] += 1
+            for col in range(columns):  # the run's packets: one route, one sending core
+                n = run_packets[col]
+                if n == 0:
+                    continue
+                slot, lane = tick_slots[col // lanes], col % lanes
+                route_packets[slot, lane, run_route[ri]] += n
+                if run_from[ri] >= 0:
+                    packets_out[slot, lane, run_from[ri]] += n
+                if run_hops[ri] > hops[slot, lane]:
+                    hops[slot, lane] = run_hops[ri]
+                column_packets[col] += n
         b0 = g_base[g]
         o0 = g_obase[g]
         group_offsets = offsets[o0:o0 + taps]
@@ -85,24 +101,6 @@ def deliver_groups(active_ptr, active_columns, groups, group_ptr, pk_source, pk_
                 for t in range(taps):
                     targets[group_offsets[t]] += partial_row[t]
                 partial_row[:] = 0
-
-
-@nb.njit(cache=True, nogil=True)
-def count_sources(active_ptr, active_columns, from_core, n_packets, longest, route_ptr, route_id, route_count,
-                  tick_slots, packets_out, route_packets, hops):
-    """Per level source that spiked: its packets into the level as packets out of its core, per route,
-    and its longest route, into the rings [ticks, lanes, ...] at tick_slots[k]."""
-    lanes = hops.shape[1]
-    for s in range(active_ptr.size - 1):
-        for e in range(active_ptr[s], active_ptr[s + 1]):
-            col = active_columns[e]
-            slot, lane = tick_slots[col // lanes], col % lanes
-            if from_core[s] >= 0:
-                packets_out[slot, lane, from_core[s]] += n_packets[s]
-            for r in range(route_ptr[s], route_ptr[s + 1]):
-                route_packets[slot, lane, route_id[r]] += route_count[r]
-            if longest[s] > hops[slot, lane]:
-                hops[slot, lane] = longest[s]
 
 
 @nb.njit(cache=True, nogil=True)

@@ -40,20 +40,19 @@ class DendriteGroup:
 
 @dataclass
 class LevelPackets:
-    """The packets into one level's cores: group by group (`group_ptr` splits them; `source` is the
-    index among the level's sources), and per source of the level its packets' counts."""
+    """The packets into one level's cores, group by group and, within a group, in runs from one
+    sending core (so over one route): group gi's runs are group_run_ptr[gi]..group_run_ptr[gi+1],
+    run ri's packets run_ptr[ri]..run_ptr[ri+1]. `source` is the index among the level's sources."""
 
     groups: np.ndarray
-    group_ptr: np.ndarray
+    group_run_ptr: np.ndarray
+    run_ptr: np.ndarray
+    run_route: np.ndarray
+    run_from: np.ndarray  # sending core, -1 for the controller (inputs)
+    run_hops: np.ndarray
     source: np.ndarray
     row: np.ndarray
     carried: np.ndarray  # 0 for absolute dendrites
-    from_core: np.ndarray  # per source: its core, -1 for an input
-    n_packets: np.ndarray  # per source
-    longest: np.ndarray  # per source: its longest route in hops
-    route_ptr: np.ndarray  # per source: its routes route_id[ptr[s]:ptr[s+1]], route_count packets each
-    route_id: np.ndarray
-    route_count: np.ndarray
 
 
 @dataclass
@@ -277,22 +276,18 @@ class Network:
 
     def _level_packets(self, lv: int, mine: np.ndarray, source: np.ndarray, carried: np.ndarray) -> LevelPackets:
         p = self.packets
-        n = self.level_sources[lv].size
-        local = np.searchsorted(self.level_sources[lv], source[mine])  # mine is in source order
-        from_core = np.full(n, -1, dtype=np.int64)
-        from_core[local] = p.from_core[mine]
-        longest = np.zeros(n, dtype=np.int64)
-        np.maximum.at(longest, local, p.hops[mine])
-        routes, _, route_count = unique_rows(np.stack([local, p.pair[mine]], axis=1))
-        routes = routes.T
-        by_group = np.argsort(p.group[mine], kind="stable")  # group by group, sources in order within
-        group_ids, first = np.unique(p.group[mine][by_group], return_index=True)
+        mine = mine[np.argsort(p.group[mine], kind="stable")]  # group by group, sources in order within
+        group, route = p.group[mine], p.pair[mine]
+        new_run = np.ones(mine.size, dtype=bool)
+        new_run[1:] = (group[1:] != group[:-1]) | (route[1:] != route[:-1])
+        run_start = np.flatnonzero(new_run)
+        group_ids, first_run = np.unique(group[run_start], return_index=True)
         return LevelPackets(
-            groups=group_ids.astype(np.int64), group_ptr=np.append(first, mine.size).astype(np.int64),
-            source=local[by_group].astype(np.int64), row=p.row[mine][by_group], carried=carried[mine][by_group],
-            from_core=from_core, n_packets=np.bincount(local, minlength=n).astype(np.int64), longest=longest,
-            route_ptr=np.searchsorted(routes[0], np.arange(n + 1)).astype(np.int64),
-            route_id=routes[1].astype(np.int64), route_count=route_count.astype(np.int64))
+            groups=group_ids.astype(np.int64), group_run_ptr=np.append(first_run, run_start.size).astype(np.int64),
+            run_ptr=np.append(run_start, mine.size).astype(np.int64), run_route=route[run_start].astype(np.int64),
+            run_from=p.from_core[mine][run_start].astype(np.int64), run_hops=p.hops[mine][run_start].astype(np.int64),
+            source=np.searchsorted(self.level_sources[lv], source[mine]).astype(np.int64),
+            row=p.row[mine], carried=carried[mine])
 
     @property
     def n_links(self) -> int:
