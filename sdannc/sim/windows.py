@@ -34,8 +34,10 @@ class SampleWindows:
                      spikes_by_bit: np.ndarray) -> None:
         """Add the spikes fired [ticks, lanes, neurons] that send real samples' bits into
         spikes_by_bit [bits, neurons]."""
-        count_sample_spikes(fired, ticks, core_first, self.n_neurons, self.stage * self.bits - 1, self.known,
-                            self.interval, self.bits, self.samples, spikes_by_bit)
+        send_start = self.stage * self.bits - 1
+        bit_of_core = np.stack([np.where(inside, bit, -1) for inside, bit in
+                                (self._window(send_start, int(tick)) for tick in ticks)])
+        count_sample_spikes(fired, bit_of_core, core_first, self.n_neurons, spikes_by_bit)
 
     def receiving(self, tick: int) -> np.ndarray:
         """Per core: are the spikes it receives at this tick a real sample's."""
@@ -43,15 +45,13 @@ class SampleWindows:
 
 
 @nb.njit(cache=True, nogil=True)
-def count_sample_spikes(fired, ticks, core_first, core_neurons, send_start, known, interval, bits, samples,
-                        spikes_by_bit):
-    """spikes_by_bit[bit, neuron] += the spikes fired [ticks, lanes, neurons] that send a real sample's
-    bit (the rule in the module's text, for every neuron's core at once)."""
-    for k in range(ticks.size):
-        for core in range(send_start.size):
-            offset = ticks[k] - send_start[core]
-            sample, bit = offset // interval, offset % interval
-            if not (known[core] and 0 <= sample < samples and bit < bits):
+def count_sample_spikes(fired, bit_of_core, core_first, core_neurons, spikes_by_bit):
+    """spikes_by_bit[bit, neuron] += the spikes fired [ticks, lanes, neurons] of the cores that send
+    a real sample's bit at each tick (bit_of_core [ticks, cores], -1 where they do not)."""
+    for k in range(bit_of_core.shape[0]):
+        for core in range(bit_of_core.shape[1]):
+            bit = bit_of_core[k, core]
+            if bit < 0:
                 continue
             first, last = core_first[core], core_first[core] + core_neurons[core]
             counts = spikes_by_bit[bit, first:last]
