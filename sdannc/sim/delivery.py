@@ -32,9 +32,6 @@ class Delivery:
     def __init__(self, net: Network, ring_ticks: int, lanes: int, window: int, sum_range: tuple[int, int]) -> None:
         self.net = net
         self.sum_range = sum_range
-        cores = [np.flatnonzero(net.core_level == lv) for lv in range(net.n_levels)]
-        n_neurons = np.asarray([c.n_neurons for c in net.image.cores], dtype=np.int64)
-        self.level_cores = [(net.core_base[c].astype(np.int64), n_neurons[c]) for c in cores]
         columns = window * lanes
         n_cores = len(net.image.cores)
         self.partial = np.zeros(columns * net.partial_per_column, dtype=net.weight_dtype)
@@ -55,7 +52,7 @@ class Delivery:
         neurons untouched), column k * lanes + lane for the tick whose neurons' spikes are in ring slot
         slots[k] and input spikes in inputs[k]; its counts go to ring slot tick_slots[k]."""
         net = self.net
-        first, n_neurons = self.level_cores[level]
+        first, n_neurons = net.level_cores[level]
         kernel.zero_cores(sums, first, n_neurons)
         sources = net.level_sources[level]
         ptr = self.active_ptr[:sources.size + 1]

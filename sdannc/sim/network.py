@@ -35,7 +35,6 @@ class DendriteGroup:
     offsets: np.ndarray  # [taps]: neuron ids (absolute) or offsets from the carried index (relative)
     weights: np.ndarray  # [rows, taps]
     span: int  # number of distinct carried-index values (relative), 1 for absolute
-    level: int = 0  # level of the group's core
 
 
 @dataclass
@@ -115,8 +114,9 @@ class Network:
         self._source_totals()
         self.core_level = core_level
         self.n_levels = int(self.core_level.max(initial=0)) + 1
-        self._level_sources()
-        self._group_products()
+        source, level = self._packet_sources(), self.core_level[self.packets.core]  # of every packet
+        self._level_sources(source, level)
+        self._group_products(source, level)
 
     # ---- dendrite groups ------------------------------------------------------------------------
     def _group_core(self, index: int, core) -> None:
@@ -229,26 +229,21 @@ class Network:
         self.n_routes = len(self._pairs)
         self.route_link_flits = (self.mesh.pair_link_matrix(self._pairs) * flits).tocsr().astype(np.int64)
 
-    # ---- products over windows of ticks --------------------------------------------------------
+    # ---- the delivery's tables ------------------------------------------------------------------
     def _packet_sources(self) -> np.ndarray:
         p = self.packets
         return np.repeat(np.arange(p.ptr.size - 1), np.diff(p.ptr))
 
-    def _level_sources(self) -> None:
+    def _level_sources(self, source: np.ndarray, level: np.ndarray) -> None:
         """Per level, the sources that send to it (neurons first, then inputs), in id order."""
-        source = self._packet_sources()
-        level = self.core_level[self.packets.core]
         self.level_sources = [np.unique(source[level == lv]) for lv in range(self.n_levels)]
-        self.level_neuron_sources = [s[s < self.n_neurons] for s in self.level_sources]
         self.level_input_sources = [s[s >= self.n_neurons] - self.n_neurons for s in self.level_sources]
 
-    def _group_products(self) -> None:
+    def _group_products(self, source: np.ndarray, level: np.ndarray) -> None:
         """Flat tables the delivery kernel reads (sdannc/sim/delivery_kernel.py): each group's weights
         and offsets, and per level its packets group by group."""
         p = self.packets
         groups = self.groups
-        for grp in groups:
-            grp.level = int(self.core_level[grp.core])
         taps = np.asarray([g.offsets.size for g in groups], dtype=np.int64)
         rows = np.asarray([g.weights.shape[0] for g in groups], dtype=np.int64)
         self.g_taps = taps
@@ -269,10 +264,12 @@ class Network:
         self.span_per_column = int(self.g_span.max(initial=1))
         relative = np.asarray([g.relative for g in groups] + [False], dtype=bool)
         carried = np.where(relative[p.group], p.carried, 0)
-        source = self._packet_sources()
-        level = self.core_level[p.core]
         self.level_packets = [self._level_packets(lv, np.flatnonzero(level == lv), source, carried)
                               for lv in range(self.n_levels)]
+        # Per level, its cores' neurons (first, count): the delivery clears and saturates their sums.
+        n_neurons = np.asarray([c.n_neurons for c in self.image.cores], dtype=np.int64)
+        cores = [np.flatnonzero(self.core_level == lv) for lv in range(self.n_levels)]
+        self.level_cores = [(self.core_base[c].astype(np.int64), n_neurons[c]) for c in cores]
 
     def _level_packets(self, lv: int, mine: np.ndarray, source: np.ndarray, carried: np.ndarray) -> LevelPackets:
         p = self.packets
