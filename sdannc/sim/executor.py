@@ -295,6 +295,12 @@ class ProgramRunner:
             return self._run_kernel(wgtsum)
         return self._run_numpy(wgtsum)
 
+    def _endless(self) -> SdanncError:
+        return SdanncError(f"{self.name}: program did not reach END within {self.step_limit} instructions")
+
+    def _ran_past(self) -> SdanncError:
+        return SdanncError(f"{self.name}: program ran past its last word without END")
+
     def _run_kernel(self, wgtsum: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
         from . import program_kernel as pk
 
@@ -306,9 +312,9 @@ class ProgramRunner:
             self._table, self._clear, self._state_block, np.ascontiguousarray(wgtsum), state, config, start,
             self.core_bounds, self.n_registers, low, high, self.step_limit, pk.CHUNK)
         if outcome == pk.STEP_LIMIT:
-            raise SdanncError(f"{self.name}: program did not reach END within {self.step_limit} instructions")
+            raise self._endless()
         if outcome == pk.RAN_PAST:
-            raise SdanncError(f"{self.name}: program ran past its last word without END")
+            raise self._ran_past()
         return fired.view(np.bool_), cycles, int(executed)
 
     def _run_numpy(self, wgtsum: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
@@ -317,7 +323,7 @@ class ProgramRunner:
         while True:  # uniform control flow: the whole array moves together
             steps += 1
             if steps > self.step_limit:
-                raise SdanncError(f"{self.name}: program did not reach END within {self.step_limit} instructions")
+                raise self._endless()
             instr = self.instrs[pc]
             cycles += instr.cost
             if instr.mnemonic == "END":
@@ -336,7 +342,7 @@ class ProgramRunner:
             instr.run(ctx, instr)
             pc += 1
             if pc >= len(self.instrs):
-                raise SdanncError(f"{self.name}: program ran past its last word without END")
+                raise self._ran_past()
 
     def _condition(self, ctx: _Context, instr: Instr) -> np.ndarray:
         cond = instr["cond"]
@@ -354,7 +360,7 @@ class ProgramRunner:
         while not done.all():
             budget -= 1
             if budget < 0:
-                raise SdanncError(f"{self.name}: program did not reach END within {self.step_limit} instructions")
+                raise self._endless()
             pc = int(pcs[~done].min())
             mask = (pcs == pc) & ~done
             instr = self.instrs[pc]
@@ -371,7 +377,7 @@ class ProgramRunner:
             SEMANTICS[instr.mnemonic](ctx, instr)
             ctx.mask = None
             if pc + 1 >= len(self.instrs):
-                raise SdanncError(f"{self.name}: program ran past its last word without END")
+                raise self._ran_past()
             pcs = np.where(mask, pc + 1, pcs)
         per_core = np.add.reduceat(per_neuron, self.core_bounds, axis=1) if self.n_neurons else per_neuron
         return ctx.fired, per_core.reshape(lanes, -1), executed
