@@ -271,49 +271,35 @@ def _keep(new, old, a):
     return old + ((new - old) & -np.int64(a))
 
 
+@numba.njit(cache=True, inline="always")
+def _save_or_put_back(live, at, saved, act, c, restore):
+    """Save live[at:at + c] (restore False), or put the saved values back where act is 0 (restore True)."""
+    if restore:
+        for k in range(c):
+            live[at + np.uint64(k)] = _keep(live[at + np.uint64(k)], saved[k], act[k])
+    else:
+        for k in range(c):
+            saved[k] = live[at + np.uint64(k)]
+
+
 @numba.njit(cache=True)
 def _save_restore(restore, w, a, num, c, lane, un, uj, regs, flag, fired, state, state_block, act,
                   saved_regs, saved_flag, saved_fired, saved_state):
     """Before a masked instruction (restore False): save what it writes (table column W); after it
     (restore True): put the saved values back where act is 0."""
+    zero = np.uint64(0)
     if w & W_REG:
-        if restore:
-            for k in range(c):
-                regs[a, k] = _keep(regs[a, k], saved_regs[a, k], act[k])
-        else:
-            for k in range(c):
-                saved_regs[a, k] = regs[a, k]
+        _save_or_put_back(regs[a], zero, saved_regs[a], act, c, restore)
     if w & W_BLOCK:
         for r in state_block:
-            if restore:
-                for k in range(c):
-                    regs[r, k] = _keep(regs[r, k], saved_regs[r, k], act[k])
-            else:
-                for k in range(c):
-                    saved_regs[r, k] = regs[r, k]
+            _save_or_put_back(regs[r], zero, saved_regs[r], act, c, restore)
     if w & W_FLAG:
-        if restore:
-            for k in range(c):
-                flag[k] = _keep(flag[k], saved_flag[k], act[k])
-        else:
-            for k in range(c):
-                saved_flag[k] = flag[k]
+        _save_or_put_back(flag, zero, saved_flag, act, c, restore)
     if w & W_FIRED:
-        if restore:
-            for k in range(c):
-                fired[lane, un + np.uint64(k)] = _keep(fired[lane, un + np.uint64(k)], saved_fired[k], act[k])
-        else:
-            for k in range(c):
-                saved_fired[k] = fired[lane, un + np.uint64(k)]
+        _save_or_put_back(fired[lane], un, saved_fired, act, c, restore)
     if w & (W_FIELD | W_FIELDS):
         for f in state_block if w & W_FIELDS else np.full(1, num):
-            if restore:
-                for k in range(c):
-                    state[f, lane, uj + np.uint64(k)] = _keep(state[f, lane, uj + np.uint64(k)], saved_state[f, k],
-                                                              act[k])
-            else:
-                for k in range(c):
-                    saved_state[f, k] = state[f, lane, uj + np.uint64(k)]
+            _save_or_put_back(state[f, lane], uj, saved_state[f], act, c, restore)
 
 
 @numba.njit(cache=True)
