@@ -43,14 +43,9 @@ from sdannc.target import load_target  # noqa: E402
 
 def ort_seconds_per_sample(path: Path, x: np.ndarray) -> dict:
     """Best of 3 for the whole batch in one call, and for one sample per call."""
-    import onnxruntime as ort
+    from sdannc.reference import reference
 
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    if THREADS:
-        options.intra_op_num_threads = THREADS
-        options.inter_op_num_threads = 1
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    session = reference(path, threads=THREADS).session  # the exact mode the tests compare against
     name = session.get_inputs()[0].name
     session.run(None, {name: x})
     batch, single = float("inf"), float("inf")

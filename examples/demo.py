@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
+
+from sdannc.reference import default_session_disagreement, reference
 
 EXAMPLES = Path(__file__).resolve().parent
 MODEL = EXAMPLES / "digits_mlp_q.onnx"
@@ -37,11 +38,14 @@ def main() -> int:
     x = np.load(INPUT)
     labels = np.load(EXAMPLES / "digits_labels.npy")
     chip = np.load(OUT / "output.npy")
-    session = ort.InferenceSession(str(MODEL), providers=["CPUExecutionProvider"])
-    ref = session.run(None, {session.get_inputs()[0].name: x})[0]
+    onnxruntime = reference(MODEL)
+    ref = onnxruntime.outputs(x)
     step = float(np.min(np.abs(np.diff(np.unique(ref))))) if np.unique(ref).size > 1 else 1.0
     differ = np.abs(chip - ref) > step / 2
     print(f"\nagreement with onnxruntime on {len(x)} held-out digits ({target}):")
+    for line in (onnxruntime.note, default_session_disagreement(MODEL, x, ref)):
+        if line:
+            print(f"  note: {line}")
     print(f"  output elements equal: {1 - differ.mean():.2%} ({int(differ.sum())} of {differ.size} differ, "
           f"largest difference {np.abs(chip - ref).max() / step:.0f} quantization steps)")
     print(f"  top-1 agreement: {(chip.argmax(1) == ref.argmax(1)).mean():.2%}")

@@ -310,19 +310,8 @@ def quantized(name: str, fmt: str = "qdq", per_channel: bool = False, act_type: 
 
 
 def ort_run(model_or_path, x: np.ndarray) -> np.ndarray:
-    """Run a model on onnxruntime's CPU provider for a batch x; a model with a fixed batch of 1 is
-    run one sample at a time. Returns the first output, batch first."""
-    import onnxruntime as ort
+    """The model's first output on a batch x from the project's onnxruntime reference (exact integer
+    mode on every CPU: sdannc/reference), batch first."""
+    from sdannc.reference import reference
 
-    if isinstance(model_or_path, onnx.ModelProto):
-        source = model_or_path.SerializeToString()
-    else:
-        source = str(model_or_path)
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
-    inp = session.get_inputs()[0]
-    batch = inp.shape[0] if inp.shape else None
-    if batch == 1 and len(x) != 1:
-        return np.concatenate([session.run(None, {inp.name: x[i:i + 1]})[0] for i in range(len(x))])
-    return session.run(None, {inp.name: x})[0]
+    return reference(model_or_path).outputs(x)
