@@ -45,7 +45,8 @@ def ort_seconds_per_sample(path: Path, x: np.ndarray) -> dict:
     """Best of 3 for the whole batch in one call, and for one sample per call."""
     from sdannc.reference import reference
 
-    session = reference(path, threads=THREADS).session  # the exact mode the tests compare against
+    ref = reference(path, threads=THREADS)  # the exact mode the tests compare against
+    session = ref.session
     name = session.get_inputs()[0].name
     session.run(None, {name: x})
     batch, single = float("inf"), float("inf")
@@ -57,7 +58,7 @@ def ort_seconds_per_sample(path: Path, x: np.ndarray) -> dict:
         for i in range(len(x)):
             session.run(None, {name: x[i:i + 1]})
         single = min(single, time.perf_counter() - start)
-    return {"batch": batch / len(x), "one_per_call": single / len(x)}
+    return {"batch": batch / len(x), "one_per_call": single / len(x), "mode": ref.mode}
 
 
 def worst_hops_per_axis(image) -> int:
@@ -93,7 +94,7 @@ def main() -> None:
         row["sim"] = {"samples": sim_samples, "ticks": result.ticks, "threads": THREADS or "default",
                       "load_seconds": round(load_s, 2), "seconds_per_sample": sim_s,
                       "ort_seconds_per_sample": ort_s["batch"], "ort_seconds_per_sample_one_per_call": ort_s["one_per_call"],
-                      "ratio": sim_s / ort_s["batch"], "ratio_one_per_call": sim_s / ort_s["one_per_call"],
+                      "ort_mode": ort_s["mode"], "ratio": sim_s / ort_s["batch"], "ratio_one_per_call": sim_s / ort_s["one_per_call"],
                       "synaptic_ops_per_sample": int(result.counters.sops.sum()) / sim_samples}
     out.write_text(json.dumps(row, indent=1) + "\n")
     print(json.dumps(row), flush=True)
