@@ -1,8 +1,8 @@
 """The `sdannc` command: each subcommand reads its options and hands over to a library function.
 
 A SdanncError from any subcommand is the user's to fix: it prints as one line,
-`sdannc: error: <message>`, on stderr and exits with code 2. Anything else is a bug and keeps its
-traceback. New subcommands (`sim`, `compile`) are added below as `@main.command()` functions.
+`sdannc: error: <message>`, on stderr and exits with code 2; so do click's usage errors (a bad option
+value, a missing argument). Anything else is a bug and keeps its traceback. New subcommands (`sim`, `compile`) are added below as `@main.command()` functions.
 """
 
 from __future__ import annotations

@@ -184,7 +184,8 @@ def check_output_folder(out_dir: str | os.PathLike, kind: str, force: bool = Fal
         raise SdanncError(f"{out}: {never}: choose another folder (--force does not replace it)")
     for label, path in (inputs or {}).items():
         if path is not None and Path(path).exists() and Path(path).resolve().is_relative_to(where):
-            raise SdanncError(f"{out}: holds {path}, which this command reads ({label}): choose another folder")
+            verb = "is" if Path(path).resolve() == where else "holds"
+            raise SdanncError(f"{out}: {verb} {path}, which this command reads ({label}): choose another folder")
     if not out.exists():
         return
     if not out.is_dir():

@@ -279,7 +279,7 @@ def _target_in_out(i, out):
 def _report_into_its_image(i, out):
     out.rmdir()
     assert_ok(invoke("compile", i.model, "-o", out, "-q"))
-    return ["report", out, "-i", i.x, "-o", out], [f"holds {out},", "(IMAGE_DIR)"]
+    return ["report", out, "-i", i.x, "-o", out], [f"{out}: is {out}, which", "(IMAGE_DIR)"]
 
 
 def _report_over_a_folder_holding_the_image(i, out):
@@ -304,7 +304,7 @@ def test_a_folder_that_holds_an_input(case, force, inputs, tmp_path):
     args, fragments = case(inputs, out)
     before = tree(tmp_path)
     refused(invoke(*args, "-q", *(["--force"] if force else [])), before, tmp_path,
-            f"sdannc: error: {out}: holds ", "which this command reads", "choose another folder", *fragments)
+            f"sdannc: error: {out}: ", "which this command reads", "choose another folder", *fragments)
 
 
 # ---- single-file outputs ---------------------------------------------------------------------------
