@@ -5,7 +5,6 @@ value, ending `(see 'sdannc COMMAND --help')`, exit code 2, nothing written; --h
 
 from __future__ import annotations
 
-
 import pytest
 from click.testing import CliRunner
 
