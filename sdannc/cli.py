@@ -1,12 +1,13 @@
 """The `sdannc` command: each subcommand reads its options and hands over to a library function.
 
 A SdanncError from any subcommand is the user's to fix: it prints as one line,
-`sdannc: error: <message>`, on stderr and exits with code 2. Anything else is a bug and keeps its
-traceback. New subcommands (`sim`, `compile`) are added below as `@main.command()` functions.
+`sdannc: error: <message>`, on stderr and exits with code 2; so do click's usage errors (a bad option
+value, a missing argument). Anything else is a bug and keeps its traceback. New subcommands (`sim`, `compile`) are added below as `@main.command()` functions.
 """
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
 from pathlib import Path
@@ -15,18 +16,45 @@ import click
 
 from . import __version__
 from .errors import SdanncError
+from .fileio import IMAGE_FORMAT, REPORT_FORMAT, check_output_folder
 from .passes import STEP_NAMES
 from .isa import assemble_file, disassemble_file, load_isa, write_program_bin
 
 
 class _Group(click.Group):
+    """Every error the user can fix, ours or click's (a bad option value, a missing argument), is one line."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            _usage_error(ctx, exc)
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except SdanncError as exc:
-            message = " ".join(str(exc).splitlines())  # one line, whatever the message
-            click.echo(f"sdannc: error: {message}", err=True)
-            ctx.exit(exc.exit_code)
+            _error_line(ctx, str(exc), exc.exit_code)
+        except click.UsageError as exc:  # parsing a subcommand's options, or an unknown command
+            _usage_error(ctx, exc)
+
+
+def _error_line(ctx: click.Context, message: str, exit_code: int):
+    message = " ".join(message.split())  # one line, whatever the message
+    click.echo(f"sdannc: error: {message}", err=True)
+    ctx.exit(exit_code)
+
+
+def _usage_error(ctx: click.Context, exc: click.UsageError):
+    """click's message (it names the option and the value) on one line, instead of its usage block."""
+    if isinstance(exc, getattr(click.exceptions, "NoArgsIsHelpError", ())):
+        raise exc  # `sdannc` alone prints the help, as `sdannc --help` does
+    names, where = [], exc.ctx or ctx
+    while where.parent is not None:  # the command path, spelled as the user types it
+        names.append(where.info_name)
+        where = where.parent
+    command = " ".join(["sdannc", *reversed(names)])
+    _error_line(ctx, f"{exc.format_message().rstrip('.')} (see '{command} --help')", exc.exit_code)
 
 
 @click.group(cls=_Group)
@@ -49,6 +77,28 @@ def _lanes_option(command):
 
 def _quiet_option(command):
     return click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")(command)
+
+
+def _output_folder(kind: str, what: str, *inputs: str):
+    """`-o/--output FOLDER` and `--force` of a command that writes a folder of `kind` (its manifest's
+    format). The folder is checked before the command does any work (fileio.check_output_folder):
+    `inputs` name the parameters whose files it must not hold."""
+    def decorate(command):
+        @functools.wraps(command)
+        def checked(**params):
+            labels = {p.name: (max(p.opts, key=len) if isinstance(p, click.Option) else p.human_readable_name)
+                      for p in click.get_current_context().command.params}
+            check_output_folder(params["out_dir"], kind, params["force"],
+                                {labels[name]: params[name] for name in inputs})
+            return command(**params)
+
+        checked = click.option("--force", is_flag=True,
+                               help="Replace the folder even if it holds other files (never the current folder, "
+                                    "one that holds it or an input, or the home folder).")(checked)
+        return click.option("-o", "--output", "out_dir", required=True,
+                            type=click.Path(file_okay=False, path_type=Path),
+                            help=f"Folder for {what}: made, or replaced if it is empty or an earlier one.")(checked)
+    return decorate
 
 
 # ---- instruction set ------------------------------------------------------------------------
@@ -86,8 +136,7 @@ def _target_option(command):
 @main.command(name="compile")
 @click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
 @_target_option
-@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for the chip image and report.json (replaced if it exists).")
+@_output_folder(IMAGE_FORMAT, "the chip image and report.json", "model", "calib_path", "config_path", "target_name")
 @click.option("--calib", "calib_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Calibration inputs (.npy): scaled integration from measured sums instead of worst cases.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -95,8 +144,8 @@ def _target_option(command):
 @click.option("--dump-ir", "dump_ir", type=click.Choice(STEP_NAMES), multiple=True,
               help="Print the IR after this step (repeatable).")
 @_quiet_option
-def compile_command(model: Path, target_name: str, out_dir: Path, calib_path: Path | None, config_path: Path | None,
-                    dump_ir, quiet: bool) -> None:
+def compile_command(model: Path, target_name: str, out_dir: Path, force: bool, calib_path: Path | None,
+                    config_path: Path | None, dump_ir, quiet: bool) -> None:
     """Compile a quantized ONNX MODEL into a chip image."""
     from .backend.report import summary_table
     from .compiler import compile_model
@@ -106,7 +155,7 @@ def compile_command(model: Path, target_name: str, out_dir: Path, calib_path: Pa
             click.echo(f"== IR after {step} ==\n{graph.dump()}")
 
     with _status(quiet) as status:
-        report = compile_model(model, target_name, out_dir, calib_path, observe, config_path, status)
+        report = compile_model(model, target_name, out_dir, calib_path, observe, config_path, status, force)
     if not quiet:
         click.echo(summary_table(report))
         click.echo(f"image written to {out_dir}")
@@ -126,9 +175,9 @@ def run(model: Path, input_path: Path, output_path: Path, engine: str, target_na
         config_path: Path | None) -> None:
     """Run a quantized ONNX MODEL as the chip computes it, without writing an image."""
     from .compiler import run_model
-    from .fileio import load_array, save_array
+    from .fileio import load_batch, save_array
 
-    x = load_array(input_path, "input")
+    x = load_batch(input_path, "input")
     save_array(output_path, run_model(model, x, target_name, engine, str(input_path), config_path=config_path))
     click.echo(f"outputs written to {output_path}")
 
@@ -213,17 +262,16 @@ def sim(image_dir: Path, input_path: Path, output_path: Path, report_path: Path 
 @click.argument("image_dir", type=click.Path(path_type=Path))
 @click.option("--input", "-i", "input_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Input batch (.npy) to measure on; the first axis is the batch.")
-@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for index.html, report.json and the figures (replaced if it exists).")
+@_output_folder(REPORT_FORMAT, "index.html, report.json and the figures", "image_dir", "input_path")
 @_lanes_option
 @_quiet_option
-def report(image_dir: Path, input_path: Path, out_dir: Path, lanes: int, quiet: bool) -> None:
+def report(image_dir: Path, input_path: Path, out_dir: Path, force: bool, lanes: int, quiet: bool) -> None:
     """Spikes, SOPs, bit positions, sparsification, energy and timing of a compiled IMAGE_DIR, as HTML."""
     from .activity_report import collect, write_report
 
     with _progress("simulating", quiet) as progress:
         data = collect(image_dir, input_path, lanes, progress)
-    write_report(data, out_dir)
+    write_report(data, out_dir, force)
     if not quiet:
         t, e = data["totals"], data["energy_per_sample_pj"]
         click.echo(f"{data['samples']} samples: {t['spikes_per_sample']:,.0f} spikes and {t['sops_per_sample']:,.0f} "

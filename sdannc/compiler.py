@@ -11,7 +11,7 @@ from .backend import build_image, build_layers
 from .backend.programs import SPARSIFY_REGISTERS
 from .backend.report import compile_report
 from .config import load_config
-from .fileio import json_bytes, load_array
+from .fileio import json_bytes, load_array, load_batch
 from .frontend import load_onnx
 from .errors import SdanncError
 from .golden import run as golden_run
@@ -55,15 +55,17 @@ def compile_to_image(model_path, target: Target, calib: np.ndarray | None = None
 
 def compile_model(model_path, target_name: str, out_dir, calib_path=None,
                   observe: Callable[[str, Graph], None] | None = None, config_path=None,
-                  status: Callable[[str], None] | None = None) -> dict:
-    """Compile and write OUT_DIR (image + report.json) all at once: a failure leaves no OUT_DIR."""
+                  status: Callable[[str], None] | None = None, force: bool = False) -> dict:
+    """Compile and write OUT_DIR (image + report.json) all at once: a failure leaves no OUT_DIR.
+
+    `force` lets the image replace a folder that holds something else (fileio.check_output_folder)."""
     target = load_target(target_name)
     plan = load_config(config_path)
-    calib = load_array(calib_path, "calibration input") if calib_path else None
+    calib = load_batch(calib_path, "calibration input") if calib_path else None
     _, image, report = compile_to_image(model_path, target, calib, observe, plan, status)
     if status:
         status(f"writing {out_dir}")
-    write_image(image, out_dir, extra={"report.json": json_bytes(report)})
+    write_image(image, out_dir, extra={"report.json": json_bytes(report)}, force=force)
     return report
 
 
@@ -89,8 +91,8 @@ def tune_model(model_path, target_name: str, calib_path, labels_path, max_drop: 
     if max_drop < 0:
         raise SdanncError(f"--max-drop {max_drop}: must not be negative (points of accuracy)")
     target = load_target(target_name)
-    x = load_array(calib_path, "calibration input")
-    labels = check_labels(load_array(labels_path, "labels"), x.shape[0] if x.ndim else 0, str(labels_path))
+    x = load_batch(calib_path, "calibration input")
+    labels = check_labels(load_array(labels_path, "labels"), x.shape[0], str(labels_path))
     graph = lower(model_path, target)
     check_input(graph, x, str(calib_path))
     layers = build_layers(graph, target)  # the tables give the synapses per spike; no placement needed

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..activity import INPUT_LAYER, simulated_activity
 from ..errors import SdanncError
-from ..fileio import load_array
+from ..fileio import load_batch
 from ..image import ChipImage, read_image
 from ..ir.graph import CODE_MAX
 from ..sim import Simulator
@@ -74,7 +74,7 @@ def collect(image_dir, input_path, lanes: int = 1, progress=None) -> dict:
     image_dir = Path(image_dir)
     image = read_image(image_dir)
     compiled = _compile_report(image_dir)
-    x = load_array(input_path, "input")
+    x = load_batch(input_path, "input")
     samples = x.shape[0]
     activity, sim = _run(image, str(image_dir), x, str(input_path), lanes, progress)
     sparsified = image.meta.get("sparsify", {})

@@ -1,5 +1,6 @@
 """The report folder: index.html (self-contained: figures inlined as data URIs), report.json with
-every number the page shows, and the figures as PNG files.
+every number the page shows, the figures as PNG files, and manifest.json (format sdannc-report, the
+sha256 of every other file), by which the next `sdannc report` recognises the folder as its own.
 
 Every number cell of the page carries `data-key`, the path of its value in report.json
 (`layers.2.sops_per_sample`), so that a reader or a test can trace it back.
@@ -10,9 +11,13 @@ from __future__ import annotations
 import base64
 import html
 
-from ..fileio import json_bytes, write_folder
+from .. import __version__
+from ..fileio import MANIFEST, REPORT_FORMAT, checksums, json_bytes, write_folder
 from ..sparsify import Setting
 from . import plots
+
+FORMAT = REPORT_FORMAT
+FORMAT_VERSION = 1
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 70em; color: #222; }
@@ -126,7 +131,9 @@ def render(d: dict, figures: dict[str, bytes]) -> str:
             + "\n</body></html>\n")
 
 
-def write_report(d: dict, out_dir) -> None:
+def write_report(d: dict, out_dir, force: bool = False) -> None:
+    """Write the report folder atomically; out_dir is replaced only if it is empty or an earlier
+    report (any other folder only with `force`: see fileio.check_output_folder)."""
     figures = {
         "spikes_sops.png": plots.spikes_and_sops(d["layers"]),
         "bit_positions.png": plots.bit_positions(d["layers"]),
@@ -134,4 +141,6 @@ def write_report(d: dict, out_dir) -> None:
         "energy.png": plots.energy(d["energy_per_sample_pj"]),
     }
     files = {"index.html": render(d, figures).encode(), "report.json": json_bytes(d), **figures}
-    write_folder(files, out_dir)
+    files[MANIFEST] = json_bytes({"format": FORMAT, "format_version": FORMAT_VERSION, "tool": f"sdannc {__version__}",
+                                  "files": checksums(files)}, sort_keys=True)
+    write_folder(files, out_dir, FORMAT, force)

@@ -2,12 +2,12 @@
 
 Layout (docs/image-format.md): manifest.json, target.yaml, network.json, io.npz, cores/xXX_yYY.npz.
 Writing is atomic (a temporary folder renamed into place) and deterministic (same image, same bytes).
-Reading checks every checksum before it trusts any file, then checks the image against the target.
+Reading checks the manifest's own checksum first, so that damage to the manifest is not blamed on a
+file it lists, then every file's checksum before it trusts the file, then the image against the target.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -19,14 +19,15 @@ import yaml
 
 from .. import __version__
 from ..errors import SdanncError
-from ..fileio import json_bytes, write_folder
+from ..fileio import IMAGE_FORMAT, MANIFEST, checksums, json_bytes, sha256, write_folder
 from ..target import Target, target_from_dict
 from .checks import check_image
 from .codec import check_input_spec, check_output_spec
 from .model import ChipImage, CoreImage, IoMap, Schedule
 
-FORMAT = "sdannc-image"
-FORMAT_VERSION = 1
+FORMAT = IMAGE_FORMAT
+FORMAT_VERSION = 2  # 2: the manifest carries its own checksum (version 1 did not)
+SELF_CHECKSUM = "manifest_sha256"
 _CORE_ARRAYS = ("program", "config", "state", "axon_ptr", "axon_targets", "dendrites", "ids", "weights")
 _IO_ARRAYS = ("input_ptr", "input_core", "input_dendrite", "input_index", "output_core", "output_neuron")
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed, so that the same image gives the same bytes
@@ -78,23 +79,39 @@ def image_files(image: ChipImage) -> dict[str, bytes]:
     return files
 
 
-def write_image(image: ChipImage, out_dir: str | os.PathLike, extra: dict[str, bytes] | None = None) -> None:
-    """Check the image, then write it to out_dir atomically (out_dir is replaced if it exists).
+def _manifest_body(manifest: dict) -> bytes:
+    """What the manifest's own checksum covers: every key but that one, as the writer lays it out."""
+    return json_bytes({k: v for k, v in manifest.items() if k != SELF_CHECKSUM}, sort_keys=True)
 
-    `extra` files (the compile report) go into the same folder but not into the manifest.
-    """
-    check_image(image, str(out_dir))
-    files = image_files(image)
-    manifest = {
+
+def manifest_bytes(manifest: dict) -> bytes:
+    """manifest.json's bytes: the fields given, and the sha256 of those fields as written."""
+    return json_bytes({**manifest, SELF_CHECKSUM: sha256(_manifest_body(manifest))}, sort_keys=True)
+
+
+def image_manifest(image: ChipImage, files: dict[str, bytes]) -> bytes:
+    return manifest_bytes({
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "tool": f"sdannc {__version__}",
         "target": image.target.name,
-        "files": {name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())},
-    }
-    files["manifest.json"] = json_bytes(manifest, sort_keys=True)
+        "files": checksums(files),
+    })
+
+
+def write_image(image: ChipImage, out_dir: str | os.PathLike, extra: dict[str, bytes] | None = None,
+                force: bool = False) -> None:
+    """Check the image, then write it to out_dir atomically.
+
+    out_dir is replaced if it is empty or an image (a foreign folder only with `force`: see
+    fileio.check_output_folder). `extra` files (the compile report) go into the same folder but
+    not into the manifest.
+    """
+    check_image(image, str(out_dir))
+    files = image_files(image)
+    files[MANIFEST] = image_manifest(image, files)
     files.update(extra or {})
-    write_folder(files, out_dir)
+    write_folder(files, out_dir, FORMAT, force)
 
 
 class _Reader:
@@ -104,20 +121,37 @@ class _Reader:
         self.root = root
         if not root.is_dir():
             raise SdanncError(f"image {root}: not found (expected a folder written by 'sdannc compile')")
-        manifest_path = root / "manifest.json"
+        manifest_path = root / MANIFEST
         if not manifest_path.is_file():
             raise SdanncError(f"image {root}: manifest.json missing: not an sdannc image")
-        self.manifest = self._parse_json("manifest.json", manifest_path.read_bytes())
-        if not isinstance(self.manifest, dict) or self.manifest.get("format") != FORMAT:
-            raise SdanncError(f"image {root}: manifest.json: not an {FORMAT} (format {self.manifest.get('format')!r})"
-                              if isinstance(self.manifest, dict) else f"image {root}: manifest.json: not an {FORMAT}")
+        try:
+            self.manifest = json.loads(manifest_path.read_bytes())
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise self.fail(MANIFEST, f"damaged (not valid JSON: {exc}): recompile the model") from None
+        if not isinstance(self.manifest, dict):
+            raise self.fail(MANIFEST, f"not an {FORMAT}")
+        self._check_own_checksum()
+        if self.manifest.get("format") != FORMAT:
+            raise self.fail(MANIFEST, f"not an {FORMAT} (format {self.manifest.get('format')!r})")
         if self.manifest.get("format_version") != FORMAT_VERSION:
-            raise SdanncError(
-                f"image {root}: manifest.json: format version {self.manifest.get('format_version')!r}, "
-                f"this sdannc reads version {FORMAT_VERSION}: recompile the model"
-            )
+            raise self.fail(MANIFEST, f"format version {self.manifest.get('format_version')!r} (written by "
+                                      f"{self.manifest.get('tool', 'an unknown tool')}), this sdannc reads version "
+                                      f"{FORMAT_VERSION}: recompile the model")
         if not isinstance(self.manifest.get("files"), dict):
-            raise SdanncError(f"image {root}: manifest.json: no file list")
+            raise self.fail(MANIFEST, "no file list")
+
+    def _check_own_checksum(self) -> None:
+        """Before any field is believed: a byte changed anywhere in the manifest is the manifest's damage.
+
+        A manifest without the key is damaged if it claims this version (older versions had none)."""
+        stored = self.manifest.get(SELF_CHECKSUM)
+        if stored is None:
+            if self.manifest.get("format") == FORMAT and self.manifest.get("format_version") == FORMAT_VERSION:
+                raise self.fail(MANIFEST, f"damaged (its own checksum, {SELF_CHECKSUM}, is missing): "
+                                          "recompile the model")
+        elif stored != sha256(_manifest_body(self.manifest)):
+            raise self.fail(MANIFEST, f"damaged (its content does not match its own checksum, {SELF_CHECKSUM}: "
+                                      "a byte changed or the file was edited): recompile the model")
 
     def fail(self, name: str, what: str) -> SdanncError:
         return SdanncError(f"image {self.root}: {name}: {what}")
@@ -130,7 +164,7 @@ class _Reader:
         if not path.is_file():
             raise self.fail(name, "missing")
         data = path.read_bytes()
-        if hashlib.sha256(data).hexdigest() != expected:
+        if sha256(data) != expected:
             raise self.fail(name, "checksum mismatch: the file is damaged, truncated or was edited; recompile")
         return data
 

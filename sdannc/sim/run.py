@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ..fileio import array_bytes, json_bytes, load_array, save_all
+from ..fileio import array_bytes, json_bytes, load_batch, save_all
 from ..image import read_image
 from ..target import load_target
 from .report import build_report
@@ -16,7 +16,7 @@ def simulate(image_dir, input_path, output_path, report_path=None, target_name: 
     """Everything is checked before anything is written; outputs are written whole or not at all."""
     expected = load_target(target_name) if target_name else None
     image = read_image(image_dir, expect_target=expected)
-    x = load_array(input_path, "input")
+    x = load_batch(input_path, "input")
     sim = Simulator(image, str(image_dir))
     sim.check_input(x, str(input_path))
     result = sim.run(x, lanes=lanes, name=str(input_path), progress=progress)

@@ -145,11 +145,12 @@ def test_compiled_image_computes_what_run_computes(compiled, cnn, cnn_x, tmp_pat
 
 def test_compile_is_deterministic(cnn, tmp_path):
     """The same model gives the same bytes in every file, report.json included, also from a fresh
-    process with another hash seed; compiling into an existing folder replaces it."""
+    process with another hash seed; compiling into an earlier image replaces it whole."""
     runner = new_runner()
     first, second, third = tmp_path / "a", tmp_path / "b", tmp_path / "c"
     assert_ok(invoke(runner, "compile", cnn, "-o", first, "-q"))
     second.mkdir()
+    (second / "manifest.json").write_text('{"format": "sdannc-image", "format_version": 1}')  # an earlier image
     (second / "stale.txt").write_text("from before")
     assert_ok(invoke(runner, "compile", cnn, "-o", second, "-q"))
     env = dict(os.environ, PYTHONHASHSEED="12345")
@@ -336,8 +337,9 @@ ERRORS = [_missing_model, _not_onnx, _float_model, _unknown_target, _missing_tar
 def test_compile_user_errors(cnn, tmp_path, mistake, existing):
     work, out = tmp_path / "work", tmp_path / "out"
     work.mkdir()
-    if existing:
+    if existing:  # an earlier image (by its manifest): a folder the compile may replace, but must not on error
         (out / "cores").mkdir(parents=True)
+        (out / "manifest.json").write_text('{"format": "sdannc-image"}\n')
         (out / "report.json").write_text("an earlier compile\n")
         (out / "cores" / "x01_y00.npz").write_bytes(b"earlier bytes")
     ctx = {"work": work, "model": cnn, "args": []}

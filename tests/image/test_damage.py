@@ -25,7 +25,7 @@ from sdannc.errors import SdanncError
 from sdannc.image import read_image, write_image
 from sdannc.image.checks import check_image
 from sdannc.image.model import ChipImage
-from sdannc.image.store import image_files
+from sdannc.image.store import FORMAT_VERSION, image_files, image_manifest, manifest_bytes
 from sdannc.target import load_target
 
 
@@ -48,7 +48,8 @@ def manifest(root: Path) -> dict:
 
 
 def set_manifest(root: Path, data: dict) -> None:
-    (root / "manifest.json").write_text(json.dumps(data))
+    """An edited manifest, sealed again with its own checksum: the edit, not the seal, is under test."""
+    (root / "manifest.json").write_bytes(manifest_bytes(data))
 
 
 def rehash(root: Path, name: str) -> None:
@@ -84,8 +85,28 @@ def foreign_format(root):
 
 def wrong_version(root):
     m = manifest(root)
-    m["format_version"] = 2
+    m["format_version"] = FORMAT_VERSION + 1
     set_manifest(root, m)
+
+
+def version_1_image(root):
+    """An image written before manifests checked themselves: no manifest_sha256, version 1."""
+    m = manifest(root)
+    del m["manifest_sha256"]
+    m.update(format_version=1, tool="sdannc 0.1.0")
+    (root / "manifest.json").write_text(json.dumps(m))
+
+
+def manifest_edited_by_hand(root):
+    m = manifest(root)
+    m["files"]["io.npz"] = m["files"]["network.json"]  # valid JSON, a plausible checksum, not sealed again
+    (root / "manifest.json").write_text(json.dumps(m, indent=1, sort_keys=True) + "\n")
+
+
+def manifest_checksum_removed(root):
+    m = manifest(root)
+    del m["manifest_sha256"]
+    (root / "manifest.json").write_text(json.dumps(m))
 
 
 def no_file_list(root):
@@ -179,10 +200,14 @@ def network_core_without_file(root):
 DAMAGE = [
     # (damage, what the message must name)
     (remove_manifest, ["manifest.json", "missing"]),
-    (manifest_not_json, ["manifest.json", "not valid JSON"]),
+    (manifest_not_json, ["manifest.json", "damaged", "not valid JSON"]),
     (manifest_not_an_object, ["manifest.json", "not an sdannc-image"]),
     (foreign_format, ["manifest.json", "'something-else'"]),
-    (wrong_version, ["manifest.json", "format version 2", "version 1"]),
+    (wrong_version, ["manifest.json", f"format version {FORMAT_VERSION + 1}", f"reads version {FORMAT_VERSION}"]),
+    (version_1_image, ["manifest.json", "format version 1", "sdannc 0.1.0", f"reads version {FORMAT_VERSION}",
+                       "recompile"]),
+    (manifest_edited_by_hand, ["manifest.json", "damaged", "own checksum"]),
+    (manifest_checksum_removed, ["manifest.json", "damaged", "manifest_sha256", "missing"]),
     (no_file_list, ["manifest.json", "no file list"]),
     (flipped_core_byte, ["cores/x02_y00.npz", "checksum mismatch"]),
     (truncated_core, ["cores/x03_y00.npz", "checksum mismatch"]),
@@ -214,6 +239,71 @@ def test_damaged_image_is_refused(small_image, damage, fragments):
         read_image(small_image.path)
     message = error_line(exc_info)
     assert_mentions(message, str(small_image.path), *fragments)
+
+
+# ---- a damaged manifest is the manifest's damage ----------------------------------------------------
+
+
+def manifest_regions(text: str) -> dict[str, range]:
+    """Byte positions of manifest.json by what they hold (the text is ASCII: characters are bytes)."""
+    m = json.loads(text)
+
+    def inside(quoted: str) -> range:
+        start = text.index(quoted) + 1
+        return range(start, start + len(quoted) - 2)
+
+    version = text.index('"format_version": ') + len('"format_version": ')
+    return {
+        "a file's checksum": inside(f'"{m["files"]["cores/x02_y00.npz"]}"'),
+        "a file name": inside('"cores/x03_y00.npz"'),
+        "the format field": inside('"sdannc-image"'),
+        "the format version": range(version, version + len(str(m["format_version"]))),
+        "the target name": inside('"darwin3"'),
+        "a key": inside('"format_version"'),
+        "its own checksum": inside(f'"{m["manifest_sha256"]}"'),
+    }
+
+
+def assert_blames_the_manifest(root: Path, what: str) -> None:
+    with pytest.raises(SdanncError) as exc_info:
+        read_image(root)
+    message = error_line(exc_info)
+    assert message.startswith(f"image {root}: manifest.json: damaged ("), (what, message)
+
+
+REGIONS = ["a file's checksum", "a file name", "the format field", "the format version", "the target name", "a key",
+           "its own checksum"]
+
+
+@pytest.mark.parametrize("mask", [0x01, 0x20, 0xFF], ids=lambda m: f"xor{m:02x}")
+@pytest.mark.parametrize("region", REGIONS)
+def test_flipped_manifest_byte_names_the_manifest(small_image, region, mask):
+    """Before manifests checked themselves, a flipped byte in a file's checksum was reported as that
+    file's damage; in a file name, as a file missing; in the format field, as a foreign folder."""
+    path = small_image.path / "manifest.json"
+    good = path.read_bytes()
+    regions = manifest_regions(good.decode())
+    assert list(regions) == REGIONS
+    positions = regions[region]
+    assert len(positions) > 0
+    for i in positions:
+        damaged = bytearray(good)
+        damaged[i] ^= mask
+        path.write_bytes(bytes(damaged))
+        assert_blames_the_manifest(small_image.path, f"byte {i} ({chr(good[i])!r}) ^ {mask:#x}")
+    path.write_bytes(good)
+    read_image(small_image.path)  # the control: undamaged, the same image loads
+
+
+def test_every_single_byte_flip_of_the_manifest_names_the_manifest(small_image):
+    """Whitespace, quotes, colons, digits and letters alike: no flipped bit is blamed on another file."""
+    path = small_image.path / "manifest.json"
+    good = path.read_bytes()
+    for i in range(len(good)):
+        damaged = bytearray(good)
+        damaged[i] ^= 0x01
+        path.write_bytes(bytes(damaged))
+        assert_blames_the_manifest(small_image.path, f"byte {i} ({chr(good[i])!r})")
 
 
 def test_missing_folder(tmp_path):
@@ -397,13 +487,7 @@ LIMIT_IDS = [m.__name__ for m, _, _ in LIMITS]
 def write_unchecked(image: ChipImage, root: Path) -> None:
     """The image's files as write_image lays them out, with a valid manifest, but no check."""
     files = image_files(image)
-    files["manifest.json"] = json.dumps({
-        "format": "sdannc-image",
-        "format_version": 1,
-        "tool": "test",
-        "target": image.target.name,
-        "files": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
-    }).encode()
+    files["manifest.json"] = image_manifest(image, files)
     for name, data in files.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_bytes(data)

@@ -71,8 +71,12 @@ def test_manifest_lists_every_file_with_its_sha256(small_chip, tmp_path):
     write_image(small_chip, tmp_path / "img")
     files = files_of(tmp_path / "img")
     manifest = json.loads(files.pop("manifest.json"))
-    assert manifest["format"] == "sdannc-image" and manifest["format_version"] == 1
+    assert manifest["format"] == "sdannc-image" and manifest["format_version"] == 2
     assert manifest["target"] == "darwin3"
+    # docs/image-format.md: its own checksum covers every other key, as json.dumps(indent=1, sort_keys=True) + "\n"
+    body = {k: v for k, v in manifest.items() if k != "manifest_sha256"}
+    own = hashlib.sha256((json.dumps(body, indent=1, sort_keys=True) + "\n").encode()).hexdigest()
+    assert manifest["manifest_sha256"] == own
     assert manifest["files"] == {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
     expected = {"target.yaml", "network.json", "io.npz"} | {f"cores/{c.name}.npz" for c in small_chip.cores}
     assert set(files) == expected
