@@ -148,9 +148,9 @@ def run(model: Path, input_path: Path, output_path: Path, engine: str, target_na
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the table, the bound and the verdict as JSON.")
 @click.option("--max-steps", default=0, show_default=True, type=int,
-              help="A layer may differ from onnxruntime by this many quantization steps...")
+              help="Largest difference from onnxruntime a layer may have, in quantization steps.")
 @click.option("--max-frac", default=0.0, show_default=True, type=float,
-              help="...in at most this fraction of its elements (0 to 1).")
+              help="Largest fraction of a layer's elements that may differ from onnxruntime (0 to 1).")
 @_quiet_option
 @click.pass_context
 def verify(ctx: click.Context, model: Path, input_path: Path, target_name: str, config_path: Path | None,

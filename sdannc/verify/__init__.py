@@ -29,7 +29,7 @@ from ..passes.align_delays import NEURON_OPS
 from ..reference import default_session_disagreement, reference
 from ..sim import Simulator
 from .compare import Bound, Row, compare, is_beyond
-from .onnx_tensors import corresponding, reader
+from .onnx_tensors import corresponding, readers
 
 __all__ = ["Bound", "Row", "Verification", "verify_model"]
 
@@ -101,12 +101,12 @@ def verify_model(model_path, input_path, target_name: str, config_path=None, cal
 
     nodes = [node for node in graph.nodes if node.op in NEURON_OPS]
     model = onnx.load(str(model_path))
-    readers = {t: reader(model, t, q) for t, q in corresponding(graph, [n.output for n in nodes], model).items()}
+    tensors = readers(model, corresponding(graph, [n.output for n in nodes], model))
     rows = []
     for node, summary in zip(nodes, compiled.report["layers"]):
         assert summary["layer"] == node.name, (summary["layer"], node.name)  # the report's rows are the layers
         chip = sim.codes_at(result, *addresses[node.output])
-        ref = readers[node.output].codes(x) if node.output in readers else None
+        ref = tensors[node.output].codes(x) if node.output in tensors else None
         tensor = node.output if ref is not None and ref.shape == chip.shape else None
         figures = compare(chip, golden[node.output].reshape(chip.shape), ref if tensor else None)
         rows.append(Row(node.name, summary["op"], tensor, list(graph.tensors[node.output].shape), chip.size,
@@ -114,7 +114,7 @@ def verify_model(model_path, input_path, target_name: str, config_path=None, cal
                         acc_shift=summary["acc_shift"], **figures))
 
     plain = reference(model_path)
-    sessions = [plain] + [r.session for r in readers.values()]
+    sessions = [plain] + [r.session for r in tensors.values()]
     notes = sorted({s.note for s in sessions if s.note})
     saturation = default_session_disagreement(model_path, x, plain.outputs(x)) if plain.exact else None
     verification = Verification(str(model_path), target.name, str(input_path), len(x), bound, rows,

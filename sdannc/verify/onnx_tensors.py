@@ -124,10 +124,16 @@ class TensorReader:
         return value.reshape(len(x), -1).astype(np.int64) + code_offset(q.dtype)
 
 
-def reader(model: onnx.ModelProto, tensor: str, quant: Quantization) -> TensorReader:
+def readers(model: onnx.ModelProto, wanted: dict[str, Quantization]) -> dict[str, TensorReader]:
+    """A reader per tensor: cut at a DequantizeLinear that reads it with its own quantization, if any."""
     consts = _constants(model)
-    for node in model.graph.node:  # a DequantizeLinear that reads the tensor with its own quantization
-        if node.op_type == "DequantizeLinear" and node.input[0] == tensor and \
-                _read(consts, node.input[1], node.input[2] if len(node.input) > 2 else "") == quant:
-            return TensorReader(tensor, quant, node.output[0], True, reference(cut_at(model, node.output[0])))
-    return TensorReader(tensor, quant, tensor, False, reference(cut_at(model, tensor)))
+    dequantized = {}
+    for node in model.graph.node:
+        if node.op_type == "DequantizeLinear" and node.input[0] in wanted and \
+                _read(consts, node.input[1], node.input[2] if len(node.input) > 2 else "") == wanted[node.input[0]]:
+            dequantized.setdefault(node.input[0], node.output[0])
+    out = {}
+    for tensor, quant in wanted.items():
+        output = dequantized.get(tensor, tensor)
+        out[tensor] = TensorReader(tensor, quant, output, output != tensor, reference(cut_at(model, output)))
+    return out
