@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -272,6 +273,20 @@ def test_a_simulator_that_leaves_the_golden_model_is_a_compiler_bug(runner, tmp_
     assert result.stdout.splitlines()[-2].startswith("COMPILER BUG: the simulator differs from the golden model in "
                                                      "1 layer(s), first in layer fc1 (1 of 512 elements)")
     assert result.stderr.startswith("sdannc: compiler bug:") and len(result.stderr.splitlines()) == 1
+
+
+def test_the_documented_example_is_what_verify_prints(runner, tmp_path):
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "exactness.md").read_text()
+    section = doc[doc.index("## 3. Finding the first mismatch"):]
+    example = section[section.index("```\n") + 4:section.index("\n```", section.index("```\n") + 4)]
+    x = tmp_path / "x.npy"
+    np.save(x, models.eval_set(models.float_model("cnn_pool"), 16))
+    model = models.quantized("cnn_pool")
+    result = verify(runner, model, x, "-t", "darwin3-wide")
+    assert result.exit_code == 1 and result.stdout == example + "\n"
+    loose = verify(runner, model, x, "-t", "darwin3-wide", "--max-steps", 2, "--max-frac", 0.1)
+    assert loose.exit_code == 0 and "`--max-steps 2\n--max-frac 0.1`" in section
+    assert loose.stdout.splitlines()[-1] == "all 5 layers with an onnxruntime tensor are within the bound"
 
 
 # ---- user errors: one line, exit 2, nothing written ----------------------------------------------------------

@@ -12,7 +12,6 @@ order, is the first mismatch.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -43,7 +42,7 @@ class Verification:
     bound: Bound
     rows: list[Row]
     reference_mode: str  # the onnxruntime sessions' modes (sdannc/reference)
-    notes: list[str] = field(default_factory=list)  # where onnxruntime could not run exactly, or saturates
+    notes: list[str] = field(default_factory=list)  # where onnxruntime could not run exactly, and why
     saturation: str | None = None  # the default session's disagreement on this CPU, if any
     config: str | None = None
     calib: str | None = None
