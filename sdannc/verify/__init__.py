@@ -83,6 +83,24 @@ def _input_checker(x: np.ndarray, name: str) -> Callable:
     return observe
 
 
+def _simulated_codes(image, where: str, addresses: dict, x: np.ndarray, name: str, progress) -> dict[str, np.ndarray]:
+    """[batch, elements] per tensor: the codes its neurons (addresses) emit on the simulator."""
+    sim = Simulator(image, where)
+    result = sim.run(x, name=name, progress=progress, record_codes=True)
+    return {tensor: sim.codes_at(result, core, neuron) for tensor, (core, neuron) in addresses.items()}
+
+
+def _onnxruntime_codes(model_path, graph, tensors: list[str], x: np.ndarray) -> tuple[dict, set, set]:
+    """The codes of the ONNX tensors the given IR tensors stand for, and the sessions' modes and notes."""
+    model = onnx.load(str(model_path))
+    codes, modes, notes = {}, set(), set()
+    for tensor, reader in readers(model, corresponding(graph, tensors, model)).items():
+        codes[tensor], session = reader.read(model, x)  # one session at a time: a large model's weights once
+        modes.add(session.mode)
+        notes |= {session.note} - {""}
+    return codes, modes, notes
+
+
 def verify_model(model_path, input_path, target_name: str, config_path=None, calib_path=None,
                  bound: Bound = Bound(), json_path=None,
                  progress: Callable[[int, int], None] | None = None) -> Verification:
@@ -92,32 +110,30 @@ def verify_model(model_path, input_path, target_name: str, config_path=None, cal
     if x.ndim >= 1 and x.shape[0] == 0:
         raise SdanncError(f"input {input_path}: an empty batch: give at least one sample")
     compiled = compile_in_memory(model_path, target, calib, _input_checker(x, str(input_path)), plan)
-    graph = compiled.graph
-    golden = run_codes(graph, encode_input(x, graph.input_encode).reshape(x.shape), target.arith, keep=True)
-    sim = Simulator(compiled.image, str(model_path))
-    result = sim.run(x, name=str(input_path), progress=progress, record_codes=True)
-    addresses = neuron_addresses(graph, compiled.layers)
-
+    graph, report, image = compiled.graph, compiled.report, compiled.image
     nodes = [node for node in graph.nodes if node.op in NEURON_OPS]
-    model = onnx.load(str(model_path))
-    tensors = readers(model, corresponding(graph, [n.output for n in nodes], model))
+    addresses = neuron_addresses(graph, compiled.layers)
+    del compiled  # the layers' tables are large: not held while the simulator runs
+    simulated = _simulated_codes(image, str(model_path), {n.output: addresses[n.output] for n in nodes}, x,
+                                 str(input_path), progress)
+    golden = run_codes(graph, encode_input(x, graph.input_encode).reshape(x.shape), target.arith, keep=True)
+    onnxruntime, modes, notes = _onnxruntime_codes(model_path, graph, [n.output for n in nodes], x)
+    plain = reference(model_path)  # the whole model, for the saturation line
+    modes.add(plain.mode)
+    notes |= {plain.note} - {""}
     rows = []
-    for node, summary in zip(nodes, compiled.report["layers"]):
+    for node, summary in zip(nodes, report["layers"]):
         assert summary["layer"] == node.name, (summary["layer"], node.name)  # the report's rows are the layers
-        chip = sim.codes_at(result, *addresses[node.output])
-        ref = tensors[node.output].codes(x) if node.output in tensors else None
+        chip = simulated[node.output]
+        ref = onnxruntime.get(node.output)
         tensor = node.output if ref is not None and ref.shape == chip.shape else None
         figures = compare(chip, golden[node.output].reshape(chip.shape), ref if tensor else None)
         rows.append(Row(node.name, summary["op"], tensor, list(graph.tensors[node.output].shape), chip.size,
                         beyond=is_beyond(figures, chip.size, bound), sparsify=summary["sparsify"],
                         acc_shift=summary["acc_shift"], **figures))
-
-    plain = reference(model_path)
-    sessions = [plain] + [r.session for r in tensors.values()]
-    notes = sorted({s.note for s in sessions if s.note})
     saturation = default_session_disagreement(model_path, x, plain.outputs(x)) if plain.exact else None
     verification = Verification(str(model_path), target.name, str(input_path), len(x), bound, rows,
-                                ", ".join(sorted({s.mode for s in sessions})), notes, saturation,
+                                ", ".join(sorted(modes)), sorted(notes), saturation,
                                 str(config_path) if config_path else None, str(calib_path) if calib_path else None)
     if json_path is not None:
         save_all({json_path: json_bytes(verification.as_json())})

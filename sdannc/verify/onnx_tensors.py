@@ -104,24 +104,23 @@ def cut_at(model: onnx.ModelProto, tensor: str) -> onnx.ModelProto:
     return cut
 
 
-@dataclass
+@dataclass(frozen=True)
 class TensorReader:
-    """How to get one ONNX tensor's codes from onnxruntime: a session of the model cut at `output`,
-    which is the tensor itself or the float output of the DequantizeLinear that reads it."""
+    """How to get one ONNX tensor's codes from onnxruntime: from a session of the model cut at
+    `output`, which is the tensor itself or the float output of the DequantizeLinear that reads it."""
 
     tensor: str
     quant: Quantization
     output: str
-    dequantized: bool
-    session: Reference
 
-    def codes(self, x: np.ndarray) -> np.ndarray:
-        """[batch, elements] the tensor's codes on the batch x (value + code offset)."""
-        value = self.session.run(x)[self.output]
-        q = self.quant
-        if self.dequantized:  # (q - zp) * scale in float32 is within 2^-24 relative of exact: rint undoes it
+    def read(self, model: onnx.ModelProto, x: np.ndarray) -> tuple[np.ndarray, Reference]:
+        """[batch, elements] the tensor's codes on the batch x (value + code offset), and the session
+        that gave them (its mode and note). The session is made here, so that it can go once read."""
+        session = reference(cut_at(model, self.output))
+        value, q = session.run(x)[self.output], self.quant
+        if self.output != self.tensor:  # (q - zp) * scale in float32 is within 2^-24 relative of exact: rint undoes it
             value = np.rint(value.astype(np.float64) / np.float64(np.float32(q.scale))) + q.zero_point
-        return value.reshape(len(x), -1).astype(np.int64) + code_offset(q.dtype)
+        return value.reshape(len(x), -1).astype(np.int64) + code_offset(q.dtype), session
 
 
 def readers(model: onnx.ModelProto, wanted: dict[str, Quantization]) -> dict[str, TensorReader]:
@@ -132,8 +131,4 @@ def readers(model: onnx.ModelProto, wanted: dict[str, Quantization]) -> dict[str
         if node.op_type == "DequantizeLinear" and node.input[0] in wanted and \
                 _read(consts, node.input[1], node.input[2] if len(node.input) > 2 else "") == wanted[node.input[0]]:
             dequantized.setdefault(node.input[0], node.output[0])
-    out = {}
-    for tensor, quant in wanted.items():
-        output = dequantized.get(tensor, tensor)
-        out[tensor] = TensorReader(tensor, quant, output, output != tensor, reference(cut_at(model, output)))
-    return out
+    return {tensor: TensorReader(tensor, quant, dequantized.get(tensor, tensor)) for tensor, quant in wanted.items()}
