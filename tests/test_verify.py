@@ -300,13 +300,13 @@ def _missing_input(ctx):
 def _wrong_shape(ctx):
     ctx["x"] = ctx["work"] / "flat.npy"
     np.save(ctx["x"], np.zeros((3, 64), np.float32))
-    return [f"input {ctx['x']}", "shape (3, 64)", "(batch, 1, 8, 8)"]
+    return [f"input {ctx['x']}", "shape (3, 64)", "the model's input (batch, 1, 8, 8)"]  # before the backend ran
 
 
 def _wrong_dtype(ctx):
     ctx["x"] = ctx["work"] / "codes.npy"
     np.save(ctx["x"], np.zeros((3, 1, 8, 8), np.uint8))
-    return [f"input {ctx['x']}", "dtype uint8"]
+    return [f"input {ctx['x']}", "dtype uint8", "the model's input"]
 
 
 def _empty_batch(ctx):
