@@ -171,15 +171,52 @@ def compile_command(model: Path, target_name: str, out_dir: Path, force: bool, c
 @_target_option
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Compile config (YAML), as for `sdannc compile`.")
+@click.option("--calib", "calib_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Calibration inputs (.npy), as for `sdannc compile`.")
 def run(model: Path, input_path: Path, output_path: Path, engine: str, target_name: str,
-        config_path: Path | None) -> None:
+        config_path: Path | None, calib_path: Path | None) -> None:
     """Run a quantized ONNX MODEL as the chip computes it, without writing an image."""
     from .compiler import run_model
     from .fileio import load_batch, save_array
 
     x = load_batch(input_path, "input")
-    save_array(output_path, run_model(model, x, target_name, engine, str(input_path), config_path=config_path))
+    save_array(output_path, run_model(model, x, target_name, engine, str(input_path), config_path=config_path,
+                                      calib_path=calib_path))
     click.echo(f"outputs written to {output_path}")
+
+
+@main.command()
+@click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--input", "-i", "input_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Input batch (.npy); the first axis is the batch.")
+@_target_option
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Compile config (YAML), as for `sdannc compile`.")
+@click.option("--calib", "calib_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Calibration inputs (.npy), as for `sdannc compile`.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the table, the bound and the verdict as JSON.")
+@click.option("--max-steps", default=0, show_default=True, type=int,
+              help="Largest difference from onnxruntime a layer may have, in quantization steps.")
+@click.option("--max-frac", default=0.0, show_default=True, type=float,
+              help="Largest fraction of a layer's elements that may differ from onnxruntime (0 to 1).")
+@_quiet_option
+@click.pass_context
+def verify(ctx: click.Context, model: Path, input_path: Path, target_name: str, config_path: Path | None,
+           calib_path: Path | None, json_path: Path | None, max_steps: int, max_frac: float, quiet: bool) -> None:
+    """Compare every layer of MODEL on the chip with onnxruntime: exit 1 at the first layer beyond the bound."""
+    from .verify import Bound, verify_model
+    from .verify.text import summary_lines
+
+    bound = Bound(max_steps, max_frac)
+    with _progress("simulating", quiet) as progress:
+        result = verify_model(model, input_path, target_name, config_path, calib_path, bound, json_path, progress)
+    if not quiet:
+        for line in summary_lines(result.as_json()):
+            click.echo(line)
+    if result.golden_mismatches:  # a compiler bug: said on stderr too, whatever stdout goes to
+        click.echo("sdannc: compiler bug: the simulator differs from the golden model: see the table", err=True)
+    ctx.exit(result.exit_code)
 
 
 @main.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -31,10 +32,28 @@ def lower(model_path, target: Target, calib: np.ndarray | None = None, stop_afte
     return run_pipeline(graph, target, options, stop_after=stop_after, observe=observe)
 
 
+@dataclass
+class Compiled:
+    """Everything one compile makes, in memory."""
+
+    graph: Graph  # the hardware-level IR
+    image: ChipImage
+    layers: dict  # the backend's tiles per neuron layer: which neurons hold each tensor (backend.neuron_addresses)
+    report: dict
+
+
 def compile_to_image(model_path, target: Target, calib: np.ndarray | None = None,
                      observe: Callable[[str, Graph], None] | None = None,
                      plan: Plan | None = None, status: Callable[[str], None] | None = None) -> tuple[Graph, ChipImage, dict]:
     """`status(text)` hears what the compiler is doing, step by step (the CLI shows it on a terminal)."""
+    compiled = compile_in_memory(model_path, target, calib, observe, plan, status)
+    return compiled.graph, compiled.image, compiled.report
+
+
+def compile_in_memory(model_path, target: Target, calib: np.ndarray | None = None,
+                      observe: Callable[[str, Graph], None] | None = None,
+                      plan: Plan | None = None, status: Callable[[str], None] | None = None) -> Compiled:
+    """compile_to_image, keeping the layers' tiles too."""
     status = status or (lambda text: None)
 
     def each_step(step: str, graph: Graph) -> None:
@@ -50,7 +69,15 @@ def compile_to_image(model_path, target: Target, calib: np.ndarray | None = None
                   "sparsify": {r["layer"]: r["sparsify"] for r in report["layers"] if r["sparsify"]},
                   "sparsify_registers": {n.name: SPARSIFY_REGISTERS[n.op] for n in graph.nodes
                                          if "sparsify" in n.attrs}}
-    return graph, image, report
+    return Compiled(graph, image, layers, report)
+
+
+def compile_inputs(target_name: str, config_path=None, calib_path=None) -> tuple[Target, Plan, np.ndarray | None]:
+    """What `--target`, `--config` and `--calib` mean to every command that compiles."""
+    target = load_target(target_name)
+    plan = load_config(config_path)
+    calib = load_batch(calib_path, "calibration input") if calib_path else None
+    return target, plan, calib
 
 
 def compile_model(model_path, target_name: str, out_dir, calib_path=None,
@@ -59,9 +86,7 @@ def compile_model(model_path, target_name: str, out_dir, calib_path=None,
     """Compile and write OUT_DIR (image + report.json) all at once: a failure leaves no OUT_DIR.
 
     `force` lets the image replace a folder that holds something else (fileio.check_output_folder)."""
-    target = load_target(target_name)
-    plan = load_config(config_path)
-    calib = load_batch(calib_path, "calibration input") if calib_path else None
+    target, plan, calib = compile_inputs(target_name, config_path, calib_path)
     _, image, report = compile_to_image(model_path, target, calib, observe, plan, status)
     if status:
         status(f"writing {out_dir}")
@@ -70,15 +95,14 @@ def compile_model(model_path, target_name: str, out_dir, calib_path=None,
 
 
 def run_model(model_path, x: np.ndarray, target_name: str, engine: str, name: str = "input", lanes: int = 1,
-              config_path=None):
+              config_path=None, calib_path=None):
     """The model's outputs on x, from the golden model or from the simulator of the compiled image."""
-    target = load_target(target_name)
-    plan = load_config(config_path)
+    target, plan, calib = compile_inputs(target_name, config_path, calib_path)
     if engine == "golden":
-        return golden_run(lower(model_path, target, plan=plan), x, target.arith, name)
+        return golden_run(lower(model_path, target, calib, plan=plan), x, target.arith, name)
     from .sim import Simulator
 
-    _, image, _ = compile_to_image(model_path, target, plan=plan)
+    _, image, _ = compile_to_image(model_path, target, calib, plan=plan)
     return Simulator(image, str(model_path)).run(x, lanes=lanes, name=name).outputs
 
 

@@ -1,6 +1,7 @@
 """Inputs that are not numbers: NaN, +inf, -inf, an empty batch or a single value are refused in one
-line by every command that reads a batch (sim, run and report --input; compile, tune and quantize
---calib), through the one check fileio.load_batch, with no numpy warning on stderr and nothing written.
+line by every command that reads a batch (sim, run, report and verify --input; compile, run, verify,
+tune and quantize --calib), through the one check fileio.load_batch, with no numpy warning on stderr
+and nothing written.
 """
 
 from __future__ import annotations
@@ -116,9 +117,10 @@ def setup(tmp_path_factory) -> dict:
     float_model.write_bytes(models.float_model("mlp_gemm").SerializeToString())
     good = models.calib_set(models.float_model("mlp_gemm"), 4)
     np.save(root / "labels.npy", np.arange(4) % 10)
+    np.save(root / "good.npy", good)
     assert_ok(invoke("compile", model, "-o", root / "image", "-q"))
     return {"model": model, "float": float_model, "image": root / "image", "labels": root / "labels.npy",
-            "good": good}
+            "good": good, "good_path": root / "good.npy"}
 
 
 # (command, the words naming the batch, its command line given the batch file and an output folder)
@@ -129,6 +131,13 @@ COMMANDS = {
     "run-sim": ("input", lambda s, x, out: ["run", s["model"], "--input", x, "--output", out / "y.npy",
                                             "--engine", "sim"]),
     "report": ("input", lambda s, x, out: ["report", s["image"], "--input", x, "-o", out / "report"]),
+    "run-calib": ("calibration input", lambda s, x, out: ["run", s["model"], "--input", s["good_path"],
+                                                          "--calib", x, "--output", out / "y.npy"]),
+    "verify": ("input", lambda s, x, out: ["verify", s["model"], "--input", x, "-t", "darwin3-wide",
+                                           "--json", out / "v.json", "-q"]),
+    "verify-calib": ("calibration input", lambda s, x, out: ["verify", s["model"], "--input", s["good_path"],
+                                                             "--calib", x, "-t", "darwin3-wide",
+                                                             "--json", out / "v.json", "-q"]),
     "compile": ("calibration input", lambda s, x, out: ["compile", s["model"], "--calib", x, "-o", out / "image"]),
     "tune": ("calibration input", lambda s, x, out: ["tune", s["model"], "--calib", x, "--labels", s["labels"],
                                                      "-o", out / "sparsify.yaml"]),

@@ -165,6 +165,12 @@ def _addresses(graph: Graph, layers: dict[str, LayerCores]) -> dict[str, tuple[n
     return _through_aliases(graph, produced)
 
 
+def neuron_addresses(graph: Graph, layers: dict[str, LayerCores]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Every tensor's elements as (image core, local neuron) arrays, once the layers are numbered
+    (build_image): where the simulator finds a tensor's codes (core INPUT for the graph's input)."""
+    return _addresses(graph, layers)
+
+
 def _link_targets(layers: dict[str, LayerCores], addr) -> tuple[np.ndarray, ...]:
     """Every (source neuron, target) pair of every link, in link order: source core and index, and
     the target's core, dendrite and carried index."""

@@ -56,6 +56,7 @@ class SimResult:
     samples: int
     lanes: int
     ticks: int
+    neuron_codes: np.ndarray | None = None  # [batch, neurons] each neuron's code per sample, if recorded
 
 
 @dataclass
@@ -143,8 +144,11 @@ class Simulator:
         return max(1, min(wanted, ticks))
 
     def run(self, x: np.ndarray, lanes: int = 1, name: str = "input",
-            progress: Callable[[int, int], None] | None = None, window: int | None = None) -> SimResult:
-        """Simulate the batch; `window` (ticks per step) changes the speed only, never the results."""
+            progress: Callable[[int, int], None] | None = None, window: int | None = None,
+            record_codes: bool = False) -> SimResult:
+        """Simulate the batch; `window` (ticks per step) changes the speed only, never the results.
+        `record_codes` also keeps every neuron's code per sample (its 8 spikes in its layer's
+        window, sim/windows.py), for `codes_at`."""
         self.check_input(x, name)
         io, sched = self.image.io, self.image.schedule
         if sched.sample_interval < sched.bits:
@@ -155,8 +159,18 @@ class Simulator:
         per_lane = samples // lanes
         codes_in = encode_input(x, io.input_encode).reshape(lanes, per_lane, io.n_inputs)
         ticks = sched.ticks_for(per_lane)
-        stepper = Stepper(self, self._runners(lanes), codes_in, ticks, self.window_for(lanes, ticks, window))
+        stepper = Stepper(self, self._runners(lanes), codes_in, ticks, self.window_for(lanes, ticks, window),
+                          record_codes)
         codes_out = stepper.run(progress)
         codes = codes_out.reshape(samples, io.n_outputs)
         outputs = decode_output(codes, io.output_decode).reshape((samples,) + io.output_shape)
-        return SimResult(outputs, codes, stepper.counters, samples, lanes, ticks)
+        recorded = stepper.neuron_codes.reshape(samples, self.n_neurons) if record_codes else None
+        return SimResult(outputs, codes, stepper.counters, samples, lanes, ticks, recorded)
+
+    def codes_at(self, result: SimResult, core: np.ndarray, neuron: np.ndarray) -> np.ndarray:
+        """[batch, elements] the codes the neurons (image core, local neuron) emitted per sample, from a
+        run with record_codes; the compiler's addresses (backend.neuron_addresses) say which neurons
+        hold a tensor."""
+        if result.neuron_codes is None:
+            raise ValueError("the run did not record neuron codes: run(..., record_codes=True)")
+        return result.neuron_codes[:, self.core_base[np.asarray(core)] + np.asarray(neuron)].astype(np.int64)

@@ -47,7 +47,7 @@ class Counters:
 
 class Stepper:
     def __init__(self, sim: "Simulator", blocks: list["RunnerBlock"], codes_in: np.ndarray, ticks: int,
-                 window: int) -> None:
+                 window: int, record_codes: bool = False) -> None:
         self.sim, self.net, self.blocks = sim, sim.network, blocks
         self.lanes, per_lane, _ = codes_in.shape
         self.ticks, self.window = ticks, window
@@ -68,6 +68,10 @@ class Stepper:
             sample_input_spikes=np.zeros(sim.image.schedule.bits, dtype=np.int64),
         )
         self.sample_windows = SampleWindows(sim.image, per_lane)
+        # Opt-in: every neuron's code per sample [lanes, samples, neurons] (what `sdannc verify` compares).
+        self.neuron_codes = np.zeros((self.lanes, per_lane, sim.n_neurons),
+                                     dtype=np.min_scalar_type((1 << sim.image.schedule.bits) - 1)) \
+            if record_codes else None
         self._spikes_by_bit = np.zeros((sim.image.schedule.bits, sim.n_neurons), dtype=np.int64)
         self._level_end = [self._level_runs(b.levels) for b in blocks]
         self._views: dict[tuple[int, int, int], object] = {}
@@ -168,6 +172,8 @@ class Stepper:
                 counters.sample_input_spikes[bit] += int(injected[k].sum())
             counters.sample_sops += sops[k].sum(axis=0) * windows.receiving(tick)
         windows.count_spikes(fired, ticks, self.sim.core_base, self._spikes_by_bit)
+        if self.neuron_codes is not None:
+            windows.record_codes(fired, ticks, self.sim.core_base, self.neuron_codes)
 
     def _read_outputs(self, ticks: np.ndarray, fired: np.ndarray) -> None:
         """Output bit b of sample s is its neuron's spike at tick s * interval + output_offset + b."""

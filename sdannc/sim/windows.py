@@ -25,19 +25,34 @@ class SampleWindows:
         self.known = self.stage > 0
         self.n_neurons = np.asarray([c.n_neurons for c in image.cores], dtype=np.int64)
 
-    def _window(self, start: np.ndarray, tick: int) -> tuple[np.ndarray, np.ndarray]:
+    def _window(self, start: np.ndarray, tick: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per core: is the tick inside a real sample's window that starts at `start`, which sample, which bit."""
         sample, bit = np.divmod(tick - start, self.interval)
         inside = self.known & (sample >= 0) & (sample < self.samples) & (bit < self.bits)
-        return inside, bit
+        return inside, sample, bit
+
+    def sending(self, ticks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per tick and core [ticks, cores]: the sample whose bit the core sends, and the bit (-1
+        where it sends no real sample's)."""
+        send_start = self.stage * self.bits - 1
+        sample = np.full((len(ticks), self.stage.size), -1, dtype=np.int64)
+        bit = sample.copy()
+        for k, tick in enumerate(ticks):
+            inside, s, b = self._window(send_start, int(tick))
+            sample[k, inside], bit[k, inside] = s[inside], b[inside]
+        return sample, bit
 
     def count_spikes(self, fired: np.ndarray, ticks: np.ndarray, core_first: np.ndarray,
                      spikes_by_bit: np.ndarray) -> None:
         """Add the spikes fired [ticks, lanes, neurons] that send real samples' bits into
         spikes_by_bit [bits, neurons]."""
-        send_start = self.stage * self.bits - 1
-        bit_of_core = np.stack([np.where(inside, bit, -1) for inside, bit in
-                                (self._window(send_start, int(tick)) for tick in ticks)])
-        count_sample_spikes(fired, bit_of_core, core_first, self.n_neurons, spikes_by_bit)
+        count_sample_spikes(fired, self.sending(ticks)[1], core_first, self.n_neurons, spikes_by_bit)
+
+    def record_codes(self, fired: np.ndarray, ticks: np.ndarray, core_first: np.ndarray, codes: np.ndarray) -> None:
+        """Set, in codes [lanes, samples, neurons], the bits the spikes fired [ticks, lanes, neurons]
+        send: a neuron's spikes of one sample, MSB first, are the code it emits for it."""
+        sample_of_core, bit_of_core = self.sending(ticks)
+        record_sample_codes(fired, sample_of_core, bit_of_core, core_first, self.n_neurons, self.bits, codes)
 
     def receiving(self, tick: int) -> np.ndarray:
         """Per core: are the spikes it receives at this tick a real sample's."""
@@ -59,3 +74,22 @@ def count_sample_spikes(fired, bit_of_core, core_first, core_neurons, spikes_by_
                 spiked = fired[k, lane, first:last]
                 for n in range(counts.size):  # a core's neurons are consecutive: this vectorizes
                     counts[n] += spiked[n]
+
+
+@nb.njit(cache=True, nogil=True)
+def record_sample_codes(fired, sample_of_core, bit_of_core, core_first, core_neurons, bits, codes):
+    """codes[lane, sample, neuron] |= spike << (bits - 1 - bit) for the cores that send a real
+    sample's bit at each tick (sample_of_core, bit_of_core [ticks, cores], -1 where they do not)."""
+    for k in range(bit_of_core.shape[0]):
+        for core in range(bit_of_core.shape[1]):
+            bit = bit_of_core[k, core]
+            if bit < 0:
+                continue
+            sample, weight = sample_of_core[k, core], 1 << (bits - 1 - bit)
+            first, last = core_first[core], core_first[core] + core_neurons[core]
+            for lane in range(fired.shape[1]):
+                spiked = fired[k, lane, first:last]
+                row = codes[lane, sample, first:last]
+                for n in range(row.size):
+                    if spiked[n]:
+                        row[n] |= weight
