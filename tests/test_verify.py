@@ -232,8 +232,8 @@ def test_notes_say_where_onnxruntime_is_not_exact(runner, tmp_path, inputs, monk
     note = "onnxruntime's exact mode cannot load it; compared against its default kernels"
     saturation = "onnxruntime's default kernels on this CPU saturate: 12.50% of outputs differ from its exact mode"
 
-    def default_reference(model, tensors=(), threads=0):
-        session = reference(model, tensors, threads).session
+    def default_reference(model, threads=0):
+        session = reference(model, threads).session
         return Reference(session, DEFAULT, note=note)
 
     monkeypatch.setattr(verify_module, "reference", default_reference)

@@ -88,7 +88,12 @@ def _load(model_or_path) -> tuple[onnx.ModelProto, str]:
 
 
 def with_outputs(model: onnx.ModelProto, tensors: Sequence[str]) -> onnx.ModelProto:
-    """A copy of the model that also outputs the given intermediate tensors (types left to onnxruntime)."""
+    """A copy of the model that also outputs the given intermediate tensors (types left to onnxruntime).
+
+    Not for reading a quantized model's layers: onnxruntime does not fuse a QDQ group whose
+    QuantizeLinear output is a graph output, so the copy may compute other numbers (verify cuts the
+    model at each tensor instead, sdannc/verify/onnx_tensors.py). Tests use it on models without
+    QDQ groups."""
     out = onnx.ModelProto()
     out.CopyFrom(model)
     present = {o.name for o in out.graph.output}
@@ -99,12 +104,11 @@ def with_outputs(model: onnx.ModelProto, tensors: Sequence[str]) -> onnx.ModelPr
     return out
 
 
-def reference(model_or_path, tensors: Sequence[str] = (), threads: int = 0) -> Reference:
+def reference(model_or_path, threads: int = 0) -> Reference:
     """The project's onnxruntime reference for a model (a path or a ModelProto): exact where onnxruntime
-    can be, the default session otherwise, flagged. `tensors` adds intermediate tensors as outputs;
-    `threads` > 0 fixes onnxruntime's thread count (the benchmark's)."""
+    can be, the default session otherwise, flagged. `threads` > 0 fixes onnxruntime's thread count
+    (the benchmark's)."""
     model, name = _load(model_or_path)
-    model = with_outputs(model, tensors)
     try:
         return Reference(_session(model, True, threads), EXACT)
     except Exception as exact_failure:  # onnxruntime raises its own Fail / NotImplemented types
