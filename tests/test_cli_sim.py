@@ -27,7 +27,7 @@ from sdannc.handbuilt import StemLayer, dense_reference, dense_stem_network, ran
 from sdannc.image import read_image, write_image
 from sdannc.resources import data_dir
 from sdannc.target import load_target
-from cli_checks import assert_user_error, assert_ok
+from cli_checks import assert_user_error, assert_ok, progress_lines
 
 BITS = 8
 
@@ -83,7 +83,7 @@ def test_sim_outputs_and_report(runner, small_image, tmp_path):
     xp, yp, rp = sim_files(tmp_path, small_image.x)
     result = run_sim(runner, small_image.path, "--input", xp, "--output", yp, "--report", rp)
     assert_ok(result)
-    assert result.stderr == ""
+    progress = progress_lines(result, "sim")  # CliRunner's stderr is not a terminal
     assert f"outputs written to {yp}, report to {rp}" in result.stdout
 
     y = np.load(yp)
@@ -98,6 +98,7 @@ def test_sim_outputs_and_report(runner, small_image, tmp_path):
     assert report["ticks"] == schedule.ticks_for(batch)
     # docs: sample s's last output bit fires at s * sample_interval + output_offset + bits - 1
     assert report["ticks"] == (batch - 1) * schedule.sample_interval + schedule.output_offset + schedule.bits
+    assert progress[-1] == f"sdannc: sim: 100% ({report['ticks']}/{report['ticks']} ticks)"
     assert report["spikes"]["inputs"] == popcount(small_image.x)
 
     counts = pipeline_counts(small_image.layers, small_image.x, report["ticks"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ..fileio import array_bytes, json_bytes, load_array, save_all
+from ..fileio import array_bytes, check_writable, json_bytes, load_array, save_all
 from ..image import read_image
 from ..target import load_target
 from .report import build_report
@@ -19,6 +19,9 @@ def simulate(image_dir, input_path, output_path, report_path=None, target_name: 
     x = load_array(input_path, "input")
     sim = Simulator(image, str(image_dir))
     sim.check_input(x, str(input_path))
+    for path in (output_path, report_path):
+        if path is not None:
+            check_writable(path)
     result = sim.run(x, lanes=lanes, name=str(input_path), progress=progress)
     report = build_report(sim, result)
     files = {output_path: array_bytes(result.outputs)}
