@@ -58,8 +58,8 @@ def compile_to_image(model_path, target: Target, calib: np.ndarray | None = None
 
     status(f"reading {Path(model_path).name}")
     graph, needs = lower_within_capacity(model_path, target, calib, observe=each_step, plan=plan)
-    milestone(f"read and lowered {len(needs)} layers, estimated at {sum(n.cores for n in needs)} or more "
-              f"of the {target.core_count()} cores")
+    milestone(f"read and lowered {len(needs)} layers; estimate: at least {sum(n.cores for n in needs)} of "
+              f"{target.core_count()} cores")
     image, layers = build_image(graph, target, status, milestone)
     report = compile_report(graph, image, layers, target, str(model_path))
     image.meta = {"model": Path(model_path).name, "layers": [r["layer"] for r in report["layers"]],
