@@ -367,3 +367,21 @@ def test_disasm_core_file(runner, small_image):
 def test_disasm_missing_core_file(runner, small_image):
     result = runner.invoke(main, ["disasm", str(small_image.path / "cores" / "x09_y09.npz")])
     assert_user_error(result, "x09_y09.npz")
+
+
+
+def test_outputs_are_checked_before_the_run_and_nothing_is_created(tmp_path):
+    """sim and tune check their output paths first (a long run would be lost at the end); the check
+    itself creates nothing, not even the folders save_all would make."""
+    from sdannc.errors import SdanncError
+    from sdannc.fileio import check_writable
+
+    (tmp_path / "afile").write_text("")
+    (tmp_path / "taken").mkdir()
+    for path, why in [(tmp_path / "afile" / "y.npy", f"{tmp_path / 'afile'} is a file, not a folder"),
+                      (tmp_path / "afile" / "deeper" / "y.npy", f"{tmp_path / 'afile'} is a file, not a folder"),
+                      (tmp_path / "taken", "it is a folder")]:
+        with pytest.raises(SdanncError, match=re.escape(f"{path}: cannot write ({why}")):
+            check_writable(path)
+    check_writable(tmp_path / "new" / "deeper" / "y.npy")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "taken"]

@@ -22,6 +22,7 @@ Axon memory and route lengths depend on where the tiles go; they are checked aft
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,9 +82,9 @@ class _Run:
         self.hash = np.zeros(weight.shape[1], dtype=np.uint64)
 
     def extended(self, c1: int) -> "_Run":
-        run = _Run.__new__(_Run)
-        run.weight, run.keys, run.c0, run.c1 = self.weight, self.keys, self.c0, c1
-        run.used, run.hash = self.used.copy(), self.hash.copy()
+        """The run to output c1, this one left as it is (the search goes back to it)."""
+        run = copy.copy(self)
+        run.c1, run.used, run.hash = c1, self.used.copy(), self.hash.copy()
         for row in range(self.c1, c1):
             values = self.weight[row]
             run.used |= values != 0
@@ -112,10 +113,11 @@ class _Run:
 
 def _dense_tiles(weight: np.ndarray, chip: _Chip) -> int:
     """The fewest runs of consecutive outputs, each at most a core's neurons, whose dense tables each
-    fit a big core. Every test is monotone in the run (a longer run uses at least the inputs and the
-    distinct columns of a shorter one), so taking each run as long as it fits is the fewest; runs are
-    found by doubling, then halving. An output whose tables fit no core counts one run (the backend
-    names that layer)."""
+    fit a big core (the backend's tiles of the layer are such runs). Every test is monotone in the run
+    (a longer run uses at least the inputs and the distinct columns of a shorter one), so taking each
+    run as long as it fits gives the fewest; runs are found by doubling, then halving. A hash
+    collision can only make a run fit sooner, and so the count smaller. An output whose tables fit
+    no core counts one run (the backend names that layer)."""
     outputs = weight.shape[0]
     keys = np.random.default_rng(0).integers(1, 1 << 63, size=outputs, dtype=np.uint64) | np.uint64(1)
     tiles, c0 = 0, 0

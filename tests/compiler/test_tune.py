@@ -100,6 +100,18 @@ def test_cli_errors_are_one_line_and_write_nothing(tmp_path, data, labels, args,
     assert not out.exists()
 
 
+def test_an_unwritable_config_is_refused_before_the_search(tmp_path, data):
+    _, _, _, x, labels = data
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", labels)
+    (tmp_path / "afile").write_text("")
+    out = tmp_path / "afile" / "sparsify.yaml"
+    result = CliRunner().invoke(main, ["tune", str(models.quantized(MODEL)), "--calib", str(tmp_path / "x.npy"),
+                                       "--labels", str(tmp_path / "y.npy"), "-o", str(out)])
+    assert_user_error(result, str(out), "cannot write", "afile is a file, not a folder")  # no progress line first
+    assert (tmp_path / "afile").read_text() == ""
+
+
 def test_search_reports_progress_up_to_its_total(data):
     target, graph, synapses, x, labels = data
     calls = []
