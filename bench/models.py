@@ -102,6 +102,27 @@ def vgg11() -> onnx.ModelProto:
     return b.model(b.gemm(h, 10, relu=False))
 
 
+def vgg16_224() -> onnx.ModelProto:
+    """VGG-16 at 224 x 224 with 1000 classes (138 M weights): far too large for one darwin3 chip."""
+    b = NetBuilder("vgg16_224", (1, 3, 224, 224))
+    h = "x"
+    for stage in ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512)):
+        for c in stage:
+            h = b.conv(h, c)
+        h = b.maxpool(h)
+    h = b.gemm(b.flatten(h), 4096)
+    h = b.gemm(h, 4096)
+    return b.model(b.gemm(h, 1000, relu=False))
+
+
+def wide224() -> onnx.ModelProto:
+    """Two 3x3 convolutions (3 -> 16 -> 64 channels) at 224 x 224, global average pool, FC 10: 4 M
+    neurons from 10 k weights (the case of tests/compiler/test_capacity.py)."""
+    b = NetBuilder("wide224", (1, 3, 224, 224))
+    h = b.conv(b.conv("x", 16), 64)
+    return b.model(b.gemm(b.gap_flatten(h), 10, relu=False))
+
+
 def resnet18() -> onnx.ModelProto:
     """The ImageNet ResNet-18 (stem: 7x7 stride-2 convolution, 3x3 stride-2 max pool; 4 stages of 2
     basic blocks; 1x1 stride-2 projection shortcuts) at 64 x 64, with 10 classes."""

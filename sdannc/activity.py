@@ -75,3 +75,9 @@ def simulated_activity(sim, counters) -> dict[str, LayerActivity]:
         row.spikes_by_bit = row.spikes_by_bit + by_core[index]
         row.sops += int(counters.sample_sops[index])
     return out
+
+
+def sample_totals(activity: dict[str, LayerActivity]) -> tuple[int, int]:
+    """(spikes, SOPs) inside real samples' windows, over every layer, the input's spikes included:
+    what `sdannc sim` and `sdannc report` both divide by the samples for their per-sample figures."""
+    return sum(a.spikes for a in activity.values()), sum(a.sops for a in activity.values())

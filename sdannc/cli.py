@@ -154,8 +154,9 @@ def compile_command(model: Path, target_name: str, out_dir: Path, force: bool, c
         if step in dump_ir:
             click.echo(f"== IR after {step} ==\n{graph.dump()}")
 
-    with _status(quiet) as status:
-        report = compile_model(model, target_name, out_dir, calib_path, observe, config_path, status, force)
+    with _status("compile", quiet) as status:
+        report = compile_model(model, target_name, out_dir, calib_path, observe, config_path, status.update,
+                               status.milestone, force)
     if not quiet:
         click.echo(summary_table(report))
         click.echo(f"image written to {out_dir}")
@@ -209,7 +210,7 @@ def verify(ctx: click.Context, model: Path, input_path: Path, target_name: str, 
     from .verify.text import summary_lines
 
     bound = Bound(max_steps, max_frac)
-    with _progress("simulating", quiet) as progress:
+    with _progress("verify", "simulating", "ticks", quiet) as progress:
         result = verify_model(model, input_path, target_name, config_path, calib_path, bound, json_path, progress)
     if not quiet:
         for line in summary_lines(result.as_json()):
@@ -251,10 +252,11 @@ def tune(model: Path, calib_path: Path, labels_path: Path, max_drop: float, outp
          quiet: bool) -> None:
     """Choose RoT / DRLO per layer: fewest synaptic operations within an accuracy-drop limit."""
     from .compiler import tune_model
-    from .fileio import save_all
+    from .fileio import check_writable, save_all
     from .tune import pareto_table
 
-    with _progress("tuning", quiet) as progress:
+    check_writable(output_path)  # before the search, not after it
+    with _progress("tune", "tuning", "configurations", quiet) as progress:
         result, text = tune_model(model, target_name, calib_path, labels_path, max_drop, progress)
     save_all({output_path: text.encode()})
     if not quiet:
@@ -287,7 +289,7 @@ def sim(image_dir: Path, input_path: Path, output_path: Path, report_path: Path 
     """Run IMAGE_DIR on the cycle-level simulator."""
     from .sim.run import simulate, summary_lines
 
-    with _progress("simulating", quiet) as progress:
+    with _progress("sim", "simulating", "ticks", quiet) as progress:
         report = simulate(image_dir, input_path, output_path, report_path, target_name, lanes, progress)
     if not quiet:
         for line in summary_lines(report):
@@ -306,7 +308,7 @@ def report(image_dir: Path, input_path: Path, out_dir: Path, force: bool, lanes:
     """Spikes, SOPs, bit positions, sparsification, energy and timing of a compiled IMAGE_DIR, as HTML."""
     from .activity_report import collect, write_report
 
-    with _progress("simulating", quiet) as progress:
+    with _progress("report", "simulating", "ticks", quiet) as progress:
         data = collect(image_dir, input_path, lanes, progress)
     write_report(data, out_dir, force)
     if not quiet:
@@ -319,20 +321,35 @@ def report(image_dir: Path, input_path: Path, out_dir: Path, force: bool, lanes:
         click.echo(f"report written to {out_dir / 'index.html'}")
 
 
-class _status:
-    """One updating line on stderr saying what a long job is doing, shown only on a terminal."""
+def _plain(command: str, text: str) -> None:
+    """One progress line where stderr is not a terminal (a log, CI); every one starts `sdannc: <command>:`
+    so that a reader tells them from the error line, `sdannc: error: ...`."""
+    click.echo(f"sdannc: {command}: {text}", err=True)
 
-    def __init__(self, quiet: bool) -> None:
-        self.enabled, self.shown = not quiet and sys.stderr.isatty(), False
+
+class _status:
+    """What a long job is doing, on stderr. On a terminal: one updating line. Elsewhere: a plain line
+    for each milestone done, only once the inputs are read and the network passed the capacity
+    estimate, so that a command refused for its input prints its one error line and nothing else."""
+
+    def __init__(self, command: str, quiet: bool) -> None:
+        self.command, self.shown = command, False
+        self.live = not quiet and sys.stderr.isatty()
+        self.plain = not quiet and not self.live
         self.start = time.monotonic()
 
     def __enter__(self):
-        return self.update
+        return self
 
     def update(self, text: str) -> None:
-        if self.enabled:
+        if self.live:
             click.echo(f"\r\x1b[K[{time.monotonic() - self.start:6.1f} s] {text}", nl=False, err=True)
             self.shown = True
+
+    def milestone(self, text: str) -> None:
+        if self.plain:
+            _plain(self.command, f"{text} ({time.monotonic() - self.start:.1f} s)")
+        self.update(text)
 
     def __exit__(self, *exc) -> None:
         if self.shown:
@@ -340,16 +357,25 @@ class _status:
 
 
 class _progress:
-    """A progress bar on stderr for long runs, shown only on a terminal."""
+    """Progress of a long run on stderr: a bar on a terminal; elsewhere a plain line each time another
+    tenth is done (the first after the run has started, so never before an input error)."""
 
-    def __init__(self, label: str, quiet: bool) -> None:
-        self.label, self.enabled, self.bar = label, not quiet and sys.stderr.isatty(), None
+    STEPS = 10
+
+    def __init__(self, command: str, label: str, unit: str, quiet: bool) -> None:
+        self.command, self.label, self.unit, self.bar = command, label, unit, None
+        self.live = not quiet and sys.stderr.isatty()
+        self.plain = not quiet and not self.live
+        self.tenths = 0
 
     def __enter__(self):
         return self.update
 
     def update(self, done: int, total: int) -> None:
-        if not self.enabled:
+        if self.plain and total > 0 and done * self.STEPS // total > self.tenths:
+            self.tenths = done * self.STEPS // total
+            _plain(self.command, f"{100 * done // total}% ({done}/{total} {self.unit})")
+        if not self.live:
             return
         if self.bar is None:
             self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr)

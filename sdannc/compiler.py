@@ -9,6 +9,7 @@ from typing import Callable
 import numpy as np
 
 from .backend import build_image, build_layers
+from .backend.capacity import LayerNeed, check_capacity
 from .backend.programs import SPARSIFY_REGISTERS
 from .backend.report import compile_report
 from .config import load_config
@@ -42,19 +43,33 @@ class Compiled:
     report: dict
 
 
+def lower_within_capacity(model_path, target: Target, calib: np.ndarray | None = None,
+                          observe: Callable[[str, Graph], None] | None = None,
+                          plan: Plan | None = None) -> tuple[Graph, list[LayerNeed]]:
+    """lower(), then refuse a network that cannot fit the chip before any table is built (its lower
+    bounds, backend/capacity.py, already exceed it); the bounds per layer."""
+    graph = lower(model_path, target, calib, observe=observe, plan=plan)
+    return graph, check_capacity(graph, target, str(model_path))
+
+
 def compile_to_image(model_path, target: Target, calib: np.ndarray | None = None,
                      observe: Callable[[str, Graph], None] | None = None,
-                     plan: Plan | None = None, status: Callable[[str], None] | None = None) -> tuple[Graph, ChipImage, dict]:
-    """`status(text)` hears what the compiler is doing, step by step (the CLI shows it on a terminal)."""
-    compiled = compile_in_memory(model_path, target, calib, observe, plan, status)
+                     plan: Plan | None = None, status: Callable[[str], None] | None = None,
+                     milestone: Callable[[str], None] | None = None) -> tuple[Graph, ChipImage, dict]:
+    """`status(text)` hears what the compiler is doing, step by step (the CLI shows it on a terminal);
+    `milestone(text)` hears each stage done, once the inputs are read and the network passed the
+    capacity estimate (the CLI prints those where stderr is not a terminal)."""
+    compiled = compile_in_memory(model_path, target, calib, observe, plan, status, milestone)
     return compiled.graph, compiled.image, compiled.report
 
 
 def compile_in_memory(model_path, target: Target, calib: np.ndarray | None = None,
                       observe: Callable[[str, Graph], None] | None = None,
-                      plan: Plan | None = None, status: Callable[[str], None] | None = None) -> Compiled:
+                      plan: Plan | None = None, status: Callable[[str], None] | None = None,
+                      milestone: Callable[[str], None] | None = None) -> Compiled:
     """compile_to_image, keeping the layers' tiles too."""
     status = status or (lambda text: None)
+    milestone = milestone or (lambda text: None)
 
     def each_step(step: str, graph: Graph) -> None:
         status(f"{step} done")
@@ -62,8 +77,10 @@ def compile_in_memory(model_path, target: Target, calib: np.ndarray | None = Non
             observe(step, graph)
 
     status(f"reading {Path(model_path).name}")
-    graph = lower(model_path, target, calib, observe=each_step, plan=plan)
-    image, layers = build_image(graph, target, status)
+    graph, needs = lower_within_capacity(model_path, target, calib, observe=each_step, plan=plan)
+    milestone(f"read and lowered {len(needs)} layers; estimate: at least {sum(n.cores for n in needs)} of "
+              f"{target.core_count()} cores")
+    image, layers = build_image(graph, target, status, milestone)
     report = compile_report(graph, image, layers, target, str(model_path))
     image.meta = {"model": Path(model_path).name, "layers": [r["layer"] for r in report["layers"]],
                   "sparsify": {r["layer"]: r["sparsify"] for r in report["layers"] if r["sparsify"]},
@@ -82,12 +99,13 @@ def compile_inputs(target_name: str, config_path=None, calib_path=None) -> tuple
 
 def compile_model(model_path, target_name: str, out_dir, calib_path=None,
                   observe: Callable[[str, Graph], None] | None = None, config_path=None,
-                  status: Callable[[str], None] | None = None, force: bool = False) -> dict:
+                  status: Callable[[str], None] | None = None, milestone: Callable[[str], None] | None = None,
+                  force: bool = False) -> dict:
     """Compile and write OUT_DIR (image + report.json) all at once: a failure leaves no OUT_DIR.
 
     `force` lets the image replace a folder that holds something else (fileio.check_output_folder)."""
     target, plan, calib = compile_inputs(target_name, config_path, calib_path)
-    _, image, report = compile_to_image(model_path, target, calib, observe, plan, status)
+    _, image, report = compile_to_image(model_path, target, calib, observe, plan, status, milestone)
     if status:
         status(f"writing {out_dir}")
     write_image(image, out_dir, extra={"report.json": json_bytes(report)}, force=force)
@@ -117,7 +135,7 @@ def tune_model(model_path, target_name: str, calib_path, labels_path, max_drop: 
     target = load_target(target_name)
     x = load_batch(calib_path, "calibration input")
     labels = check_labels(load_array(labels_path, "labels"), x.shape[0], str(labels_path))
-    graph = lower(model_path, target)
+    graph, _ = lower_within_capacity(model_path, target)
     check_input(graph, x, str(calib_path))
     layers = build_layers(graph, target)  # the tables give the synapses per spike; no placement needed
     result = tune(graph, x, labels, target.arith, synapse_counts(graph, layers), max_drop, progress)

@@ -239,3 +239,18 @@ def write_folder(files: dict[str, bytes], out_dir: str | os.PathLike, kind: str,
         raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def check_writable(path: str | os.PathLike) -> None:
+    """Refuse, before a long run, an output file that save_all could not write (a folder in its place,
+    or a file where a folder of its path should be); creates nothing."""
+    path = Path(path)
+    if path.is_dir():
+        raise SdanncError(f"{path}: cannot write (it is a folder)")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise SdanncError(f"{path}: cannot write ({folder} is a file, not a folder)")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise SdanncError(f"{path}: cannot write (no permission in {folder})")

@@ -1,5 +1,7 @@
 """Checks shared by the command-line tests: what a user error must look like."""
 
+from types import SimpleNamespace
+
 
 def assert_ok(result):
     assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
@@ -17,3 +19,21 @@ def assert_user_error(result, *fragments: str) -> str:
     for fragment in fragments:
         assert fragment in lines[0], (fragment, lines[0])
     return lines[0]
+
+
+def progress_lines(result, command: str) -> list[str]:
+    """Stderr of a command that worked, where stderr is not a terminal (as in CliRunner): nothing but
+    its plain progress lines, each `sdannc: <command>: ...`; returns them."""
+    lines = result.stderr.splitlines()
+    for line in lines:
+        assert line.startswith(f"sdannc: {command}: "), result.stderr
+    return lines
+
+
+def assert_user_error_after_progress(result, command: str, *fragments: str) -> str:
+    """A user error that can only arise once the work has begun (a placement or memory limit): the
+    command's progress lines may come first, then the error, as assert_user_error wants it, last."""
+    lines = result.stderr.splitlines(keepends=True)
+    progress_lines(SimpleNamespace(stderr="".join(lines[:-1])), command)
+    return assert_user_error(SimpleNamespace(exit_code=result.exit_code, exception=result.exception,
+                                             stdout=result.stdout, stderr="".join(lines[-1:])), *fragments)

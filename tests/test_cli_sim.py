@@ -27,7 +27,7 @@ from sdannc.handbuilt import StemLayer, dense_reference, dense_stem_network, ran
 from sdannc.image import read_image, write_image
 from sdannc.resources import data_dir
 from sdannc.target import load_target
-from cli_checks import assert_user_error, assert_ok
+from cli_checks import assert_user_error, assert_ok, progress_lines
 
 BITS = 8
 
@@ -83,7 +83,7 @@ def test_sim_outputs_and_report(runner, small_image, tmp_path):
     xp, yp, rp = sim_files(tmp_path, small_image.x)
     result = run_sim(runner, small_image.path, "--input", xp, "--output", yp, "--report", rp)
     assert_ok(result)
-    assert result.stderr == ""
+    progress = progress_lines(result, "sim")  # CliRunner's stderr is not a terminal
     assert f"outputs written to {yp}, report to {rp}" in result.stdout
 
     y = np.load(yp)
@@ -98,6 +98,7 @@ def test_sim_outputs_and_report(runner, small_image, tmp_path):
     assert report["ticks"] == schedule.ticks_for(batch)
     # docs: sample s's last output bit fires at s * sample_interval + output_offset + bits - 1
     assert report["ticks"] == (batch - 1) * schedule.sample_interval + schedule.output_offset + schedule.bits
+    assert progress[-1] == f"sdannc: sim: 100% ({report['ticks']}/{report['ticks']} ticks)"
     assert report["spikes"]["inputs"] == popcount(small_image.x)
 
     counts = pipeline_counts(small_image.layers, small_image.x, report["ticks"])
@@ -364,3 +365,21 @@ def test_disasm_core_file(runner, small_image):
 def test_disasm_missing_core_file(runner, small_image):
     result = runner.invoke(main, ["disasm", str(small_image.path / "cores" / "x09_y09.npz")])
     assert_user_error(result, "x09_y09.npz")
+
+
+
+def test_outputs_are_checked_before_the_run_and_nothing_is_created(tmp_path):
+    """sim and tune check their output paths first (a long run would be lost at the end); the check
+    itself creates nothing, not even the folders save_all would make."""
+    from sdannc.errors import SdanncError
+    from sdannc.fileio import check_writable
+
+    (tmp_path / "afile").write_text("")
+    (tmp_path / "taken").mkdir()
+    for path, why in [(tmp_path / "afile" / "y.npy", f"{tmp_path / 'afile'} is a file, not a folder"),
+                      (tmp_path / "afile" / "deeper" / "y.npy", f"{tmp_path / 'afile'} is a file, not a folder"),
+                      (tmp_path / "taken", "it is a folder")]:
+        with pytest.raises(SdanncError, match=re.escape(f"{path}: cannot write ({why}")):
+            check_writable(path)
+    check_writable(tmp_path / "new" / "deeper" / "y.npy")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "taken"]

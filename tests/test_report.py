@@ -115,10 +115,14 @@ def test_report_json_agrees_with_compile_and_simulator_reports(built):
     assert {r["layer"]: r["sparsify"] for r in data["layers"] if r["sparsify"]} == \
         {"conv1": {"rot": 2}, "conv2": {"drlo": 3}, "avgpool": {"rot": 2}}
     samples = data["samples"]
-    total = data["totals"]["sops_per_sample"] * samples + data["totals"]["fill_drain_sops"]
-    assert total == pytest.approx(sim["synaptic_ops"]["total"])
+    # per sample: the samples' own windows, the same numbers in both reports; the run's fill and drain apart
+    assert data["totals"]["sops_per_sample"] == sim["synaptic_ops"]["per_sample"]
+    assert data["totals"]["spikes_per_sample"] == sim["spikes"]["per_sample"]
+    assert data["totals"]["fill_drain_sops"] == sim["synaptic_ops"]["fill_drain"] > 0
+    assert sim["synaptic_ops"]["in_sample_windows"] + sim["synaptic_ops"]["fill_drain"] == sim["synaptic_ops"]["total"]
+    assert data["energy_per_sample_pj"]["chip_sops"] == pytest.approx(sim["energy"]["per_sample_pj"])
     assert data["timing"]["ticks_per_sample"] == compiled["ticks_per_sample"] == sim["ticks_per_sample"]
-    assert data["energy_per_sample_pj"]["chip_simulated"] == pytest.approx(sim["energy"]["per_sample_pj"])
+    assert data["energy_per_sample_pj"]["chip_simulated"] == pytest.approx(sim["energy"]["total_pj"] / samples)
 
 
 def test_without_sparsification_equals_the_unsparsified_compile(built):
@@ -151,3 +155,56 @@ def test_image_without_compile_report_is_refused(built, tmp_path):
     result = CliRunner().invoke(main, ["report", str(image), "--input", str(built / "x.npy"), "-o", str(tmp_path / "r")])
     assert_user_error(result, "no report.json beside it", "sdannc compile")
     assert not (tmp_path / "r").exists()
+
+
+def test_sim_per_sample_figures_are_the_samples_own_windows(built, tmp_path):
+    """4 samples through the sparsified cnn_pool: `sdannc sim` on 2 lanes and `sdannc report` on 4 give
+    the same SOPs in the samples' windows, the integer the golden model predicts (sdannc/activity.py);
+    the run's totals add the pipeline's fill and drain (each lane pays its own) and are given apart."""
+    from sdannc.activity import run_golden_activity, sample_totals
+    from sdannc.backend import build_layers
+    from sdannc.backend.synapses import synapse_counts
+    from sdannc.compiler import lower
+    from sdannc.config import load_config
+    from sdannc.target import load_target
+
+    x = np.load(built / "x.npy")[:4]
+    np.save(tmp_path / "x4.npy", x)
+    _run(["sim", built / "sparse", "-i", tmp_path / "x4.npy", "-o", tmp_path / "y.npy", "-r", tmp_path / "s.json",
+          "--lanes", "2", "-q"])
+    _run(["report", built / "sparse", "-i", tmp_path / "x4.npy", "-o", tmp_path / "r", "--lanes", "4", "-q"])
+    sim = json.loads((tmp_path / "s.json").read_text())
+    data = json.loads((tmp_path / "r" / "report.json").read_text())
+    target = load_target("darwin3")
+    graph = lower(models.quantized(MODEL), target, plan=load_config(built / "sdannc.yaml"))
+    _, golden = run_golden_activity(graph, x, target.arith, synapse_counts(graph, build_layers(graph, target)))
+    spikes, sops = sample_totals(golden)
+
+    assert (sim["samples"], sim["lanes"]) == (4, 2)
+    assert sim["synaptic_ops"]["in_sample_windows"] == sops == round(data["totals"]["sops_per_sample"] * 4)
+    assert sim["spikes"]["in_sample_windows"] == spikes == round(data["totals"]["spikes_per_sample"] * 4)
+    assert sim["synaptic_ops"]["per_sample"] == sops / 4 == data["totals"]["sops_per_sample"]
+    for kind in ("synaptic_ops", "spikes"):
+        counts = sim[kind]
+        assert counts["total"] == counts["in_sample_windows"] + counts["fill_drain"]
+        assert counts["fill_drain"] > 0 and counts["total"] > counts["per_sample"] * 4
+    pj = sim["energy"]["pj_per_sop"]
+    assert sim["energy"]["per_sample_pj"] == pytest.approx(sops * pj / 4)
+    assert sim["energy"]["per_sample_pj"] == pytest.approx(data["energy_per_sample_pj"]["chip_sops"])
+    assert sim["energy"]["total_pj"] == pytest.approx(4 * sim["energy"]["per_sample_pj"] + sim["energy"]["fill_drain_pj"]
+                                                      + sim["energy"]["breakdown_pj"]["instruction_pj"]
+                                                      + sim["energy"]["breakdown_pj"]["noc_pj"])
+    # 4 lanes fill and drain the pipeline twice as often as 2: only the totals differ
+    assert data["totals"]["fill_drain_sops"] > sim["synaptic_ops"]["fill_drain"]
+
+
+def test_sim_summary_says_per_sample_and_whole_run_apart(built, tmp_path):
+    x = np.load(built / "x.npy")[:4]
+    np.save(tmp_path / "x4.npy", x)
+    result = _run(["sim", built / "sparse", "-i", tmp_path / "x4.npy", "-o", tmp_path / "y.npy", "-r", tmp_path / "s.json"])
+    sim = json.loads((tmp_path / "s.json").read_text())
+    per_sample = next(line for line in result.stdout.splitlines() if line.startswith("per sample, in its own window: "))
+    assert f"{sim['synaptic_ops']['per_sample']:,.0f} synaptic ops" in per_sample
+    assert f"{sim['energy']['per_sample_pj'] / 1e3:,.2f} nJ" in per_sample
+    run = next(line for line in result.stdout.splitlines() if line.startswith("whole run, with pipeline fill and drain: "))
+    assert f"{sim['synaptic_ops']['total']:,} synaptic ops ({sim['synaptic_ops']['fill_drain']:,} in fill and drain)" in run

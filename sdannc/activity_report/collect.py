@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..activity import INPUT_LAYER, simulated_activity
+from ..activity import INPUT_LAYER, sample_totals, simulated_activity
 from ..errors import SdanncError
 from ..fileio import load_batch
 from ..image import ChipImage, read_image
@@ -97,9 +97,9 @@ def collect(image_dir, input_path, lanes: int = 1, progress=None) -> dict:
             "macs_per_sample": info.get("macs", 0),
             "spikes_by_bit_per_sample": (a.spikes_by_bit / samples).tolist(),
         })
-    sops = sum(r["sops_per_sample"] for r in rows)
+    spikes, sops = (total / samples for total in sample_totals(activity))  # as `sdannc sim` counts them
+    sops_plain = sample_totals(plain)[1] / samples
     macs = sum(r["macs_per_sample"] for r in rows)
-    sops_plain = sum(r["sops_without_sparsify_per_sample"] for r in rows)
     ticks = max(sim["ticks"], 1)
     cycles_per_tick = sim["cycles"] / ticks
     clock_hz = sim["clock_mhz"] * 1e6
@@ -114,18 +114,18 @@ def collect(image_dir, input_path, lanes: int = 1, progress=None) -> dict:
         "cores_available": compiled["cores_available"],
         "layers": rows,
         "totals": {
-            "spikes_per_sample": sum(r["spikes_per_sample"] for r in rows),
+            "spikes_per_sample": spikes,
             "sops_per_sample": sops,
             "sops_without_sparsify_per_sample": sops_plain,
             "sops_saved_fraction": 1 - sops / sops_plain if sops_plain else 0.0,
             "macs_per_sample": macs,
-            "fill_drain_sops": sim["synaptic_ops"]["total"] - sops * samples,
+            "fill_drain_sops": sim["synaptic_ops"]["fill_drain"],
         },
         "energy_per_sample_pj": {
             "ann_macs": macs * PJ_PER_MAC,
             "snn_acs": sops * PJ_PER_AC,
             "chip_sops": sops * pj_per_sop,
-            "chip_simulated": sim["energy"]["per_sample_pj"],
+            "chip_simulated": sim["energy"]["total_pj"] / samples,  # fill and drain shared out
             "pj_per_mac": PJ_PER_MAC,
             "pj_per_ac": PJ_PER_AC,
             "pj_per_sop": pj_per_sop,

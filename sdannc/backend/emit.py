@@ -345,10 +345,12 @@ def build_layers(graph: Graph, target: Target,
     return layers
 
 
-def build_image(graph: Graph, target: Target,
-                status: Callable[[str], None] | None = None) -> tuple[ChipImage, dict[str, LayerCores]]:
-    """The chip image: the layers' tiles (build_layers), placed, wired, with I/O and schedule."""
+def build_image(graph: Graph, target: Target, status: Callable[[str], None] | None = None,
+                milestone: Callable[[str], None] | None = None) -> tuple[ChipImage, dict[str, LayerCores]]:
+    """The chip image: the layers' tiles (build_layers), placed, wired, with I/O and schedule;
+    `milestone(text)` hears when the tables are built and when the tiles are placed and wired."""
     status = status or (lambda text: None)
+    milestone = milestone or (lambda text: None)
     layers = build_layers(graph, target, status)
     builder = ImageBuilder(target)
     builder.cores = _number_cores(layers)
@@ -360,6 +362,7 @@ def build_image(graph: Graph, target: Target,
     little = target.core["dendrite_memory_words"]["little"]
     needs_big = [words > little for layer in layers.values() for words in layer.dendrite_words]
     addr = _addresses(graph, layers)
+    milestone(f"tables built: {len(builder.cores)} cores for {len(layers)} layers")
     status(f"placing {len(builder.cores)} cores on the mesh")
     for core, (x, y) in zip(builder.cores, place(target, needs_big, owners, _routes(layers, addr))):
         core.x, core.y = x, y
@@ -370,6 +373,7 @@ def build_image(graph: Graph, target: Target,
         raise SdanncError("the model's output is its input unchanged: nothing to compile")
     for element, (c, i) in enumerate(zip(out_core.tolist(), out_index.tolist())):
         builder.map_output(element, c, i)
+    milestone("placed on the mesh and wired")
     schedule = Schedule(bits=programs.BITS, sample_interval=programs.BITS,
                         output_offset=programs.BITS * depth[graph.output] - 1)
     image = builder.build(graph.tensors[graph.input].shape, graph.input_encode, graph.tensors[graph.output].shape,

@@ -79,9 +79,23 @@ class OnnxModel:
         if shape[0] not in (None, 1):
             self.fail(f"input {self.input.name!r} has batch dimension {shape[0]}; use 1 or a symbolic batch")
         if any(d is None or d < 1 for d in shape[1:]):
-            self.fail(f"input {self.input.name!r} has symbolic dimensions after the batch axis: "
-                      f"{[d if d is not None else '?' for d in shape]}")
+            self.fail(self._symbolic_shape(dims))
         return tuple(int(d) for d in shape[1:])
+
+    def _symbolic_shape(self, dims) -> str:
+        """What is unknown after the batch axis, and how to fix it: the chip needs every size."""
+        free = [(axis, d.dim_param) for axis, d in enumerate(dims) if axis and d.dim_value < 1]
+        listed = ", ".join(f"axis {axis} ({name!r})" if name else f"axis {axis} (no size)" for axis, name in free)
+        if all(name for _, name in free):
+            tool = " ".join(f"--dim_param {name} --dim_value SIZE" for name in dict.fromkeys(n for _, n in free))
+        else:  # an unnamed dimension can only be fixed with the whole shape
+            sizes = ",".join(str(d.dim_value) if d.dim_value > 0 else "SIZE" for d in dims[1:])
+            tool = f"--input_name {self.input.name} --input_shape 1,{sizes}"
+        fixed = self.path.with_name(f"{self.path.stem}_fixed.onnx")
+        return (f"input {self.input.name!r} has symbolic dimensions after the batch axis: {listed}; the chip needs "
+                f"fixed sizes: export the model with them fixed (torch.onnx.export without dynamic_axes on those "
+                f"axes), or fix them with `python -m onnxruntime.tools.make_dynamic_shape_fixed {tool} "
+                f"{self.path} {fixed}`")
 
 
 def _inferred_shapes(model: onnx.ModelProto) -> dict[str, tuple]:

@@ -91,3 +91,28 @@ def valid_window_mask(in_hw, conn: dict) -> np.ndarray:
     """[kh, kw, Ho, Wo] True where a window tap falls inside the input (not padding)."""
     ones = np.ones((1, 1) + tuple(in_hw), dtype=np.int64)
     return conv_windows(ones, conn, fill=0)[0, 0].astype(bool)
+
+
+def _input_sums(weight: np.ndarray, absolute: bool) -> np.ndarray:
+    """weight.sum(axis=1), of |weight| if absolute, a block of outputs at a time: |weight| of a large
+    layer is never held whole (VGG-16's first dense layer: 822 MB)."""
+    step = max(1, (1 << 20) // max(1, weight[:1].size))
+    part = np.abs if absolute else np.asarray
+    blocks = [part(weight[i:i + step]).sum(axis=1) for i in range(0, weight.shape[0], step)]
+    return np.concatenate(blocks) if blocks else np.zeros((0,) + weight.shape[2:], dtype=np.int64)
+
+
+def weight_sums(conn: dict, weight: np.ndarray, in_shape, out_shape, absolute: bool = False) -> np.ndarray:
+    """Per output neuron, the sum of the weights (|weights| if absolute) of every input it hears,
+    padded taps excluded: what `apply` gives for an input of all ones, without its windows or its float
+    copy of the weights (those took 1.7 GB for VGG-16's first dense layer)."""
+    kind = conn["kind"]
+    if kind == "dense":
+        return _input_sums(weight, absolute).reshape(out_shape)
+    if kind == "elementwise":
+        return np.broadcast_to(np.abs(weight) if absolute else weight, tuple(out_shape)).astype(np.int64)
+    if kind == "conv":
+        mask = valid_window_mask(tuple(in_shape)[1:], conn)  # [kh, kw, Ho, Wo]
+        per_tap = _input_sums(weight, absolute)  # [Cout, kh, kw]: a group's input channels share the window
+        return np.einsum("oyx,yxhw->ohw", per_tap, mask.astype(np.int64)).reshape(out_shape)
+    raise ValueError(f"unknown connection kind {kind!r}")

@@ -83,7 +83,16 @@ class Graph:
     notes: list[str] = field(default_factory=list)  # what passes decided, for the report
 
     def copy(self) -> "Graph":
-        return copy.deepcopy(self)
+        """A copy for a pass to change: new tensors, nodes and attrs, but the params arrays are shared
+        (and made read-only), since passes replace a node's arrays and never write into them; a deep
+        copy held every weight twice in memory at each pass (1.1 GB more for VGG-16)."""
+        shared = {}
+        for node in self.nodes:
+            for array in node.params.values():
+                if isinstance(array, np.ndarray):
+                    array.flags.writeable = False
+                    shared[id(array)] = array
+        return copy.deepcopy(self, shared)
 
     def producer(self, tensor: str) -> Node | None:
         return next((n for n in self.nodes if n.output == tensor), None)

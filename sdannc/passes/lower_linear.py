@@ -16,15 +16,6 @@ from ..target import Target
 from .base import Options, Pass, stem_node
 
 
-def _valid_weight_sum(node: Node, conn: dict, in_shape, out_shape) -> np.ndarray:
-    w = node.params["weight"]
-    if conn["kind"] == "dense":
-        return w.sum(axis=1)
-    mask = connections.valid_window_mask(in_shape[1:], conn)  # [kh, kw, Ho, Wo]
-    per_tap = w.sum(axis=1)  # [Cout, kh, kw]: every input channel of the group shares the window
-    return np.einsum("oyx,yxhw->ohw", per_tap, mask.astype(np.int64))
-
-
 def lower(node: Node, graph: Graph, target: Target) -> Node:
     x, y = graph.tensors[node.inputs[0]], graph.tensors[node.output]
     w = node.params["weight"].astype(np.int64)
@@ -40,7 +31,7 @@ def lower(node: Node, graph: Graph, target: Target) -> Node:
         "group": int(node.attrs["group"])}
     out_shape = y.shape
     channel_axis = (slice(None),) + (None,) * (len(out_shape) - 1)
-    folded = _valid_weight_sum(node, conn, x.shape, out_shape)
+    folded = connections.weight_sums(conn, node.params["weight"], x.shape, out_shape)
     bias = node.params["bias"].astype(np.int64)[channel_axis] - x.zero_point * folded
     scale = (x.scale * node.params["weight_scale"].astype(np.float64) / y.scale)[channel_axis]
     return stem_node(node.name, node.inputs, y, [conn], [w], bias, scale, node.attrs.get("clamp", (0, 255)))

@@ -25,8 +25,8 @@ def _abs_weight_sum(node: Node, graph: Graph) -> np.ndarray:
     out_shape = graph.tensors[node.output].shape
     total = np.zeros(out_shape, dtype=np.int64)
     for i, (conn, name) in enumerate(zip(node.attrs["connections"], node.inputs)):
-        ones = np.ones((1,) + tuple(graph.tensors[name].shape), dtype=np.int64)
-        total += connections.apply(conn, np.abs(node.params[f"weight{i}"]), ones, out_shape)[0]
+        total += connections.weight_sums(conn, node.params[f"weight{i}"], graph.tensors[name].shape, out_shape,
+                                         absolute=True)
     return total
 
 

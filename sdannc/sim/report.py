@@ -1,9 +1,15 @@
-"""The simulation report: ticks, cycles, time, spikes, synaptic operations, hot spots, energy."""
+"""The simulation report: ticks, cycles, time, spikes, synaptic operations, hot spots, energy.
+
+Spikes, SOPs and energy per sample count each sample's own window only (sdannc/sim/windows.py, the
+definition `sdannc report` uses); the totals are the whole run's, with the pipeline filling and
+draining, which belongs to no sample and is also given apart (`fill_drain`).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..activity import sample_totals, simulated_activity
 from .simulator import SimResult, Simulator
 
 
@@ -30,6 +36,8 @@ def build_report(sim: Simulator, result: SimResult) -> dict:
         "noc_pj": float(link_flits.sum() * e["pj_per_flit_hop"]),
     }
     energy_total = sum(energy.values())
+    spikes_total, sops_total = neuron_spikes + c.input_spikes, int(c.sops.sum())
+    spikes_in, sops_in = sample_totals(simulated_activity(sim, c))
     sched = image.schedule
     return {
         "image": sim.where,
@@ -46,15 +54,19 @@ def build_report(sim: Simulator, result: SimResult) -> dict:
         "time_per_sample_s": seconds / samples,
         "throughput_samples_per_s": (result.samples / seconds) if seconds else None,
         "spikes": {
-            "total": neuron_spikes + c.input_spikes,
+            "per_sample": spikes_in / samples,
+            "in_sample_windows": spikes_in,
+            "total": spikes_total,
+            "fill_drain": spikes_total - spikes_in,
             "neurons": neuron_spikes,
             "inputs": c.input_spikes,
-            "per_sample": (neuron_spikes + c.input_spikes) / samples,
             "per_core": _per_core(image, spikes_per_core),
         },
         "synaptic_ops": {
-            "total": int(c.sops.sum()),
-            "per_sample": float(c.sops.sum()) / samples,
+            "per_sample": sops_in / samples,
+            "in_sample_windows": sops_in,
+            "total": sops_total,
+            "fill_drain": sops_total - sops_in,
             "per_core": _per_core(image, c.sops),
         },
         "instructions": int(c.instructions),
@@ -67,8 +79,10 @@ def build_report(sim: Simulator, result: SimResult) -> dict:
                          if link_flits.size else 0},
         "noc": {"flit_hops": int(link_flits.sum()), "max_hops": c.max_hops},
         "energy": {
+            # the SOPs of each sample's window; instructions and the network are not split by sample
+            "per_sample_pj": sops_in * e["pj_per_sop"] / samples,
             "total_pj": energy_total,
-            "per_sample_pj": energy_total / samples,
+            "fill_drain_pj": (sops_total - sops_in) * e["pj_per_sop"],
             "breakdown_pj": energy,
             "pj_per_sop": e["pj_per_sop"],
         },

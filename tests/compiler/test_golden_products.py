@@ -53,3 +53,22 @@ def test_bit_planes_in_one_call_equal_one_call_per_plane():
     for b in range(8):
         plane = (codes >> (7 - b)) & 1
         np.testing.assert_array_equal(together[b], connections.apply(CONV, w, plane, out_shape))
+
+
+@pytest.mark.parametrize("conn, w_shape, in_shape, out_shape", [
+    (CONV, (6, 2, 3, 3), (4, 7, 9), (6,) + connections.conv_output_hw((7, 9), CONV)),
+    ({"kind": "dense"}, (11, 30), (30,), (11,)),
+    ({"kind": "dense"}, (11, 30), (5, 6), (11,)),
+    ({"kind": "dense"}, (45, 50_000), (50_000,), (45,)),  # rows summed 20 at a time: 3 blocks
+    ({"kind": "elementwise"}, (3, 1, 1), (3, 4, 5), (3, 4, 5)),
+], ids=["conv", "dense", "dense-from-2d", "dense-in-blocks", "elementwise"])
+def test_weight_sums_are_apply_to_all_ones(conn, w_shape, in_shape, out_shape):
+    """weight_sums (scaled integration's worst case, lower-linear's zero-point fold) without windows."""
+    w = np.random.default_rng(4).integers(-128, 128, size=w_shape)
+    ones = np.ones((1,) + in_shape, dtype=np.int64)
+    for absolute in (False, True):
+        expected = connections.apply(conn, np.abs(w) if absolute else w, ones, out_shape)[0]
+        got = connections.weight_sums(conn, w, in_shape, out_shape, absolute=absolute)
+        assert got.shape == tuple(out_shape) and got.dtype == np.int64
+        np.testing.assert_array_equal(got, expected)
+        assert len(np.unique(got)) > 1  # padded borders and weights make the sums differ

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
 import models
-from cli_checks import assert_user_error
+from cli_checks import assert_user_error, progress_lines
 from sdannc.activity import golden_activity
 from sdannc.backend import build_layers
 from sdannc.backend.synapses import synapse_counts
@@ -72,6 +74,9 @@ def test_cli_writes_a_config_that_compiles(tmp_path, data):
                                        "--labels", str(tmp_path / "y.npy"), "--max-drop", "3", "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert "SOPs/sample" in result.output and "(baseline)" in result.output and "chosen:" in result.output
+    progress = progress_lines(result, "tune")  # a line per tenth of the configurations, the last at 100%
+    assert 1 <= len(progress) <= 10
+    assert re.fullmatch(r"sdannc: tune: 100% \((\d+)/\1 configurations\)", progress[-1]), progress
     plan = load_config(out)
     assert plan.layers and all(s.active for s in plan.layers.values())
     compiled = CliRunner().invoke(main, ["compile", str(models.quantized(MODEL)), "-o", str(tmp_path / "b"),
@@ -93,6 +98,18 @@ def test_cli_errors_are_one_line_and_write_nothing(tmp_path, data, labels, args,
                                        "--labels", str(tmp_path / "y.npy"), "-o", str(out)] + args)
     assert_user_error(result, fragment)
     assert not out.exists()
+
+
+def test_an_unwritable_config_is_refused_before_the_search(tmp_path, data):
+    _, _, _, x, labels = data
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", labels)
+    (tmp_path / "afile").write_text("")
+    out = tmp_path / "afile" / "sparsify.yaml"
+    result = CliRunner().invoke(main, ["tune", str(models.quantized(MODEL)), "--calib", str(tmp_path / "x.npy"),
+                                       "--labels", str(tmp_path / "y.npy"), "-o", str(out)])
+    assert_user_error(result, str(out), "cannot write", "afile is a file, not a folder")  # no progress line first
+    assert (tmp_path / "afile").read_text() == ""
 
 
 def test_search_reports_progress_up_to_its_total(data):

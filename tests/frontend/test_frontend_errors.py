@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
+
 import numpy as np
 import onnx
 import pytest
@@ -120,11 +124,43 @@ def test_two_outputs(tmp_path):
     assert "exactly one input and one output" in error_of(edited(quantized("mlp_gemm", "qdq"), tmp_path, edit))
 
 
-def test_symbolic_sample_dimensions(tmp_path):
+def _run_the_advice(message: str, size: int) -> None:
+    """Run the onnxruntime command the message gives, with every SIZE filled in."""
+    command = re.search(r"`python (-m onnxruntime\.tools\.make_dynamic_shape_fixed [^`]*)`", message).group(1)
+    command = command.replace("SIZE", str(size))
+    proc = subprocess.run([sys.executable, *command.split()], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_symbolic_sample_dimensions_say_which_and_what_to_do(tmp_path):
+    """cnn_pool's input is ['N', 1, 8, 8]; with its height symbolic the message lists axis 2 alone (the
+    batch axis N is fine), says how to fix it, and the onnxruntime command it gives does fix it."""
     def edit(model):
-        dim = model.graph.input[0].type.tensor_type.shape.dim[2]
-        dim.dim_param = "H"
-    assert "symbolic dimensions after the batch axis" in error_of(edited(quantized("cnn_pool", "qdq"), tmp_path, edit))
+        model.graph.input[0].type.tensor_type.shape.dim[2].dim_param = "H"
+    path = edited(quantized("cnn_pool", "qdq"), tmp_path, edit)
+    message = error_of(path)
+    assert "symbolic dimensions after the batch axis: axis 2 ('H'); the chip needs fixed sizes" in message
+    assert "'N'" not in message and "axis 0" not in message
+    assert "torch.onnx.export without dynamic_axes" in message
+    fixed = tmp_path / "edited_fixed.onnx"
+    assert f"make_dynamic_shape_fixed --dim_param H --dim_value SIZE {path} {fixed}`" in message
+    _run_the_advice(message, 8)
+    graph = load_onnx(fixed)
+    assert graph.tensors[graph.input].shape == (1, 8, 8)
+
+
+def test_unnamed_sample_dimensions_are_fixed_with_the_whole_shape(tmp_path):
+    def edit(model):
+        dims = model.graph.input[0].type.tensor_type.shape.dim
+        dims[2].dim_param = "H"
+        dims[3].Clear()  # neither a size nor a name
+    path = edited(quantized("cnn_pool", "qdq"), tmp_path, edit)
+    message = error_of(path)
+    assert "after the batch axis: axis 2 ('H'), axis 3 (no size);" in message
+    assert "--input_name input --input_shape 1,1,SIZE,SIZE" in message
+    _run_the_advice(message, 8)
+    graph = load_onnx(tmp_path / "edited_fixed.onnx")
+    assert graph.tensors[graph.input].shape == (1, 8, 8)
 
 
 def test_float_weight_inside_a_quantized_model(tmp_path):
