@@ -1,6 +1,28 @@
-"""Checks shared by the command-line tests: what a user error must look like."""
+"""Shared by the command-line tests: running the CLI in-process, and what a user error must look like."""
 
+from pathlib import Path
 from types import SimpleNamespace
+
+from click.testing import CliRunner
+
+from sdannc.cli import main
+
+
+def new_runner() -> CliRunner:
+    try:  # click < 8.2 mixes stderr into output unless told not to
+        return CliRunner(mix_stderr=False)
+    except TypeError:
+        return CliRunner()
+
+
+def invoke(*args):
+    """`sdannc ARGS...` in-process (arguments may be paths); stdout and stderr kept apart."""
+    return new_runner().invoke(main, [str(a) for a in args])
+
+
+def tree(root: Path) -> dict[str, bytes | None]:
+    """Every file and folder under root, hidden ones included (relative path -> bytes, folders None)."""
+    return {str(p.relative_to(root)): (p.read_bytes() if p.is_file() else None) for p in sorted(root.rglob("*"))}
 
 
 def assert_ok(result):

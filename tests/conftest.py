@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from cli_checks import new_runner
 from sdannc.handbuilt import StemLayer, dense_stem_network, random_stem_layer
 from sdannc.image import ChipImage, write_image
 from sdannc.target import load_target
@@ -52,7 +53,4 @@ def small_image(tmp_path) -> SmallImage:
 
 @pytest.fixture
 def runner() -> CliRunner:
-    try:  # click < 8.2 mixes stderr into output unless told not to
-        return CliRunner(mix_stderr=False)
-    except TypeError:
-        return CliRunner()
+    return new_runner()

@@ -11,25 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 import models
-from cli_checks import assert_ok, assert_user_error, progress_lines
-from sdannc.cli import main
+from cli_checks import assert_ok, assert_user_error, invoke, progress_lines, tree
 from sdannc.errors import SdanncError
 from sdannc.fileio import load_batch
-
-
-def invoke(*args):
-    try:  # click < 8.2 mixes stderr into output unless told not to
-        runner = CliRunner(mix_stderr=False)
-    except TypeError:
-        runner = CliRunner()
-    return runner.invoke(main, [str(a) for a in args])
-
-
-def tree(root: Path) -> dict[str, bytes | None]:
-    return {str(p.relative_to(root)): (p.read_bytes() if p.is_file() else None) for p in sorted(root.rglob("*"))}
 
 
 # ---- load_batch itself -------------------------------------------------------------------------------

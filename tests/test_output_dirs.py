@@ -18,27 +18,12 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 import models
-from cli_checks import assert_ok, assert_user_error
-from sdannc.cli import main
+from cli_checks import assert_ok, assert_user_error, invoke, tree
 from sdannc.errors import SdanncError
 from sdannc.fileio import check_output_folder, checksums, save_all, write_folder
 from sdannc.image import read_image, write_image
-
-
-def invoke(*args):
-    try:  # click < 8.2 mixes stderr into output unless told not to
-        runner = CliRunner(mix_stderr=False)
-    except TypeError:
-        runner = CliRunner()
-    return runner.invoke(main, [str(a) for a in args])
-
-
-def tree(root: Path) -> dict[str, bytes | None]:
-    """Every file and folder under root, hidden ones included (relative path -> bytes, folders None)."""
-    return {str(p.relative_to(root)): (p.read_bytes() if p.is_file() else None) for p in sorted(root.rglob("*"))}
 
 
 class Inputs(NamedTuple):

@@ -6,19 +6,9 @@ value, ending `(see 'sdannc COMMAND --help')`, exit code 2, nothing written; --h
 from __future__ import annotations
 
 import pytest
-from click.testing import CliRunner
 
-from cli_checks import assert_user_error
+from cli_checks import assert_user_error, invoke
 from sdannc import __version__
-from sdannc.cli import main
-
-
-def invoke(*args):
-    try:  # click < 8.2 mixes stderr into output unless told not to
-        runner = CliRunner(mix_stderr=False)
-    except TypeError:
-        runner = CliRunner()
-    return runner.invoke(main, [str(a) for a in args])
 
 
 # (command line, with {tmp} for the test's folder; what the line must say)

@@ -21,6 +21,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from ..frontend.convert import Quant  # the frontend's record of an ONNX tensor's quantization
 from ..frontend.ops import EXACT_OPS
 from ..ir.graph import Graph, code_offset
 from ..reference import Reference, reference
@@ -31,17 +32,6 @@ _OUTPUT_SCALE = {"QuantizeLinear": 1, "QLinearConv": 6, "QLinearMatMul": 6, "QGe
 _DTYPES = {np.dtype(np.uint8): "uint8", np.dtype(np.int8): "int8"}
 
 
-@dataclass(frozen=True)
-class Quantization:
-    scale: float
-    zero_point: int  # the ONNX zero point
-    dtype: str  # uint8 | int8
-
-    @property
-    def code_zero_point(self) -> int:
-        return self.zero_point + code_offset(self.dtype)
-
-
 def _constants(model: onnx.ModelProto) -> dict[str, np.ndarray]:
     consts = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
     for node in model.graph.node:
@@ -50,16 +40,16 @@ def _constants(model: onnx.ModelProto) -> dict[str, np.ndarray]:
     return consts
 
 
-def _read(consts: dict, scale: str, zero_point: str) -> Quantization | None:
+def _read(consts: dict, scale: str, zero_point: str) -> Quant | None:
     """Per-tensor quantization from constant inputs; None for anything else (per-axis, float, absent)."""
     s = consts.get(scale)
     z = consts.get(zero_point) if zero_point else np.zeros((), np.uint8)
     if s is None or z is None or s.size != 1 or z.size != 1 or z.dtype not in _DTYPES:
         return None
-    return Quantization(float(np.float32(s.reshape(-1)[0])), int(z.reshape(-1)[0]), _DTYPES[z.dtype])
+    return Quant(float(np.float32(s.reshape(-1)[0])), int(z.reshape(-1)[0]), _DTYPES[z.dtype])
 
 
-def quantizations(model: onnx.ModelProto) -> dict[str, Quantization]:
+def quantizations(model: onnx.ModelProto) -> dict[str, Quant]:
     """Every quantized activation tensor's scale and zero point, as the ONNX graph gives them: from the
     QuantizeLinear or QLinear op that makes it, or, for MaxPool and data moves, from their input."""
     consts, found = _constants(model), {}
@@ -77,13 +67,13 @@ def quantizations(model: onnx.ModelProto) -> dict[str, Quantization]:
     return found
 
 
-def corresponding(graph: Graph, tensors: list[str], model: onnx.ModelProto) -> dict[str, Quantization]:
+def corresponding(graph: Graph, tensors: list[str], model: onnx.ModelProto) -> dict[str, Quant]:
     """IR tensor -> the quantization of the ONNX tensor it stands for, for those that stand for one."""
     onnx_quant = quantizations(model)
     out = {}
     for name in tensors:
         quant, t = onnx_quant.get(name), graph.tensors[name]
-        if quant is not None and quant.code_zero_point == t.zero_point and math.isclose(quant.scale, t.scale,
+        if quant is not None and quant.code_zp == t.zero_point and math.isclose(quant.scale, t.scale,
                                                                                          rel_tol=1e-6):
             out[name] = quant
     return out
@@ -110,7 +100,7 @@ class TensorReader:
     `output`, which is the tensor itself or the float output of the DequantizeLinear that reads it."""
 
     tensor: str
-    quant: Quantization
+    quant: Quant
     output: str
 
     def read(self, model: onnx.ModelProto, x: np.ndarray) -> tuple[np.ndarray, Reference]:
@@ -123,7 +113,7 @@ class TensorReader:
         return value.reshape(len(x), -1).astype(np.int64) + code_offset(q.dtype), session
 
 
-def readers(model: onnx.ModelProto, wanted: dict[str, Quantization]) -> dict[str, TensorReader]:
+def readers(model: onnx.ModelProto, wanted: dict[str, Quant]) -> dict[str, TensorReader]:
     """A reader per tensor: cut at a DequantizeLinear that reads it with its own quantization, if any."""
     consts = _constants(model)
     dequantized = {}

@@ -18,14 +18,13 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from click.testing import CliRunner
 
 import models
 from sdannc.cli import main
 from sdannc.compiler import lower
 from sdannc.golden import run as golden_run
 from sdannc.target import load_target
-from cli_checks import assert_user_error, assert_ok, progress_lines
+from cli_checks import assert_user_error, assert_ok, new_runner, progress_lines, tree
 
 TOTAL_CORES = 575  # darwin3: a 24 x 24 mesh less the controller node
 
@@ -34,22 +33,10 @@ CNN_LAYERS = [("conv1", "STEM conv", 4 * 8 * 8), ("maxpool", "max", 4 * 4 * 4), 
               ("avgpool", "STEM conv", 8 * 2 * 2), ("fc", "STEM dense", 10)]
 
 
-def new_runner() -> CliRunner:
-    try:  # click < 8.2 mixes stderr into output unless told not to
-        return CliRunner(mix_stderr=False)
-    except TypeError:
-        return CliRunner()
-
-
 def invoke(runner, *args):
     return runner.invoke(main, [str(a) for a in args])
 
 
-
-
-def tree(root: Path) -> dict[str, bytes]:
-    """Every file under root (relative path -> bytes), folders included as None."""
-    return {str(p.relative_to(root)): (p.read_bytes() if p.is_file() else None) for p in sorted(root.rglob("*"))}
 
 
 def core_files(image: Path) -> list[Path]:

@@ -5,7 +5,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from sdannc import __version__
 from sdannc.cli import main
@@ -21,14 +20,6 @@ skip:
     STS
     JC ALWAYS, start
 """
-
-
-@pytest.fixture
-def runner():
-    try:  # click < 8.2 mixes stderr into output unless told not to
-        return CliRunner(mix_stderr=False)
-    except TypeError:
-        return CliRunner()
 
 
 def test_asm_then_disasm_round_trip(runner, tmp_path):
