@@ -133,14 +133,20 @@ def _target_option(command):
                         help="Chip: a built-in target (darwin3, darwin3-wide) or a YAML file.")(command)
 
 
+def _compile_options(command):
+    """--config and --calib mean the same to every command that compiles (compiler.compile_inputs)."""
+    command = click.option("--calib", "calib_path", type=click.Path(dir_okay=False, path_type=Path),
+                           help="Calibration inputs (.npy): scaled integration from measured sums instead of "
+                                "worst cases.")(command)
+    return click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+                        help="Compile config (YAML), e.g. the sparsify: section `sdannc tune` writes.")(command)
+
+
 @main.command(name="compile")
 @click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
 @_target_option
 @_output_folder(IMAGE_FORMAT, "the chip image and report.json", "model", "calib_path", "config_path", "target_name")
-@click.option("--calib", "calib_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Calibration inputs (.npy): scaled integration from measured sums instead of worst cases.")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Compile config (YAML), e.g. the sparsify: section `sdannc tune` writes.")
+@_compile_options
 @click.option("--dump-ir", "dump_ir", type=click.Choice(STEP_NAMES), multiple=True,
               help="Print the IR after this step (repeatable).")
 @_quiet_option
@@ -170,10 +176,7 @@ def compile_command(model: Path, target_name: str, out_dir: Path, force: bool, c
 @click.option("--engine", type=click.Choice(["golden", "sim"]), default="golden", show_default=True,
               help="golden: the integer reference model; sim: compile and run on the simulator.")
 @_target_option
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Compile config (YAML), as for `sdannc compile`.")
-@click.option("--calib", "calib_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Calibration inputs (.npy), as for `sdannc compile`.")
+@_compile_options
 def run(model: Path, input_path: Path, output_path: Path, engine: str, target_name: str,
         config_path: Path | None, calib_path: Path | None) -> None:
     """Run a quantized ONNX MODEL as the chip computes it, without writing an image."""
@@ -191,10 +194,7 @@ def run(model: Path, input_path: Path, output_path: Path, engine: str, target_na
 @click.option("--input", "-i", "input_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Input batch (.npy); the first axis is the batch.")
 @_target_option
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Compile config (YAML), as for `sdannc compile`.")
-@click.option("--calib", "calib_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Calibration inputs (.npy), as for `sdannc compile`.")
+@_compile_options
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the table, the bound and the verdict as JSON.")
 @click.option("--max-steps", default=0, show_default=True, type=int,
