@@ -2,7 +2,8 @@
 
 A SdanncError from any subcommand is the user's to fix: it prints as one line,
 `sdannc: error: <message>`, on stderr and exits with code 2; so do click's usage errors (a bad option
-value, a missing argument). Anything else is a bug and keeps its traceback. New subcommands (`sim`, `compile`) are added below as `@main.command()` functions.
+value, a missing argument) and what the operating system refuses (a full disk, a file that cannot be
+written). Anything else is a bug and keeps its traceback. Subcommands are `@main.command()` functions.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ class _Group(click.Group):
             _error_line(ctx, str(exc), exc.exit_code)
         except click.UsageError as exc:  # parsing a subcommand's options, or an unknown command
             _usage_error(ctx, exc)
+        except OSError as exc:  # the machine's refusal (disk full, permissions), not a bug of ours
+            where = f"{exc.filename}: " if exc.filename else ""
+            _error_line(ctx, f"{where}{exc.strerror or exc}", SdanncError.exit_code)
 
 
 def _error_line(ctx: click.Context, message: str, exit_code: int):

@@ -336,3 +336,24 @@ def test_save_all_refuses_a_folder(tmp_path):
     with pytest.raises(SdanncError, match="is a folder, not a file"):
         save_all({tmp_path / "z.npy": b"1", tmp_path / "y.npy": b"2"})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["y.npy"]  # neither written
+
+
+def test_a_full_disk_is_one_line_and_leaves_nothing(tmp_path, monkeypatch):
+    """The operating system's refusal mid-write (here ENOSPC on the third file) is the user's to fix:
+    one line naming the file and the reason, and no partial image or staging folder."""
+    real_write = Path.write_bytes
+    calls = []
+
+    def failing_write(self, data):
+        calls.append(self)
+        if len(calls) == 3:
+            raise OSError(errno.ENOSPC, "No space left on device", str(self))
+        return real_write(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", failing_write)
+    out = tmp_path / "out" / "image"
+    line = assert_user_error(invoke("compile", models.quantized("mlp_gemm"), "-o", out, "-q"),
+                             "No space left on device")
+    monkeypatch.undo()
+    assert len(calls) == 3 and str(calls[-1]) in line
+    assert not out.exists() and [p.name for p in out.parent.iterdir()] == []
