@@ -135,8 +135,9 @@ def compute(args: argparse.Namespace) -> dict:
                         if args.only not in case:
                             continue
                         try:  # the model named relative to --work: report.json records its path
-                            compile_model(path.relative_to(work), target, out, calib_path=calib.relative_to(work) if with_calib else None,
-                                          config_path=config if sparsify else None, force=True)
+                            compile_model(path.relative_to(work), target, out, force=True,
+                                          calib_path=calib.relative_to(work) if with_calib else None,
+                                          config_path=config if sparsify else None)
                             results[case] = folder_checksums(out)
                         except SdanncError as exc:
                             results[case] = {"error": str(exc)}

@@ -43,7 +43,8 @@ def _tables(core: CoreBuilder, node: Node, tile: Tile, graph: Graph, target: Tar
         elif conn["kind"] == "elementwise":
             link = connect.elementwise(core, tile, node.params[f"weight{i}"], out_shape)
         else:
-            link = connect.window(core, tile, conn, in_shape, out_shape, node.params.get(f"weight{i}"), limit)  # none: max
+            weight = node.params.get(f"weight{i}")  # none: a max window
+            link = connect.window(core, tile, conn, in_shape, out_shape, weight, limit)
         links.append((source, link))
     return links
 

@@ -148,8 +148,10 @@ def _parse_into(template: ProgramTemplate, text: str, filename: str, folder: Pat
             body.append(block)
             open_blocks.append(block)
         elif name == "end":
-            if not open_blocks or args:
-                raise line.error("'.end' without a '.for' or '.if' to end" if not open_blocks else "'.end' takes nothing")
+            if not open_blocks:
+                raise line.error("'.end' without a '.for' or '.if' to end")
+            if args:
+                raise line.error("'.end' takes nothing")
             open_blocks.pop()
         elif name == "include":
             _include(template, args, line, folder, including)

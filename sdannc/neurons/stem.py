@@ -42,8 +42,9 @@ class Stem(CodeNeuron):
         """MUL rounds at mul_shift; with further shifts MULT truncates and the last shift rounds, so
         that the product is rounded once (floor(floor(v / 2^a) + 2^(b-1)) / 2^b) = round(v / 2^(a+b)))."""
         a = node.attrs
-        return {"acc_shift": a["acc_shift"], "mul_op": "MULT" if a["out_shifts"] else "MUL", "mul_shift": a["mul_shift"],
-                "out_shifts": a["out_shifts"], "round": a.get("round", "RND"), "sparsify": "sparsify" in a}
+        return {"acc_shift": a["acc_shift"], "mul_op": "MULT" if a["out_shifts"] else "MUL",
+                "mul_shift": a["mul_shift"], "out_shifts": a["out_shifts"], "round": a.get("round", "RND"),
+                "sparsify": "sparsify" in a}
 
     def init_core(self, core, node: Node, flat: np.ndarray, shape) -> None:
         super().init_core(core, node, flat, shape)

@@ -22,7 +22,8 @@ class TimeToFirstSpike(SpikeNeuron):
 
     def step(self, state: dict[str, np.ndarray], current: np.ndarray, arith: dict) -> np.ndarray:
         membrane = membrane_after_input(state, current, arith)
-        first = (state["fired"] == 0) & (membrane >= saturate(state["vth"], arith["register_bits"]))  # FIRE R0, R1, NONE
+        crossed = membrane >= saturate(state["vth"], arith["register_bits"])  # FIRE R0, R1, NONE
+        first = (state["fired"] == 0) & crossed  # once it fired, CMP R3, R3, EQ0 and JC skip the FIRE
         state["vt"] = membrane
         state["fired"] = np.where(first, 1, state["fired"])  # MOVI R6, 1; SEL R3, R6
         return first.astype(np.int64)

@@ -97,6 +97,7 @@ def program_node(op: str, **attrs) -> Node:
     return Node(f"{op}_layer", op, [], f"{op}_out", attrs)
 
 
-def stem_program_node(acc_shift: int, mul_shift: int, out_shifts, rounding: str = "RND", sparsify: bool = False) -> Node:
+def stem_program_node(acc_shift: int, mul_shift: int, out_shifts, rounding: str = "RND",
+                      sparsify: bool = False) -> Node:
     return program_node("stem", acc_shift=acc_shift, mul_shift=mul_shift, out_shifts=list(out_shifts), round=rounding,
                         **({"sparsify": {"rot": 1}} if sparsify else {}))

@@ -41,7 +41,8 @@ def test_a_models_program_is_read_from_its_template(op, monkeypatch):
     assert text.endswith("        END\n")
     edited = text.removesuffix("END\n") + "NOP\n        END\n"  # after every label: no jump moves
     monkeypatch.setattr(model, "template", parse_template(edited, "edited.s", PROGRAMS))
-    assert list(model.program(node, load_target("darwin3"))) == before[:-1] + [ISA.encode(Instr.of("NOP"))] + before[-1:]
+    nop = ISA.encode(Instr.of("NOP"))
+    assert list(model.program(node, load_target("darwin3"))) == before[:-1] + [nop] + before[-1:]
 
 
 @pytest.mark.parametrize("op", sorted(NEURONS))

@@ -34,14 +34,16 @@ TEMPLATE = """\
 def test_as_it_stands_a_template_is_its_parameters_values():
     assert assemble(TEMPLATE, ISA) == [
         Instr.of("LOAD", rs=6, field=5), Instr.of("UPDV", shift=3),
-        Instr.of("SFTI", rs=0, dir="R", amount=1, round="TRUNC"), Instr.of("SFTI", rs=0, dir="R", amount=2, round="RND"),
+        Instr.of("SFTI", rs=0, dir="R", amount=1, round="TRUNC"),
+        Instr.of("SFTI", rs=0, dir="R", amount=2, round="RND"),
         Instr.of("END")]
 
 
 def test_parameters_repeat_and_keep_lines():
     prog = assemble(TEMPLATE, ISA, params={"shift": 0, "steps": [(7, "RNE")], "clamp": True})
     assert prog == [
-        Instr.of("LOAD", rs=6, field=5), Instr.of("UPDV", shift=0), Instr.of("SFTI", rs=0, dir="R", amount=7, round="RNE"),
+        Instr.of("LOAD", rs=6, field=5), Instr.of("UPDV", shift=0),
+        Instr.of("SFTI", rs=0, dir="R", amount=7, round="RNE"),
         Instr.of("LDC", rs=6, creg=2), Instr.of("CMP", rs=0, rt=6, mode="GT"), Instr.of("SEL", rs=0, rt=6),
         Instr.of("END")]
     assert [i.mnemonic for i in assemble(TEMPLATE, ISA, params={"steps": []})] == ["LOAD", "UPDV", "END"]
@@ -117,4 +119,4 @@ def test_sdannc_asm_assembles_the_reference_programs(tmp_path, name):
     result = CliRunner().invoke(main, ["asm", str(path), "-o", str(tmp_path / "p.bin")])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "p.bin").stat().st_size == 2 * len(assemble_file(path, ISA))
-    assert read_template(path).source().count("\n") >= len(assemble_file(path, ISA))
+    assert assemble(read_template(path).source(), ISA) == assemble_file(path, ISA)  # the text is plain assembly
