@@ -14,10 +14,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import models  # noqa: E402  (the tests' model builders)
-from sdannc import sparsify  # noqa: E402
 from sdannc.backend import build_layers  # noqa: E402
 from sdannc.backend.synapses import synapse_counts  # noqa: E402
 from sdannc.compiler import lower  # noqa: E402
+from sdannc.passes.sparsify import hidden_layers  # noqa: E402
 from sdannc.sparsify import Setting  # noqa: E402
 from sdannc.target import load_target  # noqa: E402
 from sdannc.tune import Evaluator, tune  # noqa: E402
@@ -43,7 +43,7 @@ def setup(target_name: str = "darwin3"):
     synapses = synapse_counts(graph, layers)
     _, _, x_test, y_test = models.digits_data()
     held_out = Evaluator(graph, models.as_images(x_test), y_test, target.arith, synapses)
-    hidden = sparsify.hidden_layers(graph)
+    hidden = hidden_layers(graph)
     return target, graph, synapses, held_out, hidden, validation_split()
 
 

@@ -15,7 +15,7 @@ import numpy as np
 from .golden.interpreter import run_codes
 from .image.codec import encode_input
 from .ir.graph import CODE_BITS, Graph
-from .passes.align_delays import NEURON_OPS
+from .neurons import NEURON_OPS
 
 INPUT_LAYER = "(input)"
 

@@ -10,7 +10,6 @@ import numpy as np
 
 from .backend import build_image, build_layers
 from .backend.capacity import LayerNeed, check_capacity
-from .backend.programs import SPARSIFY_REGISTERS
 from .backend.report import compile_report
 from .config import load_config
 from .fileio import json_bytes, load_array, load_batch
@@ -20,6 +19,7 @@ from .golden import run as golden_run
 from .golden.interpreter import check_input
 from .image import ChipImage, write_image
 from .ir.graph import Graph
+from .neurons import SPARSIFY_REGISTERS
 from .passes import Options, run_pipeline
 from .sparsify import Plan
 from .target import Target, load_target

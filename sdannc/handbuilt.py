@@ -1,8 +1,10 @@
 """Hand-built chip images of fixed shapes: dense STEM layers and one STEM convolution.
 
-They use the reference neuron programs in isa/programs and serve the demo, the benchmark and the
-machine's tests, independently of the compiler. Each network also has its numpy reference here,
-written from the arithmetic of the STEM program, not from the simulator.
+They use the reference neuron programs in isa/programs (the templates as they stand), their cores
+set up by the STEM model as the backend's are (sdannc/neurons/stem.py), and serve the demo, the
+benchmark and the machine's tests, independently of the compiler's passes and backend. Each network
+also has its numpy reference here, written from the arithmetic of the STEM program, not from the
+simulator.
 """
 
 from __future__ import annotations
@@ -10,15 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 import numpy as np
 
-from .backend.programs import BITS, STEM_STATE, stem_config
 from .image import ChipImage, ImageBuilder, Schedule
+from .ir.graph import CODE_BITS as BITS, CODE_MAX, Node
 from .isa import assemble_file, load_isa
 from . import arith
+from .neurons import NEURONS
 from .resources import data_dir
 from .target import Target
 
-# The constants isa/programs/stem_neuron.s was written with.
-STEM_MUL_SHIFT, STEM_OUT_SHIFT = 15, 4
+STEM = NEURONS["stem"]
+# The constants isa/programs/stem_neuron.s stands with.
+STEM_MUL_SHIFT, (STEM_OUT_SHIFT,) = STEM.template.params["mul_shift"], STEM.template.params["out_shifts"]
 
 
 def program_words(name: str, target: Target) -> np.ndarray:
@@ -39,6 +43,12 @@ class StemLayer:
         acc = x.astype(np.int64) @ self.weights.astype(np.int64) + self.bias
         y = arith.shift_right_round(acc * self.multiplier, STEM_MUL_SHIFT + STEM_OUT_SHIFT)  # rounded once
         return np.clip(y + self.zero_point, 0, (1 << BITS) - 1)
+
+    def as_node(self) -> Node:
+        """What the STEM model's core set-up reads of a layer (no IR graph around it): zero point,
+        clamp 0..255, per-neuron bias and multiplier, accumulators starting at 0."""
+        return Node("layer", "stem", [], "", attrs={"zero_point": self.zero_point, "clamp": (0, CODE_MAX)},
+                    params={"bias": self.bias, "multiplier": self.multiplier, "init": np.zeros_like(self.bias)})
 
 
 def random_stem_layer(rng: np.random.Generator, fan_in: int, outputs: int, weight_max: int = 7) -> StemLayer:
@@ -66,10 +76,7 @@ def _stem_core(builder: ImageBuilder, position, words, layer: StemLayer, lo: int
     core = builder.add_core(position[0], position[1], words, hi - lo)
     cb = builder.core(core)
     cb.stage, cb.layer = stage, f"layer{stage}"
-    cb.set_config(stem_config(layer.zero_point, 0, (1 << BITS) - 1))
-    cb.state[:, STEM_STATE["threshold"]] = 1 << (BITS - 1)
-    cb.state[:, STEM_STATE["bias"]] = layer.bias[lo:hi]
-    cb.state[:, STEM_STATE["multiplier"]] = layer.multiplier[lo:hi]
+    STEM.init_core(cb, layer.as_node(), np.arange(lo, hi), layer.bias.shape)
     ids = np.arange(hi - lo)
     for source in range(layer.weights.shape[0]):  # one dendrite per source, all sharing one id list
         cb.add_dendrite(ids, layer.weights[source, lo:hi])

@@ -10,7 +10,7 @@ As the STEM neuron computes it, once per sample after its clamp to [low, high]:
   a' = max(min(a + add, high) & mask, low)
 with add = 2^(k-1) (0 without RoT) and mask clearing the bits below max(k, p). The cap at `high`
 keeps a rounded-up code inside 8 bits (and inside a fused Clip), the final max keeps it above the
-clamp's floor.
+clamp's floor. Which layers can sparsify and which the config sparsifies: passes/sparsify.py.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import SdanncError
-from .ir.graph import CODE_BITS, CODE_MAX, Graph
+from .ir.graph import CODE_BITS, CODE_MAX
 
 METHODS = ("rot", "drlo")
 
@@ -107,45 +107,3 @@ def parse_plan(section, where: str) -> Plan:
     layers = {str(name): parse_setting(value, f"{where}: sparsify.{name}") for name, value in section.items()
               if name != "default"}
     return Plan(parse_setting(section.get("default"), f"{where}: sparsify.default"), layers)
-
-
-SPARSIFIABLE_OPS = ("stem", "adder")  # the programs with the RoT / DRLO block
-
-
-def sparsifiable(graph: Graph) -> list[str]:
-    """Names of the layers whose program can sparsify (STEM and Add neurons), in graph order."""
-    return list(dict.fromkeys(n.name for n in graph.nodes if n.op in SPARSIFIABLE_OPS))
-
-
-def _output_layers(graph: Graph) -> set[str]:
-    """The layers whose neurons are the graph's output (seen through data moves)."""
-    names, pending = set(), [graph.output]
-    while pending:
-        node = graph.producer(pending.pop())
-        if node is None:
-            continue
-        if node.op in ("reshape", "transpose", "concat"):
-            pending.extend(node.inputs)
-        else:
-            names.add(node.name)
-    return names
-
-
-def hidden_layers(graph: Graph) -> list[str]:
-    """The sparsifiable layers but those whose neurons are the graph's output: what `default` covers.
-    The output layer's spikes leave the chip and cause no synaptic operations, so sparsifying it
-    would only cost accuracy."""
-    last = _output_layers(graph)
-    return [name for name in sparsifiable(graph) if name not in last]
-
-
-def resolve(plan: Plan, graph: Graph, where: str) -> dict[str, Setting]:
-    """Per STEM or Add layer name, its setting: `default` on the hidden layers, then the named ones."""
-    names = sparsifiable(graph)
-    unknown = sorted(set(plan.layers or {}) - set(names))
-    if unknown:
-        raise SdanncError(f"{where}: sparsify names layer '{unknown[0]}', but {graph.name} has no STEM or Add layer "
-                          f"of that name; those it has: {', '.join(names)}")
-    settings = {name: plan.default for name in hidden_layers(graph)}
-    settings.update(plan.layers or {})
-    return {name: s for name, s in settings.items() if s.active}

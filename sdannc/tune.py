@@ -23,12 +23,12 @@ from typing import Callable
 
 import numpy as np
 
-from . import sparsify
 from .activity import golden_activity
 from .errors import SdanncError
 from .golden.ops import OPS
 from .image.codec import decode_output, encode_input
 from .ir.graph import Graph
+from .passes.sparsify import hidden_layers
 from .sparsify import Plan, Setting
 
 # RoT factors and DRLO positions tried per layer (the paper's tables 4 to 7 range over 1 to 4).
@@ -147,7 +147,7 @@ def check_labels(labels: np.ndarray, samples: int, where: str) -> np.ndarray:
 
 def tune(graph: Graph, x: np.ndarray, labels: np.ndarray, arith: dict, synapses: dict, max_drop: float,
          progress=None) -> TuneResult:
-    layers = sparsify.hidden_layers(graph)
+    layers = hidden_layers(graph)
     if not layers:
         raise SdanncError(f"model {graph.name}: no layer to sparsify (only the output layer has STEM neurons)")
     return search(Evaluator(graph, x, labels, arith, synapses), layers, max_drop, progress=progress)

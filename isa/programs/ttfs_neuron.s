@@ -1,5 +1,6 @@
 ; Time-to-first-spike neuron (as in Quartz): integrate, fire once when the threshold is first
-; crossed, then stay silent. State: field 0 vt, 1 vth, 3 has-fired.
+; crossed, then stay silent.
+.state  vt 0, vth 1, fired 3    ; membrane, threshold, has fired
         LDS                     ; R0 vt, R1 vth, R2 I, R3 has-fired
         UPDV 0                  ; vt += wgtsum
         CMP  R3, R3, EQ0        ; not fired yet?

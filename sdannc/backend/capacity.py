@@ -28,9 +28,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import SdanncError
-from ..golden.connections import valid_window_mask
+from ..ir.connections import valid_window_mask
 from ..ir.graph import Graph, Node
-from ..passes.align_delays import NEURON_OPS
+from ..neurons import NEURON_OPS
 from ..target import Target
 from .partition import as_chw
 

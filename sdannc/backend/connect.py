@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..golden.connections import conv_output_hw
+from ..ir.connections import conv_output_hw
 from .partition import Tile, as_chw, local_index
 
 

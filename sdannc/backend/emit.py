@@ -11,11 +11,11 @@ from ..errors import SdanncError
 from ..image import ChipImage, ImageBuilder, Schedule
 from ..image.builder import CoreBuilder
 from ..image.memory import dendrite_memory_words
-from ..ir.graph import Graph, Node
-from ..passes.align_delays import NEURON_OPS, depths
-from ..sparsify import Setting
+from ..ir.graph import CODE_BITS, Graph, Node
+from ..neurons import NEURON_OPS, NEURONS
+from ..passes.align_delays import depths
 from ..target import Target
-from . import connect, programs
+from . import connect
 from .partition import Tile, as_chw, local_index, tiles
 from .placement import place
 
@@ -32,48 +32,6 @@ class LayerCores:
     links: list[list[tuple[str, connect.Links]]] = field(default_factory=list)  # per tile: (source tensor, links)
 
 
-def _program(node: Node, target: Target) -> np.ndarray:
-    if node.op == "max":
-        return programs.max_program(target)
-    if node.op == "adder":
-        return programs.add_program(target, node.attrs["mul_shift"], node.attrs["out_shifts"],
-                                    sparsify="sparsify" in node.attrs)
-    a = node.attrs
-    return programs.stem_program(target, a["acc_shift"], a["mul_shift"], a["out_shifts"], a.get("round", "RND"),
-                                 sparsify="sparsify" in a)
-
-
-def _init_adder_core(core: CoreBuilder, node: Node, flat: np.ndarray, shape) -> None:
-    a = node.attrs
-    spikes = Setting.of(a)
-    core.set_config(programs.add_config(a["zero_point"], *a["clamp"], *a["input_zero_points"], *a["multipliers"],
-                                        spikes.add, spikes.mask))
-    s = programs.ADD_STATE
-    core.state[:, s["threshold"]] = 1 << (programs.BITS - 1)
-    core.state[:, s["offset"]] = np.broadcast_to(node.params["offset"], shape).reshape(-1)[flat]
-
-
-def _init_core(core: CoreBuilder, node: Node, tile: Tile, shape) -> None:
-    flat, _ = local_index(tile, shape)
-    if node.op == "adder":
-        _init_adder_core(core, node, flat, shape)
-        return
-    if node.op == "max":
-        kh, kw = node.attrs["connections"][0]["kernel"]
-        core.set_config(programs.max_config(kh * kw))
-        core.state[:, programs.MAX_STATE["threshold"]] = 1 << (programs.BITS - 1)
-        core.state[:, programs.MAX_STATE["candidates"]] = (1 << (kh * kw)) - 1
-        return
-    a, p = node.attrs, node.params
-    spikes = Setting.of(a)
-    core.set_config(programs.stem_config(a["zero_point"], *a["clamp"], spikes.add, spikes.mask))
-    s = programs.STEM_STATE
-    core.state[:, s["threshold"]] = 1 << (programs.BITS - 1)
-    for key in ("bias", "multiplier", "init"):
-        core.state[:, s[key]] = np.broadcast_to(p[key], shape).reshape(-1)[flat]
-    core.state[:, s["acc"]] = core.state[:, s["init"]]
-
-
 def _tables(core: CoreBuilder, node: Node, tile: Tile, graph: Graph, target: Target) -> list:
     out_shape = graph.tensors[node.output].shape
     limit = (1 << target.core["neuron_index_bits"]) - 1
@@ -85,7 +43,7 @@ def _tables(core: CoreBuilder, node: Node, tile: Tile, graph: Graph, target: Tar
         elif conn["kind"] == "elementwise":
             link = connect.elementwise(core, tile, node.params[f"weight{i}"], out_shape)
         else:
-            weight = node.params.get(f"weight{i}") if node.op == "stem" else None
+            weight = node.params.get(f"weight{i}")  # none: a max window
             link = connect.window(core, tile, conn, in_shape, out_shape, weight, limit)
         links.append((source, link))
     return links
@@ -96,14 +54,15 @@ def _build_layer(node: Node, graph: Graph, target: Target, max_neurons: int) -> 
     shape = graph.tensors[node.output].shape
     channels, rows, _ = as_chw(shape)
     max_channels, max_rows = channels, rows
-    program = _program(node, target)
+    model = NEURONS[node.op]
+    program = model.program(node, target)
     while True:
         layer = LayerCores(node, tiles(shape, max_neurons, max_channels, max_rows))
         try:
             for tile in layer.tiles:
                 core = CoreBuilder(-1, -1, program, tile.channels * tile.rows * as_chw(shape)[2],
                                    target.core["state_fields"])
-                _init_core(core, node, tile, shape)
+                model.init_core(core, node, local_index(tile, shape)[0], shape)
                 layer.links.append(_tables(core, node, tile, graph, target))
                 built = core.build()
                 words = dendrite_memory_words(built, target)
@@ -374,8 +333,7 @@ def build_image(graph: Graph, target: Target, status: Callable[[str], None] | No
     for element, (c, i) in enumerate(zip(out_core.tolist(), out_index.tolist())):
         builder.map_output(element, c, i)
     milestone("placed on the mesh and wired")
-    schedule = Schedule(bits=programs.BITS, sample_interval=programs.BITS,
-                        output_offset=programs.BITS * depth[graph.output] - 1)
+    schedule = Schedule(bits=CODE_BITS, sample_interval=CODE_BITS, output_offset=CODE_BITS * depth[graph.output] - 1)
     image = builder.build(graph.tensors[graph.input].shape, graph.input_encode, graph.tensors[graph.output].shape,
                           graph.output_decode, schedule)
     return image, layers

@@ -7,10 +7,9 @@ import numpy as np
 from ..image import ChipImage
 from ..image.memory import axon_memory_words, dendrite_memory_words
 from ..ir.graph import Graph
+from ..neurons import NEURONS
 from ..target import Target
 from .synapses import layer_synapses
-
-_OP_NAMES = {"stem": "STEM", "adder": "add", "max": "max"}
 
 
 def _hops(image: ChipImage) -> tuple[int, int]:
@@ -31,15 +30,16 @@ def compile_report(graph: Graph, image: ChipImage, layers: dict, target: Target,
     rows = []
     for layer in layers.values():
         node = layer.node
+        neuron = NEURONS[node.op]
         cores = [image.cores[c] for c in layer.cores]
         rows.append({
             "layer": node.name,
-            "op": _OP_NAMES[node.op] + ("" if node.op != "stem" else f" {'+'.join(c['kind'] for c in node.attrs['connections'])}"),
+            "op": neuron.report_label(node),
             "neurons": int(sum(c.n_neurons for c in cores)),
             "cores": len(cores),
             "dendrite_words": int(sum(dendrite_memory_words(c, target) for c in cores)),
             "axon_words": int(sum(axon_memory_words(c, target) for c in cores)),
-            "macs": layer_synapses(layer) if node.op == "stem" else 0,
+            "macs": layer_synapses(layer) if neuron.counts_macs else 0,
             "sparsify": node.attrs.get("sparsify", {}),
             "acc_bits": node.attrs.get("acc_bits"),
             "acc_shift": node.attrs.get("acc_shift"),

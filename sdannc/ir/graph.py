@@ -25,7 +25,8 @@ Quantized level (frontend output):
   transpose  inputs [x]      attrs perm (per-sample axes)
   clamp      inputs [x]      attrs clamp (lo, hi) codes; same scale and zero point (explicit Relu / Clip)
 
-Hardware level (after the passes): see sdannc/passes and sdannc/golden for `stem`, `adder` and `max`.
+Hardware level (after the passes): the neuron ops (`stem`, `adder`, `max`: sdannc/neurons, one
+module each) and the data moves.
   adder      inputs [a] or [a, b]  the exact Add neuron (isa/programs/add_neuron.s): attrs connections
                               (elementwise), zero_point, clamp, input_zero_points (za, zb), multipliers (ma, mb),
                               mul_shift, out_shifts [(amount, TRUNC|RND|RNE)], error_bound;

@@ -5,9 +5,10 @@
     instrs = assemble(text, isa)              # and disassemble(words, isa) back to text
 """
 
-from .assembler import assemble, assemble_file, disassemble, disassemble_file, format_instr
+from .assembler import assemble, assemble_file, assemble_template, disassemble, disassemble_file, format_instr
 from .encoding import Instr, read_program_bin, write_program_bin
 from .table import FieldSpec, InstructionSet, InstructionSpec, IsaError, load_isa
+from .template import ProgramTemplate, parse_template, read_template
 
 __all__ = [
     "FieldSpec",
@@ -15,12 +16,16 @@ __all__ = [
     "InstructionSet",
     "InstructionSpec",
     "IsaError",
+    "ProgramTemplate",
     "assemble",
     "assemble_file",
+    "assemble_template",
     "disassemble",
     "disassemble_file",
     "format_instr",
     "load_isa",
+    "parse_template",
     "read_program_bin",
+    "read_template",
     "write_program_bin",
 ]

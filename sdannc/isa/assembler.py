@@ -3,7 +3,9 @@
 Syntax: one `MNEMONIC op, op, ...` per line, operands in the field order of the YAML; labels `name:`
 alone or before an instruction; `;` or `#` start a comment. Mnemonics and enum names are read
 case-insensitively, registers are `R0`.., table operands are written as their value, `addr`
-operands as a label or a number. `disassemble` writes the same syntax, so text round-trips.
+operands as a label or a number, other numbers also as a name the program's `.state` or `.config`
+declares. Programs may be templates (template.py): they are assembled with the parameters given,
+or as they stand. `disassemble` writes the same syntax, so text round-trips.
 """
 
 from __future__ import annotations
@@ -11,14 +13,13 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 import numpy as np
 
-from ..errors import SdanncError
 from .encoding import Instr, describe_domain, read_program_bin
 from .table import FieldSpec, InstructionSet, InstructionSpec, IsaError
+from .template import Line, ProgramTemplate, parse_template, read_template
 
 _LABEL = re.compile(r"\s*([A-Za-z_.][\w.]*)\s*:")
 _NAME = re.compile(r"[A-Za-z_.][\w.]*\Z")
@@ -27,23 +28,28 @@ _REGISTER = re.compile(r"[Rr]([0-9]+)\Z")
 _INDENT = "    "
 
 
-def assemble(text: str, isa: InstructionSet, filename: str = "<string>") -> list[Instr]:
-    """The instructions of an assembly text; errors are IsaErrors starting `FILE:LINE:`."""
-    by_name = {m.upper(): spec for m, spec in isa.by_mnemonic.items()}
-    labels: dict[str, tuple[int, int]] = {}  # name -> (address, line it was defined on)
-    lines: list[tuple[int, InstructionSpec, list[str]]] = []
+def assemble(text: str, isa: InstructionSet, filename: str = "<string>", params: dict[str, Any] | None = None,
+             folder: str | os.PathLike | None = None) -> list[Instr]:
+    """The instructions of an assembly text (a template with `params`, `.include`s found in
+    `folder`); errors are IsaErrors starting `FILE:LINE:`."""
+    return assemble_template(parse_template(text, filename, folder), isa, params)
 
-    def error(lineno: int, message: str) -> IsaError:
-        return IsaError(f"{filename}:{lineno}: {message}")
+
+def assemble_template(template: ProgramTemplate, isa: InstructionSet,
+                      params: dict[str, Any] | None = None) -> list[Instr]:
+    """The instructions of a program template with the parameters given (its own for the rest)."""
+    by_name = {m.upper(): spec for m, spec in isa.by_mnemonic.items()}
+    labels: dict[str, tuple[int, Line]] = {}  # name -> (address, line it was defined on)
+    lines: list[tuple[Line, InstructionSpec, list[str]]] = []
 
     # Pass 1: labels get addresses, instructions get their spec and raw operand text.
-    for lineno, line in enumerate(text.splitlines(), 1):
-        code = re.split(r"[;#]", line, maxsplit=1)[0]
+    for line in template.expand(params):
+        code = line.code
         while match := _LABEL.match(code):
             name = match.group(1)
             if name in labels:
-                raise error(lineno, f"duplicate label '{name}' (first defined on line {labels[name][1]})")
-            labels[name] = (len(lines), lineno)
+                raise line.error(f"duplicate label '{name}' (first defined on line {labels[name][1].number})")
+            labels[name] = (len(lines), line)
             code = code[match.end():]
         code = code.strip()
         if not code:
@@ -54,39 +60,32 @@ def assemble(text: str, isa: InstructionSet, filename: str = "<string>") -> list
         if spec is None:
             close = difflib.get_close_matches(mnemonic.upper(), list(by_name), n=3)
             hint = f" (did you mean {', '.join(close)}?)" if close else ""
-            raise error(lineno, f"unknown instruction '{mnemonic}'{hint}")
+            raise line.error(f"unknown instruction '{mnemonic}'{hint}")
         operands = [op.strip() for op in rest.split(",")] if rest else []
         if len(operands) != len(spec.fields):
-            raise error(lineno, f"{spec.mnemonic} takes {len(spec.fields)} operands, got {len(operands)}; "
-                                f"expected: {spec.syntax}")
+            raise line.error(f"{spec.mnemonic} takes {len(spec.fields)} operands, got {len(operands)}; "
+                             f"expected: {spec.syntax}")
         if len(lines) == isa.program_words:
-            raise error(lineno, f"program is longer than the {isa.program_words} words of {isa.name} program memory")
-        lines.append((lineno, spec, operands))
+            raise line.error(f"program is longer than the {isa.program_words} words of {isa.name} program memory")
+        lines.append((line, spec, operands))
 
     # Pass 2: operands to values; isa.encode is the one place that checks ranges.
     addresses = {name: address for name, (address, _) in labels.items()}
     instrs = []
-    for lineno, spec, operands in lines:
+    for line, spec, operands in lines:
         try:
-            values = {f.name: _operand(isa, spec, f, op, addresses) for f, op in zip(spec.fields, operands)}
+            values = {f.name: _operand(isa, spec, f, op, addresses, template.symbols)
+                      for f, op in zip(spec.fields, operands)}
             instr = Instr.of(spec.mnemonic, isa=isa, **values)
             isa.encode(instr)
         except IsaError as exc:
-            raise error(lineno, str(exc)) from None
+            raise line.error(str(exc)) from None
         instrs.append(instr)
     return instrs
 
 
-def assemble_file(path: str | os.PathLike, isa: InstructionSet) -> list[Instr]:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SdanncError(f"{path}: no such file") from None
-    except UnicodeDecodeError:
-        raise SdanncError(f"{path}: not a UTF-8 text file") from None
-    except OSError as exc:
-        raise SdanncError(f"{path}: cannot read: {exc.strerror}") from None
-    return assemble(text, isa, filename=str(path))
+def assemble_file(path: str | os.PathLike, isa: InstructionSet, params: dict[str, Any] | None = None) -> list[Instr]:
+    return assemble_template(read_template(path), isa, params)
 
 
 def disassemble(instrs_or_words: Iterable[Instr] | Iterable[int] | np.ndarray, isa: InstructionSet) -> str:
@@ -134,7 +133,8 @@ def format_instr(instr: Instr, isa: InstructionSet, labels: Iterable[int] = ()) 
     return f"{spec.mnemonic} {', '.join(parts)}" if parts else spec.mnemonic
 
 
-def _operand(isa: InstructionSet, spec: InstructionSpec, f: FieldSpec, text: str, labels: dict[str, int]) -> int | str:
+def _operand(isa: InstructionSet, spec: InstructionSpec, f: FieldSpec, text: str, labels: dict[str, int],
+             symbols: dict[str, int]) -> int | str:
     def bad(expected: str) -> IsaError:
         return IsaError(f"{spec.mnemonic} {f.name}: expected {expected}, got '{text}'")
 
@@ -157,6 +157,8 @@ def _operand(isa: InstructionSet, spec: InstructionSpec, f: FieldSpec, text: str
         if text not in labels:
             raise IsaError(f"{spec.mnemonic} {f.name}: undefined label '{text}'")
         return labels[text]
+    if text in symbols:  # a state field or configuration register by its name
+        return symbols[text]
     raise bad("a number" if f.kind != "table" else describe_domain(isa, f))
 
 

@@ -8,10 +8,9 @@ Add sees the same sample on both inputs (SDANN 3.4's pipelining then holds for a
 from __future__ import annotations
 
 from ..ir.graph import Graph, Tensor
+from ..neurons import NEURON_OPS
 from ..target import Target
 from .base import Options, Pass, fresh_name, identity_stem
-
-NEURON_OPS = ("stem", "adder", "max")
 
 
 def depths(graph: Graph) -> dict[str, int]:

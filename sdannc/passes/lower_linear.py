@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import SdanncError
-from ..golden import connections
+from ..ir import connections
 from ..ir.graph import Graph, Node
 from ..target import Target
 from .base import Options, Pass, stem_node

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import SdanncError
-from ..golden import connections
+from ..ir import connections
 from ..ir.graph import Graph, Node, Tensor
 from ..target import Target
 from .base import Options, Pass, fresh_name, stem_node

@@ -11,9 +11,10 @@ import numpy as np
 
 from .. import sparsify
 from ..errors import SdanncError
-from ..golden.ops import OPS as GOLDEN_OPS, plane_sums
+from ..golden.ops import OPS as GOLDEN_OPS
 from ..image.codec import encode_input
 from ..ir.graph import CODE_BITS, Graph
+from ..neurons.common import plane_sums
 from ..target import Target
 
 

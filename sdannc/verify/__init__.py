@@ -24,7 +24,7 @@ from ..fileio import json_bytes, load_batch, save_all
 from ..golden import run_codes
 from ..golden.interpreter import check_input
 from ..image.codec import encode_input
-from ..passes.align_delays import NEURON_OPS
+from ..neurons import NEURON_OPS
 from ..reference import default_session_disagreement, reference
 from ..sim import Simulator
 from .compare import Bound, Row, compare, is_beyond

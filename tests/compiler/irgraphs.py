@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sdannc.golden.connections import conv_output_hw
+from sdannc.ir.connections import conv_output_hw
 from sdannc.ir import Graph, Node, Tensor
 
 
@@ -90,3 +90,14 @@ class GraphMaker:
         shape = list(shapes[0])
         shape[axis] = sum(s[axis] for s in shapes)
         return self._add("concat", inputs, self._tensor(shape), {"axis": axis})
+
+
+def program_node(op: str, **attrs) -> Node:
+    """A hardware-level node with only the attrs its program depends on (no graph around it)."""
+    return Node(f"{op}_layer", op, [], f"{op}_out", attrs)
+
+
+def stem_program_node(acc_shift: int, mul_shift: int, out_shifts, rounding: str = "RND",
+                      sparsify: bool = False) -> Node:
+    return program_node("stem", acc_shift=acc_shift, mul_shift=mul_shift, out_shifts=list(out_shifts), round=rounding,
+                        **({"sparsify": {"rot": 1}} if sparsify else {}))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sdannc.golden import connections
+from sdannc.ir import connections
 
 CONV = {"kind": "conv", "kernel": (3, 3), "strides": (2, 1), "pads": (1, 0, 1, 2), "dilations": (1, 2), "group": 2}
 

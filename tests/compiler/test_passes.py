@@ -3,11 +3,12 @@
 import numpy as np
 import pytest
 
-from sdannc.golden import connections, run_codes
+from sdannc.golden import run_codes
+from sdannc.ir import connections
+from sdannc.neurons import NEURONS
 from sdannc.passes import Options, run_pipeline
 from sdannc.passes.align_delays import align_delays, depths
 from sdannc.passes.bias_calibration import bias_calibration
-from sdannc.golden import ops as golden_ops
 from sdannc.passes.lower_elementwise import add_weights, lower_elementwise
 from sdannc.passes.lower_linear import lower_linear
 from sdannc.passes.lower_pools import lower_pools
@@ -76,7 +77,7 @@ def _adder_against_real(graph, node, real_before_rounding, codes, arith):
     """The adder's golden output against round(real) + zc: equal wherever the real value is further
     than the fixed point's error bound from a rounding tie, and never more than one step apart."""
     y = graph.tensors[node.output]
-    got = golden_ops.adder(node, codes, y.shape, arith)
+    got = NEURONS["adder"].compute(node, codes, y.shape, arith)
     want = np.clip(np.rint(real_before_rounding) + y.zero_point, *node.attrs["clamp"])
     clear = np.abs(np.abs(real_before_rounding % 1) - 0.5) > node.attrs["error_bound"]
     lo, hi = node.attrs["clamp"]

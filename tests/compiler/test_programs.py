@@ -1,45 +1,78 @@
-"""The emitted neuron programs: the reference files are the templates, and they fit the ISA."""
+"""The emitted neuron programs: each model's program comes from its template under isa/programs,
+and the variants the backend emits fit the ISA and the cores."""
 
-from sdannc.backend import programs
-from sdannc.isa import assemble_file, load_isa
+import pytest
+
+from irgraphs import program_node, stem_program_node
+from sdannc.isa import Instr, assemble_file, load_isa, parse_template
+from sdannc.neurons import NEURONS
 from sdannc.resources import data_dir
 from sdannc.target import load_target
 
 ISA = load_isa()
+PROGRAMS = data_dir("isa") / "programs"
+# Per model, the attrs that give its template's own values: the reference program's constants.
+REFERENCE_ATTRS = {
+    "stem": {"acc_shift": 0, "mul_shift": 15, "out_shifts": [4], "round": "RND"},
+    "adder": {"mul_shift": 0, "out_shifts": [(15, "TRUNC"), (6, "RND")]},
+    "max": {}, "if": {}, "ttfs": {},
+}
 
 
-def test_reference_stem_program_is_the_template_with_example_constants():
-    reference = (data_dir("isa") / "programs" / "stem_neuron.s").read_text()
-    assert reference == programs.stem_source(0, 15, [4])
+def test_every_reference_program_is_the_template_of_a_registered_model():
+    assert sorted(m.template_file for m in NEURONS.values()) == sorted(p.name for p in PROGRAMS.glob("*.s"))
+    assert set(REFERENCE_ATTRS) == set(NEURONS)
+
+
+@pytest.mark.parametrize("op", sorted(NEURONS))
+def test_with_the_reference_constants_a_model_emits_its_reference_program(op):
+    model = NEURONS[op]
+    words = model.program(program_node(op, **REFERENCE_ATTRS[op]), load_target("darwin3"))
+    assert list(words) == list(ISA.encode_program(assemble_file(PROGRAMS / model.template_file, ISA)))
+
+
+@pytest.mark.parametrize("op", sorted(NEURONS))
+def test_a_models_program_is_read_from_its_template(op, monkeypatch):
+    """A line added to the template is in the program the model emits (no copy of it in the code)."""
+    model = NEURONS[op]
+    node = program_node(op, **REFERENCE_ATTRS[op])
+    before = list(model.program(node, load_target("darwin3")))
+    text = (PROGRAMS / model.template_file).read_text()
+    assert text.endswith("        END\n")
+    edited = text.removesuffix("END\n") + "NOP\n        END\n"  # after every label: no jump moves
+    monkeypatch.setattr(model, "template", parse_template(edited, "edited.s", PROGRAMS))
+    nop = ISA.encode(Instr.of("NOP"))
+    assert list(model.program(node, load_target("darwin3"))) == before[:-1] + [nop] + before[-1:]
+
+
+@pytest.mark.parametrize("op", sorted(NEURONS))
+def test_layouts_fit_the_cores(op):
+    target = load_target("darwin3")
+    model = NEURONS[op]
+    assert max(model.state.values()) < target.core["state_fields"]
+    assert max(model.config.values(), default=-1) < target.core["config_registers"]
 
 
 def test_stem_program_variants_assemble_within_the_program_memory():
     target = load_target("darwin3")
-    plain = programs.stem_program(target, 0, 24, [])
-    two_step = programs.stem_program(target, 3, 31, [7], "RNE")
+    stem = NEURONS["stem"]
+    plain = stem.program(stem_program_node(0, 24, []), target)
+    two_step = stem.program(stem_program_node(3, 31, [7], "RNE"), target)
     assert len(two_step) == len(plain) + 1 <= target.core["program_words"]
-    text = programs.stem_source(3, 31, [7], "RNE")
+    text = stem.source(stem_program_node(3, 31, [7], "RNE"))
     assert "MULT R0, R6, 31" in text and "SFTI R0, R, 7, RNE" in text and "UPDV 3" in text
-    assert "MUL  R0, R6, 24" in programs.stem_source(0, 24, [])
-
-
-def test_reference_add_program_is_the_template_with_example_constants():
-    reference = (data_dir("isa") / "programs" / "add_neuron.s").read_text()
-    assert reference == programs.add_source(0, [(15, "TRUNC"), (6, "RND")])
+    assert Instr.of("MUL", rs=0, rt=6, shift=24) in ISA.decode_program(plain)
 
 
 def test_add_program_variants_assemble_within_the_program_memory():
     target = load_target("darwin3")
-    one_shift = programs.add_program(target, 8, [(5, "RNE")])
-    two_shifts = programs.add_program(target, 0, [(15, "TRUNC"), (6, "RND")])
+    adder = NEURONS["adder"]
+    one_shift = adder.program(program_node("adder", mul_shift=8, out_shifts=[(5, "RNE")]), target)
+    two_shifts = adder.program(program_node("adder", mul_shift=0, out_shifts=[(15, "TRUNC"), (6, "RND")]), target)
     assert len(two_shifts) == len(one_shift) + 1 <= target.core["program_words"]
-    text = programs.add_source(8, [(5, "RNE")])
+    text = adder.source(program_node("adder", mul_shift=8, out_shifts=[(5, "RNE")]))
     assert text.count("MULT R0, R6, 8") == 1 and "MULT R4, R6, 8" in text and "SFTI R0, R, 5, RNE" in text
-    assert len(programs.add_config(3, 0, 255, 1, 2, 5, 6)) == len(programs.ADD_CONFIG) <= target.core["config_registers"]
-    assert max(programs.ADD_STATE.values()) < target.core["state_fields"]
-
-
-def test_max_program_is_the_reference_file():
-    target = load_target("darwin3")
-    words = programs.max_program(target)
-    assert list(words) == list(ISA.encode_program(assemble_file(data_dir("isa") / "programs" / "max_neuron.s", ISA)))
+    registers = adder.registers(zero_point=3, low=0, high=255, zero_a=1, zero_b=2, mult_a=5, mult_b=6, round_add=0,
+                                keep_mask=255)
+    assert len(registers) == len(adder.config) <= target.core["config_registers"]
+    assert registers[adder.config["mult_b"]] == 6 and registers[adder.config["last_phase"]] == 7

@@ -9,14 +9,15 @@ from click.testing import CliRunner
 
 import models
 from cli_checks import assert_user_error
+from irgraphs import stem_program_node
 from sdannc import sparsify
-from sdannc.backend.programs import stem_source
 from sdannc.cli import main
 from sdannc.compiler import compile_to_image, lower
 from sdannc.config import config_text, load_config
 from sdannc.errors import SdanncError
 from sdannc.golden import run as golden_run
-from sdannc.isa import assemble, load_isa
+from sdannc.neurons import NEURONS
+from sdannc.passes.sparsify import resolve, sparsifiable
 from sdannc.sim import Simulator
 from sdannc.sparsify import Plan, Setting
 from sdannc.target import load_target
@@ -75,10 +76,10 @@ def test_bad_settings_are_refused(value, fragment):
 def test_default_skips_the_output_layer_and_layers_override_it():
     graph = lower(models.quantized("cnn_pool"), load_target("darwin3"), stop_after="lower-elementwise")
     plan = Plan(Setting(rot=2), {"conv2": Setting(drlo=1)})
-    settings = sparsify.resolve(plan, graph, "model m")
+    settings = resolve(plan, graph, "model m")
     assert settings == {"conv1": Setting(rot=2), "conv2": Setting(drlo=1), "avgpool": Setting(rot=2)}
     with pytest.raises(SdanncError, match="no STEM or Add layer of that name; those it has: conv1, conv2, avgpool, fc"):
-        sparsify.resolve(Plan(layers={"maxpool": Setting(rot=1)}), graph, "model m")
+        resolve(Plan(layers={"maxpool": Setting(rot=1)}), graph, "model m")
 
 
 def test_config_file_round_trips(tmp_path):
@@ -103,11 +104,11 @@ def test_bad_config_files_are_one_line_errors(tmp_path, text, fragment):
 
 
 def test_sparsified_stem_program_assembles_and_only_grows_when_asked():
-    isa = load_isa("darwin3")
-    plain = assemble(stem_source(0, 15, [4]), isa, "plain")
-    sparse = assemble(stem_source(0, 15, [4], sparsify=True), isa, "sparse")
+    target, stem = load_target("darwin3"), NEURONS["stem"]
+    plain = stem.program(stem_program_node(0, 15, [4]), target)
+    sparse = stem.program(stem_program_node(0, 15, [4], sparsify=True), target)
     assert len(sparse) == len(plain) + 10
-    assert "LOGIC R0, R6, AND" in stem_source(0, 15, [4], sparsify=True)
+    assert "LOGIC R0, R6, AND" in stem.source(stem_program_node(0, 15, [4], sparsify=True))
 
 
 PLANS = {
@@ -121,7 +122,7 @@ def _plan(name: str, model: str) -> Plan:
     if PLANS[name] is not None:
         return PLANS[name]
     graph = lower(models.quantized(model), load_target("darwin3"), stop_after="lower-elementwise")
-    first, second = sparsify.sparsifiable(graph)[:2]
+    first, second = sparsifiable(graph)[:2]
     return Plan(Setting(drlo=1), {first: Setting(rot=3), second: Setting(rot=1, drlo=2)})
 
 

@@ -13,7 +13,7 @@ from sdannc.backend.emit import INPUT
 from sdannc.compiler import compile_in_memory
 from sdannc.golden import run_codes
 from sdannc.image.codec import encode_input
-from sdannc.passes.align_delays import NEURON_OPS
+from sdannc.neurons import NEURON_OPS
 from sdannc.sim import Simulator
 from sdannc.sparsify import Plan, Setting
 from sdannc.target import load_target

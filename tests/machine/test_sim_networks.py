@@ -1,4 +1,5 @@
-"""Hand-assembled images on the simulator, against references computed independently in numpy."""
+"""Hand-assembled images on the simulator, against references computed independently in numpy
+(the STEM networks) and against the neuron models' golden functions (IF and TTFS)."""
 
 import numpy as np
 import pytest
@@ -8,14 +9,17 @@ from sdannc.handbuilt import (
     conv_stem_network,
     dense_reference,
     dense_stem_network,
-    program_words,
     random_stem_conv,
     random_stem_layer,
 )
 from sdannc.image import ImageBuilder, Schedule
+from sdannc.ir.graph import Node
+from sdannc.neurons import NEURONS
 from sdannc.sim import Simulator
 from sdannc.arith import saturate, shift_right_round
 from sdannc.target import load_target
+
+IF, TTFS = NEURONS["if"], NEURONS["ttfs"]
 
 
 def _bits_msb_first(codes: np.ndarray) -> np.ndarray:
@@ -32,13 +36,27 @@ IF_W_HID = np.array([[2, 0], [3, 1], [0, 4], [1, 1]])  # [core-0 neuron, core-1 
 IF_VTH_OUT = (3, 4)
 
 
-def _if_image(target):
-    words = program_words("if_neuron", target)
+def _dense_layer(op: str, weights: np.ndarray, threshold) -> Node:
+    """A dense layer of neuron model `op`, as a lowering would make it: weights [source, neuron]."""
+    return Node(f"{op}_layer", op, ["x"], "y", {"connections": [{"kind": "dense"}]},
+                {"weight0": np.asarray(weights).T, "threshold": np.asarray(threshold)})
+
+
+IF_HIDDEN, IF_OUT = _dense_layer("if", IF_W_IN, IF_VTH), _dense_layer("if", IF_W_HID, IF_VTH_OUT)
+
+
+def _if_cores(target):
+    """The IF chain's two cores, set up by the IF model: 4 neurons at (1, 0), 2 at (6, 3)."""
     b = ImageBuilder(target)
-    first = b.add_core(1, 0, words, 4)
-    second = b.add_core(6, 3, words, 2)  # 5 hops east, 3 north
-    b.core(first).state[:, 1] = IF_VTH
-    b.core(second).state[:, 1] = IF_VTH_OUT
+    first = b.add_core(1, 0, IF.program(IF_HIDDEN, target), 4)
+    second = b.add_core(6, 3, IF.program(IF_OUT, target), 2)  # 5 hops east, 3 north
+    IF.init_core(b.core(first), IF_HIDDEN, np.arange(4), (4,))
+    IF.init_core(b.core(second), IF_OUT, np.arange(2), (2,))
+    return b, first, second
+
+
+def _if_image(target):
+    b, first, second = _if_cores(target)
     for e in range(3):
         ids = np.flatnonzero(IF_W_IN[e])  # absolute ids that skip neurons
         dendrite = b.core(first).add_dendrite(ids, IF_W_IN[e, ids])
@@ -51,34 +69,28 @@ def _if_image(target):
     return b.build((3,), {"kind": "uint8"}, (2,), {"kind": "uint8"}, Schedule(BITS, BITS, 1))
 
 
-def _if_reference(codes: np.ndarray, bits: int, feedback=(0, 0, 0, 0)) -> np.ndarray:
-    """Tick by tick, neuron by neuron: inputs arrive the tick they are injected, spikes a tick later.
+def _if_golden(codes: np.ndarray, arith: dict) -> np.ndarray:
+    """The chain through the IF model's golden function, layer by layer: the second layer hears the
+    first a tick later, so its windows start a tick later, which is where the output reads them."""
+    return IF.compute(IF_OUT, [IF.compute(IF_HIDDEN, [codes], (4,), arith)], (2,), arith)
 
-    `feedback`: weights from the second core's first neuron back into the first core's neurons."""
+
+def _if_loop_golden(codes: np.ndarray, arith: dict, feedback) -> np.ndarray:
+    """The chain with feedback, tick by tick through the IF model's one-tick golden function:
+    inputs arrive the tick they are injected, spikes a tick later; `feedback`: weights from the
+    second core's first neuron back into the first core's neurons."""
     samples = codes.shape[0]
-    ticks = (samples - 1) * BITS + 1 + BITS
-    v1, v2 = [0] * 4, [0] * 2
-    prev, prev_out = [0] * 4, 0
-    raster = np.zeros((ticks, 2), dtype=np.int64)
-    for t in range(ticks):
+    first, second = IF.start(np.asarray(IF_VTH)), IF.start(np.asarray(IF_VTH_OUT))
+    spikes1, spikes2 = np.zeros(4, dtype=np.int64), np.zeros(2, dtype=np.int64)
+    raster = []
+    for t in range(samples * BITS + 1):
         s, b = divmod(t, BITS)
-        inp = [int(codes[s, e] >> (BITS - 1 - b)) & 1 if s < samples else 0 for e in range(3)]
-        fired1 = [0] * 4
-        for n in range(4):
-            v1[n] = int(saturate(v1[n] + sum(IF_W_IN[e, n] * inp[e] for e in range(3)) + feedback[n] * prev_out,
-                                 bits))
-            if v1[n] >= IF_VTH[n]:
-                fired1[n], v1[n] = 1, 0
-        for n in range(2):
-            v2[n] = int(saturate(v2[n] + sum(IF_W_HID[m, n] * prev[m] for m in range(4)), bits))
-            if v2[n] >= IF_VTH_OUT[n]:
-                raster[t, n], v2[n] = 1, 0
-        prev, prev_out = fired1, int(raster[t, 0])
-    out = np.zeros((samples, 2), dtype=np.int64)
-    for s in range(samples):
-        for b in range(BITS):
-            out[s] |= raster[s * BITS + 1 + b] << (BITS - 1 - b)
-    return out
+        inputs = (codes[s] >> (BITS - 1 - b)) & 1 if s < samples else np.zeros(3, dtype=np.int64)
+        current1 = inputs @ IF_W_IN + np.asarray(feedback) * spikes2[0]
+        spikes1, spikes2 = IF.step(first, current1, arith), IF.step(second, spikes1 @ IF_W_HID, arith)
+        raster.append(spikes2)
+    windows = np.asarray(raster[1:]).reshape(samples, BITS, 2)  # the output reads from tick 1
+    return (windows << np.arange(BITS - 1, -1, -1)[None, :, None]).sum(axis=1)
 
 
 @pytest.mark.parametrize("target_name", ["darwin3", "darwin3-wide"])
@@ -87,9 +99,10 @@ def test_integrate_and_fire_chain_matches_reference(target_name):
     rng = np.random.default_rng(7)
     codes = rng.integers(0, 256, size=(9, 3))
     result = Simulator(_if_image(target)).run(codes.astype(np.uint8))
-    expected = _if_reference(codes, target.arith["register_bits"])
+    expected = _if_golden(codes, target.arith)
     assert expected.any(), "the reference network should spike"
     np.testing.assert_array_equal(result.codes, expected)
+    np.testing.assert_array_equal(_if_loop_golden(codes, target.arith, (0, 0, 0, 0)), expected)
 
 
 # ---- STEM: two dense layers, and a convolution ---------------------------------------------------
@@ -200,12 +213,7 @@ def test_ticks_per_step_change_nothing_in_a_convolution():
 
 def _if_loop_image(target):
     """The integrate-and-fire chain with the second core's first neuron feeding back into the first core."""
-    words = program_words("if_neuron", target)
-    b = ImageBuilder(target)
-    first = b.add_core(1, 0, words, 4)
-    second = b.add_core(6, 3, words, 2)
-    b.core(first).state[:, 1] = IF_VTH
-    b.core(second).state[:, 1] = IF_VTH_OUT
+    b, first, second = _if_cores(target)
     for e in range(3):
         ids = np.flatnonzero(IF_W_IN[e])
         b.map_input(e, [(first, b.core(first).add_dendrite(ids, IF_W_IN[e, ids]), 0)])
@@ -223,8 +231,9 @@ def test_cores_in_a_loop_run_tick_by_tick():
     assert not sim.pipelined and sim.window_for(1, 100, 8) == 1
     x = np.random.default_rng(2).integers(0, 256, size=(6, 3)).astype(np.uint8)
     result = sim.run(x, window=8)
-    np.testing.assert_array_equal(result.codes, _if_reference(x, 16, feedback=(0, 4, 0, 2)))
-    assert (result.codes != _if_reference(x, 16)).any(), "the feedback should change the outputs"
+    arith = load_target("darwin3").arith
+    np.testing.assert_array_equal(result.codes, _if_loop_golden(x, arith, feedback=(0, 4, 0, 2)))
+    assert (result.codes != _if_golden(x, arith)).any(), "the feedback should change the outputs"
     _assert_same_run(result, sim.run(x, window=1))
 
 
@@ -259,12 +268,12 @@ def test_core_levels_are_longest_paths_and_loops_have_none():
 
 def test_time_to_first_spike_neuron_fires_once_at_the_first_crossing():
     target = load_target("darwin3")
-    words = program_words("ttfs_neuron", target)
     weights = np.array([[1, 2, 3, 1, 0, 2], [2, 1, 0, 3, 1, 1]])  # [input element, neuron]
     thresholds = np.array([3, 4, 5, 6, 2, 99])
+    layer = _dense_layer("ttfs", weights, thresholds)
     b = ImageBuilder(target)
-    core = b.add_core(2, 1, words, 6)
-    b.core(core).state[:, 1] = thresholds
+    core = b.add_core(2, 1, TTFS.program(layer, target), 6)
+    TTFS.init_core(b.core(core), layer, np.arange(6), (6,))
     for e in range(2):
         b.map_input(e, [(core, b.core(core).add_dendrite(np.arange(6), weights[e]), 0)])
     for n in range(6):
@@ -272,13 +281,11 @@ def test_time_to_first_spike_neuron_fires_once_at_the_first_crossing():
     image = b.build((2,), {"kind": "uint8"}, (6,), {"kind": "uint8"}, Schedule(BITS, BITS, 0))
     codes = np.array([[0b10110011, 0b01101001]])
     result = Simulator(image).run(codes.astype(np.uint8))
-    # Reference: the first tick at which the running sum reaches the threshold.
+    expected = TTFS.compute(layer, [codes], (6,), target.arith)[0]
+    # by hand: the first tick at which the running sum reaches the threshold
     cumulative = np.cumsum(_bits_msb_first(codes)[0] @ weights, axis=0)  # [tick, neuron]
-    expected = np.zeros(6, dtype=np.int64)
-    for n in range(6):
-        crossed = np.flatnonzero(cumulative[:, n] >= thresholds[n])
-        if crossed.size:
-            expected[n] = 1 << (BITS - 1 - crossed[0])
+    first = [np.flatnonzero(cumulative[:, n] >= thresholds[n]) for n in range(6)]
+    assert expected.tolist() == [1 << (BITS - 1 - f[0]) if f.size else 0 for f in first]
     assert (expected == 0).any() and (expected != 0).any()
     np.testing.assert_array_equal(result.codes[0], expected)
     assert result.counters.neuron_spikes.sum() == np.count_nonzero(expected)

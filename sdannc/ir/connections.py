@@ -1,7 +1,8 @@
 """How a layer's inputs reach its neurons: dense, convolution (and pooling windows), elementwise.
 
-One description serves the golden interpreter (which applies it to bit planes with numpy) and the
-backend (which turns it into dendrite and axon tables). A connection is a dict:
+One description serves the neuron models' golden arithmetic (sdannc/neurons: applied to bit planes
+with numpy), the passes and the backend (which turns it into dendrite and axon tables). A
+connection is a dict, one per input in a node's `connections` attr:
   {"kind": "dense"}                                        weight [out, in]
   {"kind": "conv", kernel, strides, pads, dilations, group} weight [Cout, Cin/group, kh, kw]
   {"kind": "elementwise"}                                  weight broadcastable to the output shape

@@ -1,0 +1,21 @@
+"""The neuron models, one module each, and their registry.
+
+Each module holds everything about one model (common.NeuronModel): its golden arithmetic, its
+program (a template under isa/programs with its state and configuration layouts), how a core is
+set up for a layer of it, and its report label. The golden interpreter, the passes and the backend
+ask `NEURONS[node.op]`; which ops are neuron layers and which can sparsify follow from it. Adding a
+model is a module here, a line below, its template, and a pass that lowers to it (docs/compiler.md).
+"""
+
+from __future__ import annotations
+
+from . import adder, integrate_and_fire, max, stem, ttfs
+from .common import NeuronModel
+
+NEURONS: dict[str, NeuronModel] = {m.MODEL.op: m.MODEL for m in (stem, adder, max, integrate_and_fire, ttfs)}
+
+NEURON_OPS = tuple(NEURONS)  # the ops whose nodes are neuron layers (each takes cores of its own)
+SPARSIFIABLE_OPS = tuple(op for op, model in NEURONS.items() if model.sparsifiable)  # with the RoT / DRLO block
+SPARSIFY_REGISTERS = {op: NEURONS[op].sparsify_registers for op in SPARSIFIABLE_OPS}
+
+__all__ = ["NEURONS", "NEURON_OPS", "SPARSIFIABLE_OPS", "SPARSIFY_REGISTERS", "NeuronModel"]

@@ -1,0 +1,57 @@
+"""The STEM neuron (SDANN 3.2, isa/programs/stem_neuron.s): shift-and-add the 8 bit planes of its
+inputs, requantize (bias, integer multiplier, shifts), add the zero point, clamp; IR op `stem`."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..arith import fixed_multiply, saturate, shift_right_even, shift_right_round
+from ..ir.graph import CODE_BITS, Node
+from ..sparsify import emitted_codes
+from .common import CodeNeuron, output_registers, per_neuron, plane_sums
+
+
+class Stem(CodeNeuron):
+    op, label, template_file, counts_macs = "stem", "STEM", "stem_neuron.s", True
+
+    def report_label(self, node: Node) -> str:
+        return f"{self.label} {'+'.join(c['kind'] for c in node.attrs['connections'])}"
+
+    def compute(self, node: Node, inputs: list[np.ndarray], out_shape, arith: dict) -> np.ndarray:
+        reg, dsum = arith["register_bits"], arith["dendrite_sum_bits"]
+        a, p = node.attrs, node.params
+        batch = inputs[0].shape[0]
+        acc = np.broadcast_to(p["init"], (batch,) + tuple(out_shape)).astype(np.int64)
+        sums = plane_sums(node, inputs, out_shape)
+        for bit in range(CODE_BITS):
+            wgtsum = saturate(sums[bit], dsum)
+            acc = saturate(acc * 2, reg)
+            acc = saturate(acc + shift_right_round(wgtsum, a["acc_shift"]), reg)
+        acc = saturate(acc + p["bias"], reg)
+        if a["out_shifts"]:  # MULT truncates, the shift after it rounds: one rounding in all
+            acc = saturate(np.multiply(acc, p["multiplier"], dtype=np.int64) >> a["mul_shift"], reg)
+        else:
+            acc = saturate(fixed_multiply(acc, p["multiplier"], a["mul_shift"]), reg)
+        rounding = shift_right_even if a.get("round") == "RNE" else shift_right_round
+        for shift in a["out_shifts"]:
+            acc = rounding(acc, shift)
+        acc = saturate(acc + a["zero_point"], reg)
+        return emitted_codes(acc, a)
+
+    def template_values(self, node: Node) -> dict:
+        """MUL rounds at mul_shift; with further shifts MULT truncates and the last shift rounds, so
+        that the product is rounded once (floor(floor(v / 2^a) + 2^(b-1)) / 2^b) = round(v / 2^(a+b)))."""
+        a = node.attrs
+        return {"acc_shift": a["acc_shift"], "mul_op": "MULT" if a["out_shifts"] else "MUL",
+                "mul_shift": a["mul_shift"], "out_shifts": a["out_shifts"], "round": a.get("round", "RND"),
+                "sparsify": "sparsify" in a}
+
+    def init_core(self, core, node: Node, flat: np.ndarray, shape) -> None:
+        super().init_core(core, node, flat, shape)
+        core.set_config(self.registers(**output_registers(node.attrs)))
+        for key in ("bias", "multiplier", "init"):
+            core.state[:, self.state[key]] = per_neuron(node.params[key], shape, flat)
+        core.state[:, self.state["acc"]] = core.state[:, self.state["init"]]
+
+
+MODEL = Stem()
