@@ -303,7 +303,10 @@ def _build_layers(graph: Graph, target: Target, status: Callable[[str], None]) -
     order = list(reversed([node for node in graph.nodes if node.op in NEURON_OPS]))
     for i, node in enumerate(order):
         status(f"building layer {node.name} ({i + 1} of {len(order)})")
-        size = graph.tensors[node.output].size
+        size, columns = graph.tensors[node.output].size, as_chw(graph.tensors[node.output].shape)[2]
+        if columns > target.core["neurons"]:  # a core holds whole rows
+            raise SdanncError(f"layer {node.name}: a row of {columns} neurons is more than a core of target "
+                              f"{target.name} holds ({target.core['neurons']})")
         cap = _axon_cap(graph.tensors[node.output].shape, entries[first[node.output]:first[node.output] + size], target)
         layer = built[node.output] = _build_layer(node, graph, target, cap)
         sources = [ids[source][link.element] for tile_links in layer.links for source, link in tile_links]
