@@ -151,3 +151,34 @@ def test_image_without_compile_report_is_refused(built, tmp_path):
     result = CliRunner().invoke(main, ["report", str(image), "--input", str(built / "x.npy"), "-o", str(tmp_path / "r")])
     assert_user_error(result, "no report.json beside it", "sdannc compile")
     assert not (tmp_path / "r").exists()
+
+
+# ---- found by the fuzzer (tests/fuzz, docs/robustness.md): each was a traceback before ---------------
+
+
+def test_a_scalar_input_is_the_wrong_shape(built, tmp_path):
+    np.save(tmp_path / "scalar.npy", np.float32(0.5))
+    result = CliRunner().invoke(main, ["report", str(built / "sparse"), "--input", str(tmp_path / "scalar.npy"),
+                                       "-o", str(tmp_path / "r")])
+    assert_user_error(result, "shape ()", "does not match the image's input")
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("edit, fragment", [
+    (lambda r: [r], "not a JSON object"),
+    (lambda r: {**r, "cores_used": None}, "key 'cores_used' is not a count"),
+    (lambda r: {**r, "layers": {"fc1": 1}}, "key 'layers' is not a list"),
+    (lambda r: {**r, "layers": [{k: v for k, v in r["layers"][0].items() if k != "neurons"}]}, "layers[0] is damaged"),
+    (lambda r: {**r, "layers": [{**r["layers"][0], "neurons": [3]}]}, "layers[0] is damaged"),
+], ids=["list", "cores-used", "layers-mapping", "no-neurons", "neurons-list"])
+def test_damaged_compile_report_is_refused(built, tmp_path, edit, fragment):
+    """report.json sits beside the image, outside the manifest's checksums: valid JSON of the wrong
+    shape reached the page code (TypeError, KeyError)."""
+    import shutil
+
+    image = tmp_path / "image"
+    shutil.copytree(built / "sparse", image)
+    (image / "report.json").write_text(json.dumps(edit(json.loads((image / "report.json").read_text()))))
+    result = CliRunner().invoke(main, ["report", str(image), "--input", str(built / "x.npy"), "-o", str(tmp_path / "r")])
+    assert_user_error(result, f"image {image}: report.json", fragment, "recompile")
+    assert not (tmp_path / "r").exists()

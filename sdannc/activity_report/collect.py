@@ -58,9 +58,33 @@ def _compile_report(image_dir: Path) -> dict:
     if not path.is_file():
         raise SdanncError(f"image {image_dir}: no report.json beside it: compile it with `sdannc compile` first")
     try:
-        return json.loads(path.read_text())
+        data = json.loads(path.read_text())
     except (ValueError, UnicodeDecodeError) as exc:
         raise SdanncError(f"image {image_dir}: report.json is not readable JSON ({exc}): recompile") from None
+    _check_compile_report(data, f"image {image_dir}: report.json")
+    return data
+
+
+def _count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _check_compile_report(data, where: str) -> None:
+    """The fields the page uses, of the kinds it uses them as: report.json is not under the manifest's
+    checksums, so an edit or a damaged byte reaches this far."""
+    if not isinstance(data, dict):
+        raise SdanncError(f"{where}: not a JSON object: recompile")
+    for key in ("cores_used", "cores_available"):
+        if not _count(data.get(key)):
+            raise SdanncError(f"{where}: key '{key}' is not a count ({data.get(key)!r}): recompile")
+    layers = data.get("layers")
+    if not isinstance(layers, list):
+        raise SdanncError(f"{where}: key 'layers' is not a list: recompile")
+    for i, layer in enumerate(layers):
+        if not (isinstance(layer, dict) and all(isinstance(layer.get(k), str) for k in ("layer", "op"))
+                and _count(layer.get("neurons")) and _count(layer.get("cores")) and _count(layer.get("macs", 0))):
+            raise SdanncError(f"{where}: layers[{i}] is damaged (a layer needs names 'layer', 'op' and counts "
+                              "'neurons', 'cores', 'macs'): recompile")
 
 
 def _run(image: ChipImage, where: str, x: np.ndarray, name: str, lanes: int, progress):
@@ -75,8 +99,8 @@ def collect(image_dir, input_path, lanes: int = 1, progress=None) -> dict:
     image = read_image(image_dir)
     compiled = _compile_report(image_dir)
     x = load_array(input_path, "input")
-    samples = x.shape[0]
     activity, sim = _run(image, str(image_dir), x, str(input_path), lanes, progress)
+    samples = x.shape[0]  # after the run, which checks the input's shape
     sparsified = image.meta.get("sparsify", {})
     plain = _run(without_sparsification(image), str(image_dir), x, str(input_path), lanes, None)[0] \
         if sparsified else activity
