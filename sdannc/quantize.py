@@ -11,6 +11,7 @@ The result is written atomically: a temporary file next to the output, then rena
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import tempfile
 from pathlib import Path
@@ -29,6 +30,8 @@ _QUANTIZED_OPS = {"QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearM
 def _load_float_model(path: Path):
     import onnx
 
+    from .frontend.model import tensor_array
+
     if not path.is_file():
         raise SdanncError(f"model {path}: not found")
     try:
@@ -39,6 +42,14 @@ def _load_float_model(path: Path):
     if quantized:
         raise SdanncError(f"model {path}: already quantized (has {', '.join(quantized)}); "
                           "give the float model")
+    try:
+        onnx.checker.check_model(model)
+    except Exception as exc:  # ValidationError: say what ONNX says, on one line
+        raise SdanncError(f"model {path}: invalid ONNX model: {' '.join(str(exc).split())[:300]}") from None
+    for tensor in model.graph.initializer:  # the quantizer would compute scales from them
+        values = tensor_array(tensor, f"model {path}: initializer")
+        if values.dtype.kind == "f" and not np.isfinite(values).all():
+            raise SdanncError(f"model {path}: initializer {tensor.name!r} has NaN or infinite values")
     return model
 
 
@@ -95,6 +106,18 @@ def _reader(name: str, batch_dim, calib: np.ndarray):
     return _Reader()
 
 
+@contextlib.contextmanager
+def _quiet_logger(name: str):
+    """Nothing that `name` and its children log gets through (their level is inherited from it)."""
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def _pre_process(src: Path, tmp: Path) -> Path:
     """ORT's quant_pre_process into tmp, or src itself when it fails (it is only an optimization).
 
@@ -106,8 +129,9 @@ def _pre_process(src: Path, tmp: Path) -> Path:
         return src
     out = tmp / "preprocessed.onnx"
     for options in ({}, {"skip_symbolic_shape": True}):
-        try:
-            quant_pre_process(str(src), str(out), **options)
+        try:  # when it fails it logs its own traceback, which is not the user's to read
+            with _quiet_logger("onnxruntime"):
+                quant_pre_process(str(src), str(out), **options)
             if out.is_file():
                 return out
         except Exception:  # noqa: BLE001 - anything it cannot do, quantize_static still can
