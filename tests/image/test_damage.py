@@ -233,8 +233,24 @@ def meta_not_a_mapping(root):
     _edit_network(root, lambda net: net.update(meta=5))
 
 
+def _schedule(key, value):
+    def damage(root):
+        _edit_network(root, lambda net: net["schedule"].update({key: value}))
+    damage.__name__ = f"schedule_{key}_{value}"
+    return damage
+
+
+def stage_deeper_than_the_cores(root):
+    """Stage 10^30 was an OverflowError in the simulator; 50 ran, with every window empty."""
+    _edit_network(root, lambda net: net["cores"][0].update(stage=50))
+
+
 DAMAGE = [
     # (damage, what the message must name)
+    # the small image: 4 cores, bits 8, output_offset 15; these ran for hours (or overflowed)
+    (_schedule("sample_interval", 10 ** 7), ["network.json", "sample_interval 10000000", "latency (23 ticks)"]),
+    (_schedule("output_offset", 10 ** 7), ["network.json", "output_offset 10000000", "4 cores of 8-tick stages"]),
+    (stage_deeper_than_the_cores, ["network.json", "stage 50 is deeper than the image's 4 cores"]),
     (core_member_not_npy, ["cores/x01_y00.npz", "'dendrites'", "not a numpy array"]),
     (core_unknown_compression, ["cores/x02_y00.npz", "unreadable", "compression"]),
     (decode_without_zero_point, ["network.json", "output decoding", "zero point"]),
