@@ -102,6 +102,14 @@ class OnnxModel:
         return tuple(int(d) for d in shape[1:])
 
 
+def _names(graph):
+    """Every name the frontend reads: of nodes, their ops, domains and tensors, initializers, inputs, outputs."""
+    for node in graph.node:
+        yield from (node.name, node.op_type, node.domain, *node.input, *node.output)
+    for info in (*graph.input, *graph.output, *graph.value_info, *graph.initializer):
+        yield info.name
+
+
 def tensor_array(tensor: onnx.TensorProto, where: str) -> np.ndarray:
     """An ONNX tensor as numpy; data that does not fit its type and dims is the model's fault."""
     try:
@@ -145,6 +153,9 @@ def read_model(path) -> OnnxModel:
     except Exception as exc:  # ValidationError: say what ONNX says, on one line
         text = " ".join(str(exc).split())[:300]
         raise SdanncError(f"model {path}: invalid ONNX model: {text}") from None
+    damaged = next((name for name in _names(model.graph) if not isinstance(name, str)), None)
+    if damaged is not None:  # protobuf hands back a name that is not UTF-8 as bytes
+        raise SdanncError(f"model {path}: name {damaged!r} is not UTF-8 text: the file is damaged")
     if not any(n.op_type in QUANTIZED_OPS for n in model.graph.node):
         raise SdanncError(f"model {path}: a float model (no QuantizeLinear or QLinear ops): quantize it first "
                           f"with `sdannc quantize {path.name} --calib X.npy -o {path.stem}_Q.onnx`")

@@ -232,3 +232,14 @@ def test_bias_no_integer_holds(tmp_path):
         warnings.simplefilter("error")  # it was an "invalid value encountered in cast" and a garbage bias
         message = error_of(path)
     assert "node 'fc2' (Gemm)" in message and "no integer holds that" in message
+
+
+def test_name_that_is_not_utf8(tmp_path):
+    """A flipped byte inside a node's name: protobuf hands it back as bytes, which reached the IR (a
+    TypeError in align-delays, or in writing report.json)."""
+    data = quantized("mlp_gemm", "qop").read_bytes()
+    at = data.index(b"fc3_quant")
+    path = tmp_path / "flipped.onnx"
+    path.write_bytes(data[:at + 4] + b"\x92" + data[at + 5:])
+    message = error_of(path)
+    assert "name b'fc3_\\x92uant' is not UTF-8 text: the file is damaged" in message
