@@ -107,15 +107,23 @@ def _reader(name: str, batch_dim, calib: np.ndarray):
 
 
 @contextlib.contextmanager
-def _quiet_logger(name: str):
-    """Nothing that `name` and its children log gets through (their level is inherited from it)."""
-    logger = logging.getLogger(name)
-    level = logger.level
-    logger.setLevel(logging.CRITICAL + 1)
+def _quiet_onnxruntime():
+    """onnxruntime talks on stderr three ways: advice on the root logger, tracebacks of failed steps
+    on its own loggers, and its C++ log (warnings about the user's model written straight to file
+    descriptor 2). What matters to the user reaches them as an exception; the rest is muted."""
+    import onnxruntime
+
+    root, own = logging.getLogger(), logging.getLogger("onnxruntime")
+    levels = root.level, own.level
+    root.setLevel(logging.ERROR)
+    own.setLevel(logging.CRITICAL + 1)  # its children inherit this level
+    onnxruntime.set_default_logger_severity(4)  # fatal only
     try:
         yield
     finally:
-        logger.setLevel(level)
+        root.setLevel(levels[0])
+        own.setLevel(levels[1])
+        onnxruntime.set_default_logger_severity(2)  # onnxruntime's default (it has no getter)
 
 
 def _pre_process(src: Path, tmp: Path) -> Path:
@@ -129,9 +137,8 @@ def _pre_process(src: Path, tmp: Path) -> Path:
         return src
     out = tmp / "preprocessed.onnx"
     for options in ({}, {"skip_symbolic_shape": True}):
-        try:  # when it fails it logs its own traceback, which is not the user's to read
-            with _quiet_logger("onnxruntime"):
-                quant_pre_process(str(src), str(out), **options)
+        try:  # when it fails it logs its own traceback (muted by _quiet_onnxruntime)
+            quant_pre_process(str(src), str(out), **options)
             if out.is_file():
                 return out
         except Exception:  # noqa: BLE001 - anything it cannot do, quantize_static still can
@@ -186,32 +193,26 @@ def quantize_model(model_path, calib_path, out_path, fmt: str = "qdq", per_chann
     if shape[0] is not None and len(calib) < shape[0]:
         raise SdanncError(f"calibration data {calib_path}: {len(calib)} samples, fewer than the fixed batch "
                           f"size {shape[0]} of {model_path}")
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)  # onnxruntime's quantizer logs advice on the root logger
-    try:
-        with tempfile.TemporaryDirectory(prefix="sdannc-quantize-") as tmp:
-            src = _pre_process(model_path, Path(tmp)) if preprocess else model_path
-            exclude = []
-            if fmt == "qop":
-                src, exclude = _shared_activations(src, Path(tmp))
-            quantized = Path(tmp) / "quantized.onnx"
-            try:
-                quantize_static(
-                    str(src), str(quantized), _reader(name, shape[0], calib),
-                    quant_format=QuantFormat.QDQ if fmt == "qdq" else QuantFormat.QOperator,
-                    per_channel=per_channel,
-                    activation_type=QuantType.QUInt8 if activation_type == "uint8" else QuantType.QInt8,
-                    weight_type=QuantType.QInt8,
-                    calibrate_method=CalibrationMethod.MinMax,
-                    nodes_to_exclude=exclude or None,
-                )
-            except SdanncError:
-                raise
-            except Exception as exc:  # ORT's own complaint about the model, on one line
-                text = " ".join(str(exc).split())
-                raise SdanncError(f"model {model_path}: onnxruntime could not quantize it: {text[:300]}") from None
-            save_all({out_path: quantized.read_bytes()})  # whole or not at all, as every output
-    finally:
-        root.setLevel(level)
+    with _quiet_onnxruntime(), tempfile.TemporaryDirectory(prefix="sdannc-quantize-") as tmp:
+        src = _pre_process(model_path, Path(tmp)) if preprocess else model_path
+        exclude = []
+        if fmt == "qop":
+            src, exclude = _shared_activations(src, Path(tmp))
+        quantized = Path(tmp) / "quantized.onnx"
+        try:
+            quantize_static(
+                str(src), str(quantized), _reader(name, shape[0], calib),
+                quant_format=QuantFormat.QDQ if fmt == "qdq" else QuantFormat.QOperator,
+                per_channel=per_channel,
+                activation_type=QuantType.QUInt8 if activation_type == "uint8" else QuantType.QInt8,
+                weight_type=QuantType.QInt8,
+                calibrate_method=CalibrationMethod.MinMax,
+                nodes_to_exclude=exclude or None,
+            )
+        except SdanncError:
+            raise
+        except Exception as exc:  # ORT's own complaint about the model, on one line
+            text = " ".join(str(exc).split())
+            raise SdanncError(f"model {model_path}: onnxruntime could not quantize it: {text[:300]}") from None
+        save_all({out_path: quantized.read_bytes()})  # whole or not at all, as every output
     return out_path

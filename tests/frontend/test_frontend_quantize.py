@@ -233,3 +233,16 @@ def test_float_model_with_non_finite_weights_is_refused(tmp_path, value):
     with pytest.raises(SdanncError, match="initializer 'fc2_W' has NaN or infinite values"):
         quantize_model(path, npy, tmp_path / "q.onnx")
     assert not (tmp_path / "q.onnx").exists()
+
+
+def test_onnxruntime_native_warnings_stay_off_stderr(tmp_path, capfd):
+    """fc2 without its bias leaves fc2_B unused: onnxruntime's C++ log wrote "[W:onnxruntime:...]
+    Removing initializer 'fc2_B'" straight to file descriptor 2, past sdannc's own output."""
+    def edit(model):
+        fc2 = next(n for n in model.graph.node if n.name == "fc2")
+        del fc2.input[2]
+    path, npy = _edited_float(tmp_path, edit)
+    capfd.readouterr()
+    quantize_model(path, npy, tmp_path / "q.onnx")
+    assert "onnxruntime" not in capfd.readouterr().err
+    assert "QuantizeLinear" in op_types(tmp_path / "q.onnx")
