@@ -182,3 +182,27 @@ def test_damaged_compile_report_is_refused(built, tmp_path, edit, fragment):
     result = CliRunner().invoke(main, ["report", str(image), "--input", str(built / "x.npy"), "-o", str(tmp_path / "r")])
     assert_user_error(result, f"image {image}: report.json", fragment, "recompile")
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("meta, fragment", [
+    ({"sparsify": {"fc1": {"5": 1}}}, "meta.sparsify.fc1: expected {rot: K}"),
+    ({"sparsify": [1]}, "meta.sparsify is not a mapping"),
+    ({"sparsify_registers": 5}, "meta.sparsify_registers is damaged"),
+], ids=["setting", "sparsify-list", "registers-int"])
+def test_damaged_meta_is_refused(built, tmp_path, meta, fragment):
+    """meta is free-form in the image format, so the loader passes it on (checksums rewritten here, as
+    a tool editing the image would); the page printed its settings: TypeError from Setting(**...)."""
+    import hashlib
+    import shutil
+
+    image = tmp_path / "image"
+    shutil.copytree(built / "sparse", image)
+    net = json.loads((image / "network.json").read_text())
+    net["meta"].update(meta)
+    (image / "network.json").write_text(json.dumps(net))
+    manifest = json.loads((image / "manifest.json").read_text())
+    manifest["files"]["network.json"] = hashlib.sha256((image / "network.json").read_bytes()).hexdigest()
+    (image / "manifest.json").write_text(json.dumps(manifest))
+    result = CliRunner().invoke(main, ["report", str(image), "--input", str(built / "x.npy"), "-o", str(tmp_path / "r")])
+    assert_user_error(result, fragment, "network.json")
+    assert not (tmp_path / "r").exists()

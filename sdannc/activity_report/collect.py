@@ -23,6 +23,7 @@ from ..image import ChipImage, read_image
 from ..ir.graph import CODE_MAX
 from ..sim import Simulator
 from ..sim.report import build_report
+from ..sparsify import parse_setting
 
 PJ_PER_MAC = 0.23  # 8-bit-ish multiply-accumulate, as SDANN table 9 counts the quantized ANN
 PJ_PER_AC = 0.03  # accumulate, as SDANN table 9 counts the SNN
@@ -41,6 +42,8 @@ def without_sparsification(image: ChipImage) -> ChipImage:
     """The same image with every sparsified layer's round-add 0 and keep-mask all ones: the program
     still runs its sparsify block, which then changes nothing."""
     registers = image.meta.get("sparsify_registers", {})
+    if not isinstance(registers, dict):
+        raise SdanncError(f"image: network.json: meta.sparsify_registers is damaged ({registers!r}): recompile")
     plain = copy.copy(image)
     plain.cores = []
     for core in image.cores:
@@ -87,6 +90,16 @@ def _check_compile_report(data, where: str) -> None:
                               "'neurons', 'cores', 'macs'): recompile")
 
 
+def _sparsified(image: ChipImage, image_dir: Path) -> dict[str, dict]:
+    """Layer -> its RoT / DRLO setting, as the compiler noted them in the image's meta (free-form in
+    the image format, so checked here, where the page is about to print them)."""
+    where = f"image {image_dir}: network.json: meta.sparsify"
+    section = image.meta.get("sparsify", {})
+    if not isinstance(section, dict):
+        raise SdanncError(f"{where} is not a mapping of layers to settings: recompile")
+    return {str(layer): parse_setting(value, f"{where}.{layer}").as_dict() for layer, value in section.items()}
+
+
 def _run(image: ChipImage, where: str, x: np.ndarray, name: str, lanes: int, progress):
     """One simulation (Simulator.run checks the input first)."""
     sim = Simulator(image, where)
@@ -101,7 +114,7 @@ def collect(image_dir, input_path, lanes: int = 1, progress=None) -> dict:
     x = load_array(input_path, "input")
     activity, sim = _run(image, str(image_dir), x, str(input_path), lanes, progress)
     samples = x.shape[0]  # after the run, which checks the input's shape
-    sparsified = image.meta.get("sparsify", {})
+    sparsified = _sparsified(image, image_dir)
     plain = _run(without_sparsification(image), str(image_dir), x, str(input_path), lanes, None)[0] \
         if sparsified else activity
 
