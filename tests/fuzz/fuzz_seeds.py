@@ -1,8 +1,8 @@
 """The valid material every fuzz case mutates, built once per test process.
 
 Quantized models from tests/models.py (each compiles), the float model they come from (for
-`sdannc quantize`), a compiled chip image with its report.json, a compile config that names real
-layers, the darwin3 target, and an input batch with labels that every entry point accepts.
+`sdannc quantize`), a compiled chip image with its report.json (sparsified by the compile config, so
+that `sdannc report` also runs its unsparsified comparison), a compile config that names real layers, the darwin3 target, and an input batch with labels that every entry point accepts.
 """
 
 from __future__ import annotations
@@ -60,7 +60,9 @@ def seeds() -> Seeds:
     quantized = {f"{name}-{fmt}": models.quantized(name, fmt) for name, fmt in MODEL_SEEDS}
     image_model = quantized["-".join(IMAGE_SEED)]
     with tempfile.TemporaryDirectory(prefix="sdannc-fuzz-seed-") as tmp:
-        compile_model(image_model, "darwin3", Path(tmp) / "image")
+        config = Path(tmp) / "sdannc.yaml"
+        config.write_text(yaml.safe_dump(CONFIG))
+        compile_model(image_model, "darwin3", Path(tmp) / "image", config_path=config)  # sparsified: meta says so
         image = _folder_files(Path(tmp) / "image")
     target_text = (data_dir("targets") / "darwin3.yaml").read_bytes()
     x = models.eval_set(models.float_model(IMAGE_SEED[0]), SAMPLES).astype(np.float32)

@@ -41,6 +41,7 @@ PLANNED = {
     "image on disk -> sim": 120,
     "image rehashed -> sim": 150,
     "image on disk -> report": 30,
+    "image rehashed -> report": 40,
     "report.json -> report": 40,
     "input array -> run": 60,
     "input array -> sim": 60,
@@ -242,6 +243,16 @@ def test_rehashed_image_sim(seed, root, damage, report):
 def test_damaged_image_report(seed, root, damage):
     with Case(root, "image on disk -> report") as case:
         write_folder(case.path("img"), damage_image(seed.image, damage))
+        inp = case.write("x.npy", npy_bytes(seed.x))
+        case.check(["report", case.path("img"), "-i", inp, "-o", case.path("rep"), "-q"], ["rep"],
+                   report_ok(case.path("rep")))
+
+
+@fuzz("image rehashed -> report")
+@given(damage=rehashed_damage())
+def test_rehashed_image_report(seed, root, damage):
+    with Case(root, "image rehashed -> report") as case:
+        write_folder(case.path("img"), rehash_damage(seed.image, damage))
         inp = case.write("x.npy", npy_bytes(seed.x))
         case.check(["report", case.path("img"), "-i", inp, "-o", case.path("rep"), "-q"], ["rep"],
                    report_ok(case.path("rep")))
