@@ -4,7 +4,8 @@ A case writes its (malformed) inputs into a new folder, runs one `sdannc` comman
 it to the one property the fuzz module promises: either the command succeeds and its outputs pass the
 case's own sanity check, or it refuses the input as a user error (exit code 2, one `sdannc: error:`
 line on stderr, no traceback, no uncaught exception) and the folder is exactly as it was before: no
-output, no staging file or folder left behind, no input touched.
+output, no staging file or folder left behind, no input touched. Either way nothing else reaches the
+user's terminal: no Python warning, no log record at WARNING or above, no native write to fd 2.
 
 `COUNTS` counts the cases actually run, per category, so that the module can assert how many it threw.
 """
@@ -138,7 +139,7 @@ class Case:
         assert not logged, [r.getMessage()[:200] for r in logged]
         assert not native, native[0][:300]
         if result.exit_code == 0:
-            made = {name for name in set(after) - set(before)}
+            made = set(after) - set(before)
             stray = sorted(n for n in made if not any(n == o or n.startswith(o + "/") for o in outputs))
             assert not stray, ("left behind besides the outputs", stray)
             assert {k: v for k, v in after.items() if k in before} == before, "an input was changed"
