@@ -23,7 +23,7 @@ def load_array(path: str | os.PathLike, what: str = "input") -> np.ndarray:
         raise SdanncError(f"{what} {path}: not found")
     try:
         loaded = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
+    except Exception as exc:  # noqa: BLE001 - numpy raises many kinds on a damaged header (even TokenError)
         raise SdanncError(f"{what} {path}: not a readable .npy array ({exc})") from None
     if not isinstance(loaded, np.ndarray):  # an .npz archive loads as a lazy NpzFile
         loaded.close()

@@ -11,6 +11,7 @@ The result is written atomically: a temporary file next to the output, then rena
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import tempfile
 from pathlib import Path
@@ -29,6 +30,8 @@ _QUANTIZED_OPS = {"QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearM
 def _load_float_model(path: Path):
     import onnx
 
+    from .frontend.model import tensor_array
+
     if not path.is_file():
         raise SdanncError(f"model {path}: not found")
     try:
@@ -39,6 +42,14 @@ def _load_float_model(path: Path):
     if quantized:
         raise SdanncError(f"model {path}: already quantized (has {', '.join(quantized)}); "
                           "give the float model")
+    try:
+        onnx.checker.check_model(model)
+    except Exception as exc:  # ValidationError: say what ONNX says, on one line
+        raise SdanncError(f"model {path}: invalid ONNX model: {' '.join(str(exc).split())[:300]}") from None
+    for tensor in model.graph.initializer:  # the quantizer would compute scales from them
+        values = tensor_array(tensor, f"model {path}: initializer")
+        if values.dtype.kind == "f" and not np.isfinite(values).all():
+            raise SdanncError(f"model {path}: initializer {tensor.name!r} has NaN or infinite values")
     return model
 
 
@@ -93,6 +104,26 @@ def _reader(name: str, batch_dim, calib: np.ndarray):
     return _Reader()
 
 
+@contextlib.contextmanager
+def _quiet_onnxruntime():
+    """onnxruntime talks on stderr three ways: advice on the root logger, tracebacks of failed steps
+    on its own loggers, and its C++ log (warnings about the user's model written straight to file
+    descriptor 2). What matters to the user reaches them as an exception; the rest is muted."""
+    import onnxruntime
+
+    root, own = logging.getLogger(), logging.getLogger("onnxruntime")
+    levels = root.level, own.level
+    root.setLevel(logging.ERROR)
+    own.setLevel(logging.CRITICAL + 1)  # its children inherit this level
+    onnxruntime.set_default_logger_severity(4)  # fatal only
+    try:
+        yield
+    finally:
+        root.setLevel(levels[0])
+        own.setLevel(levels[1])
+        onnxruntime.set_default_logger_severity(2)  # onnxruntime's default (it has no getter)
+
+
 def _pre_process(src: Path, tmp: Path) -> Path:
     """ORT's quant_pre_process into tmp, or src itself when it fails (it is only an optimization).
 
@@ -104,7 +135,7 @@ def _pre_process(src: Path, tmp: Path) -> Path:
         return src
     out = tmp / "preprocessed.onnx"
     for options in ({}, {"skip_symbolic_shape": True}):
-        try:
+        try:  # when it fails it logs its own traceback (muted by _quiet_onnxruntime)
             quant_pre_process(str(src), str(out), **options)
             if out.is_file():
                 return out
@@ -160,32 +191,26 @@ def quantize_model(model_path, calib_path, out_path, fmt: str = "qdq", per_chann
     if shape[0] is not None and len(calib) < shape[0]:
         raise SdanncError(f"calibration data {calib_path}: {len(calib)} samples, fewer than the fixed batch "
                           f"size {shape[0]} of {model_path}")
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)  # onnxruntime's quantizer logs advice on the root logger
-    try:
-        with tempfile.TemporaryDirectory(prefix="sdannc-quantize-") as tmp:
-            src = _pre_process(model_path, Path(tmp)) if preprocess else model_path
-            exclude = []
-            if fmt == "qop":
-                src, exclude = _shared_activations(src, Path(tmp))
-            quantized = Path(tmp) / "quantized.onnx"
-            try:
-                quantize_static(
-                    str(src), str(quantized), _reader(name, shape[0], calib),
-                    quant_format=QuantFormat.QDQ if fmt == "qdq" else QuantFormat.QOperator,
-                    per_channel=per_channel,
-                    activation_type=QuantType.QUInt8 if activation_type == "uint8" else QuantType.QInt8,
-                    weight_type=QuantType.QInt8,
-                    calibrate_method=CalibrationMethod.MinMax,
-                    nodes_to_exclude=exclude or None,
-                )
-            except SdanncError:
-                raise
-            except Exception as exc:  # ORT's own complaint about the model, on one line
-                text = " ".join(str(exc).split())
-                raise SdanncError(f"model {model_path}: onnxruntime could not quantize it: {text[:300]}") from None
-            save_all({out_path: quantized.read_bytes()})  # whole or not at all, as every output
-    finally:
-        root.setLevel(level)
+    with _quiet_onnxruntime(), tempfile.TemporaryDirectory(prefix="sdannc-quantize-") as tmp:
+        src = _pre_process(model_path, Path(tmp)) if preprocess else model_path
+        exclude = []
+        if fmt == "qop":
+            src, exclude = _shared_activations(src, Path(tmp))
+        quantized = Path(tmp) / "quantized.onnx"
+        try:
+            quantize_static(
+                str(src), str(quantized), _reader(name, shape[0], calib),
+                quant_format=QuantFormat.QDQ if fmt == "qdq" else QuantFormat.QOperator,
+                per_channel=per_channel,
+                activation_type=QuantType.QUInt8 if activation_type == "uint8" else QuantType.QInt8,
+                weight_type=QuantType.QInt8,
+                calibrate_method=CalibrationMethod.MinMax,
+                nodes_to_exclude=exclude or None,
+            )
+        except SdanncError:
+            raise
+        except Exception as exc:  # ORT's own complaint about the model, on one line
+            text = " ".join(str(exc).split())
+            raise SdanncError(f"model {model_path}: onnxruntime could not quantize it: {text[:300]}") from None
+        save_all({out_path: quantized.read_bytes()})  # whole or not at all, as every output
     return out_path

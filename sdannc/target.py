@@ -16,35 +16,46 @@ import yaml
 from .errors import SdanncError
 from .resources import data_dir
 
-# key -> expected kind: int, float (int accepted), str, a list shape, or a nested schema.
-_INT, _NUM, _STR = "int", "number", "str"
+# key -> expected kind: an integer or a number within bounds, str, a list shape, or a nested schema.
+# The bounds are sdannc's own limits, not the chip's: counts fit 32-bit arithmetic, bit widths are
+# shift amounts (1 << bits), sizes that something is divided by are at least 1, and the mesh and the
+# per-neuron register files stay within what placement and the simulator can hold in memory.
+_LIMIT = 2 ** 31 - 1
+_INT = ("int", 0, _LIMIT)  # a count
+_SIZE = ("int", 1, _LIMIT)  # a count something is divided by, or that must hold at least one
+_BITS = ("int", 1, 63)  # a field width
+_MESH = ("int", 1, 256)  # a mesh side
+_FIELDS = ("int", 0, 65535)  # registers or state fields of every neuron
+_NUM = ("number", 0, _LIMIT)
+_RATE = ("number", 1e-6, _LIMIT)  # a clock: time is cycles divided by it
+_STR = "str"
 _SCHEMA: dict = {
     "name": _STR,
     "description": _STR,
     "isa": _STR,
-    "mesh": {"width": _INT, "height": _INT, "controller": [_INT, _INT], "max_hops_per_axis": _INT},
+    "mesh": {"width": _MESH, "height": _MESH, "controller": [_INT, _INT], "max_hops_per_axis": _INT},
     "core": {
-        "neurons": _INT,
-        "program_words": _INT,
-        "registers": _INT,
-        "config_registers": _INT,
-        "state_fields": _INT,
-        "memory_word_bits": _INT,
+        "neurons": _SIZE,
+        "program_words": _SIZE,
+        "registers": _FIELDS,
+        "config_registers": _FIELDS,
+        "state_fields": _FIELDS,
+        "memory_word_bits": _BITS,
         "dendrite_memory_words": {"big": _INT, "little": _INT},
-        "big_core_rule": {"column_modulus": _INT, "below": _INT},
+        "big_core_rule": {"column_modulus": _SIZE, "below": _INT},
         "axon_memory_words": _INT,
-        "dendrite_id_bits": _INT,
-        "neuron_index_bits": _INT,
+        "dendrite_id_bits": _BITS,
+        "neuron_index_bits": _BITS,
     },
-    "arith": {"weight_bits": _INT, "register_bits": _INT, "dendrite_sum_bits": _INT},
+    "arith": {"weight_bits": _BITS, "register_bits": _BITS, "dendrite_sum_bits": _BITS},
     "tables": {
         "dendrite_header_words": _INT,
-        "id_entry_bits": _INT,
+        "id_entry_bits": _BITS,
         "axon_pointer_words": _INT,
         "axon_entry_words": _INT,
     },
     "noc": {"flits_per_packet": _INT, "routing": _STR},
-    "clock_mhz": _NUM,
+    "clock_mhz": _RATE,
     "cycles": {
         "per_synaptic_event": _INT,
         "per_packet_in": _INT,
@@ -86,12 +97,12 @@ def _check(node, schema, source: str, path: str) -> None:
             raise _fail(source, key, f"expected a list of {len(schema)} integers")
         for item in node:
             _check(item, _INT, source, path)
-    elif schema == _INT:
-        if isinstance(node, bool) or not isinstance(node, int) or node < 0:
-            raise _fail(source, key, f"expected a non-negative integer, got {node!r}")
-    elif schema == _NUM:
-        if isinstance(node, bool) or not isinstance(node, (int, float)) or node < 0:
-            raise _fail(source, key, f"expected a non-negative number, got {node!r}")
+    elif isinstance(schema, tuple):
+        kind, lo, hi = schema
+        types = int if kind == "int" else (int, float)
+        if isinstance(node, bool) or not isinstance(node, types) or not lo <= node <= hi:  # NaN fails too
+            raise _fail(source, key, f"expected {'an integer' if kind == 'int' else 'a number'} from {lo} "
+                                     f"to {hi}, got {node!r}")
     elif schema == _STR:
         if not isinstance(node, str):
             raise _fail(source, key, f"expected a string, got {node!r}")
@@ -133,6 +144,8 @@ def _read_yaml(path: Path) -> dict:
         raise SdanncError(f"target {path}:{where} malformed YAML ({getattr(exc, 'problem', exc)})") from None
     except OSError as exc:
         raise SdanncError(f"target {path}: cannot read ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise SdanncError(f"target {path}: not UTF-8 text (byte {exc.start}): is it a target YAML file?") from None
     if not isinstance(raw, dict):
         raise SdanncError(f"target {path}: expected a mapping of keys at the top level")
     return raw

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 import models
 from cli_checks import assert_user_error
 from sdannc.activity_report.page import fmt
+from sdannc.image.store import manifest_bytes
 from sdannc.cli import main
 
 MODEL = "cnn_pool"
@@ -208,3 +209,58 @@ def test_sim_summary_says_per_sample_and_whole_run_apart(built, tmp_path):
     assert f"{sim['energy']['per_sample_pj'] / 1e3:,.2f} nJ" in per_sample
     run = next(line for line in result.stdout.splitlines() if line.startswith("whole run, with pipeline fill and drain: "))
     assert f"{sim['synaptic_ops']['total']:,} synaptic ops ({sim['synaptic_ops']['fill_drain']:,} in fill and drain)" in run
+
+
+# ---- found by the fuzzer (tests/fuzz, docs/robustness.md): each was a traceback before ---------------
+
+
+def test_a_scalar_input_is_the_wrong_shape(built, tmp_path):
+    np.save(tmp_path / "scalar.npy", np.float32(0.5))
+    result = CliRunner().invoke(main, ["report", str(built / "sparse"), "--input", str(tmp_path / "scalar.npy"),
+                                       "-o", str(tmp_path / "r")])
+    assert_user_error(result, "shape (): one value, not a batch")
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("edit, fragment", [
+    (lambda r: [r], "not a JSON object"),
+    (lambda r: {**r, "cores_used": None}, "key 'cores_used' is not a count"),
+    (lambda r: {**r, "layers": {"fc1": 1}}, "key 'layers' is not a list"),
+    (lambda r: {**r, "layers": [{k: v for k, v in r["layers"][0].items() if k != "neurons"}]}, "layers[0] is damaged"),
+    (lambda r: {**r, "layers": [{**r["layers"][0], "neurons": [3]}]}, "layers[0] is damaged"),
+], ids=["list", "cores-used", "layers-mapping", "no-neurons", "neurons-list"])
+def test_damaged_compile_report_is_refused(built, tmp_path, edit, fragment):
+    """report.json sits beside the image, outside the manifest's checksums: valid JSON of the wrong
+    shape reached the page code (TypeError, KeyError)."""
+    import shutil
+
+    image = tmp_path / "image"
+    shutil.copytree(built / "sparse", image)
+    (image / "report.json").write_text(json.dumps(edit(json.loads((image / "report.json").read_text()))))
+    result = CliRunner().invoke(main, ["report", str(image), "--input", str(built / "x.npy"), "-o", str(tmp_path / "r")])
+    assert_user_error(result, f"image {image}: report.json", fragment, "recompile")
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("meta, fragment", [
+    ({"sparsify": {"fc1": {"5": 1}}}, "meta.sparsify.fc1: expected {rot: K}"),
+    ({"sparsify": [1]}, "meta.sparsify is not a mapping"),
+    ({"sparsify_registers": 5}, "meta.sparsify_registers is damaged"),
+], ids=["setting", "sparsify-list", "registers-int"])
+def test_damaged_meta_is_refused(built, tmp_path, meta, fragment):
+    """meta is free-form in the image format, so the loader passes it on (checksums rewritten here, as
+    a tool editing the image would); the page printed its settings: TypeError from Setting(**...)."""
+    import hashlib
+    import shutil
+
+    image = tmp_path / "image"
+    shutil.copytree(built / "sparse", image)
+    net = json.loads((image / "network.json").read_text())
+    net["meta"].update(meta)
+    (image / "network.json").write_text(json.dumps(net))
+    manifest = json.loads((image / "manifest.json").read_text())
+    manifest["files"]["network.json"] = hashlib.sha256((image / "network.json").read_bytes()).hexdigest()
+    (image / "manifest.json").write_bytes(manifest_bytes(manifest))  # sealed again, as a tool would
+    result = CliRunner().invoke(main, ["report", str(image), "--input", str(built / "x.npy"), "-o", str(tmp_path / "r")])
+    assert_user_error(result, fragment, "network.json")
+    assert not (tmp_path / "r").exists()

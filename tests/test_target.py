@@ -294,3 +294,42 @@ def test_inconsistent_values(tmp_path, darwin3_raw, key, value):
         load_target(str(path))
     message = error_line(exc_info)
     assert str(path) in message and f"'{key}'" in message
+
+
+# ---- found by the fuzzer (tests/fuzz, docs/robustness.md): each was a traceback before ---------------
+
+
+def test_file_that_is_not_utf8(tmp_path):
+    path = tmp_path / "t.yaml"
+    path.write_bytes(b"name: \xff\xfe\n")
+    with pytest.raises(SdanncError) as exc_info:
+        load_target(str(path))
+    message = error_line(exc_info)
+    assert str(path) in message and "not UTF-8" in message
+
+
+@pytest.mark.parametrize("key, value", [
+    ("mesh.width", 0),
+    ("mesh.width", 4096),  # placement and the simulator would need gigabytes
+    ("core.big_core_rule.column_modulus", 0),  # x % 0
+    ("core.neuron_index_bits", 10 ** 30),  # 1 << bits
+    ("core.memory_word_bits", 0),  # words = bits // 0
+    ("core.state_fields", 2 ** 31),  # a state array per neuron of that width
+    ("cycles.per_hop", 10 ** 30),  # beyond 64-bit cycle counters
+    ("energy.pj_per_sop", float("nan")),
+    ("energy.pj_per_sop", float("inf")),
+    ("clock_mhz", 0),  # time = cycles / clock
+])
+def test_values_beyond_what_sdannc_can_compute_with(tmp_path, darwin3_raw, key, value):
+    _set(darwin3_raw, key, value)
+    path = write_yaml(tmp_path / "t.yaml", darwin3_raw)
+    with pytest.raises(SdanncError) as exc_info:
+        load_target(str(path))
+    message = error_line(exc_info)
+    assert str(path) in message and f"'{key}'" in message and "from " in message
+
+
+def test_bounds_are_inclusive(tmp_path, darwin3_raw):
+    darwin3_raw["mesh"]["width"] = darwin3_raw["mesh"]["height"] = 256
+    darwin3_raw["core"]["big_core_rule"]["column_modulus"] = 1
+    assert load_target(str(write_yaml(tmp_path / "t.yaml", darwin3_raw))).core_count() == 256 * 256 - 1

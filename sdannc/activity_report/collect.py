@@ -23,6 +23,7 @@ from ..image import ChipImage, read_image
 from ..ir.graph import CODE_MAX
 from ..sim import Simulator
 from ..sim.report import build_report
+from ..sparsify import parse_setting
 
 PJ_PER_MAC = 0.23  # 8-bit-ish multiply-accumulate, as SDANN table 9 counts the quantized ANN
 PJ_PER_AC = 0.03  # accumulate, as SDANN table 9 counts the SNN
@@ -41,6 +42,8 @@ def without_sparsification(image: ChipImage) -> ChipImage:
     """The same image with every sparsified layer's round-add 0 and keep-mask all ones: the program
     still runs its sparsify block, which then changes nothing."""
     registers = image.meta.get("sparsify_registers", {})
+    if not isinstance(registers, dict):
+        raise SdanncError(f"image: network.json: meta.sparsify_registers is damaged ({registers!r}): recompile")
     plain = copy.copy(image)
     plain.cores = []
     for core in image.cores:
@@ -58,9 +61,43 @@ def _compile_report(image_dir: Path) -> dict:
     if not path.is_file():
         raise SdanncError(f"image {image_dir}: no report.json beside it: compile it with `sdannc compile` first")
     try:
-        return json.loads(path.read_text())
+        data = json.loads(path.read_text())
     except (ValueError, UnicodeDecodeError) as exc:
         raise SdanncError(f"image {image_dir}: report.json is not readable JSON ({exc}): recompile") from None
+    _check_compile_report(data, f"image {image_dir}: report.json")
+    return data
+
+
+def _count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _check_compile_report(data, where: str) -> None:
+    """The fields the page uses, of the kinds it uses them as: report.json is not under the manifest's
+    checksums, so an edit or a damaged byte reaches this far."""
+    if not isinstance(data, dict):
+        raise SdanncError(f"{where}: not a JSON object: recompile")
+    for key in ("cores_used", "cores_available"):
+        if not _count(data.get(key)):
+            raise SdanncError(f"{where}: key '{key}' is not a count ({data.get(key)!r}): recompile")
+    layers = data.get("layers")
+    if not isinstance(layers, list):
+        raise SdanncError(f"{where}: key 'layers' is not a list: recompile")
+    for i, layer in enumerate(layers):
+        if not (isinstance(layer, dict) and all(isinstance(layer.get(k), str) for k in ("layer", "op"))
+                and _count(layer.get("neurons")) and _count(layer.get("cores")) and _count(layer.get("macs", 0))):
+            raise SdanncError(f"{where}: layers[{i}] is damaged (a layer needs names 'layer', 'op' and counts "
+                              "'neurons', 'cores', 'macs'): recompile")
+
+
+def _sparsified(image: ChipImage, image_dir: Path) -> dict[str, dict]:
+    """Layer -> its RoT / DRLO setting, as the compiler noted them in the image's meta (free-form in
+    the image format, so checked here, where the page is about to print them)."""
+    where = f"image {image_dir}: network.json: meta.sparsify"
+    section = image.meta.get("sparsify", {})
+    if not isinstance(section, dict):
+        raise SdanncError(f"{where} is not a mapping of layers to settings: recompile")
+    return {str(layer): parse_setting(value, f"{where}.{layer}").as_dict() for layer, value in section.items()}
 
 
 def _run(image: ChipImage, where: str, x: np.ndarray, name: str, lanes: int, progress):
@@ -75,11 +112,11 @@ def collect(image_dir, input_path, lanes: int = 1, progress=None) -> dict:
     image = read_image(image_dir)
     compiled = _compile_report(image_dir)
     x = load_batch(input_path, "input")
-    samples = x.shape[0]
+    sparsified = _sparsified(image, image_dir)  # the image's meta checked before any run (and progress line)
+    unsparsified = without_sparsification(image) if sparsified else None
     activity, sim = _run(image, str(image_dir), x, str(input_path), lanes, progress)
-    sparsified = image.meta.get("sparsify", {})
-    plain = _run(without_sparsification(image), str(image_dir), x, str(input_path), lanes, None)[0] \
-        if sparsified else activity
+    samples = x.shape[0]  # after the run, which checks the input's shape
+    plain = _run(unsparsified, str(image_dir), x, str(input_path), lanes, None)[0] if sparsified else activity
 
     rows = []
     for name, info in [(INPUT_LAYER, {"op": "input", "neurons": image.io.n_inputs, "cores": 0, "macs": 0})] + \

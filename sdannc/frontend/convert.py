@@ -81,8 +81,7 @@ class Converter:
     # ------------------------------------------------------------------ tensors and nodes
 
     def add_tensor(self, name: str, shape: tuple, quant: Quant | None) -> str:
-        inferred = self.m.inferred.get(name)
-        assert inferred is None or inferred == tuple(shape), f"shape of {name}: {shape} vs ONNX {inferred}"
+        self.m.check_shape(name, shape)
         scale, zp = (quant.scale, quant.code_zp) if quant else (1.0, 0)
         self.tensors[name] = Tensor(name, tuple(int(d) for d in shape), float(scale), int(zp))
         self.dtypes[name] = quant.dtype if quant else ""

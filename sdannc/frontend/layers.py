@@ -26,6 +26,17 @@ def per_out(node_fail, values, nout: int, axis: int | None, out_axis: int, ndim:
     return values
 
 
+def _steps(bias: np.ndarray, unit: np.ndarray, fail) -> np.ndarray:
+    """A real bias in integer steps of `unit`; one that no integer holds means scales that make no sense."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        steps = np.rint(bias / unit)
+    bad = ~(np.abs(steps) < 2.0 ** 62)  # NaN and inf too
+    if bad.any():
+        fail(f"bias {float(np.asarray(bias)[bad][0]):g} is {float(steps[bad][0]):g} steps of input scale x weight "
+             "scale: no integer holds that; check the model's scales")
+    return steps.astype(np.int64)
+
+
 def linear_head(c: Converter, node, x: str, w: np.ndarray, w_scale, w_zp, w_axis: int | None, trans: bool,
                 kind: str, attrs: dict | None = None, bias: np.ndarray | None = None,
                 bias_scale=None, bias_real: np.ndarray | None = None) -> dict:
@@ -47,8 +58,8 @@ def linear_head(c: Converter, node, x: str, w: np.ndarray, w_scale, w_zp, w_axis
     weight = w.astype(np.int64) - wz.astype(np.int64).reshape(shape)
     if trans:
         weight = np.ascontiguousarray(weight.T)
-    if not np.all(ws > 0):
-        fail("weight scales must be positive")
+    if not np.all((ws > 0) & np.isfinite(ws)):
+        fail("weight scales must be finite positive numbers")
     in_shape = c.tensors[x].shape
     sx = c.tensors[x].scale
     if kind == "conv":
@@ -66,13 +77,13 @@ def linear_head(c: Converter, node, x: str, w: np.ndarray, w_scale, w_zp, w_axis
         if bias_scale is not None:
             bs = np.broadcast_to(np.asarray(bias_scale, np.float64).reshape(-1), (nout,))
             if not np.allclose(bs, unit, rtol=1e-5, atol=0):
-                b = np.rint(b * bs / unit).astype(np.int64)
+                b = _steps(b * bs, unit, fail)
                 c.notes.append(f"{c.m.node_name(node)}: bias rescaled from its own scale to input x weight scale")
     elif bias_real is not None:
         real = np.asarray(bias_real, np.float64).reshape(-1)
         if real.size != nout:
             fail(f"bias of size {real.size} does not match {nout} outputs")
-        b = np.rint(real / unit).astype(np.int64)
+        b = _steps(real, unit, fail)
     else:
         b = np.zeros(nout, np.int64)
     params = {"weight": weight, "weight_scale": ws, "bias": b}

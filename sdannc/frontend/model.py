@@ -30,7 +30,7 @@ class OnnxModel:
         self.model = model
         graph = model.graph
         self.name = graph.name or path.stem
-        self.consts: dict[str, np.ndarray] = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+        self.consts: dict[str, np.ndarray] = {t.name: self._array(t, "initializer") for t in graph.initializer}
         self.nodes = []
         for index, node in enumerate(graph.node):
             if node.op_type == "Constant" and node.domain in ("", "ai.onnx"):
@@ -49,13 +49,31 @@ class OnnxModel:
             self.fail(f"has {len(inputs)} inputs and {len(graph.output)} outputs; sdannc compiles models with "
                       "exactly one input and one output")
         self.input, self.output = inputs[0], graph.output[0]
+        if self.output.name not in self.producer and self.output.name not in self.consts:
+            self.fail(f"output {self.output.name!r} is not computed by any node")
         self.inferred = _inferred_shapes(model)
 
     def _constant(self, node) -> None:
         attr = node.attribute[0] if node.attribute else None
         if attr is None or attr.name != "value":
             self.fail(f"Constant node {node.name!r} has no tensor 'value' (only tensor constants are supported)")
-        self.consts[node.output[0]] = numpy_helper.to_array(attr.t)
+        self.consts[node.output[0]] = self._array(attr.t, f"Constant node {node.name!r}: value")
+
+    def _array(self, tensor, what: str) -> np.ndarray:
+        return tensor_array(tensor, f"model {self.path}: {what}")
+
+    def check_shape(self, name: str, shape: tuple) -> None:
+        """The frontend's shape arithmetic against ONNX shape inference: when they disagree because the
+        file declares shapes its own nodes contradict, that is the model's fault; otherwise it is ours."""
+        inferred = self.inferred.get(name)
+        if inferred is None or inferred == tuple(shape):
+            return
+        try:
+            onnx.shape_inference.infer_shapes(self.model, strict_mode=True)
+        except Exception as exc:  # noqa: BLE001 - InferenceError: ONNX itself finds the shapes inconsistent
+            self.fail(f"tensor {name!r}: the shapes the file declares contradict its nodes "
+                      f"({' '.join(str(exc).split())[:300]})")
+        raise AssertionError(f"shape of {name}: {shape} vs ONNX {inferred}")
 
     def node_name(self, node) -> str:
         return self.names[id(node)]
@@ -98,6 +116,23 @@ class OnnxModel:
                 f"{self.path} {fixed}`")
 
 
+def _names(graph):
+    """Every name the frontend reads: of nodes, their ops, domains and tensors, initializers, inputs, outputs."""
+    for node in graph.node:
+        yield from (node.name, node.op_type, node.domain, *node.input, *node.output)
+    for info in (*graph.input, *graph.output, *graph.value_info, *graph.initializer):
+        yield info.name
+
+
+def tensor_array(tensor: onnx.TensorProto, where: str) -> np.ndarray:
+    """An ONNX tensor as numpy; data that does not fit its type and dims is the model's fault."""
+    try:
+        return numpy_helper.to_array(tensor)
+    except Exception as exc:  # noqa: BLE001 - a size that does not fit the dims, an unknown type, ...
+        raise SdanncError(f"{where} {tensor.name!r} (data type {tensor.data_type}, dims {list(tensor.dims)}) is "
+                          f"unreadable: {' '.join(str(exc).split())[:200]}") from None
+
+
 def _inferred_shapes(model: onnx.ModelProto) -> dict[str, tuple]:
     """Static per-sample shapes that onnx.shape_inference knows (contrib ops leave gaps)."""
     try:
@@ -132,6 +167,9 @@ def read_model(path) -> OnnxModel:
     except Exception as exc:  # ValidationError: say what ONNX says, on one line
         text = " ".join(str(exc).split())[:300]
         raise SdanncError(f"model {path}: invalid ONNX model: {text}") from None
+    damaged = next((name for name in _names(model.graph) if not isinstance(name, str)), None)
+    if damaged is not None:  # protobuf hands back a name that is not UTF-8 as bytes
+        raise SdanncError(f"model {path}: name {damaged!r} is not UTF-8 text: the file is damaged")
     if not any(n.op_type in QUANTIZED_OPS for n in model.graph.node):
         raise SdanncError(f"model {path}: a float model (no QuantizeLinear or QLinear ops): quantize it first "
                           f"with `sdannc quantize {path.name} --calib X.npy -o {path.stem}_Q.onnx`")

@@ -67,16 +67,32 @@ def on_quantize(c: Converter, node) -> None:
     c.qmap[out] = c.finish(value, out, quant)
 
 
+def _const_quant(c: Converter, node, q: np.ndarray, scale_name: str, zp_name: str) -> ConstQ:
+    """DequantizeLinear of a constant, checked as ONNX defines it: a scalar scale and zero point, or
+    one of each per index of `axis`; a zero point of the constant's own type; finite positive scales."""
+    fail = lambda what: c.m.node_fail(node, what)  # noqa: E731
+    for name, what in ((scale_name, "scale"), (zp_name, "zero point")):
+        if name and name not in c.m.consts:
+            fail(f"the {what} {name!r} of a constant is not a constant")
+    scale = np.asarray(c.m.consts[scale_name])
+    zp = np.asarray(c.m.consts[zp_name]) if zp_name else np.zeros(scale.shape, q.dtype)
+    axis = int(attrs_of(node).get("axis", 1))
+    if zp.dtype != q.dtype or (zp.shape != scale.shape and not zp.size == scale.size == 1):
+        fail(f"zero point ({zp.dtype}, shape {list(zp.shape)}) does not match the constant ({q.dtype}) "
+             f"and its scale (shape {list(scale.shape)})")
+    if scale.size != 1 and not (scale.ndim == 1 and -q.ndim <= axis < q.ndim and scale.size == q.shape[axis]):
+        fail(f"scale of shape {list(scale.shape)} is neither one value nor one per index of axis {axis} "
+             f"of the constant's shape {list(q.shape)}")
+    if not (np.issubdtype(scale.dtype, np.floating) and np.all(np.isfinite(scale)) and np.all(scale > 0)):
+        fail(f"scale {scale.reshape(-1)[:4].tolist()} is not made of finite positive numbers")
+    return ConstQ(q, scale, zp, axis)
+
+
 def on_dequantize(c: Converter, node) -> None:
     x, out = node.input[0], node.output[0]
     zp_name = node.input[2] if len(node.input) > 2 else ""
     if x in c.m.consts:
-        q = np.asarray(c.m.consts[x])
-        zp = np.asarray(c.m.consts[zp_name]) if zp_name else np.zeros(1, q.dtype)
-        if node.input[1] not in c.m.consts:
-            c.m.node_fail(node, "the scale of a constant is not a constant")
-        axis = int(attrs_of(node).get("axis", 1))
-        c.floats[out] = ConstQ(q, np.asarray(c.m.consts[node.input[1]]), zp, axis)
+        c.floats[out] = _const_quant(c, node, np.asarray(c.m.consts[x]), node.input[1], zp_name)
         return
     known = c.dtypes.get(c.qmap.get(x, ""), "") or None
     quant = quant_params(c, node, node.input[1], zp_name, known)

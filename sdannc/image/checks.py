@@ -128,7 +128,24 @@ def _check_io(image: ChipImage, fail) -> None:
         _check_ranges(io.output_neuron[sel], 0, image.cores[int(c)].n_neurons - 1, "io.npz: output neuron", fail)
     s = image.schedule
     if s.bits < 1 or s.sample_interval < 1 or s.output_offset < 0:
-        fail("network.json: schedule needs bits >= 1, sample_interval >= 1, output_offset >= 0")
+        fail("schedule needs bits >= 1, sample_interval >= 1, output_offset >= 0")
+    _check_pipeline(image, fail)
+
+
+def _check_pipeline(image: ChipImage, fail) -> None:
+    """A sample passes each stage, which holds at least one core, in `bits` ticks: the pipeline is at
+    most as deep as the image has cores, and its output comes no later than that. A sample interval
+    beyond the latency only adds idle ticks. (Damaged values would have the simulator run for ages.)"""
+    s, n_cores = image.schedule, len(image.cores)
+    deepest = max((core.stage for core in image.cores), default=0)
+    if deepest > n_cores:
+        fail(f"stage {deepest} is deeper than the image's {n_cores} cores")
+    if s.output_offset >= s.bits * (n_cores + 1):
+        fail(f"schedule output_offset {s.output_offset} is later than {n_cores} cores of "
+             f"{s.bits}-tick stages can take")
+    if s.sample_interval > s.output_offset + s.bits:
+        fail(f"schedule sample_interval {s.sample_interval} is longer than a sample's "
+             f"latency ({s.output_offset + s.bits} ticks)")
 
 
 def check_image(image: ChipImage, where: str) -> None:

@@ -13,6 +13,8 @@ Output decodings: {"kind": "uint8"} codes as uint8;  {"kind": "int8"} codes - 12
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..errors import SdanncError
@@ -21,13 +23,22 @@ _OFFSET = {"uint8": 0, "int8": 128}
 _RANGE = {"uint8": (0, 255), "int8": (-128, 127)}
 
 
+def _number(value, kind) -> bool:
+    """An int (kind int) or an int or float (kind float); a JSON true is no number."""
+    return not isinstance(value, bool) and isinstance(value, (int, float) if kind is float else int)
+
+
 def _check_spec(spec: dict, where: str) -> None:
     kind = spec.get("kind")
     if kind in ("uint8", "int8"):
         return
     if kind in ("quantize", "dequantize"):
-        if spec.get("dtype") not in _OFFSET or not isinstance(spec.get("scale"), (int, float)):
-            raise SdanncError(f"{where}: '{kind}' needs dtype uint8|int8 and a numeric scale")
+        dtype, scale, zero_point = spec.get("dtype"), spec.get("scale"), spec.get("zero_point")
+        ok = (dtype in ("uint8", "int8") and _number(scale, float) and 0 < scale < math.inf
+              and _number(zero_point, int) and _RANGE[dtype][0] <= zero_point <= _RANGE[dtype][1])
+        if not ok:
+            raise SdanncError(f"{where}: '{kind}' needs dtype uint8|int8, a positive scale and a zero point "
+                              f"in the dtype's range; got {spec!r}")
         return
     raise SdanncError(f"{where}: unknown kind {kind!r}")
 
@@ -59,9 +70,12 @@ def encode_input(x: np.ndarray, spec: dict) -> np.ndarray:
     if kind == "int8":
         return x.astype(np.int64) + _OFFSET["int8"]
     lo, hi = _RANGE[spec["dtype"]]
-    # QuantizeLinear: saturate(round_half_to_even(x / scale) + zero_point); the division is float32.
-    q = np.rint(x.astype(np.float32) / np.float32(spec["scale"])).astype(np.int64) + int(spec["zero_point"])
-    return np.clip(q, lo, hi) + _OFFSET[spec["dtype"]]
+    # QuantizeLinear: saturate(round_half_to_even(x / scale) + zero_point); the division is float32, so
+    # a large finite x can make it inf, which saturates as in onnxruntime (hence clip before the cast).
+    with np.errstate(over="ignore"):
+        steps = np.rint(x.astype(np.float32) / np.float32(spec["scale"]))
+    q = np.clip(steps.astype(np.float64) + int(spec["zero_point"]), lo, hi).astype(np.int64)
+    return q + _OFFSET[spec["dtype"]]
 
 
 def decode_output(codes: np.ndarray, spec: dict) -> np.ndarray:

@@ -182,11 +182,15 @@ class _Reader:
         try:
             with np.load(io.BytesIO(data), allow_pickle=False) as archive:
                 missing = [n for n in names if n not in archive.files]
-                if missing:
-                    raise self.fail(name, f"array '{missing[0]}' missing")
-                return {n: archive[n] for n in names}
-        except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
-            raise self.fail(name, f"unreadable ({exc})") from None
+                arrays = {n: archive[n] for n in names if n not in missing}
+        except Exception as exc:  # noqa: BLE001 - zipfile and numpy raise many kinds on damaged bytes
+            raise self.fail(name, f"unreadable ({type(exc).__name__}: {exc})") from None
+        if missing:
+            raise self.fail(name, f"array '{missing[0]}' missing")
+        for n, array in arrays.items():
+            if not isinstance(array, np.ndarray):  # a member without the .npy header reads as raw bytes
+                raise self.fail(name, f"array '{n}' is not a numpy array")
+        return arrays
 
 
 def _int(array: np.ndarray, shape_cols: int | None, reader: _Reader, name: str, array_name: str) -> np.ndarray:
@@ -235,6 +239,13 @@ def _field(reader: _Reader, obj: dict, key: str, kind, name: str = "network.json
     return value
 
 
+def _shape(reader: _Reader, obj: dict, what: str) -> tuple[int, ...]:
+    shape = _field(reader, obj, "shape", list)
+    if not all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in shape):
+        raise reader.fail("network.json", f"{what} shape {shape!r} is not a list of positive integers")
+    return tuple(shape)
+
+
 def read_image(path: str | os.PathLike, expect_target: Target | None = None) -> ChipImage:
     """Load and check an image; an image built for another target than `expect_target` is refused."""
     reader = _Reader(Path(path))
@@ -276,12 +287,12 @@ def read_image(path: str | os.PathLike, expect_target: Target | None = None) -> 
     cores = [_read_core(reader, e, target.core["state_fields"]) for e in entries]
     a = reader.arrays("io.npz", _IO_ARRAYS)
     io_map = IoMap(
-        input_shape=tuple(int(s) for s in _field(reader, inp, "shape", list)),
+        input_shape=_shape(reader, inp, "input"),
         input_encode=inp["encode"],
-        output_shape=tuple(int(s) for s in _field(reader, out, "shape", list)),
+        output_shape=_shape(reader, out, "output"),
         output_decode=out["decode"],
         **{k: _int(a[k], None, reader, "io.npz", k) for k in _IO_ARRAYS},
     )
-    image = ChipImage(target, cores, io_map, schedule, net.get("meta", {}))
+    image = ChipImage(target, cores, io_map, schedule, _field(reader, net, "meta", dict) if "meta" in net else {})
     check_image(image, str(path))
     return image

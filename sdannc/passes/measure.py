@@ -12,7 +12,7 @@ import numpy as np
 from .. import sparsify
 from ..errors import SdanncError
 from ..golden.ops import OPS as GOLDEN_OPS
-from ..image.codec import encode_input
+from ..image.codec import encode_input, input_dtype_ok
 from ..ir.graph import CODE_BITS, Graph
 from ..neurons.common import plane_sums
 from ..target import Target
@@ -35,6 +35,9 @@ def measured_sums(graph: Graph, target: Target, calib: np.ndarray, where: str) -
     if calib.ndim < 1 or calib.shape[0] < 1 or tuple(calib.shape[1:]) != in_shape:
         raise SdanncError(f"calibration input: shape {tuple(calib.shape)} does not match the input of model {where} "
                           f"(batch, {', '.join(map(str, in_shape))}), batch at least 1")
+    if not input_dtype_ok(graph.input_encode, calib.dtype):
+        raise SdanncError(f"calibration input: dtype {calib.dtype} does not suit the input of model {where} "
+                          f"({graph.input_encode['kind']})")
     x = calib
     values = {graph.input: encode_input(x, graph.input_encode).astype(np.int64)}
     sums = {}

@@ -315,8 +315,26 @@ def _calib_empty(ctx):
     return ["shape (0, 1, 8, 8)"]
 
 
+def _calib_header_cut_short(ctx):
+    """A .npy header whose dict never closes: numpy raised tokenize.TokenError (found by the fuzzer)."""
+    header = b"{'descr': '<f4', 'fortran_order': False, 'shape': (4, 1, 8, 8"
+    header += b" " * ((64 - (11 + len(header)) % 64) % 64) + b"\n"
+    path = ctx["work"] / "calib.npy"
+    path.write_bytes(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header + bytes(1024))
+    ctx["args"] += ["--calib", path]
+    return [str(path), "not a readable .npy"]
+
+
+def _calib_strings(ctx):
+    """The right shape, but text: it reached the input encoder, a ValueError (found by the fuzzer)."""
+    path = ctx["work"] / "calib.npy"
+    np.save(path, np.full((4, 1, 8, 8), "ab"))
+    ctx["args"] += ["--calib", path]
+    return ["calibration input", "dtype <U2", "(quantize)"]
+
+
 ERRORS = [_missing_model, _not_onnx, _float_model, _unknown_target, _missing_target_file, _malformed_calib,
-          _missing_calib, _calib_wrong_shape, _calib_flat, _calib_empty]
+          _missing_calib, _calib_wrong_shape, _calib_flat, _calib_empty, _calib_header_cut_short, _calib_strings]
 
 
 @pytest.mark.parametrize("existing", [False, True], ids=["new-out", "existing-out"])

@@ -227,3 +227,15 @@ def test_weight_range_boundary(runner, tmp_path):
     w2.flat[5] = 8
     over = with_int_weights(model, tmp_path / "w_over.onnx", {"fc1": w1, "fc2": w2})
     assert_does_not_fit(runner, tmp_path, over, four, "layer fc2", "-8..8", "-8..7")
+
+
+def test_row_wider_than_a_core(runner, tmp_path):
+    """A core holds whole rows: cnn_pool's conv1 output rows are 8 neurons wide, a core of 7 holds
+    none (found by the fuzzer: it was a ValueError from the partitioner; the capacity estimate refuses
+    it before any table is built); 8 fits."""
+    model = models.quantized("cnn_pool")
+    assert_does_not_fit(runner, tmp_path, model, user_target(tmp_path, "narrow", "core:\n  neurons: 7\n"),
+                        "layer conv1: its output [4, 8, 8] has rows of 8 neurons, a core holds 7 and a row is "
+                        "never split")
+    assert_fits(model, user_target(tmp_path, "eight", "core:\n  neurons: 8\n"),
+                tmp_path / "fits")

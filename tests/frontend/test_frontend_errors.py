@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import onnx
@@ -197,3 +198,83 @@ def test_qdq_sanity_of_handmade_model(tmp_path):
     path = tmp_path / "ok.onnx"
     onnx.save(conv_tail_model("Relu"), path)
     assert [n.op for n in load_onnx(path).nodes] == ["linear"]
+
+
+# ---- found by the fuzzer (tests/fuzz, docs/robustness.md): each was a traceback before ---------------
+
+
+def initializer(model, name):
+    return next(t for t in model.graph.initializer if t.name == name)
+
+
+def test_initializer_whose_data_does_not_fit_its_dims(tmp_path):
+    def edit(model):
+        initializer(model, "fc1_W_quantized").dims[:] = [46]  # 2048 bytes of int8 stay
+    message = error_of(edited(quantized("mlp_gemm", "qdq"), tmp_path, edit))
+    assert "initializer 'fc1_W_quantized'" in message and "dims [46]" in message and "unreadable" in message
+
+
+def test_output_no_node_computes(tmp_path):
+    def edit(model):
+        model.graph.output[0].name = model.graph.input[0].name
+    assert "output 'input' is not computed by any node" in error_of(edited(quantized("mlp_gemm", "qdq"), tmp_path, edit))
+
+
+def test_declared_shapes_that_contradict_the_nodes(tmp_path):
+    def edit(model):  # pads change what conv1 computes; the shapes stored in the file still say 8 x 8
+        set_attr(node_named(model, "conv1"), "pads", [2, 2, 2, 2])
+    path = edited(quantized("cnn_pool", "qdq"), tmp_path, edit)
+    assert onnx.load(str(path)).graph.value_info  # the stale shapes the message is about
+    message = error_of(path)
+    assert "the shapes the file declares contradict its nodes" in message and "conv1" in message
+
+
+@pytest.mark.parametrize("edit, fragment", [
+    (lambda n: n.input.reverse(), "zero point"),  # (zero point, scale, values): the arrays do not fit
+    (lambda n: n.input.__setitem__(2, "input"), "is not a constant"),
+])
+def test_constant_dequantize_with_parameters_that_do_not_fit(tmp_path, edit, fragment):
+    path = edited(quantized("mlp_gemm", "qdq"), tmp_path, lambda m: edit(node_named(m, "fc1_B_DequantizeLinear")))
+    message = error_of(path)
+    assert "node 'fc1_B_DequantizeLinear' (DequantizeLinear)" in message and fragment in message
+
+
+def test_per_axis_scale_of_the_wrong_length(tmp_path):
+    def edit(model):
+        scale = initializer(model, "fc1_W_scale")
+        scale.CopyFrom(onnx.numpy_helper.from_array(np.full(5, 0.01, np.float32), scale.name))
+        zero_point = initializer(model, "fc1_W_zero_point")
+        zero_point.CopyFrom(onnx.numpy_helper.from_array(np.zeros(5, np.int8), zero_point.name))
+    message = error_of(edited(quantized("mlp_gemm", "qdq"), tmp_path, edit))
+    assert "scale of shape [5] is neither one value nor one per index of axis" in message
+
+
+@pytest.mark.parametrize("value", [np.inf, np.nan, -0.5])
+def test_weight_scale_that_is_not_a_finite_positive_number(tmp_path, value):
+    def edit(model):
+        scale = initializer(model, "fc2_W_scale")
+        scale.CopyFrom(onnx.numpy_helper.from_array(np.float32(value), scale.name))
+    message = error_of(edited(quantized("mlp_gemm", "qdq"), tmp_path, edit))
+    assert "node 'fc2_W_DequantizeLinear'" in message and "finite positive" in message
+
+
+def test_bias_no_integer_holds(tmp_path):
+    def edit(model):  # an activation scale of 1e-30 makes the next layer's bias 1e27 steps
+        scale = initializer(model, "relu1_out_scale")
+        scale.CopyFrom(onnx.numpy_helper.from_array(np.float32(1e-30), scale.name))
+    path = edited(quantized("mlp_gemm", "qdq"), tmp_path, edit)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # it was an "invalid value encountered in cast" and a garbage bias
+        message = error_of(path)
+    assert "node 'fc2' (Gemm)" in message and "no integer holds that" in message
+
+
+def test_name_that_is_not_utf8(tmp_path):
+    """A flipped byte inside a node's name: protobuf hands it back as bytes, which reached the IR (a
+    TypeError in align-delays, or in writing report.json)."""
+    data = quantized("mlp_gemm", "qop").read_bytes()
+    at = data.index(b"fc3_quant")
+    path = tmp_path / "flipped.onnx"
+    path.write_bytes(data[:at + 4] + b"\x92" + data[at + 5:])
+    message = error_of(path)
+    assert "name b'fc3_\\x92uant' is not UTF-8 text: the file is damaged" in message

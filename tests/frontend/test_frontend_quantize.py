@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import onnx
 import pytest
@@ -170,3 +172,77 @@ def test_qop_keeps_a_shared_relu(tmp_path):
     by_name = {n.name: n for n in graph.nodes}
     assert by_name["conv_a_quant"].inputs == [by_name["relu_stem"].output]
     assert by_name["relu_stem"].inputs == [by_name["stem_quant"].output]
+
+
+# ---- found by the fuzzer (tests/fuzz, docs/robustness.md) ------------------------------------------
+
+
+def _quantize_cli(model_path, calib_path, out):
+    from click.testing import CliRunner
+
+    from sdannc.cli import main
+
+    try:
+        runner = CliRunner(mix_stderr=False)
+    except TypeError:  # click >= 8.2 keeps stderr apart anyway
+        runner = CliRunner()
+    return runner.invoke(main, ["quantize", str(model_path), "--calib", str(calib_path), "-o", str(out)])
+
+
+def _edited_float(tmp_path, edit):
+    model = onnx.ModelProto()
+    model.CopyFrom(float_model("mlp_gemm"))
+    edit(model)
+    path = tmp_path / "float.onnx"
+    onnx.save(model, path)
+    np.save(tmp_path / "x.npy", calib_set(model, 8))
+    return path, tmp_path / "x.npy"
+
+
+def test_invalid_float_model_is_refused_before_onnxruntime_sees_it(tmp_path):
+    """onnxruntime's pre-processing printed its own traceback on stderr before sdannc's one line."""
+    from cli_checks import assert_user_error
+
+    path, npy = _edited_float(tmp_path, lambda m: setattr(m.graph.node[0], "op_type", "@emm"))
+    assert_user_error(_quantize_cli(path, npy, tmp_path / "q.onnx"), str(path), "invalid ONNX model", "@emm")
+    assert not (tmp_path / "q.onnx").exists()
+
+
+def test_pre_processing_that_fails_says_nothing(tmp_path, caplog):
+    """A model the checker lets through (input of element type UNDEFINED) that onnxruntime cannot
+    load: its pre-processing logged "Model Optimization Failed!" and a traceback, which the command
+    line shows on stderr; the quantizer's own error is what the user is to read."""
+    from cli_checks import assert_user_error
+
+    path, npy = _edited_float(tmp_path, lambda m: m.graph.input[0].type.tensor_type.__setattr__("elem_type", 0))
+    with caplog.at_level(logging.WARNING):
+        result = _quantize_cli(path, npy, tmp_path / "q.onnx")
+    assert_user_error(result, str(path), "onnxruntime could not quantize it")
+    assert not caplog.records, [r.getMessage()[:80] for r in caplog.records]
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_float_model_with_non_finite_weights_is_refused(tmp_path, value):
+    """onnxruntime would compute scales from them (numpy warned "All-NaN axis encountered")."""
+    def edit(model):
+        w = next(t for t in model.graph.initializer if t.name == "fc2_W")
+        array = numpy_helper.to_array(w).copy()
+        array[0, 0] = value
+        w.CopyFrom(numpy_helper.from_array(array, "fc2_W"))
+    path, npy = _edited_float(tmp_path, edit)
+    with pytest.raises(SdanncError, match="initializer 'fc2_W' has NaN or infinite values"):
+        quantize_model(path, npy, tmp_path / "q.onnx")
+    assert not (tmp_path / "q.onnx").exists()
+
+
+def test_onnxruntime_native_warnings_stay_off_stderr(tmp_path, capfd):
+    """fc2 without its bias leaves fc2_B unused: onnxruntime's C++ log wrote "[W:onnxruntime:...]
+    Removing initializer 'fc2_B'" straight to file descriptor 2, past sdannc's own output."""
+    def edit(model):
+        fc2 = next(n for n in model.graph.node if n.name == "fc2")
+        del fc2.input[2]
+    path, npy = _edited_float(tmp_path, edit)
+    capfd.readouterr()
+    quantize_model(path, npy, tmp_path / "q.onnx")
+    assert "onnxruntime" not in capfd.readouterr().err
+    assert "QuantizeLinear" in op_types(tmp_path / "q.onnx")

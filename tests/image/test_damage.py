@@ -16,6 +16,7 @@ import hashlib
 import io
 import json
 import math
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -197,8 +198,86 @@ def network_core_without_file(root):
     rehash(root, "network.json")
 
 
+# found by the fuzzer (tests/fuzz, docs/robustness.md): each was a traceback before
+
+
+def core_member_not_npy(root):
+    """An archive member without the .npy header: numpy hands it back as raw bytes."""
+    name = "cores/x01_y00.npz"
+    with np.load(root / name) as archive:
+        arrays = {k: archive[k] for k in archive.files}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for key, array in arrays.items():
+            member = io.BytesIO()
+            np.lib.format.write_array(member, array)
+            archive.writestr(f"{key}.npy", member.getvalue() if key != "dendrites" else b"no header")
+    (root / name).write_bytes(buffer.getvalue())
+    rehash(root, name)
+
+
+def core_unknown_compression(root):
+    """Compression method 99 in every header: zipfile has no decompressor for it."""
+    name = "cores/x02_y00.npz"
+    data = bytearray((root / name).read_bytes())
+    for signature, offset in ((b"PK\x03\x04", 8), (b"PK\x01\x02", 10)):
+        at = data.find(signature)
+        while at >= 0:
+            data[at + offset:at + offset + 2] = (99).to_bytes(2, "little")
+            at = data.find(signature, at + 1)
+    (root / name).write_bytes(bytes(data))
+    rehash(root, name)
+
+
+def _edit_network(root, change) -> None:
+    path = root / "network.json"
+    net = json.loads(path.read_text())
+    change(net)
+    path.write_text(json.dumps(net))
+    rehash(root, "network.json")
+
+
+def decode_without_zero_point(root):
+    _edit_network(root, lambda net: net["output"].update(decode={"kind": "dequantize", "scale": 0.1, "dtype": "uint8"}))
+
+
+def decode_dtype_not_a_name(root):
+    _edit_network(root, lambda net: net["output"].update(
+        decode={"kind": "dequantize", "scale": 0.1, "zero_point": 0, "dtype": {"uint8": 1}}))
+
+
+def input_shape_not_integers(root):
+    _edit_network(root, lambda net: net["input"].update(shape=[[20]]))
+
+
+def meta_not_a_mapping(root):
+    _edit_network(root, lambda net: net.update(meta=5))
+
+
+def _schedule(key, value):
+    def damage(root):
+        _edit_network(root, lambda net: net["schedule"].update({key: value}))
+    damage.__name__ = f"schedule_{key}_{value}"
+    return damage
+
+
+def stage_deeper_than_the_cores(root):
+    """Stage 10^30 was an OverflowError in the simulator; 50 ran, with every window empty."""
+    _edit_network(root, lambda net: net["cores"][0].update(stage=50))
+
+
 DAMAGE = [
     # (damage, what the message must name)
+    # the small image: 4 cores, bits 8, output_offset 15; these ran for hours (or overflowed)
+    (_schedule("sample_interval", 10 ** 7), ["network.json", "sample_interval 10000000", "latency (23 ticks)"]),
+    (_schedule("output_offset", 10 ** 7), ["network.json", "output_offset 10000000", "4 cores of 8-tick stages"]),
+    (stage_deeper_than_the_cores, ["network.json", "stage 50 is deeper than the image's 4 cores"]),
+    (core_member_not_npy, ["cores/x01_y00.npz", "'dendrites'", "not a numpy array"]),
+    (core_unknown_compression, ["cores/x02_y00.npz", "unreadable", "compression"]),
+    (decode_without_zero_point, ["network.json", "output decoding", "zero point"]),
+    (decode_dtype_not_a_name, ["network.json", "output decoding", "dtype uint8|int8"]),
+    (input_shape_not_integers, ["network.json", "input shape [[20]]", "positive integers"]),
+    (meta_not_a_mapping, ["network.json", "'meta'"]),
     (remove_manifest, ["manifest.json", "missing"]),
     (manifest_not_json, ["manifest.json", "damaged", "not valid JSON"]),
     (manifest_not_an_object, ["manifest.json", "not an sdannc-image"]),
