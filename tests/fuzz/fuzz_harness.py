@@ -30,6 +30,7 @@ from cli_checks import assert_user_error_after_progress, new_runner
 from sdannc.cli import main
 
 COUNTS: Counter = Counter()
+OUTCOMES: Counter = Counter()  # (category, "accepted" | "refused") -> cases, for docs/robustness.md
 
 
 def fuzz_settings(max_examples: int):
@@ -131,6 +132,7 @@ class Case:
         assert not caught, [str(w.message) for w in caught]
         assert not logged, [r.getMessage()[:200] for r in logged]
         assert not native, native[0][:300]
+        OUTCOMES[self.category, "accepted" if result.exit_code == 0 else "refused"] += 1
         if result.exit_code == 0:
             made = set(after) - set(before)
             stray = sorted(n for n in made if not any(n == o or n.startswith(o + "/") for o in outputs))

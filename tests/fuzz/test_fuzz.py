@@ -11,6 +11,8 @@ every bug these cases found.
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -18,7 +20,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fuzz_harness import COUNTS, Case, fuzz_settings
+from fuzz_harness import COUNTS, OUTCOMES, Case, fuzz_settings
 from fuzz_image import (damage_image, damage_report, image_damage, rehash_damage, rehashed_damage, report_damage,
                         write_folder)
 from fuzz_mutations import array_damage, byte_damage, damage_array, damage_bytes, damage_yaml, yaml_damage
@@ -394,7 +396,14 @@ def test_foreign_output_folder_report(seed, root, files):
 
 
 def test_cases_thrown():
-    """Last in the module: every category ran all its cases (run the whole module, not a part)."""
+    """Last in the module: every category ran all its cases (run the whole module, not a part).
+    With FUZZ_TABLE=path set, also writes the outcome table of docs/robustness.md there."""
     short = {c: (COUNTS[c], n) for c, n in PLANNED.items() if COUNTS[c] < n}
     assert not short, f"categories that ran fewer cases than planned (ran, planned): {short}"
     assert sum(COUNTS[c] for c in PLANNED) >= MINIMUM
+    if os.environ.get("FUZZ_TABLE"):
+        rows = [(c, COUNTS[c], OUTCOMES[c, "accepted"], OUTCOMES[c, "refused"]) for c in PLANNED]
+        rows.append(("**total**", *(sum(r[i] for r in rows) for i in (1, 2, 3))))
+        lines = ["| category | cases | accepted | refused |", "|---|---:|---:|---:|"]
+        lines += [f"| {c} | {n} | {a} | {r} |" for c, n, a, r in rows]
+        Path(os.environ["FUZZ_TABLE"]).write_text("\n".join(lines) + "\n")
