@@ -16,11 +16,19 @@ import numpy as np
 from .errors import SdanncError
 
 
+NPY_MAGIC = b"\x93NUMPY"
+
+
 def load_array(path: str | os.PathLike, what: str = "input") -> np.ndarray:
     """A .npy file as an array; a missing or unreadable file is a one-line error naming it."""
     path = Path(path)
     if not path.is_file():
         raise SdanncError(f"{what} {path}: not found")
+    with open(path, "rb") as handle:
+        magic = handle.read(6)
+    if magic != NPY_MAGIC and not magic.startswith(b"PK"):  # numpy would take any other file for a pickle
+        raise SdanncError(f"{what} {path}: not a .npy file (it does not start with numpy's header): "
+                          "save the batch with numpy.save")
     try:
         loaded = np.load(path, allow_pickle=False)
     except Exception as exc:  # noqa: BLE001 - numpy raises many kinds on a damaged header (even TokenError)

@@ -237,7 +237,7 @@ def _missing_input(ctx):
 
 def _text_input(ctx):
     ctx["x"].write_text("1,2,3\n4,5,6\n")
-    return [str(ctx["x"]), "not a readable .npy"]
+    return [str(ctx["x"]), "not a .npy file", "numpy.save"]
 
 
 def _npz_input(ctx):

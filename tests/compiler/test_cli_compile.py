@@ -286,7 +286,7 @@ def _malformed_calib(ctx):
     path = ctx["work"] / "calib.npy"
     path.write_text("0.1,0.2,0.3\n")
     ctx["args"] += ["--calib", path]
-    return [str(path), "not a readable .npy"]
+    return [str(path), "not a .npy file"]
 
 
 def _missing_calib(ctx):
@@ -405,7 +405,7 @@ def test_quantize_bad_calibration_writes_nothing(tmp_path, bad):
         fragments = [str(calib), "shape [8, 1, 8, 8]", "[N, 64]"]
     else:
         calib.write_text("0.5\n")
-        fragments = [str(calib), "not a readable .npy"]
+        fragments = [str(calib), "not a .npy file"]
     before = sorted(p.name for p in tmp_path.iterdir())
     assert_user_error(invoke(new_runner(), "quantize", float_path, "--calib", calib, "-o", q), *fragments)
     assert not q.exists()
