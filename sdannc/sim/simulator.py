@@ -20,6 +20,7 @@ from ..image.codec import decode_output, encode_input, input_dtype_ok
 from ..image.model import ChipImage
 from ..isa import load_isa
 from .executor import ProgramRunner
+from .layout import Layout, RunnerBlock
 from .network import Network, image_core_levels
 from .stepper import Counters, Stepper
 
@@ -57,18 +58,6 @@ class SimResult:
     lanes: int
     ticks: int
     neuron_codes: np.ndarray | None = None  # [batch, neurons] each neuron's code per sample, if recorded
-
-
-@dataclass
-class RunnerBlock:
-    """One program's runner and where its cores sit: neurons lo..hi of the global numbering."""
-
-    runner: ProgramRunner
-    lo: int
-    hi: int
-    members: np.ndarray  # image core indices, by level
-    levels: np.ndarray  # level of each member
-    bounds: np.ndarray  # runner-local first neuron of each member, and the end
 
 
 class Simulator:
@@ -159,7 +148,8 @@ class Simulator:
         per_lane = samples // lanes
         codes_in = encode_input(x, io.input_encode).reshape(lanes, per_lane, io.n_inputs)
         ticks = sched.ticks_for(per_lane)
-        stepper = Stepper(self, self._runners(lanes), codes_in, ticks, self.window_for(lanes, ticks, window),
+        layout = Layout(self.image, self.target, self.network, self.n_neurons, self.core_base, self.output_global)
+        stepper = Stepper(layout, self._runners(lanes), codes_in, ticks, self.window_for(lanes, ticks, window),
                           record_codes)
         codes_out = stepper.run(progress)
         codes = codes_out.reshape(samples, io.n_outputs)
