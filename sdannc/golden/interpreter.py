@@ -11,8 +11,8 @@ from typing import Callable
 
 import numpy as np
 
-from ..errors import SdanncError
-from ..image.codec import decode_output, encode_input, input_dtype_ok
+from ..image.codec import decode_output, encode_input
+from ..inputs import check_batch
 from ..ir.graph import Graph, Node
 from .ops import OPS
 
@@ -45,12 +45,7 @@ def run_codes(graph: Graph, codes: np.ndarray, arith: dict, keep: bool = False) 
 
 
 def check_input(graph: Graph, x: np.ndarray, name: str) -> None:
-    shape = graph.tensors[graph.input].shape
-    if x.ndim < 1 or tuple(x.shape[1:]) != tuple(shape):
-        raise SdanncError(f"input {name}: shape {tuple(x.shape)} does not match the model's input "
-                          f"(batch, {', '.join(map(str, shape))})")
-    if not input_dtype_ok(graph.input_encode, x.dtype):
-        raise SdanncError(f"input {name}: dtype {x.dtype} does not suit the model's input ({graph.input_encode['kind']})")
+    check_batch(x, graph.tensors[graph.input].shape, f"input {name}", "the model's input", graph.input_encode)
 
 
 def run(graph: Graph, x: np.ndarray, arith: dict, name: str = "input") -> np.ndarray:

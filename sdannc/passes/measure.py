@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from .. import sparsify
-from ..errors import SdanncError
 from ..golden.interpreter import golden_op, walk
 from ..image.codec import encode_input
+from ..inputs import check_batch
 from ..ir.graph import CODE_BITS, Graph
 from ..neurons.common import plane_sums
 from ..target import Target
@@ -31,10 +31,8 @@ def _stem_sums(node, inputs, out_shape) -> tuple[np.ndarray, float]:
 
 
 def measured_sums(graph: Graph, target: Target, calib: np.ndarray, where: str) -> dict[str, int]:
-    in_shape = tuple(graph.tensors[graph.input].shape)
-    if calib.ndim < 1 or calib.shape[0] < 1 or tuple(calib.shape[1:]) != in_shape:
-        raise SdanncError(f"calibration input: shape {tuple(calib.shape)} does not match the input of model {where} "
-                          f"(batch, {', '.join(map(str, in_shape))}), batch at least 1")
+    # shape only, as this check always was: a calibration batch of any real dtype is encoded
+    check_batch(calib, graph.tensors[graph.input].shape, "calibration input", f"the input of model {where}", at_least=1)
     sums = {}
 
     def apply(node, inputs, shape, arith) -> np.ndarray:  # STEM layers exactly, recording their sums

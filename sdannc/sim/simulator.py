@@ -16,8 +16,9 @@ from typing import Callable
 import numpy as np
 
 from ..errors import SdanncError
-from ..image.codec import decode_output, encode_input, input_dtype_ok
+from ..image.codec import decode_output, encode_input
 from ..image.model import ChipImage
+from ..inputs import check_batch
 from ..isa import load_isa
 from .executor import ProgramRunner
 from .layout import Layout, RunnerBlock
@@ -114,12 +115,7 @@ class Simulator:
 
     def check_input(self, x: np.ndarray, name: str) -> None:
         io = self.image.io
-        if x.ndim < 1 or tuple(x.shape[1:]) != io.input_shape:
-            raise SdanncError(f"input {name}: shape {tuple(x.shape)} does not match the image's input "
-                              f"(batch, {', '.join(map(str, io.input_shape))})")
-        if not input_dtype_ok(io.input_encode, x.dtype):
-            wanted = "a float type" if io.input_encode["kind"] == "quantize" else io.input_encode["kind"]
-            raise SdanncError(f"input {name}: dtype {x.dtype}, the image takes {wanted}")
+        check_batch(x, io.input_shape, f"input {name}", "the image's input", io.input_encode)
 
     def window_for(self, lanes: int, ticks: int, wanted: int | None = None) -> int:
         """Ticks delivered per step: as many as keep a step's sums and spike ring within bounds;
