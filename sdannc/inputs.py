@@ -19,5 +19,4 @@ def check_batch(x: np.ndarray, shape, what: str, against: str, encode: dict | No
         raise SdanncError(f"{what}: shape {tuple(x.shape)} does not match {against} "
                           f"(batch, {', '.join(map(str, shape))})" + (f", batch at least {at_least}" if at_least else ""))
     if encode is not None and not input_dtype_ok(encode, x.dtype):
-        wanted = "a float type" if encode["kind"] == "quantize" else encode["kind"]
-        raise SdanncError(f"{what}: dtype {x.dtype} does not suit {against} ({wanted})")
+        raise SdanncError(f"{what}: dtype {x.dtype} does not suit {against} ({encode['kind']})")
