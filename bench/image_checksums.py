@@ -8,7 +8,7 @@ Compiles every model family of tests/models.py in every variant (QDQ / QOperator
 channel, uint8 / int8) for darwin3 and darwin3-wide, each without and with a RoT / DRLO config and
 without and with --calib; the example model; VGG-11 32x32 and ResNet-18 64x64 of bench/models.py
 for darwin3 and bench/targets/darwin3-longroutes.yaml, the same four ways; and the hand-built images
-of sdannc/handbuilt.py. OUT.json holds one sha256 per file of each image folder (manifest.json,
+of tests/handbuilt.py. OUT.json holds one sha256 per file of each image folder (manifest.json,
 report.json, every core file), or the error a compile ended with.
 
 `--repo DIR` runs the sdannc, tests/ and bench/ of another checkout (e.g. a `git worktree` of the
@@ -94,10 +94,14 @@ def onnx_cases(repo: Path, work: Path):
 
 
 def handbuilt_images(repo: Path):
-    """The hand-built images of sdannc/handbuilt.py, as the bench and the tests build them."""
+    """The hand-built images of tests/handbuilt.py, as the bench and the tests build them."""
     import numpy as np
-    from sdannc.handbuilt import conv_stem_network, dense_stem_network, random_stem_conv, random_stem_layer
     from sdannc.target import load_target
+
+    try:  # tests/handbuilt.py (tests/ is on the path); sdannc/handbuilt.py in a checkout before it moved
+        from handbuilt import conv_stem_network, dense_stem_network, random_stem_conv, random_stem_layer
+    except ImportError:
+        from sdannc.handbuilt import conv_stem_network, dense_stem_network, random_stem_conv, random_stem_layer
 
     for target_name in TARGETS:
         target = load_target(target_name)

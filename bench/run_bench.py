@@ -1,7 +1,7 @@
 """`make bench`: simulator throughput, compile time and memory, with the machine they ran on.
 
 Simulator cases: a dense 4096 x 4096 STEM layer over 16 ticks (one sample: 8 ticks in, 8 out), and
-a 3x3 convolution, 64 to 64 channels at 32 x 32. Images are hand-built (sdannc.handbuilt) on the
+a 3x3 convolution, 64 to 64 channels at 32 x 32. Images are hand-built (tests/handbuilt.py) on the
 32-bit target so that the random weights cannot overflow; each case is timed over a few runs after
 a warm-up and the best run is reported.
 Compiler cases (bench/compile_bench.py, one process each for an honest peak memory): VGG-11 at
@@ -40,7 +40,8 @@ if ARGS.threads:  # before numpy loads BLAS
 
 import numpy as np  # noqa: E402
 
-from sdannc.handbuilt import conv_stem_network, dense_stem_network, random_stem_conv, random_stem_layer  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the tests' hand-built images
+from handbuilt import conv_stem_network, dense_stem_network, random_stem_conv, random_stem_layer  # noqa: E402
 from sdannc.sim import Simulator  # noqa: E402
 from sdannc.target import load_target  # noqa: E402
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from .activity import golden_activity
 from .errors import SdanncError
-from .golden.ops import OPS
+from .golden.interpreter import golden_op, walk
 from .image.codec import decode_output, encode_input
 from .ir.graph import Graph
 from .passes.sparsify import hidden_layers
@@ -74,13 +74,12 @@ class Evaluator:
             self.position.setdefault(node.name, i)
 
     def _run(self, values: dict, start: int, settings: dict[str, Setting]) -> dict:
-        values = dict(values)
-        for node in self.graph.nodes[start:]:
+        def apply(node, inputs, shape, arith) -> np.ndarray:  # the golden op, under the node's setting
             if node.name in settings:
                 node = dataclasses.replace(node, attrs={**node.attrs, "sparsify": settings[node.name].as_dict()})
-            inputs = [values[i] for i in node.inputs]
-            values[node.output] = OPS[node.op](node, inputs, self.graph.tensors[node.output].shape, self.arith)
-        return values
+            return golden_op(node, inputs, shape, arith)
+
+        return walk(self.graph, values, self.arith, start, apply)
 
     def evaluate(self, settings: dict[str, Setting]) -> Point:
         settings = {name: s for name, s in settings.items() if s.active}

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli_checks import new_runner
-from sdannc.handbuilt import StemLayer, dense_stem_network, random_stem_layer
+from handbuilt import StemLayer, dense_stem_network, random_stem_layer
 from sdannc.image import ChipImage, write_image
 from sdannc.target import load_target
 

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from sdannc.cli import main
-from sdannc.handbuilt import StemLayer, dense_reference, dense_stem_network, random_stem_layer
+from handbuilt import StemLayer, dense_reference, dense_stem_network, random_stem_layer
 from sdannc.image import read_image, write_image
 from sdannc.isa import read_template
 from sdannc.resources import data_dir

@@ -6,8 +6,8 @@
 """
 
 from .assembler import assemble, assemble_file, assemble_template, disassemble, disassemble_file, format_instr
-from .encoding import Instr, read_program_bin, write_program_bin
-from .table import FieldSpec, InstructionSet, InstructionSpec, IsaError, load_isa
+from .encoding import read_program_bin, write_program_bin
+from .table import FieldSpec, Instr, InstructionSet, InstructionSpec, IsaError, load_isa
 from .template import ProgramTemplate, parse_template, read_template
 
 __all__ = [

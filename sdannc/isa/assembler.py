@@ -17,8 +17,8 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from .encoding import Instr, describe_domain, read_program_bin
-from .table import FieldSpec, InstructionSet, InstructionSpec, IsaError
+from .encoding import describe_domain, read_program_bin
+from .table import FieldSpec, Instr, InstructionSet, InstructionSpec, IsaError
 from .template import Line, ProgramTemplate, parse_template, read_template
 
 _LABEL = re.compile(r"\s*([A-Za-z_.][\w.]*)\s*:")

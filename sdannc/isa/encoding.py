@@ -1,54 +1,34 @@
-"""Instructions as values and as bits: `Instr`, one word each way, and the .bin program file.
+"""Instructions as bits: one word each way, checked against the field specs, and the .bin program file.
 
 Operand values are semantic (a register number, an immediate, an enum name, a table value); the
 codes that stand for them in the word are computed here from the field specs, never spelled out.
+This module sits below table.py (whose InstructionSet calls it) and so never imports it: an
+instruction is read by its `mnemonic` and `operands`, and a decoded word comes back as those two.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 
 from ..errors import SdanncError
-from .table import FieldSpec, InstructionSet, InstructionSpec, IsaError, load_isa
+
+if TYPE_CHECKING:  # annotations only
+    from .table import FieldSpec, Instr, InstructionSet, InstructionSpec
+
+Operands = tuple[tuple[str, "int | str"], ...]
 
 
-@dataclass(frozen=True)
-class Instr:
-    """One instruction: its mnemonic and its operands as (field name, semantic value) pairs."""
-
-    mnemonic: str
-    operands: tuple[tuple[str, int | str], ...] = ()
-
-    def __post_init__(self) -> None:
-        # Normalise so that equal instructions compare and hash equal however they were built.
-        ops = tuple((str(k), int(v) if isinstance(v, np.integer) else v) for k, v in self.operands)
-        object.__setattr__(self, "operands", ops)
-
-    @classmethod
-    def of(cls, mnemonic: str, /, *, isa: InstructionSet | None = None, **operands: int | str) -> Instr:
-        """`Instr.of("ADD", rs=0, rt=3)`: operands stored in the field order of the spec (darwin3 by default)."""
-        spec = (isa or load_isa()).spec(mnemonic)
-        _check_names(spec, list(operands))
-        return cls(spec.mnemonic, tuple((name, operands[name]) for name in spec.field_names))
-
-    def __getitem__(self, name: str) -> int | str:
-        for key, value in self.operands:
-            if key == name:
-                return value
-        raise KeyError(f"{self.mnemonic} has no operand {name!r}")
-
-    def __str__(self) -> str:
-        return " ".join([self.mnemonic] + [f"{k}={v}" for k, v in self.operands])
+class IsaError(SdanncError):
+    """An instruction set file, an instruction or an encoded word that is not valid."""
 
 
 def encode(isa: InstructionSet, instr: Instr) -> int:
     spec = isa.spec(instr.mnemonic)
-    _check_names(spec, [name for name, _ in instr.operands])
+    check_names(spec, [name for name, _ in instr.operands])
     values = dict(instr.operands)
     word = spec.opcode << isa.opcode_bits[1]
     for f in spec.fields:
@@ -56,7 +36,8 @@ def encode(isa: InstructionSet, instr: Instr) -> int:
     return word
 
 
-def decode(isa: InstructionSet, word: int) -> Instr:
+def decode(isa: InstructionSet, word: int) -> tuple[str, Operands]:
+    """The mnemonic and operands of `word` (InstructionSet.decode makes them an Instr)."""
     if not isinstance(word, (int, np.integer)) or isinstance(word, bool):
         raise IsaError(f"a word must be an integer, got {word!r}")
     word = int(word)
@@ -71,7 +52,7 @@ def decode(isa: InstructionSet, word: int) -> Instr:
         used |= f.mask
     if word & ~used:
         raise IsaError(f"word 0x{word:04x}: reserved bits 0x{word & ~used:04x} set in {spec.mnemonic}")
-    return Instr(spec.mnemonic, tuple((f.name, _value(isa, spec, f, (word & f.mask) >> f.lo, word)) for f in spec.fields))
+    return spec.mnemonic, tuple((f.name, _value(isa, spec, f, (word & f.mask) >> f.lo, word)) for f in spec.fields)
 
 
 def encode_program(isa: InstructionSet, instrs: Iterable[Instr]) -> np.ndarray:
@@ -85,7 +66,7 @@ def encode_program(isa: InstructionSet, instrs: Iterable[Instr]) -> np.ndarray:
     return np.array(words, dtype=np.uint16)
 
 
-def decode_program(isa: InstructionSet, words: Iterable[int]) -> list[Instr]:
+def decode_program(isa: InstructionSet, words: Iterable[int]) -> list[tuple[str, Operands]]:
     words = words.ravel().tolist() if isinstance(words, np.ndarray) else list(words)
     _check_length(isa, len(words))
     instrs = []
@@ -157,7 +138,7 @@ def describe_domain(isa: InstructionSet, f: FieldSpec) -> str:
     return f"{prefix}{values[0]}..{prefix}{values[-1]}"
 
 
-def _check_names(spec: InstructionSpec, names: list[str]) -> None:
+def check_names(spec: InstructionSpec, names: list[str]) -> None:
     expected = spec.field_names
     missing = [n for n in expected if n not in names]
     extra = [n for n in names if n not in expected]

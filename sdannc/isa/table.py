@@ -1,4 +1,5 @@
-"""The instruction set as data: read isa/<name>.yaml, check it, and hold it as frozen specs.
+"""The instruction set as data: read isa/<name>.yaml, check it, and hold it as frozen specs;
+`Instr`, one instruction as a value.
 
 Every opcode and bit position sdannc uses comes from here; nothing else in the code base repeats one.
 """
@@ -12,19 +13,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
 import yaml
 
 from .. import resources
-from ..errors import SdanncError
+from . import encoding
+from .encoding import IsaError
 
 FIELD_KINDS = ("reg", "uint", "sint", "enum", "table", "addr")
 
 # Names the assembler must be able to read back as one token.
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-
-
-class IsaError(SdanncError):
-    """An instruction set file, an instruction or an encoded word that is not valid."""
 
 
 @dataclass(frozen=True)
@@ -107,27 +106,47 @@ class InstructionSet:
             return range(min(self.program_words, 1 << f.width))
         return range(1 << f.width)
 
-    # The bit work lives in encoding.py, which imports this module; importing it here at call
-    # time keeps the two modules free of an import cycle.
-    def encode(self, instr) -> int:
-        from . import encoding
-
+    # The bit work lives in encoding.py, below this module.
+    def encode(self, instr: Instr) -> int:
         return encoding.encode(self, instr)
 
-    def decode(self, word: int):
-        from . import encoding
+    def decode(self, word: int) -> Instr:
+        return Instr(*encoding.decode(self, word))
 
-        return encoding.decode(self, word)
-
-    def encode_program(self, instrs):
-        from . import encoding
-
+    def encode_program(self, instrs) -> np.ndarray:
         return encoding.encode_program(self, instrs)
 
-    def decode_program(self, words):
-        from . import encoding
+    def decode_program(self, words) -> list[Instr]:
+        return [Instr(*decoded) for decoded in encoding.decode_program(self, words)]
 
-        return encoding.decode_program(self, words)
+
+@dataclass(frozen=True)
+class Instr:
+    """One instruction: its mnemonic and its operands as (field name, semantic value) pairs."""
+
+    mnemonic: str
+    operands: tuple[tuple[str, int | str], ...] = ()
+
+    def __post_init__(self) -> None:
+        # Normalise so that equal instructions compare and hash equal however they were built.
+        ops = tuple((str(k), int(v) if isinstance(v, np.integer) else v) for k, v in self.operands)
+        object.__setattr__(self, "operands", ops)
+
+    @classmethod
+    def of(cls, mnemonic: str, /, *, isa: InstructionSet | None = None, **operands: int | str) -> Instr:
+        """`Instr.of("ADD", rs=0, rt=3)`: operands stored in the field order of the spec (darwin3 by default)."""
+        spec = (isa or load_isa()).spec(mnemonic)
+        encoding.check_names(spec, list(operands))
+        return cls(spec.mnemonic, tuple((name, operands[name]) for name in spec.field_names))
+
+    def __getitem__(self, name: str) -> int | str:
+        for key, value in self.operands:
+            if key == name:
+                return value
+        raise KeyError(f"{self.mnemonic} has no operand {name!r}")
+
+    def __str__(self) -> str:
+        return " ".join([self.mnemonic] + [f"{k}={v}" for k, v in self.operands])
 
 
 def load_isa(name_or_path: str | os.PathLike = "darwin3") -> InstructionSet:

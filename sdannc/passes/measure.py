@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from .. import sparsify
-from ..errors import SdanncError
-from ..golden.ops import OPS as GOLDEN_OPS
-from ..image.codec import encode_input, input_dtype_ok
+from ..golden.interpreter import golden_op, walk
+from ..image.codec import encode_input
+from ..inputs import check_batch
 from ..ir.graph import CODE_BITS, Graph
 from ..neurons.common import plane_sums
 from ..target import Target
@@ -31,23 +31,16 @@ def _stem_sums(node, inputs, out_shape) -> tuple[np.ndarray, float]:
 
 
 def measured_sums(graph: Graph, target: Target, calib: np.ndarray, where: str) -> dict[str, int]:
-    in_shape = tuple(graph.tensors[graph.input].shape)
-    if calib.ndim < 1 or calib.shape[0] < 1 or tuple(calib.shape[1:]) != in_shape:
-        raise SdanncError(f"calibration input: shape {tuple(calib.shape)} does not match the input of model {where} "
-                          f"(batch, {', '.join(map(str, in_shape))}), batch at least 1")
-    if not input_dtype_ok(graph.input_encode, calib.dtype):
-        raise SdanncError(f"calibration input: dtype {calib.dtype} does not suit the input of model {where} "
-                          f"({graph.input_encode['kind']})")
-    x = calib
-    values = {graph.input: encode_input(x, graph.input_encode).astype(np.int64)}
+    check_batch(calib, graph.tensors[graph.input].shape, "calibration input", f"the input of model {where}",
+                graph.input_encode, at_least=1)
     sums = {}
-    for node in graph.nodes:
-        inputs = [values[i] for i in node.inputs]
-        shape = graph.tensors[node.output].shape
-        if node.op == "stem":
-            acc, sums[node.name] = _stem_sums(node, inputs, shape)
-            y = np.rint(acc * node.params["real_multiplier"]).astype(np.int64) + node.attrs["zero_point"]
-            values[node.output] = sparsify.emitted_codes(y, node.attrs)
-        else:
-            values[node.output] = GOLDEN_OPS[node.op](node, inputs, shape, target.arith)
+
+    def apply(node, inputs, shape, arith) -> np.ndarray:  # STEM layers exactly, recording their sums
+        if node.op != "stem":
+            return golden_op(node, inputs, shape, arith)
+        acc, sums[node.name] = _stem_sums(node, inputs, shape)
+        y = np.rint(acc * node.params["real_multiplier"]).astype(np.int64) + node.attrs["zero_point"]
+        return sparsify.emitted_codes(y, node.attrs)
+
+    walk(graph, {graph.input: encode_input(calib, graph.input_encode).astype(np.int64)}, target.arith, apply=apply)
     return sums

@@ -16,10 +16,12 @@ from typing import Callable
 import numpy as np
 
 from ..errors import SdanncError
-from ..image.codec import decode_output, encode_input, input_dtype_ok
+from ..image.codec import decode_output, encode_input
 from ..image.model import ChipImage
+from ..inputs import check_batch
 from ..isa import load_isa
 from .executor import ProgramRunner
+from .layout import Layout, RunnerBlock
 from .network import Network, image_core_levels
 from .stepper import Counters, Stepper
 
@@ -57,18 +59,6 @@ class SimResult:
     lanes: int
     ticks: int
     neuron_codes: np.ndarray | None = None  # [batch, neurons] each neuron's code per sample, if recorded
-
-
-@dataclass
-class RunnerBlock:
-    """One program's runner and where its cores sit: neurons lo..hi of the global numbering."""
-
-    runner: ProgramRunner
-    lo: int
-    hi: int
-    members: np.ndarray  # image core indices, by level
-    levels: np.ndarray  # level of each member
-    bounds: np.ndarray  # runner-local first neuron of each member, and the end
 
 
 class Simulator:
@@ -125,12 +115,7 @@ class Simulator:
 
     def check_input(self, x: np.ndarray, name: str) -> None:
         io = self.image.io
-        if x.ndim < 1 or tuple(x.shape[1:]) != io.input_shape:
-            raise SdanncError(f"input {name}: shape {tuple(x.shape)} does not match the image's input "
-                              f"(batch, {', '.join(map(str, io.input_shape))})")
-        if not input_dtype_ok(io.input_encode, x.dtype):
-            wanted = "a float type" if io.input_encode["kind"] == "quantize" else io.input_encode["kind"]
-            raise SdanncError(f"input {name}: dtype {x.dtype}, the image takes {wanted}")
+        check_batch(x, io.input_shape, f"input {name}", "the image's input", io.input_encode)
 
     def window_for(self, lanes: int, ticks: int, wanted: int | None = None) -> int:
         """Ticks delivered per step: as many as keep a step's sums and spike ring within bounds;
@@ -159,7 +144,8 @@ class Simulator:
         per_lane = samples // lanes
         codes_in = encode_input(x, io.input_encode).reshape(lanes, per_lane, io.n_inputs)
         ticks = sched.ticks_for(per_lane)
-        stepper = Stepper(self, self._runners(lanes), codes_in, ticks, self.window_for(lanes, ticks, window),
+        layout = Layout(self.image, self.target, self.network, self.n_neurons, self.core_base, self.output_global)
+        stepper = Stepper(layout, self._runners(lanes), codes_in, ticks, self.window_for(lanes, ticks, window),
                           record_codes)
         codes_out = stepper.run(progress)
         codes = codes_out.reshape(samples, io.n_outputs)

@@ -15,16 +15,14 @@ counts (packets, SOPs, flits, cycles) and output bits are taken once every level
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 import numpy as np
 
 from .. import arith
 from .delivery import Delivery
+from .layout import Layout, RunnerBlock
 from .windows import SampleWindows
-
-if TYPE_CHECKING:
-    from .simulator import RunnerBlock, Simulator
 
 
 @dataclass
@@ -46,43 +44,43 @@ class Counters:
 
 
 class Stepper:
-    def __init__(self, sim: "Simulator", blocks: list["RunnerBlock"], codes_in: np.ndarray, ticks: int,
+    def __init__(self, layout: Layout, blocks: list[RunnerBlock], codes_in: np.ndarray, ticks: int,
                  window: int, record_codes: bool = False) -> None:
-        self.sim, self.net, self.blocks = sim, sim.network, blocks
+        self.layout, self.net, self.blocks = layout, layout.network, blocks
         self.lanes, per_lane, _ = codes_in.shape
         self.ticks, self.window = ticks, window
         self.windows = -(-ticks // window)
         self.top = self.net.n_levels - 1
         self.ring_ticks = (self.top + 2) * window
-        self.ring = np.zeros((self.ring_ticks, self.lanes, sim.n_neurons), dtype=bool)
+        self.ring = np.zeros((self.ring_ticks, self.lanes, layout.n_neurons), dtype=bool)
         self.codes_in = codes_in
-        self.codes_out = np.zeros((self.lanes, per_lane, sim.image.io.n_outputs), dtype=np.int64)
-        n_cores = len(sim.image.cores)
+        self.codes_out = np.zeros((self.lanes, per_lane, layout.image.io.n_outputs), dtype=np.int64)
+        n_cores = len(layout.image.cores)
         self.soma = np.zeros((self.ring_ticks, self.lanes, n_cores), dtype=np.int64)  # cycles of the programs
         self.counters = Counters(
-            neuron_spikes=np.zeros(sim.n_neurons, dtype=np.int64),
+            neuron_spikes=np.zeros(layout.n_neurons, dtype=np.int64),
             sops=np.zeros(n_cores, dtype=np.int64),
             core_cycles=np.zeros(n_cores, dtype=np.int64),
             link_flits=np.zeros(self.net.n_links, dtype=np.int64),
             sample_sops=np.zeros(n_cores, dtype=np.int64),
-            sample_input_spikes=np.zeros(sim.image.schedule.bits, dtype=np.int64),
+            sample_input_spikes=np.zeros(layout.image.schedule.bits, dtype=np.int64),
         )
-        self.sample_windows = SampleWindows(sim.image, per_lane)
+        self.sample_windows = SampleWindows(layout.image, per_lane)
         # Opt-in: every neuron's code per sample [lanes, samples, neurons] (what `sdannc verify` compares).
-        self.neuron_codes = np.zeros((self.lanes, per_lane, sim.n_neurons),
-                                     dtype=np.min_scalar_type((1 << sim.image.schedule.bits) - 1)) \
+        self.neuron_codes = np.zeros((self.lanes, per_lane, layout.n_neurons),
+                                     dtype=np.min_scalar_type((1 << layout.image.schedule.bits) - 1)) \
             if record_codes else None
-        self._spikes_by_bit = np.zeros((sim.image.schedule.bits, sim.n_neurons), dtype=np.int64)
+        self._spikes_by_bit = np.zeros((layout.image.schedule.bits, layout.n_neurons), dtype=np.int64)
         self._level_end = [self._level_runs(b.levels) for b in blocks]
         self._views: dict[tuple[int, int, int], object] = {}
-        self._sums = np.empty((window * self.lanes, sim.n_neurons), dtype=np.int64)
+        self._sums = np.empty((window * self.lanes, layout.n_neurons), dtype=np.int64)
         self.delivery = Delivery(self.net, self.ring_ticks, self.lanes, window,
-                                 arith.signed_range(sim.target.arith["dendrite_sum_bits"]))
+                                 arith.signed_range(layout.target.arith["dendrite_sum_bits"]))
         self._no_inputs = np.zeros((0, 0, 0), dtype=bool)
 
     def _input_spikes(self, start: int, n: int) -> np.ndarray:
         """Input spikes [n, lanes, inputs] of ticks start..start+n-1: bit b of sample s at tick s * interval + b."""
-        sched = self.sim.image.schedule
+        sched = self.layout.image.schedule
         lanes, per_lane, n_inputs = self.codes_in.shape
         spikes = np.zeros((n, lanes, n_inputs), dtype=bool)
         for k in range(n):
@@ -165,30 +163,30 @@ class Stepper:
 
     def _attribute(self, ticks: np.ndarray, fired: np.ndarray, injected: np.ndarray, sops: np.ndarray) -> None:
         """Count the spikes and SOPs of these ticks that belong to real samples (not fill and drain)."""
-        windows, counters, sched = self.sample_windows, self.counters, self.sim.image.schedule
+        windows, counters, sched = self.sample_windows, self.counters, self.layout.image.schedule
         for k, tick in enumerate(ticks.tolist()):
             bit = tick % sched.sample_interval
             if bit < sched.bits:
                 counters.sample_input_spikes[bit] += int(injected[k].sum())
             counters.sample_sops += sops[k].sum(axis=0) * windows.receiving(tick)
-        windows.count_spikes(fired, ticks, self.sim.core_base, self._spikes_by_bit)
+        windows.count_spikes(fired, ticks, self.layout.core_base, self._spikes_by_bit)
         if self.neuron_codes is not None:
-            windows.record_codes(fired, ticks, self.sim.core_base, self.neuron_codes)
+            windows.record_codes(fired, ticks, self.layout.core_base, self.neuron_codes)
 
     def _read_outputs(self, ticks: np.ndarray, fired: np.ndarray) -> None:
         """Output bit b of sample s is its neuron's spike at tick s * interval + output_offset + b."""
-        sched = self.sim.image.schedule
+        sched = self.layout.image.schedule
         for k, tick in enumerate(ticks):
             if tick < sched.output_offset:
                 continue
             sample, bit = divmod(int(tick) - sched.output_offset, sched.sample_interval)
             if bit < sched.bits and sample < self.codes_out.shape[1]:
-                spikes = fired[k][:, self.sim.output_global].astype(np.int64)
+                spikes = fired[k][:, self.layout.output_global].astype(np.int64)
                 self.codes_out[:, sample, :] |= spikes << (sched.bits - 1 - bit)
 
     def _count(self, c, start: int, n: int) -> None:
         """Per tick: the slowest core, then the network's delivery; per core and link: totals."""
-        cyc = self.sim.target.cycles
+        cyc = self.layout.target.cycles
         soma = self.soma[(start + np.arange(n)) % self.ring_ticks].reshape(n * self.lanes, -1)
         core_cycles = (soma + c.sops * cyc["per_synaptic_event"] + c.packets_in * cyc["per_packet_in"]
                        + c.packets_out * cyc["per_packet_out"])

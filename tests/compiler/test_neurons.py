@@ -1,6 +1,6 @@
 """The neuron models' registry (sdannc/neurons): what the other stages read from it, and the golden
 functions of the integrate-and-fire and time-to-first-spike neurons on cases counted by hand (the
-simulator against them: tests/machine/test_sim_networks.py)."""
+simulator against them: tests/sim/test_sim_networks.py)."""
 
 import numpy as np
 import pytest

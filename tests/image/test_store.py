@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from sdannc.errors import SdanncError
-from sdannc.handbuilt import dense_stem_network, random_stem_layer
+from handbuilt import dense_stem_network, random_stem_layer
 from sdannc.image import read_image, write_image
 from sdannc.image.model import ChipImage
 from sdannc.target import load_target

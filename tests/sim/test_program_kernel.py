@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from sdannc.errors import SdanncError
-from sdannc.handbuilt import dense_stem_network, random_stem_layer
+from handbuilt import dense_stem_network, random_stem_layer
 from sdannc.isa import Instr, assemble, assemble_file, load_isa
 from sdannc.resources import data_dir
 from sdannc.sim import Simulator, executor

@@ -4,7 +4,7 @@
 import numpy as np
 import pytest
 
-from sdannc.handbuilt import (
+from handbuilt import (
     BITS,
     conv_stem_network,
     dense_reference,

@@ -12,13 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 import numpy as np
 
-from .image import ChipImage, ImageBuilder, Schedule
-from .ir.graph import CODE_BITS as BITS, CODE_MAX, Node
-from .isa import assemble_file, load_isa
-from . import arith
-from .neurons import NEURONS
-from .resources import data_dir
-from .target import Target
+from sdannc.image import ChipImage, ImageBuilder, Schedule
+from sdannc.ir.graph import CODE_BITS as BITS, CODE_MAX, Node
+from sdannc.isa import assemble_file, load_isa
+from sdannc import arith
+from sdannc.neurons import NEURONS
+from sdannc.resources import data_dir
+from sdannc.target import Target
 
 STEM = NEURONS["stem"]
 # The constants isa/programs/stem_neuron.s stands with.
