@@ -90,29 +90,27 @@ class NetBuilder:
         return model
 
 
-def vgg11() -> onnx.ModelProto:
-    b = NetBuilder("vgg11_32", (1, 3, 32, 32))
+def _vgg(name: str, size: int, stages, hidden: int, classes: int) -> onnx.ModelProto:
+    """A VGG: 3x3 convolutions in stages, each stage ending in a 2x2 max pool, then three dense layers."""
+    b = NetBuilder(name, (1, 3, size, size))
     h = "x"
-    for stage in ((64,), (128,), (256, 256), (512, 512), (512, 512)):
+    for stage in stages:
         for c in stage:
             h = b.conv(h, c)
         h = b.maxpool(h)
-    h = b.gemm(b.flatten(h), 512)
-    h = b.gemm(h, 512)
-    return b.model(b.gemm(h, 10, relu=False))
+    h = b.gemm(b.flatten(h), hidden)
+    h = b.gemm(h, hidden)
+    return b.model(b.gemm(h, classes, relu=False))
+
+
+def vgg11() -> onnx.ModelProto:
+    return _vgg("vgg11_32", 32, ((64,), (128,), (256, 256), (512, 512), (512, 512)), 512, 10)
 
 
 def vgg16_224() -> onnx.ModelProto:
     """VGG-16 at 224 x 224 with 1000 classes (138 M weights): far too large for one darwin3 chip."""
-    b = NetBuilder("vgg16_224", (1, 3, 224, 224))
-    h = "x"
-    for stage in ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512)):
-        for c in stage:
-            h = b.conv(h, c)
-        h = b.maxpool(h)
-    h = b.gemm(b.flatten(h), 4096)
-    h = b.gemm(h, 4096)
-    return b.model(b.gemm(h, 1000, relu=False))
+    return _vgg("vgg16_224", 224, ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512)),
+                4096, 1000)
 
 
 def wide224() -> onnx.ModelProto:
