@@ -128,11 +128,16 @@ def reference(model_or_path, threads: int = 0) -> Reference:
 
 
 
+def default_session(model_or_path, threads: int = 0):
+    """onnxruntime's default session, for what it is good for: its speed, and telling whether this CPU's
+    default kernels saturate. Never the reference."""
+    return _session(_load(model_or_path)[0], False, threads)
+
+
 def default_session_disagreement(model_or_path, x: np.ndarray, exact_outputs: np.ndarray) -> str | None:
     """One line when onnxruntime's default session on this CPU gives other outputs than the exact one
     on x (its U8S8 kernels saturate without VNNI), else None."""
-    model, _ = _load(model_or_path)
-    default = Reference(_session(model, exact=False), DEFAULT).outputs(x)
+    default = Reference(default_session(model_or_path), DEFAULT).outputs(x)
     differ = float(np.mean(default != exact_outputs)) if default.size else 0.0
     if differ == 0.0:
         return None
