@@ -5,6 +5,7 @@ compiler is imported on the first call.
 """
 
 from .api import CompiledModel, SimulationResult, compile, load, run_golden, simulate
+from .errors import SdanncError
 from .version import __version__  # in a module of its own: the modules that read it never import the package
 
-__all__ = ["CompiledModel", "SimulationResult", "compile", "load", "run_golden", "simulate", "__version__"]
+__all__ = ["CompiledModel", "SdanncError", "SimulationResult", "compile", "load", "run_golden", "simulate", "__version__"]

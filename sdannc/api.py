@@ -106,9 +106,7 @@ def simulate(image: CompiledModel | ChipImage | PathLike, x: BatchLike, *, lanes
     else:
         chip, where = load(image).image, str(image)
     x, name = _batch(x, "input")
-    sim = Simulator(chip, where)
-    sim.check_input(x, name)
-    result, report = run_batch(sim, x, name, lanes)
+    result, report = run_batch(Simulator(chip, where), x, name, lanes)  # Simulator.run checks x's shape and dtype
     return SimulationResult(result.outputs, report)
 
 

@@ -14,7 +14,7 @@ import pytest
 import models
 import sdannc
 from cli_checks import assert_ok, assert_user_error, invoke, tree
-from sdannc.errors import SdanncError
+from sdannc import SdanncError
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "api.md"
 SPARSE = {"sparsify": {"default": {"rot": 1}}}
