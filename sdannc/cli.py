@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from . import __version__
+from .version import __version__
 from .errors import SdanncError
 from .fileio import IMAGE_FORMAT, REPORT_FORMAT, check_output_folder
 from .passes import STEP_NAMES

@@ -117,11 +117,17 @@ def run_model(model_path, x: np.ndarray, target_name: str, engine: str, name: st
     """The model's outputs on x, from the golden model or from the simulator of the compiled image."""
     target, plan, calib = compile_inputs(target_name, config_path, calib_path)
     if engine == "golden":
-        return golden_run(lower(model_path, target, calib, plan=plan), x, target.arith, name)
+        return golden_outputs(model_path, x, target, plan, calib, name)
     from .sim import Simulator
 
     _, image, _ = compile_to_image(model_path, target, calib, plan=plan)
     return Simulator(image, str(model_path)).run(x, lanes=lanes, name=name).outputs
+
+
+def golden_outputs(model_path, x: np.ndarray, target: Target, plan: Plan | None = None,
+                   calib: np.ndarray | None = None, name: str = "input") -> np.ndarray:
+    """The golden model's outputs on x: what the compiled image computes, without an image."""
+    return golden_run(lower(model_path, target, calib, plan=plan), x, target.arith, name)
 
 
 def tune_model(model_path, target_name: str, calib_path, labels_path, max_drop: float, progress=None):

@@ -32,13 +32,18 @@ def load_config(path: str | os.PathLike | None) -> Plan:
         raw = yaml.safe_load(path.read_text())
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise SdanncError(f"config {path}: malformed YAML ({' '.join(str(exc).split())})") from None
+    return parse_config(raw, f"config {path}")
+
+
+def parse_config(raw, where: str) -> Plan:
+    """The plan of a config file's content (YAML's mapping, or the Python API's dict); `where` names it."""
     raw = {} if raw is None else raw
     if not isinstance(raw, dict):
-        raise SdanncError(f"config {path}: expected a mapping with keys {', '.join(KEYS)}")
+        raise SdanncError(f"{where}: expected a mapping with keys {', '.join(KEYS)}")
     unknown = sorted(set(map(str, raw)) - set(KEYS))
     if unknown:
-        raise SdanncError(f"config {path}: unknown key '{unknown[0]}'; known keys: {', '.join(KEYS)}")
-    return parse_plan(raw.get("sparsify"), f"config {path}")
+        raise SdanncError(f"{where}: unknown key '{unknown[0]}'; known keys: {', '.join(KEYS)}")
+    return parse_plan(raw.get("sparsify"), where)
 
 
 def config_text(plan: Plan, header: str = "") -> str:

@@ -48,19 +48,24 @@ def load_batch(path: str | os.PathLike, what: str = "input") -> np.ndarray:
     complex values, and NaN or infinite values (how many of each, and the first one's index).
     Shape and dtype are left to the caller: what fits depends on the model or image.
     """
-    x = load_array(path, what)
+    return check_batch_values(load_array(path, what), f"{what} {path}")
+
+
+def check_batch_values(x: np.ndarray, label: str) -> np.ndarray:
+    """load_batch's checks on an array already in memory (the Python API's batches); `label` names it
+    in the message ("input x.npy"). Returns x."""
     if x.ndim == 0:
-        raise SdanncError(f"{what} {path}: shape (): one value, not a batch: the first axis must be the samples")
+        raise SdanncError(f"{label}: shape (): one value, not a batch: the first axis must be the samples")
     if x.shape[0] == 0:
-        raise SdanncError(f"{what} {path}: shape {tuple(x.shape)}: an empty batch: give at least one sample")
+        raise SdanncError(f"{label}: shape {tuple(x.shape)}: an empty batch: give at least one sample")
     if np.iscomplexobj(x):
-        raise SdanncError(f"{what} {path}: dtype {x.dtype}: complex values: give real numbers")
+        raise SdanncError(f"{label}: dtype {x.dtype}: complex values: give real numbers")
     if np.issubdtype(x.dtype, np.floating):
-        _check_finite(x, Path(path), what)
+        _check_finite(x, label)
     return x
 
 
-def _check_finite(x: np.ndarray, path: Path, what: str) -> None:
+def _check_finite(x: np.ndarray, label: str) -> None:
     finite = np.isfinite(x)  # these tests never warn, unlike arithmetic on NaN
     if finite.all():
         return
@@ -69,7 +74,7 @@ def _check_finite(x: np.ndarray, path: Path, what: str) -> None:
     first = tuple(int(i) for i in np.unravel_index(int(np.argmin(finite)), x.shape))
     bad = x.size - int(finite.sum())
     values = "1 value is not a finite number" if bad == 1 else f"{bad} values are not finite numbers"
-    raise SdanncError(f"{what} {path}: {values} ({kinds}), the first at index {first}: replace them before running")
+    raise SdanncError(f"{label}: {values} ({kinds}), the first at index {first}: replace them before running")
 
 
 def _umask() -> int:

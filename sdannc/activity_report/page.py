@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import html
 
-from .. import __version__
+from ..version import __version__
 from ..fileio import MANIFEST, REPORT_FORMAT, checksums, json_bytes, write_folder
 from ..sparsify import Setting
 from . import plots

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from .. import __version__
+from ..version import __version__
 from ..errors import SdanncError
 from ..fileio import IMAGE_FORMAT, MANIFEST, checksums, json_bytes, sha256, write_folder
 from ..target import Target, target_from_dict

@@ -22,13 +22,19 @@ def simulate(image_dir, input_path, output_path, report_path=None, target_name: 
     for path in (output_path, report_path):
         if path is not None:
             check_writable(path)
-    result = sim.run(x, lanes=lanes, name=str(input_path), progress=progress)
-    report = build_report(sim, result)
+    result, report = run_batch(sim, x, str(input_path), lanes, progress)
     files = {output_path: array_bytes(result.outputs)}
     if report_path is not None:
         files[report_path] = json_bytes(report)
     save_all(files)
     return report
+
+
+def run_batch(sim: Simulator, x, name: str, lanes: int = 1,
+              progress: Callable[[int, int], None] | None = None):
+    """The checked batch's run and its report (the dict `sdannc sim --report` writes)."""
+    result = sim.run(x, lanes=lanes, name=name, progress=progress)
+    return result, build_report(sim, result)
 
 
 def summary_lines(report: dict) -> list[str]:
