@@ -242,34 +242,31 @@ def test_rehashed_image_sim(seed, root, damage, report):
     _sim_damaged_image(seed, root, "image rehashed -> sim", rehash_damage(seed.image, damage), report)
 
 
-@fuzz("image on disk -> report")
-@given(damage=image_damage())
-def test_damaged_image_report(seed, root, damage):
-    with Case(root, "image on disk -> report") as case:
-        write_folder(case.path("img"), damage_image(seed.image, damage))
+def _report_damaged_image(seed, root, category: str, files) -> None:
+    """`sdannc report` on an image folder holding `files`, with the seed batch."""
+    with Case(root, category) as case:
+        write_folder(case.path("img"), files)
         inp = case.write("x.npy", npy_bytes(seed.x))
         case.check(["report", case.path("img"), "-i", inp, "-o", case.path("rep"), "-q"], ["rep"],
                    report_ok(case.path("rep")))
+
+
+@fuzz("image on disk -> report")
+@given(damage=image_damage())
+def test_damaged_image_report(seed, root, damage):
+    _report_damaged_image(seed, root, "image on disk -> report", damage_image(seed.image, damage))
 
 
 @fuzz("image rehashed -> report")
 @given(damage=rehashed_damage())
 def test_rehashed_image_report(seed, root, damage):
-    with Case(root, "image rehashed -> report") as case:
-        write_folder(case.path("img"), rehash_damage(seed.image, damage))
-        inp = case.write("x.npy", npy_bytes(seed.x))
-        case.check(["report", case.path("img"), "-i", inp, "-o", case.path("rep"), "-q"], ["rep"],
-                   report_ok(case.path("rep")))
+    _report_damaged_image(seed, root, "image rehashed -> report", rehash_damage(seed.image, damage))
 
 
 @fuzz("report.json -> report")
 @given(damage=report_damage())
 def test_damaged_compile_report(seed, root, damage):
-    with Case(root, "report.json -> report") as case:
-        write_folder(case.path("img"), damage_report(seed.image, damage))
-        inp = case.write("x.npy", npy_bytes(seed.x))
-        case.check(["report", case.path("img"), "-i", inp, "-o", case.path("rep"), "-q"], ["rep"],
-                   report_ok(case.path("rep")))
+    _report_damaged_image(seed, root, "report.json -> report", damage_report(seed.image, damage))
 
 
 # ---- input arrays ---------------------------------------------------------------------------------
