@@ -22,7 +22,6 @@ if TYPE_CHECKING:  # the annotations only: importing these at run time would mak
 
     from .image import ChipImage
     from .ir.graph import Graph
-    from .sparsify import Plan
     from .target import Target
 
 PathLike = Union[str, os.PathLike]
@@ -80,9 +79,9 @@ def compile(model: ModelLike, target: TargetLike = "darwin3", *, config: PathLik
     calib: calibration inputs, a .npy path or an array (the first axis is the batch).
     Raises SdanncError, with the CLI's messages.
     """
-    from .compiler import compile_in_memory
+    from .compiler import compile_in_memory, compile_inputs
 
-    target, plan, calib = _compile_inputs(target, config, calib)
+    target, plan, calib = compile_inputs(target, config, calib)
     with _model_file(model) as path:
         compiled = compile_in_memory(path, target, calib, plan=plan)
     if path != model:  # a ModelProto: its temporary file is gone, the report names it by its graph
@@ -95,6 +94,7 @@ def simulate(image: CompiledModel | ChipImage | PathLike, x: BatchLike, *, lanes
 
     image: what compile() or load() returns, a ChipImage, or an image folder; x: a .npy path or an
     array whose first axis is the batch. Raises SdanncError, with the CLI's messages."""
+    from .fileio import as_batch
     from .image import ChipImage
     from .sim import Simulator
     from .sim.run import run_batch
@@ -105,7 +105,7 @@ def simulate(image: CompiledModel | ChipImage | PathLike, x: BatchLike, *, lanes
         chip, where = image, "<image>"
     else:
         chip, where = load(image).image, str(image)
-    x, name = _batch(x, "input")
+    x, name = as_batch(x, "input")
     result, report = run_batch(Simulator(chip, where), x, name, lanes)  # Simulator.run checks x's shape and dtype
     return SimulationResult(result.outputs, report)
 
@@ -115,34 +115,13 @@ def run_golden(model: ModelLike, x: BatchLike, target: TargetLike = "darwin3", *
     """The golden model's outputs on x, as `sdannc run --engine golden` gives them: what the chip
     computes, bit for bit, without building an image. Arguments as for compile() and simulate();
     raises SdanncError, with the CLI's messages."""
-    from .compiler import golden_outputs
+    from .compiler import compile_inputs, golden_outputs
+    from .fileio import as_batch
 
-    target, plan, calib = _compile_inputs(target, config, calib)
-    x, name = _batch(x, "input")
+    target, plan, calib = compile_inputs(target, config, calib)
+    x, name = as_batch(x, "input")
     with _model_file(model) as path:
         return golden_outputs(path, x, target, plan, calib, name)
-
-
-def _compile_inputs(target: TargetLike, config, calib) -> tuple[Target, Plan, np.ndarray | None]:
-    """compiler.compile_inputs, for in-memory values too."""
-    from .config import load_config, parse_config
-    from .target import Target, load_target
-
-    target = target if isinstance(target, Target) else load_target(str(target))
-    plan = parse_config(config, "config <dict>") if isinstance(config, dict) else load_config(config)
-    calib = _batch(calib, "calibration input")[0] if calib is not None else None
-    return target, plan, calib
-
-
-def _batch(x: BatchLike, what: str) -> tuple[np.ndarray, str]:
-    """A batch checked as load_batch checks a file, and the name messages give it."""
-    import numpy as np
-
-    from .fileio import check_batch_values, load_batch
-
-    if isinstance(x, np.ndarray):
-        return check_batch_values(x, f"{what} <array>"), "<array>"
-    return load_batch(x, what), str(x)
 
 
 @contextmanager

@@ -11,8 +11,8 @@ import numpy as np
 from .backend import build_image, build_layers
 from .backend.capacity import LayerNeed, check_capacity
 from .backend.report import compile_report
-from .config import load_config
-from .fileio import json_bytes, load_array, load_batch
+from .config import load_config, parse_config
+from .fileio import as_batch, json_bytes, load_array, load_batch
 from .frontend import load_onnx
 from .errors import SdanncError
 from .golden import run as golden_run
@@ -89,11 +89,13 @@ def compile_in_memory(model_path, target: Target, calib: np.ndarray | None = Non
     return Compiled(graph, image, layers, report)
 
 
-def compile_inputs(target_name: str, config_path=None, calib_path=None) -> tuple[Target, Plan, np.ndarray | None]:
-    """What `--target`, `--config` and `--calib` mean to every command that compiles."""
-    target = load_target(target_name)
-    plan = load_config(config_path)
-    calib = load_batch(calib_path, "calibration input") if calib_path else None
+def compile_inputs(target, config=None, calib=None) -> tuple[Target, Plan, np.ndarray | None]:
+    """What `--target`, `--config` and `--calib` mean to every command that compiles, and to the Python
+    API: target a name, a YAML path or a Target; config a YAML path, a dict of its content or None;
+    calib a .npy path, an array or None."""
+    target = target if isinstance(target, Target) else load_target(str(target))
+    plan = parse_config(config, "config <dict>") if isinstance(config, dict) else load_config(config)
+    calib = as_batch(calib, "calibration input")[0] if calib is not None else None
     return target, plan, calib
 
 

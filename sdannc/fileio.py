@@ -51,6 +51,14 @@ def load_batch(path: str | os.PathLike, what: str = "input") -> np.ndarray:
     return check_batch_values(load_array(path, what), f"{what} {path}")
 
 
+def as_batch(x, what: str = "input") -> tuple[np.ndarray, str]:
+    """A batch given as a .npy path or as an array in memory (the Python API's), checked as load_batch
+    checks a file, and the name messages give it (the path, or "<array>")."""
+    if isinstance(x, np.ndarray):
+        return check_batch_values(x, f"{what} <array>"), "<array>"
+    return load_batch(x, what), str(x)
+
+
 def check_batch_values(x: np.ndarray, label: str) -> np.ndarray:
     """load_batch's checks on an array already in memory (the Python API's batches); `label` names it
     in the message ("input x.npy"). Returns x."""
