@@ -34,6 +34,18 @@ def shift_right_even(x, k: int):
     return floor + ((rest > half) | ((rest == half) & (floor & 1 == 1)))
 
 
+def scale_by_power(x, s):
+    """x * 2^-s for a signed (array) shift s (UPDS): right shifts round half to even, left shifts are
+    exact; s is clamped to -31..62, where a register of at most 32 bits saturates either way."""
+    s = np.clip(np.asarray(s, dtype=np.int64), -31, 62)  # beyond these the register saturates anyway
+    right = np.maximum(s, 0)
+    floor = x >> right
+    rest = x - (floor << right)
+    half = np.where(right > 0, np.int64(1) << np.maximum(right - 1, 0), 0)
+    up = (right > 0) & ((rest > half) | ((rest == half) & (floor & 1 == 1)))
+    return np.where(s > 0, floor + up, x << np.maximum(-s, 0))
+
+
 def shift_right_trunc(x, k: int):
     return x >> k
 

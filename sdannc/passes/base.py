@@ -19,6 +19,7 @@ class Options:
     calib: np.ndarray | None = None  # calibration inputs (--calib): scaled integration from measured sums
     model: str = "<model>"  # what errors call the model
     sparsify: Plan = field(default_factory=Plan)  # the config's `sparsify:` section
+    integration: str | None = None  # the config's `integration:`: None chooses per layer, "horner" forces the paper's
 
 
 @dataclass(frozen=True)

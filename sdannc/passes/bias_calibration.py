@@ -2,7 +2,9 @@
 
 A neuron's bias is stored in a register-wide state field. Where it does not fit, its high part
 moves into the accumulator's starting value, which the 8 doublings of the shift-and-add multiply
-by 256: bias = init * 256 + rest, with both parts in range.
+by 256: bias = init * 256 + rest, with both parts in range. With weighted integration nothing
+doubles: the bias is the starting value itself (so that partial sums are measured from it), and one
+beyond the register starts the accumulator saturated, where its output is clamped whatever the sum.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import SdanncError
+from ..arith import saturate
 from ..ir.graph import CODE_BITS, Graph
+from ..neurons.stem import WEIGHTED
 from ..target import Target
 from .base import Options, Pass
 
@@ -22,6 +26,9 @@ def bias_calibration(graph: Graph, target: Target, options: Options) -> Graph:
         if node.op != "stem":
             continue
         bias = node.params["bias"]
+        if node.attrs.get("integration") == WEIGHTED:
+            node.params["init"], node.params["bias"] = saturate(bias, target.arith["register_bits"]), np.zeros_like(bias)
+            continue
         init = np.zeros_like(bias)
         if np.abs(bias).max(initial=0) >= limit:
             init = np.floor_divide(bias, 1 << CODE_BITS)

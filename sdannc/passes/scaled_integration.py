@@ -1,9 +1,20 @@
-"""Scaled integration (SDANN 3.2): keep the running sum inside the accumulator.
+"""Scaled integration (SDANN 3.2): keep the running sum inside the accumulator, per layer the
+integration scheme that loses least (docs/exactness.md, "16-bit integration").
 
-The STEM accumulator doubles each tick and adds the tick's dendrite sum shifted right by k, so its
-final value is about sum / 2^k. k is the smallest shift for which the worst case (or, with --calib,
-the largest value measured on the calibration inputs, with a margin) fits the register; the bias is
-scaled by the same 2^k and the requantization multiplier grows by 2^k to make up for it.
+A STEM neuron's final sum is T = sum over ticks of 2^(7 - tick) x (the tick's dendrite sum). Where
+the worst case of T fits the register, it is computed exactly with the paper's shift-and-add
+("horner": acc = 2 acc + sum), shift k = 0. Where it does not, the neuron keeps T / 2^k instead, and
+the layer uses "weighted" integration: acc += sum x 2^(7 - tick) / 2^k, each tick's term rounded
+(half to even) once; in the paper's scheme (acc = 2 acc + sum >> k) the first tick's truncation is
+doubled seven times, so its error is ~50 times larger for the same k (`integration: horner` in the
+compile config keeps it, for comparison).
+
+k is the smallest shift for which T / 2^k stays inside the register where it matters:
+- with --calib, the largest |partial sum| measured on the calibration inputs, with a margin;
+- without, the quantization ranges of the model: beyond the sums that give the lowest and highest
+  output code the output is clamped anyway, so the accumulator need hold only those (with a margin for
+  partial sums that overshoot the final one); a sum beyond them saturates;
+- never more than the worst case needs.
 """
 
 from __future__ import annotations
@@ -13,11 +24,13 @@ import numpy as np
 from ..errors import SdanncError
 from ..ir import connections
 from ..ir.graph import CODE_BITS, CODE_MAX, Graph, Node
+from ..neurons.stem import HORNER, WEIGHTED
 from ..target import Target
 from .base import Options, Pass
 from .measure import measured_sums
 
-MEASURED_MARGIN = 1.25  # headroom over the largest sum seen on the calibration inputs
+MEASURED_MARGIN = 1.25  # headroom over the largest partial sum seen on the calibration inputs
+RANGE_MARGIN = 2.0  # headroom over the largest unclamped final sum, for partial sums that overshoot it
 
 
 def _abs_weight_sum(node: Node, graph: Graph) -> np.ndarray:
@@ -30,15 +43,26 @@ def _abs_weight_sum(node: Node, graph: Graph) -> np.ndarray:
     return total
 
 
-def worst_case(node: Node, graph: Graph) -> tuple[int, int]:
-    """(largest |final sum + bias|, largest |dendrite sum in one tick|) over all inputs."""
+def worst_case(node: Node, graph: Graph) -> tuple[np.ndarray, int]:
+    """(per neuron the largest |final sum + bias|, the largest |dendrite sum in one tick|) over all inputs."""
     per_tick = _abs_weight_sum(node, graph)
     final = CODE_MAX * per_tick + np.abs(node.params["bias"])
-    return int(final.max(initial=0)), int(per_tick.max(initial=0))
+    return final, int(per_tick.max(initial=0))
+
+
+def unclamped_range(node: Node) -> np.ndarray:
+    """Per neuron the largest |final sum + bias| whose output code is not clamped: the sums that map
+    between the clamp's bounds through the neuron's real requantization multiplier (inf for none)."""
+    low, high = node.attrs["clamp"]
+    zp = node.attrs["zero_point"]
+    steps = max(abs(low - zp), abs(high - zp)) + 1
+    m = np.abs(node.params["real_multiplier"])
+    with np.errstate(divide="ignore"):
+        return np.where(m > 0, np.ceil(steps / np.where(m > 0, m, 1)), np.inf)
 
 
 def choose_shift(bound: int, register_bits: int) -> int:
-    """Smallest k with bound / 2^k (plus the rounding of 8 shifted ticks) inside the register."""
+    """Horner: smallest k with bound / 2^k (plus the rounding of 8 shifted ticks) inside the register."""
     limit = (1 << (register_bits - 1)) - 1
     k = 0
     while (bound >> k) + (1 << CODE_BITS) > limit and k < 31:
@@ -46,31 +70,70 @@ def choose_shift(bound: int, register_bits: int) -> int:
     return k
 
 
+def weighted_shifts(bound: np.ndarray, register_bits: int) -> np.ndarray:
+    """Weighted, per neuron: smallest k with bound / 2^k (plus half a step per rounded tick) inside
+    the register."""
+    limit = (1 << (register_bits - 1)) - 1 - CODE_BITS
+    bound = np.maximum(np.asarray(bound, dtype=np.float64), 1.0)
+    return np.clip(np.ceil(np.log2(bound / limit)), 0, 31).astype(np.int64)
+
+
+def _check_fan_in(node: Node, per_tick: int, target: Target) -> None:
+    adder = target.arith["dendrite_sum_bits"]
+    if per_tick >= 1 << (adder - 1):
+        raise SdanncError(f"layer {node.name}: fan-in too large: one tick's dendrite sum can reach {per_tick}, "
+                          f"the {adder}-bit dendrite adder holds {(1 << (adder - 1)) - 1}: "
+                          f"use fewer input channels or a target with a wider adder")
+
+
+def _scale(node: Node, k, scheme: str) -> None:
+    """Bias and multiplier for an accumulator that holds T / 2^k (k per layer, or per neuron)."""
+    node.attrs["integration"] = scheme
+    if scheme == WEIGHTED:
+        node.params["acc_shift"] = np.broadcast_to(k, node.params["bias"].shape).astype(np.int64).copy()
+        node.attrs["acc_shift"] = int(node.params["acc_shift"].max(initial=0))
+    else:
+        node.attrs["acc_shift"] = int(k)
+    if np.any(k):
+        half = np.where(k > 0, np.int64(1) << np.maximum(k - 1, 0), 0)
+        node.params["bias"] = (node.params["bias"] + half) >> k
+        node.params["real_multiplier"] = node.params["real_multiplier"] * np.exp2(k)
+
+
 def scaled_integration(graph: Graph, target: Target, options: Options) -> Graph:
     graph = graph.copy()
     reg = target.arith["register_bits"]
+    forced = options.integration
     measured = measured_sums(graph, target, options.calib, options.model) if options.calib is not None else {}
     for node in graph.nodes:
         if node.op != "stem":
             continue
-        bound, per_tick = worst_case(node, graph)
-        adder = target.arith["dendrite_sum_bits"]
-        if per_tick >= 1 << (adder - 1):
-            raise SdanncError(f"layer {node.name}: fan-in too large: one tick's dendrite sum can reach {per_tick}, "
-                              f"the {adder}-bit dendrite adder holds {(1 << (adder - 1)) - 1}: "
-                              f"use fewer input channels or a target with a wider adder")
-        source = "worst case"
-        if node.name in measured:
-            bound, source = int(measured[node.name] * MEASURED_MARGIN), "measured on --calib"
-        k = choose_shift(bound, reg)
-        node.attrs["acc_shift"] = k
+        worst_each, per_tick = worst_case(node, graph)
+        worst = int(worst_each.max(initial=0))
+        _check_fan_in(node, per_tick, target)
+        if forced == HORNER or choose_shift(worst, reg) == 0:
+            # the paper's scheme, exact where the worst case fits (k = 0: nothing saturates or rounds)
+            bound, source = worst, "worst case"
+            if node.name in measured:
+                bound, source = int(measured[node.name].horner * MEASURED_MARGIN), "measured on --calib"
+            k, scheme = (choose_shift(bound, reg) if forced == HORNER else 0), HORNER
+        else:  # per neuron: the smaller of what it was seen to need, or may need, and its worst case
+            if node.name in measured:
+                each, source = measured[node.name].weighted * MEASURED_MARGIN, "measured on --calib"
+            else:
+                each, source = unclamped_range(node) * RANGE_MARGIN, "quantization range"
+            each = np.minimum(np.broadcast_to(each, worst_each.shape), worst_each)
+            if np.array_equal(each, worst_each):
+                source = "worst case"
+            bound, k, scheme = int(each.max(initial=0)), weighted_shifts(each, reg), WEIGHTED
         node.attrs["acc_bits"] = max(bound, 1).bit_length() + 1
-        if k:
-            node.params["bias"] = (node.params["bias"] + (1 << (k - 1))) >> k
-            node.params["real_multiplier"] = node.params["real_multiplier"] * (1 << k)
+        node.attrs["acc_bound"] = source
+        _scale(node, k, scheme)
+        if node.attrs["acc_shift"]:
             graph.notes.append(f"scaled-integration: {node.name}: sums need {node.attrs['acc_bits']} bits "
-                               f"({source}), accumulator {reg}: each tick's sum shifted right by {k}")
+                               f"({source}), accumulator {reg}: {scheme} integration, sums scaled by up to "
+                               f"2^-{node.attrs['acc_shift']}")
     return graph
 
 
-PASS = Pass("scaled-integration", scaled_integration, "shift each tick's sum so the accumulator cannot overflow")
+PASS = Pass("scaled-integration", scaled_integration, "keep each layer's running sum inside the accumulator")

@@ -169,6 +169,8 @@ SEMANTICS = {
     "STS": _sts,
     "LDW": lambda ctx, i: ctx.write(i["rs"], ctx.dendrite_sum(i["shift"])),
     "UPDV": lambda ctx, i: ctx.write(ctx.runner.membrane, ctx.regs[ctx.runner.membrane] + ctx.dendrite_sum(i["shift"])),
+    "UPDS": lambda ctx, i: ctx.write(ctx.runner.membrane, ctx.regs[ctx.runner.membrane] + arith.scale_by_power(
+        ctx.wgtsum, ctx.regs[i["rs"]] + i["imm"])),
     "FIRE": _fire,
     "SPIKE": _spike,
     "END": lambda ctx, i: None,

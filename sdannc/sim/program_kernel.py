@@ -37,9 +37,10 @@ CHUNK = 256  # neurons per chunk: 16 registers x 256 x 8 bytes = 32 KB (tests ch
 
 # Op codes of the table (this module's own numbering; the ISA's opcodes live in isa/*.yaml).
 (NOP, ADD, SUB, MUL, MULT, ADDI, SFTI, CMP, MOV, LOGIC, LOAD, STORE, LDC, MOVI, SEL, LDS, STS, LDW,
- UPDV, FIRE, SPIKE, JC, END) = range(23)
+ UPDV, FIRE, SPIKE, JC, END, UPDS) = range(24)
 OPS = {name: code for code, name in enumerate(
-    "NOP ADD SUB MUL MULT ADDI SFTI CMP MOV LOGIC LOAD STORE LDC MOVI SEL LDS STS LDW UPDV FIRE SPIKE JC END".split())}
+    "NOP ADD SUB MUL MULT ADDI SFTI CMP MOV LOGIC LOAD STORE LDC MOVI SEL LDS STS LDW UPDV FIRE SPIKE JC END UPDS"
+    .split())}
 # Table columns: op code, register rs (the destination), register rt, a number (immediate, shift,
 # amount, state field, configuration register or jump address), a mode, CMP's "against zero", what
 # the instruction writes (W_* bits), cycle cost.
@@ -88,6 +89,8 @@ def _reads_writes(op: int, row, state_block, membrane) -> tuple[set, set]:
         return set(state_block), set()
     if op == UPDV:
         return {membrane}, {membrane}
+    if op == UPDS:  # B: the register that holds the shift
+        return {membrane, b}, {membrane}
     if op == FIRE:
         return {a, b}, ({a} if mode else set())
     return set(), set()
@@ -198,6 +201,8 @@ def _row(i, cost: int, last: bool, n: int, n_registers: int, n_fields: int, n_co
         row[C] = _number(i["shift"], 0, _MAX_SHIFT)
     elif op == UPDV:
         row[A], row[C] = membrane, _number(i["shift"], 0, _MAX_SHIFT)
+    elif op == UPDS:  # A: the membrane it writes, B: the register holding the shift, C: the immediate
+        row[A], row[B], row[C] = membrane, _number(i["rs"], 0, n_registers - 1), _number(i["imm"], -64, 63)
     elif op == FIRE:
         row[D] = RESETS.get(i["reset"], 0)
     elif op == SPIKE:
@@ -212,7 +217,7 @@ def _row(i, cost: int, last: bool, n: int, n_registers: int, n_fields: int, n_co
 
 
 def _writes(op: int, mode: int) -> int:
-    if op in (ADD, SUB, MUL, MULT, ADDI, SFTI, MOV, LOGIC, LOAD, LDC, MOVI, SEL, LDW, UPDV):
+    if op in (ADD, SUB, MUL, MULT, ADDI, SFTI, MOV, LOGIC, LOAD, LDC, MOVI, SEL, LDW, UPDV, UPDS):
         return W_REG
     return {LDS: W_BLOCK, CMP: W_FLAG, FIRE: W_FLAG | W_FIRED | (W_REG if mode else 0), SPIKE: W_FIRED,
             STORE: W_FIELD, STS: W_FIELDS}.get(op, 0)
@@ -237,6 +242,18 @@ def _round_shift(x, k):
     if k == 0:
         return x
     return (x + (np.int64(1) << (k - 1))) >> k
+
+
+@numba.njit(cache=True)
+def _scale_by_power(x, s):
+    """arith.scale_by_power: x * 2^-s, right shifts rounding half to even, s clamped to -31..62."""
+    s = min(max(s, -31), 62)
+    if s <= 0:
+        return x << -s
+    floor = x >> s
+    rest = x - (floor << s)
+    half = np.int64(1) << (s - 1)
+    return floor + ((rest > half) | ((rest == half) & ((floor & 1) == 1)))
 
 
 @numba.njit(cache=True)
@@ -521,6 +538,10 @@ def run_tick(table, clear, state_block, wgtsum, state, config, lo, core_bounds, 
                 elif op == UPDV:
                     for k in range(c):
                         regs[a, k] = _sat(regs[a, k] + _round_shift(wgtsum[lane, un + np.uint64(k)], num), low, high)
+                elif op == UPDS:  # arith.scale_by_power
+                    for k in range(c):
+                        regs[a, k] = _sat(regs[a, k] + _scale_by_power(wgtsum[lane, un + np.uint64(k)],
+                                                                       regs[b, k] + num), low, high)
                 elif op == FIRE:
                     for k in range(c):
                         crossed = np.uint8(regs[a, k] >= regs[b, k])
