@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..arith import saturate
+from ..arith import fixed_multiply, saturate
 from ..ir.graph import CODE_BITS, Node
 from ..sparsify import emitted_codes
 from .common import SHIFTS, CodeNeuron, output_registers, per_neuron, plane_sums
@@ -27,7 +27,10 @@ class Adder(CodeNeuron):
             high = wgtsum >> 1
             low = saturate(wgtsum - saturate(high << 1, reg), reg)
             acc = [saturate(saturate(acc[0] * 2, reg) + low, reg), saturate(saturate(acc[1] * 2, reg) + high, reg)]
-        terms = [saturate(np.multiply(saturate(x - z, reg), m, dtype=np.int64) >> a["mul_shift"], reg)
+        # MULT (exact, shift 0) or MUL (each product rounded half up at mul_shift: unbiased, where two
+        # truncations would both pull the sum down)
+        multiply = fixed_multiply if a["mul_shift"] else (lambda x, m, shift: np.multiply(x, m, dtype=np.int64))
+        terms = [saturate(multiply(saturate(x - z, reg), m, a["mul_shift"]), reg)
                  for x, z, m in zip(acc, a["input_zero_points"], a["multipliers"])]
         v = saturate(saturate(terms[0] + terms[1], reg) + p["offset"], reg)
         for shift, mode in a["out_shifts"]:
@@ -39,7 +42,7 @@ class Adder(CodeNeuron):
         """The MULT shift and the chain of (amount, TRUNC|RND|RNE) right shifts: truncating shifts
         then one rounding shift round once (floor(floor(v / 2^a) + 2^(b-1)) / 2^b))."""
         a = node.attrs
-        return {"mul_shift": a["mul_shift"], "out_shifts": a["out_shifts"], "sparsify": "sparsify" in a}
+        return {"mul_op": "MUL" if a["mul_shift"] else "MULT", "mul_shift": a["mul_shift"], "out_shifts": a["out_shifts"], "sparsify": "sparsify" in a}
 
     def init_core(self, core, node: Node, flat: np.ndarray, shape) -> None:
         super().init_core(core, node, flat, shape)

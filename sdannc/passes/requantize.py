@@ -106,12 +106,12 @@ def _adder_at(ratios, offsets, mul_shift: int, total: int, top: int, sfti_max: i
         return None
     m = np.rint(ratios * 2.0 ** total).astype(np.int64)
     off = np.rint(offsets * 2.0 ** out_shift).astype(np.int64)
-    products = -(-(CODE_MAX * np.abs(m)) >> mul_shift)  # each |m (code - z)| >> p, rounded up
+    products = -(-(CODE_MAX * np.abs(m)) >> mul_shift) + (1 if mul_shift else 0)  # |m (code - z)| >> p, rounded
     if int(products.sum()) + int(np.abs(off).max(initial=0)) + 1 > top:
         return None
-    truncations = np.count_nonzero(m) if mul_shift else 0  # each MULT floors once
+    roundings = np.count_nonzero(m) * 0.5 if mul_shift else 0  # each MUL rounds once, by at most half a unit
     error = (CODE_MAX * np.abs(m - ratios * 2.0 ** total).sum() / 2.0 ** total
-             + (np.abs(off - offsets * 2.0 ** out_shift).max(initial=0) + truncations) / 2.0 ** out_shift)
+             + (np.abs(off - offsets * 2.0 ** out_shift).max(initial=0) + roundings) / 2.0 ** out_shift)
     return AdderFixedPoint(tuple(int(v) for v in m), off, mul_shift, shift_chain(out_shift, sfti_max, last),
                            float(error))
 
