@@ -26,7 +26,7 @@ import numpy as np
 from .activity import golden_activity
 from .errors import SdanncError
 from .golden.interpreter import golden_op, walk
-from .image.codec import decode_output, encode_input
+from .ir.codec import decode_output, encode_input
 from .ir.graph import Graph
 from .passes.sparsify import hidden_layers
 from .sparsify import Plan, Setting

@@ -20,7 +20,7 @@ from ..activity import INPUT_LAYER, sample_totals, simulated_activity
 from ..errors import SdanncError
 from ..fileio import load_batch
 from ..image import ChipImage, read_image
-from ..ir.graph import CODE_MAX
+from ..ir.codes import CODE_MAX
 from ..sim import Simulator
 from ..sim.report import build_report
 from ..sparsify import parse_setting

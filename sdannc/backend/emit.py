@@ -11,7 +11,8 @@ from ..errors import SdanncError
 from ..image import ChipImage, ImageBuilder, Schedule
 from ..image.builder import CoreBuilder
 from ..image.memory import dendrite_memory_words
-from ..ir.graph import CODE_BITS, Graph, Node
+from ..ir.codes import CODE_BITS
+from ..ir.graph import Graph, Node
 from ..neurons import NEURON_OPS, NEURONS
 from ..passes.align_delays import depths
 from ..target import Target

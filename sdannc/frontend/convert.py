@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..ir import Node, Tensor, code_offset
-from ..ir.graph import CODE_MAX
+from ..ir import Node, Tensor
+from ..ir.codes import CODE_MAX, code_offset
 from .model import OnnxModel
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir.graph import CODE_MAX
+from ..ir.codes import CODE_MAX
 from .convert import Converter, Quant
 from .layers import check_gemm, linear_head
 from .ops import attrs_of, concat_shape, exact_op, pool_geometry

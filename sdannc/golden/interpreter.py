@@ -11,7 +11,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..image.codec import decode_output, encode_input
+from ..ir.codec import decode_output, encode_input
 from ..inputs import check_batch
 from ..ir.graph import Graph, Node
 from .ops import OPS

@@ -22,7 +22,7 @@ from ..errors import SdanncError
 from ..fileio import IMAGE_FORMAT, MANIFEST, checksums, json_bytes, sha256, write_folder
 from ..target import Target, target_from_dict
 from .checks import check_image
-from .codec import check_input_spec, check_output_spec
+from ..ir.codec import check_input_spec, check_output_spec
 from .model import ChipImage, CoreImage, IoMap, Schedule
 
 FORMAT = IMAGE_FORMAT

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .graph import CODE_MAX, Graph
+from .codes import CODE_MAX
+from .graph import Graph
 
 
 class IrError(AssertionError):

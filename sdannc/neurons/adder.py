@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..arith import saturate
-from ..ir.graph import CODE_BITS, Node
+from ..ir.codes import CODE_BITS
+from ..ir.graph import Node
 from ..sparsify import emitted_codes
 from .common import SHIFTS, CodeNeuron, output_registers, per_neuron, plane_sums
 

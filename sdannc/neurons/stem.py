@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..arith import fixed_multiply, saturate, shift_right_even, shift_right_round
-from ..ir.graph import CODE_BITS, Node
+from ..ir.codes import CODE_BITS
+from ..ir.graph import Node
 from ..sparsify import emitted_codes
 from .common import CodeNeuron, output_registers, per_neuron, plane_sums
 

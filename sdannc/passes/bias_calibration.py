@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import SdanncError
-from ..ir.graph import CODE_BITS, Graph
+from ..ir.codes import CODE_BITS
+from ..ir.graph import Graph
 from ..target import Target
 from .base import Options, Pass
 

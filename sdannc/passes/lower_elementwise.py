@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..ir.codes import CODE_MAX
 from ..ir.graph import Graph, Node, Tensor
 from ..isa import load_isa
 from ..target import Target
@@ -58,7 +59,7 @@ def _fallback_note(graph: Graph, node: Node, target: Target) -> None:
 def lower_add(node: Node, graph: Graph, target: Target) -> Node:
     a, b = (graph.tensors[i] for i in node.inputs)
     y = graph.tensors[node.output]
-    clamp = node.attrs.get("clamp", (0, 255))
+    clamp = node.attrs.get("clamp", (0, CODE_MAX))
     exact = adder_node(node.name, node.inputs, graph, y, [a.scale / y.scale, b.scale / y.scale], 0.0, clamp, target)
     if exact is not None:
         return exact
@@ -76,7 +77,7 @@ def per_neuron(constant: np.ndarray, shape) -> np.ndarray:
 
 def lower_add_const(node: Node, graph: Graph, target: Target) -> Node:
     x, y = graph.tensors[node.inputs[0]], graph.tensors[node.output]
-    clamp = node.attrs.get("clamp", (0, 255))
+    clamp = node.attrs.get("clamp", (0, CODE_MAX))
     constant = per_neuron(node.params["constant"].astype(np.float64), y.shape)
     exact = adder_node(node.name, node.inputs, graph, y, [x.scale / y.scale, 0.0], constant / y.scale, clamp, target)
     if exact is not None:

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..errors import SdanncError
 from ..ir import connections
+from ..ir.codes import CODE_MAX
 from ..ir.graph import Graph, Node, Tensor
 from ..target import Target
 from .base import Options, Pass, fresh_name, stem_node
@@ -58,7 +59,7 @@ def lower_avgpool(node: Node, graph: Graph) -> Node:
     valid = connections.valid_window_mask(x.shape[1:], conn).sum(axis=(0, 1))  # taps inside, [Ho, Wo]
     count = np.full_like(valid, kh * kw) if node.attrs.get("count_include_pad") else valid
     return stem_node(node.name, node.inputs, y, [conn], [np.ones((channels, 1, kh, kw))], -x.zero_point * valid,
-                     x.scale / (y.scale * count), node.attrs.get("clamp", (0, 255)))
+                     x.scale / (y.scale * count), node.attrs.get("clamp", (0, CODE_MAX)))
 
 
 def lower_pools(graph: Graph, target: Target, options: Options) -> Graph:

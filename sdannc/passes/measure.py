@@ -11,9 +11,10 @@ import numpy as np
 
 from .. import sparsify
 from ..golden.interpreter import golden_op, walk
-from ..image.codec import encode_input
+from ..ir.codec import encode_input
 from ..inputs import check_batch
-from ..ir.graph import CODE_BITS, Graph
+from ..ir.codes import CODE_BITS
+from ..ir.graph import Graph
 from ..neurons.common import plane_sums
 from ..target import Target
 

@@ -16,7 +16,8 @@ import numpy as np
 
 from ..errors import SdanncError
 from ..isa import load_isa
-from ..ir.graph import CODE_MAX, Graph, Node
+from ..ir.codes import CODE_MAX
+from ..ir.graph import Graph, Node
 from ..target import Target
 from .base import Options, Pass
 

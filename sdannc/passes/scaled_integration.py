@@ -12,7 +12,8 @@ import numpy as np
 
 from ..errors import SdanncError
 from ..ir import connections
-from ..ir.graph import CODE_BITS, CODE_MAX, Graph, Node
+from ..ir.codes import CODE_BITS, CODE_MAX
+from ..ir.graph import Graph, Node
 from ..target import Target
 from .base import Options, Pass
 from .measure import measured_sums

@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import SdanncError
-from ..image.codec import decode_output, encode_input
+from ..ir.codec import decode_output, encode_input
 from ..image.model import ChipImage
 from ..inputs import check_batch
 from ..isa import load_isa

@@ -23,7 +23,7 @@ from ..errors import SdanncError
 from ..fileio import json_bytes, load_batch, save_all
 from ..golden import run_codes
 from ..golden.interpreter import check_input
-from ..image.codec import encode_input
+from ..ir.codec import encode_input
 from ..neurons import NEURON_OPS
 from ..reference import default_session_disagreement, reference
 from ..sim import Simulator
