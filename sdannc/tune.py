@@ -25,9 +25,10 @@ import numpy as np
 
 from .activity import golden_activity
 from .errors import SdanncError
-from .golden.interpreter import golden_op, walk
 from .ir.codec import decode_output, encode_input
+from .ir.evaluate import walk
 from .ir.graph import Graph
+from .neurons import golden_op
 from .passes.sparsify import hidden_layers
 from .sparsify import Plan, Setting
 
@@ -79,7 +80,7 @@ class Evaluator:
                 node = dataclasses.replace(node, attrs={**node.attrs, "sparsify": settings[node.name].as_dict()})
             return golden_op(node, inputs, shape, arith)
 
-        return walk(self.graph, values, self.arith, start, apply)
+        return walk(self.graph, values, self.arith, apply, start)
 
     def evaluate(self, settings: dict[str, Setting]) -> Point:
         settings = {name: s for name, s in settings.items() if s.active}

@@ -112,7 +112,7 @@ def test_onnxruntime_tensors_are_those_the_whole_model_computes(inputs, per_chan
     that pool unfused, in float, and round some of its ties otherwise."""
     import onnx
 
-    from sdannc.golden.ops import OPS
+    from sdannc.neurons import OPS
     from sdannc.verify.onnx_tensors import readers
 
     path = models.quantized("cnn_pool", "qdq", per_channel, "int8")

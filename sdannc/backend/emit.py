@@ -12,9 +12,9 @@ from ..image import ChipImage, ImageBuilder, Schedule
 from ..image.builder import CoreBuilder
 from ..image.memory import dendrite_memory_words
 from ..ir.codes import CODE_BITS
+from ..ir.depths import depths
 from ..ir.graph import Graph, Node
 from ..neurons import NEURON_OPS, NEURONS
-from ..passes.align_delays import depths
 from ..target import Target
 from . import connect
 from .partition import Tile, as_chw, local_index, tiles

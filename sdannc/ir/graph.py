@@ -8,7 +8,8 @@ sample: the batch axis of ONNX is dropped.
 Nodes come at two levels. The frontend emits *quantized* nodes (float scales, as in ONNX); the
 passes turn them into *hardware* nodes (integer multipliers and shifts, per-neuron biases) that the
 golden interpreter and the backend both read. Ops and what they carry (params are numpy arrays,
-attrs are small values):
+attrs are small values; ops.py names the ops and declares what each must carry after which pass,
+which verify.py checks):
 
 Quantized level (frontend output):
   linear     inputs [x]      attrs kind ('dense'|'conv'), clamp (lo, hi) codes;

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..arith import saturate
+from ..ir import ops
 from ..ir.codes import CODE_BITS
 from ..ir.graph import Node
 from ..sparsify import emitted_codes
@@ -15,7 +16,7 @@ from .common import SHIFTS, CodeNeuron, output_registers, per_neuron, plane_sums
 
 
 class Adder(CodeNeuron):
-    op, label, template_file = "adder", "add", "add_neuron.s"
+    op, label, template_file = ops.ADDER, "add", "add_neuron.s"
 
     def compute(self, node: Node, inputs: list[np.ndarray], out_shape, arith: dict) -> np.ndarray:
         reg, dsum = arith["register_bits"], arith["dendrite_sum_bits"]

@@ -14,11 +14,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..arith import saturate
+from ..ir import ops
 from .common import SpikeNeuron, membrane_after_input
 
 
 class IntegrateAndFire(SpikeNeuron):
-    op, label, template_file = "if", "IF", "if_neuron.s"
+    op, label, template_file = ops.IF, "IF", "if_neuron.s"
 
     def step(self, state: dict[str, np.ndarray], current: np.ndarray, arith: dict) -> np.ndarray:
         membrane = membrane_after_input(state, current, arith)

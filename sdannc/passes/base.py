@@ -9,6 +9,7 @@ import numpy as np
 
 from ..ir.codes import CODE_MAX
 from ..ir.graph import Graph, Node, Tensor
+from ..ir.ops import STEM
 from ..sparsify import Plan
 from ..target import Target
 
@@ -41,7 +42,7 @@ def stem_node(name: str, inputs, out: Tensor, connections, weights, bias, real_m
     params = {f"weight{i}": np.asarray(w, dtype=np.int64) for i, w in enumerate(weights)}
     params["bias"] = np.broadcast_to(bias, out.shape).astype(np.int64).copy()
     params["real_multiplier"] = np.broadcast_to(real_multiplier, out.shape).astype(np.float64).copy()
-    return Node(name=name, op="stem", inputs=list(inputs), output=out.name,
+    return Node(name=name, op=STEM, inputs=list(inputs), output=out.name,
                 attrs={"connections": list(connections), "zero_point": out.zero_point, "clamp": tuple(clamp)},
                 params=params)
 

@@ -12,6 +12,7 @@ import numpy as np
 from ..errors import SdanncError
 from ..ir.codes import CODE_BITS
 from ..ir.graph import Graph
+from ..ir.ops import STEM
 from ..target import Target
 from .base import Options, Pass
 
@@ -20,7 +21,7 @@ def bias_calibration(graph: Graph, target: Target, options: Options) -> Graph:
     graph = graph.copy()
     limit = 1 << (target.arith["register_bits"] - 1)
     for node in graph.nodes:
-        if node.op != "stem":
+        if node.op != STEM:
             continue
         bias = node.params["bias"]
         init = np.zeros_like(bias)

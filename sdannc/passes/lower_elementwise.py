@@ -16,6 +16,7 @@ import numpy as np
 
 from ..ir.codes import CODE_MAX
 from ..ir.graph import Graph, Node, Tensor
+from ..ir.ops import ADD, ADD_CONST, ADDER, CLAMP, CONCAT
 from ..isa import load_isa
 from ..target import Target
 from .base import Options, Pass, fresh_name, identity_stem, stem_node
@@ -48,7 +49,7 @@ def adder_node(name: str, inputs: list[str], graph: Graph, out: Tensor, ratios, 
     attrs = {"connections": [{"kind": "elementwise"}] * len(inputs), "zero_point": out.zero_point,
              "clamp": tuple(clamp), "input_zero_points": tuple(zero_points), "multipliers": fp.multipliers,
              "mul_shift": fp.mul_shift, "out_shifts": list(fp.out_shifts), "error_bound": fp.error}
-    return Node(name=name, op="adder", inputs=list(inputs), output=out.name, attrs=attrs, params=params)
+    return Node(name=name, op=ADDER, inputs=list(inputs), output=out.name, attrs=attrs, params=params)
 
 
 def _fallback_note(graph: Graph, node: Node, target: Target) -> None:
@@ -108,14 +109,14 @@ def lower_elementwise(graph: Graph, target: Target, options: Options) -> Graph:
     graph = graph.copy()
     nodes = []
     for node in graph.nodes:
-        if node.op == "add":
+        if node.op == ADD:
             nodes.append(lower_add(node, graph, target))
-        elif node.op == "add_const":
+        elif node.op == ADD_CONST:
             nodes.append(lower_add_const(node, graph, target))
-        elif node.op == "clamp":
+        elif node.op == CLAMP:
             relay = identity_stem(graph, node.inputs[0], node.name, graph.tensors[node.output], node.attrs["clamp"])
             nodes.append(relay)
-        elif node.op == "concat":
+        elif node.op == CONCAT:
             relays, node = _requantized_inputs(node, graph)
             nodes.extend(relays + [node])
         else:

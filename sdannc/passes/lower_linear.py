@@ -13,6 +13,7 @@ from ..errors import SdanncError
 from ..ir import connections
 from ..ir.codes import CODE_MAX
 from ..ir.graph import Graph, Node
+from ..ir.ops import LINEAR
 from ..target import Target
 from .base import Options, Pass, stem_node
 
@@ -40,7 +41,7 @@ def lower(node: Node, graph: Graph, target: Target) -> Node:
 
 def lower_linear(graph: Graph, target: Target, options: Options) -> Graph:
     graph = graph.copy()
-    graph.nodes = [lower(n, graph, target) if n.op == "linear" else n for n in graph.nodes]
+    graph.nodes = [lower(n, graph, target) if n.op == LINEAR else n for n in graph.nodes]
     return graph
 
 

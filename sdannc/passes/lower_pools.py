@@ -14,6 +14,7 @@ from ..errors import SdanncError
 from ..ir import connections
 from ..ir.codes import CODE_MAX
 from ..ir.graph import Graph, Node, Tensor
+from ..ir.ops import AVGPOOL, MAX, MAXPOOL
 from ..target import Target
 from .base import Options, Pass, fresh_name, stem_node
 
@@ -26,7 +27,7 @@ def _window(node: Node) -> dict:
 
 
 def _max_node(name: str, source: str, output: str, conn: dict) -> Node:
-    return Node(name=name, op="max", inputs=[source], output=output, attrs={"connections": [conn]})
+    return Node(name=name, op=MAX, inputs=[source], output=output, attrs={"connections": [conn]})
 
 
 def lower_maxpool(node: Node, graph: Graph) -> list[Node]:
@@ -66,9 +67,9 @@ def lower_pools(graph: Graph, target: Target, options: Options) -> Graph:
     graph = graph.copy()
     nodes = []
     for node in graph.nodes:
-        if node.op == "maxpool":
+        if node.op == MAXPOOL:
             nodes.extend(lower_maxpool(node, graph))
-        elif node.op == "avgpool":
+        elif node.op == AVGPOOL:
             nodes.append(lower_avgpool(node, graph))
         else:
             nodes.append(node)

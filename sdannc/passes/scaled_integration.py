@@ -14,6 +14,7 @@ from ..errors import SdanncError
 from ..ir import connections
 from ..ir.codes import CODE_BITS, CODE_MAX
 from ..ir.graph import Graph, Node
+from ..ir.ops import STEM
 from ..target import Target
 from .base import Options, Pass
 from .measure import measured_sums
@@ -52,7 +53,7 @@ def scaled_integration(graph: Graph, target: Target, options: Options) -> Graph:
     reg = target.arith["register_bits"]
     measured = measured_sums(graph, target, options.calib, options.model) if options.calib is not None else {}
     for node in graph.nodes:
-        if node.op != "stem":
+        if node.op != STEM:
             continue
         bound, per_tick = worst_case(node, graph)
         adder = target.arith["dendrite_sum_bits"]
