@@ -36,4 +36,5 @@ def golden_op(node: Node, inputs: list[np.ndarray], shape: tuple, arith: dict) -
         raise ValueError(f"golden model has no op {node.op!r} (node {node.name}): lower the graph first")
     return op(node, inputs, shape, arith)
 
+
 __all__ = ["NEURONS", "NEURON_OPS", "OPS", "golden_op", "SPARSIFIABLE_OPS", "SPARSIFY_REGISTERS", "NeuronModel"]

@@ -7,7 +7,7 @@ import pytest
 
 from models import FLOAT_MODELS, calib_set, float_model, quantized
 from sdannc.frontend import load_onnx
-from sdannc.ir import ops
+from sdannc.ir import Node, ops
 from sdannc.ir.verify import IrError, verify
 from sdannc.neurons import NEURON_OPS, NEURONS
 from sdannc.passes import PIPELINE, STEP_NAMES, Options, run_pipeline
@@ -66,9 +66,8 @@ def _first(graph, op):
 
 def test_a_frontend_op_surviving_its_lowering_fails(cnn_steps):
     graph = cnn_steps["lower-linear"].copy()
-    graph.nodes.append(graph.nodes[-1].__class__("stray", ops.LINEAR, [graph.output], "stray_out",
-                                                 {"kind": "dense"}, {"weight": np.ones((1, 1)),
-                                                                      "weight_scale": np.ones(1), "bias": np.zeros(1)}))
+    params = {"weight": np.ones((1, 1)), "weight_scale": np.ones(1), "bias": np.zeros(1)}
+    graph.nodes.append(Node("stray", ops.LINEAR, [graph.output], "stray_out", {"kind": "dense"}, params))
     graph.tensors["stray_out"] = graph.tensors[graph.output]
     verify(graph)  # structurally sound
     with pytest.raises(IrError, match=r"after lower-linear: node stray \(linear\): should have been lowered by lower-linear"):
