@@ -20,7 +20,7 @@ from sdannc.golden.interpreter import run_codes
 from sdannc.ir.codec import encode_input
 from sdannc.sparsify import Plan, Setting
 from sdannc.target import load_target
-from sdannc.tune import Evaluator, search
+from sdannc.tuning import Evaluator, search
 
 MODEL = "cnn_pool"
 
