@@ -43,9 +43,9 @@ def wire(builder: ImageBuilder, links: LinkTable, owners: list[str], target: Tar
     """Every neuron's axon list on its (placed) core; `owners` names each core's layer for errors.
     The lists go in, core by core, in the order their neurons first appear in the table: identical
     lists are stored once, where the first of them went."""
-    axons = links.select(links.src_core != INPUT)
-    order, bounds = group_by_source(axons.source)
-    axons = axons.select(order)
+    axons = np.flatnonzero(links.src_core != INPUT)
+    order, bounds = group_by_source(links.source[axons])
+    axons = links.select(axons[order])  # one copy of the table, grouped
     x = np.asarray([core.x for core in builder.cores], dtype=np.int64)
     y = np.asarray([core.y for core in builder.cores], dtype=np.int64)
     check_route_lengths(axons, x, y, owners, target)
