@@ -21,6 +21,7 @@ from .version import __version__
 from .errors import SdanncError
 from .fileio import IMAGE_FORMAT, REPORT_FORMAT, check_output_folder, check_writable, json_bytes, save_all, save_array
 from .passes import STEP_NAMES  # the names --dump-ir offers, when the options are declared
+from .backend import BACKEND_STEP_NAMES
 
 
 class _Group(click.Group):
@@ -153,8 +154,9 @@ def _compile_options(command):
 @_target_option
 @_output_folder(IMAGE_FORMAT, "the chip image and report.json", "model", "calib_path", "config_path", "target_name")
 @_compile_options
-@click.option("--dump-ir", "dump_ir", type=click.Choice(STEP_NAMES), multiple=True,
-              help="Print the IR after this step (repeatable).")
+@click.option("--dump-ir", "dump_ir", type=click.Choice(STEP_NAMES + BACKEND_STEP_NAMES), multiple=True,
+              help="Print the IR after this pass, or the backend's tiles and placement after this backend "
+                   "step (repeatable).")
 @_quiet_option
 def compile_command(model: Path, target_name: str, out_dir: Path, force: bool, calib_path: Path | None,
                     config_path: Path | None, dump_ir, quiet: bool) -> None:

@@ -17,7 +17,6 @@ from .frontend import load_onnx
 from .golden import run as golden_run
 from .image import ChipImage, write_image
 from .ir.graph import Graph
-from .neurons import SPARSIFY_REGISTERS
 from .passes import Options, run_pipeline
 from .sparsify import Plan
 from .target import Target, load_target
@@ -65,7 +64,8 @@ def compile_in_memory(model_path, target: Target, calib: np.ndarray | None = Non
                       observe: Callable[[str, Graph], None] | None = None,
                       plan: Plan | None = None, status: Callable[[str], None] | None = None,
                       milestone: Callable[[str], None] | None = None) -> Compiled:
-    """compile_to_image, keeping the layers' tiles too."""
+    """compile_to_image, keeping the layers' tiles too. `observe(step, state)` sees the IR after each
+    pass and the backend's state after each of its steps (backend/build.py)."""
     status = status or (lambda text: None)
     milestone = milestone or (lambda text: None)
 
@@ -78,12 +78,8 @@ def compile_in_memory(model_path, target: Target, calib: np.ndarray | None = Non
     graph, needs = lower_within_capacity(model_path, target, calib, observe=each_step, plan=plan)
     milestone(f"read and lowered {len(needs)} layers; estimate: at least {sum(n.cores for n in needs)} of "
               f"{target.core_count()} cores")
-    image, layers = build_image(graph, target, status, milestone)
+    image, layers = build_image(graph, target, status, milestone, observe, model=Path(model_path).name)
     report = compile_report(graph, image, layers, target, str(model_path))
-    image.meta = {"model": Path(model_path).name, "layers": [r["layer"] for r in report["layers"]],
-                  "sparsify": {r["layer"]: r["sparsify"] for r in report["layers"] if r["sparsify"]},
-                  "sparsify_registers": {n.name: SPARSIFY_REGISTERS[n.op] for n in graph.nodes
-                                         if "sparsify" in n.attrs}}
     return Compiled(graph, image, layers, report)
 
 

@@ -215,7 +215,8 @@ CLI_MAY_IMPORT = {
     "sdannc.fileio": {"IMAGE_FORMAT", "REPORT_FORMAT", "check_output_folder", "check_writable", "json_bytes",
                       "save_all", "save_array"},
     "sdannc.isa": {"write_program_bin"},  # `asm -o`'s writer
-    "sdannc.passes": {"STEP_NAMES"},  # the choices of --dump-ir, a constant
+    "sdannc.passes": {"STEP_NAMES"},  # the choices of --dump-ir, constants
+    "sdannc.backend": {"BACKEND_STEP_NAMES"},
     "sdannc.backend.report": {"summary_table"},  # compile's table
     "sdannc.sim.run": {"summary_lines"},
     "sdannc.verification.text": {"summary_lines"},

@@ -9,7 +9,7 @@ import pytest
 
 import models
 from sdannc.backend import neuron_addresses
-from sdannc.backend.emit import INPUT
+from sdannc.backend.addresses import INPUT
 from sdannc.compiler import compile_in_memory
 from sdannc.golden import run_codes
 from sdannc.ir.codec import encode_input
