@@ -9,7 +9,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
-from sdannc.quantize import quantize_model
+from sdannc.quantization import quantize_model
 
 
 class NetBuilder:

@@ -20,7 +20,7 @@ from sdannc.compiler import lower  # noqa: E402
 from sdannc.passes.sparsify import hidden_layers  # noqa: E402
 from sdannc.sparsify import Setting  # noqa: E402
 from sdannc.target import load_target  # noqa: E402
-from sdannc.tune import Evaluator, tune  # noqa: E402
+from sdannc.tuning import Evaluator, tune  # noqa: E402
 
 HALF = 225  # the 450 held-out digits: the first half validates (tunes), the second tests
 

@@ -18,7 +18,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
 
-from sdannc.quantize import quantize_model
+from sdannc.quantization import quantize_model
 
 HERE = Path(__file__).resolve().parent
 

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .golden.interpreter import run_codes
-from .image.codec import encode_input
-from .ir.graph import CODE_BITS, Graph
+from .ir.codec import encode_input
+from .ir.codes import CODE_BITS
+from .ir.graph import Graph
 from .neurons import NEURON_OPS
 
 INPUT_LAYER = "(input)"

@@ -1,9 +1,11 @@
-"""The Python API (docs/api.md): what `sdannc compile`, `sim` and `run --engine golden` do, for a notebook.
+"""The Python API (docs/api.md): what every `sdannc` command does, for a notebook; the CLI is a thin
+layer over it (sdannc/cli.py parses options, calls one of these, and prints or writes the result).
 
 Every function takes paths or in-memory objects (an onnx.ModelProto, a numpy array, a dict of the
 config's YAML content) and checks them exactly as the command line does: every user error is a
 one-line `sdannc.errors.SdanncError`, with the CLI's message. Heavy modules are imported inside the
-functions so that `import sdannc` stays cheap.
+functions so that `import sdannc` stays cheap. A `progress(done, total)` argument hears a long run's
+progress (ticks simulated, configurations evaluated), as the CLI's progress bar does.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Union
+from typing import TYPE_CHECKING, Callable, Iterator, Union
 
 if TYPE_CHECKING:  # the annotations only: importing these at run time would make `import sdannc` slow
     import numpy as np
@@ -23,11 +25,15 @@ if TYPE_CHECKING:  # the annotations only: importing these at run time would mak
     from .image import ChipImage
     from .ir.graph import Graph
     from .target import Target
+    from .tuning import TuneResult
+    from .verification import Verification
 
 PathLike = Union[str, os.PathLike]
 ModelLike = Union[PathLike, "onnx.ModelProto"]
 TargetLike = Union[PathLike, "Target"]
 BatchLike = Union[PathLike, "np.ndarray"]
+ConfigLike = Union[PathLike, dict, None]
+Progress = Callable[[int, int], None]
 REPORT = "report.json"  # what `sdannc compile -o` writes beside the image
 
 
@@ -58,6 +64,47 @@ class SimulationResult:
     outputs: np.ndarray
     report: dict
 
+    def save(self, output: PathLike, report: PathLike | None = None) -> None:
+        """Write the outputs (.npy) and, if asked, the report (JSON), as `sdannc sim -o output
+        --report report` does: both whole, or neither."""
+        from .fileio import array_bytes, json_bytes, save_all
+
+        files = {output: array_bytes(self.outputs)}
+        if report is not None:
+            files[report] = json_bytes(self.report)
+        save_all(files)
+
+
+@dataclass
+class Tuning:
+    """What `sdannc tune` finds. `result`: the baseline, the chosen configuration and every one
+    evaluated (result.pareto() is the front the CLI prints); `config`: the compile config text that
+    applies the choice, the YAML `sdannc tune -o` writes and compile(config=...) reads."""
+
+    result: TuneResult
+    config: str
+
+    def save(self, path: PathLike) -> None:
+        """Write the config file, whole or not at all, as `sdannc tune -o path` does."""
+        from .fileio import save_all
+
+        save_all({path: self.config.encode()})
+
+
+@dataclass
+class ActivityReport:
+    """What `sdannc report` measures: `data` is the dict its report.json holds (spikes, SOPs, bit
+    positions, sparsification, energy and timing, per layer and in total)."""
+
+    data: dict
+
+    def save(self, out_dir: PathLike, force: bool = False) -> None:
+        """Write index.html, report.json and the figures to out_dir, as `sdannc report -o out_dir`
+        does; a folder is replaced as CompiledModel.save replaces one."""
+        from .activity_report import write_report
+
+        write_report(self.data, out_dir, force)
+
 
 def load(image_dir: PathLike) -> CompiledModel:
     """The image in image_dir (and its report.json, if there is one; else report is None); graph is None.
@@ -70,58 +117,171 @@ def load(image_dir: PathLike) -> CompiledModel:
     return CompiledModel(image, report, where=str(image_dir))
 
 
-def compile(model: ModelLike, target: TargetLike = "darwin3", *, config: PathLike | dict | None = None,
-            calib: BatchLike | None = None) -> CompiledModel:
+def compile(model: ModelLike, target: TargetLike = "darwin3", *, config: ConfigLike = None,
+            calib: BatchLike | None = None, observe: Callable[[str, Graph], None] | None = None,
+            status: Callable[[str], None] | None = None,
+            milestone: Callable[[str], None] | None = None) -> CompiledModel:
     """Compile a quantized ONNX model into a chip image, as `sdannc compile` does.
 
     model: a path or an onnx.ModelProto; target: a built-in name (darwin3, darwin3-wide), a YAML
     path, or a Target; config: a compile config file or a dict of its content ({"sparsify": ...});
     calib: calibration inputs, a .npy path or an array (the first axis is the batch).
+    observe(step, graph) sees the IR after each step (`--dump-ir`); status(text) hears what the
+    compiler is doing and milestone(text) each stage done (the CLI's progress lines).
     Raises SdanncError, with the CLI's messages.
     """
     from .compiler import compile_in_memory, compile_inputs
 
     target, plan, calib = compile_inputs(target, config, calib)
     with _model_file(model) as path:
-        compiled = compile_in_memory(path, target, calib, plan=plan)
+        compiled = compile_in_memory(path, target, calib, observe, plan, status, milestone)
     if path != model:  # a ModelProto: its temporary file is gone, the report names it by its graph
         compiled.report["model"] = path.name
     return CompiledModel(compiled.image, compiled.report, compiled.graph)
 
 
-def simulate(image: CompiledModel | ChipImage | PathLike, x: BatchLike, *, lanes: int = 1) -> SimulationResult:
+def simulate(image: CompiledModel | ChipImage | PathLike, x: BatchLike, *, target: TargetLike | None = None,
+             lanes: int = 1, progress: Progress | None = None) -> SimulationResult:
     """Run a batch on the cycle-level simulator, as `sdannc sim` does.
 
     image: what compile() or load() returns, a ChipImage, or an image folder; x: a .npy path or an
-    array whose first axis is the batch. Raises SdanncError, with the CLI's messages."""
+    array whose first axis is the batch; target: refuse an image built for another target (`-t`);
+    lanes: independent streams side by side (the results do not change).
+    Raises SdanncError, with the CLI's messages."""
     from .fileio import as_batch
-    from .image import ChipImage
     from .sim import Simulator
     from .sim.run import run_batch
+
+    expected = _target(target) if target is not None else None
+    chip, where = _chip_image(image, expected)
+    x, name = as_batch(x, "input")
+    result, report = run_batch(Simulator(chip, where), x, name, lanes, progress)  # run checks x's shape and dtype
+    return SimulationResult(result.outputs, report)
+
+
+def run(model: ModelLike, x: BatchLike, target: TargetLike = "darwin3", *, engine: str = "golden",
+        config: ConfigLike = None, calib: BatchLike | None = None) -> np.ndarray:
+    """The model's outputs on x, as `sdannc run` gives them, without writing an image: engine
+    "golden" is the integer reference model (what the chip computes, bit for bit, no image built),
+    "sim" compiles and runs the image on the simulator. Arguments as for compile() and simulate();
+    raises SdanncError, with the CLI's messages."""
+    from .compiler import compile_in_memory, compile_inputs, golden_outputs
+    from .errors import SdanncError
+    from .fileio import as_batch
+    from .sim import Simulator
+
+    if engine not in ("golden", "sim"):
+        raise SdanncError(f"engine {engine!r}: use golden or sim")
+    x, name = as_batch(x, "input")
+    target, plan, calib = compile_inputs(target, config, calib)
+    with _model_file(model) as path:
+        if engine == "golden":
+            return golden_outputs(path, x, target, plan, calib, name)
+        image = compile_in_memory(path, target, calib, plan=plan).image
+        return Simulator(image, str(path) if path == model else path.name).run(x, name=name).outputs
+
+
+def run_golden(model: ModelLike, x: BatchLike, target: TargetLike = "darwin3", *, config: ConfigLike = None,
+               calib: BatchLike | None = None) -> np.ndarray:
+    """run(engine="golden"): the golden model's outputs on x, as `sdannc run --engine golden` gives them."""
+    return run(model, x, target, engine="golden", config=config, calib=calib)
+
+
+def verify(model: ModelLike, x: BatchLike, target: TargetLike = "darwin3", *, config: ConfigLike = None,
+           calib: BatchLike | None = None, max_steps: int = 0, max_frac: float = 0.0,
+           progress: Progress | None = None) -> Verification:
+    """Compare every layer of the model on the chip with onnxruntime, as `sdannc verify` does.
+
+    The model is compiled as compile() compiles it (target, config, calib alike) and x runs on the
+    simulator, the golden model and onnxruntime. A layer is beyond the bound when more than
+    max_frac of its elements differ or one differs by more than max_steps quantization steps.
+    The result's `rows` are the table `sdannc verify` prints, `as_json()` what `--json` writes,
+    `first_mismatch` the first layer beyond the bound, and `exit_code` the command's.
+    Raises SdanncError, with the CLI's messages."""
+    from .verification import Bound, verify_model
+
+    bound = Bound(max_steps, max_frac)
+    with _model_file(model) as path:
+        result = verify_model(path, x, target, config, calib, bound, progress)
+    if path != model:
+        result.model = path.name
+    return result
+
+
+def tune(model: ModelLike, calib: BatchLike, labels: BatchLike, target: TargetLike = "darwin3", *,
+         max_drop: float = 1.0, progress: Progress | None = None) -> Tuning:
+    """Choose RoT / DRLO per layer, as `sdannc tune` does: the fewest synaptic operations whose
+    accuracy on (calib, labels), measured with the golden model, is within max_drop percentage
+    points of the unsparsified model's. calib: inputs (a .npy path or an array, first axis the
+    batch); labels: their classes, one integer per sample. Raises SdanncError, with the CLI's messages."""
+    from .tuning import tune_model
+
+    with _model_file(model) as path:
+        result, text = tune_model(path, target, calib, labels, max_drop, progress)
+    return Tuning(result, text)
+
+
+def report(image: CompiledModel | PathLike, x: BatchLike, *, lanes: int = 1,
+           progress: Progress | None = None) -> ActivityReport:
+    """Spikes, SOPs, bit positions, sparsification, energy and timing of a compiled image on x, as
+    `sdannc report` measures them; .save(out_dir) writes its HTML page. image: what compile() or
+    load() returns (with its compile report) or an image folder holding report.json.
+    Raises SdanncError, with the CLI's messages."""
+    from .activity_report import collect, collect_image
+
+    if isinstance(image, CompiledModel):
+        return ActivityReport(collect_image(image.image, image.report, image.where, x, lanes, progress))
+    return ActivityReport(collect(image, x, lanes, progress))
+
+
+def quantize(model: ModelLike, calib: BatchLike, output: PathLike, *, format: str = "qdq",
+             per_channel: bool = False, activations: str = "uint8") -> Path:
+    """Quantize a float ONNX model with onnxruntime's static quantizer, as `sdannc quantize` does:
+    calib is the calibration batch (a .npy path or an array); the quantized model is written to
+    output (whole or not at all), whose path is returned. format "qdq" or "qop"; activations
+    "uint8" or "int8"; per_channel: one weight scale per output channel. Raises SdanncError."""
+    from .quantization import quantize_model
+
+    with _model_file(model) as path:
+        return quantize_model(path, calib, output, fmt=format, per_channel=per_channel, activation_type=activations)
+
+
+def assemble(source: PathLike, isa: PathLike = "darwin3") -> np.ndarray:
+    """The program words (uint16) of an assembly file, as `sdannc asm` encodes them; isa: a name
+    under isa/ or a YAML file."""
+    from .isa import assemble_file, load_isa
+
+    isa_table = load_isa(str(isa))
+    return isa_table.encode_program(assemble_file(source, isa_table))
+
+
+def disassemble(program: PathLike, isa: PathLike = "darwin3") -> str:
+    """The assembly text of a program binary (raw little-endian 16-bit words), as `sdannc disasm` prints it."""
+    from .isa import disassemble_file, load_isa
+
+    return disassemble_file(program, load_isa(str(isa)))
+
+
+def _target(target: TargetLike) -> Target:
+    from .target import Target, load_target
+
+    return target if isinstance(target, Target) else load_target(str(target))
+
+
+def _chip_image(image: CompiledModel | ChipImage | PathLike, expected: Target | None) -> tuple[ChipImage, str]:
+    """The image to simulate and the name its messages give it; one built for another target than
+    `expected` is refused. A folder's report.json is not read: simulating does not need it."""
+    from .image import ChipImage, check_built_for, read_image
 
     if isinstance(image, CompiledModel):
         chip, where = image.image, image.where
     elif isinstance(image, ChipImage):
         chip, where = image, "<image>"
     else:
-        chip, where = load(image).image, str(image)
-    x, name = as_batch(x, "input")
-    result, report = run_batch(Simulator(chip, where), x, name, lanes)  # Simulator.run checks x's shape and dtype
-    return SimulationResult(result.outputs, report)
-
-
-def run_golden(model: ModelLike, x: BatchLike, target: TargetLike = "darwin3", *, config: PathLike | dict | None = None,
-           calib: BatchLike | None = None) -> np.ndarray:
-    """The golden model's outputs on x, as `sdannc run --engine golden` gives them: what the chip
-    computes, bit for bit, without building an image. Arguments as for compile() and simulate();
-    raises SdanncError, with the CLI's messages."""
-    from .compiler import compile_inputs, golden_outputs
-    from .fileio import as_batch
-
-    target, plan, calib = compile_inputs(target, config, calib)
-    x, name = as_batch(x, "input")
-    with _model_file(model) as path:
-        return golden_outputs(path, x, target, plan, calib, name)
+        return read_image(image, expect_target=expected), str(image)
+    if expected is not None:
+        check_built_for(chip.target, expected, where)
+    return chip, where
 
 
 @contextmanager

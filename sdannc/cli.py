@@ -1,4 +1,5 @@
-"""The `sdannc` command: each subcommand reads its options and hands over to a library function.
+"""The `sdannc` command: a thin layer over the Python API (sdannc/api.py). Each subcommand reads its
+options, calls one API function, and prints or writes what it returns; the work is the API's.
 
 A SdanncError from any subcommand is the user's to fix: it prints as one line,
 `sdannc: error: <message>`, on stderr and exits with code 2; so do click's usage errors (a bad option
@@ -15,11 +16,12 @@ from pathlib import Path
 
 import click
 
+from . import api
 from .version import __version__
 from .errors import SdanncError
-from .fileio import IMAGE_FORMAT, REPORT_FORMAT, check_output_folder
-from .passes import STEP_NAMES
-from .isa import assemble_file, disassemble_file, load_isa, write_program_bin
+from .fileio import IMAGE_FORMAT, REPORT_FORMAT, check_output_folder, check_writable, json_bytes, save_all, save_array
+from .passes import STEP_NAMES  # the names --dump-ir offers, when the options are declared
+from .backend import BACKEND_STEP_NAMES
 
 
 class _Group(click.Group):
@@ -115,8 +117,9 @@ def _output_folder(kind: str, what: str, *inputs: str):
 @_isa_option
 def asm(source: Path, output: Path, isa_name: str) -> None:
     """Assemble SOURCE (.s) into a program binary."""
-    isa = load_isa(isa_name)
-    words = isa.encode_program(assemble_file(source, isa))
+    from .isa import write_program_bin
+
+    words = api.assemble(source, isa=isa_name)
     write_program_bin(output, words)
     click.echo(f"{output}: {len(words)} words")
 
@@ -126,7 +129,7 @@ def asm(source: Path, output: Path, isa_name: str) -> None:
 @_isa_option
 def disasm(program: Path, isa_name: str) -> None:
     """Print the assembly text of a program binary."""
-    click.echo(disassemble_file(program, load_isa(isa_name)), nl=False)
+    click.echo(api.disassemble(program, isa=isa_name), nl=False)
 
 
 # ---- compiler ---------------------------------------------------------------------------------
@@ -151,24 +154,26 @@ def _compile_options(command):
 @_target_option
 @_output_folder(IMAGE_FORMAT, "the chip image and report.json", "model", "calib_path", "config_path", "target_name")
 @_compile_options
-@click.option("--dump-ir", "dump_ir", type=click.Choice(STEP_NAMES), multiple=True,
-              help="Print the IR after this step (repeatable).")
+@click.option("--dump-ir", "dump_ir", type=click.Choice(STEP_NAMES + BACKEND_STEP_NAMES), multiple=True,
+              help="Print the IR after this pass, or the backend's tiles and placement after this backend "
+                   "step (repeatable).")
 @_quiet_option
 def compile_command(model: Path, target_name: str, out_dir: Path, force: bool, calib_path: Path | None,
                     config_path: Path | None, dump_ir, quiet: bool) -> None:
     """Compile a quantized ONNX MODEL into a chip image."""
     from .backend.report import summary_table
-    from .compiler import compile_model
 
     def observe(step, graph):
         if step in dump_ir:
             click.echo(f"== IR after {step} ==\n{graph.dump()}")
 
     with _status("compile", quiet) as status:
-        report = compile_model(model, target_name, out_dir, calib_path, observe, config_path, status.update,
-                               status.milestone, force)
+        compiled = api.compile(model, target_name, config=config_path, calib=calib_path, observe=observe,
+                               status=status.update, milestone=status.milestone)
+        status.update(f"writing {out_dir}")
+        compiled.save(out_dir, force)
     if not quiet:
-        click.echo(summary_table(report))
+        click.echo(summary_table(compiled.report))
         click.echo(f"image written to {out_dir}")
 
 
@@ -184,12 +189,8 @@ def compile_command(model: Path, target_name: str, out_dir: Path, force: bool, c
 def run(model: Path, input_path: Path, output_path: Path, engine: str, target_name: str,
         config_path: Path | None, calib_path: Path | None) -> None:
     """Run a quantized ONNX MODEL as the chip computes it, without writing an image."""
-    from .compiler import run_model
-    from .fileio import load_batch, save_array
-
-    x = load_batch(input_path, "input")
-    save_array(output_path, run_model(model, x, target_name, engine, str(input_path), config_path=config_path,
-                                      calib_path=calib_path))
+    save_array(output_path, api.run(model, input_path, target_name, engine=engine, config=config_path,
+                                    calib=calib_path))
     click.echo(f"outputs written to {output_path}")
 
 
@@ -210,12 +211,13 @@ def run(model: Path, input_path: Path, output_path: Path, engine: str, target_na
 def verify(ctx: click.Context, model: Path, input_path: Path, target_name: str, config_path: Path | None,
            calib_path: Path | None, json_path: Path | None, max_steps: int, max_frac: float, quiet: bool) -> None:
     """Compare every layer of MODEL on the chip with onnxruntime: exit 1 at the first layer beyond the bound."""
-    from .verify import Bound, verify_model
-    from .verify.text import summary_lines
+    from .verification.text import summary_lines
 
-    bound = Bound(max_steps, max_frac)
     with _progress("verify", "simulating", "ticks", quiet) as progress:
-        result = verify_model(model, input_path, target_name, config_path, calib_path, bound, json_path, progress)
+        result = api.verify(model, input_path, target_name, config=config_path, calib=calib_path,
+                            max_steps=max_steps, max_frac=max_frac, progress=progress)
+    if json_path is not None:
+        save_all({json_path: json_bytes(result.as_json())})
     if not quiet:
         for line in summary_lines(result.as_json()):
             click.echo(line)
@@ -234,9 +236,7 @@ def verify(ctx: click.Context, model: Path, input_path: Path, target_name: str, 
 @click.option("--activations", type=click.Choice(["uint8", "int8"]), default="uint8", show_default=True)
 def quantize(model: Path, calib_path: Path, output_path: Path, fmt: str, per_channel: bool, activations: str) -> None:
     """Quantize a float ONNX MODEL with onnxruntime's static quantizer."""
-    from .quantize import quantize_model
-
-    quantize_model(model, calib_path, output_path, fmt=fmt, per_channel=per_channel, activation_type=activations)
+    api.quantize(model, calib_path, output_path, format=fmt, per_channel=per_channel, activations=activations)
     click.echo(f"quantized model written to {output_path}")
 
 
@@ -255,14 +255,13 @@ def quantize(model: Path, calib_path: Path, output_path: Path, fmt: str, per_cha
 def tune(model: Path, calib_path: Path, labels_path: Path, max_drop: float, output_path: Path, target_name: str,
          quiet: bool) -> None:
     """Choose RoT / DRLO per layer: fewest synaptic operations within an accuracy-drop limit."""
-    from .compiler import tune_model
-    from .fileio import check_writable, save_all
-    from .tune import pareto_table
+    from .tuning import pareto_table
 
     check_writable(output_path)  # before the search, not after it
     with _progress("tune", "tuning", "configurations", quiet) as progress:
-        result, text = tune_model(model, target_name, calib_path, labels_path, max_drop, progress)
-    save_all({output_path: text.encode()})
+        tuning = api.tune(model, calib_path, labels_path, target_name, max_drop=max_drop, progress=progress)
+    tuning.save(output_path)
+    result = tuning.result
     if not quiet:
         click.echo(pareto_table(result))
         base, best = result.baseline, result.chosen
@@ -291,12 +290,16 @@ def tune(model: Path, calib_path: Path, labels_path: Path, max_drop: float, outp
 def sim(image_dir: Path, input_path: Path, output_path: Path, report_path: Path | None, target_name: str | None,
         lanes: int, quiet: bool) -> None:
     """Run IMAGE_DIR on the cycle-level simulator."""
-    from .sim.run import simulate, summary_lines
+    from .sim.run import summary_lines
 
+    for path in (output_path, report_path):  # before the run, not after it
+        if path is not None:
+            check_writable(path)
     with _progress("sim", "simulating", "ticks", quiet) as progress:
-        report = simulate(image_dir, input_path, output_path, report_path, target_name, lanes, progress)
+        result = api.simulate(image_dir, input_path, target=target_name, lanes=lanes, progress=progress)
+    result.save(output_path, report_path)
     if not quiet:
-        for line in summary_lines(report):
+        for line in summary_lines(result.report):
             click.echo(line)
         click.echo(f"outputs written to {output_path}" + (f", report to {report_path}" if report_path else ""))
 
@@ -310,11 +313,10 @@ def sim(image_dir: Path, input_path: Path, output_path: Path, report_path: Path 
 @_quiet_option
 def report(image_dir: Path, input_path: Path, out_dir: Path, force: bool, lanes: int, quiet: bool) -> None:
     """Spikes, SOPs, bit positions, sparsification, energy and timing of a compiled IMAGE_DIR, as HTML."""
-    from .activity_report import collect, write_report
-
     with _progress("report", "simulating", "ticks", quiet) as progress:
-        data = collect(image_dir, input_path, lanes, progress)
-    write_report(data, out_dir, force)
+        measured = api.report(image_dir, input_path, lanes=lanes, progress=progress)
+    measured.save(out_dir, force)
+    data = measured.data
     if not quiet:
         t, e = data["totals"], data["energy_per_sample_pj"]
         click.echo(f"{data['samples']} samples: {t['spikes_per_sample']:,.0f} spikes and {t['sops_per_sample']:,.0f} "

@@ -8,18 +8,15 @@ from typing import Callable
 
 import numpy as np
 
-from .backend import build_image, build_layers
+from .backend import build_image
 from .backend.capacity import LayerNeed, check_capacity
 from .backend.report import compile_report
 from .config import load_config, parse_config
-from .fileio import as_batch, json_bytes, load_array, load_batch
+from .fileio import as_batch, json_bytes
 from .frontend import load_onnx
-from .errors import SdanncError
 from .golden import run as golden_run
-from .golden.interpreter import check_input
 from .image import ChipImage, write_image
 from .ir.graph import Graph
-from .neurons import SPARSIFY_REGISTERS
 from .passes import Options, run_pipeline
 from .sparsify import Plan
 from .target import Target, load_target
@@ -67,7 +64,8 @@ def compile_in_memory(model_path, target: Target, calib: np.ndarray | None = Non
                       observe: Callable[[str, Graph], None] | None = None,
                       plan: Plan | None = None, status: Callable[[str], None] | None = None,
                       milestone: Callable[[str], None] | None = None) -> Compiled:
-    """compile_to_image, keeping the layers' tiles too."""
+    """compile_to_image, keeping the layers' tiles too. `observe(step, state)` sees the IR after each
+    pass and the backend's state after each of its steps (backend/build.py)."""
     status = status or (lambda text: None)
     milestone = milestone or (lambda text: None)
 
@@ -80,12 +78,8 @@ def compile_in_memory(model_path, target: Target, calib: np.ndarray | None = Non
     graph, needs = lower_within_capacity(model_path, target, calib, observe=each_step, plan=plan)
     milestone(f"read and lowered {len(needs)} layers; estimate: at least {sum(n.cores for n in needs)} of "
               f"{target.core_count()} cores")
-    image, layers = build_image(graph, target, status, milestone)
+    image, layers = build_image(graph, target, status, milestone, observe, model=Path(model_path).name)
     report = compile_report(graph, image, layers, target, str(model_path))
-    image.meta = {"model": Path(model_path).name, "layers": [r["layer"] for r in report["layers"]],
-                  "sparsify": {r["layer"]: r["sparsify"] for r in report["layers"] if r["sparsify"]},
-                  "sparsify_registers": {n.name: SPARSIFY_REGISTERS[n.op] for n in graph.nodes
-                                         if "sparsify" in n.attrs}}
     return Compiled(graph, image, layers, report)
 
 
@@ -114,41 +108,8 @@ def compile_model(model_path, target_name: str, out_dir, calib_path=None,
     return report
 
 
-def run_model(model_path, x: np.ndarray, target_name: str, engine: str, name: str = "input", lanes: int = 1,
-              config_path=None, calib_path=None):
-    """The model's outputs on x, from the golden model or from the simulator of the compiled image."""
-    target, plan, calib = compile_inputs(target_name, config_path, calib_path)
-    if engine == "golden":
-        return golden_outputs(model_path, x, target, plan, calib, name)
-    from .sim import Simulator
-
-    _, image, _ = compile_to_image(model_path, target, calib, plan=plan)
-    return Simulator(image, str(model_path)).run(x, lanes=lanes, name=name).outputs
-
-
 def golden_outputs(model_path, x: np.ndarray, target: Target, plan: Plan | None = None,
                    calib: np.ndarray | None = None, name: str = "input") -> np.ndarray:
     """The golden model's outputs on x: what the compiled image computes, without an image."""
     return golden_run(lower(model_path, target, calib, plan=plan), x, target.arith, name)
 
-
-def tune_model(model_path, target_name: str, calib_path, labels_path, max_drop: float, progress=None):
-    """`sdannc tune`: the search result and the compile config text that applies its choice."""
-    from .backend.synapses import synapse_counts
-    from .config import config_text
-    from .tune import check_labels, chosen_plan, tune
-
-    if max_drop < 0:
-        raise SdanncError(f"--max-drop {max_drop}: must not be negative (points of accuracy)")
-    target = load_target(target_name)
-    x = load_batch(calib_path, "calibration input")
-    labels = check_labels(load_array(labels_path, "labels"), x.shape[0], str(labels_path))
-    graph, _ = lower_within_capacity(model_path, target)
-    check_input(graph, x, str(calib_path))
-    layers = build_layers(graph, target)  # the tables give the synapses per spike; no placement needed
-    result = tune(graph, x, labels, target.arith, synapse_counts(graph, layers), max_drop, progress)
-    base, best = result.baseline, result.chosen
-    header = (f"sdannc tune {Path(model_path).name} -t {target.name} --max-drop {max_drop}\n"
-              f"golden model on {x.shape[0]} samples of {Path(calib_path).name}: accuracy {base.accuracy:.2f}% -> "
-              f"{best.accuracy:.2f}%, SOPs per sample {base.sops:,.0f} -> {best.sops:,.0f}")
-    return result, config_text(chosen_plan(result), header)

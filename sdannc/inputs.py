@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import SdanncError
-from .image.codec import input_dtype_ok
+from .ir.codec import input_dtype_ok
 
 
 def check_batch(x: np.ndarray, shape, what: str, against: str, encode: dict | None = None,

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import SdanncError
-from .ir.graph import CODE_BITS, CODE_MAX
+from .ir.codes import CODE_BITS, CODE_MAX
 
 METHODS = ("rot", "drlo")
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from sdannc.image import ChipImage, ImageBuilder, Schedule
-from sdannc.ir.graph import CODE_BITS as BITS, CODE_MAX, Node
+from sdannc.ir.codes import CODE_BITS as BITS, CODE_MAX
+from sdannc.ir.graph import Node
 from sdannc.isa import assemble_file, load_isa
 from sdannc import arith
 from sdannc.neurons import NEURONS

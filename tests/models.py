@@ -2,7 +2,7 @@
 
 Everything here is offline and deterministic (fixed seeds). The float builders make models with
 He-ish random weights so that activations are not all zero; `quantize` turns any of them into an
-onnxruntime-quantized model through `sdannc.quantize.quantize_model`, and `ort_run` runs a model on
+onnxruntime-quantized model through `sdannc.quantization.quantize_model`, and `ort_run` runs a model on
 onnxruntime's CPU provider, the reference every compiler stage is compared against.
 
 Input shapes: the MLPs take [N, 64], the CNNs [N, 1, 8, 8] (the 8x8 digits); `N` is symbolic except
@@ -281,9 +281,9 @@ def _tmpdir() -> Path:
 def quantize(model: onnx.ModelProto, calib_x: np.ndarray | None = None, fmt: str = "qdq",
              per_channel: bool = False, act_type: str = "uint8", out_dir: str | Path | None = None,
              preprocess: bool = True) -> Path:
-    """Quantize a float model with sdannc.quantize (onnxruntime's quantize_static); returns the path
+    """Quantize a float model with sdannc.quantization (onnxruntime's quantize_static); returns the path
     of the quantized .onnx (in out_dir, or a temporary folder that lives as long as the process)."""
-    from sdannc.quantize import quantize_model
+    from sdannc.quantization import quantize_model
 
     out_dir = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(dir=_tmpdir()))
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -51,7 +51,7 @@ class Writer(NamedTuple):
 
 WRITERS = [
     Writer("compile", lambda i, out: ["compile", i.model, "-o", out, "-q"], "sdannc-image",
-           "sdannc.compiler.compile_model"),
+           "sdannc.compiler.compile_in_memory"),
     Writer("report", lambda i, out: ["report", i.image, "-i", i.x, "-o", out, "-q"], "sdannc-report",
            "sdannc.activity_report.collect"),
 ]

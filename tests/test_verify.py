@@ -18,15 +18,15 @@ import pytest
 
 import models
 from cli_checks import assert_user_error, progress_lines
-from sdannc import verify as verify_module
+from sdannc import verification as verify_module
 from sdannc.cli import main
 from sdannc.compiler import lower
 from sdannc.golden import run as golden_run
 from sdannc.reference import DEFAULT, Reference, reference
 from sdannc.sim import Simulator
 from sdannc.target import load_target
-from sdannc.verify.onnx_tensors import corresponding, quantizations
-from sdannc.verify.text import HEAD
+from sdannc.verification.onnx_tensors import corresponding, quantizations
+from sdannc.verification.text import HEAD
 
 EXACT_VARIANTS = [("qdq", False, "uint8"), ("qdq", True, "int8"), ("qop", False, "int8"), ("qop", True, "uint8")]
 # an MLP and a CNN (batch fixed to 1: a batch of 16 must verify all the same), and the Add nets
@@ -112,8 +112,8 @@ def test_onnxruntime_tensors_are_those_the_whole_model_computes(inputs, per_chan
     that pool unfused, in float, and round some of its ties otherwise."""
     import onnx
 
-    from sdannc.golden.ops import OPS
-    from sdannc.verify.onnx_tensors import readers
+    from sdannc.neurons import OPS
+    from sdannc.verification.onnx_tensors import readers
 
     path = models.quantized("cnn_pool", "qdq", per_channel, "int8")
     model, target = onnx.load(str(path)), load_target("darwin3-wide")

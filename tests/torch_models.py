@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .models import as_images, digits_data, quantize
+from models import as_images, digits_data, quantize
 
 SEED = 0
 

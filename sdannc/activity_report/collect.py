@@ -18,9 +18,9 @@ import numpy as np
 
 from ..activity import INPUT_LAYER, sample_totals, simulated_activity
 from ..errors import SdanncError
-from ..fileio import load_batch
+from ..fileio import as_batch
 from ..image import ChipImage, read_image
-from ..ir.graph import CODE_MAX
+from ..ir.codes import CODE_MAX
 from ..sim import Simulator
 from ..sim.report import build_report
 from ..sparsify import parse_setting
@@ -56,16 +56,15 @@ def without_sparsification(image: ChipImage) -> ChipImage:
     return plain
 
 
-def _compile_report(image_dir: Path) -> dict:
+def _compile_report(image_dir: Path):
+    """report.json beside the image, as JSON (checked by collect_image); None if there is none."""
     path = image_dir / "report.json"
     if not path.is_file():
-        raise SdanncError(f"image {image_dir}: no report.json beside it: compile it with `sdannc compile` first")
+        return None
     try:
-        data = json.loads(path.read_text())
+        return json.loads(path.read_text())
     except (ValueError, UnicodeDecodeError) as exc:
         raise SdanncError(f"image {image_dir}: report.json is not readable JSON ({exc}): recompile") from None
-    _check_compile_report(data, f"image {image_dir}: report.json")
-    return data
 
 
 def _count(value) -> bool:
@@ -90,10 +89,10 @@ def _check_compile_report(data, where: str) -> None:
                               "'neurons', 'cores', 'macs'): recompile")
 
 
-def _sparsified(image: ChipImage, image_dir: Path) -> dict[str, dict]:
+def _sparsified(image: ChipImage, image_where: str) -> dict[str, dict]:
     """Layer -> its RoT / DRLO setting, as the compiler noted them in the image's meta (free-form in
     the image format, so checked here, where the page is about to print them)."""
-    where = f"image {image_dir}: network.json: meta.sparsify"
+    where = f"image {image_where}: network.json: meta.sparsify"
     section = image.meta.get("sparsify", {})
     if not isinstance(section, dict):
         raise SdanncError(f"{where} is not a mapping of layers to settings: recompile")
@@ -107,16 +106,25 @@ def _run(image: ChipImage, where: str, x: np.ndarray, name: str, lanes: int, pro
     return simulated_activity(sim, result.counters), build_report(sim, result)
 
 
-def collect(image_dir, input_path, lanes: int = 1, progress=None) -> dict:
+def collect(image_dir, x, lanes: int = 1, progress=None) -> dict:
+    """The report's numbers for the image in image_dir, with the report.json beside it, on the batch x
+    (a .npy path or an array)."""
     image_dir = Path(image_dir)
     image = read_image(image_dir)
-    compiled = _compile_report(image_dir)
-    x = load_batch(input_path, "input")
-    sparsified = _sparsified(image, image_dir)  # the image's meta checked before any run (and progress line)
+    return collect_image(image, _compile_report(image_dir), str(image_dir), x, lanes, progress)
+
+
+def collect_image(image: ChipImage, compiled: dict | None, where: str, x, lanes: int = 1, progress=None) -> dict:
+    """collect() of an image in memory and its compile report (None if it has none); `where` names it."""
+    if compiled is None:
+        raise SdanncError(f"image {where}: no report.json beside it: compile it with `sdannc compile` first")
+    _check_compile_report(compiled, f"image {where}: report.json")
+    x, input_name = as_batch(x, "input")
+    sparsified = _sparsified(image, where)  # the image's meta checked before any run (and progress line)
     unsparsified = without_sparsification(image) if sparsified else None
-    activity, sim = _run(image, str(image_dir), x, str(input_path), lanes, progress)
+    activity, sim = _run(image, where, x, input_name, lanes, progress)
     samples = x.shape[0]  # after the run, which checks the input's shape
-    plain = _run(unsparsified, str(image_dir), x, str(input_path), lanes, None)[0] if sparsified else activity
+    plain = _run(unsparsified, where, x, input_name, lanes, None)[0] if sparsified else activity
 
     rows = []
     for name, info in [(INPUT_LAYER, {"op": "input", "neurons": image.io.n_inputs, "cores": 0, "macs": 0})] + \
@@ -142,10 +150,10 @@ def collect(image_dir, input_path, lanes: int = 1, progress=None) -> dict:
     clock_hz = sim["clock_mhz"] * 1e6
     pj_per_sop = sim["energy"]["pj_per_sop"]
     return {
-        "image": str(image_dir),
+        "image": where,
         "model": compiled.get("model"),
         "target": sim["target"],
-        "input": str(input_path),
+        "input": input_name,
         "samples": samples,
         "cores_used": compiled["cores_used"],
         "cores_available": compiled["cores_available"],

@@ -2,7 +2,7 @@
 
 Building the tables of a network costs time and memory in proportion to its size: VGG-16 at
 224 x 224 went past 10 GB before placement could say that it needs thousands of cores. These bounds
-take one pass over the weights, and none of them can exceed what the backend will use (emit.py),
+take one pass over the weights, and none of them can exceed what the backend will use (tiling.py),
 so a network they refuse cannot fit; tests/compiler/test_capacity.py checks them against real
 builds of every model family. Per neuron layer (one IR node, its tiles on cores of its own):
 

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..ir import Node, Tensor, code_offset
-from ..ir.graph import CODE_MAX
+from ..ir import Node, Tensor
+from ..ir.codes import CODE_MAX, code_offset
+from ..ir.ops import ADD_CONST, CLAMP, CONCAT, LINEAR
 from .model import OnnxModel
 
 
@@ -168,11 +169,11 @@ class Converter:
             head = p.head
             shape = head["shape"]
             target = out if not steps else self.fresh(head["float"])
-            attrs = dict(head["attrs"], **({"clamp": clamp} if head["op"] != "concat" else {}))
+            attrs = dict(head["attrs"], **({"clamp": clamp} if head["op"] != CONCAT else {}))
             self.emit(p.node, head["op"], head["inputs"], target, shape, quant, attrs, head["params"])
             current = target
-            if head["op"] == "concat" and clamp != (0, CODE_MAX):
-                steps.append((p.node + ":clamp", "clamp", {"clamp": clamp}, p.shape, out))
+            if head["op"] == CONCAT and clamp != (0, CODE_MAX):
+                steps.append((p.node + ":clamp", CLAMP, {"clamp": clamp}, p.shape, out))
         else:
             current = p.source
             src = self.quant_of(current)
@@ -199,7 +200,7 @@ class Converter:
         src = self.quant_of(x)
         shape = self.tensors[x].shape
         if src == quant:
-            return self.emit(name, "clamp", [x], out, shape, quant, {"clamp": clamp})
+            return self.emit(name, CLAMP, [x], out, shape, quant, {"clamp": clamp})
         if len(shape) == 3:
             c = shape[0]
             attrs = {"kind": "conv", "kernel": (1, 1), "strides": (1, 1), "pads": (0, 0, 0, 0),
@@ -214,7 +215,7 @@ class Converter:
         params = {"weight": weight, "weight_scale": np.ones(c), "bias": np.zeros(c, np.int64)}
         self.notes.append(f"{name}: requantization from scale {src.scale:.6g} to {quant.scale:.6g} "
                           "became an identity layer")
-        return self.emit(name, "linear", [x], out, shape, quant, attrs, params)
+        return self.emit(name, LINEAR, [x], out, shape, quant, attrs, params)
 
     # ------------------------------------------------------------------ folding a constant add
 
@@ -222,7 +223,7 @@ class Converter:
         """The head of `ir + const` for a linear layer's quantized output `ir`: onnxruntime rounds the
         layer's output, then adds the constant and rounds again (QLinearAdd); so does the IR."""
         producer = next((n for n in self.nodes if n.output == ir), None)
-        if producer is None or producer.op != "linear":
+        if producer is None or producer.op != LINEAR:
             self.m.node_fail(node, "adds a constant to a tensor that is not the output of a linear layer "
                                    "(MatMul/Gemm/Conv); sdannc supports a constant Add only as a layer's bias")
         nout = producer.params["weight"].shape[0]
@@ -232,13 +233,13 @@ class Converter:
                                    f"for {nout} outputs")
         self.notes.append(f"{self.m.node_name(node)}: the constant Add after {producer.name}'s quantized output "
                           "is its own layer, rounded again as onnxruntime does")
-        return {"op": "add_const", "inputs": [ir], "attrs": {}, "params": {"constant": vec},
+        return {"op": ADD_CONST, "inputs": [ir], "attrs": {}, "params": {"constant": vec},
                 "shape": self.tensors[ir].shape, "float": node.output[0]}
 
     def fold_bias(self, node, p: Pending, const: np.ndarray) -> Pending:
         """p's linear layer with constant `const` (real values) added to its bias."""
         head = p.head
-        if head is None or head["op"] != "linear" or p.ops or not (math.isinf(p.lo) and math.isinf(p.hi)):
+        if head is None or head["op"] != LINEAR or p.ops or not (math.isinf(p.lo) and math.isinf(p.hi)):
             self.m.node_fail(node, "adds a constant to something other than a linear layer's output")
         params = head["params"]
         nout = params["weight"].shape[0]

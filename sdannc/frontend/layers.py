@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from ..ir.ops import LINEAR
 from .convert import Converter
 from .ops import conv_geometry
 
@@ -87,7 +88,7 @@ def linear_head(c: Converter, node, x: str, w: np.ndarray, w_scale, w_zp, w_axis
     else:
         b = np.zeros(nout, np.int64)
     params = {"weight": weight, "weight_scale": ws, "bias": b}
-    return {"op": "linear", "inputs": [x], "attrs": ir_attrs, "params": params, "shape": tuple(out_shape),
+    return {"op": LINEAR, "inputs": [x], "attrs": ir_attrs, "params": params, "shape": tuple(out_shape),
             "float": node.output[0]}
 
 

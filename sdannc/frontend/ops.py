@@ -12,6 +12,8 @@ from typing import Callable
 import numpy as np
 from onnx import helper
 
+from ..ir.ops import MAXPOOL, RESHAPE, TRANSPOSE
+
 Fail = Callable[[str], "None"]
 
 
@@ -194,16 +196,16 @@ def exact_op(node, attrs: dict, in_shape: tuple, consts: dict, fail: Fail) -> tu
         if len(node.output) > 1 and node.output[1]:
             fail("the Indices output is not supported")
         geo, shape = pool_geometry(op, attrs, in_shape, fail)
-        return "maxpool", geo, shape
+        return MAXPOOL, geo, shape
     if op == "Transpose":
         perm, shape = transpose_perm(attrs, in_shape, fail)
-        return "transpose", {"perm": perm}, shape
+        return TRANSPOSE, {"perm": perm}, shape
     if op == "Flatten":
-        return "reshape", {}, flatten_shape(attrs, in_shape, fail)
+        return RESHAPE, {}, flatten_shape(attrs, in_shape, fail)
     if op == "Reshape":
         if len(node.input) < 2 or node.input[1] not in consts:
             fail("the target shape is not a constant")
-        return "reshape", {}, reshape_shape(in_shape, consts[node.input[1]], int(attrs.get("allowzero", 0)), fail)
+        return RESHAPE, {}, reshape_shape(in_shape, consts[node.input[1]], int(attrs.get("allowzero", 0)), fail)
     axes = attrs.get("axes")
     if len(node.input) > 1 and node.input[1]:
         if node.input[1] not in consts:
@@ -211,4 +213,4 @@ def exact_op(node, attrs: dict, in_shape: tuple, consts: dict, fail: Fail) -> tu
         axes = consts[node.input[1]].reshape(-1).tolist()
     if op == "Unsqueeze" and axes is None:
         fail("no axes given")
-    return "reshape", {}, squeeze_shape(op, in_shape, axes, fail)
+    return RESHAPE, {}, squeeze_shape(op, in_shape, axes, fail)

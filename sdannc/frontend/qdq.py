@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from ..ir.ops import ADD, AVGPOOL, CONCAT
 from .convert import ConstQ, Converter, Pending, Quant
 from .layers import check_gemm, linear_head
 from .ops import EXACT_OPS, attrs_of, concat_shape, exact_op, pool_geometry
@@ -158,7 +159,7 @@ def _add(c: Converter, node, name: str) -> object:
     shape = c.tensors[xa].shape
     if c.tensors[xb].shape != shape:
         c.m.node_fail(node, f"broadcasting {list(shape)} + {list(c.tensors[xb].shape)} is not supported")
-    head = {"op": "add", "inputs": [xa, xb], "attrs": {}, "params": {}, "shape": shape, "float": node.output[0]}
+    head = {"op": ADD, "inputs": [xa, xb], "attrs": {}, "params": {}, "shape": shape, "float": node.output[0]}
     return Pending(name, shape, head=head)
 
 
@@ -186,12 +187,12 @@ def on_float_op(c: Converter, node) -> None:
     elif op in ("AveragePool", "GlobalAveragePool"):
         x = c.f_input(node, node.input[0])
         geo, shape = pool_geometry(op, attrs, c.tensors[x].shape, fail)
-        head = {"op": "avgpool", "inputs": [x], "attrs": geo, "params": {}, "shape": shape, "float": out}
+        head = {"op": AVGPOOL, "inputs": [x], "attrs": geo, "params": {}, "shape": shape, "float": out}
         c.floats[out] = Pending(name, shape, head=head)
     elif op == "Concat":
         xs = [c.f_input(node, i) for i in node.input]
         shape, axis = concat_shape([c.tensors[x].shape for x in xs], int(attrs.get("axis", 0)), fail)
-        head = {"op": "concat", "inputs": xs, "attrs": {"axis": axis}, "params": {}, "shape": shape, "float": out}
+        head = {"op": CONCAT, "inputs": xs, "attrs": {"axis": axis}, "params": {}, "shape": shape, "float": out}
         c.floats[out] = Pending(name, shape, head=head)
     else:  # Relu, Clip and exact ops go on with what their input is
         value = c.floats.get(node.input[0])

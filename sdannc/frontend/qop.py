@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir.graph import CODE_MAX
+from ..ir.codes import CODE_MAX
+from ..ir.ops import ADD, AVGPOOL, CONCAT
 from .convert import Converter, Quant
 from .layers import check_gemm, linear_head
 from .ops import attrs_of, concat_shape, exact_op, pool_geometry
@@ -40,7 +41,7 @@ def _read(c: Converter, node, x: str, scale: str, zp: str) -> str:
 
 def _emit_head(c: Converter, node, head: dict, quant: Quant, clamp=FULL) -> None:
     out = node.output[0]
-    attrs = dict(head["attrs"], **({"clamp": clamp} if head["op"] != "concat" else {}))
+    attrs = dict(head["attrs"], **({"clamp": clamp} if head["op"] != CONCAT else {}))
     c.emit(c.m.node_name(node), head["op"], head["inputs"], out, head["shape"], quant, attrs, head["params"])
     c.qmap[out] = out
 
@@ -100,7 +101,7 @@ def on_add(c: Converter, node) -> None:
     shape = c.tensors[a].shape
     if c.tensors[b].shape != shape:
         c.m.node_fail(node, f"broadcasting {list(shape)} + {list(c.tensors[b].shape)} is not supported")
-    _emit_head(c, node, {"op": "add", "inputs": [a, b], "attrs": {}, "params": {}, "shape": shape}, out_quant)
+    _emit_head(c, node, {"op": ADD, "inputs": [a, b], "attrs": {}, "params": {}, "shape": shape}, out_quant)
 
 
 def on_pool(c: Converter, node) -> None:
@@ -110,7 +111,7 @@ def on_pool(c: Converter, node) -> None:
         c.m.node_fail(node, "channels_last=1 is not supported")
     x = _read(c, node, ins[0], ins[1], ins[2])
     geo, shape = pool_geometry(node.op_type, attrs, c.tensors[x].shape, lambda w: c.m.node_fail(node, w))
-    _emit_head(c, node, {"op": "avgpool", "inputs": [x], "attrs": geo, "params": {}, "shape": shape},
+    _emit_head(c, node, {"op": AVGPOOL, "inputs": [x], "attrs": geo, "params": {}, "shape": shape},
                quant_params(c, node, ins[3], ins[4]))
 
 
@@ -121,7 +122,7 @@ def on_concat(c: Converter, node) -> None:
     xs = [_read(c, node, ins[i], ins[i + 1], ins[i + 2]) for i in range(2, len(ins), 3)]
     shape, axis = concat_shape([c.tensors[x].shape for x in xs], int(attrs_of(node).get("axis", 0)),
                                lambda w: c.m.node_fail(node, w))
-    _emit_head(c, node, {"op": "concat", "inputs": xs, "attrs": {"axis": axis}, "params": {}, "shape": shape},
+    _emit_head(c, node, {"op": CONCAT, "inputs": xs, "attrs": {"axis": axis}, "params": {}, "shape": shape},
                quant_params(c, node, ins[0], ins[1]))
 
 

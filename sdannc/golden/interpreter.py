@@ -1,46 +1,20 @@
-"""Run a hardware-level IR graph on code arrays with the golden ops.
-
-`walk` is the one loop over a graph's nodes: the golden model, the measured sums of --calib
-(passes/measure.py) and the tuner's re-runs (tune.py) differ only in how a node is applied and
-where the walk starts.
-"""
+"""Run a hardware-level IR graph on code arrays with the golden ops (neurons.golden_op): the loop
+is ir/evaluate.walk, shared with the --calib measurement and the tuner."""
 
 from __future__ import annotations
 
-from typing import Callable
-
 import numpy as np
 
-from ..image.codec import decode_output, encode_input
 from ..inputs import check_batch
-from ..ir.graph import Graph, Node
-from .ops import OPS
-
-# (node, its inputs' codes, its output's shape, the target's arith) -> its output's codes
-Apply = Callable[[Node, list, tuple, dict], np.ndarray]
-
-
-def golden_op(node: Node, inputs: list[np.ndarray], shape: tuple, arith: dict) -> np.ndarray:
-    """The node's golden op on its inputs' codes."""
-    op = OPS.get(node.op)
-    if op is None:
-        raise ValueError(f"golden model has no op {node.op!r} (node {node.name}): lower the graph first")
-    return op(node, inputs, shape, arith)
-
-
-def walk(graph: Graph, values: dict[str, np.ndarray], arith: dict, start: int = 0,
-         apply: Apply = golden_op) -> dict[str, np.ndarray]:
-    """Every tensor's codes: those of `values` (the input's, or every tensor's before node `start`)
-    and the outputs of graph.nodes[start:], each made by `apply`. `values` is not changed."""
-    values = dict(values)
-    for node in graph.nodes[start:]:
-        values[node.output] = apply(node, [values[i] for i in node.inputs], graph.tensors[node.output].shape, arith)
-    return values
+from ..ir.codec import decode_output, encode_input
+from ..ir.evaluate import walk
+from ..ir.graph import Graph
+from ..neurons import golden_op
 
 
 def run_codes(graph: Graph, codes: np.ndarray, arith: dict, keep: bool = False) -> dict[str, np.ndarray] | np.ndarray:
     """Input codes [batch, *shape] -> output codes (or every tensor's codes, with keep=True)."""
-    values = walk(graph, {graph.input: codes.astype(np.int64)}, arith)
+    values = walk(graph, {graph.input: codes.astype(np.int64)}, arith, golden_op)
     return values if keep else values[graph.output]
 
 

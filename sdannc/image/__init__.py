@@ -5,7 +5,7 @@ See docs/image-format.md for the on-disk layout.
 
 from .model import ChipImage, CoreImage, IoMap, Schedule, DENDRITE_ABSOLUTE, DENDRITE_RELATIVE
 from .builder import ImageBuilder
-from .store import read_image, write_image
+from .store import check_built_for, read_image, write_image
 
 __all__ = [
     "ChipImage",
@@ -15,6 +15,7 @@ __all__ = [
     "DENDRITE_ABSOLUTE",
     "DENDRITE_RELATIVE",
     "ImageBuilder",
+    "check_built_for",
     "read_image",
     "write_image",
 ]

@@ -54,7 +54,7 @@ class IoMap:
     """Input elements to (core, dendrite, carried index) targets; output elements to (core, neuron)."""
 
     input_shape: tuple[int, ...]
-    input_encode: dict  # see sdannc/image/codec.py
+    input_encode: dict  # see sdannc/ir/codec.py
     input_ptr: np.ndarray  # int64 [n_inputs + 1]: CSR offsets into the three arrays below
     input_core: np.ndarray  # int64: index into ChipImage.cores
     input_dendrite: np.ndarray  # int64

@@ -22,7 +22,7 @@ from ..errors import SdanncError
 from ..fileio import IMAGE_FORMAT, MANIFEST, checksums, json_bytes, sha256, write_folder
 from ..target import Target, target_from_dict
 from .checks import check_image
-from .codec import check_input_spec, check_output_spec
+from ..ir.codec import check_input_spec, check_output_spec
 from .model import ChipImage, CoreImage, IoMap, Schedule
 
 FORMAT = IMAGE_FORMAT
@@ -246,6 +246,15 @@ def _shape(reader: _Reader, obj: dict, what: str) -> tuple[int, ...]:
     return tuple(shape)
 
 
+def check_built_for(target: Target, expected: Target, where: str) -> None:
+    """Refuse an image (`where` names it) built for `target` when `expected` was asked for (`-t`)."""
+    if expected.raw != target.raw:
+        raise SdanncError(
+            f"image {where}: built for target '{target.name}', not '{expected.name}': "
+            f"recompile with -t {expected.name} or drop -t"
+        )
+
+
 def read_image(path: str | os.PathLike, expect_target: Target | None = None) -> ChipImage:
     """Load and check an image; an image built for another target than `expect_target` is refused."""
     reader = _Reader(Path(path))
@@ -256,11 +265,8 @@ def read_image(path: str | os.PathLike, expect_target: Target | None = None) -> 
     target = target_from_dict(raw_target if isinstance(raw_target, dict) else {}, f"{path}/target.yaml")
     if target.name != reader.manifest.get("target"):
         raise reader.fail("manifest.json", f"says target '{reader.manifest.get('target')}' but target.yaml is '{target.name}'")
-    if expect_target is not None and expect_target.raw != target.raw:
-        raise SdanncError(
-            f"image {path}: built for target '{target.name}', not '{expect_target.name}': "
-            f"recompile with -t {expect_target.name} or drop -t"
-        )
+    if expect_target is not None:
+        check_built_for(target, expect_target, str(path))
     net = reader.json("network.json")
     sched = _field(reader, net, "schedule", dict)
     schedule = Schedule(

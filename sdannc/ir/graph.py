@@ -1,14 +1,15 @@
 """The IR: tensors of 8-bit codes, and layer nodes that compute on them.
 
-Every activation on the chip is an unsigned 8-bit *code* (0..255) sent as 8 spikes. A tensor's real
-value is `(code - zero_point) * scale`; an int8 tensor of ONNX is stored with code = value + 128, so
-its zero point here is the ONNX zero point + 128 (`code_offset`). Shapes are per sample: the batch
-axis of ONNX is dropped.
+Every activation on the chip is an unsigned 8-bit *code* (0..255) sent as 8 spikes (codes.py). A
+tensor's real value is `(code - zero_point) * scale`; an int8 tensor of ONNX is stored with code =
+value + 128, so its zero point here is the ONNX zero point + 128 (`code_offset`). Shapes are per
+sample: the batch axis of ONNX is dropped.
 
 Nodes come at two levels. The frontend emits *quantized* nodes (float scales, as in ONNX); the
 passes turn them into *hardware* nodes (integer multipliers and shifts, per-neuron biases) that the
 golden interpreter and the backend both read. Ops and what they carry (params are numpy arrays,
-attrs are small values):
+attrs are small values; ops.py names the ops and declares what each must carry after which pass,
+which verify.py checks):
 
 Quantized level (frontend output):
   linear     inputs [x]      attrs kind ('dense'|'conv'), clamp (lo, hi) codes;
@@ -41,15 +42,6 @@ from typing import Any
 
 import numpy as np
 
-CODE_BITS = 8
-CODE_MAX = (1 << CODE_BITS) - 1
-
-
-def code_offset(dtype: str) -> int:
-    """What is added to an ONNX quantized value to make its code: 0 for uint8, 128 for int8."""
-    return {"uint8": 0, "int8": 128}[dtype]
-
-
 @dataclass
 class Tensor:
     name: str
@@ -79,7 +71,7 @@ class Graph:
     output: str
     tensors: dict[str, Tensor]
     nodes: list[Node]  # in topological order
-    input_encode: dict  # how the user's input becomes codes (sdannc/image/codec.py)
+    input_encode: dict  # how the user's input becomes codes (ir/codec.py)
     output_decode: dict  # how output codes become the graph's output
     notes: list[str] = field(default_factory=list)  # what passes decided, for the report
 

@@ -4,11 +4,19 @@ Each module holds everything about one model (common.NeuronModel): its golden ar
 program (a template under isa/programs with its state and configuration layouts), how a core is
 set up for a layer of it, and its report label. The golden interpreter, the passes and the backend
 ask `NEURONS[node.op]`; which ops are neuron layers and which can sparsify follow from it. Adding a
-model is a module here, a line below, its template, and a pass that lowers to it (docs/compiler.md).
+model is a module here, a line below, its op's name and spec in ir/ops.py, its template, and a pass
+that lowers to it (docs/compiler.md).
+
+`golden_op` is the integer semantics of any hardware-level node: its model's `compute`, or the
+IR's data move (ir/evaluate.py); the golden model, the --calib measurement and the tuner apply it.
 """
 
 from __future__ import annotations
 
+import numpy as np
+
+from ..ir.evaluate import DATA_MOVES
+from ..ir.graph import Node
 from . import adder, integrate_and_fire, max, stem, ttfs
 from .common import NeuronModel
 
@@ -18,4 +26,15 @@ NEURON_OPS = tuple(NEURONS)  # the ops whose nodes are neuron layers (each takes
 SPARSIFIABLE_OPS = tuple(op for op, model in NEURONS.items() if model.sparsifiable)  # with the RoT / DRLO block
 SPARSIFY_REGISTERS = {op: NEURONS[op].sparsify_registers for op in SPARSIFIABLE_OPS}
 
-__all__ = ["NEURONS", "NEURON_OPS", "SPARSIFIABLE_OPS", "SPARSIFY_REGISTERS", "NeuronModel"]
+OPS = {**{op: model.compute for op, model in NEURONS.items()}, **DATA_MOVES}  # every hardware-level op
+
+
+def golden_op(node: Node, inputs: list[np.ndarray], shape: tuple, arith: dict) -> np.ndarray:
+    """The node's golden op on its inputs' codes."""
+    op = OPS.get(node.op)
+    if op is None:
+        raise ValueError(f"golden model has no op {node.op!r} (node {node.name}): lower the graph first")
+    return op(node, inputs, shape, arith)
+
+
+__all__ = ["NEURONS", "NEURON_OPS", "OPS", "golden_op", "SPARSIFIABLE_OPS", "SPARSIFY_REGISTERS", "NeuronModel"]

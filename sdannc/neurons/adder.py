@@ -8,13 +8,15 @@ from __future__ import annotations
 import numpy as np
 
 from ..arith import fixed_multiply, saturate
-from ..ir.graph import CODE_BITS, Node
+from ..ir import ops
+from ..ir.codes import CODE_BITS
+from ..ir.graph import Node
 from ..sparsify import emitted_codes
 from .common import SHIFTS, CodeNeuron, output_registers, per_neuron, plane_sums
 
 
 class Adder(CodeNeuron):
-    op, label, template_file = "adder", "add", "add_neuron.s"
+    op, label, template_file = ops.ADDER, "add", "add_neuron.s"
 
     def compute(self, node: Node, inputs: list[np.ndarray], out_shape, arith: dict) -> np.ndarray:
         reg, dsum = arith["register_bits"], arith["dendrite_sum_bits"]

@@ -15,7 +15,8 @@ import numpy as np
 
 from ..arith import saturate, shift_right_even, shift_right_round, shift_right_trunc
 from ..ir import connections
-from ..ir.graph import CODE_BITS, Node
+from ..ir.codes import CODE_BITS
+from ..ir.graph import Node
 from ..isa import ProgramTemplate, assemble_template, load_isa, read_template
 from ..resources import data_dir
 from ..sparsify import Setting

@@ -5,7 +5,7 @@ No pass lowers to it yet. A lowering would emit nodes of op `if` carrying, like 
 connection and a weight array per input (`connections`, `weight{i}`) and a per-neuron `threshold`
 param; the golden interpreter then runs `compute` and the backend the program and `init_core`.
 What it must also teach the rest: an IF layer's spikes follow its inputs by one tick, not by a
-window, so the schedule (backend/emit.py) and delay alignment (passes/align_delays.py), which
+window, so the schedule (backend/schedule.py) and delay alignment (passes/align_delays.py), which
 count one 8-tick window per neuron layer today, need its latency.
 """
 
@@ -14,11 +14,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..arith import saturate
+from ..ir import ops
 from .common import SpikeNeuron, membrane_after_input
 
 
 class IntegrateAndFire(SpikeNeuron):
-    op, label, template_file = "if", "IF", "if_neuron.s"
+    op, label, template_file = ops.IF, "IF", "if_neuron.s"
 
     def step(self, state: dict[str, np.ndarray], current: np.ndarray, arith: dict) -> np.ndarray:
         membrane = membrane_after_input(state, current, arith)

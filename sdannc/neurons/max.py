@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir import connections
+from ..ir import connections, ops
 from ..ir.graph import Node
 from .common import CodeNeuron
 
 
 class Max(CodeNeuron):
-    op, label, template_file = "max", "max", "max_neuron.s"
+    op, label, template_file = ops.MAX, "max", "max_neuron.s"
 
     def compute(self, node: Node, inputs: list[np.ndarray], out_shape, arith: dict) -> np.ndarray:
         conn = node.attrs["connections"][0]

@@ -6,7 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..arith import fixed_multiply, saturate, scale_by_power, shift_right_even, shift_right_round
-from ..ir.graph import CODE_BITS, Node
+from ..ir import ops
+from ..ir.codes import CODE_BITS
+from ..ir.graph import Node
 from ..sparsify import emitted_codes
 from .common import CodeNeuron, output_registers, per_neuron, plane_sums
 
@@ -15,7 +17,7 @@ HORNER, WEIGHTED = "horner", "weighted"  # the integration schemes (passes/scale
 
 
 class Stem(CodeNeuron):
-    op, label, template_file, counts_macs = "stem", "STEM", "stem_neuron.s", True
+    op, label, template_file, counts_macs = ops.STEM, "STEM", "stem_neuron.s", True
 
     def report_label(self, node: Node) -> str:
         return f"{self.label} {'+'.join(c['kind'] for c in node.attrs['connections'])}"

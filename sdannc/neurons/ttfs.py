@@ -14,11 +14,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..arith import saturate
+from ..ir import ops
 from .common import SpikeNeuron, membrane_after_input
 
 
 class TimeToFirstSpike(SpikeNeuron):
-    op, label, template_file = "ttfs", "TTFS", "ttfs_neuron.s"
+    op, label, template_file = ops.TTFS, "TTFS", "ttfs_neuron.s"
 
     def step(self, state: dict[str, np.ndarray], current: np.ndarray, arith: dict) -> np.ndarray:
         membrane = membrane_after_input(state, current, arith)

@@ -7,19 +7,10 @@ Add sees the same sample on both inputs (SDANN 3.4's pipelining then holds for a
 
 from __future__ import annotations
 
+from ..ir.depths import latency
 from ..ir.graph import Graph, Tensor
-from ..neurons import NEURON_OPS
 from ..target import Target
 from .base import Options, Pass, fresh_name, identity_stem
-
-
-def depths(graph: Graph) -> dict[str, int]:
-    """Windows from the input to each tensor: one per neuron layer on the way."""
-    depth = {graph.input: 0}
-    for node in graph.nodes:
-        deepest = max(depth[i] for i in node.inputs)
-        depth[node.output] = deepest + (1 if node.op in NEURON_OPS else 0)
-    return depth
 
 
 def align_delays(graph: Graph, target: Target, options: Options) -> Graph:
@@ -40,7 +31,7 @@ def align_delays(graph: Graph, target: Target, options: Options) -> Graph:
             inputs.append(name)
         node.inputs = inputs
         nodes.append(node)
-        depth[node.output] = deepest + (1 if node.op in NEURON_OPS else 0)
+        depth[node.output] = deepest + latency(node.op)
     graph.nodes = nodes
     if any(n.name.endswith("/delay0") for n in nodes):
         graph.notes.append("align-delays: relays inserted where inputs of a layer arrive in different windows")

@@ -7,7 +7,9 @@ from typing import Callable
 
 import numpy as np
 
+from ..ir.codes import CODE_MAX
 from ..ir.graph import Graph, Node, Tensor
+from ..ir.ops import STEM
 from ..sparsify import Plan
 from ..target import Target
 
@@ -36,17 +38,17 @@ def fresh_name(graph: Graph, base: str) -> str:
     return name
 
 
-def stem_node(name: str, inputs, out: Tensor, connections, weights, bias, real_multiplier, clamp=(0, 255)) -> Node:
+def stem_node(name: str, inputs, out: Tensor, connections, weights, bias, real_multiplier, clamp=(0, CODE_MAX)) -> Node:
     """A STEM layer before scaled integration and requantization: per-neuron bias and real multiplier."""
     params = {f"weight{i}": np.asarray(w, dtype=np.int64) for i, w in enumerate(weights)}
     params["bias"] = np.broadcast_to(bias, out.shape).astype(np.int64).copy()
     params["real_multiplier"] = np.broadcast_to(real_multiplier, out.shape).astype(np.float64).copy()
-    return Node(name=name, op="stem", inputs=list(inputs), output=out.name,
+    return Node(name=name, op=STEM, inputs=list(inputs), output=out.name,
                 attrs={"connections": list(connections), "zero_point": out.zero_point, "clamp": tuple(clamp)},
                 params=params)
 
 
-def identity_stem(graph: Graph, source: str, name: str, out: Tensor, clamp=(0, 255)) -> Node:
+def identity_stem(graph: Graph, source: str, name: str, out: Tensor, clamp=(0, CODE_MAX)) -> Node:
     """A STEM node that re-emits `source` requantized to `out`'s scale and zero point (a relay)."""
     src = graph.tensors[source]
     return stem_node(name, [source], out, [{"kind": "elementwise"}], [np.ones((1,) * len(src.shape))],

@@ -13,7 +13,9 @@ import numpy as np
 
 from ..errors import SdanncError
 from ..arith import saturate
-from ..ir.graph import CODE_BITS, Graph
+from ..ir.codes import CODE_BITS
+from ..ir.graph import Graph
+from ..ir.ops import STEM
 from ..neurons.stem import WEIGHTED
 from ..target import Target
 from .base import Options, Pass
@@ -23,7 +25,7 @@ def bias_calibration(graph: Graph, target: Target, options: Options) -> Graph:
     graph = graph.copy()
     limit = 1 << (target.arith["register_bits"] - 1)
     for node in graph.nodes:
-        if node.op != "stem":
+        if node.op != STEM:
             continue
         bias = node.params["bias"]
         if node.attrs.get("integration") == WEIGHTED:

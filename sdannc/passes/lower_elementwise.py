@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..ir.codes import CODE_MAX
 from ..ir.graph import Graph, Node, Tensor
+from ..ir.ops import ADD, ADD_CONST, ADDER, CLAMP, CONCAT
 from ..isa import load_isa
 from ..target import Target
 from .base import Options, Pass, fresh_name, identity_stem, stem_node
@@ -47,7 +49,7 @@ def adder_node(name: str, inputs: list[str], graph: Graph, out: Tensor, ratios, 
     attrs = {"connections": [{"kind": "elementwise"}] * len(inputs), "zero_point": out.zero_point,
              "clamp": tuple(clamp), "input_zero_points": tuple(zero_points), "multipliers": fp.multipliers,
              "mul_shift": fp.mul_shift, "out_shifts": list(fp.out_shifts), "error_bound": fp.error}
-    return Node(name=name, op="adder", inputs=list(inputs), output=out.name, attrs=attrs, params=params)
+    return Node(name=name, op=ADDER, inputs=list(inputs), output=out.name, attrs=attrs, params=params)
 
 
 def _fallback_note(graph: Graph, node: Node, target: Target) -> None:
@@ -58,7 +60,7 @@ def _fallback_note(graph: Graph, node: Node, target: Target) -> None:
 def lower_add(node: Node, graph: Graph, target: Target) -> Node:
     a, b = (graph.tensors[i] for i in node.inputs)
     y = graph.tensors[node.output]
-    clamp = node.attrs.get("clamp", (0, 255))
+    clamp = node.attrs.get("clamp", (0, CODE_MAX))
     exact = adder_node(node.name, node.inputs, graph, y, [a.scale / y.scale, b.scale / y.scale], 0.0, clamp, target)
     if exact is not None:
         return exact
@@ -76,7 +78,7 @@ def per_neuron(constant: np.ndarray, shape) -> np.ndarray:
 
 def lower_add_const(node: Node, graph: Graph, target: Target) -> Node:
     x, y = graph.tensors[node.inputs[0]], graph.tensors[node.output]
-    clamp = node.attrs.get("clamp", (0, 255))
+    clamp = node.attrs.get("clamp", (0, CODE_MAX))
     constant = per_neuron(node.params["constant"].astype(np.float64), y.shape)
     exact = adder_node(node.name, node.inputs, graph, y, [x.scale / y.scale, 0.0], constant / y.scale, clamp, target)
     if exact is not None:
@@ -107,14 +109,14 @@ def lower_elementwise(graph: Graph, target: Target, options: Options) -> Graph:
     graph = graph.copy()
     nodes = []
     for node in graph.nodes:
-        if node.op == "add":
+        if node.op == ADD:
             nodes.append(lower_add(node, graph, target))
-        elif node.op == "add_const":
+        elif node.op == ADD_CONST:
             nodes.append(lower_add_const(node, graph, target))
-        elif node.op == "clamp":
+        elif node.op == CLAMP:
             relay = identity_stem(graph, node.inputs[0], node.name, graph.tensors[node.output], node.attrs["clamp"])
             nodes.append(relay)
-        elif node.op == "concat":
+        elif node.op == CONCAT:
             relays, node = _requantized_inputs(node, graph)
             nodes.extend(relays + [node])
         else:

@@ -11,7 +11,9 @@ import numpy as np
 
 from ..errors import SdanncError
 from ..ir import connections
+from ..ir.codes import CODE_MAX
 from ..ir.graph import Graph, Node
+from ..ir.ops import LINEAR
 from ..target import Target
 from .base import Options, Pass, stem_node
 
@@ -34,12 +36,12 @@ def lower(node: Node, graph: Graph, target: Target) -> Node:
     folded = connections.weight_sums(conn, node.params["weight"], x.shape, out_shape)
     bias = node.params["bias"].astype(np.int64)[channel_axis] - x.zero_point * folded
     scale = (x.scale * node.params["weight_scale"].astype(np.float64) / y.scale)[channel_axis]
-    return stem_node(node.name, node.inputs, y, [conn], [w], bias, scale, node.attrs.get("clamp", (0, 255)))
+    return stem_node(node.name, node.inputs, y, [conn], [w], bias, scale, node.attrs.get("clamp", (0, CODE_MAX)))
 
 
 def lower_linear(graph: Graph, target: Target, options: Options) -> Graph:
     graph = graph.copy()
-    graph.nodes = [lower(n, graph, target) if n.op == "linear" else n for n in graph.nodes]
+    graph.nodes = [lower(n, graph, target) if n.op == LINEAR else n for n in graph.nodes]
     return graph
 
 

@@ -12,7 +12,9 @@ import numpy as np
 
 from ..errors import SdanncError
 from ..ir import connections
+from ..ir.codes import CODE_MAX
 from ..ir.graph import Graph, Node, Tensor
+from ..ir.ops import AVGPOOL, MAX, MAXPOOL
 from ..target import Target
 from .base import Options, Pass, fresh_name, stem_node
 
@@ -25,7 +27,7 @@ def _window(node: Node) -> dict:
 
 
 def _max_node(name: str, source: str, output: str, conn: dict) -> Node:
-    return Node(name=name, op="max", inputs=[source], output=output, attrs={"connections": [conn]})
+    return Node(name=name, op=MAX, inputs=[source], output=output, attrs={"connections": [conn]})
 
 
 def lower_maxpool(node: Node, graph: Graph) -> list[Node]:
@@ -58,16 +60,16 @@ def lower_avgpool(node: Node, graph: Graph) -> Node:
     valid = connections.valid_window_mask(x.shape[1:], conn).sum(axis=(0, 1))  # taps inside, [Ho, Wo]
     count = np.full_like(valid, kh * kw) if node.attrs.get("count_include_pad") else valid
     return stem_node(node.name, node.inputs, y, [conn], [np.ones((channels, 1, kh, kw))], -x.zero_point * valid,
-                     x.scale / (y.scale * count), node.attrs.get("clamp", (0, 255)))
+                     x.scale / (y.scale * count), node.attrs.get("clamp", (0, CODE_MAX)))
 
 
 def lower_pools(graph: Graph, target: Target, options: Options) -> Graph:
     graph = graph.copy()
     nodes = []
     for node in graph.nodes:
-        if node.op == "maxpool":
+        if node.op == MAXPOOL:
             nodes.extend(lower_maxpool(node, graph))
-        elif node.op == "avgpool":
+        elif node.op == AVGPOOL:
             nodes.append(lower_avgpool(node, graph))
         else:
             nodes.append(node)

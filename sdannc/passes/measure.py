@@ -12,10 +12,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import sparsify
-from ..golden.interpreter import golden_op, walk
-from ..image.codec import encode_input
 from ..inputs import check_batch
-from ..ir.graph import CODE_BITS, Graph
+from ..ir.codec import encode_input
+from ..ir.codes import CODE_BITS
+from ..ir.evaluate import walk
+from ..ir.graph import Graph
+from ..ir.ops import STEM
+from ..neurons import golden_op
 from ..neurons.common import plane_sums
 from ..target import Target
 
@@ -48,11 +51,11 @@ def measured_sums(graph: Graph, target: Target, calib: np.ndarray, where: str) -
     sums = {}
 
     def apply(node, inputs, shape, arith) -> np.ndarray:  # STEM layers exactly, recording their sums
-        if node.op != "stem":
+        if node.op != STEM:
             return golden_op(node, inputs, shape, arith)
         acc, sums[node.name] = _stem_sums(node, inputs, shape)
         y = np.rint(acc * node.params["real_multiplier"]).astype(np.int64) + node.attrs["zero_point"]
         return sparsify.emitted_codes(y, node.attrs)
 
-    walk(graph, {graph.input: encode_input(calib, graph.input_encode).astype(np.int64)}, target.arith, apply=apply)
+    walk(graph, {graph.input: encode_input(calib, graph.input_encode).astype(np.int64)}, target.arith, apply)
     return sums

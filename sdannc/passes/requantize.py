@@ -16,7 +16,9 @@ import numpy as np
 
 from ..errors import SdanncError
 from ..isa import load_isa
-from ..ir.graph import CODE_MAX, Graph, Node
+from ..ir.codes import CODE_MAX
+from ..ir.graph import Graph, Node
+from ..ir.ops import STEM
 from ..target import Target
 from .base import Options, Pass
 
@@ -167,7 +169,7 @@ def requantize(graph: Graph, target: Target, options: Options) -> Graph:
     graph = graph.copy()
     isa = load_isa(target.isa_name)
     for node in graph.nodes:
-        if node.op == "stem":
+        if node.op == STEM:
             requantize_node(node, target, isa)
     return graph
 

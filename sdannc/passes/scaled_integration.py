@@ -23,7 +23,9 @@ import numpy as np
 
 from ..errors import SdanncError
 from ..ir import connections
-from ..ir.graph import CODE_BITS, CODE_MAX, Graph, Node
+from ..ir.codes import CODE_BITS, CODE_MAX
+from ..ir.graph import Graph, Node
+from ..ir.ops import STEM
 from ..neurons.stem import HORNER, WEIGHTED
 from ..target import Target
 from .base import Options, Pass
@@ -106,7 +108,7 @@ def scaled_integration(graph: Graph, target: Target, options: Options) -> Graph:
     forced = options.integration
     measured = measured_sums(graph, target, options.calib, options.model) if options.calib is not None else {}
     for node in graph.nodes:
-        if node.op != "stem":
+        if node.op != STEM:
             continue
         worst_each, per_tick = worst_case(node, graph)
         worst = int(worst_each.max(initial=0))

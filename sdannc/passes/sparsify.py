@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ..errors import SdanncError
 from ..ir.graph import Graph
+from ..ir.ops import DATA_MOVES
 from ..neurons import SPARSIFIABLE_OPS
 from ..sparsify import Plan, Setting
 from ..target import Target
@@ -26,7 +27,7 @@ def _output_layers(graph: Graph) -> set[str]:
         node = graph.producer(pending.pop())
         if node is None:
             continue
-        if node.op in ("reshape", "transpose", "concat"):
+        if node.op in DATA_MOVES:
             pending.extend(node.inputs)
         else:
             names.add(node.name)

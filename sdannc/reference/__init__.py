@@ -92,7 +92,7 @@ def with_outputs(model: onnx.ModelProto, tensors: Sequence[str]) -> onnx.ModelPr
 
     Not for reading a quantized model's layers: onnxruntime does not fuse a QDQ group whose
     QuantizeLinear output is a graph output, so the copy may compute other numbers (verify cuts the
-    model at each tensor instead, sdannc/verify/onnx_tensors.py). Tests use it on models without
+    model at each tensor instead, sdannc/verification/onnx_tensors.py). Tests use it on models without
     QDQ groups."""
     out = onnx.ModelProto()
     out.CopyFrom(model)

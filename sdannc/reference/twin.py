@@ -15,7 +15,9 @@ import numpy as np
 import onnx
 from onnx import TensorProto, numpy_helper
 
-SHIFT = 128
+from ..ir.codes import code_offset
+
+SHIFT = code_offset("int8")  # an int8 value as uint8: the shift of the chip's codes (ir/codes.py)
 
 # op -> ((activation input, its zero point input), ...), output zero point input (None: float output)
 _QUANTIZED_OPS = {

@@ -1,33 +1,11 @@
-"""`sdannc sim`: load an image, run a batch through the simulator, write outputs and the report."""
+"""`sdannc sim`'s run of a checked batch (sdannc.simulate calls it), and the lines it prints."""
 
 from __future__ import annotations
 
 from typing import Callable
 
-from ..fileio import array_bytes, check_writable, json_bytes, load_batch, save_all
-from ..image import read_image
-from ..target import load_target
 from .report import build_report
 from .simulator import Simulator
-
-
-def simulate(image_dir, input_path, output_path, report_path=None, target_name: str | None = None,
-             lanes: int = 1, progress: Callable[[int, int], None] | None = None) -> dict:
-    """Everything is checked before anything is written; outputs are written whole or not at all."""
-    expected = load_target(target_name) if target_name else None
-    image = read_image(image_dir, expect_target=expected)
-    x = load_batch(input_path, "input")
-    sim = Simulator(image, str(image_dir))
-    sim.check_input(x, str(input_path))
-    for path in (output_path, report_path):
-        if path is not None:
-            check_writable(path)
-    result, report = run_batch(sim, x, str(input_path), lanes, progress)
-    files = {output_path: array_bytes(result.outputs)}
-    if report_path is not None:
-        files[report_path] = json_bytes(report)
-    save_all(files)
-    return report
 
 
 def run_batch(sim: Simulator, x, name: str, lanes: int = 1,

@@ -16,9 +16,9 @@ from typing import Callable
 import numpy as np
 
 from ..errors import SdanncError
-from ..image.codec import decode_output, encode_input
 from ..image.model import ChipImage
 from ..inputs import check_batch
+from ..ir.codec import decode_output, encode_input
 from ..isa import load_isa
 from .executor import ProgramRunner
 from .layout import Layout, RunnerBlock

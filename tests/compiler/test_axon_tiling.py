@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sdannc.backend import build_image, emit
+from sdannc.backend import build_image, tiling
 from sdannc.backend.partition import local_index, tiles
 from sdannc.errors import SdanncError
 from sdannc.golden import run_codes
@@ -19,7 +19,7 @@ def test_axon_cap_is_the_largest_halving_whose_tiles_fit():
     target = load_target("darwin3")
     shape = (64, 8, 8)
     per_neuron = 30  # entries; with its pointer, 31 words a neuron: 528 neurons fit 16384 words
-    cap = emit._axon_cap(shape, np.full(64 * 8 * 8, per_neuron), target)
+    cap = tiling.axon_cap(shape, np.full(64 * 8 * 8, per_neuron), target)
     assert cap == 512
     for tile in tiles(shape, cap):
         assert local_index(tile, shape)[0].size * (per_neuron + 1) <= target.core["axon_memory_words"]
@@ -35,8 +35,8 @@ def test_a_layer_feeding_many_cores_is_built_once_and_fits_its_axon_memory(tmp_p
     g.dense(g.dense("x", 64), 64, relu=False)
     graph = run_pipeline(g.graph, target)
     built = []
-    original = emit._build_layer
-    monkeypatch.setattr(emit, "_build_layer", lambda node, *args: built.append(node.name) or original(node, *args))
+    original = tiling.build_layer
+    monkeypatch.setattr(tiling, "build_layer", lambda node, *args: built.append(node.name) or original(node, *args))
     image, layers = build_image(graph, target)
     assert sorted(built) == sorted(layer.node.name for layer in layers.values())  # no layer rebuilt
     fc1 = next(iter(layers.values()))

@@ -9,7 +9,7 @@ import onnx
 import pytest
 
 import models
-from sdannc.backend import build_image, emit
+from sdannc.backend import build_image, tiling
 from sdannc.backend.capacity import chip_dendrite_words, estimate
 from sdannc.backend.report import compile_report
 from sdannc.compiler import lower
@@ -122,7 +122,7 @@ def test_a_network_far_too_large_is_refused_before_any_table(runner, tmp_path, w
     def no_tables(*args, **kwargs):
         raise AssertionError("a table was built for a network the estimate refuses")
 
-    monkeypatch.setattr(emit, "_build_layer", no_tables)
+    monkeypatch.setattr(tiling, "build_layer", no_tables)
     cores = _ceil(16 * 224 * 224, 4096) + _ceil(64 * 224 * 224, 4096) + 1 + 1  # conv1, conv2, gap, fc
     message = assert_does_not_fit(runner, tmp_path, wide_model, "darwin3", f"model {wide_model}",
                                   f"needs at least {cores:,} cores", "the chip (darwin3) has 575",

@@ -5,7 +5,7 @@ simulator against them: tests/sim/test_sim_networks.py)."""
 import numpy as np
 import pytest
 
-from sdannc.golden.ops import OPS
+from sdannc.neurons import OPS
 from sdannc.ir.graph import Node
 from sdannc.neurons import NEURON_OPS, NEURONS, SPARSIFIABLE_OPS, SPARSIFY_REGISTERS
 from sdannc.target import load_target

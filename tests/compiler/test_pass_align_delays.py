@@ -4,7 +4,8 @@ import numpy as np
 
 from sdannc.golden import run_codes
 from sdannc.passes import Options, run_pipeline
-from sdannc.passes.align_delays import align_delays, depths
+from sdannc.ir.depths import depths
+from sdannc.passes.align_delays import align_delays
 from sdannc.passes.lower_elementwise import lower_elementwise
 from sdannc.passes.lower_linear import lower_linear
 from sdannc.target import load_target

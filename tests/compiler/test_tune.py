@@ -17,10 +17,10 @@ from sdannc.cli import main
 from sdannc.compiler import lower
 from sdannc.config import load_config
 from sdannc.golden.interpreter import run_codes
-from sdannc.image.codec import encode_input
+from sdannc.ir.codec import encode_input
 from sdannc.sparsify import Plan, Setting
 from sdannc.target import load_target
-from sdannc.tune import Evaluator, search
+from sdannc.tuning import Evaluator, search
 
 MODEL = "cnn_pool"
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sdannc.image.codec import decode_output, encode_input
+from sdannc.ir.codec import decode_output, encode_input
 from sdannc.ir import Graph, Node, Tensor
 
 F = np.float32

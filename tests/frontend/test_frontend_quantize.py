@@ -1,4 +1,4 @@
-"""sdannc.quantize: onnxruntime's static quantization behind one call, and its errors."""
+"""sdannc.quantization: onnxruntime's static quantization behind one call, and its errors."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from onnx import numpy_helper
 
 from sdannc.errors import SdanncError
 from sdannc.frontend import load_onnx
-from sdannc.quantize import calib_shape_ok, quantize_model
+from sdannc.quantization import calib_shape_ok, quantize_model
 
 
 def op_types(path) -> set[str]:
@@ -153,7 +153,7 @@ def test_qop_keeps_a_shared_relu(tmp_path):
     the model would compute something else. quantize_model keeps such a Relu in float."""
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
 
-    from sdannc.quantize import _reader
+    from sdannc.quantization import _reader
 
     model = float_model("concat")
     src, raw = tmp_path / "f.onnx", tmp_path / "raw.onnx"

@@ -9,7 +9,8 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from sdannc.image.codec import encode_input, _OFFSET
+from sdannc.ir.codec import encode_input
+from sdannc.ir.codes import OFFSET as _OFFSET
 from sdannc.reference import reference
 
 

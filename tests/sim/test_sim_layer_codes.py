@@ -9,10 +9,10 @@ import pytest
 
 import models
 from sdannc.backend import neuron_addresses
-from sdannc.backend.emit import INPUT
+from sdannc.backend.addresses import INPUT
 from sdannc.compiler import compile_in_memory
 from sdannc.golden import run_codes
-from sdannc.image.codec import encode_input
+from sdannc.ir.codec import encode_input
 from sdannc.neurons import NEURON_OPS
 from sdannc.sim import Simulator
 from sdannc.sparsify import Plan, Setting

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import SdanncError
-from .fileio import load_batch, save_all
+from .fileio import as_batch, save_all
 
 FORMATS = ("qdq", "qop")
 ACTIVATION_TYPES = ("uint8", "int8")
@@ -170,9 +170,10 @@ def _shared_activations(src: Path, tmp: Path) -> tuple[Path, list[str]]:
     return src, [n.name for n in shared]
 
 
-def quantize_model(model_path, calib_path, out_path, fmt: str = "qdq", per_channel: bool = False,
+def quantize_model(model_path, calib, out_path, fmt: str = "qdq", per_channel: bool = False,
                    activation_type: str = "uint8", preprocess: bool = True) -> Path:
-    """Quantize model_path with the calibration batch in calib_path; writes out_path, returns it.
+    """Quantize model_path with the calibration batch calib (a .npy path or an array); writes out_path,
+    returns it.
 
     preprocess=False skips quant_pre_process, whose optimization would, for one, fuse MatMul + Add
     into Gemm."""
@@ -184,7 +185,7 @@ def quantize_model(model_path, calib_path, out_path, fmt: str = "qdq", per_chann
         raise SdanncError(f"activation type {activation_type!r}: use one of {', '.join(ACTIVATION_TYPES)}")
     model_path, out_path = Path(model_path), Path(out_path)
     model = _load_float_model(model_path)
-    calib = load_batch(calib_path, "calibration data")  # empty, NaN and inf are refused there
+    calib, calib_path = as_batch(calib, "calibration data")  # empty, NaN and inf are refused there
     check_calib(model, calib, model_path, calib_path)
     name, shape = model_input(model)
     calib = np.ascontiguousarray(calib.astype(np.float32))

@@ -20,10 +20,10 @@ import onnx
 from ..backend import neuron_addresses
 from ..compiler import compile_in_memory, compile_inputs
 from ..errors import SdanncError
-from ..fileio import json_bytes, load_batch, save_all
+from ..fileio import as_batch
 from ..golden import run_codes
 from ..golden.interpreter import check_input
-from ..image.codec import encode_input
+from ..ir.codec import encode_input
 from ..neurons import NEURON_OPS
 from ..reference import default_session_disagreement, reference
 from ..sim import Simulator
@@ -101,19 +101,27 @@ def _onnxruntime_codes(model_path, graph, tensors: list[str], x: np.ndarray) -> 
     return codes, modes, notes
 
 
-def verify_model(model_path, input_path, target_name: str, config_path=None, calib_path=None,
-                 bound: Bound = Bound(), json_path=None,
+def _named(given, kind: str) -> str | None:
+    """How the JSON names a --config or --calib: its path; "<dict>" or "<array>" from the Python API."""
+    if given is None:
+        return None
+    return f"<{kind}>" if isinstance(given, (dict, np.ndarray)) else str(given)
+
+
+def verify_model(model_path, x, target, config=None, calib=None, bound: Bound = Bound(),
                  progress: Callable[[int, int], None] | None = None) -> Verification:
-    """The per-layer comparison; written to json_path (atomically) when given."""
-    target, plan, calib = compile_inputs(target_name, config_path, calib_path)
-    x = load_batch(input_path, "input")
-    compiled = compile_in_memory(model_path, target, calib, _input_checker(x, str(input_path)), plan)
+    """The per-layer comparison. x, target, config and calib as compiler.compile_inputs and
+    fileio.as_batch take them: paths, or the Python API's objects."""
+    config_name, calib_name = _named(config, "dict"), _named(calib, "array")
+    target, plan, calib = compile_inputs(target, config, calib)
+    x, input_name = as_batch(x, "input")
+    compiled = compile_in_memory(model_path, target, calib, _input_checker(x, input_name), plan)
     graph, report, image = compiled.graph, compiled.report, compiled.image
     nodes = [node for node in graph.nodes if node.op in NEURON_OPS]
     addresses = neuron_addresses(graph, compiled.layers)
     del compiled  # the layers' tables are large: not held while the simulator runs
     simulated = _simulated_codes(image, str(model_path), {n.output: addresses[n.output] for n in nodes}, x,
-                                 str(input_path), progress)
+                                 input_name, progress)
     golden = run_codes(graph, encode_input(x, graph.input_encode).reshape(x.shape), target.arith, keep=True)
     onnxruntime, modes, notes = _onnxruntime_codes(model_path, graph, [n.output for n in nodes], x)
     plain = reference(model_path)  # the whole model, for the saturation line
@@ -130,9 +138,5 @@ def verify_model(model_path, input_path, target_name: str, config_path=None, cal
                         beyond=is_beyond(figures, chip.size, bound), sparsify=summary["sparsify"],
                         acc_shift=summary["acc_shift"], **figures))
     saturation = default_session_disagreement(model_path, x, plain.outputs(x)) if plain.exact else None
-    verification = Verification(str(model_path), target.name, str(input_path), len(x), bound, rows,
-                                ", ".join(sorted(modes)), sorted(notes), saturation,
-                                str(config_path) if config_path else None, str(calib_path) if calib_path else None)
-    if json_path is not None:
-        save_all({json_path: json_bytes(verification.as_json())})
-    return verification
+    return Verification(str(model_path), target.name, input_name, len(x), bound, rows, ", ".join(sorted(modes)),
+                        sorted(notes), saturation, config_name, calib_name)

@@ -25,9 +25,10 @@ import numpy as np
 
 from .activity import golden_activity
 from .errors import SdanncError
-from .golden.interpreter import golden_op, walk
-from .image.codec import decode_output, encode_input
+from .ir.codec import decode_output, encode_input
+from .ir.evaluate import walk
 from .ir.graph import Graph
+from .neurons import golden_op
 from .passes.sparsify import hidden_layers
 from .sparsify import Plan, Setting
 
@@ -79,7 +80,7 @@ class Evaluator:
                 node = dataclasses.replace(node, attrs={**node.attrs, "sparsify": settings[node.name].as_dict()})
             return golden_op(node, inputs, shape, arith)
 
-        return walk(self.graph, values, self.arith, start, apply)
+        return walk(self.graph, values, self.arith, apply, start)
 
     def evaluate(self, settings: dict[str, Setting]) -> Point:
         settings = {name: s for name, s in settings.items() if s.active}
@@ -165,3 +166,42 @@ def pareto_table(result: TuneResult) -> str:
 
 def chosen_plan(result: TuneResult) -> Plan:
     return Plan(layers=dict(result.chosen.settings))
+
+
+def _labels(labels) -> tuple[np.ndarray, str]:
+    """The labels (an array, or a .npy path to read) and the name messages give them."""
+    from .fileio import load_array
+
+    if isinstance(labels, np.ndarray):
+        return labels, "<array>"
+    return load_array(labels, "labels"), str(labels)
+
+
+def tune_model(model_path, target, calib, labels, max_drop: float, progress=None) -> tuple[TuneResult, str]:
+    """`sdannc tune`: the search result and the compile config text that applies its choice. target a
+    name, a YAML path or a Target; calib and labels .npy paths or arrays."""
+    from pathlib import Path
+
+    from .backend import build_layers
+    from .backend.synapses import synapse_counts
+    from .compiler import lower_within_capacity
+    from .config import config_text
+    from .fileio import as_batch
+    from .golden.interpreter import check_input
+    from .target import Target, load_target
+
+    if max_drop < 0:
+        raise SdanncError(f"--max-drop {max_drop}: must not be negative (points of accuracy)")
+    target = target if isinstance(target, Target) else load_target(str(target))
+    x, calib_name = as_batch(calib, "calibration input")
+    labels, labels_name = _labels(labels)
+    labels = check_labels(labels, x.shape[0], labels_name)
+    graph, _ = lower_within_capacity(model_path, target)
+    check_input(graph, x, calib_name)
+    layers = build_layers(graph, target)  # the tables give the synapses per spike; no placement needed
+    result = tune(graph, x, labels, target.arith, synapse_counts(graph, layers), max_drop, progress)
+    base, best = result.baseline, result.chosen
+    header = (f"sdannc tune {Path(model_path).name} -t {target.name} --max-drop {max_drop}\n"
+              f"golden model on {x.shape[0]} samples of {Path(calib_name).name}: accuracy {base.accuracy:.2f}% -> "
+              f"{best.accuracy:.2f}%, SOPs per sample {base.sops:,.0f} -> {best.sops:,.0f}")
+    return result, config_text(chosen_plan(result), header)

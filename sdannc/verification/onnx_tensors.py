@@ -23,7 +23,8 @@ from onnx import helper, numpy_helper
 
 from ..frontend.convert import Quant  # the frontend's record of an ONNX tensor's quantization
 from ..frontend.ops import EXACT_OPS
-from ..ir.graph import Graph, code_offset
+from ..ir.codes import code_offset
+from ..ir.graph import Graph
 from ..reference import Reference, reference
 
 # Quantized ops and the input that holds their output's scale (its zero point follows it).

@@ -1,7 +1,6 @@
-"""Values to spike codes at the input, spike codes to values at the output.
-
-On the chip every value travels as an unsigned code of `bits` spikes. A signed int8 value v travels
-as v + 128 (the compiler folds that offset into zero points), so the codes are always 0..2^bits-1.
+"""Values to spike codes at the input, spike codes to values at the output: what a graph's
+`input_encode` and `output_decode` mean (the golden model, the simulator and the image all read
+them, so they are IR vocabulary). What a code is: codes.py.
 
 Input encodings:  {"kind": "uint8"}  raw codes;  {"kind": "int8"}  raw int8 values;
                   {"kind": "quantize", "scale": s, "zero_point": z, "dtype": "uint8"|"int8"}
@@ -18,9 +17,7 @@ import math
 import numpy as np
 
 from ..errors import SdanncError
-
-_OFFSET = {"uint8": 0, "int8": 128}
-_RANGE = {"uint8": (0, 255), "int8": (-128, 127)}
+from .codes import DTYPES, OFFSET, RANGE
 
 
 def _number(value, kind) -> bool:
@@ -30,12 +27,12 @@ def _number(value, kind) -> bool:
 
 def _check_spec(spec: dict, where: str) -> None:
     kind = spec.get("kind")
-    if kind in ("uint8", "int8"):
+    if kind in DTYPES:
         return
     if kind in ("quantize", "dequantize"):
         dtype, scale, zero_point = spec.get("dtype"), spec.get("scale"), spec.get("zero_point")
-        ok = (dtype in ("uint8", "int8") and _number(scale, float) and 0 < scale < math.inf
-              and _number(zero_point, int) and _RANGE[dtype][0] <= zero_point <= _RANGE[dtype][1])
+        ok = (dtype in DTYPES and _number(scale, float) and 0 < scale < math.inf
+              and _number(zero_point, int) and RANGE[dtype][0] <= zero_point <= RANGE[dtype][1])
         if not ok:
             raise SdanncError(f"{where}: '{kind}' needs dtype uint8|int8, a positive scale and a zero point "
                               f"in the dtype's range; got {spec!r}")
@@ -68,14 +65,14 @@ def encode_input(x: np.ndarray, spec: dict) -> np.ndarray:
     if kind == "uint8":
         return x.astype(np.int64)
     if kind == "int8":
-        return x.astype(np.int64) + _OFFSET["int8"]
-    lo, hi = _RANGE[spec["dtype"]]
+        return x.astype(np.int64) + OFFSET["int8"]
+    lo, hi = RANGE[spec["dtype"]]
     # QuantizeLinear: saturate(round_half_to_even(x / scale) + zero_point); the division is float32, so
     # a large finite x can make it inf, which saturates as in onnxruntime (hence clip before the cast).
     with np.errstate(over="ignore"):
         steps = np.rint(x.astype(np.float32) / np.float32(spec["scale"]))
     q = np.clip(steps.astype(np.float64) + int(spec["zero_point"]), lo, hi).astype(np.int64)
-    return q + _OFFSET[spec["dtype"]]
+    return q + OFFSET[spec["dtype"]]
 
 
 def decode_output(codes: np.ndarray, spec: dict) -> np.ndarray:
@@ -83,6 +80,6 @@ def decode_output(codes: np.ndarray, spec: dict) -> np.ndarray:
     if kind == "uint8":
         return codes.astype(np.uint8)
     if kind == "int8":
-        return (codes - _OFFSET["int8"]).astype(np.int8)
-    values = codes - _OFFSET[spec["dtype"]] - int(spec["zero_point"])
+        return (codes - OFFSET["int8"]).astype(np.int8)
+    values = codes - OFFSET[spec["dtype"]] - int(spec["zero_point"])
     return (values.astype(np.float32) * np.float32(spec["scale"])).astype(np.float32)

@@ -1,0 +1,128 @@
+"""From a hardware-level IR graph to a chip image, as a list of named steps (as the passes are).
+
+Each step reads and fills in one `Backend` state; `build_image` runs them in order and shows the
+state to the same `observe(step, state)` hook the passes report through, so `--dump-ir tile`
+prints the tiles and `--dump-ir place` where they went (the state's `dump()`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from ..image import ChipImage, ImageBuilder, Schedule
+from ..ir.graph import Graph
+from ..target import Target
+from . import io, links, schedule, tiling, wiring
+from .dump import dump
+from .meta import image_meta
+from .placement import place, worst_hops
+
+
+@dataclass
+class Backend:
+    """What the steps know so far; each step sets its own fields."""
+
+    graph: Graph
+    target: Target
+    status: Callable[[str], None]
+    milestone: Callable[[str], None]
+    done: list[str] = field(default_factory=list)  # the steps run so far
+    tiling: tiling.Tiling | None = None  # tile: layers, their cores, the link table
+    builder: ImageBuilder | None = None  # tile: the image's cores; later steps fill them in
+    routes: np.ndarray | None = None  # place: distinct (source core, destination core) pairs
+    worst_hops: int = 0  # place: the longest route along an axis
+    schedule: Schedule | None = None  # schedule
+
+    @property
+    def layers(self) -> dict:
+        return self.tiling.layers
+
+    @property
+    def links(self) -> links.LinkTable:
+        return self.tiling.links
+
+    @property
+    def placed(self) -> bool:
+        return "place" in self.done
+
+    def owners(self) -> list[str]:
+        """Each image core's layer name."""
+        return [layer.node.name for layer in self.layers.values() for _ in layer.cores]
+
+    def dump(self) -> str:
+        return dump(self)
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str  # what --dump-ir calls it
+    run: Callable[[Backend], None]
+    doc: str = ""
+
+
+def tile_step(state: Backend) -> None:
+    state.tiling = tiling.tile(state.graph, state.target, state.status)
+    state.builder = ImageBuilder(state.target)
+    state.builder.cores = state.tiling.cores
+    state.milestone(f"tables built: {len(state.builder.cores)} cores for {len(state.layers)} layers")
+
+
+def place_step(state: Backend) -> None:
+    little = state.target.core["dendrite_memory_words"]["little"]
+    needs_big = [words > little for layer in state.layers.values() for words in layer.dendrite_words]
+    state.routes = links.routes(state.links)
+    state.status(f"placing {len(state.builder.cores)} cores on the mesh")
+    positions = place(state.target, needs_big, state.owners(), state.routes)
+    for core, (x, y) in zip(state.builder.cores, positions):
+        core.x, core.y = x, y
+    state.worst_hops = worst_hops(positions, state.routes)
+
+
+def wire_step(state: Backend) -> None:
+    state.status("wiring axons")
+    wiring.wire(state.builder, state.links, state.owners(), state.target)
+
+
+def io_step(state: Backend) -> None:
+    io.map_inputs(state.builder, state.links)
+    out = state.tiling.ids.of[state.graph.output]
+    io.map_outputs(state.builder, state.tiling.core_of[out], state.tiling.index_of[out])
+    state.milestone("placed on the mesh and wired")
+
+
+def schedule_step(state: Backend) -> None:
+    schedule.stage_cores(state.graph, state.layers)
+    state.schedule = schedule.schedule(state.graph)
+
+
+STEPS: list[Step] = [
+    Step("tile", tile_step, "layers to core-sized tiles with their dendrite tables, numbered as image "
+                            "cores; the link table"),
+    Step("place", place_step, "each tile's core on the mesh (placement.py)"),
+    Step("wire", wire_step, "every neuron's axon list, from the link table"),
+    Step("io", io_step, "the input map (from the link table) and the output map"),
+    Step("schedule", schedule_step, "each core's window; the image's schedule"),
+]
+BACKEND_STEP_NAMES = [s.name for s in STEPS]
+
+
+def build_image(graph: Graph, target: Target, status: Callable[[str], None] | None = None,
+                milestone: Callable[[str], None] | None = None,
+                observe: Callable[[str, Backend], None] | None = None,
+                model: str = "<model>") -> tuple[ChipImage, dict]:
+    """The chip image and the layers' tiles: the steps in order, then the image with its meta.
+    `milestone(text)` hears when the tables are built and when the tiles are placed and wired;
+    `observe(step, state)` sees the state after every step."""
+    state = Backend(graph, target, status or (lambda text: None), milestone or (lambda text: None))
+    for step in STEPS:
+        step.run(state)
+        state.done.append(step.name)
+        if observe:
+            observe(step.name, state)
+    state.builder.meta = image_meta(model, graph, state.layers)
+    image = state.builder.build(graph.tensors[graph.input].shape, graph.input_encode,
+                                graph.tensors[graph.output].shape, graph.output_decode, state.schedule)
+    return image, state.layers

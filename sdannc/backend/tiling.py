@@ -1,0 +1,225 @@
+"""Neuron layers to tiles: each tile one core's neurons, its dendrite tables and its links.
+
+A layer is built into tiles as large as its axon memory allows (counted from its consumers, which
+are built first), then smaller while a tile's tables do not fit a big core's dendrite memory or
+dendrite ids. The links of a layer say, for every tile, which source elements reach which of its
+dendrites; they are kept flat, tile by tile and within a tile input by input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from ..errors import SdanncError
+from ..image.builder import CoreBuilder
+from ..image.memory import dendrite_memory_words
+from ..ir.graph import Graph, Node
+from ..neurons import NEURON_OPS, NEURONS
+from ..target import Target
+from . import connect
+from .addresses import INPUT, ElementIds, element_ids, locate
+from .links import LinkTable, link_table
+from .partition import Tile, as_chw, local_index, tiles
+
+
+@dataclass
+class LayerLinks:
+    """Every link of a layer's tiles, flat: tile by tile, within a tile input by input."""
+
+    element: np.ndarray  # the source element, within its input tensor
+    source: np.ndarray  # the same element as an element id (addresses.ElementIds)
+    input: np.ndarray  # which of the node's inputs it comes from
+    dendrite: np.ndarray  # the dendrite it reaches, in its tile's core
+    carried: np.ndarray  # the index its spike carries
+    tile_start: np.ndarray  # tile t's links are [tile_start[t], tile_start[t + 1])
+
+
+@dataclass
+class LayerTiles:
+    node: Node
+    tiles: list[Tile]
+    builders: list[CoreBuilder]
+    dendrite_words: list[int]  # per tile
+    links: LayerLinks
+    cores: list[int] = field(default_factory=list)  # ImageBuilder core indices, once the layers are final
+
+
+def _tables(core: CoreBuilder, node: Node, tile: Tile, graph: Graph, target: Target) -> list[connect.Links]:
+    """The tile's dendrite tables, one connection after the other; each connection's links."""
+    out_shape = graph.tensors[node.output].shape
+    limit = (1 << target.core["neuron_index_bits"]) - 1
+    links = []
+    for i, (conn, source) in enumerate(zip(node.attrs["connections"], node.inputs)):
+        in_shape = graph.tensors[source].shape
+        if conn["kind"] == "dense":
+            link = connect.dense(core, tile, node.params[f"weight{i}"])
+        elif conn["kind"] == "elementwise":
+            link = connect.elementwise(core, tile, node.params[f"weight{i}"], out_shape)
+        else:
+            weight = node.params.get(f"weight{i}")  # none: a max window
+            link = connect.window(core, tile, conn, in_shape, out_shape, weight, limit)
+        links.append(link)
+    return links
+
+
+def _flat_links(node: Node, per_tile: list[list[connect.Links]], ids: ElementIds) -> LayerLinks:
+    parts = [(i, link) for tile_links in per_tile for i, link in enumerate(tile_links)]
+    sizes = np.asarray([0] + [sum(link.element.size for link in tile_links) for tile_links in per_tile])
+
+    def joined(arrays) -> np.ndarray:
+        return np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int64)
+
+    return LayerLinks(
+        element=joined([link.element for _, link in parts]),
+        source=joined([ids.of[node.inputs[i]][link.element] for i, link in parts]),
+        input=joined([np.full(link.element.size, i, dtype=np.int32) for i, link in parts]),
+        dendrite=joined([link.dendrite for _, link in parts]),
+        carried=joined([link.carried for _, link in parts]),
+        tile_start=np.cumsum(sizes))
+
+
+def build_layer(node: Node, graph: Graph, target: Target, max_neurons: int, ids: ElementIds) -> LayerTiles:
+    """Tiles as large as `max_neurons` allows; smaller while the tables do not fit a big core."""
+    shape = graph.tensors[node.output].shape
+    channels, rows, _ = as_chw(shape)
+    max_channels, max_rows = channels, rows
+    model = NEURONS[node.op]
+    program = model.program(node, target)
+    while True:
+        parts = tiles(shape, max_neurons, max_channels, max_rows)
+        builders, words_per_tile, per_tile = [], [], []
+        try:
+            for tile in parts:
+                core = CoreBuilder(-1, -1, program, tile.channels * tile.rows * as_chw(shape)[2],
+                                   target.core["state_fields"])
+                model.init_core(core, node, local_index(tile, shape)[0], shape)
+                per_tile.append(_tables(core, node, tile, graph, target))
+                built = core.build()
+                words = dendrite_memory_words(built, target)
+                if words > target.core["dendrite_memory_words"]["big"]:
+                    raise connect.TileTooLarge(f"need {words} words of dendrite memory, a big core has "
+                                               f"{target.core['dendrite_memory_words']['big']}")
+                if built.n_dendrites > 1 << target.core["dendrite_id_bits"]:
+                    raise connect.TileTooLarge(f"need {built.n_dendrites} dendrites, a core addresses "
+                                               f"{1 << target.core['dendrite_id_bits']}")
+                builders.append(core)
+                words_per_tile.append(words)
+            return LayerTiles(node, parts, builders, words_per_tile, _flat_links(node, per_tile, ids))
+        except connect.TileTooLarge as too_large:
+            if max_channels > 1:
+                max_channels = max(1, min(max_channels, parts[0].channels) // 2)
+            elif max_rows > 1:
+                max_rows = max(1, min(max_rows, parts[0].rows) // 2)
+            else:
+                raise SdanncError(f"layer {node.name}: the tables of a single neuron's tile {too_large}: "
+                                  f"use fewer input channels or a smaller kernel") from None
+
+
+def axon_cap(shape, entries: np.ndarray, target: Target) -> int:
+    """The most neurons per core, halving from a full core, for which every core's axon lists fit
+    its axon memory, given how many axon entries each neuron of the layer needs."""
+    t = target.tables
+    words = t["axon_pointer_words"] + entries * t["axon_entry_words"]
+    cap, columns = target.core["neurons"], as_chw(shape)[2]
+    while True:
+        parts = tiles(shape, cap)
+        worst = max(int(words[local_index(tile, shape)[0]].sum()) for tile in parts)
+        largest = max(tile.channels * tile.rows * columns for tile in parts)
+        if worst <= target.core["axon_memory_words"] or largest // 2 < columns:
+            return cap
+        cap = largest // 2
+
+
+def _build_last_first(graph: Graph, target: Target, ids: ElementIds,
+                      status: Callable[[str], None]) -> dict[str, LayerTiles]:
+    """Every neuron layer, in graph order, built from the last to the first: a layer's consumers
+    then tell how many axon entries each of its neurons needs (one per link), so its neurons per
+    core are chosen for the axon memory before its tables are built, instead of rebuilt after."""
+    entries = np.zeros(ids.count, dtype=np.int64)
+    built = {}
+    order = list(reversed([node for node in graph.nodes if node.op in NEURON_OPS]))
+    for i, node in enumerate(order):
+        status(f"building layer {node.name} ({i + 1} of {len(order)})")
+        start, size = ids.first[node.output], graph.tensors[node.output].size
+        cap = axon_cap(graph.tensors[node.output].shape, entries[start:start + size], target)
+        layer = built[node.output] = build_layer(node, graph, target, cap, ids)
+        entries += np.bincount(layer.links.source, minlength=ids.count)
+    return {node.output: built[node.output] for node in graph.nodes if node.op in NEURON_OPS}
+
+
+def number_cores(layers: dict[str, LayerTiles]) -> list[CoreBuilder]:
+    """Every tile's core, layer by layer: a tile's place in this list is its image core index."""
+    cores = []
+    for layer in layers.values():
+        layer.cores = list(range(len(cores), len(cores) + len(layer.builders)))
+        cores.extend(layer.builders)
+    return cores
+
+
+def _axon_overflows(layers: dict[str, LayerTiles], cores: list[CoreBuilder], links: LinkTable,
+                    target: Target) -> dict[str, tuple[int, int]]:
+    """Layers whose cores would need more axon memory than a core has -> (words, largest core's neurons).
+
+    Counted before placement from the links: each link is one axon entry of its source neuron.
+    """
+    src = links.src_core
+    entries = np.bincount(src[src != INPUT], minlength=len(cores))
+    t = target.tables
+    neurons = np.asarray([c.state.shape[0] for c in cores], dtype=np.int64)
+    words = neurons * t["axon_pointer_words"] + entries * t["axon_entry_words"]
+    over = {}
+    for output, layer in layers.items():
+        worst = max((int(words[c]) for c in layer.cores), default=0)
+        if worst > target.core["axon_memory_words"]:
+            over[output] = (worst, max(int(neurons[c]) for c in layer.cores))
+    return over
+
+
+@dataclass
+class Tiling:
+    """The layers' final tiles, numbered as image cores, and every link of them in one table."""
+
+    layers: dict[str, LayerTiles]
+    cores: list[CoreBuilder]  # the image's cores, in core index order
+    ids: ElementIds
+    core_of: np.ndarray  # per element id: its image core (INPUT for the graph's input)
+    index_of: np.ndarray  # per element id: its neuron on that core
+    links: LinkTable
+
+
+def tile(graph: Graph, target: Target, status: Callable[[str], None] | None = None) -> Tiling:
+    """Every layer's tiles and tables as the image will hold them (before placement).
+
+    Where a layer's cores still overflow their axon memory (tiles split for dendrite memory can
+    gather more axon entries than the tiles its neurons per core were chosen for), halve its neurons
+    per core and rebuild that layer alone (its consumers' tables do not change)."""
+    status = status or (lambda text: None)
+    ids = element_ids(graph)
+    layers = _build_last_first(graph, target, ids, status)
+    while True:
+        cores = number_cores(layers)
+        core_of, index_of = locate(graph, ids, layers)
+        links = link_table(layers, core_of, index_of)
+        over = _axon_overflows(layers, cores, links, target)
+        if not over:
+            return Tiling(layers, cores, ids, core_of, index_of, links)
+        for output, (words, neurons) in over.items():
+            layer = layers[output]
+            columns = as_chw(graph.tensors[output].shape)[2]
+            if neurons // 2 < columns:  # a core holds at least one row
+                held = "one neuron's axon list needs" if neurons <= 1 else \
+                    f"the axon lists of {neurons} neurons (a core holds at least a row of {columns}) need"
+                raise SdanncError(f"layer {layer.node.name}: {held} {words} words, a core has "
+                                  f"{target.core['axon_memory_words']}: it feeds too many cores; use fewer "
+                                  f"channels in the next layer")
+            status(f"rebuilding layer {layer.node.name} with {neurons // 2} neurons per core (axon memory)")
+            layers[output] = build_layer(layer.node, graph, target, neurons // 2, ids)
+
+
+def build_layers(graph: Graph, target: Target,
+                 status: Callable[[str], None] | None = None) -> dict[str, LayerTiles]:
+    """tile()'s layers alone: what `sdannc tune` counts synapses with (no placement needed)."""
+    return tile(graph, target, status).layers

@@ -1,0 +1,55 @@
+"""Axon lists of every neuron, from the link table: a neuron's list holds its targets in link order
+(the same lists a neuron-by-neuron build makes), as offsets on the mesh from its own core."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import SdanncError
+from ..image import ImageBuilder
+from ..target import Target
+from .addresses import INPUT
+from .links import LinkTable
+
+
+def group_by_source(source: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """An order of the links that groups them by source element (elements in the order they first
+    appear, an element's links in table order), and each group's bounds in that order."""
+    if not source.size:
+        return np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64)
+    _, first, group = np.unique(source, return_index=True, return_inverse=True)
+    rank = np.empty_like(first)
+    rank[np.argsort(first)] = np.arange(first.size)
+    group_rank = rank[group.ravel()]
+    order = np.argsort(group_rank, kind="stable")
+    return order, np.concatenate([[0], np.cumsum(np.bincount(group_rank, minlength=first.size))])
+
+
+def check_route_lengths(links: LinkTable, x: np.ndarray, y: np.ndarray, owners: list[str], target: Target) -> None:
+    """The first link (in table order) farther than the hop limit along an axis is an error."""
+    hops = target.mesh["max_hops_per_axis"]
+    src, dest = links.src_core, links.dest
+    far = (src != INPUT) & ((np.abs(x[dest] - x[src]) > hops) | (np.abs(y[dest] - y[src]) > hops))
+    if not far.any():
+        return
+    r = int(np.argmax(far))
+    (sx, sy), (tx, ty) = (x[src[r]], y[src[r]]), (x[dest[r]], y[dest[r]])
+    raise SdanncError(f"layer {owners[int(src[r])]} -> layer {owners[int(dest[r])]}: route from core ({sx}, {sy}) "
+                      f"to ({tx}, {ty}) needs {abs(tx - sx)} + {abs(ty - sy)} hops, at most {hops} per axis: the "
+                      f"layers lie too far apart on the mesh; use fewer cores (fewer channels, a smaller input)")
+
+
+def wire(builder: ImageBuilder, links: LinkTable, owners: list[str], target: Target) -> None:
+    """Every neuron's axon list on its (placed) core; `owners` names each core's layer for errors.
+    The lists go in, core by core, in the order their neurons first appear in the table: identical
+    lists are stored once, where the first of them went."""
+    axons = np.flatnonzero(links.src_core != INPUT)
+    order, bounds = group_by_source(links.source[axons])
+    axons = links.select(axons[order])  # one copy of the table, grouped
+    x = np.asarray([core.x for core in builder.cores], dtype=np.int64)
+    y = np.asarray([core.y for core in builder.cores], dtype=np.int64)
+    check_route_lengths(axons, x, y, owners, target)
+    src = axons.src_core
+    relative = np.stack([x[axons.dest] - x[src], y[axons.dest] - y[src], axons.dendrite, axons.carried], axis=1)
+    for start, end in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+        builder.core(int(src[start])).set_axon_array(int(axons.src_index[start]), relative[start:end])

@@ -1,0 +1,20 @@
+"""What a code is: the one table of the code domain, used by every stage.
+
+Every activation on the chip is an unsigned code of CODE_BITS spikes (0..CODE_MAX). An ONNX
+quantized value of dtype uint8 is its own code; an int8 value v travels as v + 128, so that codes
+are never negative (the compiler folds that offset into zero points).
+"""
+
+from __future__ import annotations
+
+CODE_BITS = 8
+CODE_MAX = (1 << CODE_BITS) - 1
+
+DTYPES = ("uint8", "int8")  # the ONNX quantized types a code can hold
+OFFSET = {"uint8": 0, "int8": 1 << (CODE_BITS - 1)}  # added to an ONNX value to make its code
+RANGE = {dtype: (-OFFSET[dtype], CODE_MAX - OFFSET[dtype]) for dtype in DTYPES}  # the ONNX values of a dtype
+
+
+def code_offset(dtype: str) -> int:
+    """What is added to an ONNX quantized value to make its code: 0 for uint8, 128 for int8."""
+    return OFFSET[dtype]

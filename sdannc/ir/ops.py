@@ -1,0 +1,82 @@
+"""Every IR op: its name, what its nodes must carry, and after which pipeline steps it may exist.
+
+ir/verify.py checks each node against this after every step (as tinygrad's uop/spec.py checks its
+IR), so that a pass which forgets an attr, or leaves a quantized op behind, fails at the step that
+broke the graph rather than in the backend. The name of an op is spelled here once; the passes,
+the neuron models (sdannc/neurons, one per neuron op) and the backend use these constants.
+
+What the attrs and params mean: ir/graph.py's docstring and the module that makes them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# The steps of passes/__init__.py's PIPELINE, in order (tests/compiler/test_ir_ops.py keeps them equal):
+# the spec below says what exists after which of them.
+STEPS = ("frontend", "lower-linear", "lower-pools", "lower-elementwise", "sparsify", "align-delays",
+         "scaled-integration", "bias-calibration", "requantize")
+
+# Quantized level: what the frontend emits, gone after the pass that lowers it.
+LINEAR, MAXPOOL, AVGPOOL, ADD, ADD_CONST, CLAMP = "linear", "maxpool", "avgpool", "add", "add_const", "clamp"
+# Data moves: both levels; the backend routes them, no neuron computes them.
+RESHAPE, TRANSPOSE, CONCAT = "reshape", "transpose", "concat"
+# Neuron ops: hardware level, one neuron model each (sdannc/neurons).
+STEM, ADDER, MAX, IF, TTFS = "stem", "adder", "max", "if", "ttfs"
+
+DATA_MOVES = (RESHAPE, TRANSPOSE, CONCAT)
+NEURON_OPS = (STEM, ADDER, MAX, IF, TTFS)  # each layer of these takes one 8-tick window (depths.py)
+
+
+@dataclass(frozen=True)
+class Carries:
+    """Attrs and params a node carries after step `since` and the steps that follow, up to (not
+    after) step `until`, which removes them: after `until` they must be gone."""
+    attrs: tuple[str, ...] = ()
+    params: tuple[str, ...] = ()
+    since: str = "frontend"
+    until: str | None = None
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    made_by: str  # the first step after which a node of the op may exist
+    lowered_by: str | None = None  # the step after which none may be left
+    inputs: tuple[int, int | None] = (1, 1)  # how many inputs, at least and at most (None: any)
+    carries: tuple[Carries, ...] = ()
+    weighted: bool = False  # one connection (attrs connections) and one param weight{i} per input
+
+
+# What a neuron op carries from the step that makes it; the STEM grows with each of its passes.
+_OUTPUT = ("connections", "zero_point", "clamp")  # output_code.inc's registers and the wiring
+
+SPEC: dict[str, OpSpec] = {
+    LINEAR: OpSpec("frontend", "lower-linear", carries=(Carries(("kind",), ("weight", "weight_scale", "bias")),)),
+    MAXPOOL: OpSpec("frontend", "lower-pools", carries=(Carries(("kernel", "strides", "pads")),)),
+    AVGPOOL: OpSpec("frontend", "lower-pools", carries=(Carries(("kernel", "strides", "pads")),)),
+    ADD: OpSpec("frontend", "lower-elementwise", inputs=(2, 2)),
+    ADD_CONST: OpSpec("frontend", "lower-elementwise", carries=(Carries(params=("constant",)),)),
+    CLAMP: OpSpec("frontend", "lower-elementwise", carries=(Carries(("clamp",)),)),
+    RESHAPE: OpSpec("frontend"),
+    TRANSPOSE: OpSpec("frontend", carries=(Carries(("perm",)),)),
+    CONCAT: OpSpec("frontend", inputs=(1, None), carries=(Carries(("axis",)),)),
+    STEM: OpSpec("lower-linear", inputs=(1, None), weighted=True, carries=(
+        Carries(_OUTPUT, ("bias",), "lower-linear"),
+        Carries(params=("real_multiplier",), since="lower-linear", until="requantize"),
+        Carries(("acc_shift", "acc_bits"), since="scaled-integration"),
+        Carries(params=("init",), since="bias-calibration"),
+        Carries(("mul_shift", "out_shifts", "round"), ("multiplier",), "requantize"))),
+    ADDER: OpSpec("lower-elementwise", inputs=(1, 2), weighted=True, carries=(Carries(
+        _OUTPUT + ("input_zero_points", "multipliers", "mul_shift", "out_shifts", "error_bound"), ("offset",),
+        "lower-elementwise"),)),
+    MAX: OpSpec("lower-pools", carries=(Carries(("connections",), since="lower-pools"),)),
+    # No pass lowers to these yet: their spec is what such a lowering must produce (neurons/ttfs.py).
+    IF: OpSpec("lower-linear", inputs=(1, None), weighted=True,
+               carries=(Carries(("connections",), ("threshold",), "lower-linear"),)),
+    TTFS: OpSpec("lower-linear", inputs=(1, None), weighted=True,
+                 carries=(Carries(("connections",), ("threshold",), "lower-linear"),)),
+}
+
+
+def step_index(step: str) -> int:
+    return STEPS.index(step)
