@@ -201,6 +201,16 @@ class Target:
     def cycles(self) -> dict:
         return self.raw["cycles"]
 
+    def instruction_cycles(self, isa) -> dict[str, int]:
+        """Cycle cost per mnemonic: the ISA's, with this target's overrides (`cycles.instructions`)."""
+        costs = {spec.mnemonic: spec.cycles for spec in isa.instructions}
+        for mnemonic, value in self.cycles["instructions"].items():
+            if mnemonic not in costs:
+                raise SdanncError(f"target {self.name}: key 'cycles.instructions.{mnemonic}': not an instruction "
+                                  f"of ISA {isa.name}")
+            costs[mnemonic] = int(value)
+        return costs
+
     @property
     def energy(self) -> dict:
         return self.raw["energy"]

@@ -241,6 +241,48 @@ def concat_model(seed: int = SEED) -> onnx.ModelProto:
     return b.model("concat", ["N", 1, 8, 8], out, ["N", 10])
 
 
+def trained_head(model: onnx.ModelProto) -> onnx.ModelProto:
+    """The model with its last Gemm trained on the training digits (multinomial logistic regression
+    on the features the rest of the network computes, kept random: the way train_digits_cnn trains):
+    a digits classifier of any architecture of this file, for accuracy figures."""
+    from sklearn.linear_model import LogisticRegression
+
+    gemm = model.graph.node[-1]
+    assert gemm.op_type == "Gemm", "the last node must be the classifier Gemm"
+    features = onnx.ModelProto()
+    features.CopyFrom(model)
+    del features.graph.node[-1]
+    del features.graph.output[:]
+    features.graph.output.append(helper.make_tensor_value_info(gemm.input[0], TensorProto.FLOAT, None))
+    x_train, y_train, _, _ = digits_data()
+    x = calib_set(model, len(x_train))
+    batch = model.graph.input[0].type.tensor_type.shape.dim[0]
+    if batch.dim_value:  # a fixed batch: one sample a call
+        f = np.concatenate([ort_float(features, x[i:i + 1]) for i in range(len(x))])
+    else:
+        f = ort_float(features, x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = LogisticRegression(max_iter=2000, C=10.0).fit(f.reshape(len(f), -1), y_train)
+    trained = onnx.ModelProto()
+    trained.CopyFrom(model)
+    weights = {i.name: i for i in trained.graph.initializer}
+    weights[gemm.input[1]].CopyFrom(numpy_helper.from_array(clf.coef_.astype(np.float32), gemm.input[1]))
+    weights[gemm.input[2]].CopyFrom(numpy_helper.from_array(clf.intercept_.astype(np.float32), gemm.input[2]))
+    trained.graph.name = f"{model.graph.name}_trained"
+    return trained
+
+
+def ort_float(model: onnx.ModelProto, x: np.ndarray) -> np.ndarray:
+    """A float model's first output (a plain onnxruntime session: no quantized kernels involved)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # the feature models keep the classifier's unused weights
+    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    return session.run(None, {model.graph.input[0].name: x.astype(np.float32)})[0]
+
+
 # quantize_model options per model: quant_pre_process would fuse MatMul + Add into Gemm
 QUANTIZE_OPTIONS = {"mlp_matmul": {"preprocess": False}}
 
@@ -253,6 +295,11 @@ FLOAT_MODELS = {
     "strided_depthwise": strided_depthwise_model,
     "residual": residual_model,
     "concat": concat_model,
+    # the same architectures as digits classifiers (their last Gemm trained): accuracy figures
+    "cnn_pool_trained": lambda: trained_head(cnn_pool_model()),
+    "strided_depthwise_trained": lambda: trained_head(strided_depthwise_model()),
+    "residual_trained": lambda: trained_head(residual_model()),
+    "concat_trained": lambda: trained_head(concat_model()),
 }
 
 

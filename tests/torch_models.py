@@ -117,16 +117,13 @@ ARCHITECTURES = {"resnet18": _resnet18, "mobilenet_v2": _mobilenet_v2}
 
 
 def _set_batchnorm(net, images: np.ndarray) -> None:
-    """BatchNorm running statistics from real images (a cumulative average over the batches), then
-    affine parameters drawn at random around 1 and 0 as a trained network's are."""
+    """BatchNorm running statistics from real images (a cumulative average over the batches); the
+    affine parameters keep PyTorch's initial 1 and 0, as a freshly built torchvision model has them."""
     torch = _torch()
     for m in net.modules():
         if isinstance(m, torch.nn.BatchNorm2d):
             m.momentum = None
             m.reset_running_stats()
-            with torch.no_grad():
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.normal_(0.0, 0.2)
     net.train()
     with torch.no_grad():
         for chunk in np.array_split(images, max(1, len(images) // 32)):

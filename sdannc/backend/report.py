@@ -6,9 +6,12 @@ import numpy as np
 
 from ..image import ChipImage
 from ..image.memory import axon_memory_words, dendrite_memory_words
+from ..ir.codes import CODE_BITS
 from ..ir.graph import Graph
 from ..neurons import NEURONS
 from ..target import Target
+from ..neurons.stem import WEIGHTED
+from .program_cost import program_cost
 from .synapses import layer_synapses
 
 
@@ -24,6 +27,39 @@ def _hops(image: ChipImage) -> tuple[int, int]:
         total += int((prefix[start + count] - prefix[start]).sum())
         worst = max(worst, int(dist.max()))
     return total, worst
+
+
+# Above this sum of per-layer bounds (output steps) the summary warns: each layer's rounding then
+# moves some outputs by a step, and a deep network carries those on (docs/exactness.md).
+WARN_ERROR_STEPS = 0.25
+
+
+def _arithmetic(node, program, target: Target, neurons: int) -> dict:
+    """How the layer computes: its integration scheme, whether its sums are exact, its error bound
+    in output steps, and what its program costs per tick (integrating ticks, and the last one)."""
+    integrating, last = program_cost(program, target)
+    per_sample = (CODE_BITS - 1) * integrating.instructions + last.instructions
+    return {
+        "integration": node.attrs.get("integration"),
+        "sums_exact": node.attrs.get("integration") != WEIGHTED and not node.attrs.get("acc_shift"),
+        "error_steps": float(node.attrs.get("error_bound", 0.0)),
+        "instructions_per_tick": [integrating.instructions, last.instructions],
+        "cycles_per_tick": [integrating.cycles, last.cycles],
+        "program_pj_per_sample": neurons * per_sample * target.energy["pj_per_instruction"],
+    }
+
+
+def error_warning(report: dict) -> str | None:
+    """One line when the layers' bounds add up to more than WARN_ERROR_STEPS, with what to do."""
+    rounded = [r for r in report["layers"] if r["error_steps"] > 0]
+    total = sum(r["error_steps"] for r in rounded)
+    if total <= WARN_ERROR_STEPS:
+        return None
+    worst = max(rounded, key=lambda r: r["error_steps"])
+    return (f"warning: {len(rounded)} layers round on this {report['target']} target, up to "
+            f"{total:.2g} output steps in all (the most: {worst['layer']}, {worst['error_steps']:.2g}): outputs may "
+            f"differ from onnxruntime's by a step or more; `sdannc verify` measures it per layer, --calib "
+            f"narrows the scaling, and a target with 32-bit registers (darwin3-wide) is exact")
 
 
 def compile_report(graph: Graph, image: ChipImage, layers: dict, target: Target, model: str) -> dict:
@@ -43,6 +79,8 @@ def compile_report(graph: Graph, image: ChipImage, layers: dict, target: Target,
             "sparsify": node.attrs.get("sparsify", {}),
             "acc_bits": node.attrs.get("acc_bits"),
             "acc_shift": node.attrs.get("acc_shift"),
+            **_arithmetic(node, cores[0].program if cores else np.zeros(0, dtype=np.uint16), target,
+                          int(sum(c.n_neurons for c in cores))),
         })
     total_hops, worst_hops = _hops(image)
     s = image.schedule
@@ -64,9 +102,13 @@ def compile_report(graph: Graph, image: ChipImage, layers: dict, target: Target,
 
 
 def summary_table(report: dict) -> str:
-    head = ("layer", "op", "neurons", "cores", "dendrite words", "axon words", "acc bits", "shift")
+    head = ("layer", "op", "neurons", "cores", "dendrite words", "axon words", "acc bits", "shift", "integration",
+            "error steps", "instr/tick")
     body = [(r["layer"], r["op"], r["neurons"], r["cores"], r["dendrite_words"], r["axon_words"],
-             r["acc_bits"] if r["acc_bits"] is not None else "-", r["acc_shift"] if r["acc_shift"] is not None else "-")
+             r["acc_bits"] if r["acc_bits"] is not None else "-", r["acc_shift"] if r["acc_shift"] is not None else "-",
+             (r["integration"] or "-") + (" exact" if r["integration"] and r["sums_exact"] else ""),
+             f"{r['error_steps']:.2g}" if r["error_steps"] else "0",
+             "{} / {}".format(*r["instructions_per_tick"]))
             for r in report["layers"]]
     widths = [max(len(str(row[i])) for row in [head] + body) for i in range(len(head))]
 
@@ -80,4 +122,7 @@ def summary_table(report: dict) -> str:
     lines.append(f"ticks per sample {report['ticks_per_sample']}, a new sample every {report['ticks_between_samples']} "
                  f"ticks when pipelined; routes {report['hops_total']} hops in all, {report['hops_worst']} at most")
     lines.extend(f"note: {n}" for n in report["notes"])
+    warning = error_warning(report)
+    if warning:
+        lines.append(warning)
     return "\n".join(lines)

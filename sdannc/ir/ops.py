@@ -63,9 +63,9 @@ SPEC: dict[str, OpSpec] = {
     STEM: OpSpec("lower-linear", inputs=(1, None), weighted=True, carries=(
         Carries(_OUTPUT, ("bias",), "lower-linear"),
         Carries(params=("real_multiplier",), since="lower-linear", until="requantize"),
-        Carries(("acc_shift", "acc_bits"), since="scaled-integration"),
+        Carries(("acc_shift", "acc_bits", "integration", "acc_bound"), since="scaled-integration"),
         Carries(params=("init",), since="bias-calibration"),
-        Carries(("mul_shift", "out_shifts", "round"), ("multiplier",), "requantize"))),
+        Carries(("mul_shift", "out_shifts", "round", "error_bound"), ("multiplier",), "requantize"))),
     ADDER: OpSpec("lower-elementwise", inputs=(1, 2), weighted=True, carries=(Carries(
         _OUTPUT + ("input_zero_points", "multipliers", "mul_shift", "out_shifts", "error_bound"), ("offset",),
         "lower-elementwise"),)),

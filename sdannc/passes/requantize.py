@@ -16,9 +16,10 @@ import numpy as np
 
 from ..errors import SdanncError
 from ..isa import load_isa
-from ..ir.codes import CODE_MAX
+from ..ir.codes import CODE_BITS, CODE_MAX
 from ..ir.graph import Graph, Node
 from ..ir.ops import STEM
+from ..neurons.stem import WEIGHTED
 from ..target import Target
 from .base import Options, Pass
 
@@ -159,10 +160,37 @@ def requantize_node(node: Node, target: Target, isa) -> None:
     if exact is not None:  # MULT by 0 is exact; the shift rounds half to even
         node.params["multiplier"], shift = exact
         node.attrs.update(mul_shift=0, out_shifts=[shift] if shift else [], round="RNE")
-        return
-    m, mul_shift, out_shift = fixed_point(real, reg, mul_shifts_of(isa), sfti_max_of(isa), node.name)
-    node.params["multiplier"] = m
-    node.attrs.update(mul_shift=int(mul_shift), out_shifts=[out_shift] if out_shift else [], round="RND")
+    else:
+        m, mul_shift, out_shift = fixed_point(real, reg, mul_shifts_of(isa), sfti_max_of(isa), node.name)
+        node.params["multiplier"] = m
+        node.attrs.update(mul_shift=int(mul_shift), out_shifts=[out_shift] if out_shift else [], round="RND")
+    node.attrs["error_bound"] = stem_error_bound(node, real, reg)
+
+
+def _sum_error(node: Node) -> np.ndarray:
+    """Per neuron, the largest distance of the accumulator from T / 2^k, in its own units (bias included):
+    half a unit per rounded tick and for the bias, the paper's scheme doubling each tick's rounding."""
+    k = node.params.get("acc_shift", node.attrs.get("acc_shift", 0))
+    k = np.broadcast_to(np.asarray(k, dtype=np.int64), node.params["bias"].shape)
+    rounded_bias = np.where(k > 0, 0.5, 0.0)
+    if node.attrs.get("integration") == WEIGHTED:  # tick t is shifted by t + k - 7: rounded where positive
+        ticks = sum(np.where(t + k - (CODE_BITS - 1) > 0, 0.5, 0.0) for t in range(CODE_BITS))
+        return ticks + rounded_bias
+    return np.where(k > 0, 0.5 * ((1 << CODE_BITS) - 1), 0.0) + rounded_bias
+
+
+def stem_error_bound(node: Node, real: np.ndarray, register_bits: int) -> float:
+    """The largest distance, in output steps, between the value the neuron rounds to its output code
+    and M (T + bias) computed in real numbers, over every sum whose output is not clamped: the
+    accumulator's rounding times the multiplier, plus the fixed-point multiplier's own error over the
+    largest accumulator value the layer's bound allows (docs/exactness.md, "16-bit integration")."""
+    a = node.attrs
+    scale = 2.0 ** (a["mul_shift"] + sum(a["out_shifts"]))
+    largest = min(2.0 ** (a.get("acc_bits", register_bits) - 1), 2.0 ** (register_bits - 1))
+    k = np.asarray(node.params.get("acc_shift", a.get("acc_shift", 0)), dtype=np.float64)
+    held = np.minimum(largest / 2.0 ** k, 2.0 ** (register_bits - 1))  # what the register holds of it
+    error = _sum_error(node) * np.abs(real) + np.abs(node.params["multiplier"] / scale - real) * held
+    return float(np.max(error, initial=0.0))
 
 
 def requantize(graph: Graph, target: Target, options: Options) -> Graph:

@@ -26,16 +26,6 @@ from .network import Network, image_core_levels
 from .stepper import Counters, Stepper
 
 
-def instruction_cycles(image: ChipImage, isa) -> dict[str, int]:
-    """Cycle cost per mnemonic: the ISA's, with the target's overrides."""
-    costs = {spec.mnemonic: spec.cycles for spec in isa.instructions}
-    for mnemonic, value in image.target.cycles["instructions"].items():
-        if mnemonic not in costs:
-            raise SdanncError(f"target {image.target.name}: key 'cycles.instructions.{mnemonic}': not an instruction of ISA {isa.name}")
-        costs[mnemonic] = int(value)
-    return costs
-
-
 # A step's dendrite sums hold about this many values (window x lanes x neurons); longer windows make
 # larger products but no fewer operations.
 _WINDOW_ELEMENTS = 1 << 23
@@ -67,7 +57,7 @@ class Simulator:
         self.where = where
         self.target = image.target
         isa = load_isa(image.target.isa_name)
-        cycles = instruction_cycles(image, isa)
+        cycles = image.target.instruction_cycles(isa)
         core_level, self.pipelined = image_core_levels(image)
         # Cores with the same program run as one array; their neurons get consecutive global ids,
         # ordered by level so that the cores of a range of levels are one slice of the array.

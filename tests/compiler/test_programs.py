@@ -1,6 +1,8 @@
 """The emitted neuron programs: each model's program comes from its template under isa/programs,
 and the variants the backend emits fit the ISA and the cores."""
 
+import copy
+
 import pytest
 
 from irgraphs import program_node, stem_program_node
@@ -71,8 +73,40 @@ def test_add_program_variants_assemble_within_the_program_memory():
     two_shifts = adder.program(program_node("adder", mul_shift=0, out_shifts=[(15, "TRUNC"), (6, "RND")]), target)
     assert len(two_shifts) == len(one_shift) + 1 <= target.core["program_words"]
     text = adder.source(program_node("adder", mul_shift=8, out_shifts=[(5, "RNE")]))
-    assert text.count("MULT R0, R6, 8") == 1 and "MULT R4, R6, 8" in text and "SFTI R0, R, 5, RNE" in text
+    assert text.count("MUL R0, R6, 8") == 1 and "MUL R4, R6, 8" in text and "SFTI R0, R, 5, RNE" in text  # rounded products
+    assert "MULT R0, R6, 0" in adder.source(program_node("adder", mul_shift=0, out_shifts=[(6, "RND")]))  # exact ones
     registers = adder.registers(zero_point=3, low=0, high=255, zero_a=1, zero_b=2, mult_a=5, mult_b=6, round_add=0,
                                 keep_mask=255)
     assert len(registers) == len(adder.config) <= target.core["config_registers"]
     assert registers[adder.config["mult_b"]] == 6 and registers[adder.config["last_phase"]] == 7
+
+
+def test_weighted_integration_is_one_instruction_more_per_tick_than_shift_and_add():
+    """LOAD k, ADD phase, UPDS (weighted) against SFTI, UPDV (the paper's): counted on both paths."""
+    from sdannc.backend.program_cost import program_cost
+
+    target = load_target("darwin3")
+    stem = NEURONS["stem"]
+    horner = stem.program(stem_program_node(3, 16, [5]), target)
+    weighted_node = stem_program_node(3, 16, [5])
+    weighted_node.attrs["integration"] = "weighted"
+    weighted = stem.program(weighted_node, target)
+    text = stem.source(weighted_node)
+    assert "UPDS R7, -7" in text and "LOAD R7, 7" not in text and "UPDV" not in text and "SFTI R0, L, 1" not in text
+    (h_tick, h_last), (w_tick, w_last) = program_cost(horner, target), program_cost(weighted, target)
+    assert (w_tick.instructions, w_last.instructions) == (h_tick.instructions + 1, h_last.instructions + 1)
+    assert (w_tick.cycles, w_last.cycles) == (h_tick.cycles + 1, h_last.cycles + 1)
+    assert h_last.instructions > h_tick.instructions  # the last input bit also requantizes
+
+
+def test_program_cost_counts_the_target_cycle_overrides():
+    from sdannc.backend.program_cost import program_cost
+
+    target = load_target("darwin3")
+    words = ISA.encode_program(assemble_file(PROGRAMS / "if_neuron.s", ISA))
+    tick, last = program_cost(words, target)
+    assert tick == last and tick.instructions == 5
+    assert tick.cycles == sum(ISA.cycles(i.mnemonic) for i in ISA.decode_program(words))
+    target = copy.deepcopy(target)
+    target.raw["cycles"]["instructions"] = {"UPDV": 7}
+    assert program_cost(words, target)[0].cycles == tick.cycles - ISA.cycles("UPDV") + 7
