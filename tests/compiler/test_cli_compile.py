@@ -99,16 +99,19 @@ def test_compile_prints_the_per_layer_table(compiled):
     report = json.loads((out / "report.json").read_text())
     lines = result.stdout.splitlines()
     assert re.split(r"\s{2,}", lines[0].strip()) == ["layer", "op", "neurons", "cores", "dendrite words", "axon words",
-                                                     "acc bits", "shift"]
+                                                     "acc bits", "shift", "integration", "error steps", "instr/tick"]
     assert set(lines[1].replace(" ", "")) == {"-"}
     rows = [re.split(r"\s{2,}", line.strip()) for line in lines[2:2 + len(CNN_LAYERS)]]
     for row, r in zip(rows, report["layers"], strict=True):
         blank = lambda v: "-" if v is None else str(v)  # noqa: E731
+        scheme = (r["integration"] or "-") + (" exact" if r["integration"] and r["sums_exact"] else "")
         assert row == [r["layer"], r["op"], str(r["neurons"]), str(r["cores"]), str(r["dendrite_words"]),
-                       str(r["axon_words"]), blank(r["acc_bits"]), blank(r["acc_shift"])]
+                       str(r["axon_words"]), blank(r["acc_bits"]), blank(r["acc_shift"]), scheme,
+                       f"{r['error_steps']:.2g}" if r["error_steps"] else "0",
+                       "{} / {}".format(*r["instructions_per_tick"])]
     assert [row[0] for row in rows] == [name for name, _, _ in CNN_LAYERS]
     assert [row[2] for row in rows] == [str(n) for _, _, n in CNN_LAYERS]
-    assert rows[1][6:] == ["-", "-"]  # the max layer has no accumulator
+    assert rows[1][6:9] == ["-", "-", "-"]  # the max layer has no accumulator
     totals = lines[2 + len(CNN_LAYERS)]
     assert totals.startswith(f"cores {len(core_files(out))} of {TOTAL_CORES}, neurons {report['neurons']},")
     assert f"image written to {out}" == lines[-1]

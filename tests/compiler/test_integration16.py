@@ -16,7 +16,7 @@ from sdannc.frontend import load_onnx
 from sdannc.target import load_target
 
 NARROW, WIDE = load_target("darwin3"), load_target("darwin3-wide")
-FAMILIES = ["cnn_pool", "strided_depthwise", "residual", "mlp_gemm", "digits_cnn"]
+FAMILIES = ["cnn_pool", "strided_depthwise", "residual", "mlp_gemm", "digits_cnn", "concat"]
 
 
 def _layers_against_real(path, x, integration=None):
@@ -58,6 +58,17 @@ def test_every_stem_layer_is_within_its_stated_bound(name, variant):
         clear = np.abs(value - np.floor(value) - 0.5) > bound + 1e-9
         assert np.array_equal(codes[clear], nearest[clear]), node.name
         assert np.abs(codes - nearest).max() <= 1, node.name
+
+
+def test_a_layer_reading_codes_around_a_zero_point_cannot_saturate():
+    """concat's conv_b reads the stem convolution's output, which has no ReLU (zero point ~128): its
+    partial sums may overshoot the range, so it is scaled for the worst case or by shift-and-add."""
+    path = models.quantized("concat")
+    x = models.eval_set(models.float_model("concat"), 32)
+    layers = {node.name: (node, codes, value) for node, codes, value in _layers_against_real(path, x)}
+    node, codes, value = layers["conv_b"]
+    assert node.attrs["acc_bound"].endswith("(offset inputs)") and node.attrs["acc_shift"] > 0
+    assert np.abs(codes - np.clip(np.floor(value + 0.5), *node.attrs["clamp"])).max() <= 1
 
 
 def test_the_papers_shift_and_add_states_a_bound_that_many_steps_wide():
@@ -102,3 +113,24 @@ def test_trained_digits_classifiers_on_16_bits_keep_onnxruntimes_accuracy(name, 
     accuracy = (got.argmax(1) == y).mean(), (expected.argmax(1) == y).mean()
     assert abs(accuracy[0] - accuracy[1]) <= 0.005 + 1e-9
     assert (got.argmax(1) == expected.argmax(1)).mean() >= 0.98
+
+
+def test_resnet18_from_pytorch_is_close_on_16_bits_where_the_papers_scheme_was_noise():
+    """ResNet-18 (ImageNet stem) at 32 x 32 exported by PyTorch and quantized by onnxruntime, no
+    --calib (docs/exactness.md: rms/std 0.116 and top-1 agreement 80 % on 64 inputs, against 1.75
+    and 0 % for the paper's shift-and-add; issue 11 asks 0.05 and 95 %: not met yet)."""
+    import torch_models
+    from sdannc.golden.interpreter import run as golden_run
+
+    path = torch_models.quantized_deep("resnet18", 32)
+    x = torch_models.digit_images(32, 32, start=300)
+    expected = models.ort_run(path, x).astype(np.float64)
+
+    def figures(integration):
+        got = golden_run(run_pipeline(load_onnx(path), NARROW, Options(integration=integration)), x, NARROW.arith)
+        rms = np.sqrt(((got - expected) ** 2).mean()) / expected.std()
+        return rms, (got.argmax(1) == expected.argmax(1)).mean()
+
+    (rms, top1), (paper_rms, paper_top1) = figures(None), figures(HORNER)
+    assert rms <= 0.2 and top1 >= 0.6
+    assert paper_rms >= 0.8 and paper_top1 <= 0.2
