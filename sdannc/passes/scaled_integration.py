@@ -142,7 +142,7 @@ def scaled_integration(graph: Graph, target: Target, options: Options) -> Graph:
             if node.name in measured:
                 bound, source = int(measured[node.name].horner * MEASURED_MARGIN), "measured on --calib"
             k, scheme = (choose_shift(bound, reg) if forced == HORNER else 0), HORNER
-        elif node.name not in measured and _offset_inputs(node, graph):
+        elif _offset_inputs(node, graph):  # (measured partial sums do not bound the held-out ones either)
             bound, source, k, scheme = _offset_choice(node, worst_each, per_tick, reg)
         else:  # per neuron: the smaller of what it was seen to need, or may need, and its worst case
             if node.name in measured:
