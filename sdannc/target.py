@@ -39,6 +39,7 @@ _SCHEMA: dict = {
         "program_words": _SIZE,
         "registers": _FIELDS,
         "config_registers": _FIELDS,
+        "lut_words": _FIELDS,
         "state_fields": _FIELDS,
         "memory_word_bits": _BITS,
         "dendrite_memory_words": {"big": _INT, "little": _INT},

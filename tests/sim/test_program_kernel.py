@@ -81,7 +81,7 @@ def _tick(runners, wgtsum):
 def _example_data(target, n, seed):
     rng = np.random.default_rng(seed)
     bits = target.arith["register_bits"]
-    config = _values(rng, (target.core["config_registers"], n), bits)
+    config = _values(rng, (target.core["config_registers"] + target.core["lut_words"], n), bits)  # + the lookup memory
     config[0] = 7  # last phase, as the programs read it
     config[1:4] = rng.integers(-4, 300, size=(3, n))
     state = _values(rng, (n, target.core["state_fields"]), bits)
@@ -318,7 +318,7 @@ def _run_random(instrs, target_name, seed, n, lanes, chunk):
     target = load_target(target_name)
     rng = np.random.default_rng(seed)
     bits = target.arith["register_bits"]
-    config = _values(rng, (target.core["config_registers"], n), bits)
+    config = _values(rng, (target.core["config_registers"] + target.core["lut_words"], n), bits)  # + the lookup memory
     state = _values(rng, (n, target.core["state_fields"]), bits)
     runners = _runners(instrs, target, config, state, _bounds(rng, n), lanes)
     split = []  # whether the numpy engine took its divergent path
