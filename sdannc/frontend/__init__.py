@@ -9,12 +9,13 @@ exactly is a one-line SdanncError naming the file, the node and its op type.
 from __future__ import annotations
 
 from ..ir import Graph, verify
-from . import qdq, qop
+from . import activations, qdq, qop
 from .convert import Converter, Pending, Quant
 from .model import OnnxModel, read_model
 from .ops import EXACT_OPS
 
-SUPPORTED_OPS = sorted({"QuantizeLinear", "DequantizeLinear", *qdq.FLOAT_OPS, *qop.HANDLERS})
+SUPPORTED_OPS = sorted({"QuantizeLinear", "DequantizeLinear", *qdq.FLOAT_OPS, *qop.HANDLERS, *activations.UNARY_OPS,
+                         "Mul", *activations.QOP_HANDLERS})
 
 __all__ = ["load_onnx", "SUPPORTED_OPS"]
 
@@ -46,6 +47,12 @@ def _convert(c: Converter) -> None:
             qdq.on_dequantize(c, node)
         elif op in qop.HANDLERS:
             qop.HANDLERS[op](c, node)
+        elif op in activations.QOP_HANDLERS and node.domain == "com.microsoft":
+            activations.QOP_HANDLERS[op](c, node)
+        elif op in activations.UNARY_OPS and node.domain in ("", "ai.onnx"):
+            activations.on_float_unary(c, node)
+        elif op == "Mul" and node.domain in ("", "ai.onnx") and activations.on_float_mul(c, node):
+            pass
         elif op in EXACT_OPS and node.input and node.input[0] in c.qmap:
             qop.on_exact(c, node)
         elif op in qdq.FLOAT_OPS and node.domain in ("", "ai.onnx"):

@@ -170,7 +170,8 @@ class Converter:
             shape = head["shape"]
             target = out if not steps else self.fresh(head["float"])
             attrs = dict(head["attrs"], **({"clamp": clamp} if head["op"] != CONCAT else {}))
-            self.emit(p.node, head["op"], head["inputs"], target, shape, quant, attrs, head["params"])
+            params = head["params"](quant) if callable(head["params"]) else head["params"]  # (unary: its table)
+            self.emit(p.node, head["op"], head["inputs"], target, shape, quant, attrs, params)
             current = target
             if head["op"] == CONCAT and clamp != (0, CODE_MAX):
                 steps.append((p.node + ":clamp", CLAMP, {"clamp": clamp}, p.shape, out))
