@@ -106,73 +106,217 @@ def table(op: str, attrs: dict, qin: Quant, qout: Quant) -> np.ndarray:
         return quantized(FUNCTIONS[op](dequantized(qin), attrs), qout)
 
 
-def mul_table(qa: Quant, qb: Quant, qc: Quant, b_of_a: np.ndarray) -> np.ndarray:
-    """QLinearMul of a and b = b_of_a[a], per code of a (MlasQLinearMul's SSE2 kernel): the exact
-    integer product (a - za)(b - zb) times the float32 ratio sa sb / sc, plus zc, rounded half to
+def mul_codes(a: np.ndarray, qa: Quant, b: np.ndarray, qb: Quant, qc: Quant) -> np.ndarray:
+    """QLinearMul of codes a and b (MlasQLinearMul's SSE2 kernel): the exact integer product
+    (a - za)(b - zb), times the float32 ratio sa sb / sc, plus the zero point zc, rounded half to
     even, saturated."""
-    codes = np.arange(CODE_MAX + 1, dtype=np.int64)
-    product = ((codes - qa.code_zp) * (b_of_a - qb.code_zp)).astype(F32)
+    product = ((a - qa.code_zp) * (b - qb.code_zp)).astype(F32)
     ratio = F32(F32(F32(qa.scale) * F32(qb.scale)) / F32(qc.scale))
     value = (product * ratio + F32(qc.zero_point)).astype(F32)
     return (np.rint(value).astype(np.int64) + (qc.code_zp - qc.zero_point)).clip(0, CODE_MAX)
 
 
-def _head(x: str, shape: tuple, tables) -> dict:
-    """A pending unary layer; its table is made once the output quantization is known."""
-    return {"op": UNARY, "inputs": [x], "attrs": {}, "params": tables, "shape": shape}
+def add_codes(a: np.ndarray, qa: Quant, b: np.ndarray, qb: Quant, qc: Quant) -> np.ndarray:
+    """QLinearAdd of codes a and b, as onnxruntime computes it in float32:
+    (sa (a - za) + sb (b - zb)) / sc + zc, rounded half to even, saturated."""
+    va = F32(qa.scale) * (a - qa.code_zp).astype(F32)
+    vb = F32(qb.scale) * (b - qb.code_zp).astype(F32)
+    value = ((va + vb).astype(F32) / F32(qc.scale) + F32(qc.zero_point)).astype(F32)
+    return (np.rint(value).astype(np.int64) + (qc.code_zp - qc.zero_point)).clip(0, CODE_MAX)
 
 
-def _activation_input(c: Converter, node, name: str) -> str:
+QUANTIZED = {"Mul": mul_codes, "Add": add_codes, "QLinearMul": mul_codes, "QLinearAdd": add_codes}
+
+
+def _pending(c: Converter, node, x: str, values: np.ndarray, tables=None) -> None:
+    """The node's output as a pending unary layer of IR tensor x: `values`, the float32 value for
+    each code of x (None where only `tables` is known); its table is made once a QuantizeLinear
+    gives the output quantization."""
+    if tables is None:
+        tables = lambda qout, v=values: {"table": quantized(v, qout)}  # noqa: E731
+    head = {"op": UNARY, "inputs": [x], "attrs": {}, "params": tables, "shape": c.tensors[x].shape,
+            "float": node.output[0], "values": values}
+    c.floats[node.output[0]] = Pending(c.m.node_name(node), head["shape"], head=head)
+
+
+def _code_function(c: Converter, name: str) -> tuple[str, np.ndarray | None] | None:
+    """(x, the float32 value per code of x) of a float tensor that is a function of one quantized
+    tensor x: its dequantized value, or a pending unary chain of it; None for anything else."""
     value = c.floats.get(name)
     if isinstance(value, str):
-        return value
-    if isinstance(value, Pending) and value.head is None:
-        return c.f_input(node, name)
-    c.m.node_fail(node, f"input {name!r} is not a dequantized activation (quantize the layer before it)")
+        return value, dequantized(c.quant_of(value))
+    if isinstance(value, Pending) and value.head is None and not value.ops:
+        x = value.source
+        return x, np.clip(dequantized(c.quant_of(x)), F32(value.lo), F32(value.hi)).astype(F32)
+    if (isinstance(value, Pending) and value.head is not None and value.head["op"] == UNARY and not value.ops
+            and value.head.get("values") is not None):
+        return value.head["inputs"][0], np.clip(value.head["values"], F32(value.lo), F32(value.hi)).astype(F32)
+    return None
 
 
-def on_float_unary(c: Converter, node) -> None:
-    """QDQ: DequantizeLinear -> Sigmoid (Tanh, ...) -> QuantizeLinear."""
-    x = _activation_input(c, node, node.input[0])
-    attrs, qin = attrs_of(node), c.quant_of(x)
-    head = dict(_head(x, c.tensors[x].shape, lambda qout: {"table": table(node.op_type, attrs, qin, qout)}),
-                float=node.output[0])
-    c.floats[node.output[0]] = Pending(c.m.node_name(node), head["shape"], head=head)
-
-
-def _function_of(c: Converter, a: str, b: str) -> np.ndarray | None:
-    """b's code as a function of a's [256], when b is a unary layer of a; else None."""
-    producer = next((n for n in c.nodes if n.output == b), None)
-    if producer is None or producer.op != UNARY or producer.inputs != [a]:
+def _scalar(c: Converter, name: str) -> F32 | None:
+    """A constant of one element (plain or dequantized) as float32, else None."""
+    from .qdq import const_value
+    value = const_value(c, name)
+    if value is None or np.size(value) != 1:
         return None
-    return producer.params["table"]
+    if name in c.m.consts:
+        return F32(np.asarray(c.m.consts[name]).reshape(-1)[0])
+    return F32(np.asarray(value).reshape(-1)[0])
 
 
-def _mul(c: Converter, node, a: str, b: str) -> tuple[str, callable]:
-    """(input, table maker) of a Mul of activations a and b that is a function of one of them."""
-    for x, y in ((a, b), (b, a)):
-        f = _function_of(c, x, y)
-        if f is not None:
-            qx, qy = c.quant_of(x), c.quant_of(y)
-            return x, lambda qout, f=f, qx=qx, qy=qy: {"table": mul_table(qx, qy, qout, f)}
-    if a == b:
-        qa = c.quant_of(a)
-        return a, lambda qout: {"table": mul_table(qa, qa, qout, np.arange(CODE_MAX + 1))}
-    c.m.node_fail(node, f"multiplies two activations ({node.input[0]!r} x {node.input[1]!r}); sdannc runs a Mul of "
-                        "activations only where one is a function of the other (SiLU: x * Sigmoid(x)): a general "
-                        "product of two codes needs a two-input multiply neuron (and the gate's broadcast), "
-                        "which the chip's neuron models do not have yet")
+ARITH = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.divide}
+CHAIN_OPS = (*UNARY_OPS, "Erf", *ARITH)
+NONLINEAR = (*UNARY_OPS, "Erf")
 
 
-def on_float_mul(c: Converter, node) -> bool:
-    """QDQ Mul of two activations (SiLU); False when an input is a constant (not this module's case)."""
-    if any(name in c.m.consts or not isinstance(c.floats.get(name), (str, Pending)) for name in node.input):
+def _leads_to_nonlinear(c: Converter, name: str, depth: int = 6) -> bool:
+    """Whether float tensor `name` feeds, through elementwise arithmetic, a nonlinear activation."""
+    for consumer in c.m.consumers.get(name, []):
+        if consumer.domain not in ("", "ai.onnx"):
+            continue
+        if consumer.op_type in NONLINEAR:
+            return True
+        if consumer.op_type in ARITH and depth and _leads_to_nonlinear(c, consumer.output[0], depth - 1):
+            return True
+    return False
+
+
+def claims(c: Converter, node) -> bool:
+    """Whether the node is part of an activation this module turns into a table: a nonlinear unary
+    op (Sigmoid, ..., Erf) of a function of one code; arithmetic on such a function (with a scalar
+    constant, or with another function of the same code); arithmetic of a dequantized activation
+    and a scalar that feeds a nonlinear op (Gelu's x / sqrt 2); a Mul of two activations."""
+    if node.domain not in ("", "ai.onnx") or node.op_type not in CHAIN_OPS:
         return False
-    a, b = (_activation_input(c, node, name) for name in node.input)
-    x, tables = _mul(c, node, a, b)
-    head = dict(_head(x, c.tensors[x].shape, tables), float=node.output[0])
-    c.floats[node.output[0]] = Pending(c.m.node_name(node), head["shape"], head=head)
-    return True
+    if node.op_type in NONLINEAR:
+        return _code_function(c, node.input[0]) is not None
+    if len(node.input) != 2:
+        return False
+    if _fused_binary(c, node):
+        return True
+    kinds = []
+    for name in node.input:
+        value = c.floats.get(name)
+        if _scalar(c, name) is not None:
+            kinds.append("const")
+        elif _is_chain(value):
+            if value.head.get("values") is None or value.ops:
+                return False
+            kinds.append("chain")
+        elif _code_function(c, name) is not None:
+            kinds.append("chain" if isinstance(value, str) and _tabled(c, value) is not None else "code")
+        else:
+            return False
+    if "chain" in kinds:
+        return True
+    if kinds == ["code", "code"]:
+        return node.op_type == "Mul"
+    return "code" in kinds and _leads_to_nonlinear(c, node.output[0])
+
+
+def _is_chain(value) -> bool:
+    return isinstance(value, Pending) and value.head is not None and value.head["op"] == UNARY
+
+
+def on_chain(c: Converter, node) -> None:
+    """One step of an activation: the float32 value per input code, as onnxruntime's float kernels
+    compute it (Add, Sub, Mul, Div are IEEE float32 operations, the same in numpy)."""
+    op = node.op_type
+    if op in NONLINEAR:
+        x, values = _code_function(c, node.input[0])
+        with np.errstate(over="ignore", invalid="ignore"):
+            y = _erf(values).astype(F32) if op == "Erf" else FUNCTIONS[op](values, attrs_of(node))
+        _pending(c, node, x, y)
+        return
+    if _fused_binary(c, node):
+        _mul_of_quantized(c, node)  # onnxruntime's QLinearAdd / QLinearMul
+        return
+    consts = [_scalar(c, name) for name in node.input]
+    funcs = [None if k is not None else _code_function(c, name) for k, name in zip(consts, node.input)]
+    sources = {f[0] for f in funcs if f is not None}
+    if len(sources) != 1:
+        c.m.node_fail(node, f"combines functions of two activations ({', '.join(sorted(sources))}); sdannc runs "
+                            "elementwise arithmetic only on functions of one input")
+    operands = [f[1] if f is not None else k for f, k in zip(funcs, consts)]
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        y = np.asarray(ARITH[op](operands[0], operands[1]), F32)
+    _pending(c, node, sources.pop(), np.broadcast_to(y, (CODE_MAX + 1,)).astype(F32))
+
+
+def _tabled(c: Converter, t: str) -> tuple[str, np.ndarray] | None:
+    """(x, t's code for each code of x) when IR tensor t is the output of a unary layer of x."""
+    producer = next((n for n in c.nodes if n.output == t), None)
+    if producer is None or producer.op != UNARY:
+        return None
+    return producer.inputs[0], np.asarray(producer.params["table"], dtype=np.int64)
+
+
+def _operand(c: Converter, t: str) -> tuple[str, np.ndarray, Quant]:
+    """A quantized activation as (x, its code for each code of x, its quantization)."""
+    f = _tabled(c, t)
+    x, codes = f if f is not None else (t, np.arange(CODE_MAX + 1, dtype=np.int64))
+    return x, codes, c.quant_of(t)
+
+
+def _const_operand(q: np.ndarray, scale: float, zp: int, dtype: str) -> tuple[None, np.ndarray, Quant]:
+    quant = Quant(float(F32(scale)), int(zp), dtype)
+    code = int(np.asarray(q).reshape(-1)[0]) + (quant.code_zp - quant.zero_point)
+    return None, np.full(CODE_MAX + 1, code, dtype=np.int64), quant
+
+
+def _binary(c: Converter, node, op: str, operands: list) -> tuple[str, callable]:
+    """(x, table maker) of a quantized Add / Mul whose operands are functions of one tensor x (or
+    constants), as onnxruntime's QLinearAdd / QLinearMul computes it; else refused."""
+    sources = {o[0] for o in operands if o[0] is not None}
+    if len(sources) != 1:
+        a, b = node.input[0], node.input[3] if op.startswith("QLinear") else node.input[1]
+        shapes = [list(c.tensors[o[0]].shape) for o in operands if o[0] is not None]
+        why = (f"of shapes {shapes[0]} and {shapes[1]} (a broadcast gate, as in squeeze-and-excitation)"
+               if len(shapes) == 2 and shapes[0] != shapes[1] else "that are not functions of one another")
+        c.m.node_fail(node, f"multiplies two activations ({a!r} x {b!r}) {why}; sdannc runs a product of "
+                            "activations only where both are functions of one input (SiLU: x * Sigmoid(x), "
+                            "HardSwish: x * HardSigmoid(x)), as one table; a product of two independent codes "
+                            "needs a two-input multiply neuron, which sdannc does not have")
+    (_, ca, qa), (_, cb, qb) = operands
+    return sources.pop(), lambda qout: {"table": QUANTIZED[op](ca, qa, cb, qb, qout)}
+
+
+def _qdq_operand(c: Converter, name: str):
+    """A QDQ operand of a fused QLinearAdd / QLinearMul: a dequantized activation, a dequantized
+    scalar constant, or None."""
+    from .convert import ConstQ
+    value = c.floats.get(name)
+    if isinstance(value, str):
+        return _operand(c, value)
+    if isinstance(value, ConstQ) and value.q.size == 1 and value.scale.size == 1:
+        dtype = {np.dtype(np.uint8): "uint8", np.dtype(np.int8): "int8"}.get(value.q.dtype)
+        if dtype is not None:
+            return _const_operand(value.q, float(value.scale.reshape(-1)[0]), int(value.zero_point.reshape(-1)[0]),
+                                  dtype)
+    return None
+
+
+def _fused_binary(c: Converter, node) -> bool:
+    """Whether a QDQ Add / Mul is one onnxruntime fuses into QLinearAdd / QLinearMul (both inputs
+    DequantizeLinear, of activations or scalar constants) and is this module's: a Mul of two
+    activations, or an Add / Mul of a constant and a unary layer's output."""
+    if node.op_type not in ("Add", "Mul") or len(node.input) != 2:
+        return False
+    operands = [_qdq_operand(c, name) for name in node.input]
+    if None in operands:
+        return False
+    activations = [o for o in operands if o[0] is not None]
+    if len(activations) == 2:
+        return node.op_type == "Mul"
+    return len(activations) == 1 and _tabled(c, c.floats[next(n for n, o in zip(node.input, operands)
+                                                              if o[0] is not None)]) is not None
+
+
+def _mul_of_quantized(c: Converter, node) -> None:
+    """QDQ Add / Mul that onnxruntime fuses into QLinearAdd / QLinearMul."""
+    x, tables = _binary(c, node, node.op_type, [_qdq_operand(c, name) for name in node.input])
+    _pending(c, node, x, None, tables)
 
 
 def _emit(c: Converter, node, x: str, params: dict, quant: Quant) -> None:
@@ -191,20 +335,55 @@ def on_qlinear_unary(c: Converter, node) -> None:
     _emit(c, node, x, {"table": table(node.op_type, attrs_of(node), c.quant_of(x), qout)}, qout)
 
 
-def on_qlinear_mul(c: Converter, node) -> None:
-    """QOperator: QLinearMul (com.microsoft): A, A_scale, A_zp, B, B_scale, B_zp, C_scale, C_zp."""
-    from .qdq import quant_params
+def _qop_operands(c: Converter, node) -> list:
+    """The two operands of a QLinearAdd / QLinearMul: A, A_scale, A_zp, B, B_scale, B_zp, C_scale, C_zp."""
+    from .qdq import DTYPES
     from .qop import _inputs, _read
     ins = _inputs(node, 8)
-    if ins[0] in c.m.consts or ins[3] in c.m.consts:
-        c.m.node_fail(node, "multiplies an activation by a constant; sdannc runs QLinearMul only for x * f(x) (SiLU)")
-    a, b = _read(c, node, ins[0], ins[1], ins[2]), _read(c, node, ins[3], ins[4], ins[5])
-    if c.tensors[a].shape != c.tensors[b].shape:
-        c.m.node_fail(node, f"multiplies activations of shapes {list(c.tensors[a].shape)} and "
-                            f"{list(c.tensors[b].shape)} (a broadcast gate); sdannc has no two-input multiply neuron")
+    out = []
+    for k in (0, 3):
+        if ins[k] in c.m.consts:
+            q = np.asarray(c.m.consts[ins[k]])
+            if q.size != 1 or q.dtype not in DTYPES:
+                return [None, None]
+            scale = np.asarray(c.m.consts[ins[k + 1]]).reshape(-1)[0] if ins[k + 1] in c.m.consts else None
+            zp = np.asarray(c.m.consts[ins[k + 2]]).reshape(-1)[0] if ins[k + 2] in c.m.consts else 0
+            if scale is None:
+                return [None, None]
+            out.append(_const_operand(q, float(scale), int(zp), DTYPES[q.dtype]))
+        elif ins[k] in c.qmap:
+            out.append(_operand(c, _read(c, node, ins[k], ins[k + 1], ins[k + 2])))
+        else:
+            return [None, None]
+    return out
+
+
+def qop_claims(c: Converter, node) -> bool:
+    """QLinearSigmoid, QLinearLeakyRelu, QLinearMul: always this module's; QLinearAdd when one
+    input is a scalar constant and the other a unary layer's output (Gelu's 1 + erf)."""
+    if node.domain != "com.microsoft":
+        return False
+    if node.op_type in ("QLinearSigmoid", "QLinearLeakyRelu", "QLinearMul"):
+        return True
+    if node.op_type != "QLinearAdd" or not all(n in c.m.consts or n in c.qmap for n in (node.input[0], node.input[3])):
+        return False
+    operands = _qop_operands(c, node)
+    activations = [o for o in operands if o is not None and o[0] is not None]
+    return None not in operands and len(activations) == 1 and not np.array_equal(activations[0][1], np.arange(256))
+
+
+def on_qlinear_binary(c: Converter, node) -> None:
+    """QOperator: QLinearMul / QLinearAdd (com.microsoft) of functions of one tensor (or constants)."""
+    from .qdq import quant_params
+    from .qop import _inputs
+    operands = _qop_operands(c, node)
+    if None in operands:
+        c.m.node_fail(node, "an input is neither a quantized activation nor a scalar quantized constant")
+    ins = _inputs(node, 8)
     qout = quant_params(c, node, ins[6], ins[7])
-    x, tables = _mul(c, node, a, b)
+    x, tables = _binary(c, node, node.op_type, operands)
     _emit(c, node, x, tables(qout), qout)
 
 
-QOP_HANDLERS = {"QLinearSigmoid": on_qlinear_unary, "QLinearLeakyRelu": on_qlinear_unary, "QLinearMul": on_qlinear_mul}
+QOP_HANDLERS = {"QLinearSigmoid": on_qlinear_unary, "QLinearLeakyRelu": on_qlinear_unary,
+                "QLinearMul": on_qlinear_binary, "QLinearAdd": on_qlinear_binary}
