@@ -282,11 +282,13 @@ def _binary(c: Converter, node, op: str, operands: list) -> tuple[str, callable]
     return sources.pop(), lambda qout: {"table": QUANTIZED[op](ca, qa, cb, qb, qout)}
 
 
-def _qdq_operand(c: Converter, name: str):
+def _qdq_operand(c: Converter, name: str, node=None):
     """A QDQ operand of a fused QLinearAdd / QLinearMul: a dequantized activation, a dequantized
-    scalar constant, or None."""
+    scalar constant, or None (given the node, an exact chain of codes is emitted and read)."""
     from .convert import ConstQ
     value = c.floats.get(name)
+    if node is not None and isinstance(value, Pending) and value.head is None:
+        value = c.f_input(node, name)
     if isinstance(value, str):
         return _operand(c, value)
     if isinstance(value, ConstQ) and value.q.size == 1 and value.scale.size == 1:
@@ -303,6 +305,9 @@ def _fused_binary(c: Converter, node) -> bool:
     activations, or an Add / Mul of a constant and a unary layer's output."""
     if node.op_type not in ("Add", "Mul") or len(node.input) != 2:
         return False
+    values = [c.floats.get(name) for name in node.input]
+    if node.op_type == "Mul" and all(isinstance(v, str) or (isinstance(v, Pending) and v.head is None) for v in values):
+        return True  # two activations: a function of one (SiLU), or refused
     operands = [_qdq_operand(c, name) for name in node.input]
     if None in operands:
         return False
@@ -315,7 +320,7 @@ def _fused_binary(c: Converter, node) -> bool:
 
 def _mul_of_quantized(c: Converter, node) -> None:
     """QDQ Add / Mul that onnxruntime fuses into QLinearAdd / QLinearMul."""
-    x, tables = _binary(c, node, node.op_type, [_qdq_operand(c, name) for name in node.input])
+    x, tables = _binary(c, node, node.op_type, [_qdq_operand(c, name, node) for name in node.input])
     _pending(c, node, x, None, tables)
 
 
