@@ -147,18 +147,26 @@ def small_net(name: str):
     return Net().eval()
 
 
-def tiny_yolo(size: int = 64):
-    """Tiny-YOLO's shape: a VGG-like backbone of 3x3 convs with BatchNorm and LeakyReLU(0.1), 2x2
-    max pools, and a dense detection head (a 1x1 conv to 5 boxes x (5 + 3 classes) per cell)."""
+# Tiny-YOLOv2's widths (VOC): 16 .. 512 with a 2x2 max pool after each, then 1024, 1024 and a 1x1
+# head of 5 boxes x (5 + 20 classes); "small": the same shape, narrower
+YOLO_WIDTHS = {"full": ((16, 32, 64, 128, 256, 512), (1024, 1024), 5 * 25),
+               "small": ((8, 16, 32, 64), (64,), 5 * (5 + 3))}
+
+
+def tiny_yolo(size: int = 64, widths: str = "small"):
+    """Tiny-YOLO: a VGG-like backbone of 3x3 convs with BatchNorm and LeakyReLU(0.1), 2x2 max pools
+    (none once the grid is 2 x 2), then 3x3 convs and a dense detection head (a 1x1 conv per cell)."""
     torch = _torch()
     nn = torch.nn
-    layers, cin = [], 3
-    for i, cout in enumerate((8, 16, 32, 64)):
-        layers += [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.LeakyReLU(0.1),
-                   nn.MaxPool2d(2)]
+    pooled, tail, head = YOLO_WIDTHS[widths]
+    layers, cin, side = [], 3, size
+    for cout in pooled + tail:
+        layers += [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.LeakyReLU(0.1)]
+        if cout in pooled and side > 2:
+            layers.append(nn.MaxPool2d(2))
+            side //= 2
         cin = cout
-    layers += [nn.Conv2d(cin, 64, 3, padding=1, bias=False), nn.BatchNorm2d(64), nn.LeakyReLU(0.1),
-               nn.Conv2d(64, 5 * (5 + 3), 1)]
+    layers.append(nn.Conv2d(cin, head, 1))
     torch.manual_seed(0)
     return nn.Sequential(*layers).eval()
 
@@ -175,7 +183,7 @@ def mobile_block(kind: str, se: bool):
     class SE(nn.Module):
         def __init__(self, c):
             super().__init__()
-            self.pool, self.fc1, self.fc2 = nn.AdaptiveAvgPool2d(1), nn.Conv2d(c, c // 4, 1), nn.Conv2d(c // 4, c, 1)
+            self.pool, self.fc1, self.fc2 = nn.AvgPool2d(16), nn.Conv2d(c, c // 4, 1), nn.Conv2d(c // 4, c, 1)
             self.act, self.gate = nn.ReLU(), gate()
 
         def forward(self, x):
@@ -189,7 +197,7 @@ def mobile_block(kind: str, se: bool):
             self.dw = nn.Sequential(nn.Conv2d(16, 16, 3, padding=1, groups=16), act())
             self.se = SE(16) if se else nn.Identity()
             self.project = nn.Conv2d(16, 8, 1)
-            self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 10))
+            self.head = nn.Sequential(nn.AvgPool2d(16), nn.Flatten(), nn.Linear(8, 10))
 
         def forward(self, x):
             x = self.stem(x)
@@ -221,11 +229,12 @@ def inputs(shape: tuple, n: int, seed: int) -> np.ndarray:
 def quantized_net(builder: str, arg: str, fmt: str = "qdq", act_type: str = "uint8", dynamo: bool = False,
                   shape: tuple = (1, 8, 8), se: bool = False) -> Path:
     """A quantized PyTorch network, built once per process: builder "small" (arg: activation),
-    "tiny_yolo" (arg: the input size), "mobile" (arg: mobilenetv3 | efficientnet; se)."""
-    net = {"small": lambda: small_net(arg), "tiny_yolo": lambda: tiny_yolo(int(arg)),
+    "tiny_yolo" / "tiny_yolo_full" (arg: the input size), "mobile" (arg: mobilenetv3 | efficientnet; se)."""
+    net = {"small": lambda: small_net(arg), "tiny_yolo": lambda: tiny_yolo(int(arg), "small"),
+           "tiny_yolo_full": lambda: tiny_yolo(int(arg), "full"),
            "mobile": lambda: mobile_block(arg, se)}[builder]()
     folder = Path(tempfile.mkdtemp(prefix=f"sdannc-{builder}-{arg}-"))
-    if builder == "tiny_yolo":
+    if builder.startswith("tiny_yolo"):
         _batchnorm(net, inputs(shape, 32, 1))
     model = export(net, shape, folder / "float.onnx", dynamo)
     model.graph.name = f"{builder}_{arg}{'_se' if se else ''}{'_dynamo' if dynamo else ''}"

@@ -208,10 +208,10 @@ def claims(c: Converter, node) -> bool:
             kinds.append("chain" if isinstance(value, str) and _tabled(c, value) is not None else "code")
         else:
             return False
+    if "const" not in kinds:  # two activations: a Mul is this module's (one table, or refused); an Add is not
+        return node.op_type == "Mul"
     if "chain" in kinds:
         return True
-    if kinds == ["code", "code"]:
-        return node.op_type == "Mul"
     return "code" in kinds and _leads_to_nonlinear(c, node.output[0])
 
 
