@@ -1,0 +1,66 @@
+"""The lower_unary pass before and after: a `unary` (a table of 256 codes) becomes a lookup
+neuron (`lut`) with one elementwise input of weight 1 and the table, clamped as the node's clamp
+says; a table the target's lookup memory cannot hold is refused naming the node."""
+
+import numpy as np
+import pytest
+
+from irgraphs import GraphMaker
+from sdannc.errors import SdanncError
+from sdannc.ir import Node
+from sdannc.ir.ops import LUT, UNARY
+from sdannc.ir.verify import verify
+from sdannc.neurons import NEURONS
+from sdannc.passes import Options
+from sdannc.passes.lower_linear import lower_linear
+from sdannc.passes.lower_unary import lower_unary
+from sdannc.target import load_target, target_from_dict
+
+WIDE = load_target("darwin3-wide")
+OPTS = Options(model="m.onnx")
+
+
+def _graph(clamp=(0, 255), seed=0):
+    g = GraphMaker("act", (2, 4, 4), seed=seed)
+    x = g.conv("x", 3)
+    table = np.random.default_rng(seed).integers(0, 256, 256)
+    out = g._tensor(g.graph.tensors[x].shape)
+    g._add(UNARY, [x], out, {"clamp": clamp}, {"table": table})
+    return g.graph, table
+
+
+def test_a_unary_becomes_a_lookup_neuron_with_its_table():
+    graph, table = _graph()
+    after = verify(lower_unary(lower_linear(graph, WIDE, OPTS), WIDE, OPTS), "lower-unary")
+    node = after.nodes[-1]
+    assert node.op == LUT and node.inputs == graph.nodes[-1].inputs
+    assert node.attrs["connections"] == [{"kind": "elementwise"}]
+    np.testing.assert_array_equal(node.params["weight0"], np.ones((1, 1, 1)))
+    np.testing.assert_array_equal(node.params["table"], table)
+    assert not any(n.op == UNARY for n in after.nodes)
+    codes = np.random.default_rng(1).integers(0, 256, (5, 3, 4, 4))
+    np.testing.assert_array_equal(NEURONS[LUT].compute(node, [codes], (3, 4, 4), WIDE.arith), table[codes])
+
+
+def test_the_clamp_of_a_following_relu_is_in_the_table():
+    graph, table = _graph(clamp=(40, 200))
+    node = lower_unary(lower_linear(graph, WIDE, OPTS), WIDE, OPTS).nodes[-1]
+    np.testing.assert_array_equal(node.params["table"], np.clip(table, 40, 200))
+    assert (table < 40).any() and (table > 200).any()
+
+
+def test_a_table_beyond_the_lookup_memory_is_refused():
+    raw = dict(WIDE.raw, name="small-lut", core=dict(WIDE.raw["core"], lut_words=128))
+    small = target_from_dict(raw, "small-lut")
+    graph, _ = _graph()
+    with pytest.raises(SdanncError, match=r"m.onnx: node unary\d+: its activation is a table of 256 codes, the "
+                                          r"target's lookup memory holds 128 words \(core.lut_words\)"):
+        lower_unary(graph, small, OPTS)
+
+
+def test_other_nodes_are_kept():
+    graph, _ = _graph()
+    lowered = lower_linear(graph, WIDE, OPTS)
+    after = lower_unary(lowered, WIDE, OPTS)
+    assert [n.op for n in after.nodes][:-1] == [n.op for n in lowered.nodes][:-1]
+    assert lowered.nodes[-1].op == UNARY  # the input graph is not changed
