@@ -12,7 +12,7 @@ from ..ir import ops
 from ..ir.codes import CODE_BITS
 from ..ir.graph import Node
 from ..sparsify import emitted_codes
-from .common import SHIFTS, CodeNeuron, output_registers, per_neuron, plane_sums
+from .common import SHIFTS, CodeNeuron, fused_table, output_registers, per_neuron, plane_sums, set_fused_table
 
 
 class Adder(CodeNeuron):
@@ -35,13 +35,14 @@ class Adder(CodeNeuron):
         for shift, mode in a["out_shifts"]:
             v = SHIFTS[mode](v, shift)
         v = saturate(v + a["zero_point"], reg)
-        return emitted_codes(v, a)
+        return fused_table(node, emitted_codes(v, a))
 
     def template_values(self, node: Node) -> dict:
         """The MULT shift and the chain of (amount, TRUNC|RND|RNE) right shifts: truncating shifts
         then one rounding shift round once (floor(floor(v / 2^a) + 2^(b-1)) / 2^b))."""
         a = node.attrs
-        return {"mul_shift": a["mul_shift"], "out_shifts": a["out_shifts"], "sparsify": "sparsify" in a}
+        return {"mul_shift": a["mul_shift"], "out_shifts": a["out_shifts"], "sparsify": "sparsify" in a,
+                "lut": "table" in node.params}
 
     def init_core(self, core, node: Node, flat: np.ndarray, shape) -> None:
         super().init_core(core, node, flat, shape)
@@ -50,6 +51,7 @@ class Adder(CodeNeuron):
         core.set_config(self.registers(**output_registers(a), zero_a=zero_a, zero_b=zero_b, mult_a=mult_a,
                                        mult_b=mult_b))
         core.state[:, self.state["offset"]] = per_neuron(node.params["offset"], shape, flat)
+        set_fused_table(core, node)
 
 
 MODEL = Adder()

@@ -10,7 +10,7 @@ from ..ir import ops
 from ..ir.codes import CODE_BITS
 from ..ir.graph import Node
 from ..sparsify import emitted_codes
-from .common import CodeNeuron, output_registers, per_neuron, plane_sums
+from .common import CodeNeuron, output_registers, per_neuron, plane_sums, fused_table, set_fused_table
 
 
 class Stem(CodeNeuron):
@@ -38,7 +38,7 @@ class Stem(CodeNeuron):
         for shift in a["out_shifts"]:
             acc = rounding(acc, shift)
         acc = saturate(acc + a["zero_point"], reg)
-        return emitted_codes(acc, a)
+        return fused_table(node, emitted_codes(acc, a))
 
     def template_values(self, node: Node) -> dict:
         """MUL rounds at mul_shift; with further shifts MULT truncates and the last shift rounds, so
@@ -46,11 +46,12 @@ class Stem(CodeNeuron):
         a = node.attrs
         return {"acc_shift": a["acc_shift"], "mul_op": "MULT" if a["out_shifts"] else "MUL",
                 "mul_shift": a["mul_shift"], "out_shifts": a["out_shifts"], "round": a.get("round", "RND"),
-                "sparsify": "sparsify" in a}
+                "sparsify": "sparsify" in a, "lut": "table" in node.params}
 
     def init_core(self, core, node: Node, flat: np.ndarray, shape) -> None:
         super().init_core(core, node, flat, shape)
         core.set_config(self.registers(**output_registers(node.attrs)))
+        set_fused_table(core, node)
         for key in ("bias", "multiplier", "init"):
             core.state[:, self.state[key]] = per_neuron(node.params[key], shape, flat)
         core.state[:, self.state["acc"]] = core.state[:, self.state["init"]]
