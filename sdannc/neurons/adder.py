@@ -18,6 +18,9 @@ from .common import SHIFTS, CodeNeuron, fused_table, output_registers, per_neuro
 class Adder(CodeNeuron):
     op, label, template_file = ops.ADDER, "add", "add_neuron.s"
 
+    def report_label(self, node: Node) -> str:
+        return self.label + (" + lut" if "table" in node.params else "")  # an activation fused into the layer
+
     def compute(self, node: Node, inputs: list[np.ndarray], out_shape, arith: dict) -> np.ndarray:
         reg, dsum = arith["register_bits"], arith["dendrite_sum_bits"]
         a, p = node.attrs, node.params

@@ -17,7 +17,8 @@ class Stem(CodeNeuron):
     op, label, template_file, counts_macs = ops.STEM, "STEM", "stem_neuron.s", True
 
     def report_label(self, node: Node) -> str:
-        return f"{self.label} {'+'.join(c['kind'] for c in node.attrs['connections'])}"
+        fused = " + lut" if "table" in node.params else ""  # an activation fused into the layer
+        return f"{self.label} {'+'.join(c['kind'] for c in node.attrs['connections'])}{fused}"
 
     def compute(self, node: Node, inputs: list[np.ndarray], out_shape, arith: dict) -> np.ndarray:
         reg, dsum = arith["register_bits"], arith["dendrite_sum_bits"]

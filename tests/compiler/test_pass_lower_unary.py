@@ -64,6 +64,8 @@ def test_after_a_layer_nothing_else_reads_the_table_is_fused_into_it():
     np.testing.assert_array_equal(fused.params["table"], table)
     assert fused.attrs == conv.attrs  # the layer's own code, as before, then the table
     assert any("fused into" in note for note in after.notes)
+    assert NEURONS["stem"].report_label(fused) == "STEM conv + lut"
+    assert NEURONS["stem"].report_label(conv) == "STEM conv"
 
 
 def test_the_clamp_of_a_following_relu_is_in_the_table():
