@@ -66,7 +66,8 @@ def _gelu(x: np.ndarray, attrs: dict) -> np.ndarray:
 
 
 def _f(attrs: dict, name: str, default: float) -> F32:
-    return F32(attrs.get(name, default))
+    value = attrs.get(name, default)
+    return F32(value if isinstance(value, (int, float)) else default)
 
 
 # op type -> f(x float32 array, attrs) -> float32 array, as ONNX defines the op (defaults included)
@@ -187,7 +188,7 @@ def claims(c: Converter, node) -> bool:
     op (Sigmoid, ..., Erf) of a function of one code; arithmetic on such a function (with a scalar
     constant, or with another function of the same code); arithmetic of a dequantized activation
     and a scalar that feeds a nonlinear op (Gelu's x / sqrt 2); a Mul of two activations."""
-    if node.domain not in ("", "ai.onnx") or node.op_type not in CHAIN_OPS:
+    if node.domain not in ("", "ai.onnx") or node.op_type not in CHAIN_OPS or not node.input or not node.output:
         return False
     if node.op_type in NONLINEAR:
         return _code_function(c, node.input[0]) is not None
@@ -351,10 +352,11 @@ def _qop_operands(c: Converter, node) -> list:
             q = np.asarray(c.m.consts[ins[k]])
             if q.size != 1 or q.dtype not in DTYPES:
                 return [None, None]
-            scale = np.asarray(c.m.consts[ins[k + 1]]).reshape(-1)[0] if ins[k + 1] in c.m.consts else None
-            zp = np.asarray(c.m.consts[ins[k + 2]]).reshape(-1)[0] if ins[k + 2] in c.m.consts else 0
-            if scale is None:
+            scale = np.asarray(c.m.consts.get(ins[k + 1], []), dtype=np.float64).reshape(-1)
+            zp = np.asarray(c.m.consts.get(ins[k + 2], [0])).reshape(-1)
+            if scale.size != 1 or zp.size != 1 or not np.isfinite(scale[0]) or not scale[0] > 0:
                 return [None, None]
+            scale, zp = scale[0], zp[0]
             out.append(_const_operand(q, float(scale), int(zp), DTYPES[q.dtype]))
         elif ins[k] in c.qmap:
             out.append(_operand(c, _read(c, node, ins[k], ins[k + 1], ins[k + 2])))
@@ -370,7 +372,9 @@ def qop_claims(c: Converter, node) -> bool:
         return False
     if node.op_type in ("QLinearSigmoid", "QLinearLeakyRelu", "QLinearMul"):
         return True
-    if node.op_type != "QLinearAdd" or not all(n in c.m.consts or n in c.qmap for n in (node.input[0], node.input[3])):
+    if node.op_type != "QLinearAdd" or len(node.input) < 8 or not node.output:
+        return False
+    if not all(n in c.m.consts or n in c.qmap for n in (node.input[0], node.input[3])):
         return False
     operands = _qop_operands(c, node)
     activations = [o for o in operands if o is not None and o[0] is not None]
