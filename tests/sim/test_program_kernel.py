@@ -373,9 +373,11 @@ def test_programs_the_kernel_cannot_take_run_on_numpy():
 
 
 def test_every_example_program_runs_on_the_kernel():
+    target = load_target("darwin3")
+    rows = target.core["config_registers"] + target.core["lut_words"]  # with the lookup memory (LUT)
     for path in PROGRAMS:
-        runner = ProgramRunner(path.stem, assemble_file(path, ISA), CYCLES, ISA, load_target("darwin3"),
-                               np.zeros((32, 1), np.int64), np.zeros((1, 8), np.int64), [0], 1)
+        runner = ProgramRunner(path.stem, assemble_file(path, ISA), CYCLES, ISA, target,
+                               np.zeros((rows, 1), np.int64), np.zeros((1, 8), np.int64), [0], 1)
         assert runner.engine == "kernel", runner.engine_note
 
 
