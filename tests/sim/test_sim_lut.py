@@ -99,3 +99,21 @@ def test_a_lookup_neuron_layer_on_the_simulator(target_name, tmp_path):
     golden = run_codes(compiled.graph, x.astype(np.int64), target.arith)
     np.testing.assert_array_equal(sim.codes, golden.reshape(3, -1))
     assert len(np.unique(golden)) > 50
+
+
+@pytest.mark.parametrize("target_name", ["darwin3", "darwin3-wide"])
+def test_a_sparsified_layer_with_a_fused_table_runs_as_its_golden_model(target_name):
+    """RoT / DRLO act on the layer's own code, then the table (output_code.inc's order)."""
+    from sdannc.sparsify import Plan, Setting
+
+    target = load_target(target_name)
+    path = am.quantized_net("small", "silu", "qdq", "uint8", False, (1, 8, 8))
+    plain = compile_in_memory(path, target)
+    sparse = compile_in_memory(path, target, plan=Plan(Setting(rot=2, drlo=1)))
+    fused = [n for n in sparse.graph.nodes if "table" in n.params]
+    assert fused and all("sparsify" in n.attrs for n in fused)
+    x = am.inputs((1, 8, 8), 4, 6)
+    golden = run_codes(sparse.graph, encode_input(x, sparse.graph.input_encode).reshape(x.shape), target.arith)
+    np.testing.assert_array_equal(Simulator(sparse.image).run(x).codes, golden.reshape(4, -1))
+    before = run_codes(plain.graph, encode_input(x, plain.graph.input_encode).reshape(x.shape), target.arith)
+    assert (before != golden).any()  # the setting did something
