@@ -278,7 +278,7 @@ def _binary(c: Converter, node, op: str, operands: list) -> tuple[str, callable]
         c.m.node_fail(node, f"multiplies two activations ({a!r} x {b!r}) {why}; sdannc runs a product of "
                             "activations only where both are functions of one input (SiLU: x * Sigmoid(x), "
                             "HardSwish: x * HardSigmoid(x)), as one table; a product of two independent codes "
-                            "needs a two-input multiply neuron, which sdannc does not have")
+                            "needs a two-input multiply neuron, which sdannc does not have (docs/exactness.md)")
     (_, ca, qa), (_, cb, qb) = operands
     return sources.pop(), lambda qout: {"table": QUANTIZED[op](ca, qa, cb, qb, qout)}
 
