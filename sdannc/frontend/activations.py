@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.codes import CODE_MAX
-from ..ir.ops import UNARY
+from ..ir.ops import MUL, UNARY
 from .convert import Converter, Pending, Quant
 from .ops import attrs_of
 
@@ -268,19 +268,33 @@ def _const_operand(q: np.ndarray, scale: float, zp: int, dtype: str) -> tuple[No
 
 def _binary(c: Converter, node, op: str, operands: list) -> tuple[str, callable]:
     """(x, table maker) of a quantized Add / Mul whose operands are functions of one tensor x (or
-    constants), as onnxruntime's QLinearAdd / QLinearMul computes it; else refused."""
+    constants), as onnxruntime's QLinearAdd / QLinearMul computes it; None for a Mul of two
+    independent activations (a `mul` layer: _product); else refused."""
     sources = {o[0] for o in operands if o[0] is not None}
     if len(sources) != 1:
-        a, b = node.input[0], node.input[3] if op.startswith("QLinear") else node.input[1]
-        shapes = [list(c.tensors[o[0]].shape) for o in operands if o[0] is not None]
-        why = (f"of shapes {shapes[0]} and {shapes[1]} (a broadcast gate, as in squeeze-and-excitation)"
-               if len(shapes) == 2 and shapes[0] != shapes[1] else "that are not functions of one another")
-        c.m.node_fail(node, f"multiplies two activations ({a!r} x {b!r}) {why}; sdannc runs a product of "
-                            "activations only where both are functions of one input (SiLU: x * Sigmoid(x), "
-                            "HardSwish: x * HardSigmoid(x)), as one table; a product of two independent codes "
-                            "needs a two-input multiply neuron, which sdannc does not have (docs/exactness.md)")
+        if "Mul" in op and len(sources) == 2:
+            return None
+        c.m.node_fail(node, "combines two activations that are not functions of one another")
     (_, ca, qa), (_, cb, qb) = operands
     return sources.pop(), lambda qout: {"table": QUANTIZED[op](ca, qa, cb, qb, qout)}
+
+
+def product_shape(c: Converter, node, a: str, b: str) -> tuple:
+    """The output shape of a product of activations a and b: the same shapes, or one of them a
+    per-channel gate [C, 1, 1] of the other's [C, H, W] (squeeze-and-excitation); else refused."""
+    sa, sb = c.tensors[a].shape, c.tensors[b].shape
+    if sa == sb:
+        return sa
+    for big, small in ((sa, sb), (sb, sa)):
+        if len(big) == 3 and tuple(small) == (big[0], 1, 1):
+            return big
+    c.m.node_fail(node, f"multiplies activations of shapes {list(sa)} and {list(sb)}; sdannc runs a product of "
+                        "two activations of one shape, or a per-channel gate [C, 1, 1] of a [C, H, W] tensor")
+
+
+def _product_head(c: Converter, node, a: str, b: str) -> dict:
+    return {"op": MUL, "inputs": [a, b], "attrs": lambda qout: {"zero_point_onnx": qout.zero_point}, "params": {},
+            "shape": product_shape(c, node, a, b), "float": node.output[0]}
 
 
 def _qdq_operand(c: Converter, name: str, node=None):
@@ -321,7 +335,14 @@ def _fused_binary(c: Converter, node) -> bool:
 
 def _mul_of_quantized(c: Converter, node) -> None:
     """QDQ Add / Mul that onnxruntime fuses into QLinearAdd / QLinearMul."""
-    x, tables = _binary(c, node, node.op_type, [_qdq_operand(c, name, node) for name in node.input])
+    operands = [_qdq_operand(c, name, node) for name in node.input]
+    found = _binary(c, node, node.op_type, operands)
+    if found is None:  # two independent activations
+        a, b = (c.floats[name] if isinstance(c.floats.get(name), str) else c.f_input(node, name) for name in node.input)
+        head = _product_head(c, node, a, b)
+        c.floats[node.output[0]] = Pending(c.m.node_name(node), head["shape"], head=head)
+        return
+    x, tables = found
     _pending(c, node, x, None, tables)
 
 
@@ -390,7 +411,16 @@ def on_qlinear_binary(c: Converter, node) -> None:
         c.m.node_fail(node, "an input is neither a quantized activation nor a scalar quantized constant")
     ins = _inputs(node, 8)
     qout = quant_params(c, node, ins[6], ins[7])
-    x, tables = _binary(c, node, node.op_type, operands)
+    found = _binary(c, node, node.op_type, operands)
+    if found is None:  # two independent activations
+        a, b = (c.qmap[ins[k]] for k in (0, 3))
+        head = _product_head(c, node, a, b)
+        out = node.output[0]
+        c.emit(c.m.node_name(node), MUL, [a, b], out, head["shape"], qout,
+               {"zero_point_onnx": qout.zero_point, "clamp": (0, CODE_MAX)})
+        c.qmap[out] = out
+        return
+    x, tables = found
     _emit(c, node, x, tables(qout), qout)
 
 
