@@ -102,13 +102,16 @@ def silu_qop(dtype: str, sx, zx, ss, zs, sy, zy) -> onnx.ModelProto:
     return g.model(g.dq(y, sy, zy))
 
 
-def product_qdq(dtype: str) -> onnx.ModelProto:
-    """A Mul of two activations that are not functions of one another (the input and its reverse)."""
+def product_qdq(dtype: str, requantized: bool = True) -> onnx.ModelProto:
+    """A Mul of two activations that are not functions of one another (the input and its
+    transpose), the transpose quantized again before the Mul as onnxruntime's quantizer does (or not)."""
     g = _Graph(dtype)
     a = g.dq("x", 0.05, 3)
     r = g.node("Reshape", [g.dq("x", 0.05, 3), g.const(np.asarray([1, 16, 16], np.int64))])
     r = g.node("Transpose", [r], perm=[0, 2, 1])
     r = g.node("Reshape", [r, g.const(np.asarray([1, 256], np.int64))])
+    if requantized:
+        r = g.dq(g.q(r, 0.05, 3), 0.05, 3)
     y = g.node("Mul", [a, r], name="the_product")
     return g.model(g.dq(g.q(y, 0.1, 0), 0.1, 0))
 

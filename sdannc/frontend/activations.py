@@ -22,7 +22,7 @@ import numpy as np
 
 from ..ir.codes import CODE_MAX
 from ..ir.ops import MUL, UNARY
-from .convert import Converter, Pending, Quant
+from .convert import ConstQ, Converter, Pending, Quant
 from .ops import attrs_of
 
 F32 = np.float32
@@ -126,7 +126,25 @@ def add_codes(a: np.ndarray, qa: Quant, b: np.ndarray, qb: Quant, qc: Quant) -> 
     return (np.rint(value).astype(np.int64) + (qc.code_zp - qc.zero_point)).clip(0, CODE_MAX)
 
 
+def _float_codes(op):
+    """The same op as a DequantizeLinear -> Mul / Add -> QuantizeLinear that onnxruntime leaves
+    unfused (int8 QDQ): both operands dequantized in float32, the float32 op, MlasQuantizeLinear."""
+    def codes(a: np.ndarray, qa: Quant, b: np.ndarray, qb: Quant, qc: Quant) -> np.ndarray:
+        va = (F32(qa.scale) * (a - qa.code_zp).astype(F32)).astype(F32)
+        vb = (F32(qb.scale) * (b - qb.code_zp).astype(F32)).astype(F32)
+        return quantized(op(va, vb).astype(F32), qc)
+    return codes
+
+
 QUANTIZED = {"Mul": mul_codes, "Add": add_codes, "QLinearMul": mul_codes, "QLinearAdd": add_codes}
+UNFUSED = {"Mul": _float_codes(np.multiply), "Add": _float_codes(np.add)}
+
+
+def fused_by_onnxruntime(quants) -> bool:
+    """Whether onnxruntime fuses a QDQ Add / Mul into QLinearAdd / QLinearMul: with uint8 operands
+    and output (its optimizer, saved, shows int8 QDQ Mul left as DequantizeLinear -> Mul ->
+    QuantizeLinear)."""
+    return all(q.dtype == "uint8" for q in quants)
 
 
 def _pending(c: Converter, node, x: str, values: np.ndarray, tables=None) -> None:
@@ -276,6 +294,9 @@ def _binary(c: Converter, node, op: str, operands: list) -> tuple[str, callable]
             return None
         c.m.node_fail(node, "combines two activations that are not functions of one another")
     (_, ca, qa), (_, cb, qb) = operands
+    if op in UNFUSED:  # QDQ: fused into QLinear* only for uint8
+        return sources.pop(), lambda qout: {"table": (QUANTIZED if fused_by_onnxruntime((qa, qb, qout)) else UNFUSED)[op](
+            ca, qa, cb, qb, qout)}
     return sources.pop(), lambda qout: {"table": QUANTIZED[op](ca, qa, cb, qb, qout)}
 
 
@@ -302,8 +323,6 @@ def _qdq_operand(c: Converter, name: str, node=None):
     scalar constant, or None (given the node, an exact chain of codes is emitted and read)."""
     from .convert import ConstQ
     value = c.floats.get(name)
-    if node is not None and isinstance(value, Pending) and value.head is None:
-        value = c.f_input(node, name)
     if isinstance(value, str):
         return _operand(c, value)
     if isinstance(value, ConstQ) and value.q.size == 1 and value.scale.size == 1:
@@ -335,10 +354,18 @@ def _fused_binary(c: Converter, node) -> bool:
 
 def _mul_of_quantized(c: Converter, node) -> None:
     """QDQ Add / Mul that onnxruntime fuses into QLinearAdd / QLinearMul."""
+    for name in node.input:
+        if not isinstance(c.floats.get(name), (str, ConstQ)):
+            c.m.node_fail(node, f"input {name!r} is a float result (data moves) with no QuantizeLinear: onnxruntime "
+                                "multiplies it in float32, which sdannc does not mirror; quantize it first")
     operands = [_qdq_operand(c, name, node) for name in node.input]
     found = _binary(c, node, node.op_type, operands)
     if found is None:  # two independent activations
-        a, b = (c.floats[name] if isinstance(c.floats.get(name), str) else c.f_input(node, name) for name in node.input)
+        a, b = (c.floats[name] for name in node.input)
+        if not fused_by_onnxruntime((c.quant_of(a), c.quant_of(b))):
+            c.m.node_fail(node, "multiplies two int8 activations in QDQ form, which onnxruntime leaves unfused and "
+                                "computes in float32 (dequantized operands), not as QLinearMul: sdannc's product "
+                                "neuron mirrors QLinearMul only; quantize with uint8 activations or QOperator form")
         head = _product_head(c, node, a, b)
         c.floats[node.output[0]] = Pending(c.m.node_name(node), head["shape"], head=head)
         return

@@ -1,8 +1,8 @@
 """Networks with unary activations, exported from PyTorch (legacy and default dynamo exporters),
 quantized by onnxruntime (QDQ and QOperator): bit-exact with onnxruntime (exact mode) on
 darwin3-wide, the simulator equal to the golden model on both targets; a Tiny-YOLO at 64 x 64
-compiles; MobileNetV3 / EfficientNet-style blocks compile exactly, and with squeeze-and-excitation
-are refused naming the gate's Mul."""
+compiles; MobileNetV3 / EfficientNet-style blocks, with and without squeeze-and-excitation,
+are bit-exact (the gate's Mul on product neurons; refused on the 16-bit target)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from sdannc import compile as compile_model
 from sdannc import run
 from sdannc.errors import SdanncError
 from sdannc.frontend import load_onnx
-from sdannc.ir.ops import UNARY
+from sdannc.ir.ops import MUL, UNARY
 
 SHAPE = (1, 8, 8)
 LEGACY = [(a, fmt, "uint8") for a in am.ACTIVATIONS for fmt in ("qdq", "qop")]
@@ -83,12 +83,31 @@ def test_mobile_blocks_are_bit_exact(kind, fmt, dynamo):
     _exact(path, (3, 16, 16), n=4, sim=not dynamo)
 
 
-@pytest.mark.parametrize("kind", ["mobilenetv3", "efficientnet"])
-@pytest.mark.parametrize("fmt", ["qdq", "qop"])
-def test_squeeze_excitation_is_refused_naming_the_gate(kind, fmt):
-    path = am.quantized_net("mobile", kind, fmt, "uint8", False, (3, 16, 16), se=True)
-    with pytest.raises(SdanncError) as e:
+SE = [(kind, fmt, act_type, dynamo) for kind in ("mobilenetv3", "efficientnet") for fmt in ("qdq", "qop")
+      for act_type, dynamo in (("uint8", False), ("int8", False), ("uint8", True)) if (fmt, act_type) != ("qdq", "int8")]
+
+
+@pytest.mark.parametrize("kind, fmt, act_type, dynamo", SE, ids=[f"{k}-{f}-{a}-{'dynamo' if d else 'legacy'}"
+                                                                 for k, f, a, d in SE])
+def test_squeeze_excitation_is_bit_exact(kind, fmt, act_type, dynamo):
+    """The gate's Mul (a [C, 1, 1] gate times a [C, H, W] tensor) on product neurons."""
+    path = am.quantized_net("mobile", kind, fmt, act_type, dynamo, (3, 16, 16), se=True)
+    graph = load_onnx(path)
+    assert sum(n.op == MUL for n in graph.nodes) == 1
+    _exact(path, (3, 16, 16), n=4)
+
+
+def test_int8_qdq_squeeze_excitation_is_refused_naming_the_gate():
+    """onnxruntime computes an int8 QDQ Mul unfused, in float32: not what the product neuron mirrors."""
+    path = am.quantized_net("mobile", "efficientnet", "qdq", "int8", False, (3, 16, 16), se=True)
+    with pytest.raises(SdanncError, match=r"node '/se/Mul' \(Mul\): multiplies two int8 activations in QDQ form"):
         load_onnx(path)
+
+
+def test_squeeze_excitation_on_the_16_bit_target_is_refused_naming_the_node():
+    path = am.quantized_net("mobile", "efficientnet", "qdq", "uint8", False, (3, 16, 16), se=True)
+    with pytest.raises(SdanncError) as e:
+        run(path, am.inputs((3, 16, 16), 1, 7), "darwin3", engine="golden")
     message = str(e.value)
-    assert "Mul" in message and "/se/" in message and "broadcast gate" in message and "squeeze-and-excitation" in message
+    assert "node /se/Mul:" in message and "at least 18 bits" in message and "has 16" in message
     assert "\n" not in message

@@ -1,7 +1,7 @@
 """Unary activations as tables (sdannc/frontend/activations.py): every table against onnxruntime
 (exact mode) on all 256 input codes, for each activation, QDQ and QOperator forms, uint8 and int8,
 at several scales and zero points; compositions (SiLU, HardSwish as x * HardSigmoid(x), Gelu's erf
-form) too; and the refusals of a Mul of two activations that are not functions of one input."""
+form) too; and a Mul of two activations that are not functions of one input."""
 
 from __future__ import annotations
 
@@ -78,11 +78,31 @@ def test_a_wrong_table_is_seen(tmp_path, monkeypatch):
     assert (golden != ours_ort).any()
 
 
-def test_a_product_of_two_activations_is_refused_naming_the_node(tmp_path):
+def test_a_product_of_two_independent_activations_is_onnxruntimes(tmp_path):
+    """x times its own transpose: not a function of one code, a layer of product neurons."""
+    from sdannc.ir.ops import MUL
+    dtype = "uint8"
+    ours_ort, golden, path = _codes_through(am.product_qdq(dtype), dtype, tmp_path)
+    assert [n.op for n in load_onnx(path).nodes if n.op not in ("reshape", "transpose")] == [MUL]
+    np.testing.assert_array_equal(golden, ours_ort)
+    assert len(np.unique(golden)) > 50
+
+
+def test_an_int8_qdq_product_is_refused_naming_the_node(tmp_path):
+    """onnxruntime leaves an int8 QDQ Mul unfused (float32 on dequantized operands): not QLinearMul,
+    and 4 of these 256 codes would differ."""
     path = tmp_path / "p.onnx"
-    onnx.save(am.product_qdq("uint8"), path)
+    onnx.save(am.product_qdq("int8"), path)
     with pytest.raises(SdanncError) as e:
         load_onnx(path)
     message = str(e.value)
-    assert "'the_product' (Mul)" in message and "not functions of one another" in message
-    assert "two-input multiply neuron" in message and "\n" not in message
+    assert "'the_product' (Mul)" in message and "int8" in message and "unfused" in message
+
+
+def test_a_product_of_an_unquantized_float_chain_is_refused_naming_the_node(tmp_path):
+    path = tmp_path / "p.onnx"
+    onnx.save(am.product_qdq("uint8", requantized=False), path)
+    with pytest.raises(SdanncError) as e:
+        load_onnx(path)
+    message = str(e.value)
+    assert "'the_product' (Mul)" in message and "no QuantizeLinear" in message and "\n" not in message
