@@ -12,8 +12,11 @@ tests/frontend/test_activations.py compares every table with onnxruntime on all 
 SiLU, x * Sigmoid(x), is a Mul of two activations that are both functions of one code: the Mul's
 table composes the Sigmoid's with onnxruntime's QLinearMul arithmetic (MlasQLinearMul on x86: the
 integer product of the two codes less their zero points, times the float32 ratio
-scale_a * scale_b / scale_c, plus the zero point, rounded half to even). Any other Mul of two
-activations (squeeze-and-excitation gates, ...) is refused, naming the node and why.
+scale_a * scale_b / scale_c, plus the zero point, rounded half to even), or, for int8 QDQ, which
+onnxruntime leaves unfused, its float32 Mul of the dequantized operands. Chains of elementwise ops
+on one input (Gelu's erf form) are followed in float32 the same way. A Mul of two independent
+activations (a squeeze-and-excitation gate) becomes a `mul` node (passes/lower_mul.py), or is
+refused, naming the node and why, where onnxruntime does not compute it as QLinearMul.
 """
 
 from __future__ import annotations
