@@ -39,6 +39,7 @@ _SCHEMA: dict = {
         "program_words": _SIZE,
         "registers": _FIELDS,
         "config_registers": _FIELDS,
+        "lut_words": _FIELDS,
         "state_fields": _FIELDS,
         "memory_word_bits": _BITS,
         "dendrite_memory_words": {"big": _INT, "little": _INT},
@@ -73,6 +74,21 @@ _SCHEMA: dict = {
         "snn_pj_per_ac": _NUM,
     },
 }
+
+
+# Keys a target may leave out, and their value then: keys added after targets (and the images that
+# embed them) were written. core.lut_words: no lookup memory (LUT), as before it existed.
+_DEFAULTS = {("core", "lut_words"): 0}
+
+
+def _with_defaults(raw):
+    if not isinstance(raw, dict):
+        return raw
+    raw = copy.deepcopy(raw)
+    for (section, key), value in _DEFAULTS.items():
+        if isinstance(raw.get(section), dict):
+            raw[section].setdefault(key, value)
+    return raw
 
 
 def _fail(source: str, key: str, what: str) -> SdanncError:
@@ -262,7 +278,7 @@ def _check_consistency(raw: dict, source: str) -> None:
 def load_target(name_or_path: str) -> Target:
     """Load and check a target by built-in name or path; raises SdanncError naming the key at fault."""
     path = resolve_target_path(name_or_path)
-    raw = _load_raw(path)
+    raw = _with_defaults(_load_raw(path))
     source = str(path) if Path(name_or_path).suffix else name_or_path
     _check(raw, _SCHEMA, source, "")
     _check_consistency(raw, source)
@@ -271,6 +287,7 @@ def load_target(name_or_path: str) -> Target:
 
 def target_from_dict(raw: dict, source: str) -> Target:
     """A target embedded in a chip image (already merged): checked the same way."""
+    raw = _with_defaults(raw)
     _check(raw, _SCHEMA, source, "")
     _check_consistency(raw, source)
     return Target(raw=copy.deepcopy(raw), source=source)

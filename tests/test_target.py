@@ -334,3 +334,17 @@ def test_bounds_are_inclusive(tmp_path, darwin3_raw):
     darwin3_raw["mesh"]["width"] = darwin3_raw["mesh"]["height"] = 256
     darwin3_raw["core"]["big_core_rule"]["column_modulus"] = 1
     assert load_target(str(write_yaml(tmp_path / "t.yaml", darwin3_raw))).core_count() == 256 * 256 - 1
+
+
+def test_a_target_without_lut_words_has_no_lookup_memory(tmp_path):
+    """core.lut_words came after targets and images were written: left out, it is 0 (no LUT)."""
+    import yaml
+    from sdannc.target import load_target, target_from_dict
+    raw = yaml.safe_load((Path(__file__).parent.parent / "targets" / "darwin3.yaml").read_text())
+    del raw["core"]["lut_words"]
+    path = tmp_path / "old.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    assert load_target(str(path)).core["lut_words"] == 0
+    assert target_from_dict(raw, "image").core["lut_words"] == 0
+    assert "lut_words" not in raw["core"]  # the caller's dict is not changed
+    assert load_target("darwin3").core["lut_words"] == 256

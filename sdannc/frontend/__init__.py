@@ -9,12 +9,13 @@ exactly is a one-line SdanncError naming the file, the node and its op type.
 from __future__ import annotations
 
 from ..ir import Graph, verify
-from . import qdq, qop
+from . import activations, qdq, qop
 from .convert import Converter, Pending, Quant
 from .model import OnnxModel, read_model
 from .ops import EXACT_OPS
 
-SUPPORTED_OPS = sorted({"QuantizeLinear", "DequantizeLinear", *qdq.FLOAT_OPS, *qop.HANDLERS})
+SUPPORTED_OPS = sorted({"QuantizeLinear", "DequantizeLinear", *qdq.FLOAT_OPS, *qop.HANDLERS, *activations.CHAIN_OPS,
+                         *activations.QOP_HANDLERS})
 
 __all__ = ["load_onnx", "SUPPORTED_OPS"]
 
@@ -44,8 +45,12 @@ def _convert(c: Converter) -> None:
             qdq.on_quantize(c, node)
         elif op == "DequantizeLinear":
             qdq.on_dequantize(c, node)
+        elif activations.qop_claims(c, node):  # QLinearSigmoid, QLinearMul (SiLU), ...: one table
+            activations.QOP_HANDLERS[op](c, node)
         elif op in qop.HANDLERS:
             qop.HANDLERS[op](c, node)
+        elif activations.claims(c, node):  # Sigmoid, ..., SiLU, Gelu's erf form: one table
+            activations.on_chain(c, node)
         elif op in EXACT_OPS and node.input and node.input[0] in c.qmap:
             qop.on_exact(c, node)
         elif op in qdq.FLOAT_OPS and node.domain in ("", "ai.onnx"):

@@ -169,8 +169,10 @@ class Converter:
             head = p.head
             shape = head["shape"]
             target = out if not steps else self.fresh(head["float"])
-            attrs = dict(head["attrs"], **({"clamp": clamp} if head["op"] != CONCAT else {}))
-            self.emit(p.node, head["op"], head["inputs"], target, shape, quant, attrs, head["params"])
+            attrs = head["attrs"](quant) if callable(head["attrs"]) else head["attrs"]  # (mul: the zero point)
+            attrs = dict(attrs, **({"clamp": clamp} if head["op"] != CONCAT else {}))
+            params = head["params"](quant) if callable(head["params"]) else head["params"]  # (unary: its table)
+            self.emit(p.node, head["op"], head["inputs"], target, shape, quant, attrs, params)
             current = target
             if head["op"] == CONCAT and clamp != (0, CODE_MAX):
                 steps.append((p.node + ":clamp", CLAMP, {"clamp": clamp}, p.shape, out))

@@ -52,6 +52,7 @@ class CoreBuilder:
         self.x, self.y = x, y
         self.program = np.asarray(program, dtype=np.uint16)
         self.config: list[int] = []
+        self.lut: list[int] = []
         self.state = np.zeros((neurons, state_fields), dtype=np.int64)
         self._axon_lists: list[tuple[int, int]] = [(0, 0)] * neurons
         self._axon_pool = _ListPool()  # target lists, 4 numbers a target
@@ -62,6 +63,10 @@ class CoreBuilder:
 
     def set_config(self, values) -> None:
         self.config = [int(v) for v in values]
+
+    def set_lut(self, values) -> None:
+        """The core's lookup memory (what LUT reads)."""
+        self.lut = [int(v) for v in values]
 
     def add_dendrites(self, ids, weights, relative: bool = False) -> np.ndarray:
         """Dendrites that share one id list, one per row of `weights`; their indices, in row order.
@@ -100,6 +105,7 @@ class CoreBuilder:
             y=self.y,
             program=self.program,
             config=np.asarray(self.config, dtype=np.int64),
+            lut=np.asarray(self.lut, dtype=np.int64),
             state=self.state,
             axon_ptr=np.asarray(self._axon_lists, dtype=np.int64).reshape(-1, 2),
             axon_targets=self._axon_pool.array().reshape(-1, 4),

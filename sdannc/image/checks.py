@@ -29,6 +29,8 @@ def _check_program(core: CoreImage, image: ChipImage, fail) -> None:
         for key in ("field",):
             if instr.mnemonic in ("LOAD", "STORE") and instr[key] >= image.target.core["state_fields"]:
                 fail(f"program word {pc}: state field {instr[key]} beyond the {image.target.core['state_fields']} fields")
+        if instr.mnemonic == "LUT" and core.lut.size == 0:
+            fail(f"program word {pc}: LUT, but the core has no lookup memory")
         if instr.mnemonic == "LDC" and instr["creg"] >= image.target.core["config_registers"]:
             fail(f"program word {pc}: configuration register {instr['creg']} beyond the core's "
                  f"{image.target.core['config_registers']}")
@@ -69,7 +71,10 @@ def _check_core(core: CoreImage, image: ChipImage, index: dict, fail) -> None:
         fail(f"{core.n_neurons} neurons, limit {t.core['neurons']}: use a smaller tile")
     if core.config.size > t.core["config_registers"]:
         fail(f"{core.config.size} configuration registers, limit {t.core['config_registers']}")
+    if core.lut.size > t.core["lut_words"]:
+        fail(f"lookup memory of {core.lut.size} words, limit {t.core['lut_words']}")
     reg_lo, reg_hi = signed_range(t.arith["register_bits"])
+    _check_ranges(core.lut, reg_lo, reg_hi, f"lookup memory ({t.arith['register_bits']}-bit)", fail)
     _check_ranges(core.state, reg_lo, reg_hi, f"neuron state ({t.arith['register_bits']}-bit)", fail)
     _check_ranges(core.config, reg_lo, reg_hi, f"configuration register ({t.arith['register_bits']}-bit)", fail)
     _check_program(core, image, fail)

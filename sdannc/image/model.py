@@ -33,6 +33,7 @@ class CoreImage:
     dendrites: np.ndarray  # int64 [dendrites, 4]: kind, ids_start, length, weights_start
     ids: np.ndarray  # int64: neuron ids (absolute) or offsets (relative), lists stored once
     weights: np.ndarray  # int64: weight lists, stored once
+    lut: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # int64: the lookup memory (LUT), at most core.lut_words
     stage: int = 0  # pipeline stage of its neurons (its layer's depth; 0: not given), see sim/windows.py
     layer: str = ""  # the layer its neurons compute, for reports
 

@@ -29,6 +29,7 @@ FORMAT = IMAGE_FORMAT
 FORMAT_VERSION = 2  # 2: the manifest carries its own checksum (version 1 did not)
 SELF_CHECKSUM = "manifest_sha256"
 _CORE_ARRAYS = ("program", "config", "state", "axon_ptr", "axon_targets", "dendrites", "ids", "weights")
+_OPTIONAL_CORE_ARRAYS = ("lut",)  # written only where not empty (a core without a lookup memory has none)
 _IO_ARRAYS = ("input_ptr", "input_core", "input_dendrite", "input_index", "output_core", "output_neuron")
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed, so that the same image gives the same bytes
 
@@ -75,7 +76,9 @@ def image_files(image: ChipImage) -> dict[str, bytes]:
         "io.npz": _npz_bytes({name: getattr(image.io, name) for name in _IO_ARRAYS}),
     }
     for core in image.cores:
-        files[f"cores/{core.name}.npz"] = _npz_bytes({name: getattr(core, name) for name in _CORE_ARRAYS})
+        arrays = {name: getattr(core, name) for name in _CORE_ARRAYS}
+        arrays.update({name: getattr(core, name) for name in _OPTIONAL_CORE_ARRAYS if getattr(core, name).size})
+        files[f"cores/{core.name}.npz"] = _npz_bytes(arrays)
     return files
 
 
@@ -177,12 +180,12 @@ class _Reader:
     def json(self, name: str):
         return self._parse_json(name, self.read(name))
 
-    def arrays(self, name: str, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    def arrays(self, name: str, names: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
         data = self.read(name)
         try:
             with np.load(io.BytesIO(data), allow_pickle=False) as archive:
                 missing = [n for n in names if n not in archive.files]
-                arrays = {n: archive[n] for n in names if n not in missing}
+                arrays = {n: archive[n] for n in names + optional if n not in missing and n in archive.files}
         except Exception as exc:  # noqa: BLE001 - zipfile and numpy raise many kinds on damaged bytes
             raise self.fail(name, f"unreadable ({type(exc).__name__}: {exc})") from None
         if missing:
@@ -208,7 +211,7 @@ def _int(array: np.ndarray, shape_cols: int | None, reader: _Reader, name: str, 
 
 def _read_core(reader: _Reader, entry: dict, state_fields: int) -> CoreImage:
     name = entry["file"]
-    a = reader.arrays(name, _CORE_ARRAYS)
+    a = reader.arrays(name, _CORE_ARRAYS, _OPTIONAL_CORE_ARRAYS)
     program = a["program"]
     if program.dtype != np.uint16 or program.ndim != 1:
         raise reader.fail(name, "array 'program' must be uint16 words")
@@ -223,6 +226,7 @@ def _read_core(reader: _Reader, entry: dict, state_fields: int) -> CoreImage:
         dendrites=_int(a["dendrites"], 4, reader, name, "dendrites"),
         ids=_int(a["ids"], None, reader, name, "ids"),
         weights=_int(a["weights"], None, reader, name, "weights"),
+        lut=_int(a["lut"], None, reader, name, "lut") if "lut" in a else np.zeros(0, dtype=np.int64),
         stage=entry.get("stage", 0),
         layer=entry.get("layer", ""),
     )

@@ -25,9 +25,19 @@ Quantized level (frontend output):
   reshape    inputs [x]      (output tensor's shape is the new shape; same scale and zero point)
   transpose  inputs [x]      attrs perm (per-sample axes)
   clamp      inputs [x]      attrs clamp (lo, hi) codes; same scale and zero point (explicit Relu / Clip)
+  unary      inputs [x]      attrs clamp; params table int [256]: the output code of each input code (a
+                              unary activation, or a chain of elementwise ops on x: frontend/activations.py)
+  mul        inputs [a, b]   attrs clamp, zero_point_onnx: onnxruntime's QLinearMul of two activations
+                              (same shape, or b a per-channel gate [C, 1, 1])
 
-Hardware level (after the passes): the neuron ops (`stem`, `adder`, `max`: sdannc/neurons, one
-module each) and the data moves.
+Hardware level (after the passes): the neuron ops (`stem`, `adder`, `max`, `lut`: sdannc/neurons,
+one module each) and the data moves. A `stem` or `adder` may carry params table [256] too: an
+activation fused into it, applied to its code last.
+  lut        inputs [x]      the lookup neuron (isa/programs/lut_neuron.s): attrs connections (elementwise);
+                              params weight0 = 1, table int [256] (the core's lookup memory)
+  product    inputs [a, b]   the product neuron (isa/programs/mul_neuron.s): attrs connections (a elementwise,
+                              b elementwise or a depthwise window broadcasting a [C, 1, 1] gate),
+                              input_zero_points; params weight0 = 1, weight1 = 2, thresholds int [256]
   adder      inputs [a] or [a, b]  the exact Add neuron (isa/programs/add_neuron.s): attrs connections
                               (elementwise), zero_point, clamp, input_zero_points (za, zb), multipliers (ma, mb),
                               mul_shift, out_shifts [(amount, TRUNC|RND|RNE)], error_bound;

@@ -14,18 +14,22 @@ from dataclasses import dataclass
 
 # The steps of passes/__init__.py's PIPELINE, in order (tests/compiler/test_ir_ops.py keeps them equal):
 # the spec below says what exists after which of them.
-STEPS = ("frontend", "lower-linear", "lower-pools", "lower-elementwise", "sparsify", "align-delays",
+STEPS = ("frontend", "lower-linear", "lower-pools", "lower-elementwise", "lower-unary", "lower-mul", "sparsify", "align-delays",
          "scaled-integration", "bias-calibration", "requantize")
 
 # Quantized level: what the frontend emits, gone after the pass that lowers it.
 LINEAR, MAXPOOL, AVGPOOL, ADD, ADD_CONST, CLAMP = "linear", "maxpool", "avgpool", "add", "add_const", "clamp"
+UNARY = "unary"  # a quantized unary activation: param table, the output code of each input code
+MUL = "mul"  # a Mul of two activations (QLinearMul): attrs clamp, zero_point_onnx
 # Data moves: both levels; the backend routes them, no neuron computes them.
 RESHAPE, TRANSPOSE, CONCAT = "reshape", "transpose", "concat"
 # Neuron ops: hardware level, one neuron model each (sdannc/neurons).
 STEM, ADDER, MAX, IF, TTFS = "stem", "adder", "max", "if", "ttfs"
+LUT = "lut"  # the lookup neuron (neurons/lut.py)
+PRODUCT = "product"  # the product neuron (neurons/multiply.py)
 
 DATA_MOVES = (RESHAPE, TRANSPOSE, CONCAT)
-NEURON_OPS = (STEM, ADDER, MAX, IF, TTFS)  # each layer of these takes one 8-tick window (depths.py)
+NEURON_OPS = (STEM, ADDER, MAX, LUT, PRODUCT, IF, TTFS)  # each layer of these takes one 8-tick window (depths.py)
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,8 @@ SPEC: dict[str, OpSpec] = {
     ADD: OpSpec("frontend", "lower-elementwise", inputs=(2, 2)),
     ADD_CONST: OpSpec("frontend", "lower-elementwise", carries=(Carries(params=("constant",)),)),
     CLAMP: OpSpec("frontend", "lower-elementwise", carries=(Carries(("clamp",)),)),
+    UNARY: OpSpec("frontend", "lower-unary", carries=(Carries(("clamp",), ("table",)),)),
+    MUL: OpSpec("frontend", "lower-mul", inputs=(2, 2), carries=(Carries(("clamp", "zero_point_onnx")),)),
     RESHAPE: OpSpec("frontend"),
     TRANSPOSE: OpSpec("frontend", carries=(Carries(("perm",)),)),
     CONCAT: OpSpec("frontend", inputs=(1, None), carries=(Carries(("axis",)),)),
@@ -70,6 +76,9 @@ SPEC: dict[str, OpSpec] = {
         _OUTPUT + ("input_zero_points", "multipliers", "mul_shift", "out_shifts", "error_bound"), ("offset",),
         "lower-elementwise"),)),
     MAX: OpSpec("lower-pools", carries=(Carries(("connections",), since="lower-pools"),)),
+    LUT: OpSpec("lower-unary", weighted=True, carries=(Carries(("connections",), ("table",), "lower-unary"),)),
+    PRODUCT: OpSpec("lower-mul", inputs=(2, 2), weighted=True,
+                    carries=(Carries(("connections", "input_zero_points"), ("thresholds",), "lower-mul"),)),
     # No pass lowers to these yet: their spec is what such a lowering must produce (neurons/ttfs.py).
     IF: OpSpec("lower-linear", inputs=(1, None), weighted=True,
                carries=(Carries(("connections",), ("threshold",), "lower-linear"),)),

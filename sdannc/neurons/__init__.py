@@ -17,10 +17,10 @@ import numpy as np
 
 from ..ir.evaluate import DATA_MOVES
 from ..ir.graph import Node
-from . import adder, integrate_and_fire, max, stem, ttfs
+from . import adder, integrate_and_fire, lut, max, multiply, stem, ttfs
 from .common import NeuronModel
 
-NEURONS: dict[str, NeuronModel] = {m.MODEL.op: m.MODEL for m in (stem, adder, max, integrate_and_fire, ttfs)}
+NEURONS: dict[str, NeuronModel] = {m.MODEL.op: m.MODEL for m in (stem, adder, max, lut, multiply, integrate_and_fire, ttfs)}
 
 NEURON_OPS = tuple(NEURONS)  # the ops whose nodes are neuron layers (each takes cores of its own)
 SPARSIFIABLE_OPS = tuple(op for op, model in NEURONS.items() if model.sparsifiable)  # with the RoT / DRLO block

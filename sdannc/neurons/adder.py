@@ -12,11 +12,14 @@ from ..ir import ops
 from ..ir.codes import CODE_BITS
 from ..ir.graph import Node
 from ..sparsify import emitted_codes
-from .common import SHIFTS, CodeNeuron, output_registers, per_neuron, plane_sums
+from .common import SHIFTS, CodeNeuron, fused_table, output_registers, per_neuron, plane_sums, set_fused_table
 
 
 class Adder(CodeNeuron):
     op, label, template_file = ops.ADDER, "add", "add_neuron.s"
+
+    def report_label(self, node: Node) -> str:
+        return self.label + (" + lut" if "table" in node.params else "")  # an activation fused into the layer
 
     def compute(self, node: Node, inputs: list[np.ndarray], out_shape, arith: dict) -> np.ndarray:
         reg, dsum = arith["register_bits"], arith["dendrite_sum_bits"]
@@ -38,13 +41,14 @@ class Adder(CodeNeuron):
         for shift, mode in a["out_shifts"]:
             v = SHIFTS[mode](v, shift)
         v = saturate(v + a["zero_point"], reg)
-        return emitted_codes(v, a)
+        return fused_table(node, emitted_codes(v, a))
 
     def template_values(self, node: Node) -> dict:
         """The MULT shift and the chain of (amount, TRUNC|RND|RNE) right shifts: truncating shifts
         then one rounding shift round once (floor(floor(v / 2^a) + 2^(b-1)) / 2^b))."""
         a = node.attrs
-        return {"mul_op": "MUL" if a["mul_shift"] else "MULT", "mul_shift": a["mul_shift"], "out_shifts": a["out_shifts"], "sparsify": "sparsify" in a}
+        return {"mul_op": "MUL" if a["mul_shift"] else "MULT", "mul_shift": a["mul_shift"], "out_shifts": a["out_shifts"],
+                "sparsify": "sparsify" in a, "lut": "table" in node.params}
 
     def init_core(self, core, node: Node, flat: np.ndarray, shape) -> None:
         super().init_core(core, node, flat, shape)
@@ -53,6 +57,7 @@ class Adder(CodeNeuron):
         core.set_config(self.registers(**output_registers(a), zero_a=zero_a, zero_b=zero_b, mult_a=mult_a,
                                        mult_b=mult_b))
         core.state[:, self.state["offset"]] = per_neuron(node.params["offset"], shape, flat)
+        set_fused_table(core, node)
 
 
 MODEL = Adder()

@@ -115,6 +115,18 @@ class CodeNeuron(NeuronModel):
         core.state[:, self.state["threshold"]] = 1 << (CODE_BITS - 1)
 
 
+def fused_table(node: Node, codes: np.ndarray) -> np.ndarray:
+    """The codes through the node's fused activation table (param `table`, output_code.inc's `lut`), if any."""
+    table = node.params.get("table")
+    return codes if table is None else table[codes]
+
+
+def set_fused_table(core, node: Node) -> None:
+    """The core's lookup memory: the node's fused activation table, if any."""
+    if "table" in node.params:
+        core.set_lut(node.params["table"])
+
+
 def output_registers(attrs: dict) -> dict[str, int]:
     """The registers of isa/programs/output_code.inc from a node's attrs: the output zero point,
     the clamp, and RoT / DRLO's round-add and keep mask (0 and all bits when not sparsified)."""

@@ -10,7 +10,7 @@ from ..ir import ops
 from ..ir.codes import CODE_BITS
 from ..ir.graph import Node
 from ..sparsify import emitted_codes
-from .common import CodeNeuron, output_registers, per_neuron, plane_sums
+from .common import CodeNeuron, output_registers, per_neuron, plane_sums, fused_table, set_fused_table
 
 
 HORNER, WEIGHTED = "horner", "weighted"  # the integration schemes (passes/scaled_integration.py)
@@ -20,7 +20,8 @@ class Stem(CodeNeuron):
     op, label, template_file, counts_macs = ops.STEM, "STEM", "stem_neuron.s", True
 
     def report_label(self, node: Node) -> str:
-        return f"{self.label} {'+'.join(c['kind'] for c in node.attrs['connections'])}"
+        fused = " + lut" if "table" in node.params else ""  # an activation fused into the layer
+        return f"{self.label} {'+'.join(c['kind'] for c in node.attrs['connections'])}{fused}"
 
     def compute(self, node: Node, inputs: list[np.ndarray], out_shape, arith: dict) -> np.ndarray:
         reg, dsum = arith["register_bits"], arith["dendrite_sum_bits"]
@@ -45,7 +46,7 @@ class Stem(CodeNeuron):
         for shift in a["out_shifts"]:
             acc = rounding(acc, shift)
         acc = saturate(acc + a["zero_point"], reg)
-        return emitted_codes(acc, a)
+        return fused_table(node, emitted_codes(acc, a))
 
     def template_values(self, node: Node) -> dict:
         """MUL rounds at mul_shift; with further shifts MULT truncates and the last shift rounds, so
@@ -55,11 +56,12 @@ class Stem(CodeNeuron):
         return {"acc_shift": 0 if weighted else a["acc_shift"], "horner": not weighted, "weighted": weighted,
                 "mul_op": "MULT" if a["out_shifts"] else "MUL",
                 "mul_shift": a["mul_shift"], "out_shifts": a["out_shifts"], "round": a.get("round", "RND"),
-                "sparsify": "sparsify" in a}
+                "sparsify": "sparsify" in a, "lut": "table" in node.params}
 
     def init_core(self, core, node: Node, flat: np.ndarray, shape) -> None:
         super().init_core(core, node, flat, shape)
         core.set_config(self.registers(**output_registers(node.attrs)))
+        set_fused_table(core, node)
         keys = ("bias", "multiplier", "init") + (("acc_shift",) if node.attrs.get("integration") == WEIGHTED else ())
         for key in keys:
             core.state[:, self.state[key]] = per_neuron(node.params[key], shape, flat)

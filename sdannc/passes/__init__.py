@@ -7,13 +7,15 @@ from typing import Callable
 from ..ir.graph import Graph
 from ..ir.verify import verify
 from ..target import Target
-from . import align_delays, bias_calibration, lower_elementwise, lower_linear, lower_pools, requantize, scaled_integration, sparsify
+from . import align_delays, bias_calibration, lower_elementwise, lower_linear, lower_mul, lower_pools, lower_unary, requantize, scaled_integration, sparsify
 from .base import Options, Pass
 
 PIPELINE: list[Pass] = [
     lower_linear.PASS,
     lower_pools.PASS,
     lower_elementwise.PASS,
+    lower_unary.PASS,
+    lower_mul.PASS,
     sparsify.PASS,
     align_delays.PASS,
     scaled_integration.PASS,

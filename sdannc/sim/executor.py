@@ -145,6 +145,15 @@ def _spike(ctx: _Context, i: Instr) -> None:
     ctx.fire(np.ones_like(ctx.flag) if i["mode"] == "ALWAYS" else ctx.flag)
 
 
+def _lut(ctx: _Context, i: Instr) -> None:
+    """rs = the core's lookup memory at rt (clamped to 0..lut_words-1): the memory is the rows of
+    the configuration array after the configuration registers (ProgramRunner.lut_base)."""
+    runner = ctx.runner
+    index = np.clip(ctx.regs[i["rt"]], 0, max(runner.lut_words - 1, 0))
+    neurons = np.arange(runner.config.shape[1])
+    ctx.write(i["rs"], runner.config[runner.lut_base + index, neurons])
+
+
 def _store(ctx: _Context, i: Instr) -> None:
     ctx._put(ctx.state[i["field"]], ctx.regs[i["rs"]])
 
@@ -174,6 +183,7 @@ SEMANTICS = {
     "FIRE": _fire,
     "SPIKE": _spike,
     "END": lambda ctx, i: None,
+    "LUT": _lut,
 }
 _CONTROL = {"JC", "END"}
 
@@ -207,7 +217,11 @@ class ProgramRunner:
         self.n_registers = isa.registers
         self.membrane = isa.fixed_registers["membrane"]
         self.state_block = list(isa.fixed_registers["state_block"])
-        self.config = config_rows  # [config_registers, neurons], broadcast over lanes
+        self.config = config_rows  # [config_registers (+ lut_words), neurons], broadcast over lanes
+        # LUT reads the core's lookup memory: rows lut_base.. of the configuration array (present
+        # when the program has a LUT; the simulator adds them), lut_words of them
+        self.lut_base = int(target.core["config_registers"])
+        self.lut_words = int(target.core.get("lut_words", 0))
         # state fields x lanes x neurons
         self.state = np.repeat(initial_state.T[:, None, :], lanes, axis=1).astype(np.int64)
         self.core_bounds = np.asarray(core_bounds, dtype=np.int64)  # start index of each core
@@ -237,7 +251,7 @@ class ProgramRunner:
             self._table = program_kernel.encode(
                 self.instrs, self.costs, n_registers=self.n_registers, n_fields=self.state.shape[0],
                 n_config=config.shape[0], state_block=self.state_block, membrane=self.membrane,
-                register_bits=self.register_bits)
+                register_bits=self.register_bits, lut=(self.lut_base, self.lut_words))
         except program_kernel.NotEncodable as e:
             return str(e)
         self._clear = program_kernel.registers_to_clear(self._table, self.state_block, self.membrane)

@@ -37,12 +37,13 @@ CHUNK = 256  # neurons per chunk: 16 registers x 256 x 8 bytes = 32 KB (tests ch
 
 # Op codes of the table (this module's own numbering; the ISA's opcodes live in isa/*.yaml).
 (NOP, ADD, SUB, MUL, MULT, ADDI, SFTI, CMP, MOV, LOGIC, LOAD, STORE, LDC, MOVI, SEL, LDS, STS, LDW,
- UPDV, FIRE, SPIKE, JC, END, UPDS) = range(24)
+ UPDV, FIRE, SPIKE, JC, END, LUT, UPDS) = range(25)
 OPS = {name: code for code, name in enumerate(
-    "NOP ADD SUB MUL MULT ADDI SFTI CMP MOV LOGIC LOAD STORE LDC MOVI SEL LDS STS LDW UPDV FIRE SPIKE JC END UPDS"
+    "NOP ADD SUB MUL MULT ADDI SFTI CMP MOV LOGIC LOAD STORE LDC MOVI SEL LDS STS LDW UPDV FIRE SPIKE JC END LUT UPDS"
     .split())}
 # Table columns: op code, register rs (the destination), register rt, a number (immediate, shift,
-# amount, state field, configuration register or jump address), a mode, CMP's "against zero", what
+# amount, state field, configuration register or jump address; LUT: the lookup memory's first row
+# in the configuration array), a mode (LUT: the lookup memory's size), CMP's "against zero", what
 # the instruction writes (W_* bits), cycle cost.
 OP, A, B, C, D, E, W, COST = range(8)
 WIDTH = 8
@@ -73,6 +74,8 @@ def _reads_writes(op: int, row, state_block, membrane) -> tuple[set, set]:
     a, b, mode = int(row[A]), int(row[B]), int(row[D])
     if op in (ADD, SUB, MUL, MULT, LOGIC, SEL):
         return {a, b}, {a}
+    if op == LUT:
+        return {b}, {a}
     if op in (ADDI, SFTI):
         return {a}, {a}
     if op == CMP:
@@ -134,13 +137,14 @@ def registers_to_clear(table: np.ndarray, state_block, membrane) -> np.ndarray:
 
 
 def encode(instrs, costs, *, n_registers: int, n_fields: int, n_config: int, state_block, membrane: int,
-           register_bits: int) -> np.ndarray:
+           register_bits: int, lut: tuple[int, int] = (0, 0)) -> np.ndarray:
     """The program as a table [instructions, WIDTH]; NotEncodable if the kernel should not run it.
 
     Left to the numpy engine (which fails, if at all, with its own IndexError or KeyError when the
     neurons get there): register, state field or configuration indices out of range, a jump beyond
     the program or a conditional one in its last word, unknown CMP or LOGIC modes, shifts and
-    immediates beyond the ranges above, registers wider than 32 bits. Decoded ISA words never are.
+    immediates beyond the ranges above, registers wider than 32 bits, a LUT without its lookup
+    memory in the configuration array (`lut`: its first row and its size). Decoded ISA words never are.
     """
     n = len(instrs)
     if n == 0:
@@ -152,7 +156,7 @@ def encode(instrs, costs, *, n_registers: int, n_fields: int, n_config: int, sta
     table = np.zeros((n, WIDTH), dtype=np.int64)
     for pc, (i, cost) in enumerate(zip(instrs, costs)):
         try:
-            table[pc] = _row(i, int(cost), pc == n - 1, n, n_registers, n_fields, n_config, membrane)
+            table[pc] = _row(i, int(cost), pc == n - 1, n, n_registers, n_fields, n_config, membrane, lut)
         except KeyError as e:
             raise NotEncodable(f"{i.mnemonic} without operand {e}") from None
     return table
@@ -164,14 +168,15 @@ def _number(value, lo: int, hi: int) -> int:
     return value
 
 
-def _row(i, cost: int, last: bool, n: int, n_registers: int, n_fields: int, n_config: int, membrane: int) -> list[int]:
+def _row(i, cost: int, last: bool, n: int, n_registers: int, n_fields: int, n_config: int, membrane: int,
+         lut: tuple[int, int]) -> list[int]:
     op = OPS.get(i.mnemonic)
     if op is None:
         raise NotEncodable(f"unknown instruction {i.mnemonic}")
     row = [op, 0, 0, 0, 0, 0, 0, cost]
-    if op in (ADD, SUB, MUL, MULT, CMP, MOV, LOGIC, SEL, FIRE):
+    if op in (ADD, SUB, MUL, MULT, CMP, MOV, LOGIC, SEL, FIRE, LUT):
         row[B] = _number(i["rt"], 0, n_registers - 1)
-    if op in (ADD, SUB, MUL, MULT, ADDI, SFTI, CMP, MOV, LOGIC, LOAD, STORE, LDC, MOVI, SEL, LDW, FIRE):
+    if op in (ADD, SUB, MUL, MULT, ADDI, SFTI, CMP, MOV, LOGIC, LOAD, STORE, LDC, MOVI, SEL, LDW, FIRE, LUT):
         row[A] = _number(i["rs"], 0, n_registers - 1)
     if op in (MUL, MULT):
         row[C] = _number(i["shift"], 0, _MAX_SHIFT)
@@ -199,6 +204,11 @@ def _row(i, cost: int, last: bool, n: int, n_registers: int, n_fields: int, n_co
         row[C] = _number(i["creg"], 0, n_config - 1)
     elif op == LDW:
         row[C] = _number(i["shift"], 0, _MAX_SHIFT)
+    elif op == LUT:
+        base, words = lut
+        if words < 1 or base < 0 or base + words > n_config:
+            raise NotEncodable(f"LUT without its lookup memory ({words} words from row {base} of {n_config})")
+        row[C], row[D] = base, words
     elif op == UPDV:
         row[A], row[C] = membrane, _number(i["shift"], 0, _MAX_SHIFT)
     elif op == UPDS:  # A: the membrane it writes, B: the register holding the shift, C: the immediate
@@ -217,7 +227,7 @@ def _row(i, cost: int, last: bool, n: int, n_registers: int, n_fields: int, n_co
 
 
 def _writes(op: int, mode: int) -> int:
-    if op in (ADD, SUB, MUL, MULT, ADDI, SFTI, MOV, LOGIC, LOAD, LDC, MOVI, SEL, LDW, UPDV, UPDS):
+    if op in (ADD, SUB, MUL, MULT, ADDI, SFTI, MOV, LOGIC, LOAD, LDC, MOVI, SEL, LDW, UPDV, LUT, UPDS):
         return W_REG
     return {LDS: W_BLOCK, CMP: W_FLAG, FIRE: W_FLAG | W_FIRED | (W_REG if mode else 0), SPIKE: W_FIRED,
             STORE: W_FIELD, STS: W_FIELDS}.get(op, 0)
@@ -520,6 +530,10 @@ def run_tick(table, clear, state_block, wgtsum, state, config, lo, core_bounds, 
                 elif op == LDC:
                     for k in range(c):
                         regs[a, k] = _sat(config[num, uj + np.uint64(k)], low, high)
+                elif op == LUT:  # rows num .. num + mode - 1 of config, the index clamped into them
+                    for k in range(c):
+                        index = min(max(regs[b, k], 0), mode - 1)
+                        regs[a, k] = _sat(config[num + index, uj + np.uint64(k)], low, high)
                 elif op == SEL:  # (no saturation needed: both values are registers, within the range)
                     for k in range(c):
                         x = regs[a, k]

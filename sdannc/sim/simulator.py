@@ -89,11 +89,15 @@ class Simulator:
         config_bits = self.target.core["config_registers"]
         blocks = []
         for members, lo, hi, bounds, instrs, cycles, isa in self._groups:
-            config = np.zeros((config_bits, hi - lo), dtype=np.int64)
+            # the lookup memory (LUT) as rows after the configuration registers, where the program reads it
+            lut_words = self.target.core["lut_words"] if any(i.mnemonic == "LUT" for i in instrs) else 0
+            config = np.zeros((config_bits + lut_words, hi - lo), dtype=np.int64)
             states = []
             for index, offset in zip(members, bounds):
                 core = self.image.cores[index]
                 config[: core.config.size, offset: offset + core.n_neurons] = core.config[:, None]
+                if lut_words:
+                    config[config_bits: config_bits + core.lut.size, offset: offset + core.n_neurons] = core.lut[:, None]
                 states.append(core.state)
             names = ", ".join(self.image.cores[m].name for m in members[:3]) + (" ..." if len(members) > 3 else "")
             runner = ProgramRunner(f"image {self.where}: core {names}", instrs, cycles, isa, self.target, config,

@@ -36,7 +36,7 @@ def test_the_spec_knows_the_pipeline_and_the_neurons():
         named = [spec.made_by] + [s for s in (spec.lowered_by,) if s]
         named += [s for c in spec.carries for s in (c.since, c.until) if s]
         assert set(named) <= set(ops.STEPS), op
-    assert set(ops.SPEC) == {ops.LINEAR, ops.MAXPOOL, ops.AVGPOOL, ops.ADD, ops.ADD_CONST, ops.CLAMP,
+    assert set(ops.SPEC) == {ops.LINEAR, ops.MAXPOOL, ops.AVGPOOL, ops.ADD, ops.ADD_CONST, ops.CLAMP, ops.UNARY, ops.MUL,
                              *ops.DATA_MOVES, *ops.NEURON_OPS}
 
 

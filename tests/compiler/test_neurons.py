@@ -15,7 +15,7 @@ IF, TTFS = NEURONS["if"], NEURONS["ttfs"]
 
 
 def test_the_stages_read_the_ops_from_the_registry():
-    assert NEURON_OPS == ("stem", "adder", "max", "if", "ttfs")
+    assert NEURON_OPS == ("stem", "adder", "max", "lut", "product", "if", "ttfs")
     assert SPARSIFIABLE_OPS == ("stem", "adder")  # the programs that include the RoT / DRLO block
     assert SPARSIFY_REGISTERS == {"stem": (4, 5), "adder": (8, 9)}
     assert all(OPS[op] == NEURONS[op].compute for op in NEURON_OPS)
@@ -26,8 +26,8 @@ def test_the_stages_read_the_ops_from_the_registry():
 def test_report_labels():
     stem = Node("fc", "stem", ["a", "b"], "y", {"connections": [{"kind": "dense"}, {"kind": "elementwise"}]})
     assert NEURONS["stem"].report_label(stem) == "STEM dense+elementwise"
-    assert [NEURONS[op].report_label(Node("n", op, [], "y")) for op in ("adder", "max", "if", "ttfs")] == \
-        ["add", "max", "IF", "TTFS"]
+    assert [NEURONS[op].report_label(Node("n", op, [], "y")) for op in ("adder", "max", "lut", "product", "if", "ttfs")] == \
+        ["add", "max", "lut", "mul", "IF", "TTFS"]
     assert [op for op in NEURON_OPS if NEURONS[op].counts_macs] == ["stem"]
 
 

@@ -17,7 +17,7 @@ PROGRAMS = data_dir("isa") / "programs"
 REFERENCE_ATTRS = {
     "stem": {"acc_shift": 0, "mul_shift": 15, "out_shifts": [4], "round": "RND"},
     "adder": {"mul_shift": 0, "out_shifts": [(15, "TRUNC"), (6, "RND")]},
-    "max": {}, "if": {}, "ttfs": {},
+    "max": {}, "lut": {}, "product": {}, "if": {}, "ttfs": {},
 }
 
 

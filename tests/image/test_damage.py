@@ -439,6 +439,22 @@ def too_many_config_registers(image):
     image.cores[1].config = np.arange(33, dtype=np.int64)
 
 
+def lookup_memory_too_long(image):
+    image.cores[1].lut = np.arange(257, dtype=np.int64)
+
+
+def lookup_memory_beyond_register(image):
+    image.cores[2].lut = np.full(256, 40000, dtype=np.int64)
+
+
+def lut_without_lookup_memory(image):
+    from sdannc.isa import Instr, load_isa
+    isa = load_isa()
+    words = image.cores[3].program.copy()
+    words[0] = isa.encode(Instr.of("LUT", rs=6, rt=0))
+    image.cores[3].program = words
+
+
 def state_beyond_register(image):
     image.cores[2].state[1, 4] = 40000  # a bias that needs more than 16 bits
 
@@ -539,6 +555,9 @@ LIMITS = [
     (program_empty, "core x03_y00", ["program is empty"]),
     (too_many_neurons, "core x04_y00", ["4097 neurons", "limit 4096"]),
     (too_many_config_registers, "core x02_y00", ["33 configuration registers", "limit 32"]),
+    (lookup_memory_too_long, "core x02_y00", ["lookup memory of 257 words", "limit 256"]),
+    (lookup_memory_beyond_register, "core x03_y00", ["lookup memory", "16-bit", "40000"]),
+    (lut_without_lookup_memory, "core x04_y00", ["program word 0", "LUT", "no lookup memory"]),
     (state_beyond_register, "core x03_y00", ["state", "16-bit", "40000"]),
     (config_beyond_register, "core x01_y00", ["configuration register", "16-bit", "-40000"]),
     (axon_16_hops, "core x01_y00", ["(+16, +0)", "15 hops"]),

@@ -81,7 +81,7 @@ def _tick(runners, wgtsum):
 def _example_data(target, n, seed):
     rng = np.random.default_rng(seed)
     bits = target.arith["register_bits"]
-    config = _values(rng, (target.core["config_registers"], n), bits)
+    config = _values(rng, (target.core["config_registers"] + target.core["lut_words"], n), bits)  # + the lookup memory
     config[0] = 7  # last phase, as the programs read it
     config[1:4] = rng.integers(-4, 300, size=(3, n))
     state = _values(rng, (n, target.core["state_fields"]), bits)
@@ -318,7 +318,7 @@ def _run_random(instrs, target_name, seed, n, lanes, chunk):
     target = load_target(target_name)
     rng = np.random.default_rng(seed)
     bits = target.arith["register_bits"]
-    config = _values(rng, (target.core["config_registers"], n), bits)
+    config = _values(rng, (target.core["config_registers"] + target.core["lut_words"], n), bits)  # + the lookup memory
     state = _values(rng, (n, target.core["state_fields"]), bits)
     runners = _runners(instrs, target, config, state, _bounds(rng, n), lanes)
     split = []  # whether the numpy engine took its divergent path
@@ -373,9 +373,11 @@ def test_programs_the_kernel_cannot_take_run_on_numpy():
 
 
 def test_every_example_program_runs_on_the_kernel():
+    target = load_target("darwin3")
+    rows = target.core["config_registers"] + target.core["lut_words"]  # with the lookup memory (LUT)
     for path in PROGRAMS:
-        runner = ProgramRunner(path.stem, assemble_file(path, ISA), CYCLES, ISA, load_target("darwin3"),
-                               np.zeros((32, 1), np.int64), np.zeros((1, 8), np.int64), [0], 1)
+        runner = ProgramRunner(path.stem, assemble_file(path, ISA), CYCLES, ISA, target,
+                               np.zeros((rows, 1), np.int64), np.zeros((1, 8), np.int64), [0], 1)
         assert runner.engine == "kernel", runner.engine_note
 
 

@@ -1,0 +1,51 @@
+; Product of two activations (a squeeze-and-excitation gate): codes a and b arrive as spikes, MSB
+; first, on dendrites of weights 1 and 2 (as the Add neuron's do), so both codes are exact after 8
+; ticks; then P = (a - za)(b - zb), exact, and the output code is the number of the layer's 255
+; thresholds at or below P: onnxruntime's QLinearMul is a non-decreasing step function of P, and its
+; steps are in the core's lookup memory (word 0 holds the register's minimum, words 1..255 the
+; thresholds), found by a binary search of 8 rounds (LUT, CMP, SEL). sdannc/neurons/multiply.py.
+.state  acc_a 0, threshold 1, phase 2, residue 3, acc_b 4
+.config last_phase 0, zero_a 1, zero_b 2
+.param  rounds [1, 2, 3, 4, 5, 6, 7, 8]   ; the binary search's 8 rounds (256 = 2^8 counts)
+        LDS                     ; R0 a so far, R1 threshold, R2 phase, R3 residue
+        LOAD R4, acc_b          ; b so far
+        LDW  R6, 0              ; this tick's bits: a's + 2 x b's
+        MOV  R7, R6
+        SFTI R7, R, 1, TRUNC    ; b's bit
+        MOV  R8, R7
+        SFTI R8, L, 1, TRUNC
+        SUB  R6, R8             ; a's bit
+        SFTI R0, L, 1, TRUNC
+        ADD  R0, R6             ; a = 2 a + bit
+        SFTI R4, L, 1, TRUNC
+        ADD  R4, R7             ; b = 2 b + bit
+        LDC  R5, last_phase
+        CMP  R2, R5, EQ
+        JC   NFLAG, emit        ; not the last input bit: just emit
+        LDC  R6, zero_a
+        SUB  R0, R6             ; a - za
+        LDC  R6, zero_b
+        SUB  R4, R6             ; b - zb
+        MULT R0, R4, 0          ; P, exact
+        MOVI R8, 0              ; the count so far
+        MOVI R9, 1
+        SFTI R9, L, 7, TRUNC    ; the step: 128, 64, ..., 1
+.for round in rounds
+        MOV  R10, R8
+        ADD  R10, R9            ; a candidate count
+        LUT  R11, R10           ; its threshold
+        CMP  R0, R11, GE
+        SEL  R8, R10            ; P at or above it: the count is at least the candidate
+        SFTI R9, R, 1, TRUNC
+.end
+        MOV  R3, R8             ; residue = output code
+        MOVI R0, 0              ; a and b start from 0 for the next sample
+        MOVI R4, 0
+emit:
+        FIRE R3, R1, SUB        ; output bit, MSB first: spike if residue >= 128, then residue -= 128
+        SFTI R3, L, 1, TRUNC
+        ADDI R2, 1
+        LOGIC R2, R5, AND       ; phase = (phase + 1) mod 8
+        STORE R4, acc_b
+        STS
+        END
