@@ -15,6 +15,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from models import quantize
+from torch_models import set_batchnorm
 
 NP = {"uint8": np.uint8, "int8": np.int8}
 ONNX_TYPE = {"uint8": TensorProto.UINT8, "int8": TensorProto.INT8}
@@ -238,20 +239,7 @@ def quantized_net(builder: str, arg: str, fmt: str = "qdq", act_type: str = "uin
            "mobile": lambda: mobile_block(arg, se)}[builder]()
     folder = Path(tempfile.mkdtemp(prefix=f"sdannc-{builder}-{arg}-"))
     if builder.startswith("tiny_yolo"):
-        _batchnorm(net, inputs(shape, 32, 1))
+        set_batchnorm(net, inputs(shape, 32, 1))
     model = export(net, shape, folder / "float.onnx", dynamo)
     model.graph.name = f"{builder}_{arg}{'_se' if se else ''}{'_dynamo' if dynamo else ''}"
     return quantize(model, inputs(shape, 32, 2), fmt, False, act_type, out_dir=folder)
-
-
-def _batchnorm(net, x: np.ndarray) -> None:
-    """BatchNorm statistics from inputs, so that activations stay in range."""
-    torch = _torch()
-    for m in net.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.momentum = None
-            m.reset_running_stats()
-    net.train()
-    with torch.no_grad():
-        net(torch.from_numpy(x))
-    net.eval()

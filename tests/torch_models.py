@@ -116,7 +116,7 @@ def _mobilenet_v2(num_classes: int):
 ARCHITECTURES = {"resnet18": _resnet18, "mobilenet_v2": _mobilenet_v2}
 
 
-def _set_batchnorm(net, images: np.ndarray) -> None:
+def set_batchnorm(net, images: np.ndarray) -> None:
     """BatchNorm running statistics from real images (a cumulative average over the batches); the
     affine parameters keep PyTorch's initial 1 and 0, as a freshly built torchvision model has them."""
     torch = _torch()
@@ -147,7 +147,7 @@ def quantized_deep(arch: str, size: int, fmt: str = "qdq", per_channel: bool = F
     import onnx
 
     net = ARCHITECTURES[arch](num_classes)
-    _set_batchnorm(net, digit_images(size, 128, start=0))
+    set_batchnorm(net, digit_images(size, 128, start=0))
     folder = Path(tempfile.mkdtemp(prefix=f"sdannc-{arch}-"))
     float_model = onnx.load(export(net, size, folder / f"{arch}_{size}.onnx"))
     float_model.graph.name = f"{arch}_{size}"

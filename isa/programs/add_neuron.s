@@ -9,21 +9,7 @@
 .param  mul_op MULT             ; MULT: exact products (shift 0); MUL: each rounded at mul_shift
 .param  mul_shift 0
 .param  out_shifts [(15, "TRUNC"), (6, "RND")]   ; (amount, TRUNC | RND | RNE): truncating, then one rounding
-        LDS                     ; R0 a so far, R1 threshold, R2 phase, R3 residue
-        LOAD R4, acc_b          ; b so far
-        LDW  R6, 0              ; this tick's bits: a's + 2 x b's
-        MOV  R7, R6
-        SFTI R7, R, 1, TRUNC    ; b's bit
-        MOV  R8, R7
-        SFTI R8, L, 1, TRUNC
-        SUB  R6, R8             ; a's bit
-        SFTI R0, L, 1, TRUNC
-        ADD  R0, R6             ; a = 2 a + bit
-        SFTI R4, L, 1, TRUNC
-        ADD  R4, R7             ; b = 2 b + bit
-        LDC  R5, last_phase
-        CMP  R2, R5, EQ
-        JC   NFLAG, emit        ; not the last input bit: just emit
+.include two_codes.inc
         LDC  R6, zero_a
         SUB  R0, R6             ; a - za
         LDC  R6, mult_a

@@ -7,21 +7,7 @@
 .state  acc_a 0, threshold 1, phase 2, residue 3, acc_b 4
 .config last_phase 0, zero_a 1, zero_b 2
 .param  rounds [1, 2, 3, 4, 5, 6, 7, 8]   ; the binary search's 8 rounds (256 = 2^8 counts)
-        LDS                     ; R0 a so far, R1 threshold, R2 phase, R3 residue
-        LOAD R4, acc_b          ; b so far
-        LDW  R6, 0              ; this tick's bits: a's + 2 x b's
-        MOV  R7, R6
-        SFTI R7, R, 1, TRUNC    ; b's bit
-        MOV  R8, R7
-        SFTI R8, L, 1, TRUNC
-        SUB  R6, R8             ; a's bit
-        SFTI R0, L, 1, TRUNC
-        ADD  R0, R6             ; a = 2 a + bit
-        SFTI R4, L, 1, TRUNC
-        ADD  R4, R7             ; b = 2 b + bit
-        LDC  R5, last_phase
-        CMP  R2, R5, EQ
-        JC   NFLAG, emit        ; not the last input bit: just emit
+.include two_codes.inc
         LDC  R6, zero_a
         SUB  R0, R6             ; a - za
         LDC  R6, zero_b
