@@ -12,7 +12,8 @@ from ..ir import Graph, verify
 from . import qdq, qop
 from .convert import Converter, Pending, Quant
 from .model import OnnxModel, read_model
-from .ops import EXACT_OPS
+from .moves import EXACT_OPS, MOVES, exact_op
+from .ops import attrs_of
 
 SUPPORTED_OPS = sorted({"QuantizeLinear", "DequantizeLinear", *qdq.FLOAT_OPS, *qop.HANDLERS})
 
@@ -46,12 +47,25 @@ def _convert(c: Converter) -> None:
             qdq.on_dequantize(c, node)
         elif op in qop.HANDLERS:
             qop.HANDLERS[op](c, node)
+        elif op in MOVES and node.input and node.input[0] in c.input_moves:
+            _input_move(c, node)
         elif op in EXACT_OPS and node.input and node.input[0] in c.qmap:
             qop.on_exact(c, node)
         elif op in qdq.FLOAT_OPS and node.domain in ("", "ai.onnx"):
             qdq.on_float_op(c, node)
         else:
             _unsupported(c.m, node)
+
+
+def _input_move(c: Converter, node) -> None:
+    """A rename of the float input ahead of its QuantizeLinear (onnxruntime leaves a Flatten there):
+    quantizing commutes with it, so the input is quantized as it comes and the rename follows."""
+    moves, shape = c.input_moves[node.input[0]]
+    shape = shape or c.m.input_shape()
+    fail = lambda what: c.m.node_fail(node, what)  # noqa: E731
+    op, attrs, out_shape, params = exact_op(node, attrs_of(node), shape, c.m.consts, fail)
+    c.input_moves[node.output[0]] = (moves + [(c.m.node_name(node), op, attrs, out_shape, node.output[0], params)],
+                                     out_shape)
 
 
 def _output(c: Converter) -> tuple[str, dict]:
@@ -89,7 +103,9 @@ def load_onnx(path) -> Graph:
     _convert(c)
     if c.input is None:
         m.fail(f"input {m.input.name!r} is never quantized (no QuantizeLinear reads it)")
-    unread = [n for n in m.consumers.get(m.input.name, []) if n.op_type != "QuantizeLinear"]
+    moved = set(c.input_moves)
+    unread = [n for name in moved for n in m.consumers.get(name, [])
+              if n.op_type != "QuantizeLinear" and n.output[0] not in moved]
     if c.input_encode["kind"] == "quantize" and unread:
         m.node_fail(unread[0], f"reads the float input {m.input.name!r}; only a QuantizeLinear may")
     output, decode = _output(c)

@@ -57,7 +57,7 @@ class Pending:
     shape: tuple
     head: dict | None = None  # op, inputs, attrs, params, float (the ONNX float output name)
     source: str | None = None  # the IR tensor an exact chain starts from
-    ops: list = field(default_factory=list)  # (node name, op, attrs, shape, float output name)
+    ops: list = field(default_factory=list)  # (node name, op, attrs, shape, float output name, params)
     lo: float = -math.inf
     hi: float = math.inf
 
@@ -78,6 +78,8 @@ class Converter:
         self.input_encode: dict | None = None
         self.unset_input_quant = False
         self.used_names: set[str] = set()
+        # the float input and renames of it ahead of its QuantizeLinear: name -> (renames, shape)
+        self.input_moves: dict[str, tuple[list, tuple]] = {m.input.name: ([], None)}
 
     # ------------------------------------------------------------------ tensors and nodes
 
@@ -173,21 +175,21 @@ class Converter:
             self.emit(p.node, head["op"], head["inputs"], target, shape, quant, attrs, head["params"])
             current = target
             if head["op"] == CONCAT and clamp != (0, CODE_MAX):
-                steps.append((p.node + ":clamp", CLAMP, {"clamp": clamp}, p.shape, out))
+                steps.append((p.node + ":clamp", CLAMP, {"clamp": clamp}, p.shape, out, {}))
         else:
             current = p.source
             src = self.quant_of(current)
             needs_clamp = clamp != (0, CODE_MAX)
             if src != quant or needs_clamp:
-                steps.append((p.node, "requant", {"clamp": clamp}, p.shape, out))
+                steps.append((p.node, "requant", {"clamp": clamp}, p.shape, out, {}))
         if not steps:
             return self.alias(out, current)
-        for i, (name, op, attrs, shape, fname) in enumerate(steps):
+        for i, (name, op, attrs, shape, fname, params) in enumerate(steps):
             target = out if i == len(steps) - 1 else self.fresh(fname)
             if op == "requant":
                 current = self.requant(name, current, target, quant, attrs["clamp"])
             else:
-                current = self.emit(name, op, [current], target, shape, self.quant_of(current), attrs)
+                current = self.emit(name, op, [current], target, shape, self.quant_of(current), attrs, params)
         return current
 
     def alias(self, out: str, ir: str) -> str:

@@ -13,13 +13,14 @@ import math
 
 import numpy as np
 
-from ..ir.ops import ADD, AVGPOOL, CONCAT
+from ..ir.ops import ADD, AVGPOOL, CONCAT, RESHAPE
 from .convert import ConstQ, Converter, Pending, Quant
 from .layers import check_gemm, linear_head
-from .ops import EXACT_OPS, attrs_of, concat_shape, exact_op, pool_geometry
+from .moves import EXACT_OPS, exact_op
+from .ops import attrs_of, concat_shape, pool_geometry, reduce_mean_geometry
 
-FLOAT_OPS = ("Conv", "Gemm", "MatMul", "Add", "Relu", "Clip", "AveragePool", "GlobalAveragePool", "Concat",
-             *EXACT_OPS)
+FLOAT_OPS = ("Conv", "Gemm", "MatMul", "Add", "Relu", "Clip", "AveragePool", "GlobalAveragePool", "ReduceMean",
+             "Concat", *EXACT_OPS)
 DTYPES = {np.dtype(np.uint8): "uint8", np.dtype(np.int8): "int8"}
 ONNX_DTYPES = {2: "uint8", 3: "int8"}
 
@@ -52,13 +53,15 @@ def on_quantize(c: Converter, node) -> None:
     x, out = node.input[0], node.output[0]
     dtype = ONNX_DTYPES.get(attrs_of(node).get("output_dtype", 0))
     quant = quant_params(c, node, node.input[1], node.input[2] if len(node.input) > 2 else "", dtype)
-    if x == c.m.input.name:
+    if x in c.input_moves:
         if c.input is not None:
             c.m.node_fail(node, "quantizes the input a second time; sdannc needs one QuantizeLinear of the input")
-        c.input = c.add_tensor(out, c.m.input_shape(), quant)
-        c.qmap[out] = out
+        moves, _ = c.input_moves[x]
+        c.input = c.add_tensor(c.fresh(c.m.input.name + ":quantized") if moves else out, c.m.input_shape(), quant)
         c.input_encode = {"kind": "quantize", "scale": quant.scale, "zero_point": quant.zero_point,
                           "dtype": quant.dtype}
+        c.qmap[out] = c.finish(Pending(c.m.node_name(node), c.m.input_shape(), source=c.input, ops=list(moves)),
+                               out, quant) if moves else out
         return
     value = c.floats.get(x)
     if isinstance(value, str):  # DequantizeLinear -> QuantizeLinear: a requantization, or nothing
@@ -189,6 +192,15 @@ def on_float_op(c: Converter, node) -> None:
         geo, shape = pool_geometry(op, attrs, c.tensors[x].shape, fail)
         head = {"op": AVGPOOL, "inputs": [x], "attrs": geo, "params": {}, "shape": shape, "float": out}
         c.floats[out] = Pending(name, shape, head=head)
+    elif op == "ReduceMean":
+        x = c.f_input(node, node.input[0])
+        geo, pooled, shape = reduce_mean_geometry(node, attrs, c.tensors[x].shape, c.m.consts, fail)
+        head = {"op": AVGPOOL, "inputs": [x], "attrs": geo, "params": {}, "shape": pooled,
+                "float": out if shape == pooled else out + ":pooled"}
+        pending = Pending(name, shape, head=head)
+        if shape != pooled:  # keepdims=0: the pooled [C, 1, 1] renamed
+            pending.ops.append((name + ":squeeze", RESHAPE, {}, shape, out, {}))
+        c.floats[out] = pending
     elif op == "Concat":
         xs = [c.f_input(node, i) for i in node.input]
         shape, axis = concat_shape([c.tensors[x].shape for x in xs], int(attrs.get("axis", 0)), fail)
@@ -204,7 +216,8 @@ def on_float_op(c: Converter, node) -> None:
             lo, hi = _clip_bounds(c, node, attrs)
             c.floats[out] = value.derive(lo=max(value.lo, lo), hi=min(value.hi, hi))
             return
-        ir_op, ir_attrs, shape = exact_op(node, attrs, value.shape, c.m.consts, fail)
-        derived = value.derive(shape=shape)
-        derived.ops.append((name, ir_op, ir_attrs, shape, out))
-        c.floats[out] = derived
+        for k, out in enumerate(node.output if op == "Split" else node.output[:1]):
+            ir_op, ir_attrs, shape, params = exact_op(node, attrs, value.shape, c.m.consts, fail, k)
+            derived = value.derive(shape=shape)
+            derived.ops.append((name, ir_op, ir_attrs, shape, out, params))
+            c.floats[out] = derived

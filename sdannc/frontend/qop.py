@@ -18,7 +18,8 @@ from ..ir.codes import CODE_MAX
 from ..ir.ops import ADD, AVGPOOL, CONCAT
 from .convert import Converter, Quant
 from .layers import check_gemm, linear_head
-from .ops import attrs_of, concat_shape, exact_op, pool_geometry
+from .moves import exact_op
+from .ops import attrs_of, concat_shape, pool_geometry
 from .qdq import quant_params
 
 FULL = (0, CODE_MAX)
@@ -130,9 +131,10 @@ def on_exact(c: Converter, node) -> None:
     """MaxPool or a data move on quantized codes: the output keeps the input's quantization."""
     x = c.qmap[node.input[0]]
     fail = lambda what: c.m.node_fail(node, what)  # noqa: E731
-    op, attrs, shape = exact_op(node, attrs_of(node), c.tensors[x].shape, c.m.consts, fail)
-    c.emit(c.m.node_name(node), op, [x], node.output[0], shape, c.quant_of(x), attrs)
-    c.qmap[node.output[0]] = node.output[0]
+    for k, out in enumerate(node.output if node.op_type == "Split" else node.output[:1]):
+        op, attrs, shape, params = exact_op(node, attrs_of(node), c.tensors[x].shape, c.m.consts, fail, k)
+        c.emit(c.m.node_name(node), op, [x], out, shape, c.quant_of(x), attrs, params)
+        c.qmap[out] = out
 
 
 HANDLERS = {

@@ -20,11 +20,11 @@ STEPS = ("frontend", "lower-linear", "lower-pools", "lower-elementwise", "sparsi
 # Quantized level: what the frontend emits, gone after the pass that lowers it.
 LINEAR, MAXPOOL, AVGPOOL, ADD, ADD_CONST, CLAMP = "linear", "maxpool", "avgpool", "add", "add_const", "clamp"
 # Data moves: both levels; the backend routes them, no neuron computes them.
-RESHAPE, TRANSPOSE, CONCAT = "reshape", "transpose", "concat"
+RESHAPE, TRANSPOSE, CONCAT, GATHER = "reshape", "transpose", "concat", "gather"
 # Neuron ops: hardware level, one neuron model each (sdannc/neurons).
 STEM, ADDER, MAX, IF, TTFS = "stem", "adder", "max", "if", "ttfs"
 
-DATA_MOVES = (RESHAPE, TRANSPOSE, CONCAT)
+DATA_MOVES = (RESHAPE, TRANSPOSE, CONCAT, GATHER)
 NEURON_OPS = (STEM, ADDER, MAX, IF, TTFS)  # each layer of these takes one 8-tick window (depths.py)
 
 
@@ -60,6 +60,7 @@ SPEC: dict[str, OpSpec] = {
     RESHAPE: OpSpec("frontend"),
     TRANSPOSE: OpSpec("frontend", carries=(Carries(("perm",)),)),
     CONCAT: OpSpec("frontend", inputs=(1, None), carries=(Carries(("axis",)),)),
+    GATHER: OpSpec("frontend", carries=(Carries(params=("index",)),)),
     STEM: OpSpec("lower-linear", inputs=(1, None), weighted=True, carries=(
         Carries(_OUTPUT, ("bias",), "lower-linear"),
         Carries(params=("real_multiplier",), since="lower-linear", until="requantize"),

@@ -22,7 +22,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from ..frontend.convert import Quant  # the frontend's record of an ONNX tensor's quantization
-from ..frontend.ops import EXACT_OPS
+from ..frontend.moves import EXACT_OPS
 from ..ir.codes import code_offset
 from ..ir.graph import Graph
 from ..reference import Reference, reference
@@ -64,7 +64,7 @@ def quantizations(model: onnx.ModelProto) -> dict[str, Quant]:
         else:
             continue
         if quant is not None:
-            found[node.output[0]] = quant
+            found.update({out: quant for out in (node.output if node.op_type == "Split" else node.output[:1])})
     return found
 
 
