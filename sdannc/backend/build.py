@@ -12,6 +12,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..errors import SdanncError
 from ..image import ChipImage, ImageBuilder, Schedule
 from ..ir.graph import Graph
 from ..target import Target
@@ -29,6 +30,7 @@ class Backend:
     target: Target
     status: Callable[[str], None]
     milestone: Callable[[str], None]
+    sizes: dict[str, int] | None = None  # the config's tiling: neurons per tile, by layer
     done: list[str] = field(default_factory=list)  # the steps run so far
     tiling: tiling.Tiling | None = None  # tile: layers, their cores, the link table
     builder: ImageBuilder | None = None  # tile: the image's cores; later steps fill them in
@@ -64,14 +66,38 @@ class Step:
 
 
 def tile_step(state: Backend) -> None:
-    state.tiling = tiling.tile(state.graph, state.target, state.status)
+    state.tiling = tiling.tile(state.graph, state.target, state.status, state.sizes)
     state.builder = ImageBuilder(state.target)
     state.builder.cores = state.tiling.cores
     state.milestone(f"tables built: {len(state.builder.cores)} cores for {len(state.layers)} layers")
 
 
+def check_big_cores(layers: dict, target: Target) -> None:
+    """Refuse, before placement, a network whose tiles need more big cores (tables beyond a little
+    core's dendrite memory) than the chip has: naming the layer that takes the most, the need against
+    the limit, and the config's `tiling:` size that would let its tiles fit little cores."""
+    little = target.core["dendrite_memory_words"]["little"]
+    big = sum(target.is_big_core(x) for x in range(target.mesh["width"]) for y in range(target.mesh["height"])
+              if target.is_core(x, y))
+    per_layer = {layer.node.name: [w for w in layer.dendrite_words if w > little] for layer in layers.values()}
+    need = sum(len(words) for words in per_layer.values())
+    if need <= big:
+        return
+    name = max(per_layer, key=lambda n: len(per_layer[n]))
+    layer = next(layer for layer in layers.values() if layer.node.name == name)
+    words = max(per_layer[name])
+    neurons = max(b.state.shape[0] for b in layer.builders)
+    smaller = max(1, neurons * little // max(words, 1))
+    raise SdanncError(f"layer {name}: {len(per_layer[name])} of its {len(layer.tiles)} tiles need a big core "
+                      f"(dendrite tables of up to {words:,} words, a little core holds {little:,}); the network "
+                      f"needs {need:,} big cores, the chip ({target.name}) has {big:,}: give the layer smaller "
+                      f"tiles with the config key `tiling: {{{name}: {{neurons: {smaller}}}}}` (its tiles hold "
+                      f"up to {neurons:,} neurons now), or use fewer inputs to it")
+
+
 def place_step(state: Backend) -> None:
     little = state.target.core["dendrite_memory_words"]["little"]
+    check_big_cores(state.layers, state.target)
     needs_big = [words > little for layer in state.layers.values() for words in layer.dendrite_words]
     state.routes = links.routes(state.links)
     state.status(f"placing {len(state.builder.cores)} cores on the mesh")
@@ -112,11 +138,11 @@ BACKEND_STEP_NAMES = [s.name for s in STEPS]
 def build_image(graph: Graph, target: Target, status: Callable[[str], None] | None = None,
                 milestone: Callable[[str], None] | None = None,
                 observe: Callable[[str, Backend], None] | None = None,
-                model: str = "<model>") -> tuple[ChipImage, dict]:
+                model: str = "<model>", sizes: dict[str, int] | None = None) -> tuple[ChipImage, dict]:
     """The chip image and the layers' tiles: the steps in order, then the image with its meta.
     `milestone(text)` hears when the tables are built and when the tiles are placed and wired;
     `observe(step, state)` sees the state after every step."""
-    state = Backend(graph, target, status or (lambda text: None), milestone or (lambda text: None))
+    state = Backend(graph, target, status or (lambda text: None), milestone or (lambda text: None), sizes)
     for step in STEPS:
         step.run(state)
         state.done.append(step.name)

@@ -133,8 +133,24 @@ def axon_cap(shape, entries: np.ndarray, target: Target) -> int:
         cap = largest // 2
 
 
+def check_sizes(graph: Graph, sizes: dict[str, int] | None, target: Target) -> dict[str, int]:
+    """The config's `tiling:` neurons per tile, by neuron layer: a name the graph has, and a size of at
+    least one output row (a tile holds whole rows)."""
+    sizes = dict(sizes or {})
+    names = {node.name: node for node in graph.nodes if node.op in NEURON_OPS}
+    for name, neurons in sizes.items():
+        if name not in names:
+            known = ", ".join(list(names)[:12]) + (", ..." if len(names) > 12 else "")
+            raise SdanncError(f"config: tiling.{name}: no neuron layer of that name; the layers are {known}")
+        columns = as_chw(graph.tensors[names[name].output].shape)[2]
+        if neurons < columns:
+            raise SdanncError(f"config: tiling.{name}: {neurons} neurons is less than one output row of the layer "
+                              f"({columns} neurons): a tile holds whole rows; use at least {columns}")
+    return sizes
+
+
 def _build_last_first(graph: Graph, target: Target, ids: ElementIds,
-                      status: Callable[[str], None]) -> dict[str, LayerTiles]:
+                      status: Callable[[str], None], sizes: dict[str, int]) -> dict[str, LayerTiles]:
     """Every neuron layer, in graph order, built from the last to the first: a layer's consumers
     then tell how many axon entries each of its neurons needs (one per link), so its neurons per
     core are chosen for the axon memory before its tables are built, instead of rebuilt after."""
@@ -145,6 +161,7 @@ def _build_last_first(graph: Graph, target: Target, ids: ElementIds,
         status(f"building layer {node.name} ({i + 1} of {len(order)})")
         start, size = ids.first[node.output], graph.tensors[node.output].size
         cap = axon_cap(graph.tensors[node.output].shape, entries[start:start + size], target)
+        cap = min(cap, sizes.get(node.name, cap))
         layer = built[node.output] = build_layer(node, graph, target, cap, ids)
         entries += np.bincount(layer.links.source, minlength=ids.count)
     return {node.output: built[node.output] for node in graph.nodes if node.op in NEURON_OPS}
@@ -190,15 +207,17 @@ class Tiling:
     links: LinkTable
 
 
-def tile(graph: Graph, target: Target, status: Callable[[str], None] | None = None) -> Tiling:
-    """Every layer's tiles and tables as the image will hold them (before placement).
+def tile(graph: Graph, target: Target, status: Callable[[str], None] | None = None,
+         sizes: dict[str, int] | None = None) -> Tiling:
+    """Every layer's tiles and tables as the image will hold them (before placement); `sizes` (the
+    config's `tiling:`) caps the neurons per tile of the layers it names.
 
     Where a layer's cores still overflow their axon memory (tiles split for dendrite memory can
     gather more axon entries than the tiles its neurons per core were chosen for), halve its neurons
     per core and rebuild that layer alone (its consumers' tables do not change)."""
     status = status or (lambda text: None)
     ids = element_ids(graph)
-    layers = _build_last_first(graph, target, ids, status)
+    layers = _build_last_first(graph, target, ids, status, check_sizes(graph, sizes, target))
     while True:
         cores = number_cores(layers)
         core_of, index_of = locate(graph, ids, layers)
@@ -219,7 +238,7 @@ def tile(graph: Graph, target: Target, status: Callable[[str], None] | None = No
             layers[output] = build_layer(layer.node, graph, target, neurons // 2, ids)
 
 
-def build_layers(graph: Graph, target: Target,
-                 status: Callable[[str], None] | None = None) -> dict[str, LayerTiles]:
+def build_layers(graph: Graph, target: Target, status: Callable[[str], None] | None = None,
+                 sizes: dict[str, int] | None = None) -> dict[str, LayerTiles]:
     """tile()'s layers alone: what `sdannc tune` counts synapses with (no placement needed)."""
-    return tile(graph, target, status).layers
+    return tile(graph, target, status, sizes).layers

@@ -9,7 +9,7 @@ exactly is a one-line SdanncError naming the file, the node and its op type.
 from __future__ import annotations
 
 from ..ir import Graph, verify
-from . import qdq, qop
+from . import fold, qdq, qop
 from .convert import Converter, Pending, Quant
 from .model import OnnxModel, read_model
 from .moves import EXACT_OPS, MOVES, exact_op
@@ -41,6 +41,10 @@ def _convert(c: Converter) -> None:
         op = node.op_type
         if node.domain not in ("", "ai.onnx", "com.microsoft"):
             _unsupported(c.m, node)
+        elif op == "Shape" and node.domain in ("", "ai.onnx"):
+            fold.shape(c, node)
+        elif fold.foldable(c.m, node):
+            fold.evaluate(c.m, node)
         elif op == "QuantizeLinear":
             qdq.on_quantize(c, node)
         elif op == "DequantizeLinear":

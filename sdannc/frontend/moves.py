@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..ir.ops import GATHER, MAXPOOL, RESHAPE, TRANSPOSE
 from .index_maps import INDEX_OPS, index_map
-from .ops import Fail, flatten_shape, pool_geometry, reshape_shape, squeeze_shape, transpose_perm
+from .ops import Fail, flatten_shape, pool_geometry, reduce_mean_geometry, reshape_shape, squeeze_shape, transpose_perm
 
 
 MOVES = ("Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze")  # renames: what may precede the input's quantization
@@ -24,6 +24,12 @@ def exact_op(node, attrs: dict, in_shape: tuple, consts: dict, fail: Fail, k: in
             fail("the Indices output is not supported")
         geo, shape = pool_geometry(op, attrs, in_shape, fail)
         return MAXPOOL, geo, shape, {}
+    if op == "ReduceMean":  # over axes of size 1 only (qdq._mean_of_one): the pooled shape is the input's
+        geo, pooled, shape = reduce_mean_geometry(node, attrs, in_shape, consts, fail)
+        if geo["kernel"] != (1, 1):
+            fail("a mean over more than one element computes new values; sdannc maps it only between "
+                 "DequantizeLinear and QuantizeLinear (an average pool)")
+        return RESHAPE, {}, shape, {}
     if op == "Transpose":
         perm, shape = transpose_perm(attrs, in_shape, fail)
         return TRANSPOSE, {"perm": perm}, shape, {}

@@ -179,6 +179,14 @@ def _clip_bounds(c: Converter, node, attrs: dict) -> tuple[float, float]:
     return bounds[0], bounds[1]
 
 
+def _mean_of_one(c: Converter, node, attrs: dict, fail) -> bool:
+    """A ReduceMean over axes of size 1 (a global pool of a 1 x 1 map): a rename, exact in float too, so
+    it may follow the last quantized layer (onnxruntime's quantizer leaves ReduceMean in float)."""
+    value = c.floats.get(node.input[0])
+    shape = c.tensors[value].shape if isinstance(value, str) else getattr(value, "shape", None)
+    return shape is not None and reduce_mean_geometry(node, attrs, shape, c.m.consts, fail)[0]["kernel"] == (1, 1)
+
+
 def on_float_op(c: Converter, node) -> None:
     op, out, name, attrs = node.op_type, node.output[0], c.m.node_name(node), attrs_of(node)
     fail = lambda what: c.m.node_fail(node, what)  # noqa: E731
@@ -192,7 +200,7 @@ def on_float_op(c: Converter, node) -> None:
         geo, shape = pool_geometry(op, attrs, c.tensors[x].shape, fail)
         head = {"op": AVGPOOL, "inputs": [x], "attrs": geo, "params": {}, "shape": shape, "float": out}
         c.floats[out] = Pending(name, shape, head=head)
-    elif op == "ReduceMean":
+    elif op == "ReduceMean" and not _mean_of_one(c, node, attrs, fail):
         x = c.f_input(node, node.input[0])
         geo, pooled, shape = reduce_mean_geometry(node, attrs, c.tensors[x].shape, c.m.consts, fail)
         head = {"op": AVGPOOL, "inputs": [x], "attrs": geo, "params": {}, "shape": pooled,
