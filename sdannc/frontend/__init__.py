@@ -9,6 +9,7 @@ exactly is a one-line SdanncError naming the file, the node and its op type.
 from __future__ import annotations
 
 from ..ir import Graph, verify
+from ..ir.ops import AVGPOOL
 from . import fold, qdq, qop
 from .convert import Converter, Pending, Quant
 from .model import OnnxModel, read_model
@@ -80,6 +81,12 @@ def _output(c: Converter) -> tuple[str, dict]:
     value = c.floats.get(name)
     if isinstance(value, Pending) and value.head is None:
         value = c.finish(value, c.fresh(name), c.quant_of(value.source))
+    if isinstance(value, Pending) and value.head is not None and value.head["op"] == AVGPOOL:
+        m.fail(f"output {name!r} is an average computed in float after the last quantized layer (node "
+               f"{value.node!r}: onnxruntime's quantizer leaves a ReduceMean that no quantized op reads "
+               f"unquantized), which the chip's codes cannot give exactly: export with torch.onnx.export("
+               f"dynamo=False), whose GlobalAveragePool onnxruntime quantizes, or use an input size whose last "
+               f"feature map is 1 x 1 (a mean over one element is exact)")
     if not isinstance(value, str):
         m.fail(f"output {name!r} is not a dequantized result of a supported layer (it is computed in float); "
                "end the model with a DequantizeLinear")
