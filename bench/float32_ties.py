@@ -41,6 +41,29 @@ def layer_values(node, graph, x_codes: np.ndarray) -> np.ndarray:
     return (acc + bias) * scale + ty.zero_point
 
 
+def flips(path, x: np.ndarray) -> tuple[int, int, float]:
+    """(outputs of linear layers that onnxruntime rounds otherwise than the exact value, outputs
+    compared, the largest distance of such a value from its half in units of |v| 2^-24)."""
+    graph = load_onnx(path)
+    linear = [n for n in graph.nodes if n.op == "linear"]
+    names = sorted({n.inputs[0] for n in linear} | {n.output for n in linear})
+    codes, _, _ = _onnxruntime_codes(path, graph, names, x)
+    total = count = 0
+    worst = 0.0
+    for node in linear:
+        if codes.get(node.inputs[0]) is None or node.output not in codes:
+            continue
+        v = layer_values(node, graph, codes[node.inputs[0]])
+        exact = np.clip(np.rint(v), *node.attrs["clamp"])
+        ort = codes[node.output].reshape(exact.shape)
+        total += ort.size
+        differ = v[exact != ort]
+        count += differ.size
+        gaps = np.abs(np.abs(differ - np.floor(differ)) - 0.5) / (np.abs(differ) * 2.0 ** -24)
+        worst = max([worst, *gaps.tolist()])
+    return count, total, worst
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("arch")

@@ -16,7 +16,7 @@ from ..errors import SdanncError
 from ..image import ChipImage, ImageBuilder, Schedule
 from ..ir.graph import Graph
 from ..target import Target
-from . import io, links, schedule, tiling, wiring
+from . import io, links, partition, schedule, tiling, wiring
 from .dump import dump
 from .meta import image_meta
 from .placement import place, worst_hops
@@ -72,32 +72,55 @@ def tile_step(state: Backend) -> None:
     state.milestone(f"tables built: {len(state.builder.cores)} cores for {len(state.layers)} layers")
 
 
-def check_big_cores(layers: dict, target: Target) -> None:
+def _little_tile(state: Backend, layer) -> tuple[int | None, int]:
+    """The most neurons per tile (halving from the layer's own) whose tables all fit a little core,
+    and the words of the smallest tile tried when none does (a tile holds at least one row)."""
+    little = state.target.core["dendrite_memory_words"]["little"]
+    columns = partition.as_chw(state.graph.tensors[layer.node.output].shape)[2]
+    neurons = max(b.state.shape[0] for b in layer.builders)
+    words = max(layer.dendrite_words)
+    while neurons > columns:
+        neurons = max(columns, neurons // 2)
+        smaller = tiling.build_layer(layer.node, state.graph, state.target, neurons, state.tiling.ids)
+        words = max(smaller.dendrite_words)
+        if words <= little:
+            return max(b.state.shape[0] for b in smaller.builders), words
+    return None, words
+
+
+def check_big_cores(state: Backend) -> None:
     """Refuse, before placement, a network whose tiles need more big cores (tables beyond a little
-    core's dendrite memory) than the chip has: naming the layer that takes the most, the need against
-    the limit, and the config's `tiling:` size that would let its tiles fit little cores."""
+    core's dendrite memory) than the chip has: naming the layer with the most such tiles, the need
+    against the limit, and the config's `tiling:` size with which its tiles fit little cores (found
+    by building it), or that none does."""
+    target = state.target
     little = target.core["dendrite_memory_words"]["little"]
     big = sum(target.is_big_core(x) for x in range(target.mesh["width"]) for y in range(target.mesh["height"])
               if target.is_core(x, y))
-    per_layer = {layer.node.name: [w for w in layer.dendrite_words if w > little] for layer in layers.values()}
+    per_layer = {name: [w for w in layer.dendrite_words if w > little] for name, layer in
+                 ((layer.node.name, layer) for layer in state.layers.values())}
     need = sum(len(words) for words in per_layer.values())
     if need <= big:
         return
-    name = max(per_layer, key=lambda n: len(per_layer[n]))
-    layer = next(layer for layer in layers.values() if layer.node.name == name)
-    words = max(per_layer[name])
+    layers = {layer.node.name: layer for layer in state.layers.values()}
+    ranked = sorted((n for n in per_layer if per_layer[n]), key=lambda n: -len(per_layer[n]))
+    tried = [(name, *_little_tile(state, layers[name])) for name in ranked[:8]]  # the first that can shrink
+    name, fits, words = next((t for t in tried if t[1] is not None), tried[0])
+    layer = layers[name]
     neurons = max(b.state.shape[0] for b in layer.builders)
-    smaller = max(1, neurons * little // max(words, 1))
-    raise SdanncError(f"layer {name}: {len(per_layer[name])} of its {len(layer.tiles)} tiles need a big core "
-                      f"(dendrite tables of up to {words:,} words, a little core holds {little:,}); the network "
-                      f"needs {need:,} big cores, the chip ({target.name}) has {big:,}: give the layer smaller "
-                      f"tiles with the config key `tiling: {{{name}: {{neurons: {smaller}}}}}` (its tiles hold "
-                      f"up to {neurons:,} neurons now), or use fewer inputs to it")
+    head = (f"layer {name}: {len(per_layer[name])} of its {len(layer.tiles)} tiles need a big core (dendrite "
+            f"tables of up to {max(per_layer[name]):,} words, a little core holds {little:,}); the network needs "
+            f"{need:,} big cores, the chip ({target.name}) has {big:,}: ")
+    if fits is None:
+        raise SdanncError(head + f"even its smallest tile (one row) needs {words:,} words, so no tile size helps; "
+                                 "use fewer inputs to the layer or a target with more big cores")
+    raise SdanncError(head + f"give it tiles of little cores with the config key `tiling: {{{name}: {{neurons: "
+                             f"{fits}}}}}` (its tiles hold up to {neurons:,} neurons now)")
 
 
 def place_step(state: Backend) -> None:
     little = state.target.core["dendrite_memory_words"]["little"]
-    check_big_cores(state.layers, state.target)
+    check_big_cores(state)
     needs_big = [words > little for layer in state.layers.values() for words in layer.dendrite_words]
     state.routes = links.routes(state.links)
     state.status(f"placing {len(state.builder.cores)} cores on the mesh")
