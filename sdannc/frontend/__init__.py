@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..ir import Graph, verify
 from ..ir.ops import AVGPOOL
-from . import fold, qdq, qop
+from . import adaptive_pool, fold, qdq, qop
 from .convert import Converter, Pending, Quant
 from .model import OnnxModel, read_model
 from .moves import EXACT_OPS, MOVES, exact_op
@@ -37,10 +37,34 @@ def _start(c: Converter) -> None:
         m.fail(f"input {m.input.name!r} is {dtype}; sdannc takes float32 (with a QuantizeLinear), uint8 or int8")
 
 
+def _adaptive_pool(c: Converter, nodes: list) -> None:
+    """The default exporter's adaptive average pool (adaptive_pool.py) as one average pool head."""
+    first, last = nodes[0], nodes[-1]
+    value = c.floats.get(first.input[0]) or c.qmap.get(first.input[0])
+    if not isinstance(value, str):
+        c.m.node_fail(first, f"input {first.input[0]!r} is not a quantized activation")
+    geo, shape = adaptive_pool.window(c.m, nodes, c.tensors[value].shape, lambda w: c.m.node_fail(last, w))
+    mean = next(i for i, n in enumerate(nodes) if n.op_type == "ReduceMean")
+    for i, n in enumerate(nodes):  # a QuantizeLinear only re-quantizes moved codes as they were
+        if n.op_type == "QuantizeLinear" and (i > mean or qdq.quant_params(c, n, n.input[1], n.input[2] if len(
+                n.input) > 2 else "", c.dtypes[value]) != c.quant_of(value)):
+            c.m.node_fail(n, "quantizes the adaptive pool's moved data with a scale of its own, or its mean before "
+                             "the batch axis is back in place; sdannc maps only the default exporter's pattern")
+    head = {"op": AVGPOOL, "inputs": [value], "attrs": geo, "params": {}, "shape": shape, "float": last.output[0]}
+    c.floats[last.output[0]] = Pending(c.m.node_name(last), shape, head=head)
+
+
 def _convert(c: Converter) -> None:
+    skip = set()
     for node in c.m.nodes:
         op = node.op_type
-        if node.domain not in ("", "ai.onnx", "com.microsoft"):
+        if id(node) in skip:
+            continue
+        pool_chain = adaptive_pool.chain(c.m, node) if op == "Transpose" else None
+        if pool_chain:
+            skip.update(id(n) for n in pool_chain)
+            _adaptive_pool(c, pool_chain)
+        elif node.domain not in ("", "ai.onnx", "com.microsoft"):
             _unsupported(c.m, node)
         elif op == "Shape" and node.domain in ("", "ai.onnx"):
             fold.shape(c, node)

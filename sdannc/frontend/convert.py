@@ -219,6 +219,32 @@ class Converter:
                           "became an identity layer")
         return self.emit(name, LINEAR, [x], out, shape, quant, attrs, params)
 
+    # ------------------------------------------------------------------ scaling by a constant
+
+    def scale_head(self, node, ir: str, const: np.ndarray, out_float: str) -> dict:
+        """The head of `ir x const` (Mul, or Div by 1 / const) for a quantized tensor `ir`: an identity
+        layer (depthwise 1x1 conv, or identity dense) whose weight is the constant's sign and whose
+        weight scale its magnitude, so that it requantizes with the real multiplier sx |k| / sy, once."""
+        shape = self.tensors[ir].shape
+        if len(shape) not in (1, 3):
+            self.m.node_fail(node, f"scaling a tensor of shape {list(shape)} per sample is not supported")
+        kind = "conv" if len(shape) == 3 else "dense"
+        vec = channel_vector(np.asarray(const, np.float64), shape[0], kind)
+        if vec is None or not np.all(np.isfinite(vec)):
+            self.m.node_fail(node, f"constant of shape {list(np.shape(const))} is not one finite value, nor one per "
+                                   f"channel of {list(shape)}")
+        c = shape[0]
+        sign = np.sign(vec).astype(np.int64)
+        magnitude = np.where(vec == 0, 1.0, np.abs(vec))
+        if kind == "conv":
+            attrs = {"kind": "conv", "kernel": (1, 1), "strides": (1, 1), "pads": (0, 0, 0, 0),
+                     "dilations": (1, 1), "group": c}
+            weight = sign.reshape(c, 1, 1, 1)
+        else:
+            attrs, weight = {"kind": "dense"}, np.diag(sign)
+        params = {"weight": weight, "weight_scale": magnitude, "bias": np.zeros(c, np.int64)}
+        return {"op": LINEAR, "inputs": [ir], "attrs": attrs, "params": params, "shape": shape, "float": out_float}
+
     # ------------------------------------------------------------------ folding a constant add
 
     def constant_add(self, node, ir: str, const: np.ndarray) -> dict:

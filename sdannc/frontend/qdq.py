@@ -19,8 +19,8 @@ from .layers import check_gemm, linear_head
 from .moves import EXACT_OPS, exact_op
 from .ops import attrs_of, concat_shape, pool_geometry, reduce_mean_geometry
 
-FLOAT_OPS = ("Conv", "Gemm", "MatMul", "Add", "Relu", "Clip", "AveragePool", "GlobalAveragePool", "ReduceMean",
-             "Concat", *EXACT_OPS)
+FLOAT_OPS = ("Conv", "Gemm", "MatMul", "Add", "Mul", "Div", "Relu", "Clip", "AveragePool", "GlobalAveragePool",
+             "ReduceMean", "Concat", *EXACT_OPS)
 DTYPES = {np.dtype(np.uint8): "uint8", np.dtype(np.int8): "int8"}
 ONNX_DTYPES = {2: "uint8", 3: "int8"}
 
@@ -166,6 +166,27 @@ def _add(c: Converter, node, name: str) -> object:
     return Pending(name, shape, head=head)
 
 
+def _scale(c: Converter, node, name: str) -> Pending:
+    """x * constant or x / constant, x a dequantized activation: its own layer, as onnxruntime
+    rounds it (QLinearMul, or DequantizeLinear -> Div -> QuantizeLinear)."""
+    a, b = node.input[0], node.input[1]
+    const_a, const_b = const_value(c, a), const_value(c, b)
+    if node.op_type == "Mul" and const_a is not None and const_b is None:
+        (a, const_a), (b, const_b) = (b, const_b), (a, const_a)
+    if const_b is None or const_a is not None:
+        c.m.node_fail(node, "multiplies two activations (or divides by one); sdannc supports a product with a "
+                            "constant" if const_b is None else "has two constant inputs")
+    if node.op_type == "Div":
+        if np.any(const_b == 0):
+            c.m.node_fail(node, "divides by zero")
+        const_b = 1.0 / const_b
+    value = c.floats.get(a)
+    if not isinstance(value, str):
+        c.m.node_fail(node, f"input {a!r} is not a dequantized activation (quantize the result it scales first)")
+    head = c.scale_head(node, value, const_b, node.output[0])
+    return Pending(name, head["shape"], head=head)
+
+
 def _clip_bounds(c: Converter, node, attrs: dict) -> tuple[float, float]:
     if node.op_type == "Relu":
         return 0.0, math.inf
@@ -195,6 +216,8 @@ def on_float_op(c: Converter, node) -> None:
         c.floats[out] = Pending(name, head["shape"], head=head)
     elif op == "Add":
         c.floats[out] = _add(c, node, name)
+    elif op in ("Mul", "Div"):
+        c.floats[out] = _scale(c, node, name)
     elif op in ("AveragePool", "GlobalAveragePool"):
         x = c.f_input(node, node.input[0])
         geo, shape = pool_geometry(op, attrs, c.tensors[x].shape, fail)

@@ -105,6 +105,22 @@ def on_add(c: Converter, node) -> None:
     _emit_head(c, node, {"op": ADD, "inputs": [a, b], "attrs": {}, "params": {}, "shape": shape}, out_quant)
 
 
+def on_mul(c: Converter, node) -> None:
+    """QLinearMul (A, A_scale, A_zp, B, B_scale, B_zp, C_scale, C_zp) with one constant operand."""
+    ins = _inputs(node, 8)
+    consts = [ins[i] in c.m.consts for i in (0, 3)]
+    if consts.count(True) != 1:
+        c.m.node_fail(node, "multiplies two activations; sdannc supports a product with a constant"
+                      if not any(consts) else "multiplies two constants")
+    k = 0 if consts[1] else 3
+    j = 3 - k
+    x = _read(c, node, ins[k], ins[k + 1], ins[k + 2])
+    q = _const(c, node, ins[j], "operand").astype(np.float64)
+    zp = _const(c, node, ins[j + 2], "zero point").astype(np.float64) if ins[j + 2] else 0.0
+    real = (q - zp) * float(_const(c, node, ins[j + 1], "scale").reshape(-1)[0])
+    _emit_head(c, node, c.scale_head(node, x, real, node.output[0]), quant_params(c, node, ins[6], ins[7]))
+
+
 def on_pool(c: Converter, node) -> None:
     ins = _inputs(node, 5)
     attrs = attrs_of(node)
@@ -142,6 +158,7 @@ HANDLERS = {
     "QLinearMatMul": on_matmul,
     "QGemm": on_gemm,
     "QLinearAdd": on_add,
+    "QLinearMul": on_mul,
     "QLinearAveragePool": on_pool,
     "QLinearGlobalAveragePool": on_pool,
     "QLinearConcat": on_concat,

@@ -28,7 +28,7 @@ from ..ir.graph import Graph
 from ..reference import Reference, reference
 
 # Quantized ops and the input that holds their output's scale (its zero point follows it).
-_OUTPUT_SCALE = {"QuantizeLinear": 1, "QLinearConv": 6, "QLinearMatMul": 6, "QGemm": 7, "QLinearAdd": 6,
+_OUTPUT_SCALE = {"QuantizeLinear": 1, "QLinearConv": 6, "QLinearMatMul": 6, "QGemm": 7, "QLinearAdd": 6, "QLinearMul": 6,
                  "QLinearAveragePool": 3, "QLinearGlobalAveragePool": 3, "QLinearConcat": 0}
 _DTYPES = {np.dtype(np.uint8): "uint8", np.dtype(np.int8): "int8"}
 

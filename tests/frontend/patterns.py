@@ -112,6 +112,20 @@ def clip_bounds(lo: float = 0.05, hi: float = 0.4):
     return b.model("clip_bounds", ["N", 1, 8, 8], out, ["N", 10])
 
 
+def scale_by_constant(op: str = "Mul", per_channel: bool = False):
+    """Conv -> Relu -> Mul or Div by a constant (one value, or one per channel, one of them
+    negative) -> Conv: onnxruntime's QLinearMul (Mul) or a float Div between DequantizeLinear and
+    QuantizeLinear."""
+    b = _Builder(SEED)
+    h = b.node("Relu", [b.conv("input", "conv1", 1, 4, pads=[1, 1, 1, 1])], "relu1")
+    k = np.array([0.5, 1.5, -2.0, 0.25], np.float32).reshape(1, 4, 1, 1) if per_channel else np.float32(1.7)
+    h = b.node(op, [h, b.const("k", k)], "scale")
+    h = b.node("Relu", [b.conv(h, "conv2", 4, 4, pads=[1, 1, 1, 1])], "relu2")
+    h = b.node("Flatten", [h], "flatten", axis=1)
+    out = b.gemm(h, "fc", 4 * 64, 10)
+    return b.model(f"{op.lower()}_{'channels' if per_channel else 'scalar'}", ["N", 1, 8, 8], out, ["N", 10])
+
+
 PATTERNS = {
     "reduce_mean": reduce_mean,
     "reduce_mean_keepdims": lambda: reduce_mean(keepdims=1),
@@ -125,4 +139,8 @@ PATTERNS = {
     "resize_asymmetric": resize_nearest,
     "resize_half_pixel": lambda: resize_nearest("half_pixel"),
     "clip_bounds": clip_bounds,
+    "mul_scalar": scale_by_constant,
+    "mul_channels": lambda: scale_by_constant(per_channel=True),
+    "div_scalar": lambda: scale_by_constant("Div"),
+    "div_channels": lambda: scale_by_constant("Div", per_channel=True),
 }
