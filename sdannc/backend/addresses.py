@@ -19,6 +19,7 @@ from ..neurons import NEURON_OPS
 from .partition import local_index
 
 INPUT = -1  # the core of an element that comes from the input (through the controller)
+SILENT = -1  # the element id of a gather's padding: code 0, no spikes, so no link carries it
 
 
 def through_aliases(graph: Graph, produced: dict[str, tuple]) -> dict[str, tuple]:
@@ -34,9 +35,10 @@ def through_aliases(graph: Graph, produced: dict[str, tuple]) -> dict[str, tuple
             src = graph.tensors[node.inputs[0]]
             values[node.output] = tuple(a.reshape(src.shape).transpose(node.attrs["perm"]).reshape(-1)
                                         for a in values[node.inputs[0]])
-        elif node.op == GATHER:
+        elif node.op == GATHER:  # index -1: an element of code 0, which no neuron sends (SILENT)
             index = node.params["index"].reshape(-1)
-            values[node.output] = tuple(a[index] for a in values[node.inputs[0]])
+            values[node.output] = tuple(np.where(index >= 0, a[np.maximum(index, 0)], SILENT)
+                                        for a in values[node.inputs[0]])
         elif node.op == CONCAT:
             parts = [tuple(a.reshape(graph.tensors[i].shape) for a in values[i]) for i in node.inputs]
             values[node.output] = tuple(np.concatenate([p[k] for p in parts], axis=node.attrs["axis"]).reshape(-1)

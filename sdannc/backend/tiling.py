@@ -20,7 +20,7 @@ from ..ir.graph import Graph, Node
 from ..neurons import NEURON_OPS, NEURONS
 from ..target import Target
 from . import connect
-from .addresses import INPUT, ElementIds, element_ids, locate
+from .addresses import INPUT, SILENT, ElementIds, element_ids, locate
 from .links import LinkTable, link_table
 from .partition import Tile, as_chw, local_index, tiles
 
@@ -66,18 +66,22 @@ def _tables(core: CoreBuilder, node: Node, tile: Tile, graph: Graph, target: Tar
 
 
 def _flat_links(node: Node, per_tile: list[list[connect.Links]], ids: ElementIds) -> LayerLinks:
-    parts = [(i, link) for tile_links in per_tile for i, link in enumerate(tile_links)]
-    sizes = np.asarray([0] + [sum(link.element.size for link in tile_links) for tile_links in per_tile])
+    """The tiles' links, flat; a link from a gather's padding (SILENT: code 0, never a spike) is none."""
+    parts = [(i, link, ids.of[node.inputs[i]][link.element]) for tile_links in per_tile
+             for i, link in enumerate(tile_links)]
+    parts = [(i, link, source, source != SILENT) for i, link, source in parts]
+    per = iter(parts)
+    sizes = np.asarray([0] + [sum(int(next(per)[3].sum()) for _ in tile_links) for tile_links in per_tile])
 
     def joined(arrays) -> np.ndarray:
         return np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int64)
 
     return LayerLinks(
-        element=joined([link.element for _, link in parts]),
-        source=joined([ids.of[node.inputs[i]][link.element] for i, link in parts]),
-        input=joined([np.full(link.element.size, i, dtype=np.int32) for i, link in parts]),
-        dendrite=joined([link.dendrite for _, link in parts]),
-        carried=joined([link.carried for _, link in parts]),
+        element=joined([link.element[keep] for _, link, _, keep in parts]),
+        source=joined([source[keep] for _, _, source, keep in parts]),
+        input=joined([np.full(int(keep.sum()), i, dtype=np.int32) for i, _, _, keep in parts]),
+        dendrite=joined([link.dendrite[keep] for _, link, _, keep in parts]),
+        carried=joined([link.carried[keep] for _, link, _, keep in parts]),
         tile_start=np.cumsum(sizes))
 
 

@@ -102,8 +102,16 @@ class Converter:
             k += 1
             unique = f"{name}#{k}"
         self.used_names.add(unique)
+        params = dict(params or {})
+        if "pad_value" in params:  # a Pad's constant: the chip's padding is code 0 (no spikes)
+            value = float(params.pop("pad_value"))
+            code = int(np.rint(np.float32(value) / np.float32(quant.scale))) + quant.code_zp
+            if (np.any(params["index"] < 0)) and code != 0:
+                self.m.fail(f"node {name!r} (Pad): pads with {value:g}, code {code} at scale {quant.scale:.6g} zero "
+                            f"point {quant.zero_point} {quant.dtype}; the chip pads with code 0 only (no spikes): pad "
+                            "with the value of code 0, or use mode edge or reflect")
         self.add_tensor(out, shape, quant)
-        self.nodes.append(Node(unique, op, list(inputs), out, dict(attrs or {}), dict(params or {})))
+        self.nodes.append(Node(unique, op, list(inputs), out, dict(attrs or {}), params))
         return out
 
     def fresh(self, name: str) -> str:

@@ -14,7 +14,7 @@ import numpy as np
 
 from .ops import Fail, attrs_of, sample_axis
 
-INDEX_OPS = ("Slice", "Split", "Resize")
+INDEX_OPS = ("Slice", "Split", "Resize", "Pad")
 INT64_MAX = 2 ** 63 - 1
 
 
@@ -153,6 +153,43 @@ def resize_map(node, in_shape: tuple, consts: dict, fail: Fail) -> tuple[tuple, 
     base = np.arange(int(np.prod(in_shape)), dtype=np.int64).reshape(in_shape)
     index = base[np.ix_(*axes_index)]
     return tuple(index.shape), np.ascontiguousarray(index)
+
+
+def pad_map(node, in_shape: tuple, consts: dict, fail: Fail) -> tuple[tuple, np.ndarray, float]:
+    """Pad (inputs data, pads, constant_value, axes; attr mode): edge and reflect copy input elements;
+    constant padding is index -1, code 0 on the chip (no spikes), so its value must quantize to
+    code 0 (the zero point of a uint8 ReLU output, say): the caller checks that (`value`)."""
+    attrs = attrs_of(node)
+    mode = attrs.get("mode", "constant")
+    if mode not in ("constant", "edge", "reflect"):
+        fail(f"mode {mode!r} is not supported")
+    pads = _const(node, 1, consts, "pads", fail)
+    if pads is None:
+        fail("the pads are not given")
+    value = _const(node, 2, consts, "constant_value", fail)
+    axes = _const(node, 3, consts, "axes", fail)
+    rank = len(in_shape) + 1
+    axes = list(range(rank)) if axes is None else [int(a) % rank for a in axes.reshape(-1)]
+    pads = [int(p) for p in pads.reshape(-1)]
+    if len(pads) != 2 * len(axes):
+        fail(f"pads {pads} do not match {len(axes)} axes")
+    begin, end = [0] * rank, [0] * rank
+    for i, axis in enumerate(axes):
+        begin[axis], end[axis] = pads[i], pads[i + len(axes)]
+    if begin[0] or end[0]:
+        fail("pads the batch axis")
+    index = np.arange(int(np.prod(in_shape)), dtype=np.int64).reshape(in_shape)
+    crop = tuple(slice(max(0, -b), n - max(0, -e)) for b, e, n in zip(begin[1:], end[1:], in_shape))
+    index = index[crop]
+    widths = [(max(0, b), max(0, e)) for b, e in zip(begin[1:], end[1:])]
+    if mode == "constant":
+        index = np.pad(index, widths, mode="constant", constant_values=-1)
+    else:
+        if mode == "reflect" and any(w >= n for (b, e), n in zip(widths, index.shape) for w in (b, e)):
+            fail("reflect padding as wide as the axis")
+        index = np.pad(index, widths, mode=mode)
+    real = float(np.asarray(value).reshape(-1)[0]) if value is not None and value.size else 0.0
+    return tuple(index.shape), np.ascontiguousarray(index), real
 
 
 def index_map(node, in_shape: tuple, consts: dict, fail: Fail, k: int = 0) -> tuple[tuple, np.ndarray]:

@@ -4,7 +4,9 @@ input's scale and zero point. The renames (reshape, transpose) and the index map
 from __future__ import annotations
 
 from ..ir.ops import GATHER, MAXPOOL, RESHAPE, TRANSPOSE
-from .index_maps import INDEX_OPS, index_map
+import numpy as np
+
+from .index_maps import INDEX_OPS, index_map, pad_map
 from .ops import Fail, flatten_shape, pool_geometry, reduce_mean_geometry, reshape_shape, squeeze_shape, transpose_perm
 
 
@@ -16,6 +18,9 @@ def exact_op(node, attrs: dict, in_shape: tuple, consts: dict, fail: Fail, k: in
     """(IR op, attrs, output shape, params) of output k of an op that only moves or selects codes: it
     commutes with quantization, so the output keeps the input's scale and zero point."""
     op = node.op_type
+    if op == "Pad":  # the pad value's code is checked where the quantization is known (Converter.emit)
+        shape, index, value = pad_map(node, in_shape, consts, fail)
+        return GATHER, {}, shape, {"index": index, "pad_value": np.asarray(value)}
     if op in INDEX_OPS:
         shape, index = index_map(node, in_shape, consts, fail, k)
         return GATHER, {}, shape, {"index": index}

@@ -247,8 +247,12 @@ def on_float_op(c: Converter, node) -> None:
             lo, hi = _clip_bounds(c, node, attrs)
             c.floats[out] = value.derive(lo=max(value.lo, lo), hi=min(value.hi, hi))
             return
+        consts = c.m.consts
+        if op == "Pad" and len(node.input) > 2 and node.input[2] and node.input[2] not in consts:
+            real = const_value(c, node.input[2])  # the quantizer dequantizes the pad value
+            consts = {**consts, node.input[2]: real} if real is not None else consts
         for k, out in enumerate(node.output if op == "Split" else node.output[:1]):
-            ir_op, ir_attrs, shape, params = exact_op(node, attrs, value.shape, c.m.consts, fail, k)
+            ir_op, ir_attrs, shape, params = exact_op(node, attrs, value.shape, consts, fail, k)
             derived = value.derive(shape=shape)
             derived.ops.append((name, ir_op, ir_attrs, shape, out, params))
             c.floats[out] = derived

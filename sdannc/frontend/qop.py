@@ -149,6 +149,9 @@ def on_exact(c: Converter, node) -> None:
     fail = lambda what: c.m.node_fail(node, what)  # noqa: E731
     for k, out in enumerate(node.output if node.op_type == "Split" else node.output[:1]):
         op, attrs, shape, params = exact_op(node, attrs_of(node), c.tensors[x].shape, c.m.consts, fail, k)
+        if "pad_value" in params:  # on codes, the pad value is a code of the input's type: as a real value
+            q = c.quant_of(x)
+            params["pad_value"] = np.asarray((float(params["pad_value"]) - q.zero_point) * q.scale)
         c.emit(c.m.node_name(node), op, [x], out, shape, c.quant_of(x), attrs, params)
         c.qmap[out] = out
 

@@ -42,8 +42,11 @@ def concat(node: Node, inputs, out_shape, arith) -> np.ndarray:
 
 
 def gather(node: Node, inputs, out_shape, arith) -> np.ndarray:
+    """Output element k is input element index[k]; index -1 is code 0 (a Pad: no spikes at all)."""
     flat = inputs[0].reshape(inputs[0].shape[0], -1)
-    return flat[:, node.params["index"].reshape(-1)].reshape((flat.shape[0],) + tuple(out_shape))
+    index = node.params["index"].reshape(-1)
+    out = np.where(index >= 0, flat[:, np.maximum(index, 0)], 0)
+    return out.reshape((flat.shape[0],) + tuple(out_shape))
 
 
 DATA_MOVES: dict[str, Apply] = {RESHAPE: reshape, TRANSPOSE: transpose, CONCAT: concat, GATHER: gather}

@@ -25,7 +25,8 @@ Quantized level (frontend output):
   reshape    inputs [x]      (output tensor's shape is the new shape; same scale and zero point)
   transpose  inputs [x]      attrs perm (per-sample axes)
   gather     inputs [x]      params index int64 [output shape]: output element k is input element index[k]
-                              (flat, per sample): Slice, Split, nearest Resize (ops.py's index maps)
+                              (flat, per sample), or code 0 where index[k] is -1: Slice, Split, nearest
+                              Resize, Pad whose value is code 0 (frontend/index_maps.py)
   clamp      inputs [x]      attrs clamp (lo, hi) codes; same scale and zero point (explicit Relu / Clip)
 
 Hardware level (after the passes): the neuron ops (`stem`, `adder`, `max`: sdannc/neurons, one

@@ -126,6 +126,21 @@ def scale_by_constant(op: str = "Mul", per_channel: bool = False):
     return b.model(f"{op.lower()}_{'channels' if per_channel else 'scalar'}", ["N", 1, 8, 8], out, ["N", 10])
 
 
+def pad(mode: str = "constant", value: float = 0.0):
+    """Conv -> Relu -> Pad (a ring of one, two at the bottom/right) -> Conv without pads: constant
+    padding with 0 (code 0 after a uint8 Relu), or edge / reflect copies."""
+    b = _Builder(SEED)
+    h = b.node("Relu", [b.conv("input", "conv1", 1, 4, pads=[1, 1, 1, 1])], "relu1")  # [4, 8, 8]
+    inputs = [h, b.const("pads", _ints(0, 0, 1, 1, 0, 0, 2, 2))]
+    if mode == "constant":
+        inputs.append(b.const("value", np.float32(value)))
+    h = b.node("Pad", inputs, "pad", mode=mode)  # [4, 11, 11]
+    h = b.node("Relu", [b.conv(h, "conv2", 4, 4)], "relu2")  # [4, 9, 9]
+    h = b.node("Flatten", [h], "flatten", axis=1)
+    out = b.gemm(h, "fc", 4 * 81, 10)
+    return b.model(f"pad_{mode}", ["N", 1, 8, 8], out, ["N", 10])
+
+
 PATTERNS = {
     "reduce_mean": reduce_mean,
     "reduce_mean_keepdims": lambda: reduce_mean(keepdims=1),
@@ -143,4 +158,7 @@ PATTERNS = {
     "mul_channels": lambda: scale_by_constant(per_channel=True),
     "div_scalar": lambda: scale_by_constant("Div"),
     "div_channels": lambda: scale_by_constant("Div", per_channel=True),
+    "pad_constant": pad,
+    "pad_edge": lambda: pad("edge"),
+    "pad_reflect": lambda: pad("reflect"),
 }

@@ -5,6 +5,7 @@ equal onnxruntime's (exact mode) bit for bit, on both formats and both activatio
 from __future__ import annotations
 
 import functools
+import re
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from models import as_images, digits_data, ort_run, quantize
 from patterns import PATTERNS
 
 from sdannc.compiler import golden_outputs
+from sdannc.errors import SdanncError
 from sdannc.frontend import load_onnx
 from sdannc.target import load_target
 
@@ -39,3 +41,17 @@ def test_pattern_bit_exact(name, variant):
     chip = golden_outputs(path, x, load_target("darwin3-wide"))
     assert len(np.unique(ort)) > 3, "outputs should vary"
     np.testing.assert_array_equal(chip, ort)
+
+
+@pytest.mark.parametrize("fmt", ["qdq", "qop"])
+def test_pad_with_a_value_other_than_code_zero_is_refused(fmt):
+    """The chip's padding sends no spikes: code 0. Padding a uint8 Relu output with 0.3 (code > 0)
+    is refused naming the node, the code, and what works."""
+    from patterns import pad
+
+    path = quantize(pad(value=0.3), as_images(digits_data()[0][:32]), fmt)
+    with pytest.raises(SdanncError) as info:
+        load_onnx(path)
+    message = str(info.value)
+    assert re.search(r"node 'pad' \(Pad\): pads with 0\.(3|29\d*), code [1-9]", message)
+    assert "the chip pads with code 0 only (no spikes)" in message and "mode edge or reflect" in message
