@@ -83,8 +83,10 @@ def _assign(target: Target, free: list[tuple[int, int]], needs_big: list[bool], 
         if i == len(free):
             i = next((j for j in range(len(free)) if not taken[j] and (not big or target.is_big_core(free[j][0]))), None)
             if i is None:
-                raise SdanncError(f"layer {layer_of[tile]}: no big core left for a tile that needs one "
-                                  f"(the chip has {sum(target.is_big_core(x) for x, _ in free)}): use a smaller tile")
+                raise SdanncError(f"layer {layer_of[tile]}: no big core left for a tile that needs one (the network "
+                                  f"needs {sum(needs_big):,}, the chip has {sum(target.is_big_core(x) for x, _ in free):,}): "
+                                  f"give the layer smaller tiles with the config key `tiling: {{{layer_of[tile]}: "
+                                  f"{{neurons: N}}}}`")
         taken[i] = True
         positions.append(free[i])
         while cursor < len(free) and taken[cursor]:
