@@ -9,7 +9,7 @@ exactly is a one-line SdanncError naming the file, the node and its op type.
 from __future__ import annotations
 
 from ..ir import Graph, verify
-from ..ir.ops import AVGPOOL
+from ..ir.ops import AVGPOOL, GATHER
 from . import adaptive_pool, fold, qdq, qop
 from .convert import Converter, Pending, Quant
 from .model import OnnxModel, read_model
@@ -50,6 +50,11 @@ def _adaptive_pool(c: Converter, nodes: list) -> None:
                 n.input) > 2 else "", c.dtypes[value]) != c.quant_of(value)):
             c.m.node_fail(n, "quantizes the adaptive pool's moved data with a scale of its own, or its mean before "
                              "the batch axis is back in place; sdannc maps only the default exporter's pattern")
+    if geo is None:  # windows of one element: a mean of one is the element, the chain a gather
+        index = shape
+        step = (c.m.node_name(last), GATHER, {}, index.shape, last.output[0], {"index": index})
+        c.floats[last.output[0]] = Pending(c.m.node_name(last), index.shape, source=value, ops=[step])
+        return
     head = {"op": AVGPOOL, "inputs": [value], "attrs": geo, "params": {}, "shape": shape, "float": last.output[0]}
     c.floats[last.output[0]] = Pending(c.m.node_name(last), shape, head=head)
 

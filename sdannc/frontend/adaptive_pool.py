@@ -2,6 +2,7 @@
 `AdaptiveAvgPool2d((7, 7))`): the batch axis moved away, windows gathered, averaged, moved back:
 
     Transpose(perm [2, 3, 0, 1]) -> GatherND(constant windows) -> ReduceMean(window axes) -> Transpose
+    (or the last two the other way round)
 
 (onnxruntime's quantizer puts QuantizeLinear/DequantizeLinear pairs between some of them). The chain
 only moves data and then averages, so its meaning is found by running it on element ids: when each
@@ -17,6 +18,8 @@ import numpy as np
 from .ops import attrs_of
 
 PASS_THROUGH = ("QuantizeLinear", "DequantizeLinear")
+# after the first Transpose: the mean before or after the batch axis is moved back
+ORDERS = (["GatherND", "ReduceMean", "Transpose"], ["GatherND", "Transpose", "ReduceMean"])
 
 
 def _next(m, name: str):
@@ -30,23 +33,23 @@ def chain(m, node) -> list | None:
     perm = list(attrs_of(node).get("perm", []))
     if node.op_type != "Transpose" or not perm or perm[0] == 0:
         return None
-    nodes, want, current = [node], ["GatherND", "ReduceMean", "Transpose"], node
-    while want:
+    nodes, ops, current = [node], [], node
+    while ops not in ORDERS:
         current = _next(m, current.output[0])
         if current is None:
             return None
-        if current.op_type in PASS_THROUGH:
-            nodes.append(current)
-            continue
-        if current.op_type != want[0]:
-            return None
         nodes.append(current)
-        want.pop(0)
+        if current.op_type in PASS_THROUGH:
+            continue
+        ops.append(current.op_type)
+        if not any(order[:len(ops)] == ops for order in ORDERS):
+            return None
     return nodes
 
 
-def window(m, nodes, in_shape: tuple, fail) -> tuple[dict, tuple]:
-    """(avgpool attrs, per-sample output shape) of the chain over a per-sample [C, H, W] input."""
+def window(m, nodes, in_shape: tuple, fail) -> tuple[dict | None, tuple | np.ndarray]:
+    """(avgpool attrs, per-sample output shape) of the chain over a per-sample [C, H, W] input; or,
+    where every window is one element (VGG's 7 x 7 pool of a 1 x 1 map), (None, the gather's index)."""
     if len(in_shape) != 3:
         fail(f"input shape {list(in_shape)} per sample is not [C, H, W]")
     c, h, w = in_shape
@@ -79,6 +82,8 @@ def window(m, nodes, in_shape: tuple, fail) -> tuple[dict, tuple]:
     if sets.ndim != 5 or sets.shape[0] != 1:
         fail(f"the chain ends in shape {list(sets.shape[:-1])}, not [N, C, H, W]")
     _, co, ho, wo, size = sets.shape
+    if size == 1:  # windows of one element (pooling a smaller map to a larger one): a copy of each
+        return None, np.ascontiguousarray(sets[0, ..., 0])
     if co != c:
         fail("the windows mix channels")
     ys, xs = (sets // w) % h, sets % w
