@@ -46,7 +46,7 @@ def lower_within_capacity(model_path, target: Target, calib: np.ndarray | None =
     """lower(), then refuse a network that cannot fit the chip before any table is built (its lower
     bounds, backend/capacity.py, already exceed it); the bounds per layer."""
     graph = lower(model_path, target, calib, observe=observe, plan=plan)
-    return graph, check_capacity(graph, target, str(model_path))
+    return graph, check_capacity(graph, target, str(model_path), plan.tiling if plan else None)
 
 
 def compile_to_image(model_path, target: Target, calib: np.ndarray | None = None,

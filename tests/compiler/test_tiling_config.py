@@ -97,3 +97,14 @@ def test_big_core_shortage_where_no_tile_size_helps(tmp_path):
     message = str(info.value)
     assert "the network needs 3 big cores, the chip (fewbig) has 1" in message
     assert "so no tile size helps; use fewer inputs to the layer or a target with more big cores" in message
+
+
+def test_the_capacity_estimate_counts_the_tiling(tmp_path):
+    """fc1's 32 neurons at most 1 a tile need 32 cores: with a 7-core chip the estimate refuses it
+    before any table is built, saying the tiling is why."""
+    target = _few_big_cores(tmp_path, 16384)
+    with pytest.raises(SdanncError) as info:
+        sdannc.compile(models.quantized("mlp_gemm"), str(target), config={"tiling": {"fc1": {"neurons": 1}}})
+    message = str(info.value)
+    assert "needs at least 34 cores, the chip (fewbig) has 7" in message
+    assert "layer fc1 alone needs 32 cores for 32 neurons at most 1 a tile (the config's tiling: for it" in message
