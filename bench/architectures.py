@@ -84,7 +84,7 @@ def main() -> None:
         for exporter in args.exporters.split(","):
             r = row(arch, exporter, args.size, args.n, target)
             cores = r["cores"] if r.get("cores") is not None else f"does not fit: {r.get('error', '')}"
-            differ = (f"{r['differ']} of {r['elements']} (max {r['max_steps']} step)" if "differ" in r
+            differ = (f"{r['differ']} of {r['elements']} (max {r['max_steps']} steps)" if "differ" in r
                       else f"refused: {r.get('error', '')}")
             top1 = f"{100 * r['top1']:.0f}%" if "top1" in r else "-"
             ties = "none: bit-exact" if r.get("differ") == 0 else "-"
