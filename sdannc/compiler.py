@@ -46,7 +46,7 @@ def lower_within_capacity(model_path, target: Target, calib: np.ndarray | None =
     """lower(), then refuse a network that cannot fit the chip before any table is built (its lower
     bounds, backend/capacity.py, already exceed it); the bounds per layer."""
     graph = lower(model_path, target, calib, observe=observe, plan=plan)
-    return graph, check_capacity(graph, target, str(model_path))
+    return graph, check_capacity(graph, target, str(model_path), plan.tiling if plan else None)
 
 
 def compile_to_image(model_path, target: Target, calib: np.ndarray | None = None,
@@ -78,7 +78,8 @@ def compile_in_memory(model_path, target: Target, calib: np.ndarray | None = Non
     graph, needs = lower_within_capacity(model_path, target, calib, observe=each_step, plan=plan)
     milestone(f"read and lowered {len(needs)} layers; estimate: at least {sum(n.cores for n in needs)} of "
               f"{target.core_count()} cores")
-    image, layers = build_image(graph, target, status, milestone, observe, model=Path(model_path).name)
+    image, layers = build_image(graph, target, status, milestone, observe, model=Path(model_path).name,
+                                sizes=plan.tiling if plan else None)
     report = compile_report(graph, image, layers, target, str(model_path))
     return Compiled(graph, image, layers, report)
 

@@ -4,12 +4,16 @@
       default: {rot: 1}       # every STEM layer but the output layer
       conv2: {drlo: 2}        # per layer, by the names the compile summary prints
       fc1: none
+    tiling:                   # the most neurons one core (tile) of a layer holds; the backend's own
+      fc1: {neurons: 256}     # choice is the most that fit; smaller tiles take more cores, but each
+                              # needs less dendrite memory (a little core instead of a big one)
 
-`sdannc tune` writes such a file.
+`sdannc tune` writes such a file (its sparsify key).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -18,7 +22,7 @@ import yaml
 from .errors import SdanncError
 from .sparsify import Plan, parse_plan
 
-KEYS = ("sparsify",)
+KEYS = ("sparsify", "tiling")
 
 
 def load_config(path: str | os.PathLike | None) -> Plan:
@@ -43,9 +47,30 @@ def parse_config(raw, where: str) -> Plan:
     unknown = sorted(set(map(str, raw)) - set(KEYS))
     if unknown:
         raise SdanncError(f"{where}: unknown key '{unknown[0]}'; known keys: {', '.join(KEYS)}")
-    return parse_plan(raw.get("sparsify"), where)
+    plan = parse_plan(raw.get("sparsify"), where)
+    tiling = parse_tiling(raw.get("tiling"), where)
+    return dataclasses.replace(plan, tiling=tiling) if tiling else plan
+
+
+def parse_tiling(section, where: str) -> dict[str, int] | None:
+    """`tiling: {LAYER: {neurons: N}}`: N a positive integer, per layer by the compile summary's names."""
+    if section is None:
+        return None
+    if not isinstance(section, dict):
+        raise SdanncError(f"{where}: 'tiling' must be a mapping of layer names to {{neurons: N}}")
+    sizes = {}
+    for name, value in section.items():
+        neurons = value.get("neurons") if isinstance(value, dict) and set(value) == {"neurons"} else None
+        if isinstance(neurons, bool) or not isinstance(neurons, int) or neurons < 1:
+            raise SdanncError(f"{where}: tiling.{name} must be {{neurons: N}} with N a positive integer, "
+                              f"got {value!r}")
+        sizes[str(name)] = neurons
+    return sizes
 
 
 def config_text(plan: Plan, header: str = "") -> str:
-    body = yaml.safe_dump({"sparsify": plan.to_config()}, sort_keys=False, default_flow_style=None)
+    section = {"sparsify": plan.to_config()}
+    if plan.tiling:
+        section["tiling"] = {name: {"neurons": n} for name, n in plan.tiling.items()}
+    body = yaml.safe_dump(section, sort_keys=False, default_flow_style=None)
     return "".join(f"# {line}\n" for line in header.splitlines()) + body

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import tempfile
 from pathlib import Path
 
@@ -134,13 +135,18 @@ def _pre_process(src: Path, tmp: Path) -> Path:
     except Exception:  # noqa: BLE001
         return src
     out = tmp / "preprocessed.onnx"
-    for options in ({}, {"skip_symbolic_shape": True}):
-        try:  # when it fails it logs its own traceback (muted by _quiet_onnxruntime)
-            quant_pre_process(str(src), str(out), **options)
-            if out.is_file():
-                return out
-        except Exception:  # noqa: BLE001 - anything it cannot do, quantize_static still can
-            continue
+    here = os.getcwd()
+    os.chdir(tmp)  # it writes sym_shape_infer_temp.onnx and external data files into the working folder
+    try:
+        for options in ({}, {"skip_symbolic_shape": True}):
+            try:  # when it fails it logs its own traceback (muted by _quiet_onnxruntime)
+                quant_pre_process(str(Path(here, src)), str(out.resolve()), **options)
+                if out.is_file():
+                    return out
+            except Exception:  # noqa: BLE001 - anything it cannot do, quantize_static still can
+                continue
+    finally:
+        os.chdir(here)
     return src
 
 

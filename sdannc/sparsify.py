@@ -87,10 +87,12 @@ def parse_setting(value, where: str) -> Setting:
 
 @dataclass
 class Plan:
-    """What the compile config asks: a default for every hidden layer, and per-layer settings."""
+    """What the compile config asks: a default for every hidden layer, and per-layer settings; and
+    (its `tiling:` key, config.py) the most neurons a tile of a layer may hold, by layer name."""
 
     default: Setting = NONE
     layers: dict[str, Setting] | None = None
+    tiling: dict[str, int] | None = None
 
     def to_config(self) -> dict:
         """The `sparsify:` section that reproduces this plan."""

@@ -109,15 +109,15 @@ class _Builder:
         b = self.const(f"{name}_B", self.bias(nout))
         return self.node("Add", [self.node("MatMul", [x, w], name), b], f"{name}_bias")
 
-    def model(self, name: str, in_shape: list, out: str, out_shape: list) -> onnx.ModelProto:
+    def model(self, name: str, in_shape: list, out: str, out_shape: list, opset: int = OPSET) -> onnx.ModelProto:
         graph = helper.make_graph(
             self.nodes, name,
             [helper.make_tensor_value_info("input", TensorProto.FLOAT, in_shape)],
             [helper.make_tensor_value_info(out, TensorProto.FLOAT, out_shape)],
             self.inits)
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
                                   producer_name="sdannc-tests")
-        model.ir_version = IR_VERSION
+        model.ir_version = IR_VERSION if opset == OPSET else 9
         onnx.checker.check_model(model, full_check=True)
         return model
 

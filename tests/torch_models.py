@@ -35,7 +35,7 @@ def digit_images(size: int, n: int, start: int = 0) -> np.ndarray:
     return np.ascontiguousarray(np.repeat(x, 3, axis=1), dtype=np.float32)
 
 
-def _resnet18(num_classes: int):
+def _resnet18(num_classes: int, blocks=(2, 2, 2, 2)):
     nn = _torch().nn
 
     class Block(nn.Module):
@@ -61,8 +61,8 @@ def _resnet18(num_classes: int):
             self.stem = nn.Sequential(nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
                                       nn.MaxPool2d(3, 2, 1))
             layers, cin = [], 64
-            for cout, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
-                layers += [Block(cin, cout, stride), Block(cout, cout, 1)]
+            for (cout, stride), n in zip(((64, 1), (128, 2), (256, 2), (512, 2)), blocks):
+                layers += [Block(cin, cout, stride)] + [Block(cout, cout, 1) for _ in range(n - 1)]
                 cin = cout
             self.layers = nn.Sequential(*layers)
             self.pool = nn.AdaptiveAvgPool2d(1)
@@ -113,7 +113,137 @@ def _mobilenet_v2(num_classes: int):
     return MobileNetV2()
 
 
-ARCHITECTURES = {"resnet18": _resnet18, "mobilenet_v2": _mobilenet_v2}
+def _resnet34(num_classes: int):
+    return _resnet18(num_classes, blocks=(3, 4, 6, 3))
+
+
+def _squeezenet1_1(num_classes: int):
+    """torchvision's SqueezeNet 1.1: Fire modules, MaxPool 3x3 stride 2 with ceil_mode=True, a 1x1
+    convolution classifier, adaptive average pooling."""
+    torch = _torch()
+    nn = torch.nn
+
+    class Fire(nn.Module):
+        def __init__(self, cin, squeeze, e1, e3):
+            super().__init__()
+            self.squeeze = nn.Sequential(nn.Conv2d(cin, squeeze, 1), nn.ReLU())
+            self.e1 = nn.Sequential(nn.Conv2d(squeeze, e1, 1), nn.ReLU())
+            self.e3 = nn.Sequential(nn.Conv2d(squeeze, e3, 3, padding=1), nn.ReLU())
+
+        def forward(self, x):
+            x = self.squeeze(x)
+            return torch.cat([self.e1(x), self.e3(x)], 1)
+
+    class SqueezeNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            pool = functools.partial(nn.MaxPool2d, 3, 2, ceil_mode=True)
+            self.features = nn.Sequential(
+                nn.Conv2d(3, 64, 3, 2), nn.ReLU(), pool(), Fire(64, 16, 64, 64), Fire(128, 16, 64, 64), pool(),
+                Fire(128, 32, 128, 128), Fire(256, 32, 128, 128), pool(), Fire(256, 48, 192, 192),
+                Fire(384, 48, 192, 192), Fire(384, 64, 256, 256), Fire(512, 64, 256, 256))
+            self.classifier = nn.Sequential(nn.Conv2d(512, num_classes, 1), nn.ReLU(), nn.AdaptiveAvgPool2d(1))
+
+        def forward(self, x):
+            return torch.flatten(self.classifier(self.features(x)), 1)
+
+    return SqueezeNet()
+
+
+def _shufflenet_v2(num_classes: int, repeats=(4, 8, 4), channels=(24, 48, 96, 192, 1024)):
+    """torchvision's ShuffleNetV2 (x0.5 by default): channel split by chunk, channel shuffle by
+    view -> transpose -> view, global pooling as x.mean([2, 3])."""
+    torch = _torch()
+    nn = torch.nn
+
+    def bn_relu(conv, relu=True):
+        return [conv, nn.BatchNorm2d(conv.out_channels)] + ([nn.ReLU()] if relu else [])
+
+    def shuffle(x, groups):
+        n, c, h, w = x.shape
+        return x.view(n, groups, c // groups, h, w).transpose(1, 2).contiguous().view(n, c, h, w)
+
+    class Unit(nn.Module):
+        def __init__(self, cin, cout, stride):
+            super().__init__()
+            self.stride, half = stride, cout // 2
+            if stride > 1:
+                self.branch1 = nn.Sequential(*bn_relu(nn.Conv2d(cin, cin, 3, stride, 1, groups=cin, bias=False), False),
+                                             *bn_relu(nn.Conv2d(cin, half, 1, bias=False)))
+            self.branch2 = nn.Sequential(
+                *bn_relu(nn.Conv2d(cin if stride > 1 else half, half, 1, bias=False)),
+                *bn_relu(nn.Conv2d(half, half, 3, stride, 1, groups=half, bias=False), False),
+                *bn_relu(nn.Conv2d(half, half, 1, bias=False)))
+
+        def forward(self, x):
+            if self.stride == 1:
+                x1, x2 = x.chunk(2, dim=1)
+                out = torch.cat((x1, self.branch2(x2)), dim=1)
+            else:
+                out = torch.cat((self.branch1(x), self.branch2(x)), dim=1)
+            return shuffle(out, 2)
+
+    class ShuffleNetV2(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Sequential(*bn_relu(nn.Conv2d(3, channels[0], 3, 2, 1, bias=False)))
+            self.maxpool = nn.MaxPool2d(3, 2, 1)
+            stages, cin = [], channels[0]
+            for n, cout in zip(repeats, channels[1:4]):
+                stages += [Unit(cin, cout, 2)] + [Unit(cout, cout, 1) for _ in range(n - 1)]
+                cin = cout
+            self.stages = nn.Sequential(*stages)
+            self.conv5 = nn.Sequential(*bn_relu(nn.Conv2d(cin, channels[4], 1, bias=False)))
+            self.fc = nn.Linear(channels[4], num_classes)
+
+        def forward(self, x):
+            x = self.conv5(self.stages(self.maxpool(self.conv1(x))))
+            return self.fc(x.mean([2, 3]))
+
+    return ShuffleNetV2()
+
+
+def _regnet_x_400mf(num_classes: int, widths=(32, 64, 160, 400), depths=(1, 2, 7, 12), group_width=16):
+    """torchvision's RegNetX-400MF: a 3x3 stride-2 stem of 32, then stages of residual bottleneck
+    blocks (1x1, grouped 3x3 of group width 16, 1x1; bottleneck ratio 1, no squeeze-excitation)."""
+    nn = _torch().nn
+
+    def conv_bn(cin, cout, k, stride=1, groups=1, relu=True):
+        layers = [nn.Conv2d(cin, cout, k, stride, k // 2, groups=groups, bias=False), nn.BatchNorm2d(cout)]
+        return nn.Sequential(*(layers + [nn.ReLU()] if relu else layers))
+
+    class Block(nn.Module):
+        def __init__(self, cin, cout, stride):
+            super().__init__()
+            self.f = nn.Sequential(conv_bn(cin, cout, 1), conv_bn(cout, cout, 3, stride, cout // group_width),
+                                   conv_bn(cout, cout, 1, relu=False))
+            self.proj = conv_bn(cin, cout, 1, stride, relu=False) if stride != 1 or cin != cout else None
+            self.relu = nn.ReLU()
+
+        def forward(self, x):
+            return self.relu((x if self.proj is None else self.proj(x)) + self.f(x))
+
+    class RegNetX(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem = conv_bn(3, 32, 3, 2)
+            blocks, cin = [], 32
+            for w, d in zip(widths, depths):
+                blocks += [Block(cin, w, 2)] + [Block(w, w, 1) for _ in range(d - 1)]
+                cin = w
+            self.trunk = nn.Sequential(*blocks)
+            self.pool = nn.AdaptiveAvgPool2d(1)
+            self.fc = nn.Linear(cin, num_classes)
+
+        def forward(self, x):
+            return self.fc(self.pool(self.trunk(self.stem(x))).flatten(1))
+
+    return RegNetX()
+
+
+ARCHITECTURES = {"resnet18": _resnet18, "resnet34": _resnet34, "mobilenet_v2": _mobilenet_v2,
+                 "squeezenet1_1": _squeezenet1_1, "shufflenet_v2_x0_5": _shufflenet_v2,
+                 "regnet_x_400mf": _regnet_x_400mf}
 
 
 def set_batchnorm(net, images: np.ndarray) -> None:
@@ -131,10 +261,19 @@ def set_batchnorm(net, images: np.ndarray) -> None:
     net.eval()
 
 
-def export(net, size: int, path: Path) -> Path:
-    """torch.onnx's legacy (TorchScript) exporter, opset 13, a dynamic batch axis."""
+def export(net, size: int, path: Path, exporter: str = "legacy") -> Path:
+    """torch.onnx's legacy (TorchScript) exporter, opset 13, a dynamic batch axis; or its default
+    exporter since PyTorch 2.9 (`dynamo=True`, through onnxscript), with its own opset (18+) and a
+    batch of 1."""
+    import contextlib
+    import io
+
     torch = _torch()
     x = torch.zeros(1, 3, size, size)
+    if exporter == "dynamo":
+        with contextlib.redirect_stdout(io.StringIO()):  # its progress lines
+            torch.onnx.export(net, (x,), str(path), input_names=["input"], output_names=["logits"], dynamo=True)
+        return path
     torch.onnx.export(net, (x,), str(path), input_names=["input"], output_names=["logits"], opset_version=13,
                       dynamic_axes={"input": {0: "N"}, "logits": {0: "N"}}, dynamo=False)
     return path
@@ -142,13 +281,15 @@ def export(net, size: int, path: Path) -> Path:
 
 @functools.lru_cache(maxsize=None)
 def quantized_deep(arch: str, size: int, fmt: str = "qdq", per_channel: bool = False,
-                   act_type: str = "uint8", num_classes: int = 1000) -> Path:
-    """The quantized ONNX file of an architecture at size x size, built once per process."""
+                   act_type: str = "uint8", num_classes: int = 1000, exporter: str = "legacy",
+                   make=None) -> Path:
+    """The quantized ONNX file of an architecture at size x size, built once per process; `make`
+    (num_classes -> module) builds one that is not in ARCHITECTURES (a small test version)."""
     import onnx
 
-    net = ARCHITECTURES[arch](num_classes)
+    net = (make or ARCHITECTURES[arch])(num_classes)
     set_batchnorm(net, digit_images(size, 128, start=0))
     folder = Path(tempfile.mkdtemp(prefix=f"sdannc-{arch}-"))
-    float_model = onnx.load(export(net, size, folder / f"{arch}_{size}.onnx"))
-    float_model.graph.name = f"{arch}_{size}"
+    float_model = onnx.load(export(net, size, folder / f"{arch}_{size}.onnx", exporter), load_external_data=True)
+    float_model.graph.name = f"{arch}_{size}_{exporter}"
     return quantize(float_model, digit_images(size, 64, start=128), fmt, per_channel, act_type, out_dir=folder)

@@ -1,8 +1,8 @@
 """Which core and neuron hold each tensor element.
 
 Every element the chip sends a spike for is either an input element (fed by the controller) or a
-neuron of a layer; each gets one number, its element id. Reshape, transpose and concat only rename
-elements, so every tensor of the graph is an array of element ids, and one (core, neuron) array
+neuron of a layer; each gets one number, its element id. Reshape, transpose, concat and gather only rename
+elements (a gather may drop some and repeat others), so every tensor of the graph is an array of element ids, and one (core, neuron) array
 over the ids says where any tensor's elements live.
 """
 
@@ -14,11 +14,12 @@ import numpy as np
 
 from ..errors import SdanncError
 from ..ir.graph import Graph
-from ..ir.ops import CONCAT, RESHAPE, TRANSPOSE
+from ..ir.ops import CONCAT, GATHER, RESHAPE, TRANSPOSE
 from ..neurons import NEURON_OPS
 from .partition import local_index
 
 INPUT = -1  # the core of an element that comes from the input (through the controller)
+SILENT = -1  # the element id of a gather's padding: code 0, no spikes, so no link carries it
 
 
 def through_aliases(graph: Graph, produced: dict[str, tuple]) -> dict[str, tuple]:
@@ -33,6 +34,10 @@ def through_aliases(graph: Graph, produced: dict[str, tuple]) -> dict[str, tuple
         elif node.op == TRANSPOSE:
             src = graph.tensors[node.inputs[0]]
             values[node.output] = tuple(a.reshape(src.shape).transpose(node.attrs["perm"]).reshape(-1)
+                                        for a in values[node.inputs[0]])
+        elif node.op == GATHER:  # index -1: an element of code 0, which no neuron sends (SILENT)
+            index = node.params["index"].reshape(-1)
+            values[node.output] = tuple(np.where(index >= 0, a[np.maximum(index, 0)], SILENT)
                                         for a in values[node.inputs[0]])
         elif node.op == CONCAT:
             parts = [tuple(a.reshape(graph.tensors[i].shape) for a in values[i]) for i in node.inputs]

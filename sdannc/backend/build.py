@@ -12,10 +12,11 @@ from typing import Callable
 
 import numpy as np
 
+from ..errors import SdanncError
 from ..image import ChipImage, ImageBuilder, Schedule
 from ..ir.graph import Graph
 from ..target import Target
-from . import io, links, schedule, tiling, wiring
+from . import io, links, partition, schedule, tiling, wiring
 from .dump import dump
 from .meta import image_meta
 from .placement import place, worst_hops
@@ -29,6 +30,7 @@ class Backend:
     target: Target
     status: Callable[[str], None]
     milestone: Callable[[str], None]
+    sizes: dict[str, int] | None = None  # the config's tiling: neurons per tile, by layer
     done: list[str] = field(default_factory=list)  # the steps run so far
     tiling: tiling.Tiling | None = None  # tile: layers, their cores, the link table
     builder: ImageBuilder | None = None  # tile: the image's cores; later steps fill them in
@@ -64,14 +66,61 @@ class Step:
 
 
 def tile_step(state: Backend) -> None:
-    state.tiling = tiling.tile(state.graph, state.target, state.status)
+    state.tiling = tiling.tile(state.graph, state.target, state.status, state.sizes)
     state.builder = ImageBuilder(state.target)
     state.builder.cores = state.tiling.cores
     state.milestone(f"tables built: {len(state.builder.cores)} cores for {len(state.layers)} layers")
 
 
+def _little_tile(state: Backend, layer) -> tuple[int | None, int]:
+    """The most neurons per tile (halving from the layer's own) whose tables all fit a little core,
+    and the words of the smallest tile tried when none does (a tile holds at least one row)."""
+    little = state.target.core["dendrite_memory_words"]["little"]
+    columns = partition.as_chw(state.graph.tensors[layer.node.output].shape)[2]
+    neurons = max(b.state.shape[0] for b in layer.builders)
+    words = max(layer.dendrite_words)
+    while neurons > columns:
+        neurons = max(columns, neurons // 2)
+        smaller = tiling.build_layer(layer.node, state.graph, state.target, neurons, state.tiling.ids)
+        words = max(smaller.dendrite_words)
+        if words <= little:
+            return max(b.state.shape[0] for b in smaller.builders), words
+    return None, words
+
+
+def check_big_cores(state: Backend) -> None:
+    """Refuse, before placement, a network whose tiles need more big cores (tables beyond a little
+    core's dendrite memory) than the chip has: naming the layer with the most such tiles, the need
+    against the limit, and the config's `tiling:` size with which its tiles fit little cores (found
+    by building it), or that none does."""
+    target = state.target
+    little = target.core["dendrite_memory_words"]["little"]
+    big = sum(target.is_big_core(x) for x in range(target.mesh["width"]) for y in range(target.mesh["height"])
+              if target.is_core(x, y))
+    per_layer = {name: [w for w in layer.dendrite_words if w > little] for name, layer in
+                 ((layer.node.name, layer) for layer in state.layers.values())}
+    need = sum(len(words) for words in per_layer.values())
+    if need <= big:
+        return
+    layers = {layer.node.name: layer for layer in state.layers.values()}
+    ranked = sorted((n for n in per_layer if per_layer[n]), key=lambda n: -len(per_layer[n]))
+    tried = [(name, *_little_tile(state, layers[name])) for name in ranked[:8]]  # the first that can shrink
+    name, fits, words = next((t for t in tried if t[1] is not None), tried[0])
+    layer = layers[name]
+    neurons = max(b.state.shape[0] for b in layer.builders)
+    head = (f"layer {name}: {len(per_layer[name])} of its {len(layer.tiles)} tiles need a big core (dendrite "
+            f"tables of up to {max(per_layer[name]):,} words, a little core holds {little:,}); the network needs "
+            f"{need:,} big cores, the chip ({target.name}) has {big:,}: ")
+    if fits is None:
+        raise SdanncError(head + f"even its smallest tile (one row) needs {words:,} words, so no tile size helps; "
+                                 "use fewer inputs to the layer or a target with more big cores")
+    raise SdanncError(head + f"give it tiles of little cores with the config key `tiling: {{{name}: {{neurons: "
+                             f"{fits}}}}}` (its tiles hold up to {neurons:,} neurons now)")
+
+
 def place_step(state: Backend) -> None:
     little = state.target.core["dendrite_memory_words"]["little"]
+    check_big_cores(state)
     needs_big = [words > little for layer in state.layers.values() for words in layer.dendrite_words]
     state.routes = links.routes(state.links)
     state.status(f"placing {len(state.builder.cores)} cores on the mesh")
@@ -112,11 +161,11 @@ BACKEND_STEP_NAMES = [s.name for s in STEPS]
 def build_image(graph: Graph, target: Target, status: Callable[[str], None] | None = None,
                 milestone: Callable[[str], None] | None = None,
                 observe: Callable[[str, Backend], None] | None = None,
-                model: str = "<model>") -> tuple[ChipImage, dict]:
+                model: str = "<model>", sizes: dict[str, int] | None = None) -> tuple[ChipImage, dict]:
     """The chip image and the layers' tiles: the steps in order, then the image with its meta.
     `milestone(text)` hears when the tables are built and when the tiles are placed and wired;
     `observe(step, state)` sees the state after every step."""
-    state = Backend(graph, target, status or (lambda text: None), milestone or (lambda text: None))
+    state = Backend(graph, target, status or (lambda text: None), milestone or (lambda text: None), sizes)
     for step in STEPS:
         step.run(state)
         state.done.append(step.name)

@@ -155,10 +155,11 @@ def _window_dendrites(conn: dict, in_shape, out_shape, chip: _Chip) -> tuple[int
     return groups * (cin // groups) * per_group, _ceil(cout * fed, chip.neurons)
 
 
-def _layer_need(node: Node, graph: Graph, chip: _Chip, dense_runs: bool) -> LayerNeed:
+def _layer_need(node: Node, graph: Graph, chip: _Chip, dense_runs: bool, tile: int | None = None) -> LayerNeed:
+    """`tile`: the config's `tiling:` neurons per tile of the layer (each tile holds at most that many)."""
     out_shape = graph.tensors[node.output].shape
     neurons = graph.tensors[node.output].size
-    full = _ceil(neurons, chip.neurons)
+    full = _ceil(neurons, min(chip.neurons, tile or chip.neurons))
     dendrites, holding, dense_tiles = 0, 0, 0
     for i, (conn, source) in enumerate(zip(node.attrs["connections"], node.inputs)):
         if conn["kind"] == "dense":
@@ -180,11 +181,14 @@ def _layer_need(node: Node, graph: Graph, chip: _Chip, dense_runs: bool) -> Laye
                      "neurons" if full >= tables else "dendrite tables")
 
 
-def estimate(graph: Graph, target: Target, dense_runs: bool = True) -> list[LayerNeed]:
+def estimate(graph: Graph, target: Target, dense_runs: bool = True,
+             sizes: dict[str, int] | None = None) -> list[LayerNeed]:
     """Every neuron layer's lower bounds, in graph order (the order of the compile report's layers).
-    Without dense_runs, the dense layers' runs are left out: still lower bounds, and cheaper."""
-    chip = _Chip(target)
-    return [_layer_need(node, graph, chip, dense_runs) for node in graph.nodes if node.op in NEURON_OPS]
+    Without dense_runs, the dense layers' runs are left out: still lower bounds, and cheaper.
+    `sizes`: the config's `tiling:` (neurons per tile, by layer)."""
+    chip, sizes = _Chip(target), sizes or {}
+    return [_layer_need(node, graph, chip, dense_runs, sizes.get(node.name)) for node in graph.nodes
+            if node.op in NEURON_OPS]
 
 
 def chip_dendrite_words(target: Target) -> int:
@@ -204,22 +208,24 @@ def _check_rows(graph: Graph, target: Target) -> None:
                                   f"neurons, a core holds {most:,} and a row is never split: use a smaller input")
 
 
-def check_capacity(graph: Graph, target: Target, model: str) -> list[LayerNeed]:
+def check_capacity(graph: Graph, target: Target, model: str, sizes: dict[str, int] | None = None) -> list[LayerNeed]:
     """The estimate, or a one-line error if it already exceeds the chip: the resource, need against
-    what the chip has, the layer that needs the most, and what to do."""
+    what the chip has, the layer that needs the most, and what to do. `sizes`: the config's tiling:."""
     _check_rows(graph, target)
     for dense_runs in (False, True):  # the cheap bounds refuse most networks that do not fit
-        needs = estimate(graph, target, dense_runs)
-        _refuse_beyond(needs, target, model)
+        needs = estimate(graph, target, dense_runs, sizes)
+        _refuse_beyond(needs, target, model, sizes or {})
     return needs
 
 
-def _refuse_beyond(needs: list[LayerNeed], target: Target, model: str) -> None:
+def _refuse_beyond(needs: list[LayerNeed], target: Target, model: str, sizes: dict[str, int]) -> None:
     cores, have = sum(n.cores for n in needs), target.core_count()
     if cores > have:
         worst = max(needs, key=lambda n: n.cores)
         why = f"{worst.neurons:,} neurons" if worst.limit == "neurons" else \
             f"its dendrite tables, at least {worst.dendrite_words:,} words"
+        if worst.layer in sizes and worst.limit == "neurons":
+            why += f" at most {sizes[worst.layer]:,} a tile (the config's tiling: for it; a larger size takes fewer)"
         raise SdanncError(f"model {model}: needs at least {cores:,} cores, the chip ({target.name}) has {have:,}: "
                           f"{sum(n.neurons for n in needs):,} neurons at most {target.core['neurons']:,} a core, "
                           f"and layer {worst.layer} alone needs {worst.cores:,} cores for {why}: use a smaller "

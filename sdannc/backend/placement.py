@@ -10,6 +10,8 @@ tiles to cut the hops over the limit first and the total hops second.
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 
 from ..errors import SdanncError
@@ -81,8 +83,10 @@ def _assign(target: Target, free: list[tuple[int, int]], needs_big: list[bool], 
         if i == len(free):
             i = next((j for j in range(len(free)) if not taken[j] and (not big or target.is_big_core(free[j][0]))), None)
             if i is None:
-                raise SdanncError(f"layer {layer_of[tile]}: no big core left for a tile that needs one "
-                                  f"(the chip has {sum(target.is_big_core(x) for x, _ in free)}): use a smaller tile")
+                raise SdanncError(f"layer {layer_of[tile]}: no big core left for a tile that needs one (the network "
+                                  f"needs {sum(needs_big):,}, the chip has {sum(target.is_big_core(x) for x, _ in free):,}): "
+                                  f"give the layer smaller tiles with the config key `tiling: {{{layer_of[tile]}: "
+                                  f"{{neurons: N}}}}`")
         taken[i] = True
         positions.append(free[i])
         while cursor < len(free) and taken[cursor]:
@@ -205,8 +209,11 @@ def place(target: Target, needs_big: list[bool], layer_of: list[str], routes: np
     the hop limit (else the placement with the shortest worst route)."""
     curves = _orientations(target)
     if len(needs_big) > len(curves[0]):
-        raise SdanncError(f"the network needs {len(needs_big)} cores, the chip has {len(curves[0])}: "
-                          f"use fewer channels or a smaller input")
+        counts = Counter(layer_of).most_common(3)
+        largest = ", ".join(f"layer {name} {n:,}" for name, n in counts)
+        raise SdanncError(f"the network needs {len(needs_big):,} cores, the chip has {len(curves[0]):,} (the most: "
+                          f"{largest}): use fewer channels or a smaller input, or larger tiles where the config's "
+                          f"tiling: made them smaller")
     if routes is None or not len(routes):
         return _assign(target, curves[0], needs_big, layer_of)
     best, best_hops = None, None

@@ -20,7 +20,7 @@ from ..ir.graph import Graph, Node
 from ..neurons import NEURON_OPS, NEURONS
 from ..target import Target
 from . import connect
-from .addresses import INPUT, ElementIds, element_ids, locate
+from .addresses import INPUT, SILENT, ElementIds, element_ids, locate
 from .links import LinkTable, link_table
 from .partition import Tile, as_chw, local_index, tiles
 
@@ -66,18 +66,22 @@ def _tables(core: CoreBuilder, node: Node, tile: Tile, graph: Graph, target: Tar
 
 
 def _flat_links(node: Node, per_tile: list[list[connect.Links]], ids: ElementIds) -> LayerLinks:
-    parts = [(i, link) for tile_links in per_tile for i, link in enumerate(tile_links)]
-    sizes = np.asarray([0] + [sum(link.element.size for link in tile_links) for tile_links in per_tile])
+    """The tiles' links, flat; a link from a gather's padding (SILENT: code 0, never a spike) is none."""
+    parts = [(i, link, ids.of[node.inputs[i]][link.element]) for tile_links in per_tile
+             for i, link in enumerate(tile_links)]
+    parts = [(i, link, source, source != SILENT) for i, link, source in parts]
+    per = iter(parts)
+    sizes = np.asarray([0] + [sum(int(next(per)[3].sum()) for _ in tile_links) for tile_links in per_tile])
 
     def joined(arrays) -> np.ndarray:
         return np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int64)
 
     return LayerLinks(
-        element=joined([link.element for _, link in parts]),
-        source=joined([ids.of[node.inputs[i]][link.element] for i, link in parts]),
-        input=joined([np.full(link.element.size, i, dtype=np.int32) for i, link in parts]),
-        dendrite=joined([link.dendrite for _, link in parts]),
-        carried=joined([link.carried for _, link in parts]),
+        element=joined([link.element[keep] for _, link, _, keep in parts]),
+        source=joined([source[keep] for _, _, source, keep in parts]),
+        input=joined([np.full(int(keep.sum()), i, dtype=np.int32) for i, _, _, keep in parts]),
+        dendrite=joined([link.dendrite[keep] for _, link, _, keep in parts]),
+        carried=joined([link.carried[keep] for _, link, _, keep in parts]),
         tile_start=np.cumsum(sizes))
 
 
@@ -133,8 +137,24 @@ def axon_cap(shape, entries: np.ndarray, target: Target) -> int:
         cap = largest // 2
 
 
+def check_sizes(graph: Graph, sizes: dict[str, int] | None, target: Target) -> dict[str, int]:
+    """The config's `tiling:` neurons per tile, by neuron layer: a name the graph has, and a size of at
+    least one output row (a tile holds whole rows)."""
+    sizes = dict(sizes or {})
+    names = {node.name: node for node in graph.nodes if node.op in NEURON_OPS}
+    for name, neurons in sizes.items():
+        if name not in names:
+            known = ", ".join(list(names)[:12]) + (", ..." if len(names) > 12 else "")
+            raise SdanncError(f"config: tiling.{name}: no neuron layer of that name; the layers are {known}")
+        columns = as_chw(graph.tensors[names[name].output].shape)[2]
+        if neurons < columns:
+            raise SdanncError(f"config: tiling.{name}: {neurons} neurons is less than one output row of the layer "
+                              f"({columns} neurons): a tile holds whole rows; use at least {columns}")
+    return sizes
+
+
 def _build_last_first(graph: Graph, target: Target, ids: ElementIds,
-                      status: Callable[[str], None]) -> dict[str, LayerTiles]:
+                      status: Callable[[str], None], sizes: dict[str, int]) -> dict[str, LayerTiles]:
     """Every neuron layer, in graph order, built from the last to the first: a layer's consumers
     then tell how many axon entries each of its neurons needs (one per link), so its neurons per
     core are chosen for the axon memory before its tables are built, instead of rebuilt after."""
@@ -145,6 +165,7 @@ def _build_last_first(graph: Graph, target: Target, ids: ElementIds,
         status(f"building layer {node.name} ({i + 1} of {len(order)})")
         start, size = ids.first[node.output], graph.tensors[node.output].size
         cap = axon_cap(graph.tensors[node.output].shape, entries[start:start + size], target)
+        cap = min(cap, sizes.get(node.name, cap))
         layer = built[node.output] = build_layer(node, graph, target, cap, ids)
         entries += np.bincount(layer.links.source, minlength=ids.count)
     return {node.output: built[node.output] for node in graph.nodes if node.op in NEURON_OPS}
@@ -190,15 +211,17 @@ class Tiling:
     links: LinkTable
 
 
-def tile(graph: Graph, target: Target, status: Callable[[str], None] | None = None) -> Tiling:
-    """Every layer's tiles and tables as the image will hold them (before placement).
+def tile(graph: Graph, target: Target, status: Callable[[str], None] | None = None,
+         sizes: dict[str, int] | None = None) -> Tiling:
+    """Every layer's tiles and tables as the image will hold them (before placement); `sizes` (the
+    config's `tiling:`) caps the neurons per tile of the layers it names.
 
     Where a layer's cores still overflow their axon memory (tiles split for dendrite memory can
     gather more axon entries than the tiles its neurons per core were chosen for), halve its neurons
     per core and rebuild that layer alone (its consumers' tables do not change)."""
     status = status or (lambda text: None)
     ids = element_ids(graph)
-    layers = _build_last_first(graph, target, ids, status)
+    layers = _build_last_first(graph, target, ids, status, check_sizes(graph, sizes, target))
     while True:
         cores = number_cores(layers)
         core_of, index_of = locate(graph, ids, layers)
@@ -219,7 +242,7 @@ def tile(graph: Graph, target: Target, status: Callable[[str], None] | None = No
             layers[output] = build_layer(layer.node, graph, target, neurons // 2, ids)
 
 
-def build_layers(graph: Graph, target: Target,
-                 status: Callable[[str], None] | None = None) -> dict[str, LayerTiles]:
+def build_layers(graph: Graph, target: Target, status: Callable[[str], None] | None = None,
+                 sizes: dict[str, int] | None = None) -> dict[str, LayerTiles]:
     """tile()'s layers alone: what `sdannc tune` counts synapses with (no placement needed)."""
-    return tile(graph, target, status).layers
+    return tile(graph, target, status, sizes).layers

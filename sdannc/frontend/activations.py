@@ -417,17 +417,20 @@ def _qop_operands(c: Converter, node) -> list:
 
 
 def qop_claims(c: Converter, node) -> bool:
-    """QLinearSigmoid, QLinearLeakyRelu, QLinearMul: always this module's; QLinearAdd when one
-    input is a scalar constant and the other a unary layer's output (Gelu's 1 + erf)."""
+    """QLinearSigmoid, QLinearLeakyRelu: always this module's; QLinearMul of two activations (a
+    product) or, as QLinearAdd, of a constant and a unary layer's output (SiLU's x * gate, Gelu's
+    1 + erf). A plain layer output times a constant is the frontend's identity layer (qop.on_mul)."""
     if node.domain != "com.microsoft":
         return False
-    if node.op_type in ("QLinearSigmoid", "QLinearLeakyRelu", "QLinearMul"):
+    if node.op_type in ("QLinearSigmoid", "QLinearLeakyRelu"):
         return True
-    if node.op_type != "QLinearAdd" or len(node.input) < 8 or not node.output:
+    if node.op_type not in ("QLinearAdd", "QLinearMul") or len(node.input) < 8 or not node.output:
         return False
     if not all(n in c.m.consts or n in c.qmap for n in (node.input[0], node.input[3])):
-        return False
+        return node.op_type == "QLinearMul" and not any(n in c.m.consts for n in (node.input[0], node.input[3]))
     operands = _qop_operands(c, node)
+    if node.op_type == "QLinearMul" and not any(n in c.m.consts for n in (node.input[0], node.input[3])):
+        return True  # two activations: a product, or a composition of functions of one tensor
     activations = [o for o in operands if o is not None and o[0] is not None]
     return None not in operands and len(activations) == 1 and not np.array_equal(activations[0][1], np.arange(256))
 

@@ -57,7 +57,7 @@ class Pending:
     shape: tuple
     head: dict | None = None  # op, inputs, attrs, params, float (the ONNX float output name)
     source: str | None = None  # the IR tensor an exact chain starts from
-    ops: list = field(default_factory=list)  # (node name, op, attrs, shape, float output name)
+    ops: list = field(default_factory=list)  # (node name, op, attrs, shape, float output name, params)
     lo: float = -math.inf
     hi: float = math.inf
 
@@ -78,6 +78,8 @@ class Converter:
         self.input_encode: dict | None = None
         self.unset_input_quant = False
         self.used_names: set[str] = set()
+        # the float input and renames of it ahead of its QuantizeLinear: name -> (renames, shape)
+        self.input_moves: dict[str, tuple[list, tuple]] = {m.input.name: ([], None)}
 
     # ------------------------------------------------------------------ tensors and nodes
 
@@ -100,8 +102,16 @@ class Converter:
             k += 1
             unique = f"{name}#{k}"
         self.used_names.add(unique)
+        params = dict(params or {})
+        if "pad_value" in params:  # a Pad's constant: the chip's padding is code 0 (no spikes)
+            value = float(params.pop("pad_value"))
+            code = int(np.rint(np.float32(value) / np.float32(quant.scale))) + quant.code_zp
+            if (np.any(params["index"] < 0)) and code != 0:
+                self.m.fail(f"node {name!r} (Pad): pads with {value:g}, code {code} at scale {quant.scale:.6g} zero "
+                            f"point {quant.zero_point} {quant.dtype}; the chip pads with code 0 only (no spikes): pad "
+                            "with the value of code 0, or use mode edge or reflect")
         self.add_tensor(out, shape, quant)
-        self.nodes.append(Node(unique, op, list(inputs), out, dict(attrs or {}), dict(params or {})))
+        self.nodes.append(Node(unique, op, list(inputs), out, dict(attrs or {}), params))
         return out
 
     def fresh(self, name: str) -> str:
@@ -175,21 +185,21 @@ class Converter:
             self.emit(p.node, head["op"], head["inputs"], target, shape, quant, attrs, params)
             current = target
             if head["op"] == CONCAT and clamp != (0, CODE_MAX):
-                steps.append((p.node + ":clamp", CLAMP, {"clamp": clamp}, p.shape, out))
+                steps.append((p.node + ":clamp", CLAMP, {"clamp": clamp}, p.shape, out, {}))
         else:
             current = p.source
             src = self.quant_of(current)
             needs_clamp = clamp != (0, CODE_MAX)
             if src != quant or needs_clamp:
-                steps.append((p.node, "requant", {"clamp": clamp}, p.shape, out))
+                steps.append((p.node, "requant", {"clamp": clamp}, p.shape, out, {}))
         if not steps:
             return self.alias(out, current)
-        for i, (name, op, attrs, shape, fname) in enumerate(steps):
+        for i, (name, op, attrs, shape, fname, params) in enumerate(steps):
             target = out if i == len(steps) - 1 else self.fresh(fname)
             if op == "requant":
                 current = self.requant(name, current, target, quant, attrs["clamp"])
             else:
-                current = self.emit(name, op, [current], target, shape, self.quant_of(current), attrs)
+                current = self.emit(name, op, [current], target, shape, self.quant_of(current), attrs, params)
         return current
 
     def alias(self, out: str, ir: str) -> str:
@@ -218,6 +228,32 @@ class Converter:
         self.notes.append(f"{name}: requantization from scale {src.scale:.6g} to {quant.scale:.6g} "
                           "became an identity layer")
         return self.emit(name, LINEAR, [x], out, shape, quant, attrs, params)
+
+    # ------------------------------------------------------------------ scaling by a constant
+
+    def scale_head(self, node, ir: str, const: np.ndarray, out_float: str) -> dict:
+        """The head of `ir x const` (Mul, or Div by 1 / const) for a quantized tensor `ir`: an identity
+        layer (depthwise 1x1 conv, or identity dense) whose weight is the constant's sign and whose
+        weight scale its magnitude, so that it requantizes with the real multiplier sx |k| / sy, once."""
+        shape = self.tensors[ir].shape
+        if len(shape) not in (1, 3):
+            self.m.node_fail(node, f"scaling a tensor of shape {list(shape)} per sample is not supported")
+        kind = "conv" if len(shape) == 3 else "dense"
+        vec = channel_vector(np.asarray(const, np.float64), shape[0], kind)
+        if vec is None or not np.all(np.isfinite(vec)):
+            self.m.node_fail(node, f"constant of shape {list(np.shape(const))} is not one finite value, nor one per "
+                                   f"channel of {list(shape)}")
+        c = shape[0]
+        sign = np.sign(vec).astype(np.int64)
+        magnitude = np.where(vec == 0, 1.0, np.abs(vec))
+        if kind == "conv":
+            attrs = {"kind": "conv", "kernel": (1, 1), "strides": (1, 1), "pads": (0, 0, 0, 0),
+                     "dilations": (1, 1), "group": c}
+            weight = sign.reshape(c, 1, 1, 1)
+        else:
+            attrs, weight = {"kind": "dense"}, np.diag(sign)
+        params = {"weight": weight, "weight_scale": magnitude, "bias": np.zeros(c, np.int64)}
+        return {"op": LINEAR, "inputs": [ir], "attrs": attrs, "params": params, "shape": shape, "float": out_float}
 
     # ------------------------------------------------------------------ folding a constant add
 

@@ -12,7 +12,6 @@ from typing import Callable
 import numpy as np
 from onnx import helper
 
-from ..ir.ops import MAXPOOL, RESHAPE, TRANSPOSE
 
 Fail = Callable[[str], "None"]
 
@@ -56,8 +55,6 @@ def window(attrs: dict, in_shape: tuple, kernel, fail: Fail, pool: bool) -> dict
         fail(f"kernel {list(kernel)} is not 2-D")
     strides = tuple(int(s) for s in attrs.get("strides", [1, 1]))
     dilations = tuple(int(d) for d in attrs.get("dilations", [1, 1]))
-    if pool and attrs.get("ceil_mode", 0):
-        fail("ceil_mode=1 is not supported: export the pool with ceil_mode=0 (pad explicitly instead)")
     if len(strides) != 2 or len(dilations) != 2 or min(strides + dilations) < 1:
         fail(f"strides {list(strides)} or dilations {list(dilations)} are not valid 2-D values")
     pads = _pads(attrs.get("auto_pad", "NOTSET"), attrs.get("pads"), in_shape[1:], kernel, strides, dilations, fail)
@@ -101,13 +98,63 @@ def pool_geometry(op: str, attrs: dict, in_shape: tuple, fail: Fail) -> tuple[di
         if "kernel_shape" not in attrs:
             fail("kernel_shape is missing")
         geo = window(attrs, in_shape, attrs["kernel_shape"], fail, pool=True)
+    include_pad = int(attrs.get("count_include_pad", 0))
+    if attrs.get("ceil_mode", 0):
+        geo["pads"] = _ceil_pads(in_shape, geo, "MaxPool" in op or not include_pad, fail)
     out = window_out(in_shape, geo, in_shape[0], fail)
     if "MaxPool" not in op:
         if geo["dilations"] != (1, 1):
             fail("dilations are not supported in average pools")
         del geo["dilations"]
-        geo["count_include_pad"] = int(attrs.get("count_include_pad", 0))
+        geo["count_include_pad"] = include_pad
     return geo, out
+
+
+def _ceil_pads(in_shape: tuple, geo: dict, may_grow: bool, fail: Fail) -> tuple[int, int, int, int]:
+    """Pads that make the floor-mode output size the ceil-mode one (ONNX: ceil((n + pads - span) / s) + 1,
+    less the last window when it would start in the end padding): the windows ceil mode adds are the
+    floor windows over extra bottom/right padding, which pools leave out (a max over, and a divisor
+    counting, only the input's elements)."""
+    pads = list(geo["pads"])
+    for i in range(2):
+        n, s = in_shape[1 + i], geo["strides"][i]
+        span = (geo["kernel"][i] - 1) * geo["dilations"][i] + 1
+        padded = n + pads[i] + pads[i + 2]
+        out = -(-(padded - span) // s) + 1
+        if (out - 1) * s >= n + pads[i]:
+            out -= 1
+        extra = max(0, (out - 1) * s + span - padded)
+        if extra and not may_grow:
+            fail("ceil_mode=1 with count_include_pad=1 adds windows whose divisor onnxruntime counts without "
+                 "their overhang; export the pool with count_include_pad=0 or ceil_mode=0")
+        pads[i + 2] += extra
+    return tuple(pads)
+
+
+def reduce_mean_geometry(node, attrs: dict, in_shape: tuple, consts: dict, fail: Fail) -> tuple[dict, tuple, tuple]:
+    """ReduceMean over the spatial axes of [C, H, W] as an average pool: (avgpool attrs, pooled shape
+    [C, h, w], output shape: the pooled one, or without the reduced axes when keepdims=0). Over H and
+    W it is a global pool; over one of them, a window the axis long."""
+    if len(in_shape) != 3:
+        fail(f"input shape {list(in_shape)} per sample is not [C, H, W]: only spatial means are supported")
+    axes = attrs.get("axes")
+    if len(node.input) > 1 and node.input[1]:
+        if node.input[1] not in consts:
+            fail("the axes are not a constant")
+        axes = consts[node.input[1]].reshape(-1).tolist()
+    if axes is None or len(axes) == 0:
+        if attrs.get("noop_with_empty_axes", 0):
+            fail("noop_with_empty_axes=1 with no axes is an identity; remove the node")
+        axes = [0, 1, 2, 3]
+    axes = {a + 4 if a < 0 else a for a in (int(a) for a in axes)}
+    if not axes or not axes <= {2, 3}:
+        fail(f"reduces axes {sorted(axes)}; sdannc computes a mean over the spatial axes (2, 3) only")
+    kernel = (in_shape[1] if 2 in axes else 1, in_shape[2] if 3 in axes else 1)
+    geo = {"kernel": kernel, "strides": (1, 1), "pads": (0, 0, 0, 0), "count_include_pad": 0}
+    pooled = (in_shape[0], in_shape[1] // kernel[0], in_shape[2] // kernel[1])
+    keep = int(attrs.get("keepdims", 1))
+    shape = pooled if keep else tuple(d for i, d in enumerate(pooled) if i + 1 not in axes)
+    return geo, pooled, shape
 
 
 def sample_axis(axis: int, rank: int, fail: Fail) -> int:
@@ -183,34 +230,3 @@ def squeeze_shape(op: str, in_shape: tuple, axes, fail: Fail) -> tuple:
     for a in axes:
         out.insert(a, 1)
     return tuple(out)
-
-
-EXACT_OPS = ("MaxPool", "Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze")
-
-
-def exact_op(node, attrs: dict, in_shape: tuple, consts: dict, fail: Fail) -> tuple[str, dict, tuple]:
-    """(IR op, attrs, output shape) of an op that only moves or selects codes: it commutes with
-    quantization, so the output keeps the input's scale and zero point."""
-    op = node.op_type
-    if op == "MaxPool":
-        if len(node.output) > 1 and node.output[1]:
-            fail("the Indices output is not supported")
-        geo, shape = pool_geometry(op, attrs, in_shape, fail)
-        return MAXPOOL, geo, shape
-    if op == "Transpose":
-        perm, shape = transpose_perm(attrs, in_shape, fail)
-        return TRANSPOSE, {"perm": perm}, shape
-    if op == "Flatten":
-        return RESHAPE, {}, flatten_shape(attrs, in_shape, fail)
-    if op == "Reshape":
-        if len(node.input) < 2 or node.input[1] not in consts:
-            fail("the target shape is not a constant")
-        return RESHAPE, {}, reshape_shape(in_shape, consts[node.input[1]], int(attrs.get("allowzero", 0)), fail)
-    axes = attrs.get("axes")
-    if len(node.input) > 1 and node.input[1]:
-        if node.input[1] not in consts:
-            fail("the axes are not a constant")
-        axes = consts[node.input[1]].reshape(-1).tolist()
-    if op == "Unsqueeze" and axes is None:
-        fail("no axes given")
-    return RESHAPE, {}, squeeze_shape(op, in_shape, axes, fail)

@@ -13,13 +13,14 @@ import math
 
 import numpy as np
 
-from ..ir.ops import ADD, AVGPOOL, CONCAT
+from ..ir.ops import ADD, AVGPOOL, CONCAT, RESHAPE
 from .convert import ConstQ, Converter, Pending, Quant
 from .layers import check_gemm, linear_head
-from .ops import EXACT_OPS, attrs_of, concat_shape, exact_op, pool_geometry
+from .moves import EXACT_OPS, exact_op
+from .ops import attrs_of, concat_shape, pool_geometry, reduce_mean_geometry
 
-FLOAT_OPS = ("Conv", "Gemm", "MatMul", "Add", "Relu", "Clip", "AveragePool", "GlobalAveragePool", "Concat",
-             *EXACT_OPS)
+FLOAT_OPS = ("Conv", "Gemm", "MatMul", "Add", "Mul", "Div", "Relu", "Clip", "AveragePool", "GlobalAveragePool",
+             "ReduceMean", "Concat", *EXACT_OPS)
 DTYPES = {np.dtype(np.uint8): "uint8", np.dtype(np.int8): "int8"}
 ONNX_DTYPES = {2: "uint8", 3: "int8"}
 
@@ -52,13 +53,15 @@ def on_quantize(c: Converter, node) -> None:
     x, out = node.input[0], node.output[0]
     dtype = ONNX_DTYPES.get(attrs_of(node).get("output_dtype", 0))
     quant = quant_params(c, node, node.input[1], node.input[2] if len(node.input) > 2 else "", dtype)
-    if x == c.m.input.name:
+    if x in c.input_moves:
         if c.input is not None:
             c.m.node_fail(node, "quantizes the input a second time; sdannc needs one QuantizeLinear of the input")
-        c.input = c.add_tensor(out, c.m.input_shape(), quant)
-        c.qmap[out] = out
+        moves, _ = c.input_moves[x]
+        c.input = c.add_tensor(c.fresh(c.m.input.name + ":quantized") if moves else out, c.m.input_shape(), quant)
         c.input_encode = {"kind": "quantize", "scale": quant.scale, "zero_point": quant.zero_point,
                           "dtype": quant.dtype}
+        c.qmap[out] = c.finish(Pending(c.m.node_name(node), c.m.input_shape(), source=c.input, ops=list(moves)),
+                               out, quant) if moves else out
         return
     value = c.floats.get(x)
     if isinstance(value, str):  # DequantizeLinear -> QuantizeLinear: a requantization, or nothing
@@ -163,6 +166,27 @@ def _add(c: Converter, node, name: str) -> object:
     return Pending(name, shape, head=head)
 
 
+def _scale(c: Converter, node, name: str) -> Pending:
+    """x * constant or x / constant, x a dequantized activation: its own layer, as onnxruntime
+    rounds it (QLinearMul, or DequantizeLinear -> Div -> QuantizeLinear)."""
+    a, b = node.input[0], node.input[1]
+    const_a, const_b = const_value(c, a), const_value(c, b)
+    if node.op_type == "Mul" and const_a is not None and const_b is None:
+        (a, const_a), (b, const_b) = (b, const_b), (a, const_a)
+    if const_b is None or const_a is not None:
+        c.m.node_fail(node, "multiplies two activations (or divides by one); sdannc supports a product with a "
+                            "constant" if const_b is None else "has two constant inputs")
+    if node.op_type == "Div":
+        if np.any(const_b == 0):
+            c.m.node_fail(node, "divides by zero")
+        const_b = 1.0 / const_b
+    value = c.floats.get(a)
+    if not isinstance(value, str):
+        c.m.node_fail(node, f"input {a!r} is not a dequantized activation (quantize the result it scales first)")
+    head = c.scale_head(node, value, const_b, node.output[0])
+    return Pending(name, head["shape"], head=head)
+
+
 def _clip_bounds(c: Converter, node, attrs: dict) -> tuple[float, float]:
     if node.op_type == "Relu":
         return 0.0, math.inf
@@ -176,6 +200,14 @@ def _clip_bounds(c: Converter, node, attrs: dict) -> tuple[float, float]:
     return bounds[0], bounds[1]
 
 
+def _mean_of_one(c: Converter, node, attrs: dict, fail) -> bool:
+    """A ReduceMean over axes of size 1 (a global pool of a 1 x 1 map): a rename, exact in float too, so
+    it may follow the last quantized layer (onnxruntime's quantizer leaves ReduceMean in float)."""
+    value = c.floats.get(node.input[0])
+    shape = c.tensors[value].shape if isinstance(value, str) else getattr(value, "shape", None)
+    return shape is not None and reduce_mean_geometry(node, attrs, shape, c.m.consts, fail)[0]["kernel"] == (1, 1)
+
+
 def on_float_op(c: Converter, node) -> None:
     op, out, name, attrs = node.op_type, node.output[0], c.m.node_name(node), attrs_of(node)
     fail = lambda what: c.m.node_fail(node, what)  # noqa: E731
@@ -184,11 +216,22 @@ def on_float_op(c: Converter, node) -> None:
         c.floats[out] = Pending(name, head["shape"], head=head)
     elif op == "Add":
         c.floats[out] = _add(c, node, name)
+    elif op in ("Mul", "Div"):
+        c.floats[out] = _scale(c, node, name)
     elif op in ("AveragePool", "GlobalAveragePool"):
         x = c.f_input(node, node.input[0])
         geo, shape = pool_geometry(op, attrs, c.tensors[x].shape, fail)
         head = {"op": AVGPOOL, "inputs": [x], "attrs": geo, "params": {}, "shape": shape, "float": out}
         c.floats[out] = Pending(name, shape, head=head)
+    elif op == "ReduceMean" and not _mean_of_one(c, node, attrs, fail):
+        x = c.f_input(node, node.input[0])
+        geo, pooled, shape = reduce_mean_geometry(node, attrs, c.tensors[x].shape, c.m.consts, fail)
+        head = {"op": AVGPOOL, "inputs": [x], "attrs": geo, "params": {}, "shape": pooled,
+                "float": out if shape == pooled else out + ":pooled"}
+        pending = Pending(name, shape, head=head)
+        if shape != pooled:  # keepdims=0: the pooled [C, 1, 1] renamed
+            pending.ops.append((name + ":squeeze", RESHAPE, {}, shape, out, {}))
+        c.floats[out] = pending
     elif op == "Concat":
         xs = [c.f_input(node, i) for i in node.input]
         shape, axis = concat_shape([c.tensors[x].shape for x in xs], int(attrs.get("axis", 0)), fail)
@@ -204,7 +247,12 @@ def on_float_op(c: Converter, node) -> None:
             lo, hi = _clip_bounds(c, node, attrs)
             c.floats[out] = value.derive(lo=max(value.lo, lo), hi=min(value.hi, hi))
             return
-        ir_op, ir_attrs, shape = exact_op(node, attrs, value.shape, c.m.consts, fail)
-        derived = value.derive(shape=shape)
-        derived.ops.append((name, ir_op, ir_attrs, shape, out))
-        c.floats[out] = derived
+        consts = c.m.consts
+        if op == "Pad" and len(node.input) > 2 and node.input[2] and node.input[2] not in consts:
+            real = const_value(c, node.input[2])  # the quantizer dequantizes the pad value
+            consts = {**consts, node.input[2]: real} if real is not None else consts
+        for k, out in enumerate(node.output if op == "Split" else node.output[:1]):
+            ir_op, ir_attrs, shape, params = exact_op(node, attrs, value.shape, consts, fail, k)
+            derived = value.derive(shape=shape)
+            derived.ops.append((name, ir_op, ir_attrs, shape, out, params))
+            c.floats[out] = derived

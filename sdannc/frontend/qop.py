@@ -18,7 +18,8 @@ from ..ir.codes import CODE_MAX
 from ..ir.ops import ADD, AVGPOOL, CONCAT
 from .convert import Converter, Quant
 from .layers import check_gemm, linear_head
-from .ops import attrs_of, concat_shape, exact_op, pool_geometry
+from .moves import exact_op
+from .ops import attrs_of, concat_shape, pool_geometry
 from .qdq import quant_params
 
 FULL = (0, CODE_MAX)
@@ -104,6 +105,22 @@ def on_add(c: Converter, node) -> None:
     _emit_head(c, node, {"op": ADD, "inputs": [a, b], "attrs": {}, "params": {}, "shape": shape}, out_quant)
 
 
+def on_mul(c: Converter, node) -> None:
+    """QLinearMul (A, A_scale, A_zp, B, B_scale, B_zp, C_scale, C_zp) with one constant operand."""
+    ins = _inputs(node, 8)
+    consts = [ins[i] in c.m.consts for i in (0, 3)]
+    if consts.count(True) != 1:
+        c.m.node_fail(node, "multiplies two activations; sdannc supports a product with a constant"
+                      if not any(consts) else "multiplies two constants")
+    k = 0 if consts[1] else 3
+    j = 3 - k
+    x = _read(c, node, ins[k], ins[k + 1], ins[k + 2])
+    q = _const(c, node, ins[j], "operand").astype(np.float64)
+    zp = _const(c, node, ins[j + 2], "zero point").astype(np.float64) if ins[j + 2] else 0.0
+    real = (q - zp) * float(_const(c, node, ins[j + 1], "scale").reshape(-1)[0])
+    _emit_head(c, node, c.scale_head(node, x, real, node.output[0]), quant_params(c, node, ins[6], ins[7]))
+
+
 def on_pool(c: Converter, node) -> None:
     ins = _inputs(node, 5)
     attrs = attrs_of(node)
@@ -130,9 +147,13 @@ def on_exact(c: Converter, node) -> None:
     """MaxPool or a data move on quantized codes: the output keeps the input's quantization."""
     x = c.qmap[node.input[0]]
     fail = lambda what: c.m.node_fail(node, what)  # noqa: E731
-    op, attrs, shape = exact_op(node, attrs_of(node), c.tensors[x].shape, c.m.consts, fail)
-    c.emit(c.m.node_name(node), op, [x], node.output[0], shape, c.quant_of(x), attrs)
-    c.qmap[node.output[0]] = node.output[0]
+    for k, out in enumerate(node.output if node.op_type == "Split" else node.output[:1]):
+        op, attrs, shape, params = exact_op(node, attrs_of(node), c.tensors[x].shape, c.m.consts, fail, k)
+        if "pad_value" in params:  # on codes, the pad value is a code of the input's type: as a real value
+            q = c.quant_of(x)
+            params["pad_value"] = np.asarray((float(params["pad_value"]) - q.zero_point) * q.scale)
+        c.emit(c.m.node_name(node), op, [x], out, shape, c.quant_of(x), attrs, params)
+        c.qmap[out] = out
 
 
 HANDLERS = {
@@ -140,6 +161,7 @@ HANDLERS = {
     "QLinearMatMul": on_matmul,
     "QGemm": on_gemm,
     "QLinearAdd": on_add,
+    "QLinearMul": on_mul,
     "QLinearAveragePool": on_pool,
     "QLinearGlobalAveragePool": on_pool,
     "QLinearConcat": on_concat,

@@ -13,7 +13,7 @@ from typing import Callable
 import numpy as np
 
 from .graph import Graph, Node
-from .ops import CONCAT, RESHAPE, TRANSPOSE
+from .ops import CONCAT, GATHER, RESHAPE, TRANSPOSE
 
 # (node, its inputs' codes, its output's shape, the target's arith) -> its output's codes
 Apply = Callable[[Node, list, tuple, dict], np.ndarray]
@@ -41,4 +41,12 @@ def concat(node: Node, inputs, out_shape, arith) -> np.ndarray:
     return np.concatenate(inputs, axis=1 + node.attrs["axis"])
 
 
-DATA_MOVES: dict[str, Apply] = {RESHAPE: reshape, TRANSPOSE: transpose, CONCAT: concat}
+def gather(node: Node, inputs, out_shape, arith) -> np.ndarray:
+    """Output element k is input element index[k]; index -1 is code 0 (a Pad: no spikes at all)."""
+    flat = inputs[0].reshape(inputs[0].shape[0], -1)
+    index = node.params["index"].reshape(-1)
+    out = np.where(index >= 0, flat[:, np.maximum(index, 0)], 0)
+    return out.reshape((flat.shape[0],) + tuple(out_shape))
+
+
+DATA_MOVES: dict[str, Apply] = {RESHAPE: reshape, TRANSPOSE: transpose, CONCAT: concat, GATHER: gather}

@@ -24,6 +24,9 @@ Quantized level (frontend output):
   concat     inputs [...]    attrs axis (per-sample axis)
   reshape    inputs [x]      (output tensor's shape is the new shape; same scale and zero point)
   transpose  inputs [x]      attrs perm (per-sample axes)
+  gather     inputs [x]      params index int64 [output shape]: output element k is input element index[k]
+                              (flat, per sample), or code 0 where index[k] is -1: Slice, Split, nearest
+                              Resize, Pad whose value is code 0 (frontend/index_maps.py)
   clamp      inputs [x]      attrs clamp (lo, hi) codes; same scale and zero point (explicit Relu / Clip)
   unary      inputs [x]      attrs clamp; params table int [256]: the output code of each input code (a
                               unary activation, or a chain of elementwise ops on x: frontend/activations.py)

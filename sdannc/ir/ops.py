@@ -22,13 +22,13 @@ LINEAR, MAXPOOL, AVGPOOL, ADD, ADD_CONST, CLAMP = "linear", "maxpool", "avgpool"
 UNARY = "unary"  # a quantized unary activation: param table, the output code of each input code
 MUL = "mul"  # a Mul of two activations (QLinearMul): attrs clamp, zero_point_onnx
 # Data moves: both levels; the backend routes them, no neuron computes them.
-RESHAPE, TRANSPOSE, CONCAT = "reshape", "transpose", "concat"
+RESHAPE, TRANSPOSE, CONCAT, GATHER = "reshape", "transpose", "concat", "gather"
 # Neuron ops: hardware level, one neuron model each (sdannc/neurons).
 STEM, ADDER, MAX, IF, TTFS = "stem", "adder", "max", "if", "ttfs"
 LUT = "lut"  # the lookup neuron (neurons/lut.py)
 PRODUCT = "product"  # the product neuron (neurons/multiply.py)
 
-DATA_MOVES = (RESHAPE, TRANSPOSE, CONCAT)
+DATA_MOVES = (RESHAPE, TRANSPOSE, CONCAT, GATHER)
 NEURON_OPS = (STEM, ADDER, MAX, LUT, PRODUCT, IF, TTFS)  # each layer of these takes one 8-tick window (depths.py)
 
 
@@ -66,6 +66,7 @@ SPEC: dict[str, OpSpec] = {
     RESHAPE: OpSpec("frontend"),
     TRANSPOSE: OpSpec("frontend", carries=(Carries(("perm",)),)),
     CONCAT: OpSpec("frontend", inputs=(1, None), carries=(Carries(("axis",)),)),
+    GATHER: OpSpec("frontend", carries=(Carries(params=("index",)),)),
     STEM: OpSpec("lower-linear", inputs=(1, None), weighted=True, carries=(
         Carries(_OUTPUT, ("bias",), "lower-linear"),
         Carries(params=("real_multiplier",), since="lower-linear", until="requantize"),

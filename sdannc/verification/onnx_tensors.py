@@ -22,13 +22,13 @@ import onnx
 from onnx import helper, numpy_helper
 
 from ..frontend.convert import Quant  # the frontend's record of an ONNX tensor's quantization
-from ..frontend.ops import EXACT_OPS
+from ..frontend.moves import EXACT_OPS
 from ..ir.codes import code_offset
 from ..ir.graph import Graph
 from ..reference import Reference, reference
 
 # Quantized ops and the input that holds their output's scale (its zero point follows it).
-_OUTPUT_SCALE = {"QuantizeLinear": 1, "QLinearConv": 6, "QLinearMatMul": 6, "QGemm": 7, "QLinearAdd": 6,
+_OUTPUT_SCALE = {"QuantizeLinear": 1, "QLinearConv": 6, "QLinearMatMul": 6, "QGemm": 7, "QLinearAdd": 6, "QLinearMul": 6,
                  "QLinearAveragePool": 3, "QLinearGlobalAveragePool": 3, "QLinearConcat": 0}
 _DTYPES = {np.dtype(np.uint8): "uint8", np.dtype(np.int8): "int8"}
 
@@ -64,7 +64,7 @@ def quantizations(model: onnx.ModelProto) -> dict[str, Quant]:
         else:
             continue
         if quant is not None:
-            found[node.output[0]] = quant
+            found.update({out: quant for out in (node.output if node.op_type == "Split" else node.output[:1])})
     return found
 
 

@@ -85,6 +85,12 @@ class GraphMaker:
         shape = tuple(src.shape[p] for p in perm)
         return self._add("transpose", [x], self._tensor(shape, src.scale, src.zero_point), {"perm": tuple(perm)})
 
+    def gather(self, x: str, index) -> str:
+        """Output element k is x's flat element index[k] (Slice, Split, nearest Resize)."""
+        src = self.graph.tensors[x]
+        index = np.asarray(index, np.int64)
+        return self._add("gather", [x], self._tensor(index.shape, src.scale, src.zero_point), params={"index": index})
+
     def concat(self, inputs, axis=0) -> str:
         shapes = [self.graph.tensors[i].shape for i in inputs]
         shape = list(shapes[0])

@@ -69,8 +69,27 @@ def wide_scale_add():
     return g.graph
 
 
+def gathers():
+    """Index maps: a channel split into two branches (one of them dropping a row), a nearest 2x
+    upsampling (every element read four times) feeding a convolution, a ring of padding (index -1:
+    code 0, which no neuron sends), concatenated back."""
+    g = GraphMaker("gather", (4, 6, 6), seed=7)
+    h = g.conv("x", 4)
+    ids = np.arange(4 * 6 * 6).reshape(4, 6, 6)
+    left = g.conv(g.gather(h, ids[:2, 1:]), 3)  # [3, 5, 6]
+    right = g.gather(h, ids[2:, :3, :3].repeat(2, axis=1).repeat(2, axis=2))  # [2, 6, 6]
+    right = g.conv(right, 3)
+    ring = g.gather(right, np.pad(np.arange(3 * 36).reshape(3, 6, 6)[:, 1:5, 1:5], ((0, 0), (1, 1), (1, 1)),
+                                  constant_values=-1))  # [3, 6, 6], its border code 0
+    right = g.conv(ring, 3, pad=0, k=1)
+    c = g.concat([g.gather(left, np.arange(3 * 5 * 6).reshape(3, 5, 6)[:, ::-1]), g.gather(right, np.arange(3 * 36).reshape(3, 6, 6)[:, 1:])], axis=0)
+    g.dense(g.reshape(c, (6 * 5 * 6,)), 4, relu=False)
+    return g.graph
+
+
 @pytest.mark.parametrize("target_name", ["darwin3", "darwin3-wide"])
-@pytest.mark.parametrize("make", [mlp, cnn_pools, strided_depthwise, residual_concat, conv_bias_add, wide_scale_add])
+@pytest.mark.parametrize("make", [mlp, cnn_pools, strided_depthwise, residual_concat, conv_bias_add, wide_scale_add,
+                                  gathers])
 def test_simulator_equals_golden(make, target_name):
     target = load_target(target_name)
     graph = run_pipeline(make(), target)

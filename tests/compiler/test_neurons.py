@@ -19,7 +19,7 @@ def test_the_stages_read_the_ops_from_the_registry():
     assert SPARSIFIABLE_OPS == ("stem", "adder")  # the programs that include the RoT / DRLO block
     assert SPARSIFY_REGISTERS == {"stem": (4, 5), "adder": (8, 9)}
     assert all(OPS[op] == NEURONS[op].compute for op in NEURON_OPS)
-    assert set(OPS) - set(NEURON_OPS) == {"reshape", "transpose", "concat"}
+    assert set(OPS) - set(NEURON_OPS) == {"reshape", "transpose", "concat", "gather"}
     assert all(NEURONS[op].op == op for op in NEURON_OPS)
 
 

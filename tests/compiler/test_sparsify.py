@@ -91,7 +91,7 @@ def test_config_file_round_trips(tmp_path):
 
 @pytest.mark.parametrize("text, fragment", [
     ("sparsify: [1]\n", "'sparsify' must be a mapping"),
-    ("speed: fast\n", "unknown key 'speed'; known keys: sparsify"),
+    ("speed: fast\n", "unknown key 'speed'; known keys: sparsify, tiling"),
     ("sparsify: {conv1: {rot: 9}}\n", "sparsify.conv1: rot must be an integer from 0 to 7"),
     ("sparsify: {a: [\n", "malformed YAML"),
 ])

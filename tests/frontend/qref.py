@@ -128,6 +128,8 @@ def run_codes(graph: Graph, codes: np.ndarray) -> np.ndarray:
             y = xs[0].reshape((len(xs[0]),) + ty.shape)
         elif op == "transpose":
             y = xs[0].transpose((0,) + tuple(p + 1 for p in node.attrs["perm"]))
+        elif op == "gather":
+            y = xs[0].reshape(len(xs[0]), -1)[:, node.params["index"].reshape(-1)].reshape((len(xs[0]),) + ty.shape)
         elif op == "clamp":
             y = _clamp(xs[0], node)
         else:

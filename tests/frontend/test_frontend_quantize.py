@@ -246,3 +246,26 @@ def test_onnxruntime_native_warnings_stay_off_stderr(tmp_path, capfd):
     quantize_model(path, npy, tmp_path / "q.onnx")
     assert "onnxruntime" not in capfd.readouterr().err
     assert "QuantizeLinear" in op_types(tmp_path / "q.onnx")
+
+
+def test_pre_processing_leaves_nothing_in_the_working_folder(tmp_path, monkeypatch):
+    """onnxruntime's symbolic shape inference, when it cannot infer every shape, saves
+    sym_shape_infer_temp.onnx (with external data files) into the working folder before it gives
+    up; quant_pre_process runs in sdannc's temporary folder, so the user's folder stays as it was.
+    The failure is forced here the way onnxruntime writes it (tools/symbolic_shape_infer.py)."""
+    from onnxruntime.tools import symbolic_shape_infer
+
+    def incomplete(in_mp, *args, **kwargs):
+        onnx.save_model(in_mp, "sym_shape_infer_temp.onnx", save_as_external_data=True)
+        raise Exception("Incomplete symbolic shape inference")
+
+    monkeypatch.setattr(symbolic_shape_infer.SymbolicShapeInference, "infer_shapes", staticmethod(incomplete))
+    work = tmp_path / "work"
+    work.mkdir()
+    src, calib = tmp_path / "mlp.onnx", tmp_path / "calib.npy"
+    onnx.save(float_model("mlp_gemm"), src)
+    np.save(calib, calib_set(float_model("mlp_gemm")))
+    monkeypatch.chdir(work)
+    quantize_model(src, calib, tmp_path / "mlp_q.onnx")
+    assert list(work.iterdir()) == []
+    assert (tmp_path / "mlp_q.onnx").is_file()
