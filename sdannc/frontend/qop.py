@@ -89,12 +89,7 @@ def on_add(c: Converter, node) -> None:
     if all(consts):
         c.m.node_fail(node, "adds two constants")
     if any(consts):  # activation + constant: a bias added to a layer's quantized output (rounded twice)
-        k = 0 if consts[1] else 3
-        j = 3 - k
-        x = _read(c, node, ins[k], ins[k + 1], ins[k + 2])
-        q = _const(c, node, ins[j], "operand").astype(np.float64)
-        zp = _const(c, node, ins[j + 2], "zero point").astype(np.float64) if ins[j + 2] else 0.0
-        real = (q - zp) * float(_const(c, node, ins[j + 1], "scale").reshape(-1)[0])
+        x, real = _activation_and_constant(c, node, ins, consts)
         _emit_head(c, node, c.constant_add(node, x, real), out_quant)
         return
     a = _read(c, node, ins[0], ins[1], ins[2])
@@ -105,6 +100,17 @@ def on_add(c: Converter, node) -> None:
     _emit_head(c, node, {"op": ADD, "inputs": [a, b], "attrs": {}, "params": {}, "shape": shape}, out_quant)
 
 
+def _activation_and_constant(c: Converter, node, ins, consts) -> tuple[str, np.ndarray]:
+    """Of a QLinearAdd / QLinearMul with one constant operand: the activation's tensor and the
+    constant's real values (dequantized with its own scale and zero point)."""
+    k = 0 if consts[1] else 3
+    j = 3 - k
+    x = _read(c, node, ins[k], ins[k + 1], ins[k + 2])
+    q = _const(c, node, ins[j], "operand").astype(np.float64)
+    zp = _const(c, node, ins[j + 2], "zero point").astype(np.float64) if ins[j + 2] else 0.0
+    return x, (q - zp) * float(_const(c, node, ins[j + 1], "scale").reshape(-1)[0])
+
+
 def on_mul(c: Converter, node) -> None:
     """QLinearMul (A, A_scale, A_zp, B, B_scale, B_zp, C_scale, C_zp) with one constant operand."""
     ins = _inputs(node, 8)
@@ -112,12 +118,7 @@ def on_mul(c: Converter, node) -> None:
     if consts.count(True) != 1:
         c.m.node_fail(node, "multiplies two activations; sdannc supports a product with a constant"
                       if not any(consts) else "multiplies two constants")
-    k = 0 if consts[1] else 3
-    j = 3 - k
-    x = _read(c, node, ins[k], ins[k + 1], ins[k + 2])
-    q = _const(c, node, ins[j], "operand").astype(np.float64)
-    zp = _const(c, node, ins[j + 2], "zero point").astype(np.float64) if ins[j + 2] else 0.0
-    real = (q - zp) * float(_const(c, node, ins[j + 1], "scale").reshape(-1)[0])
+    x, real = _activation_and_constant(c, node, ins, consts)
     _emit_head(c, node, c.scale_head(node, x, real, node.output[0]), quant_params(c, node, ins[6], ins[7]))
 
 
