@@ -50,7 +50,7 @@ def lower_within_capacity(model_path, target: Target, calib: np.ndarray | None =
 
 
 def compile_to_image(model_path, target: Target, calib: np.ndarray | None = None,
-                     observe: Callable[[str, Graph], None] | None = None,
+                     observe: Callable[[str, object], None] | None = None,
                      plan: Plan | None = None, status: Callable[[str], None] | None = None,
                      milestone: Callable[[str], None] | None = None) -> tuple[Graph, ChipImage, dict]:
     """`status(text)` hears what the compiler is doing, step by step (the CLI shows it on a terminal);
@@ -61,7 +61,7 @@ def compile_to_image(model_path, target: Target, calib: np.ndarray | None = None
 
 
 def compile_in_memory(model_path, target: Target, calib: np.ndarray | None = None,
-                      observe: Callable[[str, Graph], None] | None = None,
+                      observe: Callable[[str, object], None] | None = None,
                       plan: Plan | None = None, status: Callable[[str], None] | None = None,
                       milestone: Callable[[str], None] | None = None) -> Compiled:
     """compile_to_image, keeping the layers' tiles too. `observe(step, state)` sees the IR after each
@@ -95,7 +95,7 @@ def compile_inputs(target, config=None, calib=None) -> tuple[Target, Plan, np.nd
 
 
 def compile_model(model_path, target_name: str, out_dir, calib_path=None,
-                  observe: Callable[[str, Graph], None] | None = None, config_path=None,
+                  observe: Callable[[str, object], None] | None = None, config_path=None,
                   status: Callable[[str], None] | None = None, milestone: Callable[[str], None] | None = None,
                   force: bool = False) -> dict:
     """Compile and write OUT_DIR (image + report.json) all at once: a failure leaves no OUT_DIR.
