@@ -241,9 +241,144 @@ def _regnet_x_400mf(num_classes: int, widths=(32, 64, 160, 400), depths=(1, 2, 7
     return RegNetX()
 
 
+def _make_divisible(v: float, divisor: int = 8) -> int:
+    """torchvision's rounding of channel counts to a multiple of 8 (never down by more than 10%)."""
+    new = max(divisor, int(v + divisor / 2) // divisor * divisor)
+    return new + divisor if new < 0.9 * v else new
+
+
+def _squeeze_excitation(nn, channels: int, squeeze: int, activation, gate):
+    """torchvision.ops.SqueezeExcitation: global average pool, 1x1 conv, activation, 1x1 conv,
+    gate; the input times the gate."""
+
+    class SqueezeExcitation(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.avgpool = nn.AdaptiveAvgPool2d(1)
+            self.fc1, self.fc2 = nn.Conv2d(channels, squeeze, 1), nn.Conv2d(squeeze, channels, 1)
+            self.activation, self.scale_activation = activation(), gate()
+
+        def forward(self, x):
+            return x * self.scale_activation(self.fc2(self.activation(self.fc1(self.avgpool(x)))))
+
+    return SqueezeExcitation()
+
+
+# torchvision's MobileNetV3-Small: (input, kernel, expanded, output, squeeze-excitation, HardSwish, stride)
+MOBILENET_V3_SMALL = ((16, 3, 16, 16, True, False, 2), (16, 3, 72, 24, False, False, 2),
+                      (24, 3, 88, 24, False, False, 1), (24, 5, 96, 40, True, True, 2),
+                      (40, 5, 240, 40, True, True, 1), (40, 5, 240, 40, True, True, 1),
+                      (40, 5, 120, 48, True, True, 1), (48, 5, 144, 48, True, True, 1),
+                      (48, 5, 288, 96, True, True, 2), (96, 5, 576, 96, True, True, 1),
+                      (96, 5, 576, 96, True, True, 1))
+
+
+def _mobilenet_v3_small(num_classes: int, blocks=MOBILENET_V3_SMALL, stem: int = 16, last: int = 576,
+                        hidden: int = 1024):
+    """torchvision's MobileNetV3-Small: a HardSwish stem, inverted residual blocks (ReLU or HardSwish;
+    squeeze-excitation with a ReLU and a HardSigmoid gate, squeezing to expanded / 4 rounded to 8),
+    a 1x1 conv to 576, pooling, Linear 1024, HardSwish, (dropout), Linear; BatchNorm eps 0.001."""
+    nn = _torch().nn
+
+    def conv_bn(cin, cout, k, stride=1, groups=1, act=None):
+        layers = [nn.Conv2d(cin, cout, k, stride, (k - 1) // 2, groups=groups, bias=False),
+                  nn.BatchNorm2d(cout, eps=0.001, momentum=0.01)]
+        return layers + ([act()] if act else [])
+
+    class InvertedResidual(nn.Module):
+        def __init__(self, cin, k, expanded, cout, se, hardswish, stride):
+            super().__init__()
+            act = nn.Hardswish if hardswish else nn.ReLU
+            layers = conv_bn(cin, expanded, 1, act=act) if expanded != cin else []
+            layers += conv_bn(expanded, expanded, k, stride, groups=expanded, act=act)
+            if se:
+                layers.append(_squeeze_excitation(nn, expanded, _make_divisible(expanded // 4), nn.ReLU,
+                                                  nn.Hardsigmoid))
+            layers += conv_bn(expanded, cout, 1)
+            self.block = nn.Sequential(*layers)
+            self.use_res_connect = stride == 1 and cin == cout
+
+        def forward(self, x):
+            return x + self.block(x) if self.use_res_connect else self.block(x)
+
+    class MobileNetV3(nn.Module):
+        def __init__(self):
+            super().__init__()
+            layers = conv_bn(3, stem, 3, 2, act=nn.Hardswish)
+            layers += [InvertedResidual(*b) for b in blocks]
+            layers += conv_bn(blocks[-1][3], last, 1, act=nn.Hardswish)
+            self.features = nn.Sequential(*layers)
+            self.avgpool = nn.AdaptiveAvgPool2d(1)
+            self.classifier = nn.Sequential(nn.Linear(last, hidden), nn.Hardswish(), nn.Dropout(0.2),
+                                            nn.Linear(hidden, num_classes))
+
+        def forward(self, x):
+            return self.classifier(self.avgpool(self.features(x)).flatten(1))
+
+    return MobileNetV3()
+
+
+# torchvision's EfficientNet-B0: (expand ratio, kernel, stride, input, output, layers)
+EFFICIENTNET_B0 = ((1, 3, 1, 32, 16, 1), (6, 3, 2, 16, 24, 2), (6, 5, 2, 24, 40, 2), (6, 3, 2, 40, 80, 3),
+                   (6, 5, 1, 80, 112, 3), (6, 5, 2, 112, 192, 4), (6, 3, 1, 192, 320, 1))
+
+
+def _efficientnet_b0(num_classes: int, stages=EFFICIENTNET_B0, last: int = 1280):
+    """torchvision's EfficientNet-B0: a SiLU stem of 32, MBConv blocks (1x1 expansion, depthwise,
+    squeeze-excitation with a SiLU and a Sigmoid gate, squeezing to the block input / 4, 1x1
+    projection; stochastic depth is the identity at eval), a 1x1 conv to 1280, pooling, (dropout),
+    Linear."""
+    nn = _torch().nn
+
+    def conv_bn(cin, cout, k, stride=1, groups=1, act=True):
+        layers = [nn.Conv2d(cin, cout, k, stride, (k - 1) // 2, groups=groups, bias=False), nn.BatchNorm2d(cout)]
+        return layers + ([nn.SiLU()] if act else [])
+
+    class MBConv(nn.Module):
+        def __init__(self, expand, k, stride, cin, cout):
+            super().__init__()
+            expanded = _make_divisible(cin * expand)
+            layers = conv_bn(cin, expanded, 1) if expanded != cin else []
+            layers += conv_bn(expanded, expanded, k, stride, groups=expanded)
+            layers.append(_squeeze_excitation(nn, expanded, max(1, cin // 4), nn.SiLU, nn.Sigmoid))
+            layers += conv_bn(expanded, cout, 1, act=False)
+            self.block = nn.Sequential(*layers)
+            self.use_res_connect = stride == 1 and cin == cout
+
+        def forward(self, x):
+            return x + self.block(x) if self.use_res_connect else self.block(x)
+
+    class EfficientNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            layers = conv_bn(3, stages[0][3], 3, 2)
+            for expand, k, stride, cin, cout, n in stages:
+                layers += [MBConv(expand, k, stride if i == 0 else 1, cin if i == 0 else cout, cout) for i in range(n)]
+            layers += conv_bn(stages[-1][4], last, 1)
+            self.features = nn.Sequential(*layers)
+            self.avgpool = nn.AdaptiveAvgPool2d(1)
+            self.classifier = nn.Sequential(nn.Dropout(0.2), nn.Linear(last, num_classes))
+
+        def forward(self, x):
+            return self.classifier(self.avgpool(self.features(x)).flatten(1))
+
+    return EfficientNet()
+
+
+def _tiny_yolo(num_classes: int, widths: str = "full"):
+    """Tiny-YOLOv2 (tests/activation_models.py: LeakyReLU(0.1), 2x2 max pools, a 1x1 detection head
+    of 5 boxes x 25 for VOC); num_classes is not used."""
+    import activation_models
+
+    return activation_models.tiny_yolo(64, widths)
+
+
 ARCHITECTURES = {"resnet18": _resnet18, "resnet34": _resnet34, "mobilenet_v2": _mobilenet_v2,
                  "squeezenet1_1": _squeezenet1_1, "shufflenet_v2_x0_5": _shufflenet_v2,
-                 "regnet_x_400mf": _regnet_x_400mf}
+                 "regnet_x_400mf": _regnet_x_400mf, "mobilenet_v3_small": _mobilenet_v3_small,
+                 "efficientnet_b0": _efficientnet_b0, "tiny_yolo": _tiny_yolo,
+                 "tiny_yolo_small": functools.partial(_tiny_yolo, widths="small")}
+
 
 
 def set_batchnorm(net, images: np.ndarray) -> None:

@@ -147,3 +147,33 @@ def test_tiny_architecture_bit_exact(name, exporter):
     chip = golden_outputs(path, x, load_target("darwin3-wide"))
     assert len(np.unique(ort)) > 3, "outputs should vary"
     np.testing.assert_array_equal(chip, ort)
+
+
+def _tiny_mobilenet_v3(num_classes):
+    """MobileNetV3-Small's blocks at small widths: a HardSwish stem, a ReLU block with
+    squeeze-excitation (HardSigmoid gate) at stride 2, one without, a HardSwish residual block with
+    squeeze-excitation, the 1x1 conv, pooling, Linear, HardSwish, Linear."""
+    blocks = ((8, 3, 8, 8, True, False, 2), (8, 3, 24, 16, False, False, 2), (16, 5, 32, 16, True, True, 1))
+    return tm._mobilenet_v3_small(num_classes, blocks=blocks, stem=8, last=32, hidden=32)
+
+
+def _tiny_efficientnet(num_classes):
+    """EfficientNet-B0's MBConv blocks at small widths: SiLU, squeeze-excitation with a SiLU and a
+    Sigmoid gate, an expansion-1 block, a stride-2 block and a residual one."""
+    return tm._efficientnet_b0(num_classes, stages=((1, 3, 1, 8, 8, 1), (4, 3, 2, 8, 16, 2)), last=32)
+
+
+@pytest.mark.parametrize("name, make", [("mobilenet_v3", _tiny_mobilenet_v3), ("efficientnet", _tiny_efficientnet)])
+def test_tiny_squeeze_excitation_nets_bit_exact(name, make):
+    """HardSwish (x * HardSigmoid(x) at opset 13) and SiLU (x * Sigmoid(x)), and the
+    squeeze-excitation gate's product of two activations: the legacy export equals onnxruntime."""
+    path = tm.quantized_deep(f"tiny_{name}", SIZE, num_classes=10, exporter="legacy", make=make)
+    exported = onnx.load(str(path.parent / f"tiny_{name}_{SIZE}.onnx"), load_external_data=False)
+    ops = {n.op_type for n in exported.graph.node}
+    # opset 13 has no HardSwish: the legacy exporter writes x * HardSigmoid(x)
+    assert {"Mul", "GlobalAveragePool", "HardSigmoid" if name == "mobilenet_v3" else "Sigmoid"} <= ops
+    x = tm.digit_images(SIZE, 16, start=300)
+    ort = ort_run(path, x)
+    chip = golden_outputs(path, x, load_target("darwin3-wide"))
+    assert len(np.unique(ort)) > 3, "outputs should vary"
+    np.testing.assert_array_equal(chip, ort)
