@@ -26,7 +26,8 @@ def lower(model_path, target: Target, calib: np.ndarray | None = None, stop_afte
           observe: Callable[[str, Graph], None] | None = None, plan: Plan | None = None) -> Graph:
     """ONNX -> hardware-level IR (or the IR after `stop_after`)."""
     graph = load_onnx(model_path)
-    options = Options(calib=calib, model=str(model_path), sparsify=plan or Plan())
+    plan = plan or Plan()
+    options = Options(calib=calib, model=str(model_path), sparsify=plan, integration=plan.integration)
     return run_pipeline(graph, target, options, stop_after=stop_after, observe=observe)
 
 

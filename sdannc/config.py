@@ -8,6 +8,10 @@
       fc1: {neurons: 256}     # choice is the most that fit; smaller tiles take more cores, but each
                               # needs less dendrite memory (a little core instead of a big one)
 
+    integration: horner       # the paper's shift-and-add in every layer whose sums are scaled, for
+                              # comparison; without the key the compiler chooses per layer
+                              # (docs/exactness.md, "16-bit integration")
+
 `sdannc tune` writes such a file (its sparsify key).
 """
 
@@ -22,7 +26,8 @@ import yaml
 from .errors import SdanncError
 from .sparsify import Plan, parse_plan
 
-KEYS = ("sparsify", "tiling")
+KEYS = ("sparsify", "tiling", "integration")
+INTEGRATIONS = ("auto", "horner")  # auto: the compiler's choice per layer
 
 
 def load_config(path: str | os.PathLike | None) -> Plan:
@@ -49,7 +54,12 @@ def parse_config(raw, where: str) -> Plan:
         raise SdanncError(f"{where}: unknown key '{unknown[0]}'; known keys: {', '.join(KEYS)}")
     plan = parse_plan(raw.get("sparsify"), where)
     tiling = parse_tiling(raw.get("tiling"), where)
-    return dataclasses.replace(plan, tiling=tiling) if tiling else plan
+    if tiling:
+        plan = dataclasses.replace(plan, tiling=tiling)
+    integration = raw.get("integration", "auto")
+    if integration not in INTEGRATIONS:
+        raise SdanncError(f"{where}: integration: {integration!r}: expected one of {', '.join(INTEGRATIONS)}")
+    return dataclasses.replace(plan, integration=integration) if integration != "auto" else plan
 
 
 def parse_tiling(section, where: str) -> dict[str, int] | None:
@@ -72,5 +82,7 @@ def config_text(plan: Plan, header: str = "") -> str:
     section = {"sparsify": plan.to_config()}
     if plan.tiling:
         section["tiling"] = {name: {"neurons": n} for name, n in plan.tiling.items()}
+    if plan.integration:
+        section["integration"] = plan.integration
     body = yaml.safe_dump(section, sort_keys=False, default_flow_style=None)
     return "".join(f"# {line}\n" for line in header.splitlines()) + body
