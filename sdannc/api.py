@@ -141,22 +141,90 @@ def compile(model: ModelLike, target: TargetLike = "darwin3", *, config: ConfigL
 
 
 def simulate(image: CompiledModel | ChipImage | PathLike, x: BatchLike, *, target: TargetLike | None = None,
-             lanes: int = 1, progress: Progress | None = None) -> SimulationResult:
+             lanes: int = 1, engine: str = "cycle", progress: Progress | None = None) -> SimulationResult:
     """Run a batch on the cycle-level simulator, as `sdannc sim` does.
 
     image: what compile() or load() returns, a ChipImage, or an image folder; x: a .npy path or an
     array whose first axis is the batch; target: refuse an image built for another target (`-t`);
-    lanes: independent streams side by side (the results do not change).
-    Raises SdanncError, with the CLI's messages."""
+    lanes: independent streams side by side (the results do not change); engine: one of
+    sdannc.sim.engines.ENGINES. Raises SdanncError, with the CLI's messages."""
     from .fileio import as_batch
     from .sim import Simulator
+    from .sim.engines import check_engine
     from .sim.run import run_batch
 
+    check_engine(engine)
     expected = _target(target) if target is not None else None
     chip, where = _chip_image(image, expected)
     x, name = as_batch(x, "input")
     result, report = run_batch(Simulator(chip, where), x, name, lanes, progress)  # run checks x's shape and dtype
     return SimulationResult(result.outputs, report)
+
+
+@dataclass
+class Evaluation:
+    """What `sdannc eval` measured: `outputs` (one row per sample, in input order), `summary` (the
+    dict summary.json holds: accuracy, agreement with onnxruntime, spikes, SOPs and energy per sample,
+    per layer), `timing` (the host's: wall time, workers, samples per second; timing.json)."""
+
+    outputs: np.ndarray
+    summary: dict
+    timing: dict
+
+
+def evaluate(image: PathLike, x: BatchLike, out_dir: PathLike, *, labels: BatchLike | None = None,
+             reference: PathLike | None = None, engine: str = "cycle", workers: int | None = None,
+             scheduler: str | None = None, threads: int | None = None, shard_size: int | None = None,
+             force: bool = False, progress: Progress | None = None) -> Evaluation:
+    """Run a whole input set through an image folder, sharded over Dask, as `sdannc eval` does.
+
+    x: the inputs (a .npy path or an array, first axis the samples); labels: their classes (one
+    integer each) for the accuracy; reference: the quantized ONNX model, for the agreement with
+    onnxruntime (exact mode); engine: one of sdannc.sim.engines.ENGINES. workers: the embedded local
+    cluster's worker processes (default 1), or scheduler: a running Dask scheduler's address. The
+    results go to out_dir (outputs.npy, summary.json, index.html, timing.json, shards/); a folder that
+    holds an earlier run of the same image and inputs is resumed, and one of other inputs is refused
+    unless force (which starts over). shard_size: samples per shard (default 32); the results do not
+    depend on workers, threads or scheduler. progress(done, total) hears the shards done.
+    Raises SdanncError, with the CLI's messages."""
+    from .errors import SdanncError
+    from .evaluation import plan
+    from .evaluation.run import Job, check_labels, evaluate as run_evaluation
+    from .fileio import as_batch
+    from .image import read_image
+    from .inputs import check_batch
+    from .sim.engines import check_engine
+
+    check_engine(engine)
+    if workers is not None and scheduler is not None:
+        raise SdanncError("give --workers or --scheduler, not both: the scheduler's cluster has its own workers")
+    for name, value in (("workers", workers), ("threads", threads), ("shard size", shard_size)):
+        if value is not None and value < 1:
+            raise SdanncError(f"{name} {value}: give at least 1")
+    chip = read_image(image)
+    x_arg = x
+    x, x_name = as_batch(x, "input")
+    io = chip.io
+    check_batch(x, io.input_shape, f"input {x_name}", f"the image {image}'s input", io.input_encode)
+    y = None
+    if labels is not None:
+        y, y_name = as_batch(labels, "labels")
+        y = check_labels(y, y_name, len(x))
+    ref_bytes = ref_name = ref_info = None
+    if reference is not None:
+        from .reference import reference as load_reference
+
+        ref = load_reference(reference)  # refuses, in one line, a model onnxruntime cannot load
+        ref_bytes, ref_name = Path(reference).read_bytes(), str(reference)
+        ref_info = {"model": ref_name, "mode": ref.mode, "note": ref.note}
+        del ref
+    job = Job(chip, str(image), x, x_name, y, ref_bytes, ref_name, ref_info, engine, threads,
+              shard_size or plan.DEFAULT_SHARD_SIZE, simulate)
+    given = {"IMAGE_DIR": image, "--input": x_arg, "--labels": labels, "--reference": reference}
+    inputs = {k: v for k, v in given.items() if v is not None and not hasattr(v, "shape")}  # the files it reads
+    result = run_evaluation(job, Path(out_dir), workers=workers, scheduler=scheduler, force=force,
+                            inputs=inputs, progress=progress)
+    return Evaluation(result.outputs, result.summary, result.timing)
 
 
 def run(model: ModelLike, x: BatchLike, target: TargetLike = "darwin3", *, engine: str = "golden",

@@ -19,9 +19,10 @@ import click
 from . import api
 from .version import __version__
 from .errors import SdanncError
-from .fileio import IMAGE_FORMAT, REPORT_FORMAT, check_output_folder, check_writable, json_bytes, save_all, save_array
+from .fileio import EVAL_FORMAT, IMAGE_FORMAT, REPORT_FORMAT, check_output_folder, check_writable, json_bytes, save_all, save_array
 from .passes import STEP_NAMES  # the names --dump-ir offers, when the options are declared
 from .backend import BACKEND_STEP_NAMES
+from .sim.engines import DEFAULT_ENGINE, ENGINES
 
 
 class _Group(click.Group):
@@ -325,6 +326,54 @@ def report(image_dir: Path, input_path: Path, out_dir: Path, force: bool, lanes:
                    f"SNN {e['snn_acs'] / 1e3:.2f} nJ (ACs x {e['pj_per_ac']} pJ), this chip {e['chip_sops'] / 1e3:.2f} nJ "
                    f"(SOPs x {e['pj_per_sop']} pJ)")
         click.echo(f"report written to {out_dir / 'index.html'}")
+
+
+@main.command(name="eval")
+@click.argument("image_dir", type=click.Path(path_type=Path))
+@click.option("--input", "-i", "input_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The inputs (.npy); the first axis is the samples.")
+@click.option("--labels", "labels_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Their classes (.npy of integers, one per sample): the accuracy.")
+@click.option("--reference", "reference_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="The quantized ONNX model: top-1 agreement and equal outputs with onnxruntime (exact mode).")
+@click.option("--engine", type=click.Choice(ENGINES), default=DEFAULT_ENGINE, show_default=True,
+              help="The simulation engine.")
+@click.option("--workers", type=click.IntRange(min=1),
+              help="Worker processes of the local Dask cluster  [default: 1].")
+@click.option("--scheduler", metavar="ADDRESS", help="A running Dask scheduler (tcp://HOST:PORT) to run on instead.")
+@click.option("--shard-size", type=click.IntRange(min=1), default=32, show_default=True,
+              help="Samples per shard: the unit of work, of progress and of resuming.")
+@click.option("--threads", type=click.IntRange(min=1), help="Threads per simulation (results do not change).")
+@_output_folder(EVAL_FORMAT, "outputs.npy, summary.json, index.html and the shards (a rerun resumes)",
+                "image_dir", "input_path", "labels_path", "reference_path")
+@_quiet_option
+def eval_command(image_dir: Path, input_path: Path, labels_path: Path | None, reference_path: Path | None,
+                 engine: str, workers: int | None, scheduler: str | None, shard_size: int, threads: int | None,
+                 out_dir: Path, force: bool, quiet: bool) -> None:
+    """Run a whole input set through IMAGE_DIR on a Dask cluster: accuracy, agreement, spikes, SOPs, energy."""
+    with _progress("eval", "evaluating", "shards", quiet) as progress:
+        result = api.evaluate(image_dir, input_path, out_dir, labels=labels_path, reference=reference_path,
+                              engine=engine, workers=workers, scheduler=scheduler, threads=threads,
+                              shard_size=shard_size, force=force, progress=progress)
+    if not quiet:
+        s, t = result.summary, result.timing
+        line = f"{s['samples']} samples in {s['shards']} shards"
+        if s["accuracy"] is not None:
+            line += f": accuracy {100 * s['accuracy']['fraction']:.2f}%"
+        if s["reference"] is not None:
+            r = s["reference"]
+            line += (f", top-1 agreement with onnxruntime {100 * r['top1_agreement']:.2f}%, "
+                     f"{100 * r['element_equality']:.2f}% of output elements equal")
+        click.echo(line)
+        p = s["per_sample"]
+        click.echo(f"per sample: {p['spikes']:,.0f} spikes, {p['sops']:,.0f} synaptic ops, {p['energy_pj'] / 1e3:,.2f} nJ")
+        if t["samples_run"]:
+            click.echo(f"{t['samples_run']} samples run in {t['wall_s']:.1f} s on {t['workers']} workers "
+                       f"({t['samples_per_s']:.1f} samples/s)" + (f", {t['shards_resumed']} shards resumed"
+                                                                  if t["shards_resumed"] else ""))
+        else:
+            click.echo(f"all {t['shards_resumed']} shards were already done")
+        click.echo(f"results written to {out_dir}")
 
 
 def _plain(command: str, text: str) -> None:

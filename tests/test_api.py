@@ -212,13 +212,14 @@ CLI_MAY_IMPORT = {
     "sdannc": {"api"},
     "sdannc.errors": {"SdanncError"},
     "sdannc.version": {"__version__"},
-    "sdannc.fileio": {"IMAGE_FORMAT", "REPORT_FORMAT", "check_output_folder", "check_writable", "json_bytes",
+    "sdannc.fileio": {"EVAL_FORMAT", "IMAGE_FORMAT", "REPORT_FORMAT", "check_output_folder", "check_writable", "json_bytes",
                       "save_all", "save_array"},
     "sdannc.isa": {"write_program_bin"},  # `asm -o`'s writer
     "sdannc.passes": {"STEP_NAMES"},  # the choices of --dump-ir, constants
     "sdannc.backend": {"BACKEND_STEP_NAMES"},
     "sdannc.backend.report": {"summary_table"},  # compile's table
     "sdannc.sim.run": {"summary_lines"},
+    "sdannc.sim.engines": {"DEFAULT_ENGINE", "ENGINES"},  # the choices of --engine, constants
     "sdannc.verification.text": {"summary_lines"},
     "sdannc.tuning": {"pareto_table"},
 }
@@ -251,7 +252,7 @@ def test_the_cli_imports_nothing_from_sdannc_but_the_api_and_its_helpers():
 
 
 API_NAMES = ("compile", "load", "simulate", "run", "run_golden", "verify", "tune", "report", "quantize", "assemble",
-             "disassemble", "CompiledModel", "SimulationResult", "Tuning", "ActivityReport")
+             "disassemble", "evaluate", "CompiledModel", "SimulationResult", "Tuning", "ActivityReport", "Evaluation")
 
 
 def test_every_api_name_is_exported_and_no_module_takes_it():

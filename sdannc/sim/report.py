@@ -37,7 +37,8 @@ def build_report(sim: Simulator, result: SimResult) -> dict:
     }
     energy_total = sum(energy.values())
     spikes_total, sops_total = neuron_spikes + c.input_spikes, int(c.sops.sum())
-    spikes_in, sops_in = sample_totals(simulated_activity(sim, c))
+    activity = simulated_activity(sim, c)
+    spikes_in, sops_in = sample_totals(activity)
     sched = image.schedule
     return {
         "image": sim.where,
@@ -86,4 +87,8 @@ def build_report(sim: Simulator, result: SimResult) -> dict:
             "breakdown_pj": energy,
             "pj_per_sop": e["pj_per_sop"],
         },
+        # inside real samples' windows, per layer (the rows of `sdannc report`): integers, which add
+        # exactly over batches (sdannc eval merges its shards' reports with them)
+        "layers": {name: {"spikes_by_bit": [int(v) for v in a.spikes_by_bit], "sops": int(a.sops)}
+                   for name, a in activity.items()},
     }
