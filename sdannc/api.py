@@ -141,13 +141,16 @@ def compile(model: ModelLike, target: TargetLike = "darwin3", *, config: ConfigL
 
 
 def simulate(image: CompiledModel | ChipImage | PathLike, x: BatchLike, *, target: TargetLike | None = None,
-             lanes: int = 1, engine: str = "cycle", progress: Progress | None = None) -> SimulationResult:
+             lanes: int = 1, engine: str = "cycle", threads: int | None = None,
+             progress: Progress | None = None) -> SimulationResult:
     """Run a batch on the cycle-level simulator, as `sdannc sim` does.
 
     image: what compile() or load() returns, a ChipImage, or an image folder; x: a .npy path or an
     array whose first axis is the batch; target: refuse an image built for another target (`-t`);
-    lanes: independent streams side by side (the results do not change); engine: one of
-    sdannc.sim.engines.ENGINES. Raises SdanncError, with the CLI's messages."""
+    lanes: independent streams side by side; threads: how many of the machine's cores one run uses
+    (default all); neither changes the results. engine: one of sdannc.sim.engines.ENGINES.
+    Raises SdanncError, with the CLI's messages."""
+    from .errors import SdanncError
     from .fileio import as_batch
     from .sim import Simulator
     from .sim.engines import check_engine
@@ -157,7 +160,9 @@ def simulate(image: CompiledModel | ChipImage | PathLike, x: BatchLike, *, targe
     expected = _target(target) if target is not None else None
     chip, where = _chip_image(image, expected)
     x, name = as_batch(x, "input")
-    result, report = run_batch(Simulator(chip, where), x, name, lanes, progress)  # run checks x's shape and dtype
+    if threads is not None and threads < 1:
+        raise SdanncError(f"threads {threads}: give at least 1")
+    result, report = run_batch(Simulator(chip, where), x, name, lanes, progress, threads)  # run checks x's shape and dtype
     return SimulationResult(result.outputs, report)
 
 

@@ -287,9 +287,13 @@ def tune(model: Path, calib_path: Path, labels_path: Path, max_drop: float, outp
 @click.option("-t", "--target", "target_name", metavar="NAME|PATH",
               help="Refuse the image unless it was built for this target.")
 @_lanes_option
+@click.option("--engine", type=click.Choice(ENGINES), default=DEFAULT_ENGINE, show_default=True,
+              help="The simulation engine.")
+@click.option("--threads", type=click.IntRange(min=1),
+              help="Threads of the run  [default: the machine's cores] (results do not change).")
 @_quiet_option
 def sim(image_dir: Path, input_path: Path, output_path: Path, report_path: Path | None, target_name: str | None,
-        lanes: int, quiet: bool) -> None:
+        lanes: int, engine: str, threads: int | None, quiet: bool) -> None:
     """Run IMAGE_DIR on the cycle-level simulator."""
     from .sim.run import summary_lines
 
@@ -297,7 +301,8 @@ def sim(image_dir: Path, input_path: Path, output_path: Path, report_path: Path 
         if path is not None:
             check_writable(path)
     with _progress("sim", "simulating", "ticks", quiet) as progress:
-        result = api.simulate(image_dir, input_path, target=target_name, lanes=lanes, progress=progress)
+        result = api.simulate(image_dir, input_path, target=target_name, lanes=lanes, engine=engine, threads=threads,
+                              progress=progress)
     result.save(output_path, report_path)
     if not quiet:
         for line in summary_lines(result.report):
@@ -343,7 +348,8 @@ def report(image_dir: Path, input_path: Path, out_dir: Path, force: bool, lanes:
 @click.option("--scheduler", metavar="ADDRESS", help="A running Dask scheduler (tcp://HOST:PORT) to run on instead.")
 @click.option("--shard-size", type=click.IntRange(min=1), default=32, show_default=True,
               help="Samples per shard: the unit of work, of progress and of resuming.")
-@click.option("--threads", type=click.IntRange(min=1), help="Threads per simulation (results do not change).")
+@click.option("--threads", type=click.IntRange(min=1),
+              help="Threads of each worker's simulation  [default: 1: the workers share the cores] (results do not change).")
 @_output_folder(EVAL_FORMAT, "outputs.npy, summary.json, index.html and the shards (a rerun resumes)",
                 "image_dir", "input_path", "labels_path", "reference_path")
 @_quiet_option

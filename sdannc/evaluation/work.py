@@ -100,7 +100,7 @@ def run_shard(simulate, key: str, x: np.ndarray, labels: np.ndarray | None, engi
     loaded = _LOADED.get(key)
     if loaded is None:  # the plugin runs on every worker before its tasks: this would be a bug
         raise RuntimeError(f"sdannc eval: this worker has no image {key[:16]} (its plugin did not run)")
-    result = simulate(loaded.image, x, engine=engine, **({"threads": threads} if threads else {}))
+    result = simulate(loaded.image, x, engine=engine, threads=threads or 1)  # one thread: workers share the cores
     outputs = result.outputs
     return {
         "outputs": outputs,

@@ -7,6 +7,7 @@ at its own step; a tick's counts are read once every level has delivered it.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,14 +27,11 @@ class Costs:
     max_hops: np.ndarray  # [columns]
 
 
-class Delivery:
-    """One run's deliveries: the kernel's scratch buffers and the count rings."""
+class Scratch:
+    """The kernel's working buffers for deliveries of `columns` columns: one per thread (stepper.py),
+    zero between deliveries (partial, touched) or rewritten by each (the rest)."""
 
-    def __init__(self, net: Network, ring_ticks: int, lanes: int, window: int, sum_range: tuple[int, int]) -> None:
-        self.net = net
-        self.sum_range = sum_range
-        columns = window * lanes
-        n_cores = len(net.image.cores)
+    def __init__(self, net: Network, columns: int) -> None:
         self.partial = np.zeros(columns * net.partial_per_column, dtype=net.weight_dtype)
         self.touched = np.zeros(columns * net.span_per_column, dtype=np.bool_)
         self.column_packets = np.zeros(columns, dtype=np.int64)
@@ -41,28 +39,49 @@ class Delivery:
         most = max((s.size for s in net.level_sources), default=0)
         self.active_ptr = np.zeros(most + 1, dtype=np.int64)
         self.active_columns = np.zeros(most * columns + 1, dtype=np.int32)
+
+
+class Delivery:
+    """One run's deliveries: the count rings, shared by every thread (each delivery writes its own
+    ticks' slots), and the kernel's scratch buffers, one set per thread and number of columns."""
+
+    def __init__(self, net: Network, ring_ticks: int, lanes: int, sum_range: tuple[int, int]) -> None:
+        self.net = net
+        self.sum_range = sum_range
+        self.lanes = lanes
+        n_cores = len(net.image.cores)
+        self._scratch = threading.local()
         self.sops, self.packets_in, self.packets_out = (np.zeros((ring_ticks, lanes, n_cores), dtype=np.int64)
                                                         for _ in range(3))
         self.route_packets = np.zeros((ring_ticks, lanes, net.n_routes), dtype=np.int32)  # int32: stays in cache
         self.hops = np.zeros((ring_ticks, lanes), dtype=np.int64)
 
+    def scratch(self, columns: int) -> Scratch:
+        """This thread's scratch buffers for `columns` columns."""
+        mine = self._scratch.__dict__.setdefault("by_columns", {})
+        if columns not in mine:
+            mine[columns] = Scratch(self.net, columns)
+        return mine[columns]
+
     def deliver(self, level: int, ring: np.ndarray, slots: np.ndarray, inputs: np.ndarray,
                 tick_slots: np.ndarray, sums: np.ndarray) -> None:
         """Level `level`'s saturated dendrite sums into sums [columns, neurons] (int64; other levels'
         neurons untouched), column k * lanes + lane for the tick whose neurons' spikes are in ring slot
-        slots[k] and input spikes in inputs[k]; its counts go to ring slot tick_slots[k]."""
+        slots[k] and input spikes in inputs[k]; its counts go to ring slot tick_slots[k]. Deliveries
+        of other levels, or of other ticks, may run at the same time in other threads."""
         net = self.net
+        scratch = self.scratch(slots.size * self.lanes)
         first, n_neurons = net.level_cores[level]
         kernel.zero_cores(sums, first, n_neurons)
         sources = net.level_sources[level]
-        ptr = self.active_ptr[:sources.size + 1]
-        kernel.gather_active(ring, slots, inputs, net.n_neurons, sources, ptr, self.active_columns)
+        ptr = scratch.active_ptr[:sources.size + 1]
+        kernel.gather_active(ring, slots, inputs, net.n_neurons, sources, ptr, scratch.active_columns)
         lp = net.level_packets[level]
-        kernel.deliver_groups(ptr, self.active_columns, lp.groups, lp.group_run_ptr, lp.run_ptr, lp.run_route,
+        kernel.deliver_groups(ptr, scratch.active_columns, lp.groups, lp.group_run_ptr, lp.run_ptr, lp.run_route,
                               lp.run_from, lp.run_hops, lp.source, lp.row, lp.carried, net.g_core, net.g_taps,
                               net.g_span, net.g_wbase, net.g_obase, net.g_base, net.weights, net.offsets,
-                              self.partial, self.touched, self.column_packets, self.run_packets, sums, tick_slots,
-                              self.sops, self.packets_in, self.packets_out, self.route_packets, self.hops)
+                              scratch.partial, scratch.touched, scratch.column_packets, scratch.run_packets, sums,
+                              tick_slots, self.sops, self.packets_in, self.packets_out, self.route_packets, self.hops)
         kernel.saturate_cores(sums, first, n_neurons, *self.sum_range)
 
     def take_costs(self, tick_slots: np.ndarray) -> Costs:

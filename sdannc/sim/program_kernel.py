@@ -329,7 +329,7 @@ def _save_restore(restore, w, a, num, c, lane, un, uj, regs, flag, fired, state,
             _save_or_put_back(state[f, lane], uj, saved_state[f], act, c, restore)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)  # nogil: slices of the cores run in threads at once (stepper.py)
 def run_tick(table, clear, state_block, wgtsum, state, config, lo, core_bounds, n_registers, low, high,
              step_limit, chunk):
     """One tick over wgtsum's [lanes, n] neurons.

@@ -9,9 +9,9 @@ from .simulator import Simulator
 
 
 def run_batch(sim: Simulator, x, name: str, lanes: int = 1,
-              progress: Callable[[int, int], None] | None = None):
+              progress: Callable[[int, int], None] | None = None, threads: int | None = None):
     """The checked batch's run and its report (the dict `sdannc sim --report` writes)."""
-    result = sim.run(x, lanes=lanes, name=name, progress=progress)
+    result = sim.run(x, lanes=lanes, name=name, progress=progress, threads=threads)
     return result, build_report(sim, result)
 
 

@@ -10,6 +10,7 @@ through one chip, pipelined as the image's schedule says). Each lane is one chip
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Callable
 
@@ -33,6 +34,14 @@ _MAX_WINDOW = 64
 # The spike ring keeps (levels + 1) windows of every neuron's spikes, a byte each: a deep network
 # gets shorter windows rather than more memory.
 _RING_BYTES = 1 << 29
+
+
+def machine_threads() -> int:
+    """The cores this process may run on: a run's threads unless told otherwise."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def lanes_for(samples: int, wanted: int) -> int:
@@ -124,10 +133,10 @@ class Simulator:
 
     def run(self, x: np.ndarray, lanes: int = 1, name: str = "input",
             progress: Callable[[int, int], None] | None = None, window: int | None = None,
-            record_codes: bool = False) -> SimResult:
-        """Simulate the batch; `window` (ticks per step) changes the speed only, never the results.
-        `record_codes` also keeps every neuron's code per sample (its 8 spikes in its layer's
-        window, sim/windows.py), for `codes_at`."""
+            record_codes: bool = False, threads: int | None = None) -> SimResult:
+        """Simulate the batch; `window` (ticks per step) and `threads` (default: the machine's cores)
+        change the speed only, never the results. `record_codes` also keeps every neuron's code per
+        sample (its 8 spikes in its layer's window, sim/windows.py), for `codes_at`."""
         self.check_input(x, name)
         io, sched = self.image.io, self.image.schedule
         if sched.sample_interval < sched.bits:
@@ -140,7 +149,7 @@ class Simulator:
         ticks = sched.ticks_for(per_lane)
         layout = Layout(self.image, self.target, self.network, self.n_neurons, self.core_base, self.output_global)
         stepper = Stepper(layout, self._runners(lanes), codes_in, ticks, self.window_for(lanes, ticks, window),
-                          record_codes)
+                          record_codes, machine_threads() if threads is None else threads)
         codes_out = stepper.run(progress)
         codes = codes_out.reshape(samples, io.n_outputs)
         outputs = decode_output(codes, io.output_decode).reshape((samples,) + io.output_shape)

@@ -10,10 +10,17 @@ every core is still simulated in full, and the results do not depend on W.
 Spikes (and the programs' cycles) are kept for the last (levels + 1) windows in rings indexed by
 tick, so that memory does not grow with the stream; input spikes are made from the codes as needed. A window's
 counts (packets, SOPs, flits, cycles) and output bits are taken once every level has passed it.
+
+With `threads` > 1 a step's work is shared out: the deliveries as (level, part of the window) pieces,
+and the programs as slices of every runner's cores, each slice running the step's ticks in order.
+The pieces write disjoint parts of the sums, rings and counts (a level's own neurons and its own
+ticks' slots), and the compiled kernels release the interpreter's lock, so the threads run at once;
+every integer is the same whatever the number of threads.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -45,7 +52,7 @@ class Counters:
 
 class Stepper:
     def __init__(self, layout: Layout, blocks: list[RunnerBlock], codes_in: np.ndarray, ticks: int,
-                 window: int, record_codes: bool = False) -> None:
+                 window: int, record_codes: bool = False, threads: int = 1) -> None:
         self.layout, self.net, self.blocks = layout, layout.network, blocks
         self.lanes, per_lane, _ = codes_in.shape
         self.ticks, self.window = ticks, window
@@ -74,9 +81,25 @@ class Stepper:
         self._level_end = [self._level_runs(b.levels) for b in blocks]
         self._views: dict[tuple[int, int, int], object] = {}
         self._sums = np.empty((window * self.lanes, layout.n_neurons), dtype=np.int64)
-        self.delivery = Delivery(self.net, self.ring_ticks, self.lanes, window,
+        self.delivery = Delivery(self.net, self.ring_ticks, self.lanes,
                                  arith.signed_range(layout.target.arith["dendrite_sum_bits"]))
         self._no_inputs = np.zeros((0, 0, 0), dtype=bool)
+        self.threads = max(1, threads)
+        # the window's ticks in `parts` contiguous runs, delivered apart; the runners' members in
+        # `threads` slices of about equal neurons, run apart
+        parts = min(self.threads, window)
+        cuts = [window * p // parts for p in range(parts + 1)]
+        self._parts = [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
+        self._slices = [self._member_slices(block, self.threads) for block in blocks]
+        self._pool = None
+
+    @staticmethod
+    def _member_slices(block: RunnerBlock, n: int) -> list[tuple[int, int]]:
+        """n contiguous runs of the block's members (whole cores), of about equal neuron counts."""
+        bounds = block.bounds  # members' first neurons, and the end
+        cuts = np.searchsorted(bounds[:-1], [bounds[-1] * t / n for t in range(n)], side="left").tolist()
+        cuts = sorted(set(cuts + [len(bounds) - 1]))
+        return [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
 
     def _input_spikes(self, start: int, n: int) -> np.ndarray:
         """Input spikes [n, lanes, inputs] of ticks start..start+n-1: bit b of sample s at tick s * interval + b."""
@@ -97,27 +120,53 @@ class Stepper:
     def run(self, progress: Callable[[int, int], None] | None) -> np.ndarray:
         if progress is not None:  # shown at once: the first run also compiles the kernels (docs/simulator.md)
             progress(0, self.ticks)
-        for step in range(self.windows + self.top):
-            self._step(step)
-            done = step - self.top
-            if 0 <= done < self.windows:
-                self._close_window(done)
-                if progress is not None:
-                    progress(min((done + 1) * self.window, self.ticks), self.ticks)
+        if self.threads > 1:
+            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="sdannc-sim")
+        try:
+            for step in range(self.windows + self.top):
+                self._step(step)
+                done = step - self.top
+                if 0 <= done < self.windows:
+                    self._close_window(done)
+                    if progress is not None:
+                        progress(min((done + 1) * self.window, self.ticks), self.ticks)
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown()
+                self._pool = None
         self.counters.sample_spikes = np.ascontiguousarray(self._spikes_by_bit.T)
         return self.codes_out
+
+    def _all(self, pieces: list) -> list:
+        """Call every piece (a function of no arguments): in this thread, or shared out over the pool."""
+        if self._pool is None or len(pieces) < 2:
+            return [piece() for piece in pieces]
+        return list(self._pool.map(lambda piece: piece(), pieces))
 
     # ---- one step: deliver a window to every level, then run the programs ------------------------
     def _step(self, step: int) -> None:
         w, lanes = self.window, self.lanes
         sums = self._sums  # each level's neurons are cleared and filled by its delivery
+        deliveries = []
         for level in range(self.top + 1):
             if 0 <= step - level < self.windows:
-                start = (step - level) * w
-                slots = (start - 1 + np.arange(w)) % self.ring_ticks  # neurons' spikes arrive a tick later
-                inputs = self._input_spikes(start, w) if self.net.level_input_sources[level].size else self._no_inputs
-                ticks = (start + np.arange(w)) % self.ring_ticks
-                self.delivery.deliver(level, self.ring, slots, inputs, ticks, sums)
+                for a, b in self._parts:
+                    deliveries.append(lambda level=level, a=a, b=b: self._deliver(level, (step - level) * w, a, b))
+        self._all(deliveries)
+        executed = self._all([lambda t=t: self._run_slice(t, step, sums) for t in range(self.threads)])
+        self.counters.instructions += sum(executed)
+
+    def _deliver(self, level: int, start: int, a: int, b: int) -> None:
+        """Ticks start + a .. start + b - 1 of the level's window: its sums and counts."""
+        ticks = start + np.arange(a, b)
+        slots = (ticks - 1) % self.ring_ticks  # neurons' spikes arrive a tick later
+        inputs = self._input_spikes(start + a, b - a) if self.net.level_input_sources[level].size else self._no_inputs
+        self.delivery.deliver(level, self.ring, slots, inputs, ticks % self.ring_ticks,
+                              self._sums[a * self.lanes:b * self.lanes])
+
+    def _run_slice(self, t: int, step: int, sums: np.ndarray) -> int:
+        """Slice t of every runner's members through the step's ticks, in order; instructions executed."""
+        w, lanes, executed = self.window, self.lanes, 0
         for j in range(w):
             lowest = max(0, step - (self.ticks - 1 - j) // w)  # higher levels are past the last tick
             highest = min(step, self.top)  # lower levels are before the first
@@ -125,27 +174,32 @@ class Stepper:
                 continue
             rows = sums[j * lanes:(j + 1) * lanes]
             for b, block in enumerate(self.blocks):
+                if t >= len(self._slices[b]):
+                    continue
+                lo_member, hi_member = self._slices[b][t]
                 first, last = np.searchsorted(block.levels, [lowest, highest + 1])
+                first, last = max(int(first), lo_member), min(int(last), hi_member)
                 if first < last:
-                    self._run_block(b, int(first), int(last), rows, step, j)
+                    executed += self._run_block(b, first, last, rows, step, j)
+        return executed
 
-    def _run_block(self, b: int, first: int, last: int, rows: np.ndarray, step: int, j: int) -> None:
-        """Members first..last of block b, each at its level's tick of this step."""
+    def _run_block(self, b: int, first: int, last: int, rows: np.ndarray, step: int, j: int) -> int:
+        """Members first..last of block b, each at its level's tick of this step; instructions executed."""
         block = self.blocks[b]
         lo, hi = int(block.bounds[first]), int(block.bounds[last])
         view = self._views.get((b, first, last))
         if view is None:
             view = self._views[(b, first, last)] = block.runner.view(lo, hi)
         fired, cycles, executed = view.run_tick(rows[:, block.lo + lo:block.lo + hi])
-        self.counters.instructions += executed
         ticks = (step - block.levels[first:last]) * self.window + j
         self.soma[ticks % self.ring_ticks, :, block.members[first:last]] = cycles.T
         member = first
         while member < last:  # each level's spikes go to its own tick
-            end = int(self._level_end[b][member])
+            end = min(int(self._level_end[b][member]), last)  # a slice may end inside a level
             a, z = int(block.bounds[member]), int(block.bounds[end])
             self.ring[ticks[member - first] % self.ring_ticks, :, block.lo + a:block.lo + z] = fired[:, a - lo:z - lo]
             member = end
+        return executed
 
     # ---- a window every level has passed: counts and outputs ------------------------------------
     def _close_window(self, window: int) -> None:
