@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # the annotations only: importing these at run time would mak
 
     from .image import ChipImage
     from .ir.graph import Graph
+    from .sim import Simulator
     from .target import Target
     from .tuning import TuneResult
     from .verification import Verification
@@ -140,13 +141,14 @@ def compile(model: ModelLike, target: TargetLike = "darwin3", *, config: ConfigL
     return CompiledModel(compiled.image, compiled.report, compiled.graph)
 
 
-def simulate(image: CompiledModel | ChipImage | PathLike, x: BatchLike, *, target: TargetLike | None = None,
+def simulate(image: CompiledModel | ChipImage | Simulator | PathLike, x: BatchLike, *, target: TargetLike | None = None,
              lanes: int = 1, engine: str = "cycle", threads: int | None = None,
              progress: Progress | None = None) -> SimulationResult:
     """Run a batch on the cycle-level simulator, as `sdannc sim` does.
 
-    image: what compile() or load() returns, a ChipImage, or an image folder; x: a .npy path or an
-    array whose first axis is the batch; target: refuse an image built for another target (`-t`);
+    image: what compile() or load() returns, a ChipImage, an image folder, or a sdannc.sim.Simulator
+    (which builds the image's connectivity once, for many calls); x: a .npy path or an array whose
+    first axis is the batch; target: refuse an image built for another target (`-t`);
     lanes: independent streams side by side; threads: how many of the machine's cores one run uses
     (default all); neither changes the results. engine: one of sdannc.sim.engines.ENGINES.
     Raises SdanncError, with the CLI's messages."""
@@ -158,11 +160,18 @@ def simulate(image: CompiledModel | ChipImage | PathLike, x: BatchLike, *, targe
 
     check_engine(engine)
     expected = _target(target) if target is not None else None
-    chip, where = _chip_image(image, expected)
+    if isinstance(image, Simulator):  # built once for many calls (sdannc eval's workers)
+        sim = image
+        if expected is not None:
+            from .image import check_built_for
+
+            check_built_for(sim.image.target, expected, sim.where)
+    else:
+        sim = Simulator(*_chip_image(image, expected))
     x, name = as_batch(x, "input")
     if threads is not None and threads < 1:
         raise SdanncError(f"threads {threads}: give at least 1")
-    result, report = run_batch(Simulator(chip, where), x, name, lanes, progress, threads)  # run checks x's shape and dtype
+    result, report = run_batch(sim, x, name, lanes, progress, threads)  # run checks x's shape and dtype
     return SimulationResult(result.outputs, report)
 
 

@@ -126,7 +126,7 @@ def _run_shards(client, job: Job, out: Path, plan: P.Plan, run: str, todo: list[
 
     from .work import Loader, run_shard
 
-    client.register_plugin(Loader(run, job.image, job.reference, job.reference_name))
+    client.register_plugin(Loader(run, job.image, job.image_name, job.reference, job.reference_name))
     workers = max(1, len(client.scheduler_info(n_workers=-1)["workers"]))
     pending = list(reversed(todo))
     index_of = {}

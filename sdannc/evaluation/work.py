@@ -26,8 +26,11 @@ def quiet() -> None:
 
 
 class Loaded:
-    def __init__(self, image, reference_model: bytes | None, reference_name: str | None) -> None:
-        self.image, self.reference_model, self.reference_name = image, reference_model, reference_name
+    def __init__(self, image, name: str, reference_model: bytes | None, reference_name: str | None) -> None:
+        from ..sim import Simulator
+
+        self.simulator = Simulator(image, name)  # the image's connectivity, built once per worker
+        self.reference_model, self.reference_name = reference_model, reference_name
         self._reference = None
 
     def reference(self):
@@ -46,14 +49,15 @@ class Loaded:
 class Loader(WorkerPlugin):
     """Carries the image and the reference model to every worker, and keeps them there for the tasks."""
 
-    def __init__(self, key: str, image, reference_model: bytes | None, reference_name: str | None) -> None:
-        self.key, self.image = key, image
+    def __init__(self, key: str, image, image_name: str, reference_model: bytes | None,
+                 reference_name: str | None) -> None:
+        self.key, self.image, self.image_name = key, image, image_name
         self.reference_model, self.reference_name = reference_model, reference_name
         self.name = f"sdannc-eval-{key[:16]}"
 
     def setup(self, worker) -> None:
         quiet()
-        _LOADED[self.key] = Loaded(self.image, self.reference_model, self.reference_name)
+        _LOADED[self.key] = Loaded(self.image, self.image_name, self.reference_model, self.reference_name)
 
     def teardown(self, worker) -> None:
         _LOADED.pop(self.key, None)
@@ -100,7 +104,7 @@ def run_shard(simulate, key: str, x: np.ndarray, labels: np.ndarray | None, engi
     loaded = _LOADED.get(key)
     if loaded is None:  # the plugin runs on every worker before its tasks: this would be a bug
         raise RuntimeError(f"sdannc eval: this worker has no image {key[:16]} (its plugin did not run)")
-    result = simulate(loaded.image, x, engine=engine, threads=threads or 1)  # one thread: workers share the cores
+    result = simulate(loaded.simulator, x, engine=engine, threads=threads or 1)  # one thread: workers share the cores
     outputs = result.outputs
     return {
         "outputs": outputs,
