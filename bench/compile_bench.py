@@ -95,7 +95,7 @@ def main() -> None:
         sim = Simulator(image, name)
         load_s = time.perf_counter() - start
         start = time.perf_counter()
-        result = sim.run(batch)
+        result = sim.run(batch, threads=THREADS or None)  # as many threads as onnxruntime
         sim_s = (time.perf_counter() - start) / sim_samples
         ort_s = ort_seconds_per_sample(path, batch)
         row["sim"] = {"samples": sim_samples, "ticks": result.ticks, "threads": THREADS or "default",

@@ -10,6 +10,8 @@ and where that fails on the route-length limit, for bench/targets/darwin3-longro
 speed anyway; then the simulator's time per sample against onnxruntime's on the same quantized model,
 both given the same stream of samples (--stream, default 128) and the same threads (--threads,
 default 1: on a shared machine BLAS thread pools thrash, and one thread each is the fair comparison).
+Threads and eval (bench/eval_bench.py, its own process): VGG-11 32 x 32 on the cycle engine with 1
+and 2 threads against onnxruntime with as many, and `sdannc eval` with 1 and 2 local workers.
 Results go to stdout and bench/out/results.json.
 """
 
@@ -30,6 +32,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--stream", type=int, default=128, help="samples streamed through the simulator")
     parser.add_argument("--threads", type=int, default=1, help="threads for BLAS and onnxruntime (0: defaults)")
     parser.add_argument("--models", nargs="+", default=["vgg11", "resnet18"], help="compiler cases")
+    parser.add_argument("--eval", type=int, default=64, help="samples of the sdannc eval case (VGG-11)")
     return parser.parse_args()
 
 
@@ -62,11 +65,11 @@ def machine() -> dict:
 
 
 def time_run(sim: Simulator, x: np.ndarray, lanes: int) -> tuple[float, int]:
-    sim.run(x[:1], lanes=1)  # warm-up
+    sim.run(x[:1], lanes=1, threads=ARGS.threads or None)  # warm-up
     best, sops = float("inf"), 0
     for _ in range(REPEATS):
         start = time.perf_counter()
-        result = sim.run(x, lanes=lanes)
+        result = sim.run(x, lanes=lanes, threads=ARGS.threads or None)
         best = min(best, time.perf_counter() - start)
         sops = int(result.counters.sops.sum())
     return best, sops
@@ -107,8 +110,33 @@ def main() -> None:
     out = Path(__file__).resolve().parent / "out"
     out.mkdir(exist_ok=True)
     compiled = [compile_case(name, out) for name in ARGS.models]
-    (out / "results.json").write_text(json.dumps({"machine": machine(), "simulator": rows, "compiler": compiled},
-                                                 indent=1) + "\n")
+    threads_and_eval = eval_case(out)
+    (out / "results.json").write_text(json.dumps({"machine": machine(), "simulator": rows, "compiler": compiled,
+                                                  "threads_and_eval": threads_and_eval}, indent=1) + "\n")
+
+
+def eval_case(out: Path) -> dict:
+    """bench/eval_bench.py in its own process: the cycle engine on 1 and 2 threads against onnxruntime
+    on as many, and `sdannc eval` with 1 and 2 local workers, on VGG-11 32 x 32."""
+    here = Path(__file__).resolve().parent
+    result_file = out / "eval_vgg11.json"
+    subprocess.run([sys.executable, str(here / "eval_bench.py"), str(result_file), "--stream", str(ARGS.stream),
+                    "--eval", str(ARGS.eval)], check=True, stdout=subprocess.DEVNULL)
+    row = json.loads(result_file.read_text())
+    for threads, c in row["cycle"].items():
+        ort = row["ort"][threads]["default"]
+        print(f"cycle engine VGG-11, {threads} thread(s): {c['seconds_per_sample'] * 1e3:.1f} ms/sample, onnxruntime "
+              f"{ort['batch_s'] * 1e3:.2f} ms batch ({c['ratio_to_ort_batch']:.0f}x), {ort['one_per_call_s'] * 1e3:.2f} ms "
+              f"one per call ({c['ratio_to_ort_one_per_call']:.0f}x)", flush=True)
+    print(f"cycle engine, 2 threads / 1: {row['cycle_two_threads_speedup']:.2f}x", flush=True)
+    for e in row["eval"]:
+        steady = f", {e['samples_per_s_steady']:.1f} steady" if e["samples_per_s_steady"] else ""
+        print(f"eval VGG-11, {e['workers']} worker(s): {e['samples']} samples in {e['wall_s']:.1f} s "
+              f"({e['samples_per_s_wall']:.1f} samples/s with start-up{steady})", flush=True)
+    print(f"eval, 2 workers / 1: {row['eval_two_workers_speedup_wall']:.2f}x with start-up"
+          + (f", {row['eval_two_workers_speedup_steady']:.2f}x steady" if "eval_two_workers_speedup_steady" in row
+             else ""), flush=True)
+    return row
 
 
 def compile_case(name: str, out: Path) -> dict:
