@@ -36,9 +36,30 @@ def _silenced() -> Iterator[None]:
 
 
 @contextmanager
+def _terminate_closes() -> Iterator[None]:
+    """SIGTERM (a job scheduler's, `kill`) leaves as Ctrl-C does: through the `finally` that stops the
+    local cluster's worker processes, rather than leaving them to find out alone."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def leave(signum, frame):
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, leave)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
 def cluster(workers: int | None, scheduler: str | None) -> Iterator[object]:
     """A connected distributed.Client, closed (with the cluster it started) on leaving."""
-    with _silenced():
+    with _silenced(), _terminate_closes():
         from distributed import Client, LocalCluster
 
         if scheduler is not None:
