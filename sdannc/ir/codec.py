@@ -111,3 +111,26 @@ def tick_values(coding: str = STEM_CODING) -> np.ndarray:
     if coding == RATE_CODING:
         return np.ones(window, dtype=np.int64)
     return np.int64(1) << (window - 1 - ticks)
+
+
+def spike_counts(codes: np.ndarray, coding: str = STEM_CODING) -> np.ndarray:
+    """How many spikes each code sends in its window: its set bits (stem), 1 unless 0 (ttfs), the
+    code itself (rate)."""
+    codes = np.asarray(codes, dtype=np.int64)
+    if coding == TTFS_CODING:
+        return (codes > 0).astype(np.int64)
+    if coding == RATE_CODING:
+        return codes
+    return np.unpackbits(codes.astype(np.uint8)[..., None], axis=-1).sum(axis=-1, dtype=np.int64)
+
+
+def spikes_by_tick(codes: np.ndarray, coding: str = STEM_CODING) -> np.ndarray:
+    """[window] how many of the codes send a spike at each tick of their window."""
+    histogram = np.bincount(np.asarray(codes, dtype=np.int64).reshape(-1), minlength=256)[:256]
+    window = WINDOW_TICKS[coding]
+    if coding == TTFS_CODING:  # code a at tick 256 - a; code 0 sends nothing
+        return np.concatenate([[0], histogram[:0:-1]]).astype(np.int64)
+    if coding == RATE_CODING:  # tick t: every code above t
+        return np.cumsum(histogram[::-1])[::-1][1:window + 1].astype(np.int64)
+    bits = (np.arange(256)[None, :] >> (window - 1 - np.arange(window))[:, None]) & 1  # [tick, code]
+    return (bits @ histogram).astype(np.int64)

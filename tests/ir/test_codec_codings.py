@@ -5,7 +5,7 @@ sends one spike per nonzero code, rate `code` spikes, stem its bits."""
 import numpy as np
 import pytest
 
-from sdannc.ir.codec import spikes_at, tick_values
+from sdannc.ir.codec import spike_counts, spikes_at, spikes_by_tick, tick_values
 from sdannc.ir.codes import CODINGS, WINDOW_TICKS
 
 CODES = np.arange(256)
@@ -32,3 +32,11 @@ def test_spike_counts_and_times_per_coding():
     assert all(rate[:a, a].all() and not rate[a:, a].any() for a in CODES)  # ... in the first a ticks
     assert np.array_equal(stem.sum(axis=0), [bin(a).count("1") for a in CODES])
     assert list(stem[:, 0b10010001]) == [True, False, False, True, False, False, False, True]  # MSB first
+
+
+@pytest.mark.parametrize("coding", CODINGS)
+def test_spike_counts_and_spikes_by_tick_are_the_trains(coding):
+    codes = np.random.default_rng(1).integers(0, 256, (5, 7))
+    train = np.stack([spikes_at(codes, t, coding) for t in range(WINDOW_TICKS[coding])])  # [window, 5, 7]
+    assert np.array_equal(spike_counts(codes, coding), train.sum(axis=0))
+    assert np.array_equal(spikes_by_tick(codes, coding), train.sum(axis=(1, 2)))
