@@ -30,7 +30,9 @@ PRODUCT = "product"  # the product neuron (neurons/multiply.py)
 # The same layers in the other spike codings (passes/coding.py, docs/codings.md): one neuron model each.
 TTFS_LINEAR, TTFS_MAX, TTFS_ADD, TTFS_LUT = "ttfs_linear", "ttfs_max", "ttfs_add", "ttfs_lut"
 RATE_LINEAR, RATE_MAX, RATE_ADD, RATE_LUT = "rate_linear", "rate_max", "rate_add", "rate_lut"
-CODED_OPS = (TTFS_LINEAR, TTFS_MAX, TTFS_ADD, TTFS_LUT, RATE_LINEAR, RATE_MAX, RATE_ADD, RATE_LUT)
+TTFS_PRODUCT, RATE_PRODUCT = "ttfs_mul", "rate_mul"
+CODED_OPS = (TTFS_LINEAR, TTFS_MAX, TTFS_ADD, TTFS_LUT, TTFS_PRODUCT, RATE_LINEAR, RATE_MAX, RATE_ADD, RATE_LUT,
+             RATE_PRODUCT)
 
 DATA_MOVES = (RESHAPE, TRANSPOSE, CONCAT, GATHER)
 NEURON_OPS = (STEM, ADDER, MAX, LUT, PRODUCT, IF, TTFS) + CODED_OPS  # each layer of these takes one window (depths.py)
@@ -91,7 +93,7 @@ SPEC: dict[str, OpSpec] = {
                  carries=(Carries(("connections",), ("threshold",), "lower-linear"),)),
 }
 # The coding pass turns a requantized STEM into a ttfs or rate linear neuron with the same
-# requantization (the bias whole: no starting value), and max, adder and lut into their counterparts.
+# requantization (the bias whole: no starting value), and max, adder, lut and product into their counterparts.
 _CODED_LINEAR = OpSpec("coding", inputs=(1, None), weighted=True, carries=(
     Carries(_OUTPUT + ("mul_shift", "out_shifts", "round", "error_bound"), ("bias", "multiplier"), "coding"),))
 _CODED_ADD = OpSpec("coding", inputs=(1, 2), weighted=True, carries=(Carries(
@@ -99,8 +101,11 @@ _CODED_ADD = OpSpec("coding", inputs=(1, 2), weighted=True, carries=(Carries(
     "coding"),))
 _CODED_MAX = OpSpec("coding", carries=(Carries(("connections",), since="coding"),))
 _CODED_LUT = OpSpec("coding", weighted=True, carries=(Carries(("connections",), ("table",), "coding"),))
+_CODED_PRODUCT = OpSpec("coding", inputs=(2, 2), weighted=True,
+                        carries=(Carries(("connections", "input_zero_points"), ("thresholds",), "coding"),))
 SPEC.update({TTFS_LINEAR: _CODED_LINEAR, RATE_LINEAR: _CODED_LINEAR, TTFS_ADD: _CODED_ADD, RATE_ADD: _CODED_ADD,
-             TTFS_MAX: _CODED_MAX, RATE_MAX: _CODED_MAX, TTFS_LUT: _CODED_LUT, RATE_LUT: _CODED_LUT})
+             TTFS_MAX: _CODED_MAX, RATE_MAX: _CODED_MAX, TTFS_LUT: _CODED_LUT, RATE_LUT: _CODED_LUT,
+             TTFS_PRODUCT: _CODED_PRODUCT, RATE_PRODUCT: _CODED_PRODUCT})
 
 
 def step_index(step: str) -> int:

@@ -17,7 +17,7 @@ from ..ir import connections
 from ..ir.codes import RATE_CODING, TTFS_CODING, WINDOW_TICKS
 from ..ir.graph import Node
 from ..sparsify import emitted_codes
-from . import adder, max as max_neuron
+from . import adder, max as max_neuron, multiply
 from .common import NeuronModel, fused_table, output_registers, per_neuron, set_fused_table
 
 THRESHOLD = {TTFS_CODING: WINDOW_TICKS[TTFS_CODING], RATE_CODING: 1}
@@ -128,3 +128,17 @@ class CodedLookup(CodedNeuron):
         super().init_core(core, node, flat, shape)
         core.set_config(self.registers())
         core.set_lut(node.params["table"])
+
+
+class CodedProduct(CodedNeuron):
+    """Two codes rebuilt exactly, then the product neuron's search of its thresholds (product_search.inc)."""
+
+    def compute(self, node: Node, inputs: list[np.ndarray], out_shape, arith: dict) -> np.ndarray:
+        # the product neuron rebuilds both codes from their bits, exactly: the same codes, the same search
+        return multiply.MODEL.compute(node, inputs, out_shape, arith)
+
+    def init_core(self, core, node: Node, flat: np.ndarray, shape) -> None:
+        super().init_core(core, node, flat, shape)
+        za, zb = node.attrs["input_zero_points"]
+        core.set_config(self.registers(zero_a=za, zero_b=zb))
+        core.set_lut(node.params["thresholds"])

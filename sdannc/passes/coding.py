@@ -3,12 +3,12 @@ counterpart in the chosen coding, with the same integer arithmetic.
 
 stem is the graph as it is. For ttfs and rate, a requantized STEM layer becomes a linear neuron of
 the coding (its bias whole: the starting value that bias calibration split off is folded back,
-bias + 2^8 init, since the coded neurons start each sample from 0); max, adder and lut layers
-become their counterparts, whose programs rebuild the codes exactly. Exact by construction where the
-sums fit: a layer whose worst-case sum (255 sum |w| + |bias|) or one tick's dendrite sum (sum |w|)
+bias + 2^8 init, since the coded neurons start each sample from 0); max, adder, lut and product
+layers become their counterparts, whose programs rebuild the codes exactly. Exact by construction
+where the sums fit: a layer whose worst-case sum (255 sum |w| + |bias|) or one tick's dendrite sum (sum |w|)
 does not fit the target's registers is refused, in one line naming the layer and the coding (on
 darwin3's 16-bit registers most layers; darwin3-wide holds them), as is a layer with no counterpart
-(the product neuron of a Mul of two activations).
+(the IF and TTFS models, which no pass lowers to).
 """
 
 from __future__ import annotations
@@ -25,10 +25,11 @@ from .base import Options, Pass
 from .scaled_integration import worst_case
 
 COUNTERPART = {
-    TTFS_CODING: {ops.STEM: ops.TTFS_LINEAR, ops.MAX: ops.TTFS_MAX, ops.ADDER: ops.TTFS_ADD, ops.LUT: ops.TTFS_LUT},
-    RATE_CODING: {ops.STEM: ops.RATE_LINEAR, ops.MAX: ops.RATE_MAX, ops.ADDER: ops.RATE_ADD, ops.LUT: ops.RATE_LUT},
+    TTFS_CODING: {ops.STEM: ops.TTFS_LINEAR, ops.MAX: ops.TTFS_MAX, ops.ADDER: ops.TTFS_ADD, ops.LUT: ops.TTFS_LUT,
+                  ops.PRODUCT: ops.TTFS_PRODUCT},
+    RATE_CODING: {ops.STEM: ops.RATE_LINEAR, ops.MAX: ops.RATE_MAX, ops.ADDER: ops.RATE_ADD, ops.LUT: ops.RATE_LUT,
+                  ops.PRODUCT: ops.RATE_PRODUCT},
 }
-_NO_COUNTERPART = {ops.PRODUCT: "the product neuron (a Mul of two activations)"}
 
 
 def _linear(node: Node, graph: Graph, target: Target, coding: str, model: str) -> Node:
@@ -63,9 +64,6 @@ def run(graph: Graph, target: Target, options: Options) -> Graph:
     graph = graph.copy()
     nodes = []
     for node in graph.nodes:
-        if node.op in _NO_COUNTERPART:
-            raise SdanncError(f"model {options.model}: layer {node.name}: {_NO_COUNTERPART[node.op]} has no "
-                              f"{coding} counterpart: compile it with --coding stem")
         if node.op == ops.STEM:
             node = _linear(node, graph, target, coding, options.model)
         elif node.op in COUNTERPART[coding]:

@@ -15,7 +15,7 @@ IF, TTFS = NEURONS["if"], NEURONS["ttfs"]
 
 
 def test_the_stages_read_the_ops_from_the_registry():
-    coded = tuple(f"{coding}_{op}" for coding in ("ttfs", "rate") for op in ("linear", "max", "add", "lut"))
+    coded = tuple(f"{coding}_{op}" for coding in ("ttfs", "rate") for op in ("linear", "max", "add", "lut", "mul"))
     assert NEURON_OPS == ("stem", "adder", "max", "lut", "product", "if", "ttfs") + coded
     # the programs that include the RoT / DRLO block
     assert SPARSIFIABLE_OPS == ("stem", "adder", "ttfs_linear", "ttfs_add", "rate_linear", "rate_add")
@@ -32,8 +32,8 @@ def test_report_labels():
     assert [NEURONS[op].report_label(Node("n", op, [], "y")) for op in ("adder", "max", "lut", "product", "if", "ttfs")] == \
         ["add", "max", "lut", "mul", "IF", "TTFS"]
     assert [op for op in NEURON_OPS if NEURONS[op].counts_macs] == ["stem", "ttfs_linear", "rate_linear"]
-    assert [NEURONS[f"{c}_{op}"].report_label(Node("n", "x", [], "y")) for c in ("ttfs", "rate") for op in ("max", "add", "lut")] \
-        == ["ttfs max", "ttfs add", "ttfs lut", "rate max", "rate add", "rate lut"]
+    assert [NEURONS[f"{c}_{op}"].report_label(Node("n", "x", [], "y")) for c in ("ttfs", "rate") for op in ("max", "add", "lut", "mul")] \
+        == ["ttfs max", "ttfs add", "ttfs lut", "ttfs mul", "rate max", "rate add", "rate lut", "rate mul"]
     assert NEURONS["rate_linear"].report_label(stem) == "rate dense+elementwise"
 
 

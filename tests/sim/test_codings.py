@@ -108,11 +108,16 @@ def test_16_bit_registers_refuse_the_exact_sums_naming_the_layer(coding):
     assert "darwin3-wide" in message
 
 
-def test_a_layer_without_counterpart_is_refused(tmp_path):
+def test_a_product_of_two_activations_is_exact_in_each_coding(tmp_path):
+    """A Mul of the input and its transpose (a product neuron): both codes rebuilt from their spikes."""
     path = tmp_path / "product.onnx"
     onnx.save(am.product_qdq("uint8"), path)
-    with pytest.raises(SdanncError, match=r"layer the_product: the product neuron .* has no ttfs counterpart"):
-        sdannc.compile(path, WIDE, coding="ttfs")
+    x = np.random.default_rng(5).permutation(256).astype(np.uint8).reshape(1, 256)  # every code once (batch 1)
+    expected = models.ort_run(path, x)
+    for coding in ("ttfs", "rate"):
+        compiled = sdannc.compile(path, WIDE, coding=coding)
+        assert f"{coding} mul" in [r["op"] for r in compiled.report["layers"]]
+        assert np.array_equal(sdannc.simulate(compiled, x).outputs, expected)
 
 
 def test_the_command_line_compiles_and_simulates_a_coding(tmp_path):
