@@ -144,3 +144,19 @@ def test_bad_codings_are_usage_errors(tmp_path):
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
     with pytest.raises(SdanncError, match="coding: 'morse'"):
         sdannc.compile(path, WIDE, coding="morse")
+
+
+@pytest.mark.parametrize("net, shape", [(("small", "silu"), (1, 8, 8)), (("mobile", "mobilenetv3"), (3, 16, 16))],
+                         ids=["fused-silu", "squeeze-excitation"])
+def test_activations_and_gates_are_exact_in_each_coding(net, shape):
+    """Activations fused into convolutions (their table after the requantization, output_code.inc)
+    and a squeeze-and-excitation gate (HardSwish tables, a product neuron)."""
+    kind, name = net
+    path = am.quantized_net(kind, name, "qdq", "uint8", False, shape, **({"se": True} if kind == "mobile" else {}))
+    x = am.inputs(shape, 2, 7)
+    expected = models.ort_run(path, x)
+    for coding in ("ttfs", "rate"):
+        compiled = sdannc.compile(path, WIDE, coding=coding)
+        ops = [r["op"] for r in compiled.report["layers"]]
+        assert any(op.endswith("+ lut") for op in ops) and all(op.startswith(coding) for op in ops)
+        assert np.array_equal(sdannc.simulate(compiled, x).outputs, expected)
