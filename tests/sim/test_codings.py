@@ -160,3 +160,23 @@ def test_activations_and_gates_are_exact_in_each_coding(net, shape):
         ops = [r["op"] for r in compiled.report["layers"]]
         assert any(op.endswith("+ lut") for op in ops) and all(op.startswith(coding) for op in ops)
         assert np.array_equal(sdannc.simulate(compiled, x).outputs, expected)
+
+
+@pytest.mark.parametrize("schedule, error", [({"coding": "morse"}, "schedule coding 'morse' is none of stem, ttfs, rate"),
+                                             ({"bits": 8}, "coding ttfs takes 256 ticks a value, bits says 8")])
+def test_the_loader_refuses_a_damaged_coding(tmp_path, schedule, error):
+    import hashlib
+
+    from sdannc.image.store import manifest_bytes
+
+    path = models.quantized("mlp_gemm")
+    sdannc.compile(path, WIDE, coding="ttfs").save(tmp_path / "img")
+    assert sdannc.load(tmp_path / "img").image.schedule.coding == "ttfs"
+    network = json.loads((tmp_path / "img" / "network.json").read_text())
+    network["schedule"].update(schedule)
+    (tmp_path / "img" / "network.json").write_text(json.dumps(network))
+    manifest = json.loads((tmp_path / "img" / "manifest.json").read_text())  # the damage keeps checksums valid
+    manifest["files"]["network.json"] = hashlib.sha256((tmp_path / "img" / "network.json").read_bytes()).hexdigest()
+    (tmp_path / "img" / "manifest.json").write_bytes(manifest_bytes(manifest))
+    with pytest.raises(SdanncError, match=error):
+        sdannc.load(tmp_path / "img")
