@@ -120,8 +120,9 @@ def summary_table(report: dict) -> str:
     lines.append(
         f"cores {report['cores_used']} of {report['cores_available']}, neurons {report['neurons']}, "
         f"dendrite memory {report['dendrite_words']} words, axon memory {report['axon_words']} words")
+    coding = f" (coding {report['coding']}: docs/codings.md)" if "coding" in report else ""
     lines.append(f"ticks per sample {report['ticks_per_sample']}, a new sample every {report['ticks_between_samples']} "
-                 f"ticks when pipelined; routes {report['hops_total']} hops in all, {report['hops_worst']} at most")
+                 f"ticks when pipelined{coding}; routes {report['hops_total']} hops in all, {report['hops_worst']} at most")
     lines.extend(f"note: {n}" for n in report["notes"])
     warning = error_warning(report)
     if warning:
