@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .golden.interpreter import run_codes
-from .ir.codec import encode_input
-from .ir.codes import CODE_BITS
+from .ir.codec import encode_input, spike_counts, spikes_by_tick
+from .ir.codes import CODE_BITS, STEM_CODING
 from .ir.graph import Graph
 from .neurons import NEURON_OPS
 
@@ -31,27 +31,31 @@ class LayerActivity:
         return int(self.spikes_by_bit.sum())
 
 
-def bit_planes(codes: np.ndarray) -> np.ndarray:
-    """[bits] how many codes have each bit set, MSB first."""
+def bit_planes(codes: np.ndarray, coding: str = STEM_CODING) -> np.ndarray:
+    """[bits] how many codes have each bit set, MSB first (in the codings ttfs and rate: [window],
+    how many codes spike at each tick of it, ir/codec.spikes_by_tick)."""
+    if coding != STEM_CODING:
+        return spikes_by_tick(codes, coding)
     codes = codes.reshape(-1)
     return np.asarray([int(((codes >> (CODE_BITS - 1 - b)) & 1).sum()) for b in range(CODE_BITS)], dtype=np.int64)
 
 
-def _weighted_spikes(codes: np.ndarray, per_element: np.ndarray) -> int:
+def _weighted_spikes(codes: np.ndarray, per_element: np.ndarray, coding: str = STEM_CODING) -> int:
     """Sum over samples and elements of (spikes of the element's code) * (synapses each reaches)."""
     flat = codes.reshape(codes.shape[0], -1)
-    ones = np.unpackbits(flat.astype(np.uint8)[..., None], axis=-1).sum(axis=(0, 2), dtype=np.int64)
-    return int(ones @ per_element)
+    return int(spike_counts(flat, coding).sum(axis=0) @ per_element)
 
 
 def golden_activity(graph: Graph, codes: dict[str, np.ndarray], synapses: dict) -> dict[str, LayerActivity]:
-    """From every tensor's codes (golden run_codes(..., keep=True)) and the synapse counts."""
-    out = {INPUT_LAYER: LayerActivity(bit_planes(codes[graph.input]), 0)}
+    """From every tensor's codes (golden run_codes(..., keep=True)) and the synapse counts; spikes as
+    the graph's coding sends them."""
+    coding = graph.coding
+    out = {INPUT_LAYER: LayerActivity(bit_planes(codes[graph.input], coding), 0)}
     for node in graph.nodes:
         if node.op not in NEURON_OPS:
             continue
-        sops = sum(_weighted_spikes(codes[source], counts) for source, counts in synapses.get(node.name, []))
-        spikes = bit_planes(codes[node.output])
+        sops = sum(_weighted_spikes(codes[source], counts, coding) for source, counts in synapses.get(node.name, []))
+        spikes = bit_planes(codes[node.output], coding)
         if node.name in out:  # a layer lowered to several nodes (a separable pool): one row
             spikes, sops = spikes + out[node.name].spikes_by_bit, sops + out[node.name].sops
         out[node.name] = LayerActivity(spikes, int(sops))

@@ -121,19 +121,20 @@ def load(image_dir: PathLike) -> CompiledModel:
 def compile(model: ModelLike, target: TargetLike = "darwin3", *, config: ConfigLike = None,
             calib: BatchLike | None = None, observe: Callable[[str, Graph], None] | None = None,
             status: Callable[[str], None] | None = None,
-            milestone: Callable[[str], None] | None = None) -> CompiledModel:
+            milestone: Callable[[str], None] | None = None, coding: str | None = None) -> CompiledModel:
     """Compile a quantized ONNX model into a chip image, as `sdannc compile` does.
 
     model: a path or an onnx.ModelProto; target: a built-in name (darwin3, darwin3-wide), a YAML
     path, or a Target; config: a compile config file or a dict of its content ({"sparsify": ...});
-    calib: calibration inputs, a .npy path or an array (the first axis is the batch).
+    calib: calibration inputs, a .npy path or an array (the first axis is the batch); coding: the
+    spike coding, "stem", "ttfs" or "rate" (docs/codings.md; None: the config's `coding:`, else stem).
     observe(step, graph) sees the IR after each step (`--dump-ir`); status(text) hears what the
     compiler is doing and milestone(text) each stage done (the CLI's progress lines).
     Raises SdanncError, with the CLI's messages.
     """
     from .compiler import compile_in_memory, compile_inputs
 
-    target, plan, calib = compile_inputs(target, config, calib)
+    target, plan, calib = compile_inputs(target, config, calib, coding)
     with _model_file(model) as path:
         compiled = compile_in_memory(path, target, calib, observe, plan, status, milestone)
     if path != model:  # a ModelProto: its temporary file is gone, the report names it by its graph
@@ -242,7 +243,7 @@ def evaluate(image: PathLike, x: BatchLike, out_dir: PathLike, *, labels: BatchL
 
 
 def run(model: ModelLike, x: BatchLike, target: TargetLike = "darwin3", *, engine: str = "golden",
-        config: ConfigLike = None, calib: BatchLike | None = None) -> np.ndarray:
+        config: ConfigLike = None, calib: BatchLike | None = None, coding: str | None = None) -> np.ndarray:
     """The model's outputs on x, as `sdannc run` gives them, without writing an image: engine
     "golden" is the integer reference model (what the chip computes, bit for bit, no image built),
     "sim" compiles and runs the image on the simulator. Arguments as for compile() and simulate();
@@ -255,7 +256,7 @@ def run(model: ModelLike, x: BatchLike, target: TargetLike = "darwin3", *, engin
     if engine not in ("golden", "sim"):
         raise SdanncError(f"engine {engine!r}: use golden or sim")
     x, name = as_batch(x, "input")
-    target, plan, calib = compile_inputs(target, config, calib)
+    target, plan, calib = compile_inputs(target, config, calib, coding)
     with _model_file(model) as path:
         if engine == "golden":
             return golden_outputs(path, x, target, plan, calib, name)
@@ -271,7 +272,7 @@ def run_golden(model: ModelLike, x: BatchLike, target: TargetLike = "darwin3", *
 
 def verify(model: ModelLike, x: BatchLike, target: TargetLike = "darwin3", *, config: ConfigLike = None,
            calib: BatchLike | None = None, max_steps: int = 0, max_frac: float = 0.0,
-           progress: Progress | None = None) -> Verification:
+           progress: Progress | None = None, coding: str | None = None) -> Verification:
     """Compare every layer of the model on the chip with onnxruntime, as `sdannc verify` does.
 
     The model is compiled as compile() compiles it (target, config, calib alike) and x runs on the
@@ -284,7 +285,7 @@ def verify(model: ModelLike, x: BatchLike, target: TargetLike = "darwin3", *, co
 
     bound = Bound(max_steps, max_frac)
     with _model_file(model) as path:
-        result = verify_model(path, x, target, config, calib, bound, progress)
+        result = verify_model(path, x, target, config, calib, bound, progress, coding)
     if path != model:
         result.model = path.name
     return result

@@ -23,6 +23,7 @@ from .fileio import EVAL_FORMAT, IMAGE_FORMAT, REPORT_FORMAT, check_output_folde
 from .passes import STEP_NAMES  # the names --dump-ir offers, when the options are declared
 from .backend import BACKEND_STEP_NAMES
 from .sim.engines import DEFAULT_ENGINE, ENGINES
+from .ir.codes import CODINGS
 
 
 class _Group(click.Group):
@@ -142,7 +143,10 @@ def _target_option(command):
 
 
 def _compile_options(command):
-    """--config and --calib mean the same to every command that compiles (compiler.compile_inputs)."""
+    """--config, --calib and --coding mean the same to every command that compiles (compiler.compile_inputs)."""
+    command = click.option("--coding", type=click.Choice(CODINGS), default=None,
+                           help="Spike coding: stem (the default: 8 bits MSB first), ttfs (one spike, time to first "
+                                "spike) or rate (a spikes); overrides the config's coding: (docs/codings.md).")(command)
     command = click.option("--calib", "calib_path", type=click.Path(dir_okay=False, path_type=Path),
                            help="Calibration inputs (.npy): scaled integration from measured sums instead of "
                                 "worst cases.")(command)
@@ -160,7 +164,7 @@ def _compile_options(command):
                    "step (repeatable).")
 @_quiet_option
 def compile_command(model: Path, target_name: str, out_dir: Path, force: bool, calib_path: Path | None,
-                    config_path: Path | None, dump_ir, quiet: bool) -> None:
+                    config_path: Path | None, coding: str | None, dump_ir, quiet: bool) -> None:
     """Compile a quantized ONNX MODEL into a chip image."""
     from .backend.report import summary_table
 
@@ -170,7 +174,7 @@ def compile_command(model: Path, target_name: str, out_dir: Path, force: bool, c
 
     with _status("compile", quiet) as status:
         compiled = api.compile(model, target_name, config=config_path, calib=calib_path, observe=observe,
-                               status=status.update, milestone=status.milestone)
+                               status=status.update, milestone=status.milestone, coding=coding)
         status.update(f"writing {out_dir}")
         compiled.save(out_dir, force)
     if not quiet:
@@ -188,10 +192,10 @@ def compile_command(model: Path, target_name: str, out_dir: Path, force: bool, c
 @_target_option
 @_compile_options
 def run(model: Path, input_path: Path, output_path: Path, engine: str, target_name: str,
-        config_path: Path | None, calib_path: Path | None) -> None:
+        config_path: Path | None, calib_path: Path | None, coding: str | None) -> None:
     """Run a quantized ONNX MODEL as the chip computes it, without writing an image."""
     save_array(output_path, api.run(model, input_path, target_name, engine=engine, config=config_path,
-                                    calib=calib_path))
+                                    calib=calib_path, coding=coding))
     click.echo(f"outputs written to {output_path}")
 
 
@@ -210,13 +214,14 @@ def run(model: Path, input_path: Path, output_path: Path, engine: str, target_na
 @_quiet_option
 @click.pass_context
 def verify(ctx: click.Context, model: Path, input_path: Path, target_name: str, config_path: Path | None,
-           calib_path: Path | None, json_path: Path | None, max_steps: int, max_frac: float, quiet: bool) -> None:
+           calib_path: Path | None, coding: str | None, json_path: Path | None, max_steps: int, max_frac: float,
+           quiet: bool) -> None:
     """Compare every layer of MODEL on the chip with onnxruntime: exit 1 at the first layer beyond the bound."""
     from .verification.text import summary_lines
 
     with _progress("verify", "simulating", "ticks", quiet) as progress:
         result = api.verify(model, input_path, target_name, config=config_path, calib=calib_path,
-                            max_steps=max_steps, max_frac=max_frac, progress=progress)
+                            max_steps=max_steps, max_frac=max_frac, progress=progress, coding=coding)
     if json_path is not None:
         save_all({json_path: json_bytes(result.as_json())})
     if not quiet:

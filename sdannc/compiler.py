@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -11,7 +12,7 @@ import numpy as np
 from .backend import build_image
 from .backend.capacity import LayerNeed, check_capacity
 from .backend.report import compile_report
-from .config import load_config, parse_config
+from .config import check_coding, load_config, parse_config
 from .fileio import as_batch, json_bytes
 from .frontend import load_onnx
 from .golden import run as golden_run
@@ -27,7 +28,8 @@ def lower(model_path, target: Target, calib: np.ndarray | None = None, stop_afte
     """ONNX -> hardware-level IR (or the IR after `stop_after`)."""
     graph = load_onnx(model_path)
     plan = plan or Plan()
-    options = Options(calib=calib, model=str(model_path), sparsify=plan, integration=plan.integration)
+    options = Options(calib=calib, model=str(model_path), sparsify=plan, integration=plan.integration,
+                      coding=plan.coding)
     return run_pipeline(graph, target, options, stop_after=stop_after, observe=observe)
 
 
@@ -85,12 +87,15 @@ def compile_in_memory(model_path, target: Target, calib: np.ndarray | None = Non
     return Compiled(graph, image, layers, report)
 
 
-def compile_inputs(target, config=None, calib=None) -> tuple[Target, Plan, np.ndarray | None]:
-    """What `--target`, `--config` and `--calib` mean to every command that compiles, and to the Python
-    API: target a name, a YAML path or a Target; config a YAML path, a dict of its content or None;
-    calib a .npy path, an array or None."""
+def compile_inputs(target, config=None, calib=None, coding: str | None = None) -> tuple[Target, Plan, np.ndarray | None]:
+    """What `--target`, `--config`, `--calib` and `--coding` mean to every command that compiles, and
+    to the Python API: target a name, a YAML path or a Target; config a YAML path, a dict of its
+    content or None; calib a .npy path, an array or None; coding stem, ttfs, rate or None (the
+    config's `coding:`, else stem)."""
     target = target if isinstance(target, Target) else load_target(str(target))
     plan = parse_config(config, "config <dict>") if isinstance(config, dict) else load_config(config)
+    if coding is not None:
+        plan = dataclasses.replace(plan, coding=check_coding(coding, "coding"))
     calib = as_batch(calib, "calibration input")[0] if calib is not None else None
     return target, plan, calib
 
@@ -98,11 +103,11 @@ def compile_inputs(target, config=None, calib=None) -> tuple[Target, Plan, np.nd
 def compile_model(model_path, target_name: str, out_dir, calib_path=None,
                   observe: Callable[[str, object], None] | None = None, config_path=None,
                   status: Callable[[str], None] | None = None, milestone: Callable[[str], None] | None = None,
-                  force: bool = False) -> dict:
+                  force: bool = False, coding: str | None = None) -> dict:
     """Compile and write OUT_DIR (image + report.json) all at once: a failure leaves no OUT_DIR.
 
     `force` lets the image replace a folder that holds something else (fileio.check_output_folder)."""
-    target, plan, calib = compile_inputs(target_name, config_path, calib_path)
+    target, plan, calib = compile_inputs(target_name, config_path, calib_path, coding)
     _, image, report = compile_to_image(model_path, target, calib, observe, plan, status, milestone)
     if status:
         status(f"writing {out_dir}")

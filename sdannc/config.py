@@ -12,6 +12,9 @@
                               # comparison; without the key the compiler chooses per layer
                               # (docs/exactness.md, "16-bit integration")
 
+    coding: ttfs              # the spike coding: stem (the default), ttfs or rate (docs/codings.md);
+                              # --coding on the command line overrides it
+
 `sdannc tune` writes such a file (its sparsify key).
 """
 
@@ -24,9 +27,10 @@ from pathlib import Path
 import yaml
 
 from .errors import SdanncError
+from .ir.codes import CODINGS
 from .sparsify import Plan, parse_plan
 
-KEYS = ("sparsify", "tiling", "integration")
+KEYS = ("sparsify", "tiling", "integration", "coding")
 INTEGRATIONS = ("auto", "horner")  # auto: the compiler's choice per layer
 
 
@@ -59,7 +63,17 @@ def parse_config(raw, where: str) -> Plan:
     integration = raw.get("integration", "auto")
     if integration not in INTEGRATIONS:
         raise SdanncError(f"{where}: integration: {integration!r}: expected one of {', '.join(INTEGRATIONS)}")
-    return dataclasses.replace(plan, integration=integration) if integration != "auto" else plan
+    plan = dataclasses.replace(plan, integration=integration) if integration != "auto" else plan
+    if "coding" in raw:
+        plan = dataclasses.replace(plan, coding=check_coding(raw["coding"], f"{where}: coding"))
+    return plan
+
+
+def check_coding(coding, where: str) -> str:
+    """A spike coding's name (ir/codes.CODINGS), or a one-line error naming where it came from."""
+    if not isinstance(coding, str) or coding not in CODINGS:
+        raise SdanncError(f"{where}: {coding!r}: expected one of {', '.join(CODINGS)}")
+    return coding
 
 
 def parse_tiling(section, where: str) -> dict[str, int] | None:
@@ -84,5 +98,7 @@ def config_text(plan: Plan, header: str = "") -> str:
         section["tiling"] = {name: {"neurons": n} for name, n in plan.tiling.items()}
     if plan.integration:
         section["integration"] = plan.integration
+    if plan.coding != "stem":
+        section["coding"] = plan.coding
     body = yaml.safe_dump(section, sort_keys=False, default_flow_style=None)
     return "".join(f"# {line}\n" for line in header.splitlines()) + body

@@ -216,6 +216,7 @@ CLI_MAY_IMPORT = {
                       "save_all", "save_array"},
     "sdannc.isa": {"write_program_bin"},  # `asm -o`'s writer
     "sdannc.passes": {"STEP_NAMES"},  # the choices of --dump-ir, constants
+    "sdannc.ir.codes": {"CODINGS"},  # the choices of --coding, a constant
     "sdannc.backend": {"BACKEND_STEP_NAMES"},
     "sdannc.backend.report": {"summary_table"},  # compile's table
     "sdannc.sim.run": {"summary_lines"},

@@ -6,25 +6,8 @@
 ; thresholds), found by a binary search of 8 rounds (LUT, CMP, SEL). sdannc/neurons/multiply.py.
 .state  acc_a 0, threshold 1, phase 2, residue 3, acc_b 4
 .config last_phase 0, zero_a 1, zero_b 2
-.param  rounds [1, 2, 3, 4, 5, 6, 7, 8]   ; the binary search's 8 rounds (256 = 2^8 counts)
 .include two_codes.inc
-        LDC  R6, zero_a
-        SUB  R0, R6             ; a - za
-        LDC  R6, zero_b
-        SUB  R4, R6             ; b - zb
-        MULT R0, R4, 0          ; P, exact
-        MOVI R8, 0              ; the count so far
-        MOVI R9, 1
-        SFTI R9, L, 7, TRUNC    ; the step: 128, 64, ..., 1
-.for round in rounds
-        MOV  R10, R8
-        ADD  R10, R9            ; a candidate count
-        LUT  R11, R10           ; its threshold
-        CMP  R0, R11, GE
-        SEL  R8, R10            ; P at or above it: the count is at least the candidate
-        SFTI R9, R, 1, TRUNC
-.end
-        MOV  R3, R8             ; residue = output code
+.include product_search.inc
         MOVI R0, 0              ; a and b start from 0 for the next sample
         MOVI R4, 0
 emit:

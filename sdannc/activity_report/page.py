@@ -13,6 +13,7 @@ import html
 
 from ..version import __version__
 from ..fileio import MANIFEST, REPORT_FORMAT, checksums, json_bytes, write_folder
+from ..ir.codes import CODE_BITS
 from ..sparsify import Setting
 from . import plots
 
@@ -102,8 +103,9 @@ def _sections(d: dict, figures: dict[str, bytes]) -> list[str]:
               _num(d, f"layers.{i}.spikes_per_sample"), _num(d, f"layers.{i}.sops_per_sample"),
               _num(d, f"layers.{i}.macs_per_sample")] for i, r in layers]),
          _figure("spikes-sops", figures["spikes_sops.png"], "spikes and SOPs per layer")),
-        ("bits", "Spikes by bit position (MSB first)", _table(
-            ["layer"] + [f"bit {bits - 1 - b}" for b in range(bits)],
+        ("bits", "Spikes by bit position (MSB first)" if bits == CODE_BITS else "Spikes by tick of the window "
+         "(ttfs: tick 256 - code; rate: the first code ticks; docs/codings.md)", _table(
+            ["layer"] + [f"bit {bits - 1 - b}" if bits == CODE_BITS else f"tick {b}" for b in range(bits)],
             [[_text(r["layer"])] + [_num(d, f"layers.{i}.spikes_by_bit_per_sample.{b}") for b in range(bits)]
              for i, r in layers]),
          _figure("bits", figures["bit_positions.png"], "share of spikes per bit position")),

@@ -6,6 +6,8 @@ import io
 
 import numpy as np
 
+from ..ir.codes import CODE_BITS
+
 BLUE, ORANGE, GREY = "#3b6ea8", "#e08a2c", "#9a9a9a"
 
 
@@ -52,7 +54,10 @@ def bit_positions(rows) -> bytes:
     bits = counts.shape[1]
     fig, ax = plt.subplots(figsize=(7, _height(rows)))
     image = ax.imshow(share, aspect="auto", cmap="viridis", vmin=0)
-    ax.set_xticks(range(bits), [f"bit {bits - 1 - b}" for b in range(bits)], rotation=45)
+    if bits == CODE_BITS:
+        ax.set_xticks(range(bits), [f"bit {bits - 1 - b}" for b in range(bits)], rotation=45)
+    else:  # the codings' windows of 256 / 255 ticks (docs/codings.md)
+        ax.set_xticks(range(0, bits, 32), [f"tick {t}" for t in range(0, bits, 32)], rotation=45)
     ax.set_yticks(range(len(rows)), [r["layer"] for r in rows])
     ax.set_title("share of a layer's spikes at each bit position")
     fig.colorbar(image, ax=ax, fraction=0.04)

@@ -6,7 +6,6 @@ import numpy as np
 
 from ..image import ChipImage
 from ..image.memory import axon_memory_words, dendrite_memory_words
-from ..ir.codes import CODE_BITS
 from ..ir.graph import Graph
 from ..neurons import NEURONS
 from ..target import Target
@@ -34,11 +33,12 @@ def _hops(image: ChipImage) -> tuple[int, int]:
 WARN_ERROR_STEPS = 0.25
 
 
-def _arithmetic(node, program, target: Target, neurons: int) -> dict:
+def _arithmetic(node, program, target: Target, neurons: int, window: int) -> dict:
     """How the layer computes: its integration scheme, whether its sums are exact, its error bound
-    in output steps, and what its program costs per tick (integrating ticks, and the last one)."""
+    in output steps, and what its program costs per tick (integrating ticks, and the last one; a
+    sample takes `window` ticks, the coding's)."""
     integrating, last = program_cost(program, target)
-    per_sample = (CODE_BITS - 1) * integrating.instructions + last.instructions
+    per_sample = (window - 1) * integrating.instructions + last.instructions
     return {
         "integration": node.attrs.get("integration"),
         "sums_exact": node.attrs.get("integration") != WEIGHTED and not node.attrs.get("acc_shift"),
@@ -80,7 +80,7 @@ def compile_report(graph: Graph, image: ChipImage, layers: dict, target: Target,
             "acc_bits": node.attrs.get("acc_bits"),
             "acc_shift": node.attrs.get("acc_shift"),
             **_arithmetic(node, cores[0].program if cores else np.zeros(0, dtype=np.uint16), target,
-                          int(sum(c.n_neurons for c in cores))),
+                          int(sum(c.n_neurons for c in cores)), image.schedule.bits),
         })
     total_hops, worst_hops = _hops(image)
     s = image.schedule
@@ -98,6 +98,7 @@ def compile_report(graph: Graph, image: ChipImage, layers: dict, target: Target,
         "hops_total": total_hops,
         "hops_worst": worst_hops,
         "notes": list(graph.notes),
+        **({"coding": s.coding} if s.coding != "stem" else {}),  # absent: stem (its reports stay as they were)
     }
 
 
@@ -119,8 +120,9 @@ def summary_table(report: dict) -> str:
     lines.append(
         f"cores {report['cores_used']} of {report['cores_available']}, neurons {report['neurons']}, "
         f"dendrite memory {report['dendrite_words']} words, axon memory {report['axon_words']} words")
+    coding = f" (coding {report['coding']}: docs/codings.md)" if "coding" in report else ""
     lines.append(f"ticks per sample {report['ticks_per_sample']}, a new sample every {report['ticks_between_samples']} "
-                 f"ticks when pipelined; routes {report['hops_total']} hops in all, {report['hops_worst']} at most")
+                 f"ticks when pipelined{coding}; routes {report['hops_total']} hops in all, {report['hops_worst']} at most")
     lines.extend(f"note: {n}" for n in report["notes"])
     warning = error_warning(report)
     if warning:

@@ -1,10 +1,12 @@
-"""The schedule: one window of CODE_BITS ticks per neuron layer, pipelined. A layer's cores run in
-the window of its depth (neuron layers from the input); the output is read in the last window."""
+"""The schedule: one window per neuron layer, pipelined. A layer's cores run in the window of its
+depth (neuron layers from the input); the output is read in the last window. A window is as long
+as one code takes in the graph's coding (ir/codes.WINDOW_TICKS: 8 ticks for stem, 256 for ttfs,
+255 for rate), and a new sample starts every window."""
 
 from __future__ import annotations
 
 from ..image import Schedule
-from ..ir.codes import CODE_BITS
+from ..ir.codes import WINDOW_TICKS
 from ..ir.depths import depths
 from ..ir.graph import Graph
 
@@ -18,6 +20,6 @@ def stage_cores(graph: Graph, layers: dict) -> None:
 
 
 def schedule(graph: Graph) -> Schedule:
-    return Schedule(bits=CODE_BITS, sample_interval=CODE_BITS, output_offset=CODE_BITS * depths(graph)[graph.output] - 1)
-
-
+    window = WINDOW_TICKS[graph.coding]
+    return Schedule(bits=window, sample_interval=window, output_offset=window * depths(graph)[graph.output] - 1,
+                    coding=graph.coding)

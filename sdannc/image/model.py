@@ -80,11 +80,14 @@ class Schedule:
 
     Sample s (0-based) of a stream has its input bit b (MSB first) injected at tick
     s * sample_interval + b; its output bit b fires at tick s * sample_interval + output_offset + b.
+    In the codings ttfs and rate, "bit b" is tick b of the window, and the coding says which ticks
+    carry a spike for a code (ir/codec.spikes_at).
     """
 
-    bits: int  # spikes per value, one per tick, MSB first
+    bits: int  # ticks a value takes (its window: 8 for stem, its bits MSB first; ir/codes.WINDOW_TICKS)
     sample_interval: int  # ticks between the starts of consecutive samples (pipelining)
     output_offset: int  # tick, relative to the sample's start, of the output MSB
+    coding: str = "stem"  # how a value is spikes within its window (ir/codes.CODINGS, ir/codec.spikes_at)
 
     @property
     def latency(self) -> int:

@@ -23,6 +23,7 @@ from ..fileio import IMAGE_FORMAT, MANIFEST, checksums, json_bytes, sha256, writ
 from ..target import Target, target_from_dict
 from .checks import check_image
 from ..ir.codec import check_input_spec, check_output_spec
+from ..ir.codes import CODINGS, STEM_CODING, WINDOW_TICKS
 from .model import ChipImage, CoreImage, IoMap, Schedule
 
 FORMAT = IMAGE_FORMAT
@@ -58,8 +59,11 @@ def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
 
 def _network_json(image: ChipImage) -> dict:
     s = image.schedule
+    schedule = {"bits": s.bits, "sample_interval": s.sample_interval, "output_offset": s.output_offset}
+    if s.coding != STEM_CODING:  # written only when it is not the default: stem images stay as they were
+        schedule["coding"] = s.coding
     return {
-        "schedule": {"bits": s.bits, "sample_interval": s.sample_interval, "output_offset": s.output_offset},
+        "schedule": schedule,
         "input": {"shape": list(image.io.input_shape), "encode": image.io.input_encode},
         "output": {"shape": list(image.io.output_shape), "decode": image.io.output_decode},
         "cores": [{"x": c.x, "y": c.y, "file": f"cores/{c.name}.npz", "neurons": c.n_neurons, "stage": c.stage,
@@ -277,7 +281,13 @@ def read_image(path: str | os.PathLike, expect_target: Target | None = None) -> 
         bits=_field(reader, sched, "bits", int),
         sample_interval=_field(reader, sched, "sample_interval", int),
         output_offset=_field(reader, sched, "output_offset", int),
+        coding=_field(reader, sched, "coding", str) if "coding" in sched else STEM_CODING,
     )
+    if schedule.coding not in CODINGS:
+        raise reader.fail("network.json", f"schedule coding '{schedule.coding}' is none of {', '.join(CODINGS)}")
+    if schedule.coding != STEM_CODING and schedule.bits != WINDOW_TICKS[schedule.coding]:
+        raise reader.fail("network.json", f"schedule: coding {schedule.coding} takes {WINDOW_TICKS[schedule.coding]} "
+                                          f"ticks a value, bits says {schedule.bits}")
     inp, out = _field(reader, net, "input", dict), _field(reader, net, "output", dict)
     check_input_spec(_field(reader, inp, "encode", dict), f"image {path}: network.json: input encoding")
     check_output_spec(_field(reader, out, "decode", dict), f"image {path}: network.json: output decoding")

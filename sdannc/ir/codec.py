@@ -8,6 +8,8 @@ Input encodings:  {"kind": "uint8"}  raw codes;  {"kind": "int8"}  raw int8 valu
 Output decodings: {"kind": "uint8"} codes as uint8;  {"kind": "int8"} codes - 128 as int8;
                   {"kind": "dequantize", "scale": s, "zero_point": z, "dtype": "uint8"|"int8"}
                   float32 (value - zero_point) * scale, as ONNX DequantizeLinear does.
+Spike codings (codes.CODINGS): how a code travels as spikes within its window, the controller's
+input encoding and output decoding tick by tick (`spikes_at`, `tick_values`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import math
 import numpy as np
 
 from ..errors import SdanncError
-from .codes import DTYPES, OFFSET, RANGE
+from .codes import DTYPES, OFFSET, RANGE, RATE_CODING, STEM_CODING, TTFS_CODING, WINDOW_TICKS
 
 
 def _number(value, kind) -> bool:
@@ -83,3 +85,52 @@ def decode_output(codes: np.ndarray, spec: dict) -> np.ndarray:
         return (codes - OFFSET["int8"]).astype(np.int8)
     values = codes - OFFSET[spec["dtype"]] - int(spec["zero_point"])
     return (values.astype(np.float32) * np.float32(spec["scale"])).astype(np.float32)
+
+
+def spikes_at(codes: np.ndarray, tick: int, coding: str = STEM_CODING) -> np.ndarray:
+    """Which codes send a spike at `tick` (0-based) of their window: the controller's encoding, and
+    what every neuron of the coding emits. stem: bit 7 - tick of the code (MSB first); ttfs: the one
+    spike at tick WINDOW - code (none for code 0: ticks 1..255 carry codes 255..1); rate: ticks
+    0..code-1, so a code of a sends a spikes, all at the window's start."""
+    codes = np.asarray(codes)
+    if coding == TTFS_CODING:
+        return (codes > 0) & (codes == WINDOW_TICKS[TTFS_CODING] - tick)
+    if coding == RATE_CODING:
+        return codes > tick
+    return ((codes >> (WINDOW_TICKS[STEM_CODING] - 1 - tick)) & 1) == 1
+
+
+def tick_values(coding: str = STEM_CODING) -> np.ndarray:
+    """[window] what a spike at each tick of a window adds to the code it carries: the decoding of a
+    neuron's spikes, code = sum of its spikes' values (stem 2^(7 - tick), ttfs WINDOW - tick and at most
+    one spike, rate 1)."""
+    window = WINDOW_TICKS[coding]
+    ticks = np.arange(window, dtype=np.int64)
+    if coding == TTFS_CODING:
+        return window - ticks
+    if coding == RATE_CODING:
+        return np.ones(window, dtype=np.int64)
+    return np.int64(1) << (window - 1 - ticks)
+
+
+def spike_counts(codes: np.ndarray, coding: str = STEM_CODING) -> np.ndarray:
+    """How many spikes each code sends in its window: its set bits (stem), 1 unless 0 (ttfs), the
+    code itself (rate)."""
+    codes = np.asarray(codes, dtype=np.int64)
+    if coding == TTFS_CODING:
+        return (codes > 0).astype(np.int64)
+    if coding == RATE_CODING:
+        return codes
+    return np.unpackbits(codes.astype(np.uint8)[..., None], axis=-1).sum(axis=-1, dtype=np.int64)
+
+
+def spikes_by_tick(codes: np.ndarray, coding: str = STEM_CODING) -> np.ndarray:
+    """[window] how many of the codes send a spike at each tick of their window."""
+    histogram = np.bincount(np.asarray(codes, dtype=np.int64).reshape(-1), minlength=256)[:256]
+    window = WINDOW_TICKS[coding]
+    if coding == TTFS_CODING:  # code a at tick 256 - a; code 0 sends nothing
+        return np.concatenate([[0], histogram[:0:-1]]).astype(np.int64)
+    if coding == RATE_CODING:  # tick t: every code above t
+        return np.cumsum(histogram[::-1])[::-1][1:window + 1].astype(np.int64)
+    bits = (np.arange(256)[None, :] >> (window - 1 - np.arange(window))[:, None]) & 1  # [tick, code]
+    return (bits @ histogram).astype(np.int64)

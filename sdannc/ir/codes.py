@@ -18,3 +18,12 @@ RANGE = {dtype: (-OFFSET[dtype], CODE_MAX - OFFSET[dtype]) for dtype in DTYPES} 
 def code_offset(dtype: str) -> int:
     """What is added to an ONNX quantized value to make its code: 0 for uint8, 128 for int8."""
     return OFFSET[dtype]
+
+# The spike codings a network can be compiled in (`sdannc compile --coding`, docs/codings.md), and
+# how many ticks one code takes in each: the window of a layer, and the time between samples.
+#   stem: the code's 8 bits, one a tick, MSB first (SDANN);
+#   ttfs: one spike at tick WINDOW - code of the window (time to first spike, Quartz), none for 0;
+#   rate: `code` spikes, in the window's first `code` ticks.
+STEM_CODING, TTFS_CODING, RATE_CODING = "stem", "ttfs", "rate"
+CODINGS = (STEM_CODING, TTFS_CODING, RATE_CODING)
+WINDOW_TICKS = {STEM_CODING: CODE_BITS, TTFS_CODING: 1 << CODE_BITS, RATE_CODING: CODE_MAX}

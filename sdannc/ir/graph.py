@@ -87,6 +87,7 @@ class Graph:
     input_encode: dict  # how the user's input becomes codes (ir/codec.py)
     output_decode: dict  # how output codes become the graph's output
     notes: list[str] = field(default_factory=list)  # what passes decided, for the report
+    coding: str = "stem"  # how codes travel as spikes (codes.CODINGS); the coding pass sets it
 
     def copy(self) -> "Graph":
         """A copy for a pass to change: new tensors, nodes and attrs, but the params arrays are shared

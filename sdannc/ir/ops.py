@@ -15,7 +15,7 @@ from dataclasses import dataclass
 # The steps of passes/__init__.py's PIPELINE, in order (tests/compiler/test_ir_ops.py keeps them equal):
 # the spec below says what exists after which of them.
 STEPS = ("frontend", "lower-linear", "lower-pools", "lower-elementwise", "lower-unary", "lower-mul", "sparsify", "align-delays",
-         "scaled-integration", "bias-calibration", "requantize")
+         "scaled-integration", "bias-calibration", "requantize", "coding")
 
 # Quantized level: what the frontend emits, gone after the pass that lowers it.
 LINEAR, MAXPOOL, AVGPOOL, ADD, ADD_CONST, CLAMP = "linear", "maxpool", "avgpool", "add", "add_const", "clamp"
@@ -27,9 +27,15 @@ RESHAPE, TRANSPOSE, CONCAT, GATHER = "reshape", "transpose", "concat", "gather"
 STEM, ADDER, MAX, IF, TTFS = "stem", "adder", "max", "if", "ttfs"
 LUT = "lut"  # the lookup neuron (neurons/lut.py)
 PRODUCT = "product"  # the product neuron (neurons/multiply.py)
+# The same layers in the other spike codings (passes/coding.py, docs/codings.md): one neuron model each.
+TTFS_LINEAR, TTFS_MAX, TTFS_ADD, TTFS_LUT = "ttfs_linear", "ttfs_max", "ttfs_add", "ttfs_lut"
+RATE_LINEAR, RATE_MAX, RATE_ADD, RATE_LUT = "rate_linear", "rate_max", "rate_add", "rate_lut"
+TTFS_PRODUCT, RATE_PRODUCT = "ttfs_mul", "rate_mul"
+CODED_OPS = (TTFS_LINEAR, TTFS_MAX, TTFS_ADD, TTFS_LUT, TTFS_PRODUCT, RATE_LINEAR, RATE_MAX, RATE_ADD, RATE_LUT,
+             RATE_PRODUCT)
 
 DATA_MOVES = (RESHAPE, TRANSPOSE, CONCAT, GATHER)
-NEURON_OPS = (STEM, ADDER, MAX, LUT, PRODUCT, IF, TTFS)  # each layer of these takes one 8-tick window (depths.py)
+NEURON_OPS = (STEM, ADDER, MAX, LUT, PRODUCT, IF, TTFS) + CODED_OPS  # each layer of these takes one window (depths.py)
 
 
 @dataclass(frozen=True)
@@ -86,6 +92,20 @@ SPEC: dict[str, OpSpec] = {
     TTFS: OpSpec("lower-linear", inputs=(1, None), weighted=True,
                  carries=(Carries(("connections",), ("threshold",), "lower-linear"),)),
 }
+# The coding pass turns a requantized STEM into a ttfs or rate linear neuron with the same
+# requantization (the bias whole: no starting value), and max, adder, lut and product into their counterparts.
+_CODED_LINEAR = OpSpec("coding", inputs=(1, None), weighted=True, carries=(
+    Carries(_OUTPUT + ("mul_shift", "out_shifts", "round", "error_bound"), ("bias", "multiplier"), "coding"),))
+_CODED_ADD = OpSpec("coding", inputs=(1, 2), weighted=True, carries=(Carries(
+    _OUTPUT + ("input_zero_points", "multipliers", "mul_shift", "out_shifts", "error_bound"), ("offset",),
+    "coding"),))
+_CODED_MAX = OpSpec("coding", carries=(Carries(("connections",), since="coding"),))
+_CODED_LUT = OpSpec("coding", weighted=True, carries=(Carries(("connections",), ("table",), "coding"),))
+_CODED_PRODUCT = OpSpec("coding", inputs=(2, 2), weighted=True,
+                        carries=(Carries(("connections", "input_zero_points"), ("thresholds",), "coding"),))
+SPEC.update({TTFS_LINEAR: _CODED_LINEAR, RATE_LINEAR: _CODED_LINEAR, TTFS_ADD: _CODED_ADD, RATE_ADD: _CODED_ADD,
+             TTFS_MAX: _CODED_MAX, RATE_MAX: _CODED_MAX, TTFS_LUT: _CODED_LUT, RATE_LUT: _CODED_LUT,
+             TTFS_PRODUCT: _CODED_PRODUCT, RATE_PRODUCT: _CODED_PRODUCT})
 
 
 def step_index(step: str) -> int:

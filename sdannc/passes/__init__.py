@@ -7,7 +7,7 @@ from typing import Callable
 from ..ir.graph import Graph
 from ..ir.verify import verify
 from ..target import Target
-from . import align_delays, bias_calibration, lower_elementwise, lower_linear, lower_mul, lower_pools, lower_unary, requantize, scaled_integration, sparsify
+from . import align_delays, coding, bias_calibration, lower_elementwise, lower_linear, lower_mul, lower_pools, lower_unary, requantize, scaled_integration, sparsify
 from .base import Options, Pass
 
 PIPELINE: list[Pass] = [
@@ -21,6 +21,7 @@ PIPELINE: list[Pass] = [
     scaled_integration.PASS,
     bias_calibration.PASS,
     requantize.PASS,
+    coding.PASS,
 ]
 STEP_NAMES = ["frontend"] + [p.name for p in PIPELINE]
 

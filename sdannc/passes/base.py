@@ -22,6 +22,7 @@ class Options:
     model: str = "<model>"  # what errors call the model
     sparsify: Plan = field(default_factory=Plan)  # the config's `sparsify:` section
     integration: str | None = None  # the config's `integration:`: None chooses per layer, "horner" forces the paper's
+    coding: str = "stem"  # --coding / the config's `coding:`: how codes travel as spikes (passes/coding.py)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,8 @@ from typing import Callable
 import numpy as np
 
 from .. import arith
+from ..ir.codec import spikes_at, tick_values
+from ..ir.codes import STEM_CODING
 from .delivery import Delivery
 from .layout import Layout, RunnerBlock
 from .windows import SampleWindows
@@ -74,8 +76,11 @@ class Stepper:
         )
         self.sample_windows = SampleWindows(layout.image, per_lane)
         # Opt-in: every neuron's code per sample [lanes, samples, neurons] (what `sdannc verify` compares).
+        sched = layout.image.schedule
+        self._tick_values = tick_values(sched.coding) if sched.coding != STEM_CODING else \
+            np.int64(1) << (sched.bits - 1 - np.arange(sched.bits, dtype=np.int64))  # hand-built images: any bits
         self.neuron_codes = np.zeros((self.lanes, per_lane, layout.n_neurons),
-                                     dtype=np.min_scalar_type((1 << layout.image.schedule.bits) - 1)) \
+                                     dtype=np.min_scalar_type(int(self._tick_values.sum()))) \
             if record_codes else None
         self._spikes_by_bit = np.zeros((layout.image.schedule.bits, layout.n_neurons), dtype=np.int64)
         self._level_end = [self._level_runs(b.levels) for b in blocks]
@@ -102,14 +107,15 @@ class Stepper:
         return [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
 
     def _input_spikes(self, start: int, n: int) -> np.ndarray:
-        """Input spikes [n, lanes, inputs] of ticks start..start+n-1: bit b of sample s at tick s * interval + b."""
+        """Input spikes [n, lanes, inputs] of ticks start..start+n-1: bit b of sample s at tick s * interval + b
+        (tick b of its window in the codings ttfs and rate, ir/codec.spikes_at)."""
         sched = self.layout.image.schedule
         lanes, per_lane, n_inputs = self.codes_in.shape
         spikes = np.zeros((n, lanes, n_inputs), dtype=bool)
         for k in range(n):
             sample, bit = divmod(start + k, sched.sample_interval)
             if bit < sched.bits and sample < per_lane:
-                spikes[k] = ((self.codes_in[:, sample, :] >> (sched.bits - 1 - bit)) & 1) == 1
+                spikes[k] = spikes_at(self.codes_in[:, sample, :], bit, sched.coding)
         return spikes
 
     @staticmethod
@@ -225,10 +231,11 @@ class Stepper:
             counters.sample_sops += sops[k].sum(axis=0) * windows.receiving(tick)
         windows.count_spikes(fired, ticks, self.layout.core_base, self._spikes_by_bit)
         if self.neuron_codes is not None:
-            windows.record_codes(fired, ticks, self.layout.core_base, self.neuron_codes)
+            windows.record_codes(fired, ticks, self.layout.core_base, self.neuron_codes, self._tick_values)
 
     def _read_outputs(self, ticks: np.ndarray, fired: np.ndarray) -> None:
-        """Output bit b of sample s is its neuron's spike at tick s * interval + output_offset + b."""
+        """Output bit b of sample s is its neuron's spike at tick s * interval + output_offset + b; the
+        code is the sum of its spikes' values (ir/codec.tick_values: 2^(7 - b) for stem)."""
         sched = self.layout.image.schedule
         for k, tick in enumerate(ticks):
             if tick < sched.output_offset:
@@ -236,7 +243,7 @@ class Stepper:
             sample, bit = divmod(int(tick) - sched.output_offset, sched.sample_interval)
             if bit < sched.bits and sample < self.codes_out.shape[1]:
                 spikes = fired[k][:, self.layout.output_global].astype(np.int64)
-                self.codes_out[:, sample, :] |= spikes << (sched.bits - 1 - bit)
+                self.codes_out[:, sample, :] += spikes * self._tick_values[bit]
 
     def _count(self, c, start: int, n: int) -> None:
         """Per tick: the slowest core, then the network's delivery; per core and link: totals."""

@@ -1,7 +1,7 @@
 """Which sample a core's spikes and synaptic operations belong to, tick by tick.
 
 A compiled image gives every core its pipeline stage d (the depth of its layer, 1 for the first).
-With the schedule's `bits` ticks per layer, stage d sends sample s's bit b at tick
+With the schedule's `bits` ticks per layer (a window: 8 for stem, 256 for ttfs, 255 for rate), stage d sends sample s's bit b at tick
 s * sample_interval + d * bits - 1 + b, and receives the bits of its inputs one tick after they are
 sent: from s * sample_interval + (d - 1) * bits. Activity outside every window of a real sample is
 the pipeline filling and draining (layers computing on the zeros before and after the stream): it
@@ -48,11 +48,13 @@ class SampleWindows:
         spikes_by_bit [bits, neurons]."""
         count_sample_spikes(fired, self.sending(ticks)[1], core_first, self.n_neurons, spikes_by_bit)
 
-    def record_codes(self, fired: np.ndarray, ticks: np.ndarray, core_first: np.ndarray, codes: np.ndarray) -> None:
-        """Set, in codes [lanes, samples, neurons], the bits the spikes fired [ticks, lanes, neurons]
-        send: a neuron's spikes of one sample, MSB first, are the code it emits for it."""
+    def record_codes(self, fired: np.ndarray, ticks: np.ndarray, core_first: np.ndarray, codes: np.ndarray,
+                     tick_values: np.ndarray) -> None:
+        """Add, in codes [lanes, samples, neurons], the values the spikes fired [ticks, lanes, neurons]
+        carry (tick_values [bits], ir/codec.tick_values: 2^(7 - bit) for stem): a neuron's spikes of
+        one sample are the code it emits for it."""
         sample_of_core, bit_of_core = self.sending(ticks)
-        record_sample_codes(fired, sample_of_core, bit_of_core, core_first, self.n_neurons, self.bits, codes)
+        record_sample_codes(fired, sample_of_core, bit_of_core, core_first, self.n_neurons, tick_values, codes)
 
     def receiving(self, tick: int) -> np.ndarray:
         """Per core: are the spikes it receives at this tick a real sample's."""
@@ -77,19 +79,19 @@ def count_sample_spikes(fired, bit_of_core, core_first, core_neurons, spikes_by_
 
 
 @nb.njit(cache=True, nogil=True)
-def record_sample_codes(fired, sample_of_core, bit_of_core, core_first, core_neurons, bits, codes):
-    """codes[lane, sample, neuron] |= spike << (bits - 1 - bit) for the cores that send a real
+def record_sample_codes(fired, sample_of_core, bit_of_core, core_first, core_neurons, tick_values, codes):
+    """codes[lane, sample, neuron] += spike x tick_values[bit] for the cores that send a real
     sample's bit at each tick (sample_of_core, bit_of_core [ticks, cores], -1 where they do not)."""
     for k in range(bit_of_core.shape[0]):
         for core in range(bit_of_core.shape[1]):
             bit = bit_of_core[k, core]
             if bit < 0:
                 continue
-            sample, weight = sample_of_core[k, core], 1 << (bits - 1 - bit)
+            sample, weight = sample_of_core[k, core], tick_values[bit]
             first, last = core_first[core], core_first[core] + core_neurons[core]
             for lane in range(fired.shape[1]):
                 spiked = fired[k, lane, first:last]
                 row = codes[lane, sample, first:last]
                 for n in range(row.size):
                     if spiked[n]:
-                        row[n] |= weight
+                        row[n] += weight

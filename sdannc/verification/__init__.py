@@ -109,11 +109,11 @@ def _named(given, kind: str) -> str | None:
 
 
 def verify_model(model_path, x, target, config=None, calib=None, bound: Bound = Bound(),
-                 progress: Callable[[int, int], None] | None = None) -> Verification:
-    """The per-layer comparison. x, target, config and calib as compiler.compile_inputs and
+                 progress: Callable[[int, int], None] | None = None, coding: str | None = None) -> Verification:
+    """The per-layer comparison. x, target, config, calib and coding as compiler.compile_inputs and
     fileio.as_batch take them: paths, or the Python API's objects."""
     config_name, calib_name = _named(config, "dict"), _named(calib, "array")
-    target, plan, calib = compile_inputs(target, config, calib)
+    target, plan, calib = compile_inputs(target, config, calib, coding)
     x, input_name = as_batch(x, "input")
     compiled = compile_in_memory(model_path, target, calib, _input_checker(x, input_name), plan)
     graph, report, image = compiled.graph, compiled.report, compiled.image

@@ -58,3 +58,19 @@ def test_windows_of_ticks_do_not_change_the_activity(window):
     for layer in default:
         np.testing.assert_array_equal(default[layer].spikes_by_bit, stepped[layer].spikes_by_bit)
         assert default[layer].sops == stepped[layer].sops
+
+
+@pytest.mark.parametrize("coding", ["ttfs", "rate"])
+@pytest.mark.parametrize("model", ["cnn_pool", "residual"])
+def test_golden_activity_equals_simulated_activity_in_each_coding(model, coding):
+    """Spikes tick by tick of the coding's window (ttfs: one per nonzero code, at tick 256 - code;
+    rate: `code` of them) and the SOPs they cause, as the simulator counts them."""
+    golden, simulated, result = _both(model, "darwin3-wide", Plan(coding=coding), 3)
+    assert golden.keys() == simulated.keys()
+    for layer in golden:
+        assert golden[layer].spikes_by_bit.size == {"ttfs": 256, "rate": 255}[coding]
+        np.testing.assert_array_equal(golden[layer].spikes_by_bit, simulated[layer].spikes_by_bit, err_msg=layer)
+        assert golden[layer].sops == simulated[layer].sops, layer
+    assert golden[INPUT_LAYER].spikes == result.counters.input_spikes
+    stem, _, _ = _both(model, "darwin3-wide", None, 3)
+    assert all(golden[layer].sops != stem[layer].sops for layer in golden if stem[layer].sops)

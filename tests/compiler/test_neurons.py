@@ -15,9 +15,12 @@ IF, TTFS = NEURONS["if"], NEURONS["ttfs"]
 
 
 def test_the_stages_read_the_ops_from_the_registry():
-    assert NEURON_OPS == ("stem", "adder", "max", "lut", "product", "if", "ttfs")
-    assert SPARSIFIABLE_OPS == ("stem", "adder")  # the programs that include the RoT / DRLO block
-    assert SPARSIFY_REGISTERS == {"stem": (4, 5), "adder": (8, 9)}
+    coded = tuple(f"{coding}_{op}" for coding in ("ttfs", "rate") for op in ("linear", "max", "add", "lut", "mul"))
+    assert NEURON_OPS == ("stem", "adder", "max", "lut", "product", "if", "ttfs") + coded
+    # the programs that include the RoT / DRLO block
+    assert SPARSIFIABLE_OPS == ("stem", "adder", "ttfs_linear", "ttfs_add", "rate_linear", "rate_add")
+    assert SPARSIFY_REGISTERS == {"stem": (4, 5), "adder": (8, 9), "ttfs_linear": (4, 5), "ttfs_add": (8, 9),
+                                  "rate_linear": (4, 5), "rate_add": (8, 9)}
     assert all(OPS[op] == NEURONS[op].compute for op in NEURON_OPS)
     assert set(OPS) - set(NEURON_OPS) == {"reshape", "transpose", "concat", "gather"}
     assert all(NEURONS[op].op == op for op in NEURON_OPS)
@@ -28,7 +31,10 @@ def test_report_labels():
     assert NEURONS["stem"].report_label(stem) == "STEM dense+elementwise"
     assert [NEURONS[op].report_label(Node("n", op, [], "y")) for op in ("adder", "max", "lut", "product", "if", "ttfs")] == \
         ["add", "max", "lut", "mul", "IF", "TTFS"]
-    assert [op for op in NEURON_OPS if NEURONS[op].counts_macs] == ["stem"]
+    assert [op for op in NEURON_OPS if NEURONS[op].counts_macs] == ["stem", "ttfs_linear", "rate_linear"]
+    assert [NEURONS[f"{c}_{op}"].report_label(Node("n", "x", [], "y")) for c in ("ttfs", "rate") for op in ("max", "add", "lut", "mul")] \
+        == ["ttfs max", "ttfs add", "ttfs lut", "ttfs mul", "rate max", "rate add", "rate lut", "rate mul"]
+    assert NEURONS["rate_linear"].report_label(stem) == "rate dense+elementwise"
 
 
 def _run(model, currents, threshold, arith=ARITH) -> list[int]:

@@ -1,0 +1,16 @@
+"""The rate-coded Add neuron (isa/programs/rate_add.s, docs/codings.md): both codes rebuilt exactly
+from their spikes, then the exact Add neuron's arithmetic; IR op `rate_add` (passes/coding.py
+turns each `adder` layer into one)."""
+
+from __future__ import annotations
+
+from ..ir import ops
+from ..ir.codes import RATE_CODING
+from .coding import CodedAdd
+
+
+class RateAdd(CodedAdd):
+    op, label, template_file, coding = ops.RATE_ADD, "rate add", "rate_add.s", RATE_CODING
+
+
+MODEL = RateAdd()
