@@ -120,7 +120,7 @@ def load(image_dir: PathLike) -> CompiledModel:
 def compile(model: ModelLike, target: TargetLike = "darwin3", *, config: ConfigLike = None,
             calib: BatchLike | None = None, observe: Callable[[str, Graph], None] | None = None,
             status: Callable[[str], None] | None = None,
-            milestone: Callable[[str], None] | None = None) -> CompiledModel:
+            milestone: Callable[[str], None] | None = None, coding: str | None = None) -> CompiledModel:
     """Compile a quantized ONNX model into a chip image, as `sdannc compile` does.
 
     model: a path or an onnx.ModelProto; target: a built-in name (darwin3, darwin3-wide), a YAML
@@ -128,11 +128,17 @@ def compile(model: ModelLike, target: TargetLike = "darwin3", *, config: ConfigL
     calib: calibration inputs, a .npy path or an array (the first axis is the batch).
     observe(step, graph) sees the IR after each step (`--dump-ir`); status(text) hears what the
     compiler is doing and milestone(text) each stage done (the CLI's progress lines).
+    coding: the spike coding, one of sdannc.config.CODINGS (it overrides the config's `coding:`).
     Raises SdanncError, with the CLI's messages.
     """
+    import dataclasses
+
     from .compiler import compile_in_memory, compile_inputs
+    from .config import check_coding
 
     target, plan, calib = compile_inputs(target, config, calib)
+    if coding is not None:
+        plan = dataclasses.replace(plan, coding=check_coding(coding, "compile"))
     with _model_file(model) as path:
         compiled = compile_in_memory(path, target, calib, observe, plan, status, milestone)
     if path != model:  # a ModelProto: its temporary file is gone, the report names it by its graph
@@ -232,6 +238,55 @@ def report(image: CompiledModel | PathLike, x: BatchLike, *, lanes: int = 1,
     if isinstance(image, CompiledModel):
         return ActivityReport(collect_image(image.image, image.report, image.where, x, lanes, progress))
     return ActivityReport(collect(image, x, lanes, progress))
+
+
+@dataclass
+class CodingComparison:
+    """What `sdannc compare` measures: `data` is the dict its comparison.json holds (per coding: a
+    refusal with the compiler's message, or per layer and in total spikes, SOPs, ticks, cycles,
+    energy, accuracy and agreement with onnxruntime)."""
+
+    data: dict
+
+    @property
+    def results(self) -> dict[str, dict]:
+        """Each coding's entry, by name."""
+        return {r["coding"]: r for r in self.data["results"]}
+
+    def save(self, out_dir: PathLike, force: bool = False) -> None:
+        """Write index.html, comparison.json and the figures to out_dir, as `sdannc compare -o out_dir`
+        does; a folder is replaced as CompiledModel.save replaces one."""
+        from .comparison import write_comparison
+
+        write_comparison(self.data, out_dir, force)
+
+
+def compare_codings(model: ModelLike, x: BatchLike, target: TargetLike = "darwin3", *,
+                    codings: list[str] | None = None, config: ConfigLike = None, calib: BatchLike | None = None,
+                    labels: BatchLike | None = None, lanes: int = 1, progress: Progress | None = None,
+                    status: Callable[[str], None] | None = None) -> CodingComparison:
+    """Compile the model in each spike coding (codings: a subset of sdannc.config.CODINGS; all of
+    them by default) for one target, with the same config and calib, run x on the simulator in
+    each, and compare, as `sdannc compare` does. A coding the compiler refuses for this model is
+    recorded as refused with its message; the others are still measured. labels: one class per
+    sample of x (a .npy path or an array), for accuracy. progress(done, total) hears each
+    simulation's ticks, status(text) each coding's steps. .save(out_dir) writes the page.
+    Raises SdanncError, with the CLI's messages."""
+    from .comparison import check_codings, collect
+    from .compiler import compile_inputs
+
+    codings = check_codings(codings)  # before any work, as the target, the config and calib
+    chip, _, calib = compile_inputs(target, config, calib)
+    with _model_file(model) as path:
+        name = str(path) if path == model else path.name
+
+        def compile_one(coding: str):
+            compiled = compile(path, chip, config=config, calib=calib, coding=coding)
+            return compiled.image, compiled.report, f"{name} ({coding})"
+
+        data = collect(path, name, chip.name, compile_one, x, codings=codings, labels=labels, lanes=lanes,
+                       progress=progress, status=status)
+    return CodingComparison(data)
 
 
 def quantize(model: ModelLike, calib: BatchLike, output: PathLike, *, format: str = "qdq",

@@ -12,6 +12,9 @@
                               # comparison; without the key the compiler chooses per layer
                               # (docs/exactness.md, "16-bit integration")
 
+    coding: stem              # the spike coding the layers use, one of CODINGS (default: the first);
+                              # `sdannc compare` compiles a model in each (docs/codings.md)
+
 `sdannc tune` writes such a file (its sparsify key).
 """
 
@@ -26,8 +29,19 @@ import yaml
 from .errors import SdanncError
 from .sparsify import Plan, parse_plan
 
-KEYS = ("sparsify", "tiling", "integration")
+KEYS = ("sparsify", "tiling", "integration", "coding")
 INTEGRATIONS = ("auto", "horner")  # auto: the compiler's choice per layer
+# The spike codings the compiler lowers a model to: the one list every command reads (compile's
+# `coding:` key and coding=, `sdannc compare`). STEM (SDANN's bit-serial code) is the default.
+CODINGS = ("stem",)
+DEFAULT_CODING = CODINGS[0]
+
+
+def check_coding(coding, where: str) -> str:
+    """A coding the compiler has, else a one-line error naming `where` and the codings there are."""
+    if coding not in CODINGS:
+        raise SdanncError(f"{where}: coding {coding!r}: unknown; the compiler has {', '.join(CODINGS)}")
+    return coding
 
 
 def load_config(path: str | os.PathLike | None) -> Plan:
@@ -59,7 +73,11 @@ def parse_config(raw, where: str) -> Plan:
     integration = raw.get("integration", "auto")
     if integration not in INTEGRATIONS:
         raise SdanncError(f"{where}: integration: {integration!r}: expected one of {', '.join(INTEGRATIONS)}")
-    return dataclasses.replace(plan, integration=integration) if integration != "auto" else plan
+    if integration != "auto":
+        plan = dataclasses.replace(plan, integration=integration)
+    if "coding" in raw:
+        plan = dataclasses.replace(plan, coding=check_coding(raw["coding"], where))
+    return plan
 
 
 def parse_tiling(section, where: str) -> dict[str, int] | None:
@@ -84,5 +102,7 @@ def config_text(plan: Plan, header: str = "") -> str:
         section["tiling"] = {name: {"neurons": n} for name, n in plan.tiling.items()}
     if plan.integration:
         section["integration"] = plan.integration
+    if plan.coding != DEFAULT_CODING:
+        section["coding"] = plan.coding
     body = yaml.safe_dump(section, sort_keys=False, default_flow_style=None)
     return "".join(f"# {line}\n" for line in header.splitlines()) + body

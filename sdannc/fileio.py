@@ -153,6 +153,7 @@ def save_array(path: str | os.PathLike, array: np.ndarray) -> None:
 MANIFEST = "manifest.json"  # every folder sdannc writes has one; its "format" says which writer's it is
 IMAGE_FORMAT = "sdannc-image"  # sdannc compile (docs/image-format.md)
 REPORT_FORMAT = "sdannc-report"  # sdannc report
+COMPARISON_FORMAT = "sdannc-comparison"  # sdannc compare
 
 
 def folder_format(folder: Path) -> str | None:

@@ -89,12 +89,14 @@ def parse_setting(value, where: str) -> Setting:
 class Plan:
     """What the compile config asks: a default for every hidden layer, and per-layer settings; and
     (its `tiling:` key, config.py) the most neurons a tile of a layer may hold, by layer name; and
-    (its `integration:` key) the 16-bit integration scheme when the compiler is not to choose."""
+    (its `integration:` key) the 16-bit integration scheme when the compiler is not to choose; and
+    (its `coding:` key) the spike coding, one of config.CODINGS."""
 
     default: Setting = NONE
     layers: dict[str, Setting] | None = None
     tiling: dict[str, int] | None = None
     integration: str | None = None
+    coding: str = "stem"  # config.DEFAULT_CODING (config imports this module, not the reverse)
 
     def to_config(self) -> dict:
         """The `sparsify:` section that reproduces this plan."""

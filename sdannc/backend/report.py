@@ -6,7 +6,6 @@ import numpy as np
 
 from ..image import ChipImage
 from ..image.memory import axon_memory_words, dendrite_memory_words
-from ..ir.codes import CODE_BITS
 from ..ir.graph import Graph
 from ..neurons import NEURONS
 from ..target import Target
@@ -34,11 +33,14 @@ def _hops(image: ChipImage) -> tuple[int, int]:
 WARN_ERROR_STEPS = 0.25
 
 
-def _arithmetic(node, program, target: Target, neurons: int) -> dict:
+def _arithmetic(node, program, target: Target, neurons: int, window: int) -> dict:
     """How the layer computes: its integration scheme, whether its sums are exact, its error bound
-    in output steps, and what its program costs per tick (integrating ticks, and the last one)."""
+    in output steps, and what its program costs per tick (integrating ticks, and the last one).
+    A sample's program energy counts every tick of the layer's window (the schedule's `bits`: 8
+    for STEM, longer for a coding that spends more ticks per sample), each neuron running its
+    program once a tick, the last tick on the other path."""
     integrating, last = program_cost(program, target)
-    per_sample = (CODE_BITS - 1) * integrating.instructions + last.instructions
+    per_sample = (window - 1) * integrating.instructions + last.instructions
     return {
         "integration": node.attrs.get("integration"),
         "sums_exact": node.attrs.get("integration") != WEIGHTED and not node.attrs.get("acc_shift"),
@@ -80,7 +82,7 @@ def compile_report(graph: Graph, image: ChipImage, layers: dict, target: Target,
             "acc_bits": node.attrs.get("acc_bits"),
             "acc_shift": node.attrs.get("acc_shift"),
             **_arithmetic(node, cores[0].program if cores else np.zeros(0, dtype=np.uint16), target,
-                          int(sum(c.n_neurons for c in cores))),
+                          int(sum(c.n_neurons for c in cores)), image.schedule.bits),
         })
     total_hops, worst_hops = _hops(image)
     s = image.schedule
