@@ -272,20 +272,26 @@ def compare_codings(model: ModelLike, x: BatchLike, target: TargetLike = "darwin
     sample of x (a .npy path or an array), for accuracy. progress(done, total) hears each
     simulation's ticks, status(text) each coding's steps. .save(out_dir) writes the page.
     Raises SdanncError, with the CLI's messages."""
-    from .comparison import check_codings, collect
+    from .comparison import check_codings, check_labels, collect
     from .compiler import compile_inputs
+    from .fileio import as_batch
+    from .frontend import load_onnx
+    from .golden.interpreter import check_input
 
-    codings = check_codings(codings)  # before any work, as the target, the config and calib
+    codings = check_codings(codings)  # before any work, as the target, the config, calib, x and labels
     chip, _, calib = compile_inputs(target, config, calib)
+    x, input_name = as_batch(x, "input")
+    check_labels(labels, x.shape[0])
     with _model_file(model) as path:
         name = str(path) if path == model else path.name
+        check_input(load_onnx(path), x, input_name)  # the model read once: its own faults are no coding's
 
         def compile_one(coding: str):
             compiled = compile(path, chip, config=config, calib=calib, coding=coding)
             return compiled.image, compiled.report, f"{name} ({coding})"
 
-        data = collect(path, name, chip.name, compile_one, x, codings=codings, labels=labels, lanes=lanes,
-                       progress=progress, status=status)
+        data = collect(path, name, chip.name, compile_one, x, input_name, codings=codings, labels=labels,
+                       lanes=lanes, progress=progress, status=status)
     return CodingComparison(data)
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..config import CODINGS, check_coding
 from ..errors import SdanncError
-from ..fileio import as_batch, load_array
+from ..fileio import load_array
 from ..reference import reference
 from .measure import MEASURED, REFUSED, accuracy, measure, refused
 from .page import write_comparison
@@ -49,16 +49,16 @@ def check_labels(labels, samples: int) -> tuple[np.ndarray | None, str | None]:
     return labels, name
 
 
-def collect(model_path, model_name: str, target_name: str, compile_one: Callable, x, *, codings=None,
-            labels=None, lanes: int = 1, progress=None, status=None) -> dict:
-    """The comparison's numbers. compile_one(coding) -> (image, compile report, where) raises the
-    compiler's SdanncError for a coding it refuses; progress(done, total) hears each simulation's
-    ticks and status(text) each coding's steps."""
+def collect(model_path, model_name: str, target_name: str, compile_one: Callable, x: np.ndarray, input_name: str,
+            *, codings=None, labels=None, lanes: int = 1, progress=None, status=None) -> dict:
+    """The comparison's numbers on the batch x (checked against the model's input by the caller).
+    compile_one(coding) -> (image, compile report, where) raises the compiler's SdanncError for a
+    coding it refuses; progress(done, total) hears each simulation's ticks and status(text) each
+    coding's steps."""
     status = status or (lambda text: None)
     codings = check_codings(codings)
-    x, input_name = as_batch(x, "input")
     labels, labels_name = check_labels(labels, x.shape[0])
-    onnxruntime = reference(model_path)  # reads the model: a model that is not one fails here, once
+    onnxruntime = reference(model_path)
     ref = onnxruntime.outputs(x)
     results = []
     for i, coding in enumerate(codings, 1):
