@@ -76,8 +76,10 @@ def measure(coding: str, image: ChipImage, compiled: dict, where: str, x: np.nda
     window = image.schedule.bits
     cycles, stages = _layer_cycles(image, result.counters.core_cycles), _stages(image)
     info = {row["layer"]: row for row in compiled["layers"]}
+    order = [INPUT_LAYER] + [name for name in info if name != INPUT_LAYER]  # as `sdannc report` lists them
     rows = []
-    for name, a in activity.items():
+    for name in sorted(activity, key=lambda n: order.index(n) if n in order else len(order)):
+        a = activity[name]
         layer = info.get(name, {"op": "input", "neurons": image.io.n_inputs, "cores": 0, "macs": 0,
                                 "program_pj_per_sample": 0.0})
         sops_per_sample = a.sops / samples
@@ -95,7 +97,6 @@ def measure(coding: str, image: ChipImage, compiled: dict, where: str, x: np.nda
                 "snn_acs": sops_per_sample * e["snn_pj_per_ac"],
             },
         })
-    rows.sort(key=lambda r: (r["layer"] != INPUT_LAYER, r["stage"]))  # the input first, then by depth
     spikes, sops = sum(r["spikes"] for r in rows), sum(r["sops"] for r in rows)
     macs = sum(r["macs_per_sample"] for r in rows)
     breakdown = report["energy"]["breakdown_pj"]
