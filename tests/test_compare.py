@@ -227,3 +227,23 @@ def test_the_coding_key_and_argument_take_the_compilers_codings(tmp_path):
     (tmp_path / "c.yaml").write_text("coding: morse\n")
     assert_user_error(invoke("compile", model, "--config", tmp_path / "c.yaml", "-o", tmp_path / "img"),
                       "coding 'morse': unknown")
+
+
+@pytest.mark.parametrize("coding", CODINGS)
+@pytest.mark.parametrize("name", [MLP, "residual"])
+def test_one_more_sample_costs_the_instructions_the_compile_report_predicts(coding, name):
+    """The compile report's program energy per sample (a layer's window of ticks, every neuron, the
+    last tick on the other path) is exactly what one more sample adds to the simulator's count of
+    executed instructions: the simulator and the compile report price the same instructions."""
+    model = models.quantized(name)
+    if name != MLP and _compile_error(model, "darwin3", coding):
+        return  # a coding may refuse the residual Add, naming it; every coding compiles the MLP
+    compiled = sdannc.compile(model, "darwin3", coding=coding)
+    x = models.eval_set(models.float_model(name), 3)
+    counts = [sdannc.simulate(compiled, x[:n]).report["instructions"] for n in (1, 2, 3)]
+    window = compiled.image.schedule.bits
+    predicted = sum(r["neurons"] * ((window - 1) * r["instructions_per_tick"][0] + r["instructions_per_tick"][1])
+                    for r in compiled.report["layers"])
+    assert np.diff(counts).tolist() == [predicted, predicted]
+    pj = compiled.image.target.energy["pj_per_instruction"]
+    assert sum(r["program_pj_per_sample"] for r in compiled.report["layers"]) == pytest.approx(predicted * pj)
