@@ -3,8 +3,10 @@
 Runs the real command line, as a deployment pipeline would:
   sdannc compile examples/digits_mlp_q.onnx -t darwin3 -o build/demo
   sdannc sim build/demo --input examples/digits_input.npy --output build/demo/output.npy --report ...
-then compares the simulator's outputs with onnxruntime running the same quantized model, and writes
-an activity report (sdannc report build/demo --input ... -o build/demo/report: open index.html).
+then compares the simulator's outputs with onnxruntime running the same quantized model, writes
+an activity report (sdannc report build/demo --input ... -o build/demo/report: open index.html),
+and compares the spike codings the compiler has on the first COMPARED digits (sdannc compare ...
+-o build/demo/compare: a table of spikes, SOPs, ticks, energy and accuracy per coding, and a page).
 (examples/build_example.py is the script that trains, exports and quantizes the model.)
 """
 
@@ -22,6 +24,7 @@ EXAMPLES = Path(__file__).resolve().parent
 MODEL = EXAMPLES / "digits_mlp_q.onnx"
 INPUT = EXAMPLES / "digits_input.npy"
 OUT = Path("build/demo")
+COMPARED = 100  # digits for the coding comparison: a coding with long windows simulates many more ticks
 
 
 def sdannc(*args: str) -> None:
@@ -52,6 +55,11 @@ def main() -> int:
     print(f"  accuracy: chip {(chip.argmax(1) == labels).mean():.2%}, onnxruntime {(ref.argmax(1) == labels).mean():.2%}")
     print()
     sdannc("report", str(OUT), "--input", str(INPUT), "-o", str(OUT / "report"))
+    print(f"\nthe spike codings compared on the first {COMPARED} digits:")
+    np.save(OUT / "compare_input.npy", x[:COMPARED])
+    np.save(OUT / "compare_labels.npy", labels[:COMPARED])
+    sdannc("compare", str(MODEL), "-t", target, "--input", str(OUT / "compare_input.npy"), "--labels",
+           str(OUT / "compare_labels.npy"), "-o", str(OUT / "compare"))
     return 0
 
 

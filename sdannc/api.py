@@ -317,6 +317,61 @@ def report(image: CompiledModel | PathLike, x: BatchLike, *, lanes: int = 1,
     return ActivityReport(collect(image, x, lanes, progress))
 
 
+@dataclass
+class CodingComparison:
+    """What `sdannc compare` measures: `data` is the dict its comparison.json holds (per coding: a
+    refusal with the compiler's message, or per layer and in total spikes, SOPs, ticks, cycles,
+    energy, accuracy and agreement with onnxruntime)."""
+
+    data: dict
+
+    @property
+    def results(self) -> dict[str, dict]:
+        """Each coding's entry, by name."""
+        return {r["coding"]: r for r in self.data["results"]}
+
+    def save(self, out_dir: PathLike, force: bool = False) -> None:
+        """Write index.html, comparison.json and the figures to out_dir, as `sdannc compare -o out_dir`
+        does; a folder is replaced as CompiledModel.save replaces one."""
+        from .comparison import write_comparison
+
+        write_comparison(self.data, out_dir, force)
+
+
+def compare_codings(model: ModelLike, x: BatchLike, target: TargetLike = "darwin3", *,
+                    codings: list[str] | None = None, config: ConfigLike = None, calib: BatchLike | None = None,
+                    labels: BatchLike | None = None, lanes: int = 1, progress: Progress | None = None,
+                    status: Callable[[str], None] | None = None) -> CodingComparison:
+    """Compile the model in each spike coding (codings: a subset of sdannc.config.CODINGS; all of
+    them by default) for one target, with the same config and calib, run x on the simulator in
+    each, and compare, as `sdannc compare` does. A coding the compiler refuses for this model is
+    recorded as refused with its message; the others are still measured. labels: one class per
+    sample of x (a .npy path or an array), for accuracy. progress(done, total) hears each
+    simulation's ticks, status(text) each coding's steps. .save(out_dir) writes the page.
+    Raises SdanncError, with the CLI's messages."""
+    from .comparison import check_codings, check_labels, collect
+    from .compiler import compile_inputs
+    from .fileio import as_batch
+    from .frontend import load_onnx
+    from .golden.interpreter import check_input
+
+    codings = check_codings(codings)  # before any work, as the target, the config, calib, x and labels
+    chip, _, calib = compile_inputs(target, config, calib)
+    x, input_name = as_batch(x, "input")
+    check_labels(labels, x.shape[0])
+    with _model_file(model) as path:
+        name = str(path) if path == model else path.name
+        check_input(load_onnx(path), x, input_name)  # the model read once: its own faults are no coding's
+
+        def compile_one(coding: str):
+            compiled = compile(path, chip, config=config, calib=calib, coding=coding)
+            return compiled.image, compiled.report, f"{name} ({coding})"
+
+        data = collect(path, name, chip.name, compile_one, x, input_name, codings=codings, labels=labels,
+                       lanes=lanes, progress=progress, status=status)
+    return CodingComparison(data)
+
+
 def quantize(model: ModelLike, calib: BatchLike, output: PathLike, *, format: str = "qdq",
              per_channel: bool = False, activations: str = "uint8") -> Path:
     """Quantize a float ONNX model with onnxruntime's static quantizer, as `sdannc quantize` does:

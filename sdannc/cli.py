@@ -19,7 +19,8 @@ import click
 from . import api
 from .version import __version__
 from .errors import SdanncError
-from .fileio import EVAL_FORMAT, IMAGE_FORMAT, REPORT_FORMAT, check_output_folder, check_writable, json_bytes, save_all, save_array
+from .fileio import (COMPARISON_FORMAT, EVAL_FORMAT, IMAGE_FORMAT, REPORT_FORMAT, check_output_folder, check_writable,
+                     json_bytes, save_all, save_array)
 from .passes import STEP_NAMES  # the names --dump-ir offers, when the options are declared
 from .backend import BACKEND_STEP_NAMES
 from .sim.engines import DEFAULT_ENGINE, ENGINES
@@ -142,16 +143,21 @@ def _target_option(command):
                         help="Chip: a built-in target (darwin3, darwin3-wide) or a YAML file.")(command)
 
 
-def _compile_options(command):
-    """--config, --calib and --coding mean the same to every command that compiles (compiler.compile_inputs)."""
-    command = click.option("--coding", type=click.Choice(CODINGS), default=None,
-                           help="Spike coding: stem (the default: 8 bits MSB first), ttfs (one spike, time to first "
-                                "spike) or rate (a spikes); overrides the config's coding: (docs/codings.md).")(command)
+def _config_options(command):
+    """--config and --calib mean the same to every command that compiles (compiler.compile_inputs)."""
     command = click.option("--calib", "calib_path", type=click.Path(dir_okay=False, path_type=Path),
                            help="Calibration inputs (.npy): scaled integration from measured sums instead of "
                                 "worst cases.")(command)
     return click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
                         help="Compile config (YAML), e.g. the sparsify: section `sdannc tune` writes.")(command)
+
+
+def _compile_options(command):
+    """--config, --calib and one --coding (compare takes several codings of its own)."""
+    command = click.option("--coding", type=click.Choice(CODINGS), default=None,
+                           help="Spike coding: stem (the default: 8 bits MSB first), ttfs (one spike, time to first "
+                                "spike) or rate (a spikes); overrides the config's coding: (docs/codings.md).")(command)
+    return _config_options(command)
 
 
 @main.command(name="compile")
@@ -385,6 +391,38 @@ def eval_command(image_dir: Path, input_path: Path, labels_path: Path | None, re
         else:
             click.echo(f"all {t['shards_resumed']} shards were already done")
         click.echo(f"results written to {out_dir}")
+@main.command()
+@click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--input", "-i", "input_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Input batch (.npy) every coding runs; the first axis is the batch.")
+@_target_option
+@_output_folder(COMPARISON_FORMAT, "index.html, comparison.json and the figures", "model", "input_path",
+                "labels_path", "calib_path", "config_path", "target_name")
+@_config_options
+@click.option("--labels", "labels_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="The inputs' classes (.npy of integers, one per sample), for accuracy.")
+@click.option("--coding", "codings", multiple=True, metavar="NAME",
+              help="A coding to compile in (repeatable); default: every coding the compiler has.")
+@_lanes_option
+@_quiet_option
+def compare(model: Path, input_path: Path, target_name: str, out_dir: Path, force: bool, calib_path: Path | None,
+            config_path: Path | None, labels_path: Path | None, codings: tuple[str, ...], lanes: int,
+            quiet: bool) -> None:
+    """Compile MODEL in each spike coding, run the same inputs, and compare them on one HTML page."""
+    from .comparison.text import summary_table
+
+    with _status("compare", quiet) as status:
+        def progress(done: int, total: int) -> None:
+            status.update(f"simulating: {done}/{total} ticks")
+
+        comparison = api.compare_codings(model, input_path, target_name, codings=list(codings) or None,
+                                         config=config_path, calib=calib_path, labels=labels_path, lanes=lanes,
+                                         progress=progress, status=status.milestone)
+        status.update(f"writing {out_dir}")
+        comparison.save(out_dir, force)
+    if not quiet:
+        click.echo(summary_table(comparison.data))
+        click.echo(f"comparison written to {out_dir / 'index.html'}")
 
 
 def _plain(command: str, text: str) -> None:

@@ -95,7 +95,7 @@ def compile_inputs(target, config=None, calib=None, coding: str | None = None) -
     target = target if isinstance(target, Target) else load_target(str(target))
     plan = parse_config(config, "config <dict>") if isinstance(config, dict) else load_config(config)
     if coding is not None:
-        plan = dataclasses.replace(plan, coding=check_coding(coding, "coding"))
+        plan = dataclasses.replace(plan, coding=check_coding(coding, "compile"))
     calib = as_batch(calib, "calibration input")[0] if calib is not None else None
     return target, plan, calib
 

@@ -32,6 +32,7 @@ from .sparsify import Plan, parse_plan
 
 KEYS = ("sparsify", "tiling", "integration", "coding")
 INTEGRATIONS = ("auto", "horner")  # auto: the compiler's choice per layer
+DEFAULT_CODING = CODINGS[0]  # stem: SDANN's bit-serial code (ir/codes.py holds the one list)
 
 
 def load_config(path: str | os.PathLike | None) -> Plan:
@@ -65,14 +66,14 @@ def parse_config(raw, where: str) -> Plan:
         raise SdanncError(f"{where}: integration: {integration!r}: expected one of {', '.join(INTEGRATIONS)}")
     plan = dataclasses.replace(plan, integration=integration) if integration != "auto" else plan
     if "coding" in raw:
-        plan = dataclasses.replace(plan, coding=check_coding(raw["coding"], f"{where}: coding"))
+        plan = dataclasses.replace(plan, coding=check_coding(raw["coding"], where))
     return plan
 
 
 def check_coding(coding, where: str) -> str:
     """A spike coding's name (ir/codes.CODINGS), or a one-line error naming where it came from."""
     if not isinstance(coding, str) or coding not in CODINGS:
-        raise SdanncError(f"{where}: {coding!r}: expected one of {', '.join(CODINGS)}")
+        raise SdanncError(f"{where}: coding {coding!r}: unknown; expected one of {', '.join(CODINGS)}")
     return coding
 
 
@@ -98,7 +99,7 @@ def config_text(plan: Plan, header: str = "") -> str:
         section["tiling"] = {name: {"neurons": n} for name, n in plan.tiling.items()}
     if plan.integration:
         section["integration"] = plan.integration
-    if plan.coding != "stem":
+    if plan.coding != DEFAULT_CODING:
         section["coding"] = plan.coding
     body = yaml.safe_dump(section, sort_keys=False, default_flow_style=None)
     return "".join(f"# {line}\n" for line in header.splitlines()) + body

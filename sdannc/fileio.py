@@ -154,6 +154,7 @@ MANIFEST = "manifest.json"  # every folder sdannc writes has one; its "format" s
 IMAGE_FORMAT = "sdannc-image"  # sdannc compile (docs/image-format.md)
 REPORT_FORMAT = "sdannc-report"  # sdannc report
 EVAL_FORMAT = "sdannc-eval"  # sdannc eval (a resumable result folder)
+COMPARISON_FORMAT = "sdannc-comparison"  # sdannc compare
 
 
 def folder_format(folder: Path) -> str | None:

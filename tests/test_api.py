@@ -212,8 +212,8 @@ CLI_MAY_IMPORT = {
     "sdannc": {"api"},
     "sdannc.errors": {"SdanncError"},
     "sdannc.version": {"__version__"},
-    "sdannc.fileio": {"EVAL_FORMAT", "IMAGE_FORMAT", "REPORT_FORMAT", "check_output_folder", "check_writable", "json_bytes",
-                      "save_all", "save_array"},
+    "sdannc.fileio": {"COMPARISON_FORMAT", "EVAL_FORMAT", "IMAGE_FORMAT", "REPORT_FORMAT", "check_output_folder",
+                      "check_writable", "json_bytes", "save_all", "save_array"},
     "sdannc.isa": {"write_program_bin"},  # `asm -o`'s writer
     "sdannc.passes": {"STEP_NAMES"},  # the choices of --dump-ir, constants
     "sdannc.ir.codes": {"CODINGS"},  # the choices of --coding, a constant
@@ -223,6 +223,7 @@ CLI_MAY_IMPORT = {
     "sdannc.sim.engines": {"DEFAULT_ENGINE", "ENGINES"},  # the choices of --engine, constants
     "sdannc.verification.text": {"summary_lines"},
     "sdannc.tuning": {"pareto_table"},
+    "sdannc.comparison.text": {"summary_table"},
 }
 
 
@@ -252,8 +253,9 @@ def test_the_cli_imports_nothing_from_sdannc_but_the_api_and_its_helpers():
     assert not {module: names for module, names in beyond.items() if names}
 
 
-API_NAMES = ("compile", "load", "simulate", "run", "run_golden", "verify", "tune", "report", "quantize", "assemble",
-             "disassemble", "evaluate", "CompiledModel", "SimulationResult", "Tuning", "ActivityReport", "Evaluation")
+API_NAMES = ("compile", "load", "simulate", "run", "run_golden", "verify", "tune", "report", "compare_codings",
+             "quantize", "assemble", "disassemble", "evaluate", "CompiledModel", "SimulationResult", "Tuning",
+             "ActivityReport", "CodingComparison", "Evaluation")
 
 
 def test_every_api_name_is_exported_and_no_module_takes_it():

@@ -4,8 +4,9 @@ second with sparsification switched off, when the image has some), gathered into
 Per layer: spikes and SOPs per sample (SDANN fig. 9), spikes by bit position (fig. 8), SOPs with and
 without sparsification. Energy per sample three ways: the quantized ANN's MACs x 0.23 pJ against the
 SNN's accumulates (SOPs) x 0.03 pJ (the paper's table 9 method, 45 nm figures of its ref. [33]), and
-SOPs x the target's pJ per SOP (plus the simulator's instruction and network energy). Latency and
-pipelined throughput from the schedule and the simulated cycles per tick.
+SOPs x the target's pJ per SOP (plus the simulator's instruction and network energy). The table 9
+figures are the target's `ann_pj_per_mac` and `snn_pj_per_ac`. Latency and pipelined throughput
+from the schedule and the simulated cycles per tick.
 """
 
 from __future__ import annotations
@@ -24,10 +25,6 @@ from ..ir.codes import CODE_MAX
 from ..sim import Simulator
 from ..sim.report import build_report
 from ..sparsify import parse_setting
-
-PJ_PER_MAC = 0.23  # 8-bit-ish multiply-accumulate, as SDANN table 9 counts the quantized ANN
-PJ_PER_AC = 0.03  # accumulate, as SDANN table 9 counts the SNN
-
 
 def _registers(pair, core) -> tuple[int, int]:
     ok = isinstance(pair, (list, tuple)) and len(pair) == 2 and all(isinstance(i, int) and 0 <= i < core.config.size
@@ -149,6 +146,7 @@ def collect_image(image: ChipImage, compiled: dict | None, where: str, x, lanes:
     cycles_per_tick = sim["cycles"] / ticks
     clock_hz = sim["clock_mhz"] * 1e6
     pj_per_sop = sim["energy"]["pj_per_sop"]
+    pj_per_mac, pj_per_ac = image.target.energy["ann_pj_per_mac"], image.target.energy["snn_pj_per_ac"]
     return {
         "image": where,
         "model": compiled.get("model"),
@@ -167,12 +165,12 @@ def collect_image(image: ChipImage, compiled: dict | None, where: str, x, lanes:
             "fill_drain_sops": sim["synaptic_ops"]["fill_drain"],
         },
         "energy_per_sample_pj": {
-            "ann_macs": macs * PJ_PER_MAC,
-            "snn_acs": sops * PJ_PER_AC,
+            "ann_macs": macs * pj_per_mac,
+            "snn_acs": sops * pj_per_ac,
             "chip_sops": sops * pj_per_sop,
             "chip_simulated": sim["energy"]["total_pj"] / samples,  # fill and drain shared out
-            "pj_per_mac": PJ_PER_MAC,
-            "pj_per_ac": PJ_PER_AC,
+            "pj_per_mac": pj_per_mac,
+            "pj_per_ac": pj_per_ac,
             "pj_per_sop": pj_per_sop,
         },
         "timing": {

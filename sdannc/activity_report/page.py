@@ -40,23 +40,23 @@ def fmt(value) -> str:
     return f"{value:.3g}"
 
 
-def _num(data: dict, key: str) -> str:
+def num_cell(data: dict, key: str) -> str:
     value = data
     for part in key.split("."):
         value = value[int(part)] if isinstance(value, list) else value[part]
     return f'<td class="num" data-key="{key}">{fmt(value)}</td>'
 
 
-def _text(value) -> str:
+def text_cell(value) -> str:
     return f"<td>{html.escape(str(value))}</td>"
 
 
-def _table(head, rows) -> str:
+def table(head, rows) -> str:
     header = "".join(f"<th>{html.escape(h)}</th>" for h in head)
     return "<table><tr>" + header + "</tr>" + "".join(f"<tr>{''.join(r)}</tr>" for r in rows) + "</table>"
 
 
-def _figure(name: str, png: bytes, alt: str) -> str:
+def figure(name: str, png: bytes, alt: str) -> str:
     data = base64.b64encode(png).decode()
     return f'<img id="fig-{name}" alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
@@ -70,61 +70,61 @@ def _sections(d: dict, figures: dict[str, bytes]) -> list[str]:
     bits = len(d["layers"][0]["spikes_by_bit_per_sample"]) if d["layers"] else 0
     e = d["energy_per_sample_pj"]
     return [
-        ("summary", "Summary", _table(["", "value"], [
-            [_text("model"), _text(d["model"])], [_text("target"), _text(d["target"])],
-            [_text("input"), _text(d["input"])], [_text("samples"), _num(d, "samples")],
-            [_text("cores used"), _num(d, "cores_used")], [_text("cores on the chip"), _num(d, "cores_available")],
-            [_text("spikes per sample"), _num(d, "totals.spikes_per_sample")],
-            [_text("synaptic operations per sample"), _num(d, "totals.sops_per_sample")],
-            [_text("multiply-accumulates per sample (the quantized ANN)"), _num(d, "totals.macs_per_sample")],
-            [_text("SOPs of pipeline fill and drain (whole run, not per sample)"), _num(d, "totals.fill_drain_sops")],
+        ("summary", "Summary", table(["", "value"], [
+            [text_cell("model"), text_cell(d["model"])], [text_cell("target"), text_cell(d["target"])],
+            [text_cell("input"), text_cell(d["input"])], [text_cell("samples"), num_cell(d, "samples")],
+            [text_cell("cores used"), num_cell(d, "cores_used")], [text_cell("cores on the chip"), num_cell(d, "cores_available")],
+            [text_cell("spikes per sample"), num_cell(d, "totals.spikes_per_sample")],
+            [text_cell("synaptic operations per sample"), num_cell(d, "totals.sops_per_sample")],
+            [text_cell("multiply-accumulates per sample (the quantized ANN)"), num_cell(d, "totals.macs_per_sample")],
+            [text_cell("SOPs of pipeline fill and drain (whole run, not per sample)"), num_cell(d, "totals.fill_drain_sops")],
         ]), ""),
-        ("timing", "Latency and pipelined throughput", _table(["", "value"], [
-            [_text("ticks per sample (latency)"), _num(d, "timing.ticks_per_sample")],
-            [_text("ticks between samples (pipelined)"), _num(d, "timing.ticks_between_samples")],
-            [_text("cycles per tick (simulated mean)"), _num(d, "timing.cycles_per_tick")],
-            [_text("clock, MHz"), _num(d, "timing.clock_mhz")],
-            [_text("latency, us"), _num(d, "timing.latency_us")],
-            [_text("throughput, samples per second"), _num(d, "timing.pipelined_samples_per_s")],
+        ("timing", "Latency and pipelined throughput", table(["", "value"], [
+            [text_cell("ticks per sample (latency)"), num_cell(d, "timing.ticks_per_sample")],
+            [text_cell("ticks between samples (pipelined)"), num_cell(d, "timing.ticks_between_samples")],
+            [text_cell("cycles per tick (simulated mean)"), num_cell(d, "timing.cycles_per_tick")],
+            [text_cell("clock, MHz"), num_cell(d, "timing.clock_mhz")],
+            [text_cell("latency, us"), num_cell(d, "timing.latency_us")],
+            [text_cell("throughput, samples per second"), num_cell(d, "timing.pipelined_samples_per_s")],
         ]), ""),
-        ("energy", "Energy per sample", _table(["estimate", "pJ per sample", "pJ per operation"], [
-            [_text("quantized ANN: MACs x pJ per MAC (SDANN table 9)"), _num(d, "energy_per_sample_pj.ann_macs"),
-             _num(d, "energy_per_sample_pj.pj_per_mac")],
-            [_text("SNN: accumulates (SOPs) x pJ per AC (SDANN table 9)"), _num(d, "energy_per_sample_pj.snn_acs"),
-             _num(d, "energy_per_sample_pj.pj_per_ac")],
-            [_text(f"chip: SOPs x the target's pJ per SOP ({e['pj_per_sop']})"), _num(d, "energy_per_sample_pj.chip_sops"),
-             _num(d, "energy_per_sample_pj.pj_per_sop")],
-            [_text("chip, simulated: SOPs, instructions and network, fill and drain shared out"),
-             _num(d, "energy_per_sample_pj.chip_simulated"), _text("")],
-        ]), _figure("energy", figures["energy.png"], "energy per sample")),
-        ("layers", "Spikes and synaptic operations per layer", _table(
+        ("energy", "Energy per sample", table(["estimate", "pJ per sample", "pJ per operation"], [
+            [text_cell("quantized ANN: MACs x pJ per MAC (SDANN table 9)"), num_cell(d, "energy_per_sample_pj.ann_macs"),
+             num_cell(d, "energy_per_sample_pj.pj_per_mac")],
+            [text_cell("SNN: accumulates (SOPs) x pJ per AC (SDANN table 9)"), num_cell(d, "energy_per_sample_pj.snn_acs"),
+             num_cell(d, "energy_per_sample_pj.pj_per_ac")],
+            [text_cell(f"chip: SOPs x the target's pJ per SOP ({e['pj_per_sop']})"), num_cell(d, "energy_per_sample_pj.chip_sops"),
+             num_cell(d, "energy_per_sample_pj.pj_per_sop")],
+            [text_cell("chip, simulated: SOPs, instructions and network, fill and drain shared out"),
+             num_cell(d, "energy_per_sample_pj.chip_simulated"), text_cell("")],
+        ]), figure("energy", figures["energy.png"], "energy per sample")),
+        ("layers", "Spikes and synaptic operations per layer", table(
             ["layer", "op", "neurons", "cores", "spikes per sample", "SOPs per sample", "MACs per sample"],
-            [[_text(r["layer"]), _text(r["op"]), _num(d, f"layers.{i}.neurons"), _num(d, f"layers.{i}.cores"),
-              _num(d, f"layers.{i}.spikes_per_sample"), _num(d, f"layers.{i}.sops_per_sample"),
-              _num(d, f"layers.{i}.macs_per_sample")] for i, r in layers]),
-         _figure("spikes-sops", figures["spikes_sops.png"], "spikes and SOPs per layer")),
+            [[text_cell(r["layer"]), text_cell(r["op"]), num_cell(d, f"layers.{i}.neurons"), num_cell(d, f"layers.{i}.cores"),
+              num_cell(d, f"layers.{i}.spikes_per_sample"), num_cell(d, f"layers.{i}.sops_per_sample"),
+              num_cell(d, f"layers.{i}.macs_per_sample")] for i, r in layers]),
+         figure("spikes-sops", figures["spikes_sops.png"], "spikes and SOPs per layer")),
         ("bits", "Spikes by bit position (MSB first)" if bits == CODE_BITS else "Spikes by tick of the window "
-         "(ttfs: tick 256 - code; rate: the first code ticks; docs/codings.md)", _table(
+         "(ttfs: tick 256 - code; rate: the first code ticks; docs/codings.md)", table(
             ["layer"] + [f"bit {bits - 1 - b}" if bits == CODE_BITS else f"tick {b}" for b in range(bits)],
-            [[_text(r["layer"])] + [_num(d, f"layers.{i}.spikes_by_bit_per_sample.{b}") for b in range(bits)]
+            [[text_cell(r["layer"])] + [num_cell(d, f"layers.{i}.spikes_by_bit_per_sample.{b}") for b in range(bits)]
              for i, r in layers]),
-         _figure("bits", figures["bit_positions.png"], "share of spikes per bit position")),
-        ("sparsification", "Sparsification (RoT / DRLO)", _table(
+         figure("bits", figures["bit_positions.png"], "share of spikes per bit position")),
+        ("sparsification", "Sparsification (RoT / DRLO)", table(
             ["layer", "setting", "SOPs without", "SOPs with", "spikes without", "spikes with"],
-            [[_text(r["layer"]), _text(_setting(r)), _num(d, f"layers.{i}.sops_without_sparsify_per_sample"),
-              _num(d, f"layers.{i}.sops_per_sample"), _num(d, f"layers.{i}.spikes_without_sparsify_per_sample"),
-              _num(d, f"layers.{i}.spikes_per_sample")] for i, r in layers]
-            + [[_text("all"), _text(""), _num(d, "totals.sops_without_sparsify_per_sample"),
-                _num(d, "totals.sops_per_sample"), _text(""), _text("")]]),
-         _figure("sparsification", figures["sparsification.png"], "SOPs with and without sparsification")),
+            [[text_cell(r["layer"]), text_cell(_setting(r)), num_cell(d, f"layers.{i}.sops_without_sparsify_per_sample"),
+              num_cell(d, f"layers.{i}.sops_per_sample"), num_cell(d, f"layers.{i}.spikes_without_sparsify_per_sample"),
+              num_cell(d, f"layers.{i}.spikes_per_sample")] for i, r in layers]
+            + [[text_cell("all"), text_cell(""), num_cell(d, "totals.sops_without_sparsify_per_sample"),
+                num_cell(d, "totals.sops_per_sample"), text_cell(""), text_cell("")]]),
+         figure("sparsification", figures["sparsification.png"], "SOPs with and without sparsification")),
     ]
 
 
 def render(d: dict, figures: dict[str, bytes]) -> str:
     title = f"sdannc report: {d['model']} on {d['target']}"
     body = []
-    for key, heading, table, figure in _sections(d, figures):
-        body.append(f'<section id="{key}"><h2>{html.escape(heading)}</h2>{table}{figure}</section>')
+    for key, heading, cells, image in _sections(d, figures):
+        body.append(f'<section id="{key}"><h2>{html.escape(heading)}</h2>{cells}{image}</section>')
     note = ('<p class="note">Per-sample figures count the spikes and SOPs inside the samples\' windows; the '
             "pipeline's fill and drain (layers computing on zeros before and after the stream) is counted apart. "
             "Numbers per sample are averages over the batch.</p>")

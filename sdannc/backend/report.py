@@ -35,8 +35,10 @@ WARN_ERROR_STEPS = 0.25
 
 def _arithmetic(node, program, target: Target, neurons: int, window: int) -> dict:
     """How the layer computes: its integration scheme, whether its sums are exact, its error bound
-    in output steps, and what its program costs per tick (integrating ticks, and the last one; a
-    sample takes `window` ticks, the coding's)."""
+    in output steps, and what its program costs per tick (integrating ticks, and the last one).
+    A sample's program energy counts every tick of the layer's window (the schedule's `bits`: 8
+    for STEM, longer for a coding that spends more ticks per sample), each neuron running its
+    program once a tick, the last tick on the other path."""
     integrating, last = program_cost(program, target)
     per_sample = (window - 1) * integrating.instructions + last.instructions
     return {

@@ -82,6 +82,7 @@ def build_report(sim: Simulator, result: SimResult) -> dict:
         "energy": {
             # the SOPs of each sample's window; instructions and the network are not split by sample
             "per_sample_pj": sops_in * e["pj_per_sop"] / samples,
+            "per_sample_all_pj": energy_total / samples,  # every term, fill and drain shared out
             "total_pj": energy_total,
             "fill_drain_pj": (sops_total - sops_in) * e["pj_per_sop"],
             "breakdown_pj": energy,

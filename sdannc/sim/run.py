@@ -26,7 +26,8 @@ def summary_lines(report: dict) -> list[str]:
         f"cycles {report['cycles']}  time {report['time_s'] * 1e3:.3f} ms at {report['clock_mhz']:.0f} MHz  "
         f"({report['time_per_sample_s'] * 1e6:.2f} us per sample over the run)",
         f"per sample, in its own window: {spikes['per_sample']:,.0f} spikes, {sops['per_sample']:,.0f} synaptic ops, "
-        f"{e['per_sample_pj'] / 1e3:,.2f} nJ",
+        f"{e['per_sample_pj'] / 1e3:,.2f} nJ in synaptic ops ({e['per_sample_all_pj'] / 1e3:,.2f} nJ with "
+        f"instructions and network, fill and drain shared out)",
         f"whole run, with pipeline fill and drain: {spikes['total']:,} spikes, {sops['total']:,} synaptic ops "
         f"({sops['fill_drain']:,} in fill and drain), {e['total_pj'] / 1e6:,.4f} uJ",
         f"busiest core {report['busiest_core']['core']} ({report['busiest_core']['cycles']} cycles)  "

@@ -10,12 +10,17 @@ from sdannc.target import load_target
 
 
 @pytest.fixture(scope="module")
-def reports():
+def compiled():
     path = models.quantized("residual")
-    return {t: compile_in_memory(path, load_target(t)).report for t in ("darwin3", "darwin3-wide")}
+    return {t: compile_in_memory(path, load_target(t)) for t in ("darwin3", "darwin3-wide")}
 
 
-def test_wide_layers_are_exact_and_narrow_ones_say_how_they_round(reports):
+@pytest.fixture(scope="module")
+def reports(compiled):
+    return {t: c.report for t, c in compiled.items()}
+
+
+def test_wide_layers_are_exact_and_narrow_ones_say_how_they_round(reports, compiled):
     wide, narrow = reports["darwin3-wide"]["layers"], reports["darwin3"]["layers"]
     assert all(r["sums_exact"] for r in wide)
     stems = [r for r in narrow if r["op"].startswith("STEM")]
@@ -25,7 +30,9 @@ def test_wide_layers_are_exact_and_narrow_ones_say_how_they_round(reports):
     for r in narrow:
         tick, last = r["instructions_per_tick"]
         assert 0 < tick <= last and r["cycles_per_tick"][0] >= tick
-        assert r["program_pj_per_sample"] == 0  # darwin3's all-in SOP figure includes the instructions
+        # every neuron runs its program each tick of the layer's window, the last tick on the other path
+        window, pj = compiled["darwin3"].image.schedule.bits, load_target("darwin3").energy["pj_per_instruction"]
+        assert pj > 0 and r["program_pj_per_sample"] == r["neurons"] * ((window - 1) * tick + last) * pj
 
 
 def test_the_summary_shows_the_scheme_and_the_bound(reports):

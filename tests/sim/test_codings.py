@@ -142,7 +142,7 @@ def test_bad_codings_are_usage_errors(tmp_path):
     assert_user_error(invoke("compile", path, "-o", tmp_path / "b", "--config", tmp_path / "c.yaml"),
                       "coding", "stem, ttfs, rate")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
-    with pytest.raises(SdanncError, match="coding: 'morse'"):
+    with pytest.raises(SdanncError, match="compile: coding 'morse': unknown"):
         sdannc.compile(path, WIDE, coding="morse")
 
 
