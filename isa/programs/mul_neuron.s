@@ -4,15 +4,29 @@
 ; thresholds at or below P: onnxruntime's QLinearMul is a non-decreasing step function of P, and its
 ; steps are in the core's lookup memory (word 0 holds the register's minimum, words 1..255 the
 ; thresholds), found by a binary search of 8 rounds (LUT, CMP, SEL). sdannc/neurons/multiply.py.
-.state  acc_a 0, threshold 1, phase 2, residue 3, acc_b 4
+; On 16-bit registers (two_words) P, up to 255^2, does not fit one: the two-word accumulator
+; (MACW, SFTW: docs/isa.md) computes Q = sat(P - C), C a constant of the layer chosen so that its
+; thresholds less C fit the register, and the search runs over those (the same counts: saturation
+; keeps the order of every P against every threshold).
+.state  acc_a 0, threshold 1, phase 2, residue 3, acc_b 4, center 5, center_low 6   ; center: -C, two words
 .config last_phase 0, zero_a 1, zero_b 2
 .param  rounds [1, 2, 3, 4, 5, 6, 7, 8]   ; the binary search's 8 rounds (256 = 2^8 counts)
+.param  one_word True
+.param  two_words False
 .include two_codes.inc
         LDC  R6, zero_a
         SUB  R0, R6             ; a - za
         LDC  R6, zero_b
         SUB  R4, R6             ; b - zb
+.if one_word
         MULT R0, R4, 0          ; P, exact
+.end
+.if two_words
+        LOAD R14, center        ; the accumulator starts at -C
+        LOAD R15, center_low
+        MACW R0, R4, 0          ; + P, exact
+        SFTW R0, 0, TRUNC       ; Q = sat(P - C)
+.end
         MOVI R8, 0              ; the count so far
         MOVI R9, 1
         SFTI R9, L, 7, TRUNC    ; the step: 128, 64, ..., 1
