@@ -8,7 +8,7 @@ import pytest
 
 import models
 from sdannc import arith
-from sdannc.backend import build_image
+from sdannc.backend import build_image, neuron_addresses
 from sdannc.backend.program_cost import program_cost
 from sdannc.compiler import compile_in_memory, lower
 from sdannc.frontend import load_onnx
@@ -22,6 +22,7 @@ from sdannc.neurons.adder import split_multiplier
 from sdannc.passes import run_pipeline
 from sdannc.passes.lower_elementwise import adder_node
 from sdannc.sim import Simulator, executor
+from sdannc.sparsify import Plan, Setting
 from sdannc.target import load_target
 
 from irgraphs import GraphMaker
@@ -235,3 +236,23 @@ def test_two_word_program_fits_the_core_and_uses_the_accumulator():
     integrating, last = program_cost(words, NARROW)
     assert last.instructions == len(words)  # the tick that computes runs every word once
     assert integrating.instructions == len(words) - 26  # the other seven skip the two-word sum and the output code
+
+
+@pytest.mark.parametrize("engine", ["numpy", "kernel"])
+def test_sparsified_two_word_adds_on_the_chip_are_the_golden_models(monkeypatch, engine):
+    """RoT / DRLO after the two-word sum (output_code.inc): each Add layer's recorded codes."""
+    monkeypatch.setattr(executor, "ENGINE", engine)
+    compiled = compile_in_memory(models.quantized("residual", "qop", True, "int8"), NARROW,
+                                 plan=Plan(Setting(rot=2, drlo=1)))
+    graph = compiled.graph
+    adds = [n for n in graph.nodes if n.op == "adder"]
+    assert adds and all("two_words" in n.attrs and "sparsify" in n.attrs for n in adds)
+    x = models.eval_set(models.float_model("residual"), 4)
+    golden = run_codes(graph, encode_input(x, graph.input_encode).reshape(x.shape), NARROW.arith, keep=True)
+    sim = Simulator(compiled.image)
+    result = sim.run(x, record_codes=True)
+    addresses = neuron_addresses(graph, compiled.layers)
+    for node in adds:
+        codes = sim.codes_at(result, *addresses[node.output])
+        np.testing.assert_array_equal(codes, golden[node.output].reshape(result.samples, -1), err_msg=node.name)
+        assert codes.any() and not (codes % 2).any()  # DRLO 1 dropped the low bit, and the layer spikes
