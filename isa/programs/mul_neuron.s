@@ -4,7 +4,11 @@
 ; thresholds at or below P: onnxruntime's QLinearMul is a non-decreasing step function of P, and its
 ; steps are in the core's lookup memory (word 0 holds the register's minimum, words 1..255 the
 ; thresholds), found by a binary search of 8 rounds (LUT, CMP, SEL). sdannc/neurons/multiply.py.
-.state  acc_a 0, threshold 1, phase 2, residue 3, acc_b 4
+; On 16-bit registers (two_words) P, up to 255^2, does not fit one: the two-word accumulator
+; (MACW, SFTW: docs/isa.md) computes Q = sat(P - C), C a constant of the layer chosen so that its
+; thresholds less C fit the register, and the search runs over those (the same counts: saturation
+; keeps the order of every P against every threshold).
+.state  acc_a 0, threshold 1, phase 2, residue 3, acc_b 4, center 5, center_low 6   ; center: -C, two words
 .config last_phase 0, zero_a 1, zero_b 2
 .include two_codes.inc
 .include product_search.inc

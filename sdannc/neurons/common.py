@@ -76,13 +76,15 @@ class NeuronModel:
         isa = load_isa(target.isa_name)
         return isa.encode_program(assemble_template(self.template, isa, self.template_values(node)))
 
-    def registers(self, **values: int) -> list[int]:
-        """The core's configuration registers, every one given by its name in the template."""
-        if set(values) != set(self.config):
-            raise ValueError(f"{self.op}: registers {sorted(values)}, the program reads {sorted(self.config)}")
-        registers = [0] * (max(self.config.values(), default=-1) + 1)
+    def registers(self, layout: dict[str, int] | None = None, /, **values: int) -> list[int]:
+        """The core's configuration registers, every one given by its name in the template (or in
+        `layout`, another template's `.config` of the model)."""
+        layout = self.config if layout is None else layout
+        if set(values) != set(layout):
+            raise ValueError(f"{self.op}: registers {sorted(values)}, the program reads {sorted(layout)}")
+        registers = [0] * (max(layout.values(), default=-1) + 1)
         for name, value in values.items():
-            registers[self.config[name]] = value
+            registers[layout[name]] = value
         return registers
 
     def init_core(self, core, node: Node, flat: np.ndarray, shape) -> None:
@@ -108,8 +110,8 @@ class CodeNeuron(NeuronModel):
     next window by compare-and-subtract against 128 (the emit phase of the STEM, Add and max
     programs): state `threshold` holds 128, register `last_phase` says which tick is a code's last."""
 
-    def registers(self, **values: int) -> list[int]:
-        return super().registers(last_phase=CODE_BITS - 1, **values)
+    def registers(self, layout: dict[str, int] | None = None, /, **values: int) -> list[int]:
+        return super().registers(layout, last_phase=CODE_BITS - 1, **values)
 
     def init_core(self, core, node: Node, flat: np.ndarray, shape) -> None:
         core.state[:, self.state["threshold"]] = 1 << (CODE_BITS - 1)

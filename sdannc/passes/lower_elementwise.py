@@ -4,7 +4,8 @@ inputs of another scale -> requantizing relays, so that Concat itself only moves
 The Add neuron (`adder`, isa/programs/add_neuron.s) receives its inputs on dendrites of weights 1
 and 2, rebuilds both codes exactly and computes round(Ma (a - za) + Mb (b - zb) + K) + zc with
 integer multipliers over a common power of two (passes/requantize.py: adder_fixed_point), as
-onnxruntime's QLinearAdd does in float32 (docs/exactness.md). An Add of a constant (onnxruntime's
+onnxruntime's QLinearAdd does in float32 (docs/exactness.md); on 16-bit registers those of a 32-bit
+register, in two words (attr `two_words`). An Add of a constant (onnxruntime's
 quantized bias after a MatMul) is the same neuron with one input and K the constant per neuron.
 Where the register cannot hold the Add's values, it falls back to a STEM neuron whose dendrite
 weights approximate the ratio of the scales.
@@ -20,7 +21,7 @@ from ..ir.ops import ADD, ADD_CONST, ADDER, CLAMP, CONCAT
 from ..isa import load_isa
 from ..target import Target
 from .base import Options, Pass, fresh_name, identity_stem, stem_node
-from .requantize import adder_fixed_point, mul_shifts_of, sfti_max_of
+from .requantize import adder_arithmetic, mul_shifts_of, sfti_max_of
 
 # The adder's dendrite weights for inputs a and b: a tick's dendrite sum is a's bit + 2 x b's bit.
 ADDER_INPUT_WEIGHTS = (1, 2)
@@ -39,7 +40,8 @@ def adder_node(name: str, inputs: list[str], graph: Graph, out: Tensor, ratios, 
     """The exact Add neuron: y = sum_i ratios[i] (x_i - z_i) + offsets, rounded once; None if it
     does not fit the target's registers."""
     isa = load_isa(target.isa_name)
-    fp = adder_fixed_point(ratios, offsets, target.arith["register_bits"], mul_shifts_of(isa), sfti_max_of(isa))
+    reg = target.arith["register_bits"]
+    fp, two_words = adder_arithmetic(ratios, offsets, reg, mul_shifts_of(isa), sfti_max_of(isa))
     if fp is None:
         return None
     zero_points = [graph.tensors[i].zero_point for i in inputs] + [0] * (2 - len(inputs))
@@ -49,6 +51,8 @@ def adder_node(name: str, inputs: list[str], graph: Graph, out: Tensor, ratios, 
     attrs = {"connections": [{"kind": "elementwise"}] * len(inputs), "zero_point": out.zero_point,
              "clamp": tuple(clamp), "input_zero_points": tuple(zero_points), "multipliers": fp.multipliers,
              "mul_shift": fp.mul_shift, "out_shifts": list(fp.out_shifts), "error_bound": fp.error}
+    if two_words:  # the sums of a register twice as wide, in two (neurons/adder.py)
+        attrs["two_words"] = reg
     return Node(name=name, op=ADDER, inputs=list(inputs), output=out.name, attrs=attrs, params=params)
 
 

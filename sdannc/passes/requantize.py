@@ -153,6 +153,29 @@ def adder_fixed_point(ratios, offsets, register_bits: int, shifts, sfti_max: int
     return min(fits, key=lambda f: f.error) if fits else None
 
 
+def exact_form(fp: AdderFixedPoint | None) -> bool:
+    """The Add is exact up to its multipliers' rounding: exact products, one rounding."""
+    return fp is not None and fp.mul_shift == 0 and fp.error <= EXACT_ADD_ERROR
+
+
+# The two-word Add program computes the fixed point of a register twice as wide as the target's,
+# up to this many bits (darwin3-wide's 32: on darwin3 it reproduces darwin3-wide's Add; the search
+# above holds 9-bit codes times such multipliers in int64).
+TWO_WORD_MAX_BITS = 32
+
+
+def adder_arithmetic(ratios, offsets, register_bits: int, shifts, sfti_max: int) -> tuple[AdderFixedPoint | None, bool]:
+    """(the Add's fixed point, whether it runs in two words). Where one register does not hold the
+    exact form (16 bits: it rounds its products), the fixed point of a register of twice the width,
+    in two words (isa/programs/add_two_words.s; MACW's shift by the register width - 1 splits the
+    multipliers), if that one is exact; else the one-word fixed point as it is."""
+    fp = adder_fixed_point(ratios, offsets, register_bits, shifts, sfti_max)
+    if exact_form(fp) or 2 * register_bits > TWO_WORD_MAX_BITS or register_bits - 1 not in shifts:
+        return fp, False
+    wide = adder_fixed_point(ratios, offsets, 2 * register_bits, shifts, sfti_max)
+    return (wide, True) if exact_form(wide) else (fp, False)
+
+
 def requantize_node(node: Node, target: Target, isa) -> None:
     real = node.params.pop("real_multiplier")
     reg = target.arith["register_bits"]

@@ -154,6 +154,21 @@ def _lut(ctx: _Context, i: Instr) -> None:
     ctx.write(i["rs"], runner.config[runner.lut_base + index, neurons])
 
 
+def _macw(ctx: _Context, i: Instr) -> None:
+    """The two-word accumulator plus rs * rt * 2^shift (arith.multiply_accumulate)."""
+    high, low = ctx.runner.accumulator
+    words = arith.multiply_accumulate(ctx.regs[high], ctx.regs[low], ctx.regs[i["rs"]], ctx.regs[i["rt"]],
+                                      i["shift"], ctx.runner.register_bits)
+    ctx.write(high, words[0])
+    ctx.write(low, words[1])
+
+
+def _sftw(ctx: _Context, i: Instr) -> None:
+    high, low = ctx.runner.accumulator
+    ctx.write(i["rs"], arith.shift_two_words(ctx.regs[high], ctx.regs[low], i["amount"], i["round"],
+                                             ctx.runner.register_bits))
+
+
 def _store(ctx: _Context, i: Instr) -> None:
     ctx._put(ctx.state[i["field"]], ctx.regs[i["rs"]])
 
@@ -184,6 +199,8 @@ SEMANTICS = {
     "SPIKE": _spike,
     "END": lambda ctx, i: None,
     "LUT": _lut,
+    "MACW": _macw,
+    "SFTW": _sftw,
 }
 _CONTROL = {"JC", "END"}
 
@@ -217,6 +234,7 @@ class ProgramRunner:
         self.n_registers = isa.registers
         self.membrane = isa.fixed_registers["membrane"]
         self.state_block = list(isa.fixed_registers["state_block"])
+        self.accumulator = tuple(isa.fixed_registers.get("accumulator", (0, 0)))  # MACW / SFTW's pair
         self.config = config_rows  # [config_registers (+ lut_words), neurons], broadcast over lanes
         # LUT reads the core's lookup memory: rows lut_base.. of the configuration array (present
         # when the program has a LUT; the simulator adds them), lut_words of them
@@ -251,7 +269,8 @@ class ProgramRunner:
             self._table = program_kernel.encode(
                 self.instrs, self.costs, n_registers=self.n_registers, n_fields=self.state.shape[0],
                 n_config=config.shape[0], state_block=self.state_block, membrane=self.membrane,
-                register_bits=self.register_bits, lut=(self.lut_base, self.lut_words))
+                register_bits=self.register_bits, lut=(self.lut_base, self.lut_words),
+                accumulator=self.accumulator)
         except program_kernel.NotEncodable as e:
             return str(e)
         self._clear = program_kernel.registers_to_clear(self._table, self.state_block, self.membrane)

@@ -37,17 +37,19 @@ CHUNK = 256  # neurons per chunk: 16 registers x 256 x 8 bytes = 32 KB (tests ch
 
 # Op codes of the table (this module's own numbering; the ISA's opcodes live in isa/*.yaml).
 (NOP, ADD, SUB, MUL, MULT, ADDI, SFTI, CMP, MOV, LOGIC, LOAD, STORE, LDC, MOVI, SEL, LDS, STS, LDW,
- UPDV, FIRE, SPIKE, JC, END, LUT, UPDS) = range(25)
+ UPDV, FIRE, SPIKE, JC, END, LUT, UPDS, MACW, SFTW) = range(27)
 OPS = {name: code for code, name in enumerate(
     "NOP ADD SUB MUL MULT ADDI SFTI CMP MOV LOGIC LOAD STORE LDC MOVI SEL LDS STS LDW UPDV FIRE SPIKE JC END LUT UPDS"
-    .split())}
+    " MACW SFTW".split())}
 # Table columns: op code, register rs (the destination), register rt, a number (immediate, shift,
 # amount, state field, configuration register or jump address; LUT: the lookup memory's first row
 # in the configuration array), a mode (LUT: the lookup memory's size), CMP's "against zero", what
-# the instruction writes (W_* bits), cycle cost.
+# the instruction writes (W_* bits), cycle cost. MACW: D and E the accumulator's high and low
+# registers; SFTW: B and E.
 OP, A, B, C, D, E, W, COST = range(8)
 WIDTH = 8
-W_REG, W_BLOCK, W_FLAG, W_FIRED, W_FIELD, W_FIELDS = 1, 2, 4, 8, 16, 32  # rs, R0..R3, flag, fired, field, fields 0..3
+W_REG, W_BLOCK, W_FLAG, W_FIRED, W_FIELD, W_FIELDS, W_PAIR = 1, 2, 4, 8, 16, 32, 64  # rs, R0..R3, flag, fired,
+# field, fields 0..3, the accumulator pair (registers D and E)
 
 # Operand codes. The "else" cases follow executor.py: an SFTI R that is neither RND nor RNE
 # truncates, FIRE resets only for ZERO and SUB, SPIKE is unconditional only for ALWAYS, JC on
@@ -94,6 +96,10 @@ def _reads_writes(op: int, row, state_block, membrane) -> tuple[set, set]:
         return {membrane}, {membrane}
     if op == UPDS:  # B: the register that holds the shift
         return {membrane, b}, {membrane}
+    if op == MACW:  # D, E: the accumulator
+        return {a, b, int(row[D]), int(row[E])}, {int(row[D]), int(row[E])}
+    if op == SFTW:  # B, E: the accumulator
+        return {b, int(row[E])}, {a}
     if op == FIRE:
         return {a, b}, ({a} if mode else set())
     return set(), set()
@@ -137,14 +143,15 @@ def registers_to_clear(table: np.ndarray, state_block, membrane) -> np.ndarray:
 
 
 def encode(instrs, costs, *, n_registers: int, n_fields: int, n_config: int, state_block, membrane: int,
-           register_bits: int, lut: tuple[int, int] = (0, 0)) -> np.ndarray:
+           register_bits: int, lut: tuple[int, int] = (0, 0), accumulator: tuple[int, int] = (0, 0)) -> np.ndarray:
     """The program as a table [instructions, WIDTH]; NotEncodable if the kernel should not run it.
 
     Left to the numpy engine (which fails, if at all, with its own IndexError or KeyError when the
     neurons get there): register, state field or configuration indices out of range, a jump beyond
     the program or a conditional one in its last word, unknown CMP or LOGIC modes, shifts and
     immediates beyond the ranges above, registers wider than 32 bits, a LUT without its lookup
-    memory in the configuration array (`lut`: its first row and its size). Decoded ISA words never are.
+    memory in the configuration array (`lut`: its first row and its size), MACW / SFTW with an
+    accumulator (its high and low registers) out of range. Decoded ISA words never are.
     """
     n = len(instrs)
     if n == 0:
@@ -156,7 +163,8 @@ def encode(instrs, costs, *, n_registers: int, n_fields: int, n_config: int, sta
     table = np.zeros((n, WIDTH), dtype=np.int64)
     for pc, (i, cost) in enumerate(zip(instrs, costs)):
         try:
-            table[pc] = _row(i, int(cost), pc == n - 1, n, n_registers, n_fields, n_config, membrane, lut)
+            table[pc] = _row(i, int(cost), pc == n - 1, n, n_registers, n_fields, n_config, membrane, lut,
+                             accumulator)
         except KeyError as e:
             raise NotEncodable(f"{i.mnemonic} without operand {e}") from None
     return table
@@ -169,17 +177,25 @@ def _number(value, lo: int, hi: int) -> int:
 
 
 def _row(i, cost: int, last: bool, n: int, n_registers: int, n_fields: int, n_config: int, membrane: int,
-         lut: tuple[int, int]) -> list[int]:
+         lut: tuple[int, int], accumulator: tuple[int, int]) -> list[int]:
     op = OPS.get(i.mnemonic)
     if op is None:
         raise NotEncodable(f"unknown instruction {i.mnemonic}")
     row = [op, 0, 0, 0, 0, 0, 0, cost]
-    if op in (ADD, SUB, MUL, MULT, CMP, MOV, LOGIC, SEL, FIRE, LUT):
+    if op in (ADD, SUB, MUL, MULT, CMP, MOV, LOGIC, SEL, FIRE, LUT, MACW):
         row[B] = _number(i["rt"], 0, n_registers - 1)
-    if op in (ADD, SUB, MUL, MULT, ADDI, SFTI, CMP, MOV, LOGIC, LOAD, STORE, LDC, MOVI, SEL, LDW, FIRE, LUT):
+    if op in (ADD, SUB, MUL, MULT, ADDI, SFTI, CMP, MOV, LOGIC, LOAD, STORE, LDC, MOVI, SEL, LDW, FIRE, LUT, MACW,
+              SFTW):
         row[A] = _number(i["rs"], 0, n_registers - 1)
+    if op in (MACW, SFTW):
+        high, low = (_number(r, 0, n_registers - 1) for r in accumulator)
     if op in (MUL, MULT):
         row[C] = _number(i["shift"], 0, _MAX_SHIFT)
+    elif op == MACW:  # the shifted product saturates: any shift below 63 is safe
+        row[C], row[D], row[E] = _number(i["shift"], 0, _MAX_SHIFT), high, low
+    elif op == SFTW:
+        row[B], row[C], row[E] = high, _number(i["amount"], 0, _MAX_SHIFT), low
+        row[D] = {"RND": SFTI_RND, "RNE": SFTI_RNE}.get(i["round"], SFTI_TRUNC)
     elif op in (ADDI, MOVI):
         row[C] = _number(i["imm"], -_MAX_IMM, _MAX_IMM)
     elif op == SFTI:
@@ -227,9 +243,9 @@ def _row(i, cost: int, last: bool, n: int, n_registers: int, n_fields: int, n_co
 
 
 def _writes(op: int, mode: int) -> int:
-    if op in (ADD, SUB, MUL, MULT, ADDI, SFTI, MOV, LOGIC, LOAD, LDC, MOVI, SEL, LDW, UPDV, LUT, UPDS):
+    if op in (ADD, SUB, MUL, MULT, ADDI, SFTI, MOV, LOGIC, LOAD, LDC, MOVI, SEL, LDW, UPDV, LUT, UPDS, SFTW):
         return W_REG
-    return {LDS: W_BLOCK, CMP: W_FLAG, FIRE: W_FLAG | W_FIRED | (W_REG if mode else 0), SPIKE: W_FIRED,
+    return {MACW: W_PAIR, LDS: W_BLOCK, CMP: W_FLAG, FIRE: W_FLAG | W_FIRED | (W_REG if mode else 0), SPIKE: W_FIRED,
             STORE: W_FIELD, STS: W_FIELDS}.get(op, 0)
 
 
@@ -264,6 +280,20 @@ def _scale_by_power(x, s):
     rest = x - (floor << s)
     half = np.int64(1) << (s - 1)
     return floor + ((rest > half) | ((rest == half) & ((floor & 1) == 1)))
+
+
+@numba.njit(cache=True)
+def _shift_mode(x, k, mode):
+    """arith.shift_right_mode: x >> k, floored (TRUNC), rounded half up (RND) or half to even (RNE),
+    without overflow for any int64 x."""
+    floor = x >> k
+    if k == 0 or mode == SFTI_TRUNC:
+        return floor
+    rest = x - (floor << k)
+    half = np.int64(1) << (k - 1)
+    if mode == SFTI_RND:
+        return floor + np.int64(rest >= half)
+    return floor + np.int64((rest > half) | ((rest == half) & ((floor & 1) == 1)))
 
 
 @numba.njit(cache=True)
@@ -310,13 +340,16 @@ def _save_or_put_back(live, at, saved, act, c, restore):
 
 
 @numba.njit(cache=True)
-def _save_restore(restore, w, a, num, c, lane, un, uj, regs, flag, fired, state, state_block, act,
-                  saved_regs, saved_flag, saved_fired, saved_state):
+def _save_restore(restore, w, a, num, pair_high, pair_low, c, lane, un, uj, regs, flag, fired, state, state_block,
+                  act, saved_regs, saved_flag, saved_fired, saved_state):
     """Before a masked instruction (restore False): save what it writes (table column W); after it
     (restore True): put the saved values back where act is 0."""
     zero = np.uint64(0)
     if w & W_REG:
         _save_or_put_back(regs[a], zero, saved_regs[a], act, c, restore)
+    if w & W_PAIR:
+        _save_or_put_back(regs[pair_high], zero, saved_regs[pair_high], act, c, restore)
+        _save_or_put_back(regs[pair_low], zero, saved_regs[pair_low], act, c, restore)
     if w & W_BLOCK:
         for r in state_block:
             _save_or_put_back(regs[r], zero, saved_regs[r], act, c, restore)
@@ -356,6 +389,13 @@ def run_tick(table, clear, state_block, wgtsum, state, config, lo, core_bounds, 
     saved_flag = np.empty(chunk, dtype=np.uint8)
     saved_fired = np.empty(chunk, dtype=np.uint8)
     saved_state = np.empty((state.shape[0], chunk), dtype=np.int64)
+    # two-word values (MACW, SFTW): words of `bits` bits, values within low2..high2 (2 x bits wide)
+    bits = 1
+    while (np.int64(1) << (bits - 1)) - 1 < high:
+        bits += 1
+    word_mask = (np.int64(1) << bits) - 1
+    high2 = (np.int64(high) << bits) | word_mask
+    low2 = np.int64(low) << bits
     cap = step_limit + 1
     schedule = np.empty(cap, dtype=np.int64)
     merged = np.empty(cap, dtype=np.int64)
@@ -447,9 +487,10 @@ def run_tick(table, clear, state_block, wgtsum, state, config, lo, core_bounds, 
                     continue
 
                 # ---- the instruction, for every neuron of the chunk -------------------------------
+                e = table[m, E]
                 if not uniform:
-                    _save_restore(False, w, a, num, c, lane, un, uj, regs, flag, fired, state, state_block, act,
-                                  saved_regs, saved_flag, saved_fired, saved_state)
+                    _save_restore(False, w, a, num, mode, e, c, lane, un, uj, regs, flag, fired, state, state_block,
+                                  act, saved_regs, saved_flag, saved_fired, saved_state)
                 if op == ADD:
                     for k in range(c):
                         regs[a, k] = _sat(regs[a, k] + regs[b, k], low, high)
@@ -556,6 +597,29 @@ def run_tick(table, clear, state_block, wgtsum, state, config, lo, core_bounds, 
                     for k in range(c):
                         regs[a, k] = _sat(regs[a, k] + _scale_by_power(wgtsum[lane, un + np.uint64(k)],
                                                                        regs[b, k] + num), low, high)
+                elif op == MACW:  # arith.multiply_accumulate; D, E: the accumulator's high and low words
+                    for k in range(c):
+                        product = regs[a, k] * regs[b, k]
+                        if product > (high2 >> num):
+                            product = high2
+                        elif product < (low2 >> num):
+                            product = low2
+                        else:
+                            product = product << num
+                        acc = (regs[mode, k] << bits) + (regs[e, k] & word_mask)
+                        if product > 0 and acc > high2 - product:
+                            acc = high2
+                        elif product < 0 and acc < low2 - product:
+                            acc = low2
+                        else:
+                            acc = acc + product
+                        word = acc & word_mask
+                        regs[mode, k] = acc >> bits
+                        regs[e, k] = word - ((word >> (bits - 1)) << bits)
+                elif op == SFTW:  # arith.shift_two_words; B, E: the accumulator's high and low words
+                    for k in range(c):
+                        acc = (regs[b, k] << bits) + (regs[e, k] & word_mask)
+                        regs[a, k] = _sat(_shift_mode(acc, num, mode), low, high)
                 elif op == FIRE:
                     for k in range(c):
                         crossed = np.uint8(regs[a, k] >= regs[b, k])
@@ -576,8 +640,8 @@ def run_tick(table, clear, state_block, wgtsum, state, config, lo, core_bounds, 
                             fired[lane, un + np.uint64(k)] |= flag[k]
                 # NOP: nothing
                 if not uniform:
-                    _save_restore(True, w, a, num, c, lane, un, uj, regs, flag, fired, state, state_block, act,
-                                  saved_regs, saved_flag, saved_fired, saved_state)
+                    _save_restore(True, w, a, num, mode, e, c, lane, un, uj, regs, flag, fired, state, state_block,
+                                  act, saved_regs, saved_flag, saved_fired, saved_state)
 
                 if m + 1 >= n_instr:
                     err = True

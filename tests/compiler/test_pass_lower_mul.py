@@ -1,6 +1,7 @@
 """The lower_mul pass: a `mul` of two activations becomes a product neuron whose 255 thresholds
 reproduce onnxruntime's QLinearMul on every product of code differences; a per-channel gate is
-broadcast by a depthwise window; a 16-bit target is refused naming the node."""
+broadcast by a depthwise window; on a 16-bit target the same counts from Q = sat(P - C) and the
+thresholds less C, and a layer whose thresholds span more than that is refused naming the node."""
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from sdannc.ir.verify import verify
 from sdannc.neurons import NEURONS
 from sdannc.passes import Options
 from sdannc.passes.lower_linear import lower_linear
-from sdannc.passes.lower_mul import P_MAX, lower_mul, qlinear_mul_codes, thresholds
+from sdannc.passes.lower_mul import P_MAX, centered, lower_mul, qlinear_mul_codes, thresholds
 from sdannc.target import load_target
 
 WIDE, NARROW = load_target("darwin3-wide"), load_target("darwin3")
@@ -71,8 +72,42 @@ def test_a_mul_becomes_a_product_neuron(gate):
     np.testing.assert_array_equal(got, want)
 
 
-def test_a_16_bit_target_is_refused_naming_the_node():
+@pytest.mark.parametrize("seed", range(4))
+def test_on_16_bit_registers_the_centered_thresholds_give_the_same_counts(seed):
+    """Q = sat(P - C) against the thresholds less C: the count of every product is the wide one's."""
+    rng = np.random.default_rng(seed)
+    sa, sb = (float(np.float32(v)) for v in np.exp(rng.uniform(np.log(0.002), np.log(0.1), 2)))
+    sc = float(np.float32(sa * sb * P_MAX / rng.uniform(256, 1000)))  # 256 codes or more over P's half range
+    zc = int(rng.integers(0, 256))
+    wide = thresholds(sa, sb, sc, zc, zc, (0, 255), 32)
+    table, center = centered(thresholds(sa, sb, sc, zc, zc, (0, 255), 18), 16)
+    assert table.size == 256 and table[0] == -(1 << 15) and table[1:].min() >= -(1 << 15) + 1 and table.max() < 1 << 15
+    p = np.arange(-P_MAX, P_MAX + 1)
+    q = np.clip(p - center, -(1 << 15), (1 << 15) - 1)
+    want = np.searchsorted(wide[1:], p, side="right")
+    np.testing.assert_array_equal(np.searchsorted(table[1:], q, side="right"), want)
+    assert len(np.unique(want)) > 100
+
+
+@pytest.mark.parametrize("gate", [False, True])
+def test_a_16_bit_target_computes_the_wide_products_in_two_words(gate):
+    graphs = [lower_mul(lower_linear(_graph(gate), t, OPTS), t, OPTS) for t in (NARROW, WIDE)]
+    (narrow, wide) = (g.nodes[-1] for g in graphs)
+    assert narrow.attrs["two_words"] == 16 and "two_words" not in wide.attrs and "center" not in wide.params
+    a, b = (graphs[0].tensors[i] for i in narrow.inputs)
+    y = graphs[0].tensors[narrow.output]
+    rng = np.random.default_rng(1)
+    codes = [rng.integers(0, 256, (64,) + t.shape) for t in (a, b)]
+    got = NEURONS[PRODUCT].compute(narrow, codes, y.shape, NARROW.arith)
+    np.testing.assert_array_equal(got, NEURONS[PRODUCT].compute(wide, codes, y.shape, WIDE.arith))
+    assert len(np.unique(got)) > 10
+
+
+def test_thresholds_too_far_apart_for_16_bits_are_refused_naming_the_node():
     graph = lower_linear(_graph(True), NARROW, OPTS)
-    with pytest.raises(SdanncError, match=r"m.onnx: node mul\d+: a product of two activations .* at least 18 bits; "
-                                          r"the target has 16"):
+    y = graph.tensors[graph.nodes[-1].output]
+    graph.tensors[y.name] = type(y)(y.name, y.shape, y.scale * 20, y.zero_point)  # each code 20 times as many products
+    with pytest.raises(SdanncError, match=r"m.onnx: node mul\d+: a product of two activations compares .* span more "
+                                          r"products than 16-bit registers hold") as e:
         lower_mul(graph, NARROW, OPTS)
+    assert "\n" not in str(e.value)
