@@ -139,13 +139,18 @@ class Simulator:
         codes_in = encode_input(x, io.input_encode).reshape(lanes, per_lane, io.n_inputs)
         ticks = sched.ticks_for(per_lane)
         layout = Layout(self.image, self.target, self.network, self.n_neurons, self.core_base, self.output_global)
-        stepper = Stepper(layout, self._runners(lanes), codes_in, ticks, self.window_for(lanes, ticks, window),
-                          record_codes)
+        stepper = self._stepper(layout, self._runners(lanes), codes_in, ticks, self.window_for(lanes, ticks, window),
+                                record_codes)
         codes_out = stepper.run(progress)
         codes = codes_out.reshape(samples, io.n_outputs)
         outputs = decode_output(codes, io.output_decode).reshape((samples,) + io.output_shape)
         recorded = stepper.neuron_codes.reshape(samples, self.n_neurons) if record_codes else None
         return SimResult(outputs, codes, stepper.counters, samples, lanes, ticks, recorded)
+
+    def _stepper(self, layout: Layout, runners: list[RunnerBlock], codes_in: np.ndarray, ticks: int, window: int,
+                 record_codes: bool) -> Stepper:
+        """The engine of the run (the cycle engine's stepper; functional.py has the other)."""
+        return Stepper(layout, runners, codes_in, ticks, window, record_codes)
 
     def codes_at(self, result: SimResult, core: np.ndarray, neuron: np.ndarray) -> np.ndarray:
         """[batch, elements] the codes the neurons (image core, local neuron) emitted per sample, from a
