@@ -141,21 +141,26 @@ def compile(model: ModelLike, target: TargetLike = "darwin3", *, config: ConfigL
 
 
 def simulate(image: CompiledModel | ChipImage | PathLike, x: BatchLike, *, target: TargetLike | None = None,
-             lanes: int = 1, progress: Progress | None = None) -> SimulationResult:
-    """Run a batch on the cycle-level simulator, as `sdannc sim` does.
+             lanes: int = 1, progress: Progress | None = None, engine: str = "cycle",
+             executor: str | None = None) -> SimulationResult:
+    """Run a batch on the simulator, as `sdannc sim` does.
 
     image: what compile() or load() returns, a ChipImage, or an image folder; x: a .npy path or an
     array whose first axis is the batch; target: refuse an image built for another target (`-t`);
-    lanes: independent streams side by side (the results do not change).
+    lanes: independent streams side by side (the results do not change); engine: "cycle" (the
+    cycle-level engine) or "functional" (layer after layer, the same outputs and report, faster on
+    large batches: docs/simulator.md); executor: how the neuron programs run, "kernel" or "numpy"
+    (None: the compiled kernel).
     Raises SdanncError, with the CLI's messages."""
     from .fileio import as_batch
-    from .sim import Simulator
+    from .sim import simulator
     from .sim.run import run_batch
 
     expected = _target(target) if target is not None else None
     chip, where = _chip_image(image, expected)
     x, name = as_batch(x, "input")
-    result, report = run_batch(Simulator(chip, where), x, name, lanes, progress)  # run checks x's shape and dtype
+    sim = simulator(chip, where, engine, executor)
+    result, report = run_batch(sim, x, name, lanes, progress)  # run checks x's shape and dtype
     return SimulationResult(result.outputs, report)
 
 

@@ -39,14 +39,31 @@ _FLOAT64_EXACT = 1 << 53
 
 @dataclass
 class GroupProduct:
-    """One dendrite group's sums as a product: M [columns, |carried| x rows] @ weights."""
+    """One dense dendrite group's sums as one product: W.T [taps, rows] @ M [rows, |carried| x columns],
+    M[r, i] the spikes of the sources whose packets reach row r with the i-th carried index."""
 
-    gather: np.ndarray | None  # [packets] the level source of each M entry (no two packets share one)
-    spread: sp.csr_matrix | None  # else: [level sources, |carried| x rows] packet counts
-    entry: np.ndarray  # [packets] the M entry (carried index's rank x rows + row) of each packet
+    source: np.ndarray  # [packets] each packet's level source (no two packets share an M entry)
+    row: np.ndarray  # [packets]
+    rank: np.ndarray  # [packets] the rank of its carried index
     n_carried: int
-    weights: np.ndarray  # [rows, taps] float32, float64 or int64
-    targets: np.ndarray  # [|carried| x taps] global neuron of each product entry
+    weights_t: np.ndarray  # [taps, rows] float32 or float64
+    targets: np.ndarray  # [taps, |carried|] level-local neuron of each product row
+
+
+@dataclass
+class LevelProducts:
+    """A level's dendrite sums: dense groups as products, the rest as one sparse matrix."""
+
+    neurons: np.ndarray  # [level neurons] their global ids, core after core (the local order)
+    ranges: list  # (global first, count, local first) per core
+    dense: list  # GroupProduct
+    sparse: sp.csr_matrix | None  # [level neurons, level sources] summed weights
+    sparse_exact: bool  # float products of the sparse part are exact
+
+
+# A group whose M is at least this full is a product on BLAS; sparser ones (a pool's dendrites,
+# border classes with few positions) join the level's sparse matrix.
+_DENSE_FILL = 1 / 8
 
 
 def _exact_dtype(bound: int):
@@ -54,53 +71,126 @@ def _exact_dtype(bound: int):
         return np.float32
     if bound < _FLOAT64_EXACT:
         return np.float64
-    return np.int64
+    return None
 
 
-def group_products(net: Network, level: int) -> list[GroupProduct]:
+def level_products(net: Network, level: int) -> LevelProducts:
     """The products of one level's dendrite groups, from the delivery's tables (network.level_packets)."""
     lp = net.level_packets[level]
     n_sources = net.level_sources[level].size
-    out = []
+    first, counts = net.level_cores[level]
+    ranges, local_first = [], 0
+    for f, c in zip(first.tolist(), counts.tolist()):
+        ranges.append((f, c, local_first))
+        local_first += c
+    neurons = np.concatenate([np.arange(f, f + c) for f, c, _ in ranges]) if ranges else np.zeros(0, dtype=np.int64)
+    local = np.full(net.n_neurons, -1, dtype=np.int64)
+    local[neurons] = np.arange(neurons.size)
+    dense, rows_sp, cols_sp, vals_sp = [], [], [], []
     for gi, g in enumerate(lp.groups.tolist()):
-        first, last = lp.run_ptr[lp.group_run_ptr[gi]], lp.run_ptr[lp.group_run_ptr[gi + 1]]
-        source, row, carried = lp.source[first:last], lp.row[first:last], lp.carried[first:last]
+        lo, hi = lp.run_ptr[lp.group_run_ptr[gi]], lp.run_ptr[lp.group_run_ptr[gi + 1]]
+        source, row, carried = lp.source[lo:hi], lp.row[lo:hi], lp.carried[lo:hi]
         group = net.groups[g]
         rows, taps = group.weights.shape
         ranks, rank = np.unique(carried, return_inverse=True)
-        entry = rank.reshape(-1) * rows + row
-        width = ranks.size * rows
-        spread = sp.csr_matrix((np.ones(entry.size), (source, entry)), shape=(n_sources, width))
-        spread.sum_duplicates()
-        hits = int(spread.data.max(initial=0)) if spread.nnz else 0
-        unique = np.unique(entry).size == entry.size  # (a source's spike is 0 or 1: M entries are counts)
-        most = max(hits, 1) * int(np.abs(group.weights).sum(axis=0).max(initial=0))
-        dtype = _exact_dtype(most)
-        out.append(GroupProduct(
-            gather=source if unique else None, spread=None if unique else spread.astype(dtype),
-            entry=entry, n_carried=int(ranks.size), weights=np.ascontiguousarray(group.weights, dtype=dtype),
-            targets=(group.base + ranks[:, None] + group.offsets[None, :]).reshape(-1).astype(np.int64)))
+        rank = rank.reshape(-1)
+        entry = rank * rows + row
+        unique = np.unique(entry).size == entry.size
+        dtype = _exact_dtype(int(np.abs(group.weights).sum(axis=0).max(initial=0)))
+        if unique and dtype is not None and entry.size >= _DENSE_FILL * ranks.size * rows:
+            targets = local[group.base + ranks[None, :] + group.offsets[:, None]]
+            dense.append(GroupProduct(source, row, rank, int(ranks.size),
+                                      np.ascontiguousarray(group.weights.T, dtype=dtype), targets.astype(np.int64)))
+            continue
+        # every packet's weight row at the neurons its carried index shifts the list to
+        rows_sp.append(local[group.base + carried[:, None] + group.offsets[None, :]].reshape(-1))
+        cols_sp.append(np.repeat(source, taps))
+        vals_sp.append(group.weights[row].reshape(-1))
+    sparse, exact = None, True
+    if rows_sp:
+        values = np.concatenate(vals_sp).astype(np.int64)
+        sparse = sp.csr_matrix((values, (np.concatenate(rows_sp), np.concatenate(cols_sp))),
+                               shape=(neurons.size, n_sources))
+        sparse.sum_duplicates()
+        bound = int(abs(sparse).sum(axis=1).max()) if sparse.nnz else 0
+        dtype = _exact_dtype(bound)
+        exact = dtype is not None
+        sparse = sparse.astype(dtype if exact else np.int64)
+    return LevelProducts(neurons, ranges, dense, sparse, exact)
+
+
+@dataclass
+class SenderCounts:
+    """What one sender's spikes cost, per receiving core b it reaches: [its sources, 2 x cores b]
+    packets then SOPs, as one product (a sender's packets to a core share one route)."""
+
+    sources: np.ndarray  # global source ids (neurons, or n_neurons + input element)
+    sender: int  # image core, -1 for the controller
+    dests: np.ndarray  # receiving cores
+    routes: np.ndarray  # the route of each
+    hops: np.ndarray  # its length
+    matrix: np.ndarray  # [sources, 2 x dests] float32 or float64
+
+
+def sender_counts(net: Network) -> list[SenderCounts]:
+    p = net.packets
+    source = np.repeat(np.arange(p.ptr.size - 1), np.diff(p.ptr))
+    taps = net.g_taps[p.group] if p.group.size else np.zeros(0, dtype=np.int64)
+    out = []
+    for sender in np.unique(p.from_core).tolist():
+        mine = np.flatnonzero(p.from_core == sender)
+        sources, s_rank = np.unique(source[mine], return_inverse=True)
+        dests, d_rank = np.unique(p.core[mine], return_inverse=True)
+        matrix = np.zeros((sources.size, 2 * dests.size), dtype=np.int64)
+        np.add.at(matrix, (s_rank.reshape(-1), d_rank.reshape(-1)), 1)
+        np.add.at(matrix, (s_rank.reshape(-1), dests.size + d_rank.reshape(-1)), taps[mine])
+        first = np.zeros(dests.size, dtype=np.int64)
+        first[d_rank.reshape(-1)[::-1]] = mine[::-1]  # a packet of each receiving core
+        bound = int(matrix.sum(axis=0).max(initial=0))
+        dtype = _exact_dtype(bound) or np.int64
+        out.append(SenderCounts(sources, int(sender), dests, p.pair[first], p.hops[first], matrix.astype(dtype)))
     return out
 
 
 class _CostRings:
-    """The delivery's count rings (delivery.Delivery's), filled by counting packets per spike."""
+    """The delivery's count rings (delivery.Delivery's), filled from the spikes by products."""
 
-    def __init__(self, net: Network, ring_ticks: int, lanes: int) -> None:
-        self.net = net
+    def __init__(self, net: Network, senders: list[SenderCounts], ring_ticks: int, lanes: int) -> None:
+        self.net, self.senders = net, senders
         n_cores = len(net.image.cores)
         self.sops, self.packets_in, self.packets_out = (np.zeros((ring_ticks, lanes, n_cores), dtype=np.int64)
                                                         for _ in range(3))
         self.route_packets = np.zeros((ring_ticks, lanes, net.n_routes), dtype=np.int64)
         self.hops = np.zeros((ring_ticks, lanes), dtype=np.int64)
-        p = net.packets
-        self.packet_taps = net.g_taps[p.group] if p.group.size else np.zeros(0, dtype=np.int64)
 
     def count(self, ring, slots, inputs, tick_slots) -> None:
-        p = self.net.packets
-        fk.count_packets(ring, slots, inputs, self.net.n_neurons, p.ptr, p.core, self.packet_taps, p.pair,
-                         p.from_core, p.hops, tick_slots, self.sops, self.packets_in, self.packets_out,
-                         self.route_packets, self.hops)
+        """The counts of ticks tick_slots (columns tick x lane) of the spikes in ring[slots] and inputs."""
+        net = self.net
+        n, lanes = slots.size, ring.shape[1]
+        fired = ring[slots].reshape(n * lanes, -1)
+        injected = inputs.reshape(n * lanes, -1)
+        for s in self.senders:
+            lo, hi = int(s.sources[0]), int(s.sources[-1]) + 1
+            contiguous = hi - lo == s.sources.size  # a core's neurons, or the whole input
+            if s.sender >= 0:
+                spikes = fired[:, lo:hi] if contiguous else fired[:, s.sources]
+            else:
+                lo, hi = lo - net.n_neurons, hi - net.n_neurons
+                spikes = injected[:, lo:hi] if contiguous else injected[:, s.sources - net.n_neurons]
+            x = spikes.astype(s.matrix.dtype) if s.matrix.dtype != np.int64 else spikes.astype(np.int64)
+            counts = x @ s.matrix
+            if counts.dtype != np.int64:
+                counts = counts.astype(np.int64)
+            counts = counts.reshape(n, lanes, -1)
+            packets, sops = counts[:, :, :s.dests.size], counts[:, :, s.dests.size:]
+            self.route_packets[tick_slots[:, None], :, s.routes[None, :]] += packets.transpose(0, 2, 1)
+            self.packets_in[tick_slots[:, None], :, s.dests[None, :]] += packets.transpose(0, 2, 1)
+            self.sops[tick_slots[:, None], :, s.dests[None, :]] += sops.transpose(0, 2, 1)
+            if s.sender >= 0:
+                self.packets_out[tick_slots, :, s.sender] += packets.sum(axis=2)
+            longest = np.where(packets > 0, s.hops, 0).max(axis=2, initial=0)
+            np.maximum(self.hops[tick_slots], longest, out=longest)
+            self.hops[tick_slots] = longest
 
     def take_costs(self, tick_slots: np.ndarray):
         from .delivery import Costs
@@ -120,7 +210,7 @@ class FunctionalStepper(Stepper):
     window, level after level), the sums as products; the accounting is Stepper's."""
 
     def __init__(self, layout: Layout, blocks: list[RunnerBlock], codes_in: np.ndarray, ticks: int,
-                 window: int, products: list[list[GroupProduct]], record_codes: bool = False) -> None:
+                 window: int, products: list[LevelProducts], senders: list[SenderCounts], record_codes: bool = False) -> None:
         self.layout, self.net, self.blocks = layout, layout.network, blocks
         self.lanes, per_lane, _ = codes_in.shape
         self.ticks, self.window = ticks, window
@@ -147,7 +237,7 @@ class FunctionalStepper(Stepper):
         self._spikes_by_bit = np.zeros((layout.image.schedule.bits, layout.n_neurons), dtype=np.int64)
         self._sums = np.zeros((window * self.lanes, layout.n_neurons), dtype=np.int64)
         self._sum_range = arith.signed_range(layout.target.arith["dendrite_sum_bits"])
-        self.delivery = _CostRings(self.net, self.ring_ticks, self.lanes)
+        self.delivery = _CostRings(self.net, senders, self.ring_ticks, self.lanes)
         self._products = products
         self._no_inputs = np.zeros((0, 0, 0), dtype=bool)
         # per level: (block, runner view over the level's members, their image cores) to run
@@ -177,38 +267,43 @@ class FunctionalStepper(Stepper):
                     self.counters.instructions += executed
                     self.soma[ticks[k], :, members] = cycles.T
                     self.ring[ticks[k], :, lo:hi] = fired
-        self.delivery.count(self.ring, slots, inputs if inputs.size else np.zeros((n, lanes, 0), dtype=bool), ticks)
+        self.delivery.count(self.ring, slots, inputs, ticks)
 
     def _level_sums(self, level: int, sums: np.ndarray, slots: np.ndarray, inputs: np.ndarray, n: int) -> None:
         """The level's saturated dendrite sums of the window's ticks into sums [ticks x lanes, neurons]."""
         net, lanes = self.net, self.lanes
-        first, counts = net.level_cores[level]
-        for f, c in zip(first.tolist(), counts.tolist()):
-            sums[:, f:f + c] = 0
+        lp = self._products[level]
+        columns = n * lanes
         sources = net.level_sources[level]
-        if not sources.size:
-            return
-        neurons = sources[sources < net.n_neurons]
-        spikes = np.empty((n * lanes, sources.size), dtype=np.float32)
-        spikes[:, :neurons.size] = self.ring[slots][:, :, neurons].reshape(n * lanes, -1)
-        if neurons.size < sources.size:
-            spikes[:, neurons.size:] = inputs[:, :, sources[neurons.size:] - net.n_neurons].reshape(n * lanes, -1)
-        cast = {}
-        for g in self._products[level]:
-            x = cast.get(g.weights.dtype)
-            if x is None:
-                x = cast[g.weights.dtype] = spikes if g.weights.dtype == np.float32 else spikes.astype(g.weights.dtype)
-            rows = g.weights.shape[0]
-            if g.gather is not None:
-                m = np.zeros((x.shape[0], g.n_carried * rows), dtype=x.dtype)
-                m[:, g.entry] = x[:, g.gather]
-            else:
-                m = np.asarray((g.spread.T @ x.T).T, dtype=x.dtype)
-            products = m.reshape(-1, rows) @ g.weights  # [columns x carried, taps]
-            fk.scatter_add(sums, products.reshape(x.shape[0], -1), g.targets)
+        local = np.zeros((lp.neurons.size, columns), dtype=np.int64)
+        if sources.size:
+            neurons = sources[sources < net.n_neurons]
+            spikes = np.empty((sources.size, columns), dtype=np.float32)  # [level sources, ticks x lanes]
+            spikes[:neurons.size] = self.ring[slots][:, :, neurons].reshape(columns, -1).T
+            if neurons.size < sources.size:
+                spikes[neurons.size:] = inputs[:, :, sources[neurons.size:] - net.n_neurons].reshape(columns, -1).T
+            self._add_products(lp, spikes, local)
         low, high = self._sum_range
-        for f, c in zip(first.tolist(), counts.tolist()):
-            np.clip(sums[:, f:f + c], low, high, out=sums[:, f:f + c])
+        np.clip(local, low, high, out=local)
+        for f, c, at in lp.ranges:
+            sums[:, f:f + c] = local[at:at + c].T
+
+    @staticmethod
+    def _add_products(lp: LevelProducts, spikes: np.ndarray, local: np.ndarray) -> None:
+        columns = spikes.shape[1]
+        as64 = None
+        for g in lp.dense:
+            x = spikes if g.weights_t.dtype == np.float32 else (as64 if as64 is not None else spikes.astype(np.float64))
+            if x is not spikes:
+                as64 = x
+            m = np.zeros((g.weights_t.shape[1], g.n_carried, columns), dtype=x.dtype)
+            m[g.row, g.rank] = x[g.source]
+            products = g.weights_t @ m.reshape(m.shape[0], -1)  # [taps, carried x columns]
+            fk.scatter_rows(local, products.reshape(-1, columns), g.targets.reshape(-1))
+        if lp.sparse is not None:
+            x = spikes if lp.sparse.dtype == np.float32 else spikes.astype(lp.sparse.dtype)
+            product = lp.sparse @ x
+            local += product.astype(np.int64) if lp.sparse_exact else product
 
 
 def check_functional(sim) -> None:
@@ -229,10 +324,11 @@ class FunctionalSimulator(Simulator):
 
     engine = "functional"
 
-    def __init__(self, image, where: str = "<image>") -> None:
-        super().__init__(image, where)
+    def __init__(self, image, where: str = "<image>", executor: str | None = None) -> None:
+        super().__init__(image, where, executor)
         check_functional(self)
-        self._products = [group_products(self.network, level) for level in range(self.network.n_levels)]
+        self._products = [level_products(self.network, level) for level in range(self.network.n_levels)]
+        self._senders = sender_counts(self.network)
 
     def window_for(self, lanes: int, ticks: int, wanted: int | None = None) -> int:
         if wanted is None:
@@ -240,4 +336,5 @@ class FunctionalSimulator(Simulator):
         return max(1, min(wanted, ticks))
 
     def _stepper(self, layout, runners, codes_in, ticks, window, record_codes) -> Stepper:
-        return FunctionalStepper(layout, runners, codes_in, ticks, window, self._products, record_codes)
+        return FunctionalStepper(layout, runners, codes_in, ticks, window, self._products, self._senders,
+                                 record_codes)

@@ -4,17 +4,18 @@ neurons, and what a window's spikes cost as packets, without delivering them one
 from __future__ import annotations
 
 import numba as nb
+import numpy as np
 
 
 @nb.njit(cache=True, nogil=True)
-def scatter_add(sums, products, targets):
-    """sums[col, targets[j]] += products[col, j] (exact integers held in floats or ints): a group's
-    partial rows into its neurons (targets may repeat: a convolution's taps overlap)."""
-    for col in range(products.shape[0]):
-        row = sums[col]
-        values = products[col]
-        for j in range(targets.size):
-            row[targets[j]] += int(values[j])
+def scatter_rows(sums, products, targets):
+    """sums[targets[j]] += products[j], row by row (exact integers held in floats): a group's
+    products into its neurons (targets repeat: a convolution's taps overlap)."""
+    for j in range(targets.size):
+        row = sums[targets[j]]
+        values = products[j]
+        for col in range(row.size):
+            row[col] += np.int64(values[col])
 
 
 @nb.njit(cache=True, nogil=True)

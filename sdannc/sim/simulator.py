@@ -52,9 +52,14 @@ class SimResult:
 
 
 class Simulator:
-    def __init__(self, image: ChipImage, where: str = "<image>") -> None:
+    engine = "cycle"
+
+    def __init__(self, image: ChipImage, where: str = "<image>", executor: str | None = None) -> None:
+        """executor: how the neuron programs run, "kernel" (compiled) or "numpy" (executor.py); None:
+        executor.ENGINE."""
         self.image = image
         self.where = where
+        self.executor = executor
         self.target = image.target
         isa = load_isa(image.target.isa_name)
         cycles = image.target.instruction_cycles(isa)
@@ -101,7 +106,7 @@ class Simulator:
                 states.append(core.state)
             names = ", ".join(self.image.cores[m].name for m in members[:3]) + (" ..." if len(members) > 3 else "")
             runner = ProgramRunner(f"image {self.where}: core {names}", instrs, cycles, isa, self.target, config,
-                                   np.concatenate(states, axis=0), bounds, lanes)
+                                   np.concatenate(states, axis=0), bounds, lanes, engine=self.executor)
             members = np.asarray(members, dtype=np.int64)
             blocks.append(RunnerBlock(runner, lo, hi, members, self.network.core_level[members],
                                       np.append(np.asarray(bounds, dtype=np.int64), hi - lo)))
