@@ -27,7 +27,9 @@ import scipy.sparse as sp
 from ..errors import SdanncError
 from .. import arith
 from . import functional_kernel as fk
+from ..isa import load_isa
 from .layout import Layout, RunnerBlock
+from .linear import linear_neurons
 from .network import Network
 from .simulator import Simulator
 from .stepper import Counters, Stepper
@@ -35,6 +37,7 @@ from .windows import SampleWindows
 
 _FLOAT32_EXACT = 1 << 24  # integers below it, and every sum of them below it, are exact in float32
 _FLOAT64_EXACT = 1 << 53
+_CODE_MAX = 255  # a code's largest value: the products of codes are bounded by 255 x the weights'
 
 
 @dataclass
@@ -48,6 +51,7 @@ class GroupProduct:
     n_carried: int
     weights_t: np.ndarray  # [taps, rows] float32 or float64
     targets: np.ndarray  # [taps, |carried|] level-local neuron of each product row
+    code_weights_t: np.ndarray  # the same, exact for codes (0..255) rather than spikes (float64 or int64)
 
 
 @dataclass
@@ -59,6 +63,10 @@ class LevelProducts:
     dense: list  # GroupProduct
     sparse: sp.csr_matrix | None  # [level neurons, level sources] summed weights
     sparse_exact: bool  # float products of the sparse part are exact
+    code_sparse: sp.csr_matrix | None  # the same, exact for codes
+    code_sparse_exact: bool
+    weight_sums: np.ndarray  # [level neurons] the sum of the absolute weights each neuron hears
+    linear: bool = False  # its sums may come as one product a code (linear.py); FunctionalSimulator sets it
 
 
 # A group whose M is at least this full is a product on BLAS; sparser ones (a pool's dendrites,
@@ -87,6 +95,7 @@ def level_products(net: Network, level: int) -> LevelProducts:
     local = np.full(net.n_neurons, -1, dtype=np.int64)
     local[neurons] = np.arange(neurons.size)
     dense, rows_sp, cols_sp, vals_sp = [], [], [], []
+    weight_sums = np.zeros(neurons.size, dtype=np.int64)
     for gi, g in enumerate(lp.groups.tolist()):
         lo, hi = lp.run_ptr[lp.group_run_ptr[gi]], lp.run_ptr[lp.group_run_ptr[gi + 1]]
         source, row, carried = lp.source[lo:hi], lp.row[lo:hi], lp.carried[lo:hi]
@@ -96,27 +105,34 @@ def level_products(net: Network, level: int) -> LevelProducts:
         rank = rank.reshape(-1)
         entry = rank * rows + row
         unique = np.unique(entry).size == entry.size
-        dtype = _exact_dtype(int(np.abs(group.weights).sum(axis=0).max(initial=0)))
+        column_sums = np.abs(group.weights).sum(axis=0)
+        bound = int(column_sums.max(initial=0))
+        dtype = _exact_dtype(bound)
         if unique and dtype is not None and entry.size >= _DENSE_FILL * ranks.size * rows:
             targets = local[group.base + ranks[None, :] + group.offsets[:, None]]
+            np.add.at(weight_sums, targets, column_sums[:, None])
+            code_dtype = _exact_dtype(bound * _CODE_MAX) or np.int64
             dense.append(GroupProduct(source, row, rank, int(ranks.size),
-                                      np.ascontiguousarray(group.weights.T, dtype=dtype), targets.astype(np.int64)))
+                                      np.ascontiguousarray(group.weights.T, dtype=dtype), targets.astype(np.int64),
+                                      np.ascontiguousarray(group.weights.T, dtype=code_dtype)))
             continue
         # every packet's weight row at the neurons its carried index shifts the list to
         rows_sp.append(local[group.base + carried[:, None] + group.offsets[None, :]].reshape(-1))
         cols_sp.append(np.repeat(source, taps))
         vals_sp.append(group.weights[row].reshape(-1))
-    sparse, exact = None, True
+    sparse, exact, code_sparse, code_exact = None, True, None, True
     if rows_sp:
         values = np.concatenate(vals_sp).astype(np.int64)
         sparse = sp.csr_matrix((values, (np.concatenate(rows_sp), np.concatenate(cols_sp))),
                                shape=(neurons.size, n_sources))
         sparse.sum_duplicates()
-        bound = int(abs(sparse).sum(axis=1).max()) if sparse.nnz else 0
-        dtype = _exact_dtype(bound)
-        exact = dtype is not None
-        sparse = sparse.astype(dtype if exact else np.int64)
-    return LevelProducts(neurons, ranges, dense, sparse, exact)
+        sums = np.asarray(abs(sparse).sum(axis=1)).reshape(-1).astype(np.int64)
+        weight_sums += sums
+        bound = int(sums.max(initial=0))
+        dtype, code_dtype = _exact_dtype(bound), _exact_dtype(bound * _CODE_MAX)
+        exact, code_exact = dtype is not None, code_dtype is not None
+        sparse, code_sparse = sparse.astype(dtype if exact else np.int64), sparse.astype(code_dtype or np.int64)
+    return LevelProducts(neurons, ranges, dense, sparse, exact, code_sparse, code_exact, weight_sums)
 
 
 @dataclass
@@ -252,6 +268,7 @@ class FunctionalStepper(Stepper):
     def _step(self, step: int) -> None:
         w, lanes, net = self.window, self.lanes, self.net
         start = step * w
+        self._start = start
         n = min(w, self.ticks - start)
         slots = (start - 1 + np.arange(n)) % self.ring_ticks  # neurons' spikes arrive a tick later
         ticks = (start + np.arange(n)) % self.ring_ticks
@@ -282,28 +299,44 @@ class FunctionalStepper(Stepper):
             spikes[:neurons.size] = self.ring[slots][:, :, neurons].reshape(columns, -1).T
             if neurons.size < sources.size:
                 spikes[neurons.size:] = inputs[:, :, sources[neurons.size:] - net.n_neurons].reshape(columns, -1).T
-            self._add_products(lp, spikes, local)
+            bits = self.layout.image.schedule.bits
+            if lp.linear and n % bits == 0 and (slots[0] + 1) % bits == 0 and self._start % bits == 0:
+                # one product a code: its value on the code's last tick, zeros on the others (linear.py)
+                weights = (1 << np.arange(bits - 1, -1, -1)).astype(np.float32)
+                codes = np.einsum("sbkl,k->sbl", spikes.reshape(sources.size, n // bits, bits, lanes), weights)
+                last = np.zeros((lp.neurons.size, n // bits * lanes), dtype=np.int64)
+                self._add_products(lp, codes.reshape(sources.size, -1), last, codes=True)
+                local.reshape(lp.neurons.size, n // bits, bits, lanes)[:, :, bits - 1, :] = \
+                    last.reshape(lp.neurons.size, n // bits, lanes)
+            else:
+                self._add_products(lp, spikes, local)
         low, high = self._sum_range
         np.clip(local, low, high, out=local)
         for f, c, at in lp.ranges:
             sums[:, f:f + c] = local[at:at + c].T
 
     @staticmethod
-    def _add_products(lp: LevelProducts, spikes: np.ndarray, local: np.ndarray) -> None:
+    def _add_products(lp: LevelProducts, spikes: np.ndarray, local: np.ndarray, codes: bool = False) -> None:
+        """local [level neurons, columns] += the level's sums for spikes [level sources, columns] (0 or 1,
+        or with codes=True, codes 0..255: the products then use the weights exact for codes)."""
         columns = spikes.shape[1]
-        as64 = None
+        as_type = {np.dtype(np.float32): spikes}
         for g in lp.dense:
-            x = spikes if g.weights_t.dtype == np.float32 else (as64 if as64 is not None else spikes.astype(np.float64))
-            if x is not spikes:
-                as64 = x
-            m = np.zeros((g.weights_t.shape[1], g.n_carried, columns), dtype=x.dtype)
+            weights = g.code_weights_t if codes else g.weights_t
+            x = as_type.get(weights.dtype)
+            if x is None:
+                x = as_type[weights.dtype] = spikes.astype(weights.dtype)
+            m = np.zeros((weights.shape[1], g.n_carried, columns), dtype=x.dtype)
             m[g.row, g.rank] = x[g.source]
-            products = g.weights_t @ m.reshape(m.shape[0], -1)  # [taps, carried x columns]
+            products = weights @ m.reshape(m.shape[0], -1)  # [taps, carried x columns]
             fk.scatter_rows(local, products.reshape(-1, columns), g.targets.reshape(-1))
-        if lp.sparse is not None:
-            x = spikes if lp.sparse.dtype == np.float32 else spikes.astype(lp.sparse.dtype)
-            product = lp.sparse @ x
-            local += product.astype(np.int64) if lp.sparse_exact else product
+        sparse, exact = (lp.code_sparse, lp.code_sparse_exact) if codes else (lp.sparse, lp.sparse_exact)
+        if sparse is not None:
+            x = as_type.get(sparse.dtype)
+            if x is None:
+                x = spikes.astype(sparse.dtype)
+            product = sparse @ x
+            local += product.astype(np.int64) if exact else product
 
 
 def check_functional(sim) -> None:
@@ -328,11 +361,32 @@ class FunctionalSimulator(Simulator):
         super().__init__(image, where, executor)
         check_functional(self)
         self._products = [level_products(self.network, level) for level in range(self.network.n_levels)]
+        self._mark_linear()
         self._senders = sender_counts(self.network)
 
+    def _mark_linear(self) -> None:
+        """Levels whose every core's sums may come as one product a code (linear.py)."""
+        image, isa, bits = self.image, load_isa(self.image.target.isa_name), self.image.schedule.bits
+        if image.schedule.sample_interval != bits:
+            return
+        level_of = self.network.core_level
+        for level, lp in enumerate(self._products):
+            cores = np.flatnonzero(level_of == level)
+            ok = bool(cores.size)
+            for c in cores.tolist():
+                core = image.cores[c]
+                at = next(at for f, _, at in lp.ranges if f == self.core_base[c])
+                ok = ok and core.stage > 0 and linear_neurons(core, isa.decode_program(core.program), isa,
+                                                              image.target, lp.weight_sums[at:at + core.n_neurons], bits)
+                if not ok:
+                    break
+            lp.linear = ok
+
     def window_for(self, lanes: int, ticks: int, wanted: int | None = None) -> int:
-        if wanted is None:
+        if wanted is None:  # whole codes in a window: the linear levels take one product a code
+            bits = self.image.schedule.bits
             wanted = min(_MAX_WINDOW, _WINDOW_ELEMENTS // max(1, lanes * self.n_neurons))
+            wanted = max(bits, wanted // bits * bits)
         return max(1, min(wanted, ticks))
 
     def _stepper(self, layout, runners, codes_in, ticks, window, record_codes) -> Stepper:
