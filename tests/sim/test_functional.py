@@ -133,3 +133,79 @@ def test_sim_command_gives_the_same_outputs_and_report_on_both_engines(tmp_path)
         assert r == r0
     assert_user_error(invoke("sim", tmp_path / "img", "-i", tmp_path / "x.npy", "-o", tmp_path / "y.npy",
                              "--engine", "numpy"), "'--engine'", "'numpy' is not one of 'cycle', 'functional'")
+
+
+# ---- the levels that take one product a code (sim/linear.py) -----------------------------------
+
+
+def _stem_program(**params):
+    from sdannc.isa import assemble_template, load_isa
+    from sdannc.neurons import NEURONS
+
+    isa = load_isa("darwin3")
+    return assemble_template(NEURONS["stem"].template, isa, params), isa
+
+
+@pytest.mark.parametrize("params, linear", [
+    ({}, True),  # the template as it stands: shift-and-add by 0
+    ({"acc_shift": 0, "mul_op": "MUL", "out_shifts": []}, True),
+    ({"acc_shift": 0, "sparsify": True, "lut": True}, True),
+    ({"acc_shift": 2}, False),  # a per-tick rounding: each tick's sum matters
+    ({"horner": False, "weighted": True}, False),  # UPDS scales each tick's sum apart
+])
+def test_only_the_exact_shift_and_add_is_linear(params, linear):
+    from sdannc.sim.linear import linear_start_fields
+    from sdannc.neurons import NEURONS
+
+    instrs, isa = _stem_program(**params)
+    form = linear_start_fields(instrs, isa)
+    assert (form is not None) == linear
+    if form is not None:
+        stem = NEURONS["stem"]
+        assert form == (stem.state["acc"], stem.state["init"], stem.config["last_phase"], stem.state["phase"])
+
+
+def test_a_program_touching_the_sum_elsewhere_is_not_linear():
+    from sdannc.isa import Instr
+    from sdannc.sim.linear import linear_start_fields
+
+    instrs, isa = _stem_program(acc_shift=0)
+    assert linear_start_fields(instrs, isa) is not None
+    at = next(k for k, i in enumerate(instrs) if i.mnemonic == "JC")
+    for extra in (Instr.of("LDW", rs=6, shift=0), Instr.of("ADD", rs=0, rt=6)):  # the sum read again, acc moved
+        changed = instrs[:at - 2] + [extra] + instrs[at - 2:]
+        changed = [i if i.mnemonic != "JC" else Instr(i.mnemonic, tuple((k, v + 1 if k == "addr" else v)
+                                                                         for k, v in i.operands)) for i in changed]
+        assert linear_start_fields(changed, isa) is None, extra
+
+
+def test_wide_target_levels_take_one_product_and_change_nothing():
+    compiled = compile_in_memory(models.quantized("mlp_gemm"), load_target("darwin3-wide"))
+    functional = FunctionalSimulator(compiled.image)
+    assert all(lp.linear for lp in functional._products)
+    x = models.eval_set(models.float_model("mlp_gemm"), 4)
+    one = assert_same_runs(compiled.image, x)
+    for window in (5, 7):  # windows that cut codes: every tick's product instead
+        other = functional.run(x, window=window)
+        np.testing.assert_array_equal(other.codes, one.codes)
+        np.testing.assert_array_equal(other.counters.sample_spikes, one.counters.sample_spikes)
+        assert np.array_equal(np.asarray(other.counters.tick_cycles), np.asarray(one.counters.tick_cycles))
+
+
+def test_a_neuron_that_could_saturate_keeps_its_level_on_every_tick():
+    """A start value near the register's limit: the bound fails, the level takes a product a tick,
+    and still equals the cycle engine (which saturates)."""
+    import copy
+
+    compiled = compile_in_memory(models.quantized("mlp_gemm"), load_target("darwin3-wide"))
+    image = copy.deepcopy(compiled.image)
+    from sdannc.neurons import NEURONS
+
+    stem = NEURONS["stem"]
+    core = next(c for c in image.cores if c.stage == 1)
+    core.state[:, stem.state["init"]] = core.state[:, stem.state["acc"]] = (1 << 23)
+    functional = FunctionalSimulator(image)
+    level = int(functional.network.core_level[image.cores.index(core)])
+    assert not functional._products[level].linear
+    assert sum(lp.linear for lp in functional._products) == len(functional._products) - 1
+    assert_same_runs(image, models.eval_set(models.float_model("mlp_gemm"), 3))
