@@ -255,6 +255,7 @@ class FunctionalStepper(Stepper):
         self._sum_range = arith.signed_range(layout.target.arith["dendrite_sum_bits"])
         self.delivery = _CostRings(self.net, senders, self.ring_ticks, self.lanes)
         self._products = products
+        self._source_runs = [_runs(sources, self.net.n_neurons) for sources in self.net.level_sources]
         self._no_inputs = np.zeros((0, 0, 0), dtype=bool)
         # per level: (block, runner view over the level's members, their image cores) to run
         self._level_views = [[] for _ in range(self.net.n_levels)]
@@ -294,11 +295,13 @@ class FunctionalStepper(Stepper):
         sources = net.level_sources[level]
         local = np.zeros((lp.neurons.size, columns), dtype=np.int64)
         if sources.size:
-            neurons = sources[sources < net.n_neurons]
             spikes = np.empty((sources.size, columns), dtype=np.float32)  # [level sources, ticks x lanes]
-            spikes[:neurons.size] = self.ring[slots][:, :, neurons].reshape(columns, -1).T
-            if neurons.size < sources.size:
-                spikes[neurons.size:] = inputs[:, :, sources[neurons.size:] - net.n_neurons].reshape(columns, -1).T
+            for lo, hi, at in self._source_runs[level]:  # runs of consecutive sources: slices, not gathers
+                if lo < net.n_neurons:
+                    part = self.ring[slots, :, lo:hi]
+                else:
+                    part = inputs[:, :, lo - net.n_neurons:hi - net.n_neurons]
+                spikes[at:at + hi - lo] = part.reshape(columns, -1).T
             bits = self.layout.image.schedule.bits
             if lp.linear and n % bits == 0 and (slots[0] + 1) % bits == 0 and self._start % bits == 0:
                 # one product a code: its value on the code's last tick, zeros on the others (linear.py)
@@ -337,6 +340,16 @@ class FunctionalStepper(Stepper):
                 x = spikes.astype(sparse.dtype)
             product = sparse @ x
             local += product.astype(np.int64) if exact else product
+
+
+def _runs(ids: np.ndarray, split: int) -> list[tuple[int, int, int]]:
+    """(first, end, position) of each run of consecutive ids (sorted), none crossing `split`."""
+    if not ids.size:
+        return []
+    breaks = np.flatnonzero((np.diff(ids) != 1) | (ids[1:] == split)) + 1
+    starts = np.concatenate([[0], breaks])
+    ends = np.concatenate([breaks, [ids.size]])
+    return [(int(ids[a]), int(ids[b - 1]) + 1, int(a)) for a, b in zip(starts.tolist(), ends.tolist())]
 
 
 def check_functional(sim) -> None:
