@@ -318,10 +318,18 @@ class FunctionalStepper(Stepper):
         for f, c, at in lp.ranges:
             sums[:, f:f + c] = local[at:at + c].T
 
-    @staticmethod
-    def _add_products(lp: LevelProducts, spikes: np.ndarray, local: np.ndarray, codes: bool = False) -> None:
+    @classmethod
+    def _add_products(cls, lp: LevelProducts, spikes: np.ndarray, local: np.ndarray, codes: bool = False) -> None:
         """local [level neurons, columns] += the level's sums for spikes [level sources, columns] (0 or 1,
-        or with codes=True, codes 0..255: the products then use the weights exact for codes)."""
+        or with codes=True, codes 0..255: the products then use the weights exact for codes); columns
+        without a spike add nothing and are left out."""
+        active = spikes.any(axis=0)
+        if not active.all():
+            if active.any():
+                part = np.zeros((local.shape[0], int(active.sum())), dtype=np.int64)
+                cls._add_products(lp, np.ascontiguousarray(spikes[:, active]), part, codes)
+                local[:, active] += part
+            return
         columns = spikes.shape[1]
         as_type = {np.dtype(np.float32): spikes}
         for g in lp.dense:
