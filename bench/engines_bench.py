@@ -30,11 +30,17 @@ if THREADS:
         os.environ[_variable] = str(THREADS)
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
+sys.path[:0] = [str(HERE.parent / "tests"), str(HERE)]  # `models` is the tests' (tests/torch_models.py reads it)
+
+import importlib.util  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-import models as bench_models  # noqa: E402  (bench/models.py)
+_spec = importlib.util.spec_from_file_location("bench_models", HERE / "models.py")
+bench_models = importlib.util.module_from_spec(_spec)  # bench/models.py, under its own name
+_spec.loader.exec_module(bench_models)
+
+import models as _test_models  # noqa: E402,F401  (before compile_bench puts bench/ first on the path)
 from compile_bench import ort_seconds_per_sample  # noqa: E402
 from sdannc.compiler import compile_to_image  # noqa: E402
 from sdannc.sim import FunctionalSimulator, Simulator  # noqa: E402
@@ -44,6 +50,7 @@ from sdannc.target import load_target  # noqa: E402
 
 def model_path(name: str) -> tuple[Path, np.ndarray]:
     if name == "mobilenet_v2":
+        sys.modules["models"] = _test_models  # what tests/torch_models.py imports
         import torch_models
 
         path = torch_models.quantized_deep("mobilenet_v2", 32, num_classes=10)
