@@ -11,10 +11,12 @@ one neuron-id list (network.DendriteGroup): a packet adds its weight row at the 
 index shifts the list to, so per tick the group's sums are M @ W, with M[i, r] the spikes of the
 sources whose packets reach row r with carried index i, scattered back to neuron i + offset.
 
-What the packets cost (SOPs, packets in and out, flits per route, the longest route) is counted
-per spiking source from the same tables the delivery counts with, and the window's accounting is
-the stepper's own (Stepper._close_window): the outputs, every counter and the report are equal to
-the cycle engine's, pipeline fill and drain included, for any lanes and any window.
+What the packets cost (SOPs, packets in and out, flits per route, the longest route) is one product
+per sending core of its sources' spikes with its packets and SOPs per receiving core (SenderCounts,
+from the same tables the delivery counts with); levels whose programs are the exact shift-and-add
+take one product a code instead of one a tick (linear.py). The window's accounting is the stepper's
+own (Stepper._close_window): the outputs, every counter and the report are equal to the cycle
+engine's, pipeline fill and drain included, for any lanes and any window (docs/simulator.md).
 """
 
 from __future__ import annotations
