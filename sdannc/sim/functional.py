@@ -31,7 +31,7 @@ from .. import arith
 from . import functional_kernel as fk
 from ..isa import load_isa
 from .layout import Layout, RunnerBlock
-from .linear import linear_neurons
+from .linear import emit_only_ticks, linear_neurons
 from .network import Network
 from .simulator import Simulator
 from .stepper import Counters, Stepper
@@ -261,12 +261,23 @@ class FunctionalStepper(Stepper):
         self._no_inputs = np.zeros((0, 0, 0), dtype=bool)
         # per level: (block, runner view over the level's members, their image cores) to run
         self._level_views = [[] for _ in range(self.net.n_levels)]
+        isa = load_isa(layout.image.target.isa_name)
         for block in blocks:
             for level in np.unique(block.levels).tolist():
                 first, last = np.searchsorted(block.levels, [level, level + 1])
                 lo, hi = int(block.bounds[first]), int(block.bounds[last])
-                self._level_views[level].append((block.lo + lo, block.lo + hi, block.runner.view(lo, hi),
-                                                 block.members[first:last]))
+                members = block.members[first:last]
+                view = block.runner.view(lo, hi)
+                emit = None
+                if products[level].linear:
+                    core = layout.image.cores[int(members[0])]
+                    emit = emit_only_ticks(isa.decode_program(core.program), isa)
+                    if emit is not None:
+                        sizes = np.asarray([layout.image.cores[int(c)].n_neurons for c in members], dtype=np.int64)
+                        emit = (*emit[:5], sizes * int(view.costs[emit[5]].sum()), len(emit[5]))
+                self._level_views[level].append((block.lo + lo, block.lo + hi, view, members, emit))
+        # levels whose every view may skip the ticks before a code's last (linear.emit_only_ticks)
+        self._emit_only = [bool(views) and all(v[4] is not None for v in views) for views in self._level_views]
 
     def _step(self, step: int) -> None:
         w, lanes, net = self.window, self.lanes, self.net
@@ -278,23 +289,47 @@ class FunctionalStepper(Stepper):
         inputs = self._input_spikes(start, n)
         columns = n * lanes
         sums = self._sums[:columns]
+        bits = self.layout.image.schedule.bits
         for level in range(net.n_levels):
-            self._level_sums(level, sums, slots, inputs, n)
+            coded = self._level_sums(level, sums, slots, inputs, n)
+            skip = coded and self._emit_only[level]
             for k in range(n):
                 rows = sums[k * lanes:(k + 1) * lanes]
-                for lo, hi, view, members in self._level_views[level]:
+                for lo, hi, view, members, emit in self._level_views[level]:
+                    if skip and k % bits != bits - 1:
+                        self._emit_tick(view, emit, ticks[k], lo, hi, members)
+                        continue
                     fired, cycles, executed = view.run_tick(rows[:, lo:hi])
                     self.counters.instructions += executed
                     self.soma[ticks[k], :, members] = cycles.T
                     self.ring[ticks[k], :, lo:hi] = fired
         self.delivery.count(self.ring, slots, inputs, ticks)
 
-    def _level_sums(self, level: int, sums: np.ndarray, slots: np.ndarray, inputs: np.ndarray, n: int) -> None:
-        """The level's saturated dendrite sums of the window's ticks into sums [ticks x lanes, neurons]."""
+    def _emit_tick(self, view, emit, slot: int, lo: int, hi: int, members: np.ndarray) -> None:
+        """A tick before a code's last on a level that takes one product a code (linear.emit_only_ticks):
+        what its program does, without running it: acc doubles (its sum is 0 until the code's last
+        tick), the residue's top bit is sent and the residue shifts, the phase counts on."""
+        acc_field, phase_field, last_register, residue_field, threshold_field, cycles, steps = emit
+        low, high = arith.signed_range(view.register_bits)
+        state = view.state
+        acc, phase = state[acc_field], state[phase_field]
+        np.clip(acc * 2, low, high, out=acc)
+        residue, threshold = state[residue_field], state[threshold_field]
+        crossed = residue >= threshold
+        np.clip(np.where(crossed, residue - threshold, residue) * 2, low, high, out=residue)
+        phase[...] = np.clip(phase + 1, low, high) & view.config[last_register][None, :]
+        self.ring[slot, :, lo:hi] = crossed
+        self.soma[slot, :, members] = cycles[:, None]
+        self.counters.instructions += steps * crossed.size
+
+    def _level_sums(self, level: int, sums: np.ndarray, slots: np.ndarray, inputs: np.ndarray, n: int) -> bool:
+        """The level's saturated dendrite sums of the window's ticks into sums [ticks x lanes, neurons];
+        whether they came as one product a code (on each code's last tick, zero before)."""
         net, lanes = self.net, self.lanes
         lp = self._products[level]
         columns = n * lanes
         sources = net.level_sources[level]
+        coded = False
         local = np.zeros((lp.neurons.size, columns), dtype=np.int64)
         if sources.size:
             spikes = np.empty((sources.size, columns), dtype=np.float32)  # [level sources, ticks x lanes]
@@ -313,12 +348,14 @@ class FunctionalStepper(Stepper):
                 self._add_products(lp, codes.reshape(sources.size, -1), last, codes=True)
                 local.reshape(lp.neurons.size, n // bits, bits, lanes)[:, :, bits - 1, :] = \
                     last.reshape(lp.neurons.size, n // bits, lanes)
+                coded = True
             else:
                 self._add_products(lp, spikes, local)
         low, high = self._sum_range
         np.clip(local, low, high, out=local)
         for f, c, at in lp.ranges:
             sums[:, f:f + c] = local[at:at + c].T
+        return coded
 
     @classmethod
     def _add_products(cls, lp: LevelProducts, spikes: np.ndarray, local: np.ndarray, codes: bool = False) -> None:

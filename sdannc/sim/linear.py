@@ -24,8 +24,9 @@ def _registers(instr) -> set[int]:
     return {v for k, v in instr.operands if k in ("rs", "rt") and isinstance(v, int)}
 
 
-def linear_start_fields(instrs, isa) -> tuple[int, int, int] | None:
-    """(acc field, start field, last-phase config register) of a program of that form, else None."""
+def linear_start_fields(instrs, isa) -> tuple[int, int, int, int] | None:
+    """(acc field, start field, last-phase config register, phase field) of a program of that form,
+    else None."""
     m = isa.fixed_registers["membrane"]
     block = list(isa.fixed_registers["state_block"])
     names = [i.mnemonic for i in instrs]
@@ -60,7 +61,7 @@ def linear_start_fields(instrs, isa) -> tuple[int, int, int] | None:
     if [(i.mnemonic, dict(i.operands)) for i in writes] != [("ADDI", {"rs": phase, "imm": 1}),
                                                             ("LOGIC", {"rs": phase, "rt": last, "op": "AND"})]:
         return None  # the phase counts the ticks modulo the code's length, nothing else moves it
-    return block.index(m), load["field"], config[0]["creg"], block.index(phase)
+    return m, load["field"], config[0]["creg"], phase  # LDS loads register r from state field r
 
 
 def linear_neurons(core, instrs, isa, target, weight_sums: np.ndarray, bits: int) -> bool:
@@ -79,3 +80,32 @@ def linear_neurons(core, instrs, isa, target, weight_sums: np.ndarray, bits: int
     later = np.abs(core.state[:, start]).astype(object)
     product = weight_sums.astype(object) * top
     return bool(np.all(product <= sum_high) and np.all(np.maximum(first, later) * (1 << bits) + product <= reg_high))
+
+
+def emit_only_ticks(instrs, isa) -> tuple[int, int, int, int, int, list[int]] | None:
+    """For a linear program (linear_start_fields) whose ticks before a code's last do nothing but the
+    shift-and-add and the emit (LDS, SFTI, UPDV 0, LDC, CMP, JC; then FIRE SUB, SFTI, ADDI, LOGIC,
+    STS, END): (acc field, phase field, last-phase config register, residue field, threshold field,
+    the indices of those instructions). The functional
+    engine then computes those ticks without running them (their acc is 2^b x start: the sums come
+    on the last tick)."""
+    form = linear_start_fields(instrs, isa)
+    if form is None:
+        return None
+    block = list(isa.fixed_registers["state_block"])
+    m, _, last, phase = form
+    names = [i.mnemonic for i in instrs]
+    j = names.index("JC")
+    emit = instrs[j]["addr"]
+    if names[:j + 1] != ["LDS", "SFTI", "UPDV", "LDC", "CMP", "JC"]:
+        return None
+    if names[emit:] != ["FIRE", "SFTI", "ADDI", "LOGIC", "STS", "END"]:
+        return None
+    fire, shift = instrs[emit], instrs[emit + 1]
+    residue, threshold = fire["rs"], fire["rt"]
+    if fire["reset"] != "SUB" or len({residue, threshold, m, phase}) != 4 or \
+            not {residue, threshold} <= set(block):
+        return None
+    if (shift["rs"], shift["dir"], shift["amount"]) != (residue, "L", 1):
+        return None
+    return m, phase, last, residue, threshold, list(range(j + 1)) + list(range(emit, len(instrs)))

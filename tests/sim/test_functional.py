@@ -209,3 +209,25 @@ def test_a_neuron_that_could_saturate_keeps_its_level_on_every_tick():
     assert not functional._products[level].linear
     assert sum(lp.linear for lp in functional._products) == len(functional._products) - 1
     assert_same_runs(image, models.eval_set(models.float_model("mlp_gemm"), 3))
+
+
+def test_ticks_before_a_codes_last_are_computed_not_run(monkeypatch):
+    """On the wide target's STEM levels the ticks before each code's last are emit-only
+    (linear.emit_only_ticks): computed without the program, and the run is still the cycle engine's."""
+    from sdannc.sim import functional
+    from sdannc.sim.linear import emit_only_ticks
+    from sdannc.isa import assemble_template, load_isa
+    from sdannc.neurons import NEURONS
+
+    instrs, isa = _stem_program(acc_shift=0, sparsify=True)
+    assert emit_only_ticks(instrs, isa) is not None
+    assert emit_only_ticks(*_stem_program(acc_shift=1)) is None
+    adder = assemble_template(NEURONS["adder"].template, load_isa("darwin3"), {})
+    assert emit_only_ticks(adder, load_isa("darwin3")) is None
+    calls = []
+    original = functional.FunctionalStepper._emit_tick
+    monkeypatch.setattr(functional.FunctionalStepper, "_emit_tick",
+                        lambda self, *args: calls.append(1) or original(self, *args))
+    compiled = compile_in_memory(models.quantized("cnn_pool"), load_target("darwin3-wide"))
+    assert_same_runs(compiled.image, models.eval_set(models.float_model("cnn_pool"), 4))
+    assert len(calls) > 100
