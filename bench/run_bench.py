@@ -13,6 +13,9 @@ default 1: on a shared machine BLAS thread pools thrash, and one thread each is 
 Threads and eval (bench/eval_bench.py, its own process): VGG-11 32 x 32 on the cycle engine with 1
 and 2 threads against onnxruntime with as many, and `sdannc eval` with 1 and 2 local workers.
 Results go to stdout and bench/out/results.json.
+Engine cases (bench/engines_bench.py, one process each): the functional and the cycle engine
+against onnxruntime on VGG-11, ResNet-18 and MobileNetV2 (--engines), on darwin3 and darwin3-wide,
+same batch and threads. Results go to stdout and bench/out/results.json.
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1, help="threads for BLAS and onnxruntime (0: defaults)")
     parser.add_argument("--models", nargs="+", default=["vgg11", "resnet18"], help="compiler cases")
     parser.add_argument("--eval", type=int, default=64, help="samples of the sdannc eval case (VGG-11)")
+    parser.add_argument("--engines", nargs="*", default=["vgg11", "resnet18", "mobilenet_v2"],
+                        help="models for the engines' comparison (bench/engines_bench.py); none: skip it")
+    parser.add_argument("--engine-samples", type=int, default=32, help="samples per engine run")
     return parser.parse_args()
 
 
@@ -110,9 +116,25 @@ def main() -> None:
     out = Path(__file__).resolve().parent / "out"
     out.mkdir(exist_ok=True)
     compiled = [compile_case(name, out) for name in ARGS.models]
+    engines = [engines_case(name, target, out) for name in ARGS.engines for target in ("darwin3", "darwin3-wide")]
     threads_and_eval = eval_case(out)
     (out / "results.json").write_text(json.dumps({"machine": machine(), "simulator": rows, "compiler": compiled,
-                                                  "threads_and_eval": threads_and_eval}, indent=1) + "\n")
+                                                  "engines": engines, "threads_and_eval": threads_and_eval},
+                                                 indent=1) + "\n")
+
+
+def engines_case(name: str, target: str, out: Path) -> dict:
+    """The functional and cycle engines against onnxruntime on one model (bench/engines_bench.py, own process)."""
+    result_file = out / f"engines_{name}_{target}.json"
+    subprocess.run([sys.executable, str(Path(__file__).resolve().parent / "engines_bench.py"), name, target,
+                    str(result_file), "--samples", str(ARGS.engine_samples), "--threads", str(ARGS.threads)],
+                   check=True, stdout=subprocess.DEVNULL)
+    row = json.loads(result_file.read_text())
+    print(f"engines {name:<12} {target:<12} functional {row['functional_seconds_per_sample'] * 1e3:8.1f} ms/sample "
+          f"({row['functional_x_ort']:.0f}x onnxruntime's batch), one per call "
+          f"{row['functional_one_per_call'] * 1e3:.0f} ms ({row['functional_one_per_call_x_ort']:.0f}x); cycle "
+          f"{row['cycle_seconds_per_sample'] * 1e3:.1f} ms ({row['cycle_x_ort']:.0f}x); equal: {row['equal']}",
+          flush=True)
 
 
 def eval_case(out: Path) -> dict:

@@ -143,19 +143,22 @@ def compile(model: ModelLike, target: TargetLike = "darwin3", *, config: ConfigL
 
 
 def simulate(image: CompiledModel | ChipImage | Simulator | PathLike, x: BatchLike, *, target: TargetLike | None = None,
-             lanes: int = 1, engine: str = "cycle", threads: int | None = None,
+             lanes: int = 1, engine: str = "cycle", threads: int | None = None, executor: str | None = None,
              progress: Progress | None = None) -> SimulationResult:
-    """Run a batch on the cycle-level simulator, as `sdannc sim` does.
+    """Run a batch on the simulator, as `sdannc sim` does.
 
     image: what compile() or load() returns, a ChipImage, an image folder, or a sdannc.sim.Simulator
-    (which builds the image's connectivity once, for many calls); x: a .npy path or an array whose
-    first axis is the batch; target: refuse an image built for another target (`-t`);
-    lanes: independent streams side by side; threads: how many of the machine's cores one run uses
-    (default all); neither changes the results. engine: one of sdannc.sim.engines.ENGINES.
+    (which builds the image's connectivity once, for many calls; it is its own engine); x: a .npy
+    path or an array whose first axis is the batch; target: refuse an image built for another
+    target (`-t`); lanes: independent streams side by side; threads: how many of the machine's
+    cores one run uses (default all); neither changes the results. engine: one of
+    sdannc.sim.engines.ENGINES, "cycle" (the cycle-level engine) or "functional" (layer after
+    layer, the same outputs and report: docs/simulator.md); executor: how the neuron programs run,
+    "kernel" or "numpy" (None: the compiled kernel).
     Raises SdanncError, with the CLI's messages."""
     from .errors import SdanncError
     from .fileio import as_batch
-    from .sim import Simulator
+    from .sim import Simulator, simulator
     from .sim.engines import check_engine
     from .sim.run import run_batch
 
@@ -168,7 +171,7 @@ def simulate(image: CompiledModel | ChipImage | Simulator | PathLike, x: BatchLi
 
             check_built_for(sim.image.target, expected, sim.where)
     else:
-        sim = Simulator(*_chip_image(image, expected))
+        sim = simulator(*_chip_image(image, expected), engine, executor)
     x, name = as_batch(x, "input")
     if threads is not None and threads < 1:
         raise SdanncError(f"threads {threads}: give at least 1")

@@ -297,15 +297,18 @@ def tune(model: Path, calib_path: Path, labels_path: Path, max_drop: float, outp
               help="Also write the full report as JSON.")
 @click.option("-t", "--target", "target_name", metavar="NAME|PATH",
               help="Refuse the image unless it was built for this target.")
-@_lanes_option
 @click.option("--engine", type=click.Choice(ENGINES), default=DEFAULT_ENGINE, show_default=True,
-              help="The simulation engine.")
+              help="cycle: tick by tick, spike by spike; functional: layer after layer on integer products, "
+                   "the same outputs and report.")
+@click.option("--executor", type=click.Choice(["kernel", "numpy"]), default="kernel", show_default=True,
+              help="How the neuron programs run: compiled (kernel) or the numpy reference.")
+@_lanes_option
 @click.option("--threads", type=click.IntRange(min=1),
               help="Threads of the run  [default: the machine's cores] (results do not change).")
 @_quiet_option
 def sim(image_dir: Path, input_path: Path, output_path: Path, report_path: Path | None, target_name: str | None,
-        lanes: int, engine: str, threads: int | None, quiet: bool) -> None:
-    """Run IMAGE_DIR on the cycle-level simulator."""
+        engine: str, executor: str, lanes: int, threads: int | None, quiet: bool) -> None:
+    """Run IMAGE_DIR on the simulator (cycle-level or functional)."""
     from .sim.run import summary_lines
 
     for path in (output_path, report_path):  # before the run, not after it
@@ -313,7 +316,7 @@ def sim(image_dir: Path, input_path: Path, output_path: Path, report_path: Path 
             check_writable(path)
     with _progress("sim", "simulating", "ticks", quiet) as progress:
         result = api.simulate(image_dir, input_path, target=target_name, lanes=lanes, engine=engine, threads=threads,
-                              progress=progress)
+                              executor=executor, progress=progress)
     result.save(output_path, report_path)
     if not quiet:
         for line in summary_lines(result.report):

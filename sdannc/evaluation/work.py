@@ -27,11 +27,18 @@ def quiet() -> None:
 
 class Loaded:
     def __init__(self, image, name: str, reference_model: bytes | None, reference_name: str | None) -> None:
-        from ..sim import Simulator
-
-        self.simulator = Simulator(image, name)  # the image's connectivity, built once per worker
+        self.image, self.name = image, name
+        self._simulators: dict = {}
         self.reference_model, self.reference_name = reference_model, reference_name
         self._reference = None
+
+    def simulator(self, engine: str):
+        """The image on `engine`, its connectivity built once per worker."""
+        if engine not in self._simulators:
+            from ..sim import simulator
+
+            self._simulators[engine] = simulator(self.image, self.name, engine)
+        return self._simulators[engine]
 
     def reference(self):
         """The project's onnxruntime reference (exact mode), made on first use, one thread."""
@@ -104,7 +111,7 @@ def run_shard(simulate, key: str, x: np.ndarray, labels: np.ndarray | None, engi
     loaded = _LOADED.get(key)
     if loaded is None:  # the plugin runs on every worker before its tasks: this would be a bug
         raise RuntimeError(f"sdannc eval: this worker has no image {key[:16]} (its plugin did not run)")
-    result = simulate(loaded.simulator, x, engine=engine, threads=threads or 1)  # one thread: workers share the cores
+    result = simulate(loaded.simulator(engine), x, threads=threads or 1)  # one thread: workers share the cores
     outputs = result.outputs
     return {
         "outputs": outputs,

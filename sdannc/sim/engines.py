@@ -6,7 +6,8 @@ from __future__ import annotations
 from ..errors import SdanncError
 
 CYCLE = "cycle"  # the cycle-level simulator (sdannc/sim/simulator.py): every tick of every core
-ENGINES = (CYCLE,)
+FUNCTIONAL = "functional"  # layer after layer, the sums as products (sdannc/sim/functional.py)
+ENGINES = (CYCLE, FUNCTIONAL)
 DEFAULT_ENGINE = CYCLE
 
 

@@ -43,6 +43,7 @@ def build_report(sim: Simulator, result: SimResult) -> dict:
     return {
         "image": sim.where,
         "target": target.name,
+        "engine": sim.engine,
         "samples": result.samples,
         "lanes": result.lanes,
         "ticks": result.ticks,

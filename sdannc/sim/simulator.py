@@ -61,9 +61,14 @@ class SimResult:
 
 
 class Simulator:
-    def __init__(self, image: ChipImage, where: str = "<image>") -> None:
+    engine = "cycle"
+
+    def __init__(self, image: ChipImage, where: str = "<image>", executor: str | None = None) -> None:
+        """executor: how the neuron programs run, "kernel" (compiled) or "numpy" (executor.py); None:
+        executor.ENGINE."""
         self.image = image
         self.where = where
+        self.executor = executor
         self.target = image.target
         isa = load_isa(image.target.isa_name)
         cycles = image.target.instruction_cycles(isa)
@@ -110,7 +115,7 @@ class Simulator:
                 states.append(core.state)
             names = ", ".join(self.image.cores[m].name for m in members[:3]) + (" ..." if len(members) > 3 else "")
             runner = ProgramRunner(f"image {self.where}: core {names}", instrs, cycles, isa, self.target, config,
-                                   np.concatenate(states, axis=0), bounds, lanes)
+                                   np.concatenate(states, axis=0), bounds, lanes, engine=self.executor)
             members = np.asarray(members, dtype=np.int64)
             blocks.append(RunnerBlock(runner, lo, hi, members, self.network.core_level[members],
                                       np.append(np.asarray(bounds, dtype=np.int64), hi - lo)))
@@ -148,13 +153,18 @@ class Simulator:
         codes_in = encode_input(x, io.input_encode).reshape(lanes, per_lane, io.n_inputs)
         ticks = sched.ticks_for(per_lane)
         layout = Layout(self.image, self.target, self.network, self.n_neurons, self.core_base, self.output_global)
-        stepper = Stepper(layout, self._runners(lanes), codes_in, ticks, self.window_for(lanes, ticks, window),
-                          record_codes, machine_threads() if threads is None else threads)
+        stepper = self._stepper(layout, self._runners(lanes), codes_in, ticks, self.window_for(lanes, ticks, window),
+                                record_codes, machine_threads() if threads is None else threads)
         codes_out = stepper.run(progress)
         codes = codes_out.reshape(samples, io.n_outputs)
         outputs = decode_output(codes, io.output_decode).reshape((samples,) + io.output_shape)
         recorded = stepper.neuron_codes.reshape(samples, self.n_neurons) if record_codes else None
         return SimResult(outputs, codes, stepper.counters, samples, lanes, ticks, recorded)
+
+    def _stepper(self, layout: Layout, runners: list[RunnerBlock], codes_in: np.ndarray, ticks: int, window: int,
+                 record_codes: bool, threads: int) -> Stepper:
+        """The engine of the run (the cycle engine's stepper; functional.py has the other)."""
+        return Stepper(layout, runners, codes_in, ticks, window, record_codes, threads)
 
     def codes_at(self, result: SimResult, core: np.ndarray, neuron: np.ndarray) -> np.ndarray:
         """[batch, elements] the codes the neurons (image core, local neuron) emitted per sample, from a

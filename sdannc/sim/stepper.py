@@ -63,6 +63,24 @@ class Stepper:
         self.ring_ticks = (self.top + 2) * window
         self.ring = np.zeros((self.ring_ticks, self.lanes, layout.n_neurons), dtype=bool)
         self.codes_in = codes_in
+        self._accounting(layout, per_lane, record_codes)
+        self._level_end = [self._level_runs(b.levels) for b in blocks]
+        self._views: dict[tuple[int, int, int], object] = {}
+        self._sums = np.empty((window * self.lanes, layout.n_neurons), dtype=np.int64)
+        self.delivery = Delivery(self.net, self.ring_ticks, self.lanes,
+                                 arith.signed_range(layout.target.arith["dendrite_sum_bits"]))
+        self._no_inputs = np.zeros((0, 0, 0), dtype=bool)
+        self.threads = max(1, threads)
+        # the window's ticks in `parts` contiguous runs, delivered apart; the runners' members in
+        # `threads` slices of about equal neurons, run apart
+        parts = min(self.threads, window)
+        cuts = [window * p // parts for p in range(parts + 1)]
+        self._parts = [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
+        self._slices = [self._member_slices(block, self.threads) for block in blocks]
+        self._pool = None
+
+    def _accounting(self, layout: Layout, per_lane: int, record_codes: bool) -> None:
+        """What a run counts and reads out (both engines' steppers count the same)."""
         self.codes_out = np.zeros((self.lanes, per_lane, layout.image.io.n_outputs), dtype=np.int64)
         n_cores = len(layout.image.cores)
         self.soma = np.zeros((self.ring_ticks, self.lanes, n_cores), dtype=np.int64)  # cycles of the programs
@@ -83,20 +101,6 @@ class Stepper:
                                      dtype=np.min_scalar_type(int(self._tick_values.sum()))) \
             if record_codes else None
         self._spikes_by_bit = np.zeros((layout.image.schedule.bits, layout.n_neurons), dtype=np.int64)
-        self._level_end = [self._level_runs(b.levels) for b in blocks]
-        self._views: dict[tuple[int, int, int], object] = {}
-        self._sums = np.empty((window * self.lanes, layout.n_neurons), dtype=np.int64)
-        self.delivery = Delivery(self.net, self.ring_ticks, self.lanes,
-                                 arith.signed_range(layout.target.arith["dendrite_sum_bits"]))
-        self._no_inputs = np.zeros((0, 0, 0), dtype=bool)
-        self.threads = max(1, threads)
-        # the window's ticks in `parts` contiguous runs, delivered apart; the runners' members in
-        # `threads` slices of about equal neurons, run apart
-        parts = min(self.threads, window)
-        cuts = [window * p // parts for p in range(parts + 1)]
-        self._parts = [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
-        self._slices = [self._member_slices(block, self.threads) for block in blocks]
-        self._pool = None
 
     @staticmethod
     def _member_slices(block: RunnerBlock, n: int) -> list[tuple[int, int]]:

@@ -1,0 +1,441 @@
+"""The functional engine: the same outputs and counters as the cycle engine, layer after layer.
+
+The cycle engine (stepper.py) delivers every spike packet by packet, each level of cores a window
+ahead of the next. This engine takes one window of ticks at a time through the whole network, level
+after level (a level hears only from lower ones, network.py): a level's dendrite sums for every
+tick of the window are integer products of its sources' spikes (each tick's bit plane) with its
+dendrite groups' weight matrices, on BLAS in float32 where every partial sum is provably below 2^24
+(float64 below 2^53, int64 beyond), and then the level's own programs (the image's, on the
+executor the cycle engine uses) run the window's ticks. A group is a core's dendrites that share
+one neuron-id list (network.DendriteGroup): a packet adds its weight row at the neurons its carried
+index shifts the list to, so per tick the group's sums are M @ W, with M[i, r] the spikes of the
+sources whose packets reach row r with carried index i, scattered back to neuron i + offset.
+
+What the packets cost (SOPs, packets in and out, flits per route, the longest route) is one product
+per sending core of its sources' spikes with its packets and SOPs per receiving core (SenderCounts,
+from the same tables the delivery counts with); levels whose programs are the exact shift-and-add
+take one product a code instead of one a tick (linear.py). The window's accounting is the stepper's
+own (Stepper._close_window): the outputs, every counter and the report are equal to the cycle
+engine's, pipeline fill and drain included, for any lanes and any window (docs/simulator.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..errors import SdanncError
+from .. import arith
+from . import functional_kernel as fk
+from ..isa import load_isa
+from .layout import Layout, RunnerBlock
+from .linear import emit_only_ticks, linear_neurons
+from .network import Network
+from .simulator import Simulator
+from .stepper import Counters, Stepper
+from .windows import SampleWindows
+
+_FLOAT32_EXACT = 1 << 24  # integers below it, and every sum of them below it, are exact in float32
+_FLOAT64_EXACT = 1 << 53
+_CODE_MAX = 255  # a code's largest value: the products of codes are bounded by 255 x the weights'
+
+
+@dataclass
+class GroupProduct:
+    """One dense dendrite group's sums as one product: W.T [taps, rows] @ M [rows, |carried| x columns],
+    M[r, i] the spikes of the sources whose packets reach row r with the i-th carried index."""
+
+    source: np.ndarray  # [packets] each packet's level source (no two packets share an M entry)
+    row: np.ndarray  # [packets]
+    rank: np.ndarray  # [packets] the rank of its carried index
+    n_carried: int
+    weights_t: np.ndarray  # [taps, rows] float32 or float64
+    targets: np.ndarray  # [taps, |carried|] level-local neuron of each product row
+    code_weights_t: np.ndarray  # the same, exact for codes (0..255) rather than spikes (float64 or int64)
+
+
+@dataclass
+class LevelProducts:
+    """A level's dendrite sums: dense groups as products, the rest as one sparse matrix."""
+
+    neurons: np.ndarray  # [level neurons] their global ids, core after core (the local order)
+    ranges: list  # (global first, count, local first) per core
+    dense: list  # GroupProduct
+    sparse: sp.csr_matrix | None  # [level neurons, level sources] summed weights
+    sparse_exact: bool  # float products of the sparse part are exact
+    code_sparse: sp.csr_matrix | None  # the same, exact for codes
+    code_sparse_exact: bool
+    weight_sums: np.ndarray  # [level neurons] the sum of the absolute weights each neuron hears
+    linear: bool = False  # its sums may come as one product a code (linear.py); FunctionalSimulator sets it
+
+
+# A group whose M is at least this full is a product on BLAS; sparser ones (a pool's dendrites,
+# border classes with few positions) join the level's sparse matrix.
+_DENSE_FILL = 1 / 8
+
+
+def _exact_dtype(bound: int):
+    if bound < _FLOAT32_EXACT:
+        return np.float32
+    if bound < _FLOAT64_EXACT:
+        return np.float64
+    return None
+
+
+def level_products(net: Network, level: int) -> LevelProducts:
+    """The products of one level's dendrite groups, from the delivery's tables (network.level_packets)."""
+    lp = net.level_packets[level]
+    n_sources = net.level_sources[level].size
+    first, counts = net.level_cores[level]
+    ranges, local_first = [], 0
+    for f, c in zip(first.tolist(), counts.tolist()):
+        ranges.append((f, c, local_first))
+        local_first += c
+    neurons = np.concatenate([np.arange(f, f + c) for f, c, _ in ranges]) if ranges else np.zeros(0, dtype=np.int64)
+    local = np.full(net.n_neurons, -1, dtype=np.int64)
+    local[neurons] = np.arange(neurons.size)
+    dense, rows_sp, cols_sp, vals_sp = [], [], [], []
+    weight_sums = np.zeros(neurons.size, dtype=np.int64)
+    for gi, g in enumerate(lp.groups.tolist()):
+        lo, hi = lp.run_ptr[lp.group_run_ptr[gi]], lp.run_ptr[lp.group_run_ptr[gi + 1]]
+        source, row, carried = lp.source[lo:hi], lp.row[lo:hi], lp.carried[lo:hi]
+        group = net.groups[g]
+        rows, taps = group.weights.shape
+        ranks, rank = np.unique(carried, return_inverse=True)
+        rank = rank.reshape(-1)
+        entry = rank * rows + row
+        unique = np.unique(entry).size == entry.size
+        column_sums = np.abs(group.weights).sum(axis=0)
+        bound = int(column_sums.max(initial=0))
+        dtype = _exact_dtype(bound)
+        if unique and dtype is not None and entry.size >= _DENSE_FILL * ranks.size * rows:
+            targets = local[group.base + ranks[None, :] + group.offsets[:, None]]
+            np.add.at(weight_sums, targets, column_sums[:, None])
+            code_dtype = _exact_dtype(bound * _CODE_MAX) or np.int64
+            dense.append(GroupProduct(source, row, rank, int(ranks.size),
+                                      np.ascontiguousarray(group.weights.T, dtype=dtype), targets.astype(np.int64),
+                                      np.ascontiguousarray(group.weights.T, dtype=code_dtype)))
+            continue
+        # every packet's weight row at the neurons its carried index shifts the list to
+        rows_sp.append(local[group.base + carried[:, None] + group.offsets[None, :]].reshape(-1))
+        cols_sp.append(np.repeat(source, taps))
+        vals_sp.append(group.weights[row].reshape(-1))
+    sparse, exact, code_sparse, code_exact = None, True, None, True
+    if rows_sp:
+        values = np.concatenate(vals_sp).astype(np.int64)
+        sparse = sp.csr_matrix((values, (np.concatenate(rows_sp), np.concatenate(cols_sp))),
+                               shape=(neurons.size, n_sources))
+        sparse.sum_duplicates()
+        sums = np.asarray(abs(sparse).sum(axis=1)).reshape(-1).astype(np.int64)
+        weight_sums += sums
+        bound = int(sums.max(initial=0))
+        dtype, code_dtype = _exact_dtype(bound), _exact_dtype(bound * _CODE_MAX)
+        exact, code_exact = dtype is not None, code_dtype is not None
+        sparse, code_sparse = sparse.astype(dtype if exact else np.int64), sparse.astype(code_dtype or np.int64)
+    return LevelProducts(neurons, ranges, dense, sparse, exact, code_sparse, code_exact, weight_sums)
+
+
+@dataclass
+class SenderCounts:
+    """What one sender's spikes cost, per receiving core b it reaches: [its sources, 2 x cores b]
+    packets then SOPs, as one product (a sender's packets to a core share one route)."""
+
+    sources: np.ndarray  # global source ids (neurons, or n_neurons + input element)
+    sender: int  # image core, -1 for the controller
+    dests: np.ndarray  # receiving cores
+    routes: np.ndarray  # the route of each
+    hops: np.ndarray  # its length
+    matrix: np.ndarray  # [sources, 2 x dests] float32 or float64
+
+
+def sender_counts(net: Network) -> list[SenderCounts]:
+    p = net.packets
+    source = np.repeat(np.arange(p.ptr.size - 1), np.diff(p.ptr))
+    taps = net.g_taps[p.group] if p.group.size else np.zeros(0, dtype=np.int64)
+    out = []
+    for sender in np.unique(p.from_core).tolist():
+        mine = np.flatnonzero(p.from_core == sender)
+        sources, s_rank = np.unique(source[mine], return_inverse=True)
+        dests, d_rank = np.unique(p.core[mine], return_inverse=True)
+        matrix = np.zeros((sources.size, 2 * dests.size), dtype=np.int64)
+        np.add.at(matrix, (s_rank.reshape(-1), d_rank.reshape(-1)), 1)
+        np.add.at(matrix, (s_rank.reshape(-1), dests.size + d_rank.reshape(-1)), taps[mine])
+        first = np.zeros(dests.size, dtype=np.int64)
+        first[d_rank.reshape(-1)[::-1]] = mine[::-1]  # a packet of each receiving core
+        bound = int(matrix.sum(axis=0).max(initial=0))
+        dtype = _exact_dtype(bound) or np.int64
+        out.append(SenderCounts(sources, int(sender), dests, p.pair[first], p.hops[first], matrix.astype(dtype)))
+    return out
+
+
+class _CostRings:
+    """The delivery's count rings (delivery.Delivery's), filled from the spikes by products."""
+
+    def __init__(self, net: Network, senders: list[SenderCounts], ring_ticks: int, lanes: int) -> None:
+        self.net, self.senders = net, senders
+        n_cores = len(net.image.cores)
+        self.sops, self.packets_in, self.packets_out = (np.zeros((ring_ticks, lanes, n_cores), dtype=np.int64)
+                                                        for _ in range(3))
+        self.route_packets = np.zeros((ring_ticks, lanes, net.n_routes), dtype=np.int64)
+        self.hops = np.zeros((ring_ticks, lanes), dtype=np.int64)
+
+    def count(self, ring, slots, inputs, tick_slots) -> None:
+        """The counts of ticks tick_slots (columns tick x lane) of the spikes in ring[slots] and inputs."""
+        net = self.net
+        n, lanes = slots.size, ring.shape[1]
+        fired = ring[slots].reshape(n * lanes, -1)
+        injected = inputs.reshape(n * lanes, -1)
+        for s in self.senders:
+            lo, hi = int(s.sources[0]), int(s.sources[-1]) + 1
+            contiguous = hi - lo == s.sources.size  # a core's neurons, or the whole input
+            if s.sender >= 0:
+                spikes = fired[:, lo:hi] if contiguous else fired[:, s.sources]
+            else:
+                lo, hi = lo - net.n_neurons, hi - net.n_neurons
+                spikes = injected[:, lo:hi] if contiguous else injected[:, s.sources - net.n_neurons]
+            x = spikes.astype(s.matrix.dtype) if s.matrix.dtype != np.int64 else spikes.astype(np.int64)
+            counts = x @ s.matrix
+            if counts.dtype != np.int64:
+                counts = counts.astype(np.int64)
+            counts = counts.reshape(n, lanes, -1)
+            packets, sops = counts[:, :, :s.dests.size], counts[:, :, s.dests.size:]
+            self.route_packets[tick_slots[:, None], :, s.routes[None, :]] += packets.transpose(0, 2, 1)
+            self.packets_in[tick_slots[:, None], :, s.dests[None, :]] += packets.transpose(0, 2, 1)
+            self.sops[tick_slots[:, None], :, s.dests[None, :]] += sops.transpose(0, 2, 1)
+            if s.sender >= 0:
+                self.packets_out[tick_slots, :, s.sender] += packets.sum(axis=2)
+            longest = np.where(packets > 0, s.hops, 0).max(axis=2, initial=0)
+            np.maximum(self.hops[tick_slots], longest, out=longest)
+            self.hops[tick_slots] = longest
+
+    def take_costs(self, tick_slots: np.ndarray):
+        from .delivery import Costs
+
+        def take(ring: np.ndarray) -> np.ndarray:
+            values = ring[tick_slots].reshape((-1,) + ring.shape[2:])
+            ring[tick_slots] = 0
+            return values
+
+        routes = take(self.route_packets)
+        return Costs(take(self.sops), take(self.packets_in), take(self.packets_out),
+                     (self.net.route_link_flits.T @ routes.T).T, take(self.hops))
+
+
+class FunctionalStepper(Stepper):
+    """A run window by window, every level in one step (Stepper's levels a window apart become one
+    window, level after level), the sums as products; the accounting is Stepper's."""
+
+    def __init__(self, layout: Layout, blocks: list[RunnerBlock], codes_in: np.ndarray, ticks: int,
+                 window: int, products: list[LevelProducts], senders: list[SenderCounts], record_codes: bool = False) -> None:
+        self.layout, self.net, self.blocks = layout, layout.network, blocks
+        self.lanes, per_lane, _ = codes_in.shape
+        self.ticks, self.window = ticks, window
+        self.windows = -(-ticks // window)
+        self.top = 0  # every level at once: a window closes at its own step
+        self.ring_ticks = 2 * window  # this window and the previous one's last tick
+        self.ring = np.zeros((self.ring_ticks, self.lanes, layout.n_neurons), dtype=bool)
+        self.codes_in = codes_in
+        self._accounting(layout, per_lane, record_codes)
+        self.threads, self._pool = 1, None  # one thread: its products are BLAS calls
+        self._sums = np.zeros((window * self.lanes, layout.n_neurons), dtype=np.int64)
+        self._sum_range = arith.signed_range(layout.target.arith["dendrite_sum_bits"])
+        self.delivery = _CostRings(self.net, senders, self.ring_ticks, self.lanes)
+        self._products = products
+        self._source_runs = [_runs(sources, self.net.n_neurons) for sources in self.net.level_sources]
+        self._no_inputs = np.zeros((0, 0, 0), dtype=bool)
+        # per level: (block, runner view over the level's members, their image cores) to run
+        self._level_views = [[] for _ in range(self.net.n_levels)]
+        isa = load_isa(layout.image.target.isa_name)
+        for block in blocks:
+            for level in np.unique(block.levels).tolist():
+                first, last = np.searchsorted(block.levels, [level, level + 1])
+                lo, hi = int(block.bounds[first]), int(block.bounds[last])
+                members = block.members[first:last]
+                view = block.runner.view(lo, hi)
+                emit = None
+                if products[level].linear:
+                    core = layout.image.cores[int(members[0])]
+                    emit = emit_only_ticks(isa.decode_program(core.program), isa)
+                    if emit is not None:
+                        sizes = np.asarray([layout.image.cores[int(c)].n_neurons for c in members], dtype=np.int64)
+                        emit = (*emit[:5], sizes * int(view.costs[emit[5]].sum()), len(emit[5]))
+                self._level_views[level].append((block.lo + lo, block.lo + hi, view, members, emit))
+        # levels whose every view may skip the ticks before a code's last (linear.emit_only_ticks)
+        self._emit_only = [bool(views) and all(v[4] is not None for v in views) for views in self._level_views]
+
+    def _step(self, step: int) -> None:
+        w, lanes, net = self.window, self.lanes, self.net
+        start = step * w
+        self._start = start
+        n = min(w, self.ticks - start)
+        slots = (start - 1 + np.arange(n)) % self.ring_ticks  # neurons' spikes arrive a tick later
+        ticks = (start + np.arange(n)) % self.ring_ticks
+        inputs = self._input_spikes(start, n)
+        columns = n * lanes
+        sums = self._sums[:columns]
+        bits = self.layout.image.schedule.bits
+        for level in range(net.n_levels):
+            coded = self._level_sums(level, sums, slots, inputs, n)
+            skip = coded and self._emit_only[level]
+            for k in range(n):
+                rows = sums[k * lanes:(k + 1) * lanes]
+                for lo, hi, view, members, emit in self._level_views[level]:
+                    if skip and k % bits != bits - 1:
+                        self._emit_tick(view, emit, ticks[k], lo, hi, members)
+                        continue
+                    fired, cycles, executed = view.run_tick(rows[:, lo:hi])
+                    self.counters.instructions += executed
+                    self.soma[ticks[k], :, members] = cycles.T
+                    self.ring[ticks[k], :, lo:hi] = fired
+        self.delivery.count(self.ring, slots, inputs, ticks)
+
+    def _emit_tick(self, view, emit, slot: int, lo: int, hi: int, members: np.ndarray) -> None:
+        """A tick before a code's last on a level that takes one product a code (linear.emit_only_ticks):
+        what its program does, without running it: acc doubles (its sum is 0 until the code's last
+        tick), the residue's top bit is sent and the residue shifts, the phase counts on."""
+        acc_field, phase_field, last_register, residue_field, threshold_field, cycles, steps = emit
+        low, high = arith.signed_range(view.register_bits)
+        state = view.state
+        acc, phase = state[acc_field], state[phase_field]
+        np.clip(acc * 2, low, high, out=acc)
+        residue, threshold = state[residue_field], state[threshold_field]
+        crossed = residue >= threshold
+        np.clip(np.where(crossed, residue - threshold, residue) * 2, low, high, out=residue)
+        phase[...] = np.clip(phase + 1, low, high) & view.config[last_register][None, :]
+        self.ring[slot, :, lo:hi] = crossed
+        self.soma[slot, :, members] = cycles[:, None]
+        self.counters.instructions += steps * crossed.size
+
+    def _level_sums(self, level: int, sums: np.ndarray, slots: np.ndarray, inputs: np.ndarray, n: int) -> bool:
+        """The level's saturated dendrite sums of the window's ticks into sums [ticks x lanes, neurons];
+        whether they came as one product a code (on each code's last tick, zero before)."""
+        net, lanes = self.net, self.lanes
+        lp = self._products[level]
+        columns = n * lanes
+        sources = net.level_sources[level]
+        coded = False
+        local = np.zeros((lp.neurons.size, columns), dtype=np.int64)
+        if sources.size:
+            spikes = np.empty((sources.size, columns), dtype=np.float32)  # [level sources, ticks x lanes]
+            for lo, hi, at in self._source_runs[level]:  # runs of consecutive sources: slices, not gathers
+                if lo < net.n_neurons:
+                    part = self.ring[slots, :, lo:hi]
+                else:
+                    part = inputs[:, :, lo - net.n_neurons:hi - net.n_neurons]
+                spikes[at:at + hi - lo] = part.reshape(columns, -1).T
+            bits = self.layout.image.schedule.bits
+            if lp.linear and n % bits == 0 and (slots[0] + 1) % bits == 0 and self._start % bits == 0:
+                # one product a code: its value on the code's last tick, zeros on the others (linear.py)
+                weights = (1 << np.arange(bits - 1, -1, -1)).astype(np.float32)
+                codes = np.einsum("sbkl,k->sbl", spikes.reshape(sources.size, n // bits, bits, lanes), weights)
+                last = np.zeros((lp.neurons.size, n // bits * lanes), dtype=np.int64)
+                self._add_products(lp, codes.reshape(sources.size, -1), last, codes=True)
+                local.reshape(lp.neurons.size, n // bits, bits, lanes)[:, :, bits - 1, :] = \
+                    last.reshape(lp.neurons.size, n // bits, lanes)
+                coded = True
+            else:
+                self._add_products(lp, spikes, local)
+        low, high = self._sum_range
+        np.clip(local, low, high, out=local)
+        for f, c, at in lp.ranges:
+            sums[:, f:f + c] = local[at:at + c].T
+        return coded
+
+    @classmethod
+    def _add_products(cls, lp: LevelProducts, spikes: np.ndarray, local: np.ndarray, codes: bool = False) -> None:
+        """local [level neurons, columns] += the level's sums for spikes [level sources, columns] (0 or 1,
+        or with codes=True, codes 0..255: the products then use the weights exact for codes); columns
+        without a spike add nothing and are left out."""
+        active = spikes.any(axis=0)
+        if not active.all():
+            if active.any():
+                part = np.zeros((local.shape[0], int(active.sum())), dtype=np.int64)
+                cls._add_products(lp, np.ascontiguousarray(spikes[:, active]), part, codes)
+                local[:, active] += part
+            return
+        columns = spikes.shape[1]
+        as_type = {np.dtype(np.float32): spikes}
+        for g in lp.dense:
+            weights = g.code_weights_t if codes else g.weights_t
+            x = as_type.get(weights.dtype)
+            if x is None:
+                x = as_type[weights.dtype] = spikes.astype(weights.dtype)
+            m = np.zeros((weights.shape[1], g.n_carried, columns), dtype=x.dtype)
+            m[g.row, g.rank] = x[g.source]
+            products = weights @ m.reshape(m.shape[0], -1)  # [taps, carried x columns]
+            fk.scatter_rows(local, products.reshape(-1, columns), g.targets.reshape(-1))
+        sparse, exact = (lp.code_sparse, lp.code_sparse_exact) if codes else (lp.sparse, lp.sparse_exact)
+        if sparse is not None:
+            x = as_type.get(sparse.dtype)
+            if x is None:
+                x = spikes.astype(sparse.dtype)
+            product = sparse @ x
+            local += product.astype(np.int64) if exact else product
+
+
+def _runs(ids: np.ndarray, split: int) -> list[tuple[int, int, int]]:
+    """(first, end, position) of each run of consecutive ids (sorted), none crossing `split`."""
+    if not ids.size:
+        return []
+    breaks = np.flatnonzero((np.diff(ids) != 1) | (ids[1:] == split)) + 1
+    starts = np.concatenate([[0], breaks])
+    ends = np.concatenate([breaks, [ids.size]])
+    return [(int(ids[a]), int(ids[b - 1]) + 1, int(a)) for a, b in zip(starts.tolist(), ends.tolist())]
+
+
+def check_functional(sim) -> None:
+    """The functional engine runs level after level: an image whose cores hear from themselves
+    (no levels) is the cycle engine's."""
+    if not sim.pipelined:
+        raise SdanncError(f"image {sim.where}: its cores' connections have a cycle, so they have no levels: "
+                          f"use --engine cycle")
+
+
+# A window's sums hold about this many values (ticks x lanes x neurons).
+_WINDOW_ELEMENTS = 1 << 23
+_MAX_WINDOW = 64
+
+
+class FunctionalSimulator(Simulator):
+    """Simulator's interface (run, codes_at, the report), the functional engine underneath."""
+
+    engine = "functional"
+
+    def __init__(self, image, where: str = "<image>", executor: str | None = None) -> None:
+        super().__init__(image, where, executor)
+        check_functional(self)
+        self._products = [level_products(self.network, level) for level in range(self.network.n_levels)]
+        self._mark_linear()
+        self._senders = sender_counts(self.network)
+
+    def _mark_linear(self) -> None:
+        """Levels whose every core's sums may come as one product a code (linear.py)."""
+        image, isa, bits = self.image, load_isa(self.image.target.isa_name), self.image.schedule.bits
+        if image.schedule.sample_interval != bits:
+            return
+        level_of = self.network.core_level
+        for level, lp in enumerate(self._products):
+            cores = np.flatnonzero(level_of == level)
+            ok = bool(cores.size)
+            for c in cores.tolist():
+                core = image.cores[c]
+                at = next(at for f, _, at in lp.ranges if f == self.core_base[c])
+                ok = ok and core.stage > 0 and linear_neurons(core, isa.decode_program(core.program), isa,
+                                                              image.target, lp.weight_sums[at:at + core.n_neurons], bits)
+                if not ok:
+                    break
+            lp.linear = ok
+
+    def window_for(self, lanes: int, ticks: int, wanted: int | None = None) -> int:
+        if wanted is None:  # whole codes in a window: the linear levels take one product a code
+            bits = self.image.schedule.bits
+            wanted = min(_MAX_WINDOW, _WINDOW_ELEMENTS // max(1, lanes * self.n_neurons))
+            wanted = max(bits, wanted // bits * bits)
+        return max(1, min(wanted, ticks))
+
+    def _stepper(self, layout, runners, codes_in, ticks, window, record_codes, threads) -> Stepper:
+        # one thread whatever `threads` asks: the products are BLAS calls, the rest is the stepper's
+        return FunctionalStepper(layout, runners, codes_in, ticks, window, self._products, self._senders,
+                                 record_codes)

@@ -1,0 +1,233 @@
+"""The functional engine (sim/functional.py) against the cycle engine, with ==: outputs, every
+counter, every layer's recorded codes and the whole report, on every model family of tests/models.py
+on both targets, sparsified, calibrated, with the paper's shift-and-add, with lookup and product
+neurons, depthwise and residual blocks, for several lanes and windows; and `sdannc sim --engine`."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import activation_models as am
+import models
+from cli_checks import assert_ok, assert_user_error, invoke
+from sdannc.compiler import compile_in_memory
+from sdannc.config import parse_config
+from sdannc.errors import SdanncError
+from sdannc.image import write_image
+from sdannc.ir.ops import LUT, PRODUCT
+from sdannc.sim import FunctionalSimulator, Simulator, simulator
+from sdannc.sim.functional import _exact_dtype
+from sdannc.sim.report import build_report
+from sdannc.sparsify import Plan, Setting
+from sdannc.target import load_target
+
+VARIANTS = models.variants()
+CASES = [(name, VARIANTS[(i + shift) % len(VARIANTS)], target)
+         for i, name in enumerate(sorted(models.FLOAT_MODELS))
+         for shift, target in ((1, "darwin3"), (4, "darwin3-wide"))]
+COUNTERS = ("neuron_spikes", "input_spikes", "sops", "core_cycles", "link_flits", "sample_spikes", "sample_sops",
+            "sample_input_spikes", "instructions", "max_hops")
+
+
+def assert_same_runs(image, x, **options):
+    """Both engines on one batch: outputs, codes, counters, recorded codes and report all equal."""
+    cycle, functional = Simulator(image), FunctionalSimulator(image)
+    a, b = cycle.run(x, record_codes=True, **options), functional.run(x, record_codes=True, **options)
+    np.testing.assert_array_equal(b.outputs, a.outputs)
+    np.testing.assert_array_equal(b.codes, a.codes)
+    np.testing.assert_array_equal(b.neuron_codes, a.neuron_codes)
+    assert (b.samples, b.lanes, b.ticks) == (a.samples, a.lanes, a.ticks)
+    for name in COUNTERS:
+        np.testing.assert_array_equal(getattr(b.counters, name), getattr(a.counters, name), err_msg=name)
+    assert np.array_equal(np.asarray(b.counters.tick_cycles), np.asarray(a.counters.tick_cycles))
+    report_a, report_b = build_report(cycle, a), build_report(functional, b)
+    assert (report_a.pop("engine"), report_b.pop("engine")) == ("cycle", "functional")
+    assert report_b == report_a
+    assert a.counters.neuron_spikes.any() and a.counters.sops.any()  # the comparison is not of silence
+    return a
+
+
+@pytest.mark.parametrize("name, variant, target_name", CASES,
+                         ids=[f"{n}-{models.variant_id(v)}-{t}" for n, v, t in CASES])
+def test_every_family_gives_the_cycle_engines_run(name, variant, target_name):
+    compiled = compile_in_memory(models.quantized(name, *variant), load_target(target_name))
+    assert_same_runs(compiled.image, models.eval_set(models.float_model(name), 5))
+
+
+@pytest.mark.parametrize("options", [{"lanes": 2}, {"lanes": 3, "window": 5}, {"window": 1}, {"window": 8}])
+def test_lanes_and_windows_change_nothing(options):
+    compiled = compile_in_memory(models.quantized("residual", "qop", True, "int8"), load_target("darwin3"))
+    assert_same_runs(compiled.image, models.eval_set(models.float_model("residual"), 6), **options)
+
+
+def test_sparsified_layers():
+    plan = Plan(Setting(rot=2), {"conv2": Setting(drlo=3)})
+    compiled = compile_in_memory(models.quantized("digits_cnn"), load_target("darwin3"), plan=plan)
+    assert sum("sparsify" in n.attrs for n in compiled.graph.nodes) >= 2
+    assert_same_runs(compiled.image, models.eval_set(models.float_model("digits_cnn"), 4))
+
+
+@pytest.mark.parametrize("config", [None, {"integration": "horner"}], ids=["calibrated", "calibrated-horner"])
+def test_calibrated_and_shift_and_add_integration(config):
+    model = models.float_model("cnn_pool")
+    plan = parse_config(config, "config <dict>") if config else None
+    compiled = compile_in_memory(models.quantized("cnn_pool"), load_target("darwin3"), models.calib_set(model, 8),
+                                 plan=plan)
+    assert_same_runs(compiled.image, models.eval_set(model, 4))
+
+
+@pytest.mark.parametrize("target_name", ["darwin3", "darwin3-wide"])
+def test_lookup_neurons(target_name):
+    path = am.quantized_net("small", "silu", "qdq", "uint8", False, (1, 8, 8))
+    compiled = compile_in_memory(path, load_target(target_name))
+    assert any(n.op == LUT or "table" in n.params for n in compiled.graph.nodes)
+    assert_same_runs(compiled.image, am.inputs((1, 8, 8), 4, 7))
+
+
+def test_product_neurons_and_depthwise_blocks():
+    path = am.quantized_net("mobile", "mobilenetv3", "qdq", "uint8", False, (3, 16, 16), se=True)
+    compiled = compile_in_memory(path, load_target("darwin3-wide"))
+    assert any(n.op == PRODUCT for n in compiled.graph.nodes)
+    assert_same_runs(compiled.image, am.inputs((3, 16, 16), 3, 7))
+
+
+def test_one_sample():
+    compiled = compile_in_memory(models.quantized("concat"), load_target("darwin3"))
+    assert_same_runs(compiled.image, models.eval_set(models.float_model("concat"), 1))
+
+
+def test_products_are_exact_in_the_float_they_choose():
+    """float32 only below 2^24, float64 below 2^53, integers beyond."""
+    assert _exact_dtype((1 << 24) - 1) == np.float32 and _exact_dtype(1 << 24) == np.float64
+    assert _exact_dtype(1 << 53) is None
+
+
+def test_cores_without_levels_are_refused_naming_the_other_engine():
+    from test_sim_networks import _if_loop_image
+
+    image = _if_loop_image(load_target("darwin3"))
+    with pytest.raises(SdanncError, match=r"^image <loop>: its cores' connections have a cycle.*use --engine cycle$"):
+        FunctionalSimulator(image, "<loop>")
+    with pytest.raises(SdanncError, match=r"^engine 'fast': use cycle or functional$"):
+        simulator(image, engine="fast")
+
+
+def test_sim_command_gives_the_same_outputs_and_report_on_both_engines(tmp_path):
+    compiled = compile_in_memory(models.quantized("cnn_pool"), load_target("darwin3"))
+    write_image(compiled.image, tmp_path / "img")
+    np.save(tmp_path / "x.npy", models.eval_set(models.float_model("cnn_pool"), 3))
+    runs = {}
+    for engine, executor in (("cycle", "kernel"), ("functional", "kernel"), ("functional", "numpy")):
+        y, r = tmp_path / f"{engine}-{executor}.npy", tmp_path / f"{engine}-{executor}.json"
+        assert_ok(invoke("sim", tmp_path / "img", "-i", tmp_path / "x.npy", "-o", y, "-r", r, "--engine", engine,
+                         "--executor", executor, "-q"))
+        report = json.loads(r.read_text())
+        assert report.pop("engine") == engine
+        runs[engine, executor] = (np.load(y), report)
+    (y0, r0) = runs["cycle", "kernel"]
+    for y, r in runs.values():
+        np.testing.assert_array_equal(y, y0)
+        assert r == r0
+    assert_user_error(invoke("sim", tmp_path / "img", "-i", tmp_path / "x.npy", "-o", tmp_path / "y.npy",
+                             "--engine", "numpy"), "'--engine'", "'numpy' is not one of 'cycle', 'functional'")
+
+
+# ---- the levels that take one product a code (sim/linear.py) -----------------------------------
+
+
+def _stem_program(**params):
+    from sdannc.isa import assemble_template, load_isa
+    from sdannc.neurons import NEURONS
+
+    isa = load_isa("darwin3")
+    return assemble_template(NEURONS["stem"].template, isa, params), isa
+
+
+@pytest.mark.parametrize("params, linear", [
+    ({}, True),  # the template as it stands: shift-and-add by 0
+    ({"acc_shift": 0, "mul_op": "MUL", "out_shifts": []}, True),
+    ({"acc_shift": 0, "sparsify": True, "lut": True}, True),
+    ({"acc_shift": 2}, False),  # a per-tick rounding: each tick's sum matters
+    ({"horner": False, "weighted": True}, False),  # UPDS scales each tick's sum apart
+])
+def test_only_the_exact_shift_and_add_is_linear(params, linear):
+    from sdannc.sim.linear import linear_start_fields
+    from sdannc.neurons import NEURONS
+
+    instrs, isa = _stem_program(**params)
+    form = linear_start_fields(instrs, isa)
+    assert (form is not None) == linear
+    if form is not None:
+        stem = NEURONS["stem"]
+        assert form == (stem.state["acc"], stem.state["init"], stem.config["last_phase"], stem.state["phase"])
+
+
+def test_a_program_touching_the_sum_elsewhere_is_not_linear():
+    from sdannc.isa import Instr
+    from sdannc.sim.linear import linear_start_fields
+
+    instrs, isa = _stem_program(acc_shift=0)
+    assert linear_start_fields(instrs, isa) is not None
+    at = next(k for k, i in enumerate(instrs) if i.mnemonic == "JC")
+    for extra in (Instr.of("LDW", rs=6, shift=0), Instr.of("ADD", rs=0, rt=6)):  # the sum read again, acc moved
+        changed = instrs[:at - 2] + [extra] + instrs[at - 2:]
+        changed = [i if i.mnemonic != "JC" else Instr(i.mnemonic, tuple((k, v + 1 if k == "addr" else v)
+                                                                         for k, v in i.operands)) for i in changed]
+        assert linear_start_fields(changed, isa) is None, extra
+
+
+def test_wide_target_levels_take_one_product_and_change_nothing():
+    compiled = compile_in_memory(models.quantized("mlp_gemm"), load_target("darwin3-wide"))
+    functional = FunctionalSimulator(compiled.image)
+    assert all(lp.linear for lp in functional._products)
+    x = models.eval_set(models.float_model("mlp_gemm"), 4)
+    one = assert_same_runs(compiled.image, x)
+    for window in (5, 7):  # windows that cut codes: every tick's product instead
+        other = functional.run(x, window=window)
+        np.testing.assert_array_equal(other.codes, one.codes)
+        np.testing.assert_array_equal(other.counters.sample_spikes, one.counters.sample_spikes)
+        assert np.array_equal(np.asarray(other.counters.tick_cycles), np.asarray(one.counters.tick_cycles))
+
+
+def test_a_neuron_that_could_saturate_keeps_its_level_on_every_tick():
+    """A start value near the register's limit: the bound fails, the level takes a product a tick,
+    and still equals the cycle engine (which saturates)."""
+    import copy
+
+    compiled = compile_in_memory(models.quantized("mlp_gemm"), load_target("darwin3-wide"))
+    image = copy.deepcopy(compiled.image)
+    from sdannc.neurons import NEURONS
+
+    stem = NEURONS["stem"]
+    core = next(c for c in image.cores if c.stage == 1)
+    core.state[:, stem.state["init"]] = core.state[:, stem.state["acc"]] = (1 << 23)
+    functional = FunctionalSimulator(image)
+    level = int(functional.network.core_level[image.cores.index(core)])
+    assert not functional._products[level].linear
+    assert sum(lp.linear for lp in functional._products) == len(functional._products) - 1
+    assert_same_runs(image, models.eval_set(models.float_model("mlp_gemm"), 3))
+
+
+def test_ticks_before_a_codes_last_are_computed_not_run(monkeypatch):
+    """On the wide target's STEM levels the ticks before each code's last are emit-only
+    (linear.emit_only_ticks): computed without the program, and the run is still the cycle engine's."""
+    from sdannc.sim import functional
+    from sdannc.sim.linear import emit_only_ticks
+    from sdannc.isa import assemble_template, load_isa
+    from sdannc.neurons import NEURONS
+
+    instrs, isa = _stem_program(acc_shift=0, sparsify=True)
+    assert emit_only_ticks(instrs, isa) is not None
+    assert emit_only_ticks(*_stem_program(acc_shift=1)) is None
+    adder = assemble_template(NEURONS["adder"].template, load_isa("darwin3"), {})
+    assert emit_only_ticks(adder, load_isa("darwin3")) is None
+    calls = []
+    original = functional.FunctionalStepper._emit_tick
+    monkeypatch.setattr(functional.FunctionalStepper, "_emit_tick",
+                        lambda self, *args: calls.append(1) or original(self, *args))
+    compiled = compile_in_memory(models.quantized("cnn_pool"), load_target("darwin3-wide"))
+    assert_same_runs(compiled.image, models.eval_set(models.float_model("cnn_pool"), 4))
+    assert len(calls) > 100
