@@ -231,3 +231,12 @@ def test_ticks_before_a_codes_last_are_computed_not_run(monkeypatch):
     compiled = compile_in_memory(models.quantized("cnn_pool"), load_target("darwin3-wide"))
     assert_same_runs(compiled.image, models.eval_set(models.float_model("cnn_pool"), 4))
     assert len(calls) > 100
+
+
+@pytest.mark.parametrize("coding", ["ttfs", "rate"])
+@pytest.mark.parametrize("name", ["mlp_gemm", "cnn_pool"])
+def test_the_spike_codings_give_the_cycle_engines_run(name, coding):
+    """A coding is other neuron programs and a longer window: the functional engine runs them as they are."""
+    compiled = compile_in_memory(models.quantized(name), load_target("darwin3-wide"), plan=Plan(coding=coding))
+    assert compiled.image.schedule.coding == coding
+    assert_same_runs(compiled.image, models.eval_set(models.float_model(name), 2))
