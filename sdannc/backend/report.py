@@ -121,8 +121,24 @@ def summary_table(report: dict) -> str:
         f"dendrite memory {report['dendrite_words']} words, axon memory {report['axon_words']} words")
     lines.append(f"ticks per sample {report['ticks_per_sample']}, a new sample every {report['ticks_between_samples']} "
                  f"ticks when pipelined; routes {report['hops_total']} hops in all, {report['hops_worst']} at most")
+    lines.extend(board_lines(report["board"]) if "board" in report else [])
     lines.extend(f"note: {n}" for n in report["notes"])
     warning = error_warning(report)
     if warning:
         lines.append(warning)
     return "\n".join(lines)
+
+
+def board_lines(board: dict) -> list[str]:
+    """The board section in a few lines: chips used, each chip's use, the link loads expected."""
+    lines = [f"board {board['board']}: {board['chips_used']} of {board['chips_available']} chips used"]
+    lines += [f"  chip ({c['chip'][0]}, {c['chip'][1]}): {c['cores']} cores, {c['neurons']} neurons, dendrite memory "
+              f"{c['dendrite_words']} words, axon memory {c['axon_words']} words" for c in board["chips"]]
+    busiest = board["busiest_link"]
+    lines.append(f"  busiest on-chip link {busiest['link']}: about {busiest['flits_per_sample']:.1f} flits a sample "
+                 f"({board['estimate']} estimate)")
+    for edge in board["chip_links"]:
+        lines.append(f"  chip link ({edge['from'][0]}, {edge['from'][1]}) -> ({edge['to'][0]}, {edge['to'][1]}): "
+                     f"about {edge['packets_per_sample']:.1f} packets a sample, at most "
+                     f"{edge['busiest_link_packets']:.1f} on one border link ({edge['busiest_link']})")
+    return lines

@@ -190,7 +190,14 @@ class Stepper:
         soma = self.soma[(start + np.arange(n)) % self.ring_ticks].reshape(n * self.lanes, -1)
         core_cycles = (soma + c.sops * cyc["per_synaptic_event"] + c.packets_in * cyc["per_packet_in"]
                        + c.packets_out * cyc["per_packet_out"])
-        noc = c.max_hops * cyc["per_hop"] + c.link_flits.max(axis=1, initial=0) * cyc["per_flit_on_link"]
+        if c.max_delay is None:
+            noc = c.max_hops * cyc["per_hop"] + c.link_flits.max(axis=1, initial=0) * cyc["per_flit_on_link"]
+        else:  # a board: the slowest route with its chip crossings, then the busiest link at its own rate
+            chip = self.net.chip_links
+            on_chip = c.link_flits[:, ~chip].max(axis=1, initial=0) * cyc["per_flit_on_link"]
+            across = np.ceil(c.link_flits[:, chip].max(axis=1, initial=0)
+                             / self.layout.target.chip_links["flits_per_cycle"]).astype(np.int64)
+            noc = c.max_delay + np.maximum(on_chip, across)
         tick_cycles = core_cycles.max(axis=1, initial=0) + noc + cyc["tick_overhead"]
         self.counters.tick_cycles.extend(tick_cycles.reshape(n, self.lanes))
         self.counters.sops += c.sops.sum(axis=0)
