@@ -25,6 +25,8 @@ sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "bench")]
 
 import torch_models  # noqa: E402
 
+from sdannc.activity_report import plots  # noqa: E402
+from sdannc.activity_report.collect import board_data  # noqa: E402
 from sdannc.compiler import compile_in_memory  # noqa: E402
 from sdannc.golden import run_codes  # noqa: E402
 from sdannc.ir.codec import encode_input  # noqa: E402
@@ -73,10 +75,9 @@ def measure(arch: str, board: str, n: int, plot: Path | None) -> None:
               f"packets a sample, measured {got['packets_per_sample'] if got else 0:.0f}")
     print(f"   energy: {report['energy']['breakdown_pj']}")
     if plot is not None:
-        from sdannc.activity_report.board_plot import board_figure
-
         plot.mkdir(parents=True, exist_ok=True)
-        board_figure(image, report).savefig(plot / f"{arch}_{board}.png", dpi=110)
+        data = board_data(image, {"board": b}, report, n)
+        (plot / f"{arch}_{board}.png").write_bytes(plots.board(data))
     wide = board.replace("darwin3-", "darwin3-wide-", 1)
     start = time.perf_counter()
     check = verify_model(path, x, wide, calib=calib)

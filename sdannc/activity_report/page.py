@@ -118,10 +118,32 @@ def _sections(d: dict, figures: dict[str, bytes]) -> list[str]:
     ]
 
 
+def _maybe(value) -> str:
+    return "-" if value is None else fmt(value)
+
+
+def _board_section(d: dict, figures: dict[str, bytes]) -> tuple:
+    """Chips, per-chip use and per-link traffic: the simulated loads, the compiler's estimate beside."""
+    sim, samples = d["board"]["simulated"], max(d["samples"], 1)
+    estimate = {(tuple(e["from"]), tuple(e["to"])): e["packets_per_sample"]
+                for e in (d["board"].get("compiled") or {}).get("chip_links", [])}
+    chips = _table(["chip", "cores", "neurons", "SOPs per sample", "spikes per sample"],
+                   [[_text(tuple(c["chip"])), _text(fmt(c["cores"])), _text(fmt(c["neurons"])),
+                     _text(fmt(c["synaptic_ops"] / samples)), _text(fmt(c["spikes"] / samples))] for c in sim["chips"]])
+    links = _table(["chip link", "packets per sample", "compiler's estimate", "busiest border link",
+                    "its packets per sample"],
+                   [[_text(f"{tuple(e['from'])} -> {tuple(e['to'])}"), _text(fmt(e["packets_per_sample"])),
+                     _text(_maybe(estimate.get((tuple(e["from"]), tuple(e["to"]))))), _text(e["busiest_link"]),
+                     _text(fmt(e["busiest_link_packets"] / samples))] for e in sim["chip_links"]])
+    return ("board", "Board: chips and chip-to-chip links", chips + links,
+            _figure("board", figures["board.png"], "link loads on the board"))
+
+
 def render(d: dict, figures: dict[str, bytes]) -> str:
     title = f"sdannc report: {d['model']} on {d['target']}"
     body = []
-    for key, heading, table, figure in _sections(d, figures):
+    sections = _sections(d, figures) + ([_board_section(d, figures)] if "board" in d else [])
+    for key, heading, table, figure in sections:
         body.append(f'<section id="{key}"><h2>{html.escape(heading)}</h2>{table}{figure}</section>')
     note = ('<p class="note">Per-sample figures count the spikes and SOPs inside the samples\' windows; the '
             "pipeline's fill and drain (layers computing on zeros before and after the stream) is counted apart. "
@@ -139,6 +161,7 @@ def write_report(d: dict, out_dir, force: bool = False) -> None:
         "bit_positions.png": plots.bit_positions(d["layers"]),
         "sparsification.png": plots.sparsification(d["layers"]),
         "energy.png": plots.energy(d["energy_per_sample_pj"]),
+        **({"board.png": plots.board(d["board"])} if "board" in d else {}),
     }
     files = {"index.html": render(d, figures).encode(), "report.json": json_bytes(d), **figures}
     files[MANIFEST] = json_bytes({"format": FORMAT, "format_version": FORMAT_VERSION, "tool": f"sdannc {__version__}",

@@ -76,10 +76,20 @@ def _assign(target: Target, free: list[tuple[int, int]], needs_big: list[bool], 
     taken = [False] * len(free)
     positions = []
     cursor = 0
+    is_big = [target.is_big_core(x) for x, _ in free]
+    big_left = sum(is_big)
+    needs_left = sum(needs_big)  # big cores the tiles still to place need
     for tile, big in enumerate(needs_big):
+        needs_left -= big
         i = cursor
-        while i < len(free) and (taken[i] or (big and not target.is_big_core(free[i][0]))):
+        # a tile that does not need a big core leaves the big cores to those that do when no spare is left
+        spare = big or big_left > needs_left + big
+        while i < len(free) and (taken[i] or (big and not is_big[i]) or (not spare and is_big[i])):
             i += 1
+        if i == len(free) and not spare:
+            i = next((j for j in range(len(free)) if not taken[j] and not is_big[j]), cursor)
+            while i < len(free) and taken[i]:
+                i += 1
         if i == len(free):
             i = next((j for j in range(len(free)) if not taken[j] and (not big or target.is_big_core(free[j][0]))), None)
             if i is None:
@@ -88,6 +98,7 @@ def _assign(target: Target, free: list[tuple[int, int]], needs_big: list[bool], 
                                   f"give the layer smaller tiles with the config key `tiling: {{{layer_of[tile]}: "
                                   f"{{neurons: N}}}}`")
         taken[i] = True
+        big_left -= is_big[i]
         positions.append(free[i])
         while cursor < len(free) and taken[cursor]:
             cursor += 1

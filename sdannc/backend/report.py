@@ -89,7 +89,7 @@ def compile_report(graph: Graph, image: ChipImage, layers: dict, target: Target,
         "target": target.name,
         "layers": rows,
         "cores_used": len(image.cores),
-        "cores_available": target.core_count(),
+        "cores_available": target.core_count() * target.chip_count,  # a board: all its chips' cores
         "neurons": int(sum(c.n_neurons for c in image.cores)),
         "dendrite_words": int(sum(r["dendrite_words"] for r in rows)),
         "axon_words": int(sum(r["axon_words"] for r in rows)),
