@@ -86,6 +86,7 @@ _BOARD_SCHEMA: dict = {
     "chip_links": {"latency_cycles": _INT, "flits_per_cycle": _RATE, "pj_per_flit": _NUM},
 }
 BOARD_KEYS = tuple(_BOARD_SCHEMA)
+_BOARD_SIDE = 1024  # routers along an axis of a board (all chips): sdannc's limit, as a 1024 x 1024 mesh
 
 
 # Keys a target may leave out, and their value then: keys added after targets (and the images that
@@ -386,6 +387,10 @@ def _check_board(raw: dict, source: str) -> None:
     if missing:
         raise _fail(source, missing[0], "missing (a board has chip, chips and chip_links)")
     _check({k: raw[k] for k in BOARD_KEYS}, _BOARD_SCHEMA, source, "")
+    for axis in ("width", "height"):  # the simulator holds every link of the board
+        if raw["chips"][axis] * raw["mesh"][axis] > _BOARD_SIDE:
+            raise _fail(source, f"chips.{axis}", f"{raw['chips'][axis]} chips of {raw['mesh'][axis]} routers are more "
+                                                 f"than {_BOARD_SIDE} along an axis")
     bits, room = remote_entry_bits(raw), raw["core"]["memory_word_bits"] * raw["tables"]["axon_entry_words"]
     if bits > room:
         raise _fail(source, "chips", f"an axon entry to another chip takes {bits} bits, an entry has {room} "

@@ -323,3 +323,35 @@ def test_does_not_fit_on_a_builtin_board_suggests_a_larger_one():
 def test_builtin_board_files_are_in_the_targets_folder():
     names = {p.stem for p in data_dir("targets").glob("*.yaml")}
     assert set(BOARDS) <= names
+
+
+# ---- the commands on a board ----------------------------------------------------------------------
+
+
+def test_compile_sim_and_report_on_a_board(tmp_path):
+    """An onnxruntime-quantized model over three small chips, through the CLI: the compile summary
+    names the chips and links, `sim` equals the golden model, `report` shows the board and plots it."""
+    import models
+    from cli_checks import assert_ok, invoke
+    from sdannc.compiler import golden_outputs
+
+    board = small_board(tmp_path)
+    model = models.quantized("cnn_pool")
+    x = models.eval_set(models.float_model("cnn_pool"), 4)
+    np.save(tmp_path / "x.npy", x)
+    result = invoke("compile", model, "-t", board, "-o", tmp_path / "img", "--calib", tmp_path / "x.npy")
+    assert_ok(result)
+    assert "board small-board: 2 of 6 chips used" in result.stdout
+    assert "chip link (0, 0) -> (1, 0): about" in result.stdout
+    compiled = json.loads((tmp_path / "img" / "report.json").read_text())
+    assert compiled["board"]["chips_used"] == 2 and compiled["board"]["estimate"] == "calibration"
+    assert sum(c["cores"] for c in compiled["board"]["chips"]) == compiled["cores_used"]
+    assert_ok(invoke("sim", tmp_path / "img", "-i", tmp_path / "x.npy", "-o", tmp_path / "y.npy",
+                     "--report", tmp_path / "sim.json"))
+    expected = golden_outputs(model, x, load_target(str(board)), calib=x)
+    np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), expected)
+    assert json.loads((tmp_path / "sim.json").read_text())["board"]["chip_links"]
+    assert_ok(invoke("report", tmp_path / "img", "-i", tmp_path / "x.npy", "-o", tmp_path / "rep"))
+    page = (tmp_path / "rep" / "index.html").read_text()
+    assert "Board: chips and chip-to-chip links" in page and 'id="fig-board"' in page
+    assert (tmp_path / "rep" / "board.png").read_bytes()[:4] == b"\x89PNG"
