@@ -355,3 +355,18 @@ def test_compile_sim_and_report_on_a_board(tmp_path):
     page = (tmp_path / "rep" / "index.html").read_text()
     assert "Board: chips and chip-to-chip links" in page and 'id="fig-board"' in page
     assert (tmp_path / "rep" / "board.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_full_chip_keeps_its_big_cores_for_the_tiles_that_need_them(tmp_path):
+    """The curve gives each tile the next core; on a chip that the tiles fill, the tiles that need no
+    big core take little ones once no big core is spare, so the last tiles that need one find one
+    (a full chip of the CIFAR ResNet-18 was refused before)."""
+    from sdannc.backend import placement
+
+    chip = load_target(str(small_board(tmp_path))).chip_target()  # 15 cores, 7 big (x = 0, 1)
+    needs = [False] * 8 + [True] * 7
+    positions = placement.place(chip, needs, ["a"] * 15)
+    assert len(set(positions)) == 15
+    assert all(chip.is_big_core(x) for (x, _), big in zip(positions, needs) if big)
+    with pytest.raises(SdanncError, match="no big core left"):
+        placement.place(chip, [False] * 7 + [True] * 8, ["a"] * 15)  # 8 need one, the chip has 7
