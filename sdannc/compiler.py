@@ -95,7 +95,7 @@ def compile_in_memory(model_path, target: Target, calib: np.ndarray | None = Non
 
 
 # At most this many calibration samples measure the spikes that weigh a board's links (an estimate).
-_SPIKE_SAMPLES = 64
+_SPIKE_SAMPLES = 16
 
 
 def element_spikes(graph: Graph, calib: np.ndarray, target: Target) -> np.ndarray:

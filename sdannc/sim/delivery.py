@@ -25,6 +25,7 @@ class Costs:
     link_flits: np.ndarray  # [columns, links]
     max_hops: np.ndarray  # [columns]
     max_delay: np.ndarray | None = None  # [columns] on a board: the slowest route's cycles (hops and crossings)
+    routes: np.ndarray | None = None  # [columns, routes] on a board: packets per route
 
 
 class Delivery:
@@ -78,4 +79,5 @@ class Delivery:
         if self.net.chip_links is not None:
             delay = np.where(routes > 0, self.net.route_delay, 0).max(axis=1, initial=0)
         return Costs(take(self.sops), take(self.packets_in), take(self.packets_out),
-                     (self.net.route_link_flits.T @ routes.T).T, take(self.hops), delay)
+                     (self.net.route_link_flits.T @ routes.T).T, take(self.hops), delay,
+                     routes if delay is not None else None)

@@ -237,6 +237,10 @@ class Network:
             hops = self.mesh.hops(self._pairs) if self.n_routes else np.zeros(0, dtype=np.int64)
             self.route_delay = (hops * target.cycles["per_hop"]
                                 + crossings * target.chip_links["latency_cycles"]).astype(np.int64)
+            # each route's receiving core: whose sample window its packets belong to (sim/windows.py)
+            width = self.mesh.width
+            dest = self._pairs[:, 1] if self.n_routes else np.zeros(0, dtype=np.int64)
+            self.route_dest = core_grid(self.image)[dest % width, dest // width]
 
     # ---- the delivery's tables ------------------------------------------------------------------
     def _packet_sources(self) -> np.ndarray:

@@ -112,25 +112,27 @@ def board_section(sim: Simulator, c, samples: int) -> dict:
         row["spikes"] += int(spikes[i])
     edges: dict[tuple, dict] = {}
     flits = c.link_flits
+    # inside real samples' windows (as the SOPs per sample are counted): the pipeline's fill and drain left out
+    in_samples = np.asarray(sim.network.route_link_flits.T @ c.sample_route_packets).ravel()
     for link in np.flatnonzero(sim.network.chip_links & (flits > 0)).tolist():
         a, b = mesh.link_chips(link)
-        edge = edges.setdefault((a, b), {"from": list(a), "to": list(b), "packets": 0, "busiest_link": "",
-                                         "busiest_link_packets": 0})
+        edge = edges.setdefault((a, b), {"from": list(a), "to": list(b), "packets": 0, "packets_per_sample": 0.0,
+                                         "busiest_link": "", "busiest_link_packets": 0})
         packets = int(flits[link]) // per_packet
         edge["packets"] += packets
+        edge["packets_per_sample"] += float(in_samples[link]) / per_packet / samples
         if packets > edge["busiest_link_packets"]:
             edge["busiest_link"], edge["busiest_link_packets"] = mesh.link_name(link), packets
     rows = sorted(edges.values(), key=lambda e: (e["from"], e["to"]))
-    for edge in rows:
-        edge["packets_per_sample"] = edge["packets"] / samples
     on_chip = np.where(sim.network.chip_links, 0, flits)
-    busiest = int(np.argmax(on_chip)) if flits.size else 0
+    busiest = int(np.argmax(np.where(sim.network.chip_links, 0, in_samples))) if flits.size else 0
     return {
         "chips": [{"chip": list(k), **v} for k, v in chips.items()],
         "chip_links": rows,
         "worst_chip_link": max(rows, key=lambda e: e["packets"], default=None),
+        # by the samples' own flits; `flits` the whole run's over that link
         "busiest_on_chip_link": {"link": mesh.link_name(busiest), "flits": int(on_chip[busiest]) if flits.size else 0,
-                                 "flits_per_sample": float(on_chip[busiest]) / samples if flits.size else 0.0},
+                                 "flits_per_sample": float(in_samples[busiest]) / samples if flits.size else 0.0},
         "chip_link_flits": int(flits[sim.network.chip_links].sum()),
         # every link that carried a flit: board position (x, y), direction, flits (for the board plot)
         "links": [[*mesh.xy(link // 4), "EWNS"[link % 4], int(flits[link])] for link in np.flatnonzero(flits).tolist()],

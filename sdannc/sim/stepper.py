@@ -41,6 +41,7 @@ class Counters:
     sample_input_spikes: np.ndarray = None  # [bits]: input spikes injected, by bit position
     instructions: int = 0
     max_hops: int = 0
+    sample_route_packets: np.ndarray | None = None  # [routes] on a board: packets inside real samples' windows
 
 
 class Stepper:
@@ -65,6 +66,8 @@ class Stepper:
             sample_sops=np.zeros(n_cores, dtype=np.int64),
             sample_input_spikes=np.zeros(layout.image.schedule.bits, dtype=np.int64),
         )
+        if self.net.chip_links is not None:
+            self.counters.sample_route_packets = np.zeros(self.net.n_routes, dtype=np.int64)
         self.sample_windows = SampleWindows(layout.image, per_lane)
         # Opt-in: every neuron's code per sample [lanes, samples, neurons] (what `sdannc verify` compares).
         self.neuron_codes = np.zeros((self.lanes, per_lane, layout.n_neurons),
@@ -159,6 +162,10 @@ class Stepper:
         self.counters.input_spikes += int(injected.sum())
         c = self.delivery.take_costs(ticks % self.ring_ticks)
         self._count(c, start, n)
+        if c.routes is not None:  # a board: the packets of real samples, by the receiving core's window
+            for k, tick in enumerate(ticks.tolist()):
+                inside = self.sample_windows.receiving(tick)[self.net.route_dest]
+                self.counters.sample_route_packets += c.routes[k * self.lanes:(k + 1) * self.lanes].sum(axis=0) * inside
         self._attribute(ticks, fired, injected, c.sops.reshape(n, self.lanes, -1))
 
     def _attribute(self, ticks: np.ndarray, fired: np.ndarray, injected: np.ndarray, sops: np.ndarray) -> None:

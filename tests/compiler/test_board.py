@@ -240,31 +240,29 @@ def test_board_image_damage_is_refused(board, tmp_path):
 # ---- link loads: the compiler's estimate against the simulator's measure -------------------------
 
 
-@pytest.mark.parametrize("make", [graphs.cnn_pools, graphs.residual_concat])
+@pytest.mark.parametrize("make", [graphs.cnn_pools, graphs.residual_concat, graphs.gathers])
 def test_link_load_estimate_against_the_simulator(make, board):
-    """With the spikes measured on the inputs the simulator then runs, the estimate of every
-    chip-to-chip edge and of the busiest on-chip link is within 10 % of what the simulator counts
-    (the simulator also counts the pipeline's fill and drain, which belong to no sample). Without
-    them, the fan-out estimate (half a code's bits) is a rough one: within a factor of 4."""
+    """With the spikes measured on the very inputs the simulator then runs, the compiler's estimate of
+    every chip-to-chip edge and of the busiest on-chip link equals the simulator's count inside the
+    samples' windows (both route x then y over the board, image/mesh.py): to float rounding. Without
+    them, the fan-out estimate (half a code's bits a link) is a rough one: a tolerance of a factor of 4."""
     graph = run_pipeline(make(), board.chip_target())
-    x = inputs(graph, n=64)
-    spikes = element_spikes(graph, x, board)
-    _, image, state = compile_on(make, board, spikes=spikes)
+    x = inputs(graph, n=8)
+    _, image, state = compile_on(make, board, spikes=element_spikes(graph, x, board))
     estimate = board_report(state, image)
     sim = Simulator(image)
-    result = sim.run(x)
-    measured = build_report(sim, result)["board"]
+    measured = build_report(sim, sim.run(x))["board"]
     edges = {(tuple(e["from"]), tuple(e["to"])): e["packets_per_sample"] for e in measured["chip_links"]}
-    assert estimate["chip_links"]
+    assert estimate["estimate"] == "calibration" and len(estimate["chip_links"]) == len(edges) >= 1
     for edge in estimate["chip_links"]:
-        got = edges[(tuple(edge["from"]), tuple(edge["to"]))]
-        assert abs(edge["packets_per_sample"] - got) <= 0.1 * got
-    busiest = measured["busiest_on_chip_link"]["flits_per_sample"]
-    assert abs(estimate["busiest_link"]["flits_per_sample"] - busiest) <= 0.1 * busiest
+        assert edge["packets_per_sample"] == pytest.approx(edges[(tuple(edge["from"]), tuple(edge["to"]))], rel=1e-9)
+    busiest = measured["busiest_on_chip_link"]
+    assert estimate["busiest_link"]["link"] == busiest["link"]
+    assert estimate["busiest_link"]["flits_per_sample"] == pytest.approx(busiest["flits_per_sample"], rel=1e-9)
     _, image, state = compile_on(make, board)
     rough = board_report(state, image)
     assert rough["estimate"] == "fan-out"
-    assert busiest / 4 <= rough["busiest_link"]["flits_per_sample"] <= 4 * busiest
+    assert busiest["flits_per_sample"] / 4 <= rough["busiest_link"]["flits_per_sample"] <= 4 * busiest["flits_per_sample"]
 
 
 def test_weighted_placement_lowers_the_flit_hops(board):
