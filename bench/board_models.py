@@ -42,7 +42,7 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure(arch: str, board: str, n: int, plot: Path | None) -> None:
+def measure(arch: str, board: str, n: int, plot: Path | None, verify: bool = True) -> None:
     path = torch_models.quantized_deep(arch, 32, num_classes=10)
     calib = torch_models.digit_images(32, 16, start=128)
     x = torch_models.digit_images(32, n, start=300)
@@ -78,6 +78,8 @@ def measure(arch: str, board: str, n: int, plot: Path | None) -> None:
         plot.mkdir(parents=True, exist_ok=True)
         data = board_data(image, {"board": b}, report, n)
         (plot / f"{arch}_{board}.png").write_bytes(plots.board(data))
+    if not verify:
+        return
     wide = board.replace("darwin3-", "darwin3-wide-", 1)
     start = time.perf_counter()
     check = verify_model(path, x, wide, calib=calib)
@@ -94,9 +96,10 @@ def main() -> None:
     parser.add_argument("--board", default="darwin3-2x2")
     parser.add_argument("--n", type=int, default=3)
     parser.add_argument("--plot", type=Path)
+    parser.add_argument("--no-verify", dest="verify", action="store_false", help="skip the wide board's verify")
     args = parser.parse_args()
     for arch in args.archs:
-        measure(arch, args.board, args.n, args.plot)
+        measure(arch, args.board, args.n, args.plot, args.verify)
 
 
 if __name__ == "__main__":

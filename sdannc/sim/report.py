@@ -134,6 +134,7 @@ def board_section(sim: Simulator, c, samples: int) -> dict:
         "busiest_on_chip_link": {"link": mesh.link_name(busiest), "flits": int(on_chip[busiest]) if flits.size else 0,
                                  "flits_per_sample": float(in_samples[busiest]) / samples if flits.size else 0.0},
         "chip_link_flits": int(flits[sim.network.chip_links].sum()),
-        # every link that carried a flit: board position (x, y), direction, flits (for the board plot)
-        "links": [[*mesh.xy(link // 4), "EWNS"[link % 4], int(flits[link])] for link in np.flatnonzero(flits).tolist()],
+        # every link that carried a flit: board position (x, y), direction, the samples' flits (the board plot)
+        "links": [[*mesh.xy(link // 4), "EWNS"[link % 4], int(in_samples[link])]
+                  for link in np.flatnonzero(flits).tolist()],
     }
