@@ -1,5 +1,5 @@
 """The paper's CIFAR-size networks on a board of Darwin3-like chips (docs/board.md): the CIFAR-10
-ResNet-18 (3x3 stem, no max pool) and MobileNetV2 with a stride-1 stem, both at 32 x 32 (random
+ResNet-18 (3x3 stem, no max pool) and the CIFAR MobileNetV2 (stride-1 stem and first 24-channel block), both at 32 x 32 (random
 weights, BatchNorm statistics from digits images: tests/torch_models.py), quantized by onnxruntime.
 
     .venv/bin/python bench/board_models.py [--board darwin3-2x2] [--n 3] [--plot DIR] [ARCH ...]
@@ -78,6 +78,7 @@ def measure(arch: str, board: str, n: int, plot: Path | None, verify: bool = Tru
         plot.mkdir(parents=True, exist_ok=True)
         data = board_data(image, {"board": b}, report, n)
         (plot / f"{arch}_{board}.png").write_bytes(plots.board(data))
+    del sim, result, image, graph  # not held while verify compiles and simulates again
     if not verify:
         return
     wide = board.replace("darwin3-", "darwin3-wide-", 1)

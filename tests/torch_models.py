@@ -77,8 +77,9 @@ def _resnet18(num_classes: int, blocks=(2, 2, 2, 2), stem: str = "imagenet"):
     return ResNet18()
 
 
-def _mobilenet_v2(num_classes: int, stem_stride: int = 2):
-    """stem_stride 1: the CIFAR form, a 32 x 32 input keeps its size through the stem."""
+def _mobilenet_v2(num_classes: int, cifar: bool = False):
+    """cifar: the CIFAR-10 form (as pytorch-cifar's MobileNetV2): the stem and the first 24-channel
+    block at stride 1, so that a 32 x 32 input keeps its size through them."""
     nn = _torch().nn
 
     def conv_bn(cin, cout, k, stride, groups=1, relu=True):
@@ -100,9 +101,9 @@ def _mobilenet_v2(num_classes: int, stem_stride: int = 2):
     class MobileNetV2(nn.Module):
         def __init__(self):
             super().__init__()
-            layers, cin = conv_bn(3, 32, 3, stem_stride), 32
-            for t, c, n, s in ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),
-                               (6, 160, 3, 2), (6, 320, 1, 1)):
+            layers, cin = conv_bn(3, 32, 3, 1 if cifar else 2), 32
+            for t, c, n, s in ((1, 16, 1, 1), (6, 24, 2, 1 if cifar else 2), (6, 32, 3, 2), (6, 64, 4, 2),
+                               (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)):
                 for i in range(n):
                     layers.append(Inverted(cin, c, s if i == 0 else 1, t))
                     cin = c
@@ -383,7 +384,7 @@ ARCHITECTURES = {"resnet18": _resnet18, "resnet34": _resnet34, "mobilenet_v2": _
                  "efficientnet_b0": _efficientnet_b0, "tiny_yolo": _tiny_yolo,
                  "tiny_yolo_small": functools.partial(_tiny_yolo, widths="small"),
                  "resnet18_cifar": functools.partial(_resnet18, stem="cifar"),
-                 "mobilenet_v2_cifar": functools.partial(_mobilenet_v2, stem_stride=1)}
+                 "mobilenet_v2_cifar": functools.partial(_mobilenet_v2, cifar=True)}
 
 
 
