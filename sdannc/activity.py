@@ -40,6 +40,12 @@ def bit_planes(codes: np.ndarray, coding: str = STEM_CODING) -> np.ndarray:
     return np.asarray([int(((codes >> (CODE_BITS - 1 - b)) & 1).sum()) for b in range(CODE_BITS)], dtype=np.int64)
 
 
+def bit_planes_per_element(codes: np.ndarray) -> np.ndarray:
+    """[elements] the set bits (spikes) of each element's codes [samples, elements], averaged over the samples."""
+    codes = np.asarray(codes, dtype=np.int64)
+    return sum(((codes >> b) & 1) for b in range(CODE_BITS)).mean(axis=0)
+
+
 def _weighted_spikes(codes: np.ndarray, per_element: np.ndarray, coding: str = STEM_CODING) -> int:
     """Sum over samples and elements of (spikes of the element's code) * (synapses each reaches)."""
     flat = codes.reshape(codes.shape[0], -1)

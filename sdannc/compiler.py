@@ -15,7 +15,12 @@ from .backend.report import compile_report
 from .config import check_coding, load_config, parse_config
 from .fileio import as_batch, json_bytes
 from .frontend import load_onnx
+from .activity import bit_planes_per_element
+from .backend.board_report import board_report
 from .golden import run as golden_run
+from .golden import run_codes
+from .ir.codec import encode_input
+from .neurons import NEURON_OPS
 from .image import ChipImage, write_image
 from .ir.graph import Graph
 from .passes import Options, run_pipeline
@@ -48,7 +53,7 @@ def lower_within_capacity(model_path, target: Target, calib: np.ndarray | None =
                           plan: Plan | None = None) -> tuple[Graph, list[LayerNeed]]:
     """lower(), then refuse a network that cannot fit the chip before any table is built (its lower
     bounds, backend/capacity.py, already exceed it); the bounds per layer."""
-    graph = lower(model_path, target, calib, observe=observe, plan=plan)
+    graph = lower(model_path, target.chip_target(), calib, observe=observe, plan=plan)  # a board's chips lower alike
     return graph, check_capacity(graph, target, str(model_path), plan.tiling if plan else None)
 
 
@@ -80,11 +85,29 @@ def compile_in_memory(model_path, target: Target, calib: np.ndarray | None = Non
     status(f"reading {Path(model_path).name}")
     graph, needs = lower_within_capacity(model_path, target, calib, observe=each_step, plan=plan)
     milestone(f"read and lowered {len(needs)} layers; estimate: at least {sum(n.cores for n in needs)} of "
-              f"{target.core_count()} cores")
+              f"{target.core_count() * target.chip_count} cores")
+    spikes = element_spikes(graph, calib, target) if target.is_board and calib is not None else None
+    final: list = []
     image, layers = build_image(graph, target, status, milestone, observe, model=Path(model_path).name,
-                                sizes=plan.tiling if plan else None)
+                                sizes=plan.tiling if plan else None, spikes=spikes, keep=final.append)
     report = compile_report(graph, image, layers, target, str(model_path))
+    if target.is_board:
+        report["board"] = board_report(final[0], image)
     return Compiled(graph, image, layers, report)
+
+
+# At most this many calibration samples measure the spikes that weigh a board's links (an estimate).
+_SPIKE_SAMPLES = 16
+
+
+def element_spikes(graph: Graph, calib: np.ndarray, target: Target) -> np.ndarray:
+    """Spikes per sample of every element id (backend/addresses.py: the input's elements, then each
+    neuron layer's output) on the calibration inputs: each code's set bits, averaged."""
+    x = calib[:_SPIKE_SAMPLES]
+    codes = encode_input(x, graph.input_encode).reshape(x.shape)
+    values = run_codes(graph, codes, target.arith, keep=True)
+    names = [graph.input] + [node.output for node in graph.nodes if node.op in NEURON_OPS]
+    return np.concatenate([bit_planes_per_element(values[name].reshape(len(x), -1)) for name in names])
 
 
 def compile_inputs(target, config=None, calib=None, coding: str | None = None) -> tuple[Target, Plan, np.ndarray | None]:

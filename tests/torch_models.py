@@ -35,7 +35,9 @@ def digit_images(size: int, n: int, start: int = 0) -> np.ndarray:
     return np.ascontiguousarray(np.repeat(x, 3, axis=1), dtype=np.float32)
 
 
-def _resnet18(num_classes: int, blocks=(2, 2, 2, 2)):
+def _resnet18(num_classes: int, blocks=(2, 2, 2, 2), stem: str = "imagenet"):
+    """stem "imagenet": 7x7 stride 2 and a max pool; "cifar": one 3x3 stride-1 convolution, no pool
+    (the CIFAR-10 ResNet-18 of SDANN's Tab. 2, for 32 x 32 inputs)."""
     nn = _torch().nn
 
     class Block(nn.Module):
@@ -59,7 +61,8 @@ def _resnet18(num_classes: int, blocks=(2, 2, 2, 2)):
         def __init__(self):
             super().__init__()
             self.stem = nn.Sequential(nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
-                                      nn.MaxPool2d(3, 2, 1))
+                                      nn.MaxPool2d(3, 2, 1)) if stem == "imagenet" else \
+                nn.Sequential(nn.Conv2d(3, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU())
             layers, cin = [], 64
             for (cout, stride), n in zip(((64, 1), (128, 2), (256, 2), (512, 2)), blocks):
                 layers += [Block(cin, cout, stride)] + [Block(cout, cout, 1) for _ in range(n - 1)]
@@ -74,7 +77,9 @@ def _resnet18(num_classes: int, blocks=(2, 2, 2, 2)):
     return ResNet18()
 
 
-def _mobilenet_v2(num_classes: int):
+def _mobilenet_v2(num_classes: int, cifar: bool = False):
+    """cifar: the CIFAR-10 form (as pytorch-cifar's MobileNetV2): the stem and the first 24-channel
+    block at stride 1, so that a 32 x 32 input keeps its size through them."""
     nn = _torch().nn
 
     def conv_bn(cin, cout, k, stride, groups=1, relu=True):
@@ -96,9 +101,9 @@ def _mobilenet_v2(num_classes: int):
     class MobileNetV2(nn.Module):
         def __init__(self):
             super().__init__()
-            layers, cin = conv_bn(3, 32, 3, 2), 32
-            for t, c, n, s in ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),
-                               (6, 160, 3, 2), (6, 320, 1, 1)):
+            layers, cin = conv_bn(3, 32, 3, 1 if cifar else 2), 32
+            for t, c, n, s in ((1, 16, 1, 1), (6, 24, 2, 1 if cifar else 2), (6, 32, 3, 2), (6, 64, 4, 2),
+                               (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)):
                 for i in range(n):
                     layers.append(Inverted(cin, c, s if i == 0 else 1, t))
                     cin = c
@@ -377,7 +382,9 @@ ARCHITECTURES = {"resnet18": _resnet18, "resnet34": _resnet34, "mobilenet_v2": _
                  "squeezenet1_1": _squeezenet1_1, "shufflenet_v2_x0_5": _shufflenet_v2,
                  "regnet_x_400mf": _regnet_x_400mf, "mobilenet_v3_small": _mobilenet_v3_small,
                  "efficientnet_b0": _efficientnet_b0, "tiny_yolo": _tiny_yolo,
-                 "tiny_yolo_small": functools.partial(_tiny_yolo, widths="small")}
+                 "tiny_yolo_small": functools.partial(_tiny_yolo, widths="small"),
+                 "resnet18_cifar": functools.partial(_resnet18, stem="cifar"),
+                 "mobilenet_v2_cifar": functools.partial(_mobilenet_v2, cifar=True)}
 
 
 

@@ -182,4 +182,14 @@ def collect_image(image: ChipImage, compiled: dict | None, where: str, x, lanes:
             "pipelined_samples_per_s": clock_hz / (cycles_per_tick * sim["ticks_between_samples"]),
         },
         "simulator": sim,
+        **({"board": board_data(image, compiled, sim, samples)} if "board" in sim else {}),
     }
+
+
+def board_data(image: ChipImage, compiled: dict, sim: dict, samples: int) -> dict:
+    """What the report shows of a board: the grid, the cores used, the compiler's estimate and the
+    simulated loads (the board plot's data)."""
+    target = image.target
+    return {"grid": list(target.grid_size), "chip": [target.mesh["width"], target.mesh["height"]],
+            "cores": [[c.x, c.y] for c in image.cores], "samples": samples,
+            "compiled": compiled.get("board"), "simulated": sim["board"]}

@@ -120,10 +120,32 @@ def _sections(d: dict, figures: dict[str, bytes]) -> list[str]:
     ]
 
 
+def _maybe(value) -> str:
+    return "-" if value is None else fmt(value)
+
+
+def _board_section(d: dict, figures: dict[str, bytes]) -> tuple:
+    """Chips, per-chip use and per-link traffic: the simulated loads, the compiler's estimate beside."""
+    sim, samples = d["board"]["simulated"], max(d["samples"], 1)
+    estimate = {(tuple(e["from"]), tuple(e["to"])): e["packets_per_sample"]
+                for e in (d["board"].get("compiled") or {}).get("chip_links", [])}
+    chips = table(["chip", "cores", "neurons", "SOPs per sample", "spikes per sample"],
+                   [[text_cell(tuple(c["chip"])), text_cell(fmt(c["cores"])), text_cell(fmt(c["neurons"])),
+                     text_cell(fmt(c["synaptic_ops"] / samples)), text_cell(fmt(c["spikes"] / samples))] for c in sim["chips"]])
+    links = table(["chip link", "packets per sample", "compiler's estimate", "busiest border link",
+                    "its packets per sample"],
+                   [[text_cell(f"{tuple(e['from'])} -> {tuple(e['to'])}"), text_cell(fmt(e["packets_per_sample"])),
+                     text_cell(_maybe(estimate.get((tuple(e["from"]), tuple(e["to"]))))), text_cell(e["busiest_link"]),
+                     text_cell(fmt(e["busiest_link_packets"] / samples))] for e in sim["chip_links"]])
+    return ("board", "Board: chips and chip-to-chip links", chips + links,
+            figure("board", figures["board.png"], "link loads on the board"))
+
+
 def render(d: dict, figures: dict[str, bytes]) -> str:
     title = f"sdannc report: {d['model']} on {d['target']}"
     body = []
-    for key, heading, cells, image in _sections(d, figures):
+    sections = _sections(d, figures) + ([_board_section(d, figures)] if "board" in d else [])
+    for key, heading, cells, image in sections:
         body.append(f'<section id="{key}"><h2>{html.escape(heading)}</h2>{cells}{image}</section>')
     note = ('<p class="note">Per-sample figures count the spikes and SOPs inside the samples\' windows; the '
             "pipeline's fill and drain (layers computing on zeros before and after the stream) is counted apart. "
@@ -141,6 +163,7 @@ def write_report(d: dict, out_dir, force: bool = False) -> None:
         "bit_positions.png": plots.bit_positions(d["layers"]),
         "sparsification.png": plots.sparsification(d["layers"]),
         "energy.png": plots.energy(d["energy_per_sample_pj"]),
+        **({"board.png": plots.board(d["board"])} if "board" in d else {}),
     }
     files = {"index.html": render(d, figures).encode(), "report.json": json_bytes(d), **figures}
     files[MANIFEST] = json_bytes({"format": FORMAT, "format_version": FORMAT_VERSION, "tool": f"sdannc {__version__}",

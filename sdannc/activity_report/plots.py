@@ -90,3 +90,39 @@ def energy(energy_pj: dict) -> bytes:
     ax.invert_yaxis()
     ax.set_xlabel("nJ per sample")
     return png_bytes(fig)
+
+
+_STEP = {"E": (1, 0), "W": (-1, 0), "N": (0, 1), "S": (0, -1)}
+
+
+def board(section: dict) -> bytes:
+    """The board's routers (board positions: cores used dark, chips outlined) and every link that
+    carried flits, coloured by its flits per sample; chip-to-chip links drawn thicker."""
+    plt = pyplot()
+    from matplotlib.collections import LineCollection
+
+    (width, height), (cw, ch) = section["grid"], section["chip"]
+    side = min(14.0, max(6.0, width / 6))
+    fig, ax = plt.subplots(figsize=(side + 1.5, min(14.0, side * height / width) + 0.8))
+    cores = np.asarray(section["cores"], dtype=float).reshape(-1, 2)
+    ax.scatter(cores[:, 0], cores[:, 1], s=4, color=GREY, zorder=1)
+    links = section["simulated"]["links"]
+    samples = max(section["samples"], 1)
+    segments = [((x, y), (x + 0.8 * _STEP[d][0], y + 0.8 * _STEP[d][1])) for x, y, d, _ in links]
+    load = np.asarray([f / samples for *_, f in links], dtype=float)
+    crossing = np.asarray([(x + _STEP[d][0]) // cw != x // cw or (y + _STEP[d][1]) // ch != y // ch
+                           for x, y, d, _ in links], dtype=bool)
+    if segments:
+        lines = LineCollection(segments, array=load, cmap="inferno_r", linewidths=np.where(crossing, 3.0, 1.0),
+                               zorder=2)
+        ax.add_collection(lines)
+        fig.colorbar(lines, ax=ax, fraction=0.04, label="flits per sample")
+    for x in range(0, width + 1, cw):
+        ax.axvline(x - 0.5, color="black", linewidth=0.8)
+    for y in range(0, height + 1, ch):
+        ax.axhline(y - 0.5, color="black", linewidth=0.8)
+    ax.set_xlim(-0.5, width - 0.5)
+    ax.set_ylim(-0.5, height - 0.5)
+    ax.set_aspect("equal")
+    ax.set_title(f"link loads on {width // cw} x {height // ch} chips (thick: chip-to-chip links)")
+    return png_bytes(fig)

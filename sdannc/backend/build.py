@@ -16,7 +16,7 @@ from ..errors import SdanncError
 from ..image import ChipImage, ImageBuilder, Schedule
 from ..ir.graph import Graph
 from ..target import Target
-from . import io, links, partition, schedule, tiling, wiring
+from . import chips, io, links, partition, schedule, tiling, wiring
 from .dump import dump
 from .meta import image_meta
 from .placement import place, worst_hops
@@ -37,6 +37,13 @@ class Backend:
     routes: np.ndarray | None = None  # place: distinct (source core, destination core) pairs
     worst_hops: int = 0  # place: the longest route along an axis
     schedule: Schedule | None = None  # schedule
+    # A board (docs/board.md): `target` is then its chip, and the tiles go to as few chips as they need.
+    board: Target | None = None
+    spikes: np.ndarray | None = None  # per element id, spikes per sample measured on calibration inputs
+    model: str = "<model>"
+    route_load: np.ndarray | None = None  # chips: packets per sample of each route (routes' order)
+    chips: list[tuple[int, int]] = field(default_factory=lambda: [(0, 0)])  # chips: the chips used, in order
+    chip_bounds: list[int] | None = None  # chips: chip k holds tiles [chip_bounds[k], chip_bounds[k + 1])
 
     @property
     def layers(self) -> dict:
@@ -118,21 +125,82 @@ def check_big_cores(state: Backend) -> None:
                              f"{fits}}}}}` (its tiles hold up to {neurons:,} neurons now)")
 
 
-def place_step(state: Backend) -> None:
+def _needs_big(state: Backend) -> list[bool]:
     little = state.target.core["dendrite_memory_words"]["little"]
+    return [words > little for layer in state.layers.values() for words in layer.dendrite_words]
+
+
+def chips_step(state: Backend) -> None:
+    """On a board: the route loads (packets per sample) and as few chips as the tiles need, cut where
+    the fewest packets cross (chips.py). On a chip, nothing."""
+    if state.board is None:
+        return
+    state.routes = links.routes(state.links)
+    packets = chips.link_packets(state.links, state.spikes)
+    state.route_load = chips.route_packets(state.links, packets, state.routes)
+    needs_big = np.asarray(_needs_big(state), dtype=bool)
+    n = chips.fewest_chips(needs_big, state.target)
+    state.chip_bounds = [0, len(needs_big)]
+    if n > 1:
+        _partition(state, n)
+
+
+def _partition(state: Backend, n: int) -> None:
+    """Tiles to n chips or more (the fewest that a cut within each chip's cores allows)."""
+    board, needs_big = state.board, np.asarray(_needs_big(state), dtype=bool)
+    packets = chips.link_packets(state.links, state.spikes)
+    cut = chips.cut_costs(state.links, packets, len(needs_big))
+    for count in range(n, board.chip_count + 1):
+        bounds = chips.partition(cut, needs_big, state.target, count)
+        if bounds is not None:
+            state.chip_bounds, state.chips = bounds, chips.snake(count, board.chip_grid)
+            state.builder.target = board
+            return
+    raise chips.does_not_fit(f"model {state.model}: {len(needs_big):,} cores", board.chip_count + 1, board)
+
+
+def _place_on_chips(state: Backend) -> int:
+    """Each chip's tiles on its mesh (routes inside the chip, weighted by their load); board positions.
+    The longest route inside a chip, along an axis."""
+    target, needs_big, owners = state.target, _needs_big(state), state.owners()
+    width, height = target.mesh["width"], target.mesh["height"]
+    routes, worst = state.routes, 0
+    for k, (cx, cy) in enumerate(state.chips):
+        lo, hi = state.chip_bounds[k], state.chip_bounds[k + 1]
+        inside = (routes[:, 0] >= lo) & (routes[:, 0] < hi) & (routes[:, 1] >= lo) & (routes[:, 1] < hi)
+        local = routes[inside] - lo
+        state.status(f"placing {hi - lo} cores on chip ({cx}, {cy})")
+        positions = place(target, needs_big[lo:hi], owners[lo:hi], local, state.route_load[inside])
+        worst = max(worst, worst_hops(positions, local))
+        for core, (x, y) in zip(state.builder.cores[lo:hi], positions):
+            core.x, core.y = cx * width + x, cy * height + y
+    return worst
+
+
+def place_step(state: Backend) -> None:
+    limit = state.target.mesh["max_hops_per_axis"]
+    if state.board is not None and len(state.chips) > 1:
+        state.worst_hops = _place_on_chips(state)
+        while state.worst_hops > limit and len(state.chips) < state.board.chip_count:
+            _partition(state, len(state.chips) + 1)  # emptier chips: shorter routes
+            state.worst_hops = _place_on_chips(state)
+        return
+    needs_big = _needs_big(state)
     check_big_cores(state)
-    needs_big = [words > little for layer in state.layers.values() for words in layer.dendrite_words]
     state.routes = links.routes(state.links)
     state.status(f"placing {len(state.builder.cores)} cores on the mesh")
     positions = place(state.target, needs_big, state.owners(), state.routes)
     for core, (x, y) in zip(state.builder.cores, positions):
         core.x, core.y = x, y
     state.worst_hops = worst_hops(positions, state.routes)
+    if state.board is not None and state.worst_hops > limit and state.board.chip_count > 1:
+        _partition(state, 2)  # the routes do not fit one chip's hop limit: two chips
+        place_step(state)
 
 
 def wire_step(state: Backend) -> None:
     state.status("wiring axons")
-    wiring.wire(state.builder, state.links, state.owners(), state.target)
+    wiring.wire(state.builder, state.links, state.owners(), state.builder.target)
 
 
 def io_step(state: Backend) -> None:
@@ -150,7 +218,9 @@ def schedule_step(state: Backend) -> None:
 STEPS: list[Step] = [
     Step("tile", tile_step, "layers to core-sized tiles with their dendrite tables, numbered as image "
                             "cores; the link table"),
-    Step("place", place_step, "each tile's core on the mesh (placement.py)"),
+    Step("chips", chips_step, "on a board: as few chips as the tiles need, cut where the fewest spikes "
+                              "cross (chips.py)"),
+    Step("place", place_step, "each tile's core on the mesh (placement.py); on a board, on its chip's"),
     Step("wire", wire_step, "every neuron's axon list, from the link table"),
     Step("io", io_step, "the input map (from the link table) and the output map"),
     Step("schedule", schedule_step, "each core's window; the image's schedule"),
@@ -161,16 +231,26 @@ BACKEND_STEP_NAMES = [s.name for s in STEPS]
 def build_image(graph: Graph, target: Target, status: Callable[[str], None] | None = None,
                 milestone: Callable[[str], None] | None = None,
                 observe: Callable[[str, Backend], None] | None = None,
-                model: str = "<model>", sizes: dict[str, int] | None = None) -> tuple[ChipImage, dict]:
+                model: str = "<model>", sizes: dict[str, int] | None = None,
+                spikes: np.ndarray | None = None, keep: Callable[[Backend], None] | None = None
+                ) -> tuple[ChipImage, dict]:
     """The chip image and the layers' tiles: the steps in order, then the image with its meta.
     `milestone(text)` hears when the tables are built and when the tiles are placed and wired;
-    `observe(step, state)` sees the state after every step."""
-    state = Backend(graph, target, status or (lambda text: None), milestone or (lambda text: None), sizes)
+    `observe(step, state)` sees the state after every step. On a board target the tiles go to as
+    few chips as they need; one chip's image is the chip's (the same bytes as compiled for it).
+    `spikes` (per element id, spikes per sample) weighs the links for the partition across chips;
+    `keep(state)` sees the final state (the report's link loads)."""
+    board = target if target.is_board else None
+    chip = target.chip_target() if board else target
+    state = Backend(graph, chip, status or (lambda text: None), milestone or (lambda text: None), sizes,
+                    board=board, spikes=spikes, model=model)
     for step in STEPS:
         step.run(state)
         state.done.append(step.name)
         if observe:
             observe(step.name, state)
+    if keep:
+        keep(state)
     state.builder.meta = image_meta(model, graph, state.layers)
     image = state.builder.build(graph.tensors[graph.input].shape, graph.input_encode,
                                 graph.tensors[graph.output].shape, graph.output_decode, state.schedule)

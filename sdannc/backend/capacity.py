@@ -32,6 +32,7 @@ from ..ir.connections import valid_window_mask
 from ..ir.graph import Graph, Node
 from ..neurons import NEURON_OPS
 from ..target import Target
+from .chips import board_for, does_not_fit
 from .partition import as_chw
 
 
@@ -219,7 +220,11 @@ def check_capacity(graph: Graph, target: Target, model: str, sizes: dict[str, in
 
 
 def _refuse_beyond(needs: list[LayerNeed], target: Target, model: str, sizes: dict[str, int]) -> None:
-    cores, have = sum(n.cores for n in needs), target.core_count()
+    cores, have = sum(n.cores for n in needs), target.core_count() * target.chip_count
+    words, memory = sum(n.dendrite_words for n in needs), chip_dendrite_words(target) * target.chip_count
+    if target.is_board and (cores > have or words > memory):  # a board: the need in chips (docs/board.md)
+        chips = max(-(-cores // target.core_count()), -(-words // chip_dendrite_words(target)))
+        raise does_not_fit(f"model {model}: at least {cores:,} cores ({target.core_count():,} a chip)", chips, target)
     if cores > have:
         worst = max(needs, key=lambda n: n.cores)
         why = f"{worst.neurons:,} neurons" if worst.limit == "neurons" else \
@@ -229,10 +234,16 @@ def _refuse_beyond(needs: list[LayerNeed], target: Target, model: str, sizes: di
         raise SdanncError(f"model {model}: needs at least {cores:,} cores, the chip ({target.name}) has {have:,}: "
                           f"{sum(n.neurons for n in needs):,} neurons at most {target.core['neurons']:,} a core, "
                           f"and layer {worst.layer} alone needs {worst.cores:,} cores for {why}: use a smaller "
-                          f"input or fewer channels")
-    words, memory = sum(n.dendrite_words for n in needs), chip_dendrite_words(target)
+                          f"input or fewer channels{_board_advice(-(-cores // have), target)}")
     if words > memory:
         worst = max(needs, key=lambda n: n.dendrite_words)
         raise SdanncError(f"model {model}: needs at least {words:,} words of dendrite memory, the chip ({target.name}) "
                           f"has {memory:,} in all its cores, and layer {worst.layer} alone needs "
-                          f"{worst.dendrite_words:,}: use fewer channels or a smaller input")
+                          f"{worst.dendrite_words:,}: use fewer channels or a smaller input"
+                          f"{_board_advice(-(-words // memory), target)}")
+
+
+def _board_advice(chips: int, target: Target) -> str:
+    """On a chip that is too small: the built-in board of this chip that has the chips, if any."""
+    board = board_for(chips, target)
+    return f", or a board of about {chips} chips: -t {board}" if board else ""

@@ -76,10 +76,20 @@ def _assign(target: Target, free: list[tuple[int, int]], needs_big: list[bool], 
     taken = [False] * len(free)
     positions = []
     cursor = 0
+    is_big = [target.is_big_core(x) for x, _ in free]
+    big_left = sum(is_big)
+    needs_left = sum(needs_big)  # big cores the tiles still to place need
     for tile, big in enumerate(needs_big):
+        needs_left -= big
         i = cursor
-        while i < len(free) and (taken[i] or (big and not target.is_big_core(free[i][0]))):
+        # a tile that does not need a big core leaves the big cores to those that do when no spare is left
+        spare = big or big_left > needs_left + big
+        while i < len(free) and (taken[i] or (big and not is_big[i]) or (not spare and is_big[i])):
             i += 1
+        if i == len(free) and not spare:
+            i = next((j for j in range(len(free)) if not taken[j] and not is_big[j]), cursor)
+            while i < len(free) and taken[i]:
+                i += 1
         if i == len(free):
             i = next((j for j in range(len(free)) if not taken[j] and (not big or target.is_big_core(free[j][0]))), None)
             if i is None:
@@ -88,6 +98,7 @@ def _assign(target: Target, free: list[tuple[int, int]], needs_big: list[bool], 
                                   f"give the layer smaller tiles with the config key `tiling: {{{layer_of[tile]}: "
                                   f"{{neurons: N}}}}`")
         taken[i] = True
+        big_left -= is_big[i]
         positions.append(free[i])
         while cursor < len(free) and taken[cursor]:
             cursor += 1
@@ -112,7 +123,7 @@ class _Search:
     the limit and then shorten routes in all. A move takes one tile to the core, free or not, that
     lowers the cost most (an occupied core's tile moves to the vacated core)."""
 
-    def __init__(self, target: Target, positions, needs_big, routes: np.ndarray):
+    def __init__(self, target: Target, positions, needs_big, routes: np.ndarray, weights=None):
         self.cores = [(x, y) for y in range(target.mesh["height"]) for x in range(target.mesh["width"])
                       if target.is_core(x, y)]
         index = {p: i for i, p in enumerate(self.cores)}
@@ -125,45 +136,58 @@ class _Search:
         self.pos = np.asarray([index[p] for p in positions], dtype=np.int64)  # core index per tile
         self.tile_on = np.full(len(self.cores), -1, dtype=np.int64)
         self.tile_on[self.pos] = np.arange(len(self.pos))
-        routes = routes[routes[:, 0] != routes[:, 1]]  # a tile feeding itself is never far
+        keep = routes[:, 0] != routes[:, 1]  # a tile feeding itself is never far
+        routes = routes[keep]
+        # A route's weight scales its length (its packets per sample: then the cost is the flit-hops,
+        # the links' load in all); the penalty per hop over the limit outweighs the heaviest route.
+        self.w = np.ones(len(routes)) if weights is None else np.asarray(weights, dtype=np.float64)[keep]
+        self.penalty = self.penalty * (float(self.w.max()) if self.w.size else 1.0)
         self.a, self.b = routes[:, 0], routes[:, 1]
         ends = np.concatenate([self.a, self.b])
         order = np.argsort(ends, kind="stable")
         self.peers = np.concatenate([self.b, self.a])[order]  # every tile's route partners, grouped by tile
+        self.peer_w = np.concatenate([self.w, self.w])[order]
         self.peer_start = np.searchsorted(ends[order], np.arange(len(self.pos) + 1))
 
-    def _axis_cost(self, d: np.ndarray) -> np.ndarray:
+    def _axis_cost(self, d: np.ndarray, w) -> np.ndarray:
         d = np.abs(d)
-        return d + self.penalty * np.maximum(0, d - self.limit)
+        return w * d + self.penalty * np.maximum(0, d - self.limit)
 
-    def _pair_cost(self, c1, c2) -> np.ndarray:
-        return self._axis_cost(self.x[c1] - self.x[c2]) + self._axis_cost(self.y[c1] - self.y[c2])
+    def _parts(self, c1, c2) -> tuple[np.ndarray, np.ndarray]:
+        """The hops between cores, and the hops over the limit (both axes)."""
+        dx, dy = np.abs(self.x[c1] - self.x[c2]), np.abs(self.y[c1] - self.y[c2])
+        return dx + dy, np.maximum(0, dx - self.limit) + np.maximum(0, dy - self.limit)
+
+    def _pair_cost(self, c1, c2, w=1.0) -> np.ndarray:
+        return self._axis_cost(self.x[c1] - self.x[c2], w) + self._axis_cost(self.y[c1] - self.y[c2], w)
 
     def _tile_costs(self) -> np.ndarray:
         """Each tile's share: the cost of every route it is an end of."""
-        cost = self._pair_cost(self.pos[self.a], self.pos[self.b])
+        cost = self._pair_cost(self.pos[self.a], self.pos[self.b], self.w)
         n = len(self.pos)
         return np.bincount(self.a, cost, minlength=n) + np.bincount(self.b, cost, minlength=n)
 
     def total(self) -> float:
-        return float(self._pair_cost(self.pos[self.a], self.pos[self.b]).sum())
+        return float(self._pair_cost(self.pos[self.a], self.pos[self.b], self.w).sum())
 
     def _best_move(self, tile: int, costs: np.ndarray) -> tuple[int, float]:
         """The core whose take (with a swap if occupied) lowers the cost most, and by how much."""
         here = self.pos[tile]
-        peers = self.peers[self.peer_start[tile]:self.peer_start[tile + 1]]
-        moved = self._pair_cost(np.arange(len(self.cores))[:, None], self.pos[peers][None, :]).sum(axis=1)
+        span = slice(self.peer_start[tile], self.peer_start[tile + 1])
+        peers, peer_w = self.peers[span], self.peer_w[span]
+        moved = self._pair_cost(np.arange(len(self.cores))[:, None], self.pos[peers][None, :], peer_w[None, :]).sum(axis=1)
         delta = moved - costs[tile]
         other = self.tile_on
         occupied = other >= 0
         n = len(self.pos)
         # each other tile's cost if it moved to `here`
-        at_here = (np.bincount(self.a, self._pair_cost(here, self.pos[self.b]), minlength=n)
-                   + np.bincount(self.b, self._pair_cost(here, self.pos[self.a]), minlength=n))
+        at_here = (np.bincount(self.a, self._pair_cost(here, self.pos[self.b], self.w), minlength=n)
+                   + np.bincount(self.b, self._pair_cost(here, self.pos[self.a], self.w), minlength=n))
         delta[occupied] += at_here[other[occupied]] - costs[other[occupied]]
         # a swapped pair's own routes keep their length; the sums above counted them as 0 after the swap
-        shared = np.bincount(peers, minlength=n)
-        delta[occupied] += 2 * shared[other[occupied]] * self._pair_cost(np.flatnonzero(occupied), here)
+        shared, shared_w = np.bincount(peers, minlength=n), np.bincount(peers, weights=peer_w, minlength=n)
+        d, over = self._parts(np.flatnonzero(occupied), here)
+        delta[occupied] += 2 * (shared_w[other[occupied]] * d + shared[other[occupied]] * self.penalty * over)
         allowed = self.big | ~self.needs_big[tile]
         allowed &= ~occupied | self.big[here] | ~self.needs_big[np.maximum(other, 0)]
         allowed[here] = False
@@ -191,9 +215,9 @@ class _Search:
         return [self.cores[c] for c in self.pos]
 
 
-def _refine(target: Target, positions, needs_big, routes: np.ndarray) -> list[tuple[int, int]]:
+def _refine(target: Target, positions, needs_big, routes: np.ndarray, weights=None) -> list[tuple[int, int]]:
     """Passes of the local search from `positions` until one makes no move or gains too little."""
-    search = _Search(target, positions, needs_big, routes)
+    search = _Search(target, positions, needs_big, routes, weights)
     if not len(search.a):
         return list(positions)
     for _ in range(MAX_SWEEPS):
@@ -203,10 +227,12 @@ def _refine(target: Target, positions, needs_big, routes: np.ndarray) -> list[tu
     return search.positions()
 
 
-def place(target: Target, needs_big: list[bool], layer_of: list[str], routes: np.ndarray | None = None):
+def place(target: Target, needs_big: list[bool], layer_of: list[str], routes: np.ndarray | None = None,
+          weights: np.ndarray | None = None):
     """A mesh position per tile, in tile order. With the routes between tiles, the curve placement is
     refined by local search, from each orientation of the curve in turn until every route is within
-    the hop limit (else the placement with the shortest worst route)."""
+    the hop limit (else the placement with the shortest worst route). `weights` (per route, its
+    packets per sample) make the search shorten the heavy routes first: the links' load, not the hops."""
     curves = _orientations(target)
     if len(needs_big) > len(curves[0]):
         counts = Counter(layer_of).most_common(3)
@@ -218,7 +244,7 @@ def place(target: Target, needs_big: list[bool], layer_of: list[str], routes: np
         return _assign(target, curves[0], needs_big, layer_of)
     best, best_hops = None, None
     for free in curves:
-        positions = _refine(target, _assign(target, free, needs_big, layer_of), needs_big, routes)
+        positions = _refine(target, _assign(target, free, needs_big, layer_of), needs_big, routes, weights)
         hops = worst_hops(positions, routes)
         if hops <= target.mesh["max_hops_per_axis"]:
             return positions

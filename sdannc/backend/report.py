@@ -91,7 +91,7 @@ def compile_report(graph: Graph, image: ChipImage, layers: dict, target: Target,
         "target": target.name,
         "layers": rows,
         "cores_used": len(image.cores),
-        "cores_available": target.core_count(),
+        "cores_available": target.core_count() * target.chip_count,  # a board: all its chips' cores
         "neurons": int(sum(c.n_neurons for c in image.cores)),
         "dendrite_words": int(sum(r["dendrite_words"] for r in rows)),
         "axon_words": int(sum(r["axon_words"] for r in rows)),
@@ -125,8 +125,24 @@ def summary_table(report: dict) -> str:
     coding = f" (coding {report['coding']}: docs/codings.md)" if "coding" in report else ""
     lines.append(f"ticks per sample {report['ticks_per_sample']}, a new sample every {report['ticks_between_samples']} "
                  f"ticks when pipelined{coding}; routes {report['hops_total']} hops in all, {report['hops_worst']} at most")
+    lines.extend(board_lines(report["board"]) if "board" in report else [])
     lines.extend(f"note: {n}" for n in report["notes"])
     warning = error_warning(report)
     if warning:
         lines.append(warning)
     return "\n".join(lines)
+
+
+def board_lines(board: dict) -> list[str]:
+    """The board section in a few lines: chips used, each chip's use, the link loads expected."""
+    lines = [f"board {board['board']}: {board['chips_used']} of {board['chips_available']} chips used"]
+    lines += [f"  chip ({c['chip'][0]}, {c['chip'][1]}): {c['cores']} cores, {c['neurons']} neurons, dendrite memory "
+              f"{c['dendrite_words']} words, axon memory {c['axon_words']} words" for c in board["chips"]]
+    busiest = board["busiest_link"]
+    lines.append(f"  busiest on-chip link {busiest['link']}: about {busiest['flits_per_sample']:.1f} flits a sample "
+                 f"({board['estimate']} estimate)")
+    for edge in board["chip_links"]:
+        lines.append(f"  chip link ({edge['from'][0]}, {edge['from'][1]}) -> ({edge['to'][0]}, {edge['to'][1]}): "
+                     f"about {edge['packets_per_sample']:.1f} packets a sample, at most "
+                     f"{edge['busiest_link_packets']:.1f} on one border link ({edge['busiest_link']})")
+    return lines

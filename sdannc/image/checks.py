@@ -47,8 +47,11 @@ def _check_axon_targets(core: CoreImage, a: np.ndarray, image: ChipImage, index:
     distinct (dx, dy) offset, then for all entries at once (a core can have 10^5 entries)."""
     offsets, which = np.unique(a[:, :2], axis=0, return_inverse=True)
     dendrites_there = np.empty(len(offsets), dtype=np.int64)
+    here = image.target.chip_of(core.x, core.y)
     for k, (dx, dy) in enumerate(offsets.tolist()):
-        if abs(dx) > hops or abs(dy) > hops:
+        # an entry for another chip of a board holds the chip and the position there (docs/board.md)
+        same_chip = image.target.chip_of(core.x + dx, core.y + dy) == here
+        if same_chip and (abs(dx) > hops or abs(dy) > hops):
             fail(f"axon target ({dx:+d}, {dy:+d}) is more than {hops} hops on an axis: place the layers closer")
         dest = index.get((core.x + dx, core.y + dy))
         if dest is None:
@@ -64,7 +67,10 @@ def _check_axon_targets(core: CoreImage, a: np.ndarray, image: ChipImage, index:
 
 def _check_core(core: CoreImage, image: ChipImage, index: dict, fail) -> None:
     t = image.target
-    if not t.is_core(core.x, core.y):
+    if t.is_board and not t.is_board_core(core.x, core.y):
+        fail(f"board position ({core.x}, {core.y}) is not a neuron core of the {t.chip_grid[0]}x{t.chip_grid[1]} "
+             f"chips of {t.mesh['width']}x{t.mesh['height']} cores (each chip's controller at {t.controller})")
+    if not t.is_board and not t.is_core(core.x, core.y):
         fail(f"position ({core.x}, {core.y}) is not a neuron core of the {t.mesh['width']}x{t.mesh['height']} mesh "
              f"(controller at {t.controller})")
     if core.n_neurons > t.core["neurons"]:

@@ -28,6 +28,8 @@ from .model import ChipImage, CoreImage, IoMap, Schedule
 
 FORMAT = IMAGE_FORMAT
 FORMAT_VERSION = 2  # 2: the manifest carries its own checksum (version 1 did not)
+BOARD_FORMAT_VERSION = 3  # 3: several chips of a board (cores carry their chip); one chip's image stays 2
+READ_VERSIONS = (FORMAT_VERSION, BOARD_FORMAT_VERSION)
 SELF_CHECKSUM = "manifest_sha256"
 _CORE_ARRAYS = ("program", "config", "state", "axon_ptr", "axon_targets", "dendrites", "ids", "weights")
 _OPTIONAL_CORE_ARRAYS = ("lut",)  # written only where not empty (a core without a lookup memory has none)
@@ -67,9 +69,14 @@ def _network_json(image: ChipImage) -> dict:
         "input": {"shape": list(image.io.input_shape), "encode": image.io.input_encode},
         "output": {"shape": list(image.io.output_shape), "decode": image.io.output_decode},
         "cores": [{"x": c.x, "y": c.y, "file": f"cores/{c.name}.npz", "neurons": c.n_neurons, "stage": c.stage,
-                   "layer": c.layer} for c in image.cores],
+                   "layer": c.layer, **_chip_key(image, c)} for c in image.cores],
         "meta": image.meta,
     }
+
+
+def _chip_key(image: ChipImage, core: CoreImage) -> dict:
+    """On a board: the chip that holds the core (x, y are board positions)."""
+    return {"chip": list(image.target.chip_of(core.x, core.y))} if image.target.is_board else {}
 
 
 def image_files(image: ChipImage) -> dict[str, bytes]:
@@ -99,7 +106,7 @@ def manifest_bytes(manifest: dict) -> bytes:
 def image_manifest(image: ChipImage, files: dict[str, bytes]) -> bytes:
     return manifest_bytes({
         "format": FORMAT,
-        "format_version": FORMAT_VERSION,
+        "format_version": BOARD_FORMAT_VERSION if image.target.is_board else FORMAT_VERSION,
         "tool": f"sdannc {__version__}",
         "target": image.target.name,
         "files": checksums(files),
@@ -140,10 +147,10 @@ class _Reader:
         self._check_own_checksum()
         if self.manifest.get("format") != FORMAT:
             raise self.fail(MANIFEST, f"not an {FORMAT} (format {self.manifest.get('format')!r})")
-        if self.manifest.get("format_version") != FORMAT_VERSION:
+        if self.manifest.get("format_version") not in READ_VERSIONS:
             raise self.fail(MANIFEST, f"format version {self.manifest.get('format_version')!r} (written by "
-                                      f"{self.manifest.get('tool', 'an unknown tool')}), this sdannc reads version "
-                                      f"{FORMAT_VERSION}: recompile the model")
+                                      f"{self.manifest.get('tool', 'an unknown tool')}), this sdannc reads versions "
+                                      f"{FORMAT_VERSION} (a chip) and {BOARD_FORMAT_VERSION} (a board): recompile the model")
         if not isinstance(self.manifest.get("files"), dict):
             raise self.fail(MANIFEST, "no file list")
 
@@ -153,7 +160,7 @@ class _Reader:
         A manifest without the key is damaged if it claims this version (older versions had none)."""
         stored = self.manifest.get(SELF_CHECKSUM)
         if stored is None:
-            if self.manifest.get("format") == FORMAT and self.manifest.get("format_version") == FORMAT_VERSION:
+            if self.manifest.get("format") == FORMAT and self.manifest.get("format_version") in READ_VERSIONS:
                 raise self.fail(MANIFEST, f"damaged (its own checksum, {SELF_CHECKSUM}, is missing): "
                                           "recompile the model")
         elif stored != sha256(_manifest_body(self.manifest)):
@@ -256,7 +263,7 @@ def _shape(reader: _Reader, obj: dict, what: str) -> tuple[int, ...]:
 
 def check_built_for(target: Target, expected: Target, where: str) -> None:
     """Refuse an image (`where` names it) built for `target` when `expected` was asked for (`-t`)."""
-    if expected.raw != target.raw:
+    if expected.raw != target.raw and expected.chip_target().raw != target.raw:  # a board runs its chip's images
         raise SdanncError(
             f"image {where}: built for target '{target.name}', not '{expected.name}': "
             f"recompile with -t {expected.name} or drop -t"
@@ -273,6 +280,9 @@ def read_image(path: str | os.PathLike, expect_target: Target | None = None) -> 
     target = target_from_dict(raw_target if isinstance(raw_target, dict) else {}, f"{path}/target.yaml")
     if target.name != reader.manifest.get("target"):
         raise reader.fail("manifest.json", f"says target '{reader.manifest.get('target')}' but target.yaml is '{target.name}'")
+    if (reader.manifest["format_version"] == BOARD_FORMAT_VERSION) != target.is_board:
+        raise reader.fail("manifest.json", f"format version {reader.manifest['format_version']} does not match "
+                                           f"target.yaml ({'a board' if target.is_board else 'a chip'}): recompile")
     if expect_target is not None:
         check_built_for(target, expect_target, str(path))
     net = reader.json("network.json")
@@ -300,6 +310,9 @@ def read_image(path: str | os.PathLike, expect_target: Target | None = None) -> 
             raise reader.fail("network.json", f"core {entry['file']}: stage must not be negative")
         if "layer" in entry:
             _field(reader, entry, "layer", str)
+        if target.is_board and _field(reader, entry, "chip", list) != list(target.chip_of(entry["x"], entry["y"])):
+            raise reader.fail("network.json", f"core {entry['file']}: chip {entry['chip']!r} does not hold board "
+                                              f"position ({entry['x']}, {entry['y']})")
     listed = {e["file"] for e in entries} | {"target.yaml", "network.json", "io.npz"}
     extra = sorted(set(reader.manifest["files"]) - listed)
     if extra:

@@ -25,6 +25,8 @@ class Costs:
     packets_out: np.ndarray  # [columns, cores] packets sent by each core (the controller's are not a core's)
     link_flits: np.ndarray  # [columns, links]
     max_hops: np.ndarray  # [columns]
+    max_delay: np.ndarray | None = None  # [columns] on a board: the slowest route's cycles (hops and crossings)
+    routes: np.ndarray | None = None  # [columns, routes] on a board: packets per route
 
 
 class Scratch:
@@ -92,5 +94,9 @@ class Delivery:
             return values
 
         routes = take(self.route_packets)
+        delay = None
+        if self.net.chip_links is not None:
+            delay = np.where(routes > 0, self.net.route_delay, 0).max(axis=1, initial=0)
         return Costs(take(self.sops), take(self.packets_in), take(self.packets_out),
-                     (self.net.route_link_flits.T @ routes.T).T, take(self.hops))
+                     (self.net.route_link_flits.T @ routes.T).T, take(self.hops), delay,
+                     routes if delay is not None else None)

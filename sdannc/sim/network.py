@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import SdanncError
 from ..image.model import DENDRITE_RELATIVE, ChipImage
-from .noc import Mesh
+from ..image.mesh import Mesh
 
 # int32 partial sums are exact while every one stays below 2^31.
 _INT32_EXACT = 1 << 31
@@ -70,8 +70,7 @@ class Packets:
 
 def core_grid(image: ChipImage) -> np.ndarray:
     """Mesh position -> image core index (-1 where the image has no core)."""
-    mesh = image.target.mesh
-    grid = np.full((mesh["width"], mesh["height"]), -1, dtype=np.int64)
+    grid = np.full(image.target.grid_size, -1, dtype=np.int64)  # a board's: over all its chips
     for i, c in enumerate(image.cores):
         grid[c.x, c.y] = i
     return grid
@@ -191,7 +190,7 @@ class Network:
         xy = np.asarray([(c.x, c.y) for c in self.image.cores] + [self.image.target.controller], dtype=np.int64)
         src_xy = xy[np.where(from_core < 0, len(self.image.cores), from_core)]
         dst_xy = xy[core]
-        width = self.image.target.mesh["width"]
+        width = self.image.target.grid_size[0]
         return np.stack([src_xy[:, 1] * width + src_xy[:, 0], dst_xy[:, 1] * width + dst_xy[:, 0]], axis=1)
 
     def _check_relative_targets(self, group: np.ndarray, carried: np.ndarray) -> None:
@@ -225,9 +224,23 @@ class Network:
 
     def _source_totals(self) -> None:
         """Flits per route: the delivery counts packets per route, a window's flits per link are then one product."""
-        flits = self.image.target.noc["flits_per_packet"]
+        target = self.image.target
+        flits = target.noc["flits_per_packet"]
         self.n_routes = len(self._pairs)
-        self.route_link_flits = (self.mesh.pair_link_matrix(self._pairs) * flits).tocsr().astype(np.int64)
+        incidence = self.mesh.pair_link_matrix(self._pairs)
+        self.route_link_flits = (incidence * flits).tocsr().astype(np.int64)
+        # On a board: which links join chips, and each route's delay in cycles (hops, and the
+        # chip-to-chip links' latency for each crossing; docs/board.md).
+        self.chip_links = self.mesh.chip_links() if target.is_board else None
+        if self.chip_links is not None:
+            crossings = np.asarray(incidence @ self.chip_links.astype(np.int64)).ravel()
+            hops = self.mesh.hops(self._pairs) if self.n_routes else np.zeros(0, dtype=np.int64)
+            self.route_delay = (hops * target.cycles["per_hop"]
+                                + crossings * target.chip_links["latency_cycles"]).astype(np.int64)
+            # each route's receiving core: whose sample window its packets belong to (sim/windows.py)
+            width = self.mesh.width
+            dest = self._pairs[:, 1] if self.n_routes else np.zeros(0, dtype=np.int64)
+            self.route_dest = core_grid(self.image)[dest % width, dest // width]
 
     # ---- the delivery's tables ------------------------------------------------------------------
     def _packet_sources(self) -> np.ndarray:

@@ -50,6 +50,7 @@ class Counters:
     sample_input_spikes: np.ndarray = None  # [bits]: input spikes injected, by bit position
     instructions: int = 0
     max_hops: int = 0
+    sample_route_packets: np.ndarray | None = None  # [routes] on a board: packets inside real samples' windows
 
 
 class Stepper:
@@ -92,6 +93,8 @@ class Stepper:
             sample_sops=np.zeros(n_cores, dtype=np.int64),
             sample_input_spikes=np.zeros(layout.image.schedule.bits, dtype=np.int64),
         )
+        if self.net.chip_links is not None:
+            self.counters.sample_route_packets = np.zeros(self.net.n_routes, dtype=np.int64)
         self.sample_windows = SampleWindows(layout.image, per_lane)
         # Opt-in: every neuron's code per sample [lanes, samples, neurons] (what `sdannc verify` compares).
         sched = layout.image.schedule
@@ -223,6 +226,10 @@ class Stepper:
         self.counters.input_spikes += int(injected.sum())
         c = self.delivery.take_costs(ticks % self.ring_ticks)
         self._count(c, start, n)
+        if c.routes is not None:  # a board: the packets of real samples, by the receiving core's window
+            for k, tick in enumerate(ticks.tolist()):
+                inside = self.sample_windows.receiving(tick)[self.net.route_dest]
+                self.counters.sample_route_packets += c.routes[k * self.lanes:(k + 1) * self.lanes].sum(axis=0) * inside
         self._attribute(ticks, fired, injected, c.sops.reshape(n, self.lanes, -1))
 
     def _attribute(self, ticks: np.ndarray, fired: np.ndarray, injected: np.ndarray, sops: np.ndarray) -> None:
@@ -255,7 +262,14 @@ class Stepper:
         soma = self.soma[(start + np.arange(n)) % self.ring_ticks].reshape(n * self.lanes, -1)
         core_cycles = (soma + c.sops * cyc["per_synaptic_event"] + c.packets_in * cyc["per_packet_in"]
                        + c.packets_out * cyc["per_packet_out"])
-        noc = c.max_hops * cyc["per_hop"] + c.link_flits.max(axis=1, initial=0) * cyc["per_flit_on_link"]
+        if c.max_delay is None:
+            noc = c.max_hops * cyc["per_hop"] + c.link_flits.max(axis=1, initial=0) * cyc["per_flit_on_link"]
+        else:  # a board: the slowest route with its chip crossings, then the busiest link at its own rate
+            chip = self.net.chip_links
+            on_chip = c.link_flits[:, ~chip].max(axis=1, initial=0) * cyc["per_flit_on_link"]
+            across = np.ceil(c.link_flits[:, chip].max(axis=1, initial=0)
+                             / self.layout.target.chip_links["flits_per_cycle"]).astype(np.int64)
+            noc = c.max_delay + np.maximum(on_chip, across)
         tick_cycles = core_cycles.max(axis=1, initial=0) + noc + cyc["tick_overhead"]
         self.counters.tick_cycles.extend(tick_cycles.reshape(n, self.lanes))
         self.counters.sops += c.sops.sum(axis=0)

@@ -45,7 +45,7 @@ def residual(target):
 def test_build_image_runs_its_steps_in_order_and_shows_each_to_observe(cnn_graph, target):
     seen = []
     build_image(cnn_graph, target, observe=lambda step, state: seen.append((step, list(state.done))))
-    assert BACKEND_STEP_NAMES == ["tile", "place", "wire", "io", "schedule"]
+    assert BACKEND_STEP_NAMES == ["tile", "chips", "place", "wire", "io", "schedule"]
     assert [step for step, _ in seen] == BACKEND_STEP_NAMES
     assert [done for _, done in seen] == [BACKEND_STEP_NAMES[:i + 1] for i in range(len(BACKEND_STEP_NAMES))]
 

@@ -26,7 +26,7 @@ from sdannc.errors import SdanncError
 from sdannc.image import read_image, write_image
 from sdannc.image.checks import check_image
 from sdannc.image.model import ChipImage
-from sdannc.image.store import FORMAT_VERSION, image_files, image_manifest, manifest_bytes
+from sdannc.image.store import BOARD_FORMAT_VERSION, FORMAT_VERSION, image_files, image_manifest, manifest_bytes
 from sdannc.target import load_target
 
 
@@ -86,7 +86,14 @@ def foreign_format(root):
 
 def wrong_version(root):
     m = manifest(root)
-    m["format_version"] = FORMAT_VERSION + 1
+    m["format_version"] = BOARD_FORMAT_VERSION + 1
+    set_manifest(root, m)
+
+
+def chip_image_as_a_board_version(root):
+    """Version 3 is a board's: a chip's image (target.yaml a chip) claiming it is refused."""
+    m = manifest(root)
+    m["format_version"] = BOARD_FORMAT_VERSION
     set_manifest(root, m)
 
 
@@ -282,8 +289,10 @@ DAMAGE = [
     (manifest_not_json, ["manifest.json", "damaged", "not valid JSON"]),
     (manifest_not_an_object, ["manifest.json", "not an sdannc-image"]),
     (foreign_format, ["manifest.json", "'something-else'"]),
-    (wrong_version, ["manifest.json", f"format version {FORMAT_VERSION + 1}", f"reads version {FORMAT_VERSION}"]),
-    (version_1_image, ["manifest.json", "format version 1", "sdannc 0.1.0", f"reads version {FORMAT_VERSION}",
+    (wrong_version, ["manifest.json", f"format version {BOARD_FORMAT_VERSION + 1}", f"reads versions {FORMAT_VERSION}"]),
+    (chip_image_as_a_board_version, ["manifest.json", f"format version {BOARD_FORMAT_VERSION} does not match "
+                                                      "target.yaml (a chip)"]),
+    (version_1_image, ["manifest.json", "format version 1", "sdannc 0.1.0", f"reads versions {FORMAT_VERSION}",
                        "recompile"]),
     (manifest_edited_by_hand, ["manifest.json", "damaged", "own checksum"]),
     (manifest_checksum_removed, ["manifest.json", "damaged", "manifest_sha256", "missing"]),

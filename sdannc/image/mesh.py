@@ -1,4 +1,10 @@
-"""The mesh network-on-chip: dimension-ordered (x, then y) routes, hop counts, directed links."""
+"""The mesh network-on-chip: dimension-ordered (x, then y) routes, hop counts, directed links.
+
+On a board (docs/board.md) the chips' meshes join into one grid of routers in board coordinates:
+every border router links to the facing border router of the neighbouring chip, and those links are
+the chip-to-chip links (`chip_links` of the target: their latency, rate and energy). A route is x
+then y over the whole board, so a spike for another chip crosses chip edges where its route does.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +19,26 @@ _DIRECTIONS = {"E": 0, "W": 1, "N": 2, "S": 3}
 
 class Mesh:
     def __init__(self, target: Target) -> None:
-        self.width = target.mesh["width"]
-        self.height = target.mesh["height"]
+        self.width, self.height = target.grid_size
+        self.chip_width, self.chip_height = target.mesh["width"], target.mesh["height"]
         self.n_links = self.width * self.height * len(_DIRECTIONS)
+
+    def chip_links(self) -> np.ndarray:
+        """[links] whether each directed link leaves its chip (a chip-to-chip link)."""
+        node, direction = np.divmod(np.arange(self.n_links), len(_DIRECTIONS))
+        x, y = node % self.width, node // self.width
+        east = (direction == _DIRECTIONS["E"]) & ((x + 1) % self.chip_width == 0) & (x + 1 < self.width)
+        west = (direction == _DIRECTIONS["W"]) & (x % self.chip_width == 0) & (x > 0)
+        north = (direction == _DIRECTIONS["N"]) & ((y + 1) % self.chip_height == 0) & (y + 1 < self.height)
+        south = (direction == _DIRECTIONS["S"]) & (y % self.chip_height == 0) & (y > 0)
+        return east | west | north | south
+
+    def link_chips(self, link: int) -> tuple[tuple[int, int], tuple[int, int]]:
+        """The chips at the two ends of a directed link (the same chip for an on-chip link)."""
+        node, direction = divmod(int(link), len(_DIRECTIONS))
+        x, y = self.xy(node)
+        tx, ty = x + (1, -1, 0, 0)[direction], y + (0, 0, 1, -1)[direction]
+        return (x // self.chip_width, y // self.chip_height), (tx // self.chip_width, ty // self.chip_height)
 
     def xy(self, node: int) -> tuple[int, int]:
         return node % self.width, node // self.width
