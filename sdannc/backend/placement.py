@@ -131,6 +131,11 @@ class _Search:
         order = np.argsort(ends, kind="stable")
         self.peers = np.concatenate([self.b, self.a])[order]  # every tile's route partners, grouped by tile
         self.peer_start = np.searchsorted(ends[order], np.arange(len(self.pos) + 1))
+        # cost_x[X, v]: one axis's cost from column X to column v (likewise rows), so that a tile's
+        # routes from every core sum per axis over its partners' columns and rows (_best_move)
+        w, h = target.mesh["width"], target.mesh["height"]
+        self.cost_x = self._axis_cost(np.arange(w)[:, None] - np.arange(w)[None, :])
+        self.cost_y = self._axis_cost(np.arange(h)[:, None] - np.arange(h)[None, :])
 
     def _axis_cost(self, d: np.ndarray) -> np.ndarray:
         d = np.abs(d)
@@ -152,7 +157,11 @@ class _Search:
         """The core whose take (with a swap if occupied) lowers the cost most, and by how much."""
         here = self.pos[tile]
         peers = self.peers[self.peer_start[tile]:self.peer_start[tile + 1]]
-        moved = self._pair_cost(np.arange(len(self.cores))[:, None], self.pos[peers][None, :]).sum(axis=1)
+        # the tile's routes from every core: per axis, the cost to each partner's column (row) summed
+        # once per column (row) value instead of once per core (the same integers)
+        at = self.pos[peers]
+        moved = ((self.cost_x @ np.bincount(self.x[at], minlength=len(self.cost_x)))[self.x]
+                 + (self.cost_y @ np.bincount(self.y[at], minlength=len(self.cost_y)))[self.y])
         delta = moved - costs[tile]
         other = self.tile_on
         occupied = other >= 0
