@@ -1,4 +1,4 @@
-"""How the compiler's time and memory grow with the network: `make bench-scaling`.
+"""How the compiler's time and memory grow with the network: `make bench-scaling` (too slow for `make bench`).
 
     python bench/compile_scaling.py [MODEL ...] [-t TARGET] [--limit-gb G] [--json OUT]
 
@@ -69,11 +69,12 @@ def _compile_alone(spec: str, model: str, target_name: str) -> None:
     from sdannc.fileio import json_bytes
     from sdannc.image import write_image
 
-    stages, start = [], time.perf_counter()
+    stages, start, cpu = [], time.perf_counter(), time.process_time()
 
     def mark(name: str, _state=None) -> None:
         stages.append({"stage": name, "end_s": round(time.perf_counter() - start, 2),
-                       "rss_mb": round(_rss_mb()), "peak_mb": round(_peak_mb())})
+                       "cpu_s": round(time.process_time() - cpu, 2), "rss_mb": round(_rss_mb()),
+                       "peak_mb": round(_peak_mb())})
 
     target, plan, calib = compile_inputs(target_name)
     mark("target")
@@ -85,6 +86,7 @@ def _compile_alone(spec: str, model: str, target_name: str) -> None:
         mark("write image")
         image_mb = sum(p.stat().st_size for p in Path(out).rglob("*") if p.is_file()) / 2 ** 20
     row = {"model": spec, "target": Path(target_name).stem, "seconds": round(time.perf_counter() - start, 2),
+           "cpu_seconds": round(time.process_time() - cpu, 2),
            "peak_mb": round(_peak_mb()), "cores": report["cores_used"], "neurons": report["neurons"],
            "synapses": int(sum(layer_synapses(layer) for layer in compiled.layers.values())),
            "macs": int(sum(layer["macs"] for layer in report["layers"])), "image_mb": round(image_mb, 1),
@@ -151,22 +153,23 @@ def main() -> None:
                                                                  f"exit code {code}", "seconds": round(seconds, 1)}
         rows.append(row)
         print(json.dumps(row), flush=True)
-    print(f"\n{'model':<14} {'synapses':>14} {'neurons':>11} {'cores':>6} {'seconds':>8} {'peak MB':>8}")
+    print(f"\n{'model':<14} {'synapses':>14} {'neurons':>11} {'cores':>6} {'seconds':>8} {'CPU s':>8} {'peak MB':>8}")
     for r in rows:
         if "error" in r:
             print(f"{r['model']:<14} error after {r['seconds']} s: {r['error']}")
             continue
         print(f"{r['model']:<14} {r['synapses']:>14,} {r['neurons']:>11,} {r['cores']:>6} {r['seconds']:>8.1f} "
-              f"{r['peak_mb']:>8,}")
+              f"{r['cpu_seconds']:>8.1f} {r['peak_mb']:>8,}")
     family = [r for r in rows if r["model"] in FAMILY and "error" not in r]
     summary = {}
     if len(family) >= 2:
         xs = [r["synapses"] / 1e9 for r in family]
-        for key, unit in (("seconds", "s"), ("peak_mb", "MB")):
+        for key, unit in (("seconds", "s"), ("cpu_seconds", "s"), ("peak_mb", "MB")):
             a, b = slope(xs, [r[key] for r in family])
             summary[key] = {"intercept": round(a, 2), "per_g_synapses": round(b, 2)}
             print(f"ResNet-18 family: {key} = {a:.1f} {unit} + {b:.1f} {unit} per G synapses")
     if json_out:
+        Path(json_out).parent.mkdir(parents=True, exist_ok=True)
         Path(json_out).write_text(json.dumps({"rows": rows, "slope": summary}, indent=1) + "\n")
 
 

@@ -34,8 +34,10 @@ def dense(core, tile: Tile, weight: np.ndarray) -> Links:
     ids = np.arange(tile.channels)
     block = weight[tile.c0:tile.c1]  # [tile outputs, inputs]
     used = np.flatnonzero(np.any(block != 0, axis=0))
-    dendrites = np.asarray([core.add_dendrite(ids, block[:, i]) for i in used], dtype=np.int64)
-    return Links(used, dendrites, np.zeros(used.size, dtype=np.int64))
+    if not used.size:  # no dendrite, and no id list either
+        return Links(used, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+    dendrites = core.add_dendrites(ids, block[:, used].T)  # a dendrite per used input, sharing the id list
+    return Links(used, dendrites.astype(np.int64), np.zeros(used.size, dtype=np.int64))
 
 
 def elementwise(core, tile: Tile, weight: np.ndarray, out_shape) -> Links:

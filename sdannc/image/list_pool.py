@@ -13,6 +13,7 @@ import numpy as np
 
 _SEED = 0x5DA11C  # any seed is exact: the hashes only find candidates, the comparison decides
 _multipliers = np.zeros((2, 0), dtype=np.uint64)
+NARROW = 64  # rows up to this long are cheaper to hash in numpy than one by one (hash of their bytes)
 
 
 def _weights(n: int) -> np.ndarray:
@@ -52,9 +53,15 @@ class ListPool:
     def add(self, items) -> int:
         return self._add_one(np.asarray(items, dtype=np.int64).ravel())
 
-    def add_rows(self, rows: np.ndarray) -> list[int]:
+    def add_rows(self, rows: np.ndarray):
         """`add` for every row of a 2-D int64 array, without the per-call conversions."""
-        return [self._add_one(values) for values in np.ascontiguousarray(rows, dtype=np.int64)]
+        rows = np.ascontiguousarray(rows, dtype=np.int64)
+        if self._fresh() and rows.shape[1] <= NARROW:
+            return self.add_many(rows.reshape(-1), np.arange(len(rows) + 1, dtype=np.int64) * rows.shape[1])
+        return [self._add_one(values) for values in rows]
+
+    def _fresh(self) -> bool:
+        return self._size == 0 and not self._index and self._unindexed is None and self._empty is None
 
     def _stored(self, start: int, size: int) -> np.ndarray:
         return self._new[start] if start >= self._joined.size else self._joined[start:start + size]
@@ -99,8 +106,7 @@ class ListPool:
         bounds = np.asarray(bounds, dtype=np.int64)
         sizes = np.diff(bounds)
         full = np.flatnonzero(sizes > 0)
-        fresh = self._size == 0 and not self._index and self._unindexed is None and self._empty is None
-        if fresh and full.size:
+        if self._fresh() and full.size:
             keys = list_hashes(flat, bounds[:-1][full], sizes[full])
             _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
             rep = full[first[inverse.ravel()]]  # per non-empty list: the call's first list with its key
@@ -138,8 +144,18 @@ class ListPool:
         return bool(np.array_equal(flat[np.repeat(bounds[a], sizes) + offset], flat[np.repeat(bounds[b], sizes) + offset]))
 
     def array(self) -> np.ndarray:
-        """All lists end to end (a tile's core is built twice: for its memory check, then for the image)."""
+        """All lists end to end (a tile's core is built twice: for its memory check, then for the image).
+
+        The index is dropped (a big network's cores hold millions of lists): where the lists start is
+        kept, and the index is made again from them if another list comes."""
         if self._new:
             self._joined = np.concatenate([self._joined, *self._new.values()])
             self._new = {}
+        if self._index:
+            starts = [s for v in self._index.values() for s in ((v,) if isinstance(v, int) else v)]
+            if self._unindexed is not None:
+                starts.extend(self._unindexed[0].tolist())
+            starts = np.sort(np.asarray(starts, dtype=np.int64))
+            self._unindexed = (starts, np.diff(np.append(starts, self._size)))
+            self._index = {}
         return self._joined

@@ -38,17 +38,26 @@ def _bulk(pool: ListPool, lists: list[np.ndarray]) -> np.ndarray:
 
 @pytest.mark.parametrize("seed", range(6))
 def test_bulk_and_one_by_one_agree_with_the_reference(seed):
+    """A fresh pool's first batch in bulk, then a batch into the filled pool in bulk, one list by
+    list, and rows of one width (in numpy while the pool is fresh); array() drops the index between."""
     rng = np.random.default_rng(seed)
-    batches = [_lists(rng, int(rng.integers(1, 40))) for _ in range(4)]
-    expected, joined = _reference([v for batch in batches for v in batch])
-    pool, got = ListPool(), []
-    for k, batch in enumerate(batches):  # a fresh pool's first batch, then batches into a filled pool,
-        if k == 2:                       # and one batch list by list
-            got.extend(pool.add(v) for v in batch)
-        else:
-            got.extend(_bulk(pool, batch).tolist())
-    assert got == expected
-    assert np.array_equal(pool.array(), joined)
+    batches = [_lists(rng, int(rng.integers(1, 40))) for _ in range(3)]
+    rows = rng.integers(-2, 2, (int(rng.integers(1, 30)), 3)).astype(np.int64)
+    rows[1::3] = rows[0]
+    batches.append(list(rows))
+    for order in ([0, 1, 2, 3], [3, 0, 1, 2]):
+        expected, joined = _reference([v for k in order for v in batches[k]])
+        pool, got = ListPool(), []
+        for k in order:
+            if k == 2:
+                got.extend(pool.add(v) for v in batches[k])
+            elif k == 3:
+                got.extend(int(start) for start in pool.add_rows(rows))
+            else:
+                got.extend(_bulk(pool, batches[k]).tolist())
+            pool.array()
+        assert got == expected
+        assert np.array_equal(pool.array(), joined)
 
 
 def test_rows_are_lists():
