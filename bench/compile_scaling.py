@@ -75,6 +75,8 @@ def _compile_alone(spec: str, model: str, target_name: str) -> None:
         stages.append({"stage": name, "end_s": round(time.perf_counter() - start, 2),
                        "cpu_s": round(time.process_time() - cpu, 2), "rss_mb": round(_rss_mb()),
                        "peak_mb": round(_peak_mb())})
+        print(f"  {spec}: {name} done at {stages[-1]['end_s']} s ({stages[-1]['cpu_s']} s CPU), "
+              f"{stages[-1]['rss_mb']} MB resident", file=sys.stderr, flush=True)  # seen even if the run is stopped
 
     target, plan, calib = compile_inputs(target_name)
     mark("target")
