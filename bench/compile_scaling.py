@@ -9,12 +9,14 @@ of bench/models.py (`vgg16_224`, `resnet18_224`, ...); by default the ResNet-18 
 2 calibration samples and cached in bench/out/models (VGG-16: about 80 s and 6 GB the first time);
 then the whole `sdannc compile` (ONNX load, passes, backend steps, report, image writing) runs in a
 process of its own, whose peak resident memory (ru_maxrss) is the compile's alone, and which the
-parent stops when its resident memory passes --limit-gb (default 14: the machine is shared).
+parent stops when its resident memory passes --limit-gb (default 14: the machine is shared; the
+child is also the first the kernel's out-of-memory killer takes).
 
-Prints, per model, the seconds and peak memory of the whole compile and of each stage (the time
-each pass and backend step ended, and the resident memory then), the synapses (report.json's SOPs
-of every layer's cores: every weight applied to every input it sees, backend/synapses.py), and at the end the slope of time
-and peak memory against synapses over the ResNet-18 family (least squares), as JSON lines and a table.
+Prints, per model, the wall and CPU seconds and the peak memory of the whole compile and when each
+stage ended (each pass and backend step, the report, the image written; also on stderr as they
+happen), the synapses (of every layer's cores: every weight applied to every input it sees,
+backend/synapses.py), and at the end the slope of time and peak memory against synapses over the
+ResNet-18 family (least squares), as JSON lines and a table.
 """
 
 from __future__ import annotations
@@ -101,6 +103,10 @@ def _watched(command: list[str], limit_mb: float) -> tuple[int, str, float]:
     start = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out:
         child = subprocess.Popen(command, stdout=out)
+        try:  # on a shared machine short of memory, the kernel stops this compile before anyone else's
+            Path(f"/proc/{child.pid}/oom_score_adj").write_text("1000")
+        except OSError:
+            pass
         while child.poll() is None:
             try:
                 with open(f"/proc/{child.pid}/statm") as f:
