@@ -11,7 +11,7 @@ INPUT  ?= examples/digits_input.npy
 OUTPUT ?= $(OUT)/output.npy
 CONFIG ?=
 
-.PHONY: install test bench demo clean compile sim report example
+.PHONY: install test bench bench-scaling demo clean compile sim report example
 
 install: $(STAMP)
 
@@ -26,6 +26,11 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_bench.py
+
+# Compile time and memory against synapses (ResNet-18 at 64, 128, 224; VGG-16 at 224): minutes, and
+# up to 14 GB (docs/performance.md), so not part of `make bench`.
+bench-scaling: $(STAMP)
+	$(BIN)/python bench/compile_scaling.py --json bench/out/compile_scaling.json
 
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py

@@ -121,10 +121,10 @@ def wide224() -> onnx.ModelProto:
     return b.model(b.gemm(b.gap_flatten(h), 10, relu=False))
 
 
-def resnet18() -> onnx.ModelProto:
+def resnet18(size: int = 64, classes: int = 10) -> onnx.ModelProto:
     """The ImageNet ResNet-18 (stem: 7x7 stride-2 convolution, 3x3 stride-2 max pool; 4 stages of 2
-    basic blocks; 1x1 stride-2 projection shortcuts) at 64 x 64, with 10 classes."""
-    b = NetBuilder("resnet18_64", (1, 3, 64, 64))
+    basic blocks; 1x1 stride-2 projection shortcuts) at 64 x 64, with 10 classes (the defaults)."""
+    b = NetBuilder(f"resnet18_{size}", (1, 3, size, size))
     h = b.maxpool(b.conv("x", 64, k=7, stride=2), k=3, stride=2, pad=1)
     channels = 64
     for stage, c in enumerate((64, 128, 256, 512)):
@@ -134,7 +134,12 @@ def resnet18() -> onnx.ModelProto:
             skip = b.conv(h, c, k=1, stride=stride, relu=False) if stride != 1 or c != channels else h
             h = b.add(y, skip)
             channels = c
-    return b.model(b.gemm(b.gap_flatten(h), 10, relu=False))
+    return b.model(b.gemm(b.gap_flatten(h), classes, relu=False))
+
+
+def resnet18_224() -> onnx.ModelProto:
+    """ResNet-18 as on ImageNet: 224 x 224, 1000 classes (11.7 M weights; 5.2 M neurons on the chip)."""
+    return resnet18(224, 1000)
 
 
 def quantized(model: onnx.ModelProto, folder: Path, samples: int = 8) -> tuple[Path, np.ndarray]:

@@ -34,8 +34,10 @@ def dense(core, tile: Tile, weight: np.ndarray) -> Links:
     ids = np.arange(tile.channels)
     block = weight[tile.c0:tile.c1]  # [tile outputs, inputs]
     used = np.flatnonzero(np.any(block != 0, axis=0))
-    dendrites = np.asarray([core.add_dendrite(ids, block[:, i]) for i in used], dtype=np.int64)
-    return Links(used, dendrites, np.zeros(used.size, dtype=np.int64))
+    if not used.size:  # no dendrite, and no id list either
+        return Links(used, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+    dendrites = core.add_dendrites(ids, block[:, used].T)  # a dendrite per used input, sharing the id list
+    return Links(used, dendrites.astype(np.int64), np.zeros(used.size, dtype=np.int64))
 
 
 def elementwise(core, tile: Tile, weight: np.ndarray, out_shape) -> Links:
@@ -63,8 +65,10 @@ def _axis_classes(size_in: int, size_out: int, lo: int, hi: int, k: int, stride:
     return q, r, mask, shift
 
 
-def window(core, tile: Tile, conn: dict, in_shape, out_shape, weight: np.ndarray | None, limit_index: int) -> Links:
-    """Convolution (weight given) or max window (weight None: input k gets weight 2^k, channel to itself)."""
+def window(core, tile: Tile, conn: dict, in_shape, out_shape, weight: np.ndarray | None, limit_index: int,
+           cache: dict | None = None) -> Links:
+    """Convolution (weight given) or max window (weight None: input k gets weight 2^k, channel to itself).
+    `cache` (one per connection of a layer) keeps the weight blocks its tiles share (_block_dendrites)."""
     cin, h, w = as_chw(in_shape)
     cout, ho, wo = as_chw(out_shape)
     (kh, kw), (sh, sw), (dh, dw) = conn["kernel"], conn["strides"], conn["dilations"]
@@ -98,7 +102,8 @@ def window(core, tile: Tile, conn: dict, in_shape, out_shape, weight: np.ndarray
     if not blocks:
         return Links(*(np.zeros(0, dtype=np.int64) for _ in range(3)))
     used = np.concatenate([cis for cis, _ in blocks])
-    table = np.concatenate([_block_dendrites(core, tile, conn, weight, plane, taps, cis, outs) for cis, outs in blocks])
+    table = np.concatenate([_block_dendrites(core, tile, conn, weight, plane, taps, cis, outs, cache)
+                            for cis, outs in blocks])
     pixels = (rows[:, None] * w + cols[None, :]).ravel()
     elements = (used[:, None] * (h * w) + pixels[None, :]).ravel()
     dendrites = table[:, row_key[:, None], col_key[None, :]].ravel()
@@ -120,7 +125,7 @@ def _channel_blocks(tile: Tile, group: int, cin: int, cout: int):
 
 
 def _block_dendrites(core, tile: Tile, conn: dict, weight, plane: int, taps: dict, cis: np.ndarray,
-                     outs: np.ndarray) -> np.ndarray:
+                     outs: np.ndarray, cache: dict | None = None) -> np.ndarray:
     """A dendrite per (input channel, row class, column class); their ids as [channel, row class,
     column class]. The offsets of a class are the same for every channel of a block and only the
     weights differ, so each class's dendrites are sliced and added for the whole block at once."""
@@ -129,9 +134,16 @@ def _block_dendrites(core, tile: Tile, conn: dict, weight, plane: int, taps: dic
     for ky, kx, shift in taps.values():
         offsets.append(((outs[:, None] - tile.c0) * plane + shift[None, :]).ravel())
         if conn["group"]:
-            local = cis - cis[0]  # input channel within its group
-            block = weight[outs[:, None, None], local[None, :, None], ky[None, None, :], kx[None, None, :]]
-            weights.append(block.transpose(1, 0, 2).reshape(cis.size, -1))  # [channel, output-major taps]
+            # the same block for every tile of these channels with these taps (a layer's bands of rows)
+            key = (int(outs[0]), outs.size, int(cis[0]), cis.size, ky.tobytes(), kx.tobytes())
+            block = cache.get(key) if cache is not None else None
+            if block is None:
+                local = cis - cis[0]  # input channel within its group
+                block = weight[outs[:, None, None], local[None, :, None], ky[None, None, :], kx[None, None, :]]
+                block = np.ascontiguousarray(block.transpose(1, 0, 2).reshape(cis.size, -1), dtype=np.int64)
+                if cache is not None:  # [channel, output-major taps]
+                    cache[key] = block
+            weights.append(block)
         else:
             weights.append(np.broadcast_to(1 << (ky * kw + kx), (outs.size, ky.size)).reshape(1, -1))
     n_rc, n_cc = max(k[0] for k in taps) + 1, max(k[1] for k in taps) + 1

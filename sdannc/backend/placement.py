@@ -148,6 +148,15 @@ class _Search:
         self.peers = np.concatenate([self.b, self.a])[order]  # every tile's route partners, grouped by tile
         self.peer_w = np.concatenate([self.w, self.w])[order]
         self.peer_start = np.searchsorted(ends[order], np.arange(len(self.pos) + 1))
+        # per axis, the distance and the hops over the limit from column X to column v (likewise rows),
+        # so that a tile's routes from every core sum per axis over its partners' columns and rows
+        # (_best_move): the weights scale the distance, the penalty the hops over the limit
+        self.dist_x, self.over_x = self._axis_tables(int(self.x.max(initial=0)) + 1)
+        self.dist_y, self.over_y = self._axis_tables(int(self.y.max(initial=0)) + 1)
+
+    def _axis_tables(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        d = np.abs(np.arange(n)[:, None] - np.arange(n)[None, :])
+        return d, np.maximum(0, d - self.limit)
 
     def _axis_cost(self, d: np.ndarray, w) -> np.ndarray:
         d = np.abs(d)
@@ -170,12 +179,20 @@ class _Search:
     def total(self) -> float:
         return float(self._pair_cost(self.pos[self.a], self.pos[self.b], self.w).sum())
 
+    def _axis_sums(self, coord, dist, over, peers, peer_w) -> np.ndarray:
+        """[cores] the cost along one axis of the tile's routes from every core: summed once per
+        column (row) value of its partners instead of once per core (the same sums)."""
+        at = coord[self.pos[peers]]
+        return (dist @ np.bincount(at, weights=peer_w, minlength=len(dist))
+                + self.penalty * (over @ np.bincount(at, minlength=len(over))))[coord]
+
     def _best_move(self, tile: int, costs: np.ndarray) -> tuple[int, float]:
         """The core whose take (with a swap if occupied) lowers the cost most, and by how much."""
         here = self.pos[tile]
         span = slice(self.peer_start[tile], self.peer_start[tile + 1])
         peers, peer_w = self.peers[span], self.peer_w[span]
-        moved = self._pair_cost(np.arange(len(self.cores))[:, None], self.pos[peers][None, :], peer_w[None, :]).sum(axis=1)
+        moved = self._axis_sums(self.x, self.dist_x, self.over_x, peers, peer_w) \
+            + self._axis_sums(self.y, self.dist_y, self.over_y, peers, peer_w)
         delta = moved - costs[tile]
         other = self.tile_on
         occupied = other >= 0

@@ -47,8 +47,11 @@ class LayerTiles:
     cores: list[int] = field(default_factory=list)  # ImageBuilder core indices, once the layers are final
 
 
-def _tables(core: CoreBuilder, node: Node, tile: Tile, graph: Graph, target: Target) -> list[connect.Links]:
-    """The tile's dendrite tables, one connection after the other; each connection's links."""
+def _tables(core: CoreBuilder, node: Node, tile: Tile, graph: Graph, target: Target,
+            cache: dict | None = None) -> list[connect.Links]:
+    """The tile's dendrite tables, one connection after the other; each connection's links. `cache`
+    (one per layer) keeps what the layer's tiles share."""
+    cache = {} if cache is None else cache
     out_shape = graph.tensors[node.output].shape
     limit = (1 << target.core["neuron_index_bits"]) - 1
     links = []
@@ -60,7 +63,7 @@ def _tables(core: CoreBuilder, node: Node, tile: Tile, graph: Graph, target: Tar
             link = connect.elementwise(core, tile, node.params[f"weight{i}"], out_shape)
         else:
             weight = node.params.get(f"weight{i}")  # none: a max window
-            link = connect.window(core, tile, conn, in_shape, out_shape, weight, limit)
+            link = connect.window(core, tile, conn, in_shape, out_shape, weight, limit, cache.setdefault(i, {}))
         links.append(link)
     return links
 
@@ -94,13 +97,13 @@ def build_layer(node: Node, graph: Graph, target: Target, max_neurons: int, ids:
     program = model.program(node, target)
     while True:
         parts = tiles(shape, max_neurons, max_channels, max_rows)
-        builders, words_per_tile, per_tile = [], [], []
+        builders, words_per_tile, per_tile, cache = [], [], [], {}
         try:
             for tile in parts:
                 core = CoreBuilder(-1, -1, program, tile.channels * tile.rows * as_chw(shape)[2],
                                    target.core["state_fields"])
                 model.init_core(core, node, local_index(tile, shape)[0], shape)
-                per_tile.append(_tables(core, node, tile, graph, target))
+                per_tile.append(_tables(core, node, tile, graph, target, cache))
                 built = core.build()
                 words = dendrite_memory_words(built, target)
                 if words > target.core["dendrite_memory_words"]["big"]:

@@ -25,8 +25,10 @@ def group_by_source(source: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return order, np.concatenate([[0], np.cumsum(np.bincount(group_rank, minlength=first.size))])
 
 
-def check_route_lengths(links: LinkTable, x: np.ndarray, y: np.ndarray, owners: list[str], target: Target) -> None:
-    """The first link (in table order) farther than the hop limit along an axis is an error."""
+def check_route_lengths(src: np.ndarray, dest: np.ndarray, x: np.ndarray, y: np.ndarray, owners: list[str],
+                        target: Target) -> None:
+    """The first link (of the links' source and destination cores, in the order given) farther than the
+    hop limit along an axis is an error."""
     hops = target.mesh["max_hops_per_axis"]
     src, dest = links.src_core, links.dest
     width, height = target.mesh["width"], target.mesh["height"]
@@ -45,14 +47,25 @@ def check_route_lengths(links: LinkTable, x: np.ndarray, y: np.ndarray, owners: 
 def wire(builder: ImageBuilder, links: LinkTable, owners: list[str], target: Target) -> None:
     """Every neuron's axon list on its (placed) core; `owners` names each core's layer for errors.
     The lists go in, core by core, in the order their neurons first appear in the table: identical
-    lists are stored once, where the first of them went."""
+    lists are stored once, where the first of them went. A core's lists go in with one call."""
     axons = np.flatnonzero(links.src_core != INPUT)
     order, bounds = group_by_source(links.source[axons])
-    axons = links.select(axons[order])  # one copy of the table, grouped
+    grouped = axons[order]
     x = np.asarray([core.x for core in builder.cores], dtype=np.int64)
     y = np.asarray([core.y for core in builder.cores], dtype=np.int64)
-    check_route_lengths(axons, x, y, owners, target)
+    check_route_lengths(links.src_core[grouped], links.dest[grouped], x, y, owners, target)
+    group = np.repeat(np.arange(bounds.size - 1), np.diff(bounds))
+    by_core = np.argsort(links.src_core[grouped], kind="stable")  # each core's groups, still in order
+    axons, group = links.select(grouped[by_core]), group[by_core]
+    del grouped, by_core
     src = axons.src_core
     relative = np.stack([x[axons.dest] - x[src], y[axons.dest] - y[src], axons.dendrite, axons.carried], axis=1)
-    for start, end in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
-        builder.core(int(src[start])).set_axon_array(int(axons.src_index[start]), relative[start:end])
+    starts = np.flatnonzero(np.concatenate([[True], group[1:] != group[:-1]])) if group.size else group
+    core_of_group = src[starts]
+    core_bounds = np.searchsorted(core_of_group, np.arange(len(builder.cores) + 1))
+    edges = np.concatenate([starts, [src.size]])
+    for core in np.unique(core_of_group).tolist():
+        g0, g1 = int(core_bounds[core]), int(core_bounds[core + 1])
+        first, last = int(edges[g0]), int(edges[g1])
+        builder.core(core).set_axon_lists(axons.src_index[edges[g0:g1]], edges[g0:g1 + 1] - first,
+                                          relative[first:last])

@@ -10,41 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..target import Target
+from .list_pool import ListPool
 from .model import DENDRITE_ABSOLUTE, DENDRITE_RELATIVE, ChipImage, CoreImage, IoMap, Schedule
-
-
-class _ListPool:
-    """Append-only storage where an identical list is stored once (keyed by its bytes: fast)."""
-
-    def __init__(self) -> None:
-        self._chunks: list[np.ndarray] = []
-        self._size = 0
-        self._index: dict[bytes, int] = {}
-        self._joined: np.ndarray | None = None  # array(), kept until the next new list
-
-    def add(self, items) -> int:
-        return self._insert(np.asarray(items, dtype=np.int64).ravel())
-
-    def add_rows(self, rows: np.ndarray) -> list[int]:
-        """`add` for every row of a 2-D int64 array, without the per-call conversions."""
-        return [self._insert(values) for values in rows]
-
-    def _insert(self, values: np.ndarray) -> int:
-        key = values.tobytes()
-        start = self._index.get(key)
-        if start is None:
-            start = self._index[key] = self._size
-            self._chunks.append(values)
-            self._size += values.size
-            self._joined = None
-        return start
-
-    def array(self) -> np.ndarray:
-        """All lists end to end (a tile's core is built twice: for its memory check, then for the image)."""
-        if self._joined is None:
-            self._joined = np.concatenate(self._chunks) if self._chunks else np.zeros(0, dtype=np.int64)
-            self._chunks = [self._joined]
-        return self._joined
 
 
 class CoreBuilder:
@@ -54,11 +21,12 @@ class CoreBuilder:
         self.config: list[int] = []
         self.lut: list[int] = []
         self.state = np.zeros((neurons, state_fields), dtype=np.int64)
-        self._axon_lists: list[tuple[int, int]] = [(0, 0)] * neurons
-        self._axon_pool = _ListPool()  # target lists, 4 numbers a target
-        self._dendrites: list[tuple[int, int, int, int]] = []
-        self._ids = _ListPool()
-        self._weights = _ListPool()
+        self._axon_ptr = np.zeros((neurons, 2), dtype=np.int64)  # per neuron: its list's start (in targets), length
+        self._axon_pool = ListPool()  # target lists, 4 numbers a target
+        self._dendrites: list[np.ndarray] = []  # [dendrites, 4] blocks, as added
+        self._n_dendrites = 0
+        self._ids = ListPool()
+        self._weights = ListPool()
         self.stage, self.layer = 0, ""
 
     def set_config(self, values) -> None:
@@ -68,15 +36,23 @@ class CoreBuilder:
         """The core's lookup memory (what LUT reads)."""
         self.lut = [int(v) for v in values]
 
+    def _append_dendrites(self, kind: int, id_start: int, length: int, weight_starts: np.ndarray) -> np.ndarray:
+        block = np.empty((weight_starts.size, 4), dtype=np.int64)
+        block[:, 0], block[:, 1], block[:, 2], block[:, 3] = kind, id_start, length, weight_starts
+        self._dendrites.append(block)
+        first = self._n_dendrites
+        self._n_dendrites += weight_starts.size
+        return np.arange(first, self._n_dendrites)
+
     def add_dendrites(self, ids, weights, relative: bool = False) -> np.ndarray:
         """Dendrites that share one id list, one per row of `weights`; their indices, in row order.
         The same as add_dendrite row by row, but fast enough for the thousands a convolution tile adds."""
         ids = np.asarray(ids, dtype=np.int64).ravel()
         weights = np.ascontiguousarray(weights, dtype=np.int64).reshape(-1, ids.size)
         kind = DENDRITE_RELATIVE if relative else DENDRITE_ABSOLUTE
-        id_start, first = self._ids.add(ids), len(self._dendrites)
-        self._dendrites.extend((kind, id_start, ids.size, w) for w in self._weights.add_rows(weights))
-        return np.arange(first, len(self._dendrites))
+        id_start = self._ids.add(ids)
+        return self._append_dendrites(kind, id_start, ids.size, np.asarray(self._weights.add_rows(weights),
+                                                                            dtype=np.int64))
 
     def add_dendrite(self, ids, weights, relative: bool = False) -> int:
         """A dendrite: a neuron-id list (or offsets, if relative) and its weights, of equal length."""
@@ -84,11 +60,17 @@ class CoreBuilder:
         if len(ids) != len(weights):
             raise ValueError(f"dendrite needs as many weights ({len(weights)}) as ids ({len(ids)})")
         kind = DENDRITE_RELATIVE if relative else DENDRITE_ABSOLUTE
-        self._dendrites.append((kind, self._ids.add(ids), len(ids), self._weights.add(weights)))
-        return len(self._dendrites) - 1
+        id_start = self._ids.add(ids)
+        weight_start = self._weights.add(weights)
+        return int(self._append_dendrites(kind, id_start, len(ids), np.asarray([weight_start]))[0])
+
+    def _dendrite_table(self) -> np.ndarray:
+        if len(self._dendrites) != 1:
+            self._dendrites = [np.concatenate(self._dendrites) if self._dendrites else np.zeros((0, 4), dtype=np.int64)]
+        return self._dendrites[0]
 
     def dendrite_lengths(self) -> np.ndarray:
-        return np.asarray([length for _, _, length, _ in self._dendrites], dtype=np.int64)
+        return self._dendrite_table()[:, 2].copy()
 
     def set_axons(self, neuron: int, targets) -> None:
         """Targets as (dx, dy, dendrite, carried index) with relative mesh offsets; identical lists are shared."""
@@ -96,8 +78,15 @@ class CoreBuilder:
                                                dtype=np.int64).reshape(-1, 4))
 
     def set_axon_array(self, neuron: int, targets: np.ndarray) -> None:
-        """set_axons with the targets already an int64 array [targets, 4] (for the compiler's many neurons)."""
-        self._axon_lists[neuron] = (self._axon_pool.add(targets) // 4, len(targets))
+        """set_axons with the targets already an int64 array [targets, 4]."""
+        self._axon_ptr[neuron] = (self._axon_pool.add(targets) // 4, len(targets))
+
+    def set_axon_lists(self, neurons: np.ndarray, bounds: np.ndarray, targets: np.ndarray) -> None:
+        """set_axon_array for every neurons[i] with targets[bounds[i]:bounds[i + 1]], in that order, at once
+        (the compiler's millions of neurons)."""
+        starts = self._axon_pool.add_many(np.asarray(targets, dtype=np.int64).reshape(-1), 4 * np.asarray(bounds))
+        self._axon_ptr[neurons, 0] = starts // 4
+        self._axon_ptr[neurons, 1] = np.diff(bounds)
 
     def build(self) -> CoreImage:
         return CoreImage(
@@ -107,9 +96,9 @@ class CoreBuilder:
             config=np.asarray(self.config, dtype=np.int64),
             lut=np.asarray(self.lut, dtype=np.int64),
             state=self.state,
-            axon_ptr=np.asarray(self._axon_lists, dtype=np.int64).reshape(-1, 2),
+            axon_ptr=self._axon_ptr.copy(),
             axon_targets=self._axon_pool.array().reshape(-1, 4),
-            dendrites=np.asarray(self._dendrites, dtype=np.int64).reshape(-1, 4),
+            dendrites=self._dendrite_table().copy(),
             ids=self._ids.array(),
             weights=self._weights.array(),
             stage=self.stage,

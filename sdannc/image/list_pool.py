@@ -1,0 +1,161 @@
+"""Append-only storage of integer lists where an identical list is stored once (a core's id, weight
+and axon-target lists).
+
+A list is found by the hash of its bytes, then compared with the stored one, so the index holds no
+copy of the lists (keyed by their bytes, it held each weight list twice: most of a large network's
+compile memory). The lists of a fresh pool can go in with one call (`add_many`: a core's axon
+lists), hashed and compared in numpy: the same starts as adding them one by one, in order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_SEED = 0x5DA11C  # any seed is exact: the hashes only find candidates, the comparison decides
+_multipliers = np.zeros((2, 0), dtype=np.uint64)
+NARROW = 64  # rows up to this long are cheaper to hash in numpy than one by one (hash of their bytes)
+
+
+def _weights(n: int) -> np.ndarray:
+    """Two rows of odd 64-bit multipliers, one per position in a list (grown as needed)."""
+    global _multipliers
+    if _multipliers.shape[1] < n:
+        size = max(n, 2 * _multipliers.shape[1], 1024)
+        _multipliers = np.random.default_rng(_SEED).integers(0, 2 ** 63, (2, size), dtype=np.uint64) * 2 + 1
+    return _multipliers
+
+
+def list_hashes(flat: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """[lists, 3] uint64: length and two polynomial hashes (wrapping) of flat[start:start + size], for
+    non-empty lists that follow one another in `flat` (starts ascending, no gaps between them)."""
+    if not sizes.size:
+        return np.zeros((0, 3), dtype=np.uint64)
+    pos = np.arange(int(sizes.sum()), dtype=np.int64) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    first, last = int(starts[0]), int(starts[-1] + sizes[-1])
+    values = flat[first:last].view(np.uint64)
+    m = _weights(int(sizes.max()))
+    local = starts - first
+    with np.errstate(over="ignore"):
+        h1 = np.add.reduceat(values * m[0][pos], local)
+        h2 = np.add.reduceat(values * m[1][pos], local)
+    return np.stack([sizes.astype(np.uint64), h1, h2], axis=1)
+
+
+class ListPool:
+    def __init__(self) -> None:
+        self._size = 0
+        self._index: dict[int, int | list[int]] = {}  # hash of a list's bytes -> its start (several: a clash)
+        self._new: dict[int, np.ndarray] = {}  # start -> list, of the lists added since the last array()
+        self._joined = np.zeros(0, dtype=np.int64)  # the lists before those, end to end
+        self._empty: int | None = None  # where the first empty list went
+        self._unindexed: tuple[np.ndarray, np.ndarray] | None = None  # (starts, sizes) stored in bulk, not indexed
+
+    def add(self, items) -> int:
+        return self._add_one(np.asarray(items, dtype=np.int64).ravel())
+
+    def add_rows(self, rows: np.ndarray):
+        """`add` for every row of a 2-D int64 array, without the per-call conversions."""
+        rows = np.ascontiguousarray(rows, dtype=np.int64)
+        if self._fresh() and rows.shape[1] <= NARROW:
+            return self.add_many(rows.reshape(-1), np.arange(len(rows) + 1, dtype=np.int64) * rows.shape[1])
+        return [self._add_one(values) for values in rows]
+
+    def _fresh(self) -> bool:
+        return self._size == 0 and not self._index and self._unindexed is None and self._empty is None
+
+    def _stored(self, start: int, size: int) -> np.ndarray:
+        return self._new[start] if start >= self._joined.size else self._joined[start:start + size]
+
+    def _register(self, key: int, start: int) -> None:
+        known = self._index.get(key)
+        self._index[key] = start if known is None else ([known] if isinstance(known, int) else known) + [start]
+
+    def _index_pending(self) -> None:
+        """Index the lists a fresh pool took in bulk, before anything is looked up in it."""
+        if self._unindexed is None:
+            return
+        starts, sizes = self._unindexed
+        self._unindexed = None
+        for start, size in zip(starts.tolist(), sizes.tolist()):
+            self._register(hash(self._joined[start:start + size].tobytes()), start)
+
+    def _add_one(self, values: np.ndarray) -> int:
+        if not values.size:  # takes no room: where the first empty list went
+            if self._empty is None:
+                self._empty = self._size
+            return self._empty
+        self._index_pending()
+        data = values.tobytes()
+        key = hash(data)
+        known = self._index.get(key)
+        if known is not None:
+            for start in (known,) if isinstance(known, int) else known:
+                stored = self._stored(start, values.size)
+                if stored.size == values.size and stored.tobytes() == data:
+                    return start
+        start = self._size
+        self._register(key, start)
+        self._new[start] = values
+        self._size += values.size
+        return start
+
+    def add_many(self, flat: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+        """Lists flat[bounds[i]:bounds[i + 1]] (int64), each as `add` would take it, in order; their starts.
+        Into a fresh pool (the compiler's axon lists) they are hashed and compared in numpy."""
+        flat = np.ascontiguousarray(flat, dtype=np.int64)
+        bounds = np.asarray(bounds, dtype=np.int64)
+        sizes = np.diff(bounds)
+        full = np.flatnonzero(sizes > 0)
+        if self._fresh() and full.size:
+            keys = list_hashes(flat, bounds[:-1][full], sizes[full])
+            _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+            rep = full[first[inverse.ravel()]]  # per non-empty list: the call's first list with its key
+            if self._lists_equal(flat, bounds, full, rep):  # else two lists share a key: one by one below
+                return self._add_fresh(flat, sizes, full, first, rep)
+        return np.asarray([self._add_one(flat[a:b]) for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist())],
+                          dtype=np.int64)
+
+    def _add_fresh(self, flat, sizes, full, first, rep) -> np.ndarray:
+        """The call's distinct lists go in end to end, in order; a repeat gets its first's start."""
+        out = np.empty(sizes.size, dtype=np.int64)
+        distinct = np.zeros(sizes.size, dtype=bool)
+        distinct[full[first]] = True
+        stored = np.cumsum(np.where(distinct, sizes, 0))
+        out[distinct] = stored[distinct] - sizes[distinct]
+        out[full] = out[rep]
+        empty = np.flatnonzero(sizes == 0)
+        if empty.size:
+            self._empty = int(stored[empty[0]])
+            out[empty] = self._empty
+        keep = np.repeat(distinct, sizes)
+        self._joined = flat[keep] if not keep.all() else flat.copy()
+        self._size = int(self._joined.size)
+        self._unindexed = (out[distinct], sizes[distinct])
+        return out
+
+    @staticmethod
+    def _lists_equal(flat: np.ndarray, bounds: np.ndarray, lists: np.ndarray, rep: np.ndarray) -> bool:
+        """Whether every list equals its representative (same key: same length)."""
+        dup = rep != lists
+        if not dup.any():
+            return True
+        a, b, sizes = lists[dup], rep[dup], np.diff(bounds)[lists[dup]]
+        offset = np.arange(int(sizes.sum()), dtype=np.int64) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        return bool(np.array_equal(flat[np.repeat(bounds[a], sizes) + offset], flat[np.repeat(bounds[b], sizes) + offset]))
+
+    def array(self) -> np.ndarray:
+        """All lists end to end (a tile's core is built twice: for its memory check, then for the image).
+
+        The index is dropped (a big network's cores hold millions of lists): where the lists start is
+        kept, and the index is made again from them if another list comes."""
+        if self._new:
+            self._joined = np.concatenate([self._joined, *self._new.values()])
+            self._new = {}
+        if self._index:
+            starts = [s for v in self._index.values() for s in ((v,) if isinstance(v, int) else v)]
+            if self._unindexed is not None:
+                starts.extend(self._unindexed[0].tolist())
+            starts = np.sort(np.asarray(starts, dtype=np.int64))
+            self._unindexed = (starts, np.diff(np.append(starts, self._size)))
+            self._index = {}
+        return self._joined
