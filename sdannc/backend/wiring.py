@@ -30,7 +30,6 @@ def check_route_lengths(src: np.ndarray, dest: np.ndarray, x: np.ndarray, y: np.
     """The first link (of the links' source and destination cores, in the order given) farther than the
     hop limit along an axis is an error."""
     hops = target.mesh["max_hops_per_axis"]
-    src, dest = links.src_core, links.dest
     width, height = target.mesh["width"], target.mesh["height"]
     # on a board, a link to another chip is addressed by chip and position (docs/board.md): no hop limit
     same_chip = (x[dest] // width == x[src] // width) & (y[dest] // height == y[src] // height)
