@@ -151,7 +151,9 @@ def _lut(ctx: _Context, i: Instr) -> None:
     runner = ctx.runner
     index = np.clip(ctx.regs[i["rt"]], 0, max(runner.lut_words - 1, 0))
     neurons = np.arange(runner.config.shape[1])
-    ctx.write(i["rs"], runner.config[runner.lut_base + index, neurons])
+    rows = runner.config.shape[0] - runner.lut_base  # the words written (the simulator keeps no more): the rest read 0
+    value = runner.config[runner.lut_base + np.minimum(index, max(rows - 1, 0)), neurons] if rows > 0 else 0
+    ctx.write(i["rs"], np.where(index < rows, value, 0))
 
 
 def _store(ctx: _Context, i: Instr) -> None:
@@ -177,6 +179,7 @@ SEMANTICS = {
     "LDS": _lds,
     "STS": _sts,
     "LDW": lambda ctx, i: ctx.write(i["rs"], ctx.dendrite_sum(i["shift"])),
+    "LDWR": lambda ctx, i: ctx.write(i["rs"], ctx.wgtsum - (ctx.dendrite_sum(i["shift"]) << i["shift"])),
     "UPDV": lambda ctx, i: ctx.write(ctx.runner.membrane, ctx.regs[ctx.runner.membrane] + ctx.dendrite_sum(i["shift"])),
     "UPDS": lambda ctx, i: ctx.write(ctx.runner.membrane, ctx.regs[ctx.runner.membrane] + arith.scale_by_power(
         ctx.wgtsum, ctx.regs[i["rs"]] + i["imm"])),

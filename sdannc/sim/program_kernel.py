@@ -37,9 +37,9 @@ CHUNK = 256  # neurons per chunk: 16 registers x 256 x 8 bytes = 32 KB (tests ch
 
 # Op codes of the table (this module's own numbering; the ISA's opcodes live in isa/*.yaml).
 (NOP, ADD, SUB, MUL, MULT, ADDI, SFTI, CMP, MOV, LOGIC, LOAD, STORE, LDC, MOVI, SEL, LDS, STS, LDW,
- UPDV, FIRE, SPIKE, JC, END, LUT, UPDS) = range(25)
+ UPDV, FIRE, SPIKE, JC, END, LUT, UPDS, LDWR) = range(26)
 OPS = {name: code for code, name in enumerate(
-    "NOP ADD SUB MUL MULT ADDI SFTI CMP MOV LOGIC LOAD STORE LDC MOVI SEL LDS STS LDW UPDV FIRE SPIKE JC END LUT UPDS"
+    "NOP ADD SUB MUL MULT ADDI SFTI CMP MOV LOGIC LOAD STORE LDC MOVI SEL LDS STS LDW UPDV FIRE SPIKE JC END LUT UPDS LDWR"
     .split())}
 # Table columns: op code, register rs (the destination), register rt, a number (immediate, shift,
 # amount, state field, configuration register or jump address; LUT: the lookup memory's first row
@@ -82,7 +82,7 @@ def _reads_writes(op: int, row, state_block, membrane) -> tuple[set, set]:
         return {a, b}, set()
     if op == MOV:
         return {b}, {a}
-    if op in (LOAD, LDC, MOVI, LDW):
+    if op in (LOAD, LDC, MOVI, LDW, LDWR):
         return set(), {a}
     if op == STORE:
         return {a}, set()
@@ -176,7 +176,7 @@ def _row(i, cost: int, last: bool, n: int, n_registers: int, n_fields: int, n_co
     row = [op, 0, 0, 0, 0, 0, 0, cost]
     if op in (ADD, SUB, MUL, MULT, CMP, MOV, LOGIC, SEL, FIRE, LUT):
         row[B] = _number(i["rt"], 0, n_registers - 1)
-    if op in (ADD, SUB, MUL, MULT, ADDI, SFTI, CMP, MOV, LOGIC, LOAD, STORE, LDC, MOVI, SEL, LDW, FIRE, LUT):
+    if op in (ADD, SUB, MUL, MULT, ADDI, SFTI, CMP, MOV, LOGIC, LOAD, STORE, LDC, MOVI, SEL, LDW, LDWR, FIRE, LUT):
         row[A] = _number(i["rs"], 0, n_registers - 1)
     if op in (MUL, MULT):
         row[C] = _number(i["shift"], 0, _MAX_SHIFT)
@@ -202,13 +202,14 @@ def _row(i, cost: int, last: bool, n: int, n_registers: int, n_fields: int, n_co
         row[C] = _number(i["field"], 0, n_fields - 1)
     elif op == LDC:
         row[C] = _number(i["creg"], 0, n_config - 1)
-    elif op == LDW:
+    elif op in (LDW, LDWR):
         row[C] = _number(i["shift"], 0, _MAX_SHIFT)
     elif op == LUT:
         base, words = lut
-        if words < 1 or base < 0 or base + words > n_config:
+        if words < 1 or base < 0 or base >= n_config:
             raise NotEncodable(f"LUT without its lookup memory ({words} words from row {base} of {n_config})")
-        row[C], row[D] = base, words
+        # E: the rows of it the configuration array holds (the words written; the rest read 0)
+        row[C], row[D], row[E] = base, words, min(words, n_config - base)
     elif op == UPDV:
         row[A], row[C] = membrane, _number(i["shift"], 0, _MAX_SHIFT)
     elif op == UPDS:  # A: the membrane it writes, B: the register holding the shift, C: the immediate
@@ -227,7 +228,7 @@ def _row(i, cost: int, last: bool, n: int, n_registers: int, n_fields: int, n_co
 
 
 def _writes(op: int, mode: int) -> int:
-    if op in (ADD, SUB, MUL, MULT, ADDI, SFTI, MOV, LOGIC, LOAD, LDC, MOVI, SEL, LDW, UPDV, LUT, UPDS):
+    if op in (ADD, SUB, MUL, MULT, ADDI, SFTI, MOV, LOGIC, LOAD, LDC, MOVI, SEL, LDW, LDWR, UPDV, LUT, UPDS):
         return W_REG
     return {LDS: W_BLOCK, CMP: W_FLAG, FIRE: W_FLAG | W_FIRED | (W_REG if mode else 0), SPIKE: W_FIRED,
             STORE: W_FIELD, STS: W_FIELDS}.get(op, 0)
@@ -533,7 +534,10 @@ def run_tick(table, clear, state_block, wgtsum, state, config, lo, core_bounds, 
                 elif op == LUT:  # rows num .. num + mode - 1 of config, the index clamped into them
                     for k in range(c):
                         index = min(max(regs[b, k], 0), mode - 1)
-                        regs[a, k] = _sat(config[num + index, uj + np.uint64(k)], low, high)
+                        if index < table[m, E]:
+                            regs[a, k] = _sat(config[num + index, uj + np.uint64(k)], low, high)
+                        else:
+                            regs[a, k] = 0
                 elif op == SEL:  # (no saturation needed: both values are registers, within the range)
                     for k in range(c):
                         x = regs[a, k]
@@ -549,6 +553,10 @@ def run_tick(table, clear, state_block, wgtsum, state, config, lo, core_bounds, 
                 elif op == LDW:
                     for k in range(c):
                         regs[a, k] = _sat(_round_shift(wgtsum[lane, un + np.uint64(k)], num), low, high)
+                elif op == LDWR:
+                    for k in range(c):
+                        x = wgtsum[lane, un + np.uint64(k)]
+                        regs[a, k] = _sat(x - (_round_shift(x, num) << num), low, high)
                 elif op == UPDV:
                     for k in range(c):
                         regs[a, k] = _sat(regs[a, k] + _round_shift(wgtsum[lane, un + np.uint64(k)], num), low, high)

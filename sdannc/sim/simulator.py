@@ -90,7 +90,9 @@ class Simulator:
         blocks = []
         for members, lo, hi, bounds, instrs, cycles, isa in self._groups:
             # the lookup memory (LUT) as rows after the configuration registers, where the program reads it
-            lut_words = self.target.core["lut_words"] if any(i.mnemonic == "LUT" for i in instrs) else 0
+            # (only as many rows as the largest table written: the words beyond read 0, as on the chip)
+            lut_words = (max([self.image.cores[m].lut.size for m in members] + [1])
+                         if any(i.mnemonic == "LUT" for i in instrs) else 0)
             config = np.zeros((config_bits + lut_words, hi - lo), dtype=np.int64)
             states = []
             for index, offset in zip(members, bounds):
