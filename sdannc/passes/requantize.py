@@ -19,7 +19,7 @@ from ..isa import load_isa
 from ..ir.codes import CODE_BITS, CODE_MAX
 from ..ir.graph import Graph, Node
 from ..ir.ops import STEM
-from ..neurons.stem import WEIGHTED
+from ..neurons.stem import EXACT, WEIGHTED
 from ..target import Target
 from .base import Options, Pass
 
@@ -193,11 +193,46 @@ def stem_error_bound(node: Node, real: np.ndarray, register_bits: int) -> float:
     return float(np.max(error, initial=0.0))
 
 
+WIDE_BITS = 32  # integration "exact" computes what the 32-bit registers of darwin3-wide compute
+
+
+class _Wide:
+    arith = {"register_bits": WIDE_BITS}
+
+
+def exact_thresholds(node: Node) -> np.ndarray:
+    """Integration "exact": per group of neurons (the broadcast shape of bias and multiplier, the
+    output channels), the 256-entry table whose entry e (1..255) is the least T (the bias not in it)
+    whose darwin3-wide code is >= e, clamped to +-(largest |T| + 1); entry 0 is the top (never
+    reached: no spike before the first code). Found by bisection on the wide requantization, which is
+    a non-decreasing function of T (the multiplier is positive)."""
+    from ..neurons.stem import requantized
+    p = node.params
+    groups = np.broadcast_shapes(np.shape(p["bias"]), np.shape(p["multiplier"]))
+    bias = np.broadcast_to(p["bias"], groups)[..., None]
+    mult = np.broadcast_to(p["multiplier"], groups)[..., None]
+    top = int(node.attrs["exact_bound"]) + 1
+    e = np.arange(1, 1 << CODE_BITS, dtype=np.int64)
+    code = lambda t: requantized(t, node, bias, mult, WIDE_BITS)
+    lo = np.full(groups + (e.size,), -top - 1, dtype=np.int64)  # code(lo) < e (lo is never taken)
+    hi = np.full(groups + (e.size,), top, dtype=np.int64)  # the answer is at most hi
+    while np.any(hi - lo > 1):
+        mid = (lo + hi) >> 1
+        up = code(mid) >= e
+        hi, lo = np.where(up, mid, hi), np.where(up, lo, mid)
+    first = np.maximum(hi, -top)
+    return np.concatenate([np.full(groups + (1,), top, dtype=np.int64), first], axis=-1)
+
+
 def requantize(graph: Graph, target: Target, options: Options) -> Graph:
     graph = graph.copy()
     isa = load_isa(target.isa_name)
     for node in graph.nodes:
-        if node.op == STEM:
+        if node.op == STEM and node.attrs.get("integration") == EXACT:
+            requantize_node(node, _Wide, isa)  # the wide target's multiplier and shifts, then its step function
+            node.params["exact_thresholds"] = exact_thresholds(node)
+            node.attrs["error_bound"] = 0.0  # the codes are darwin3-wide's
+        elif node.op == STEM:
             requantize_node(node, target, isa)
     return graph
 

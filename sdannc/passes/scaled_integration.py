@@ -26,7 +26,7 @@ from ..ir import connections
 from ..ir.codes import CODE_BITS, CODE_MAX
 from ..ir.graph import Graph, Node
 from ..ir.ops import STEM
-from ..neurons.stem import HORNER, WEIGHTED
+from ..neurons.stem import EXACT, EXACT_BASE, EXACT_WORDS, HORNER, WEIGHTED
 from ..target import Target
 from .base import Options, Pass
 from .measure import measured_sums
@@ -125,6 +125,17 @@ def _offset_choice(node: Node, worst_each: np.ndarray, per_tick: int, reg: int):
     return int(horner_each.max(initial=0)), "quantization range (offset inputs)", k_horner, HORNER
 
 
+EXACT_LIMIT = ((1 << 15) - 2) << EXACT_BASE  # exact: |T| + 1 within it keeps H inside a 16-bit register
+
+
+def exact_fits(node: Node, per_tick: int, target: Target, forced) -> bool:
+    """Integration "exact" applies (docs/exactness.md): 16-bit registers, the worst case of T inside
+    two words, a lookup memory for at least one channel's thresholds, no fused table (it would share
+    the memory), and the compile config not forcing the paper's scheme."""
+    return (forced != HORNER and target.arith["register_bits"] < 32 and "table" not in node.params
+            and CODE_MAX * per_tick + 1 <= EXACT_LIMIT and target.core.get("lut_words", 0) >= EXACT_WORDS)
+
+
 def scaled_integration(graph: Graph, target: Target, options: Options) -> Graph:
     graph = graph.copy()
     reg = target.arith["register_bits"]
@@ -142,6 +153,10 @@ def scaled_integration(graph: Graph, target: Target, options: Options) -> Graph:
             if node.name in measured:
                 bound, source = int(measured[node.name].horner * MEASURED_MARGIN), "measured on --calib"
             k, scheme = (choose_shift(bound, reg) if forced == HORNER else 0), HORNER
+        elif exact_fits(node, per_tick, target, forced):  # T exact in two words, thresholds for the codes
+            bound, source, k, scheme = worst, "worst case", 0, EXACT
+            node.attrs["exact_bound"] = CODE_MAX * per_tick  # the largest |T|
+            node.attrs["lut_words"] = int(target.core["lut_words"])
         elif _offset_inputs(node, graph):  # (measured partial sums do not bound the held-out ones either)
             bound, source, k, scheme = _offset_choice(node, worst_each, per_tick, reg)
         else:  # per neuron: the smaller of what it was seen to need, or may need, and its worst case
