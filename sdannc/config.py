@@ -27,7 +27,7 @@ from .errors import SdanncError
 from .sparsify import Plan, parse_plan
 
 KEYS = ("sparsify", "tiling", "integration")
-INTEGRATIONS = ("auto", "horner")  # auto: the compiler's choice per layer
+INTEGRATIONS = ("auto", "horner", "weighted")  # auto: the compiler's choice per layer; weighted: no "exact" (as before it)
 
 
 def load_config(path: str | os.PathLike | None) -> Plan:

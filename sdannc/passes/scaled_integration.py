@@ -132,7 +132,7 @@ def exact_fits(node: Node, per_tick: int, target: Target, forced) -> bool:
     """Integration "exact" applies (docs/exactness.md): 16-bit registers, the worst case of T inside
     two words, a lookup memory for at least one channel's thresholds, no fused table (it would share
     the memory), and the compile config not forcing the paper's scheme."""
-    return (forced != HORNER and target.arith["register_bits"] < 32 and "table" not in node.params
+    return (forced not in (HORNER, WEIGHTED) and target.arith["register_bits"] < 32 and "table" not in node.params
             and CODE_MAX * per_tick + 1 <= EXACT_LIMIT and target.core.get("lut_words", 0) >= EXACT_WORDS)
 
 
