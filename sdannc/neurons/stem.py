@@ -30,12 +30,9 @@ def split_words(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def exact_tables(node: Node, shape) -> tuple[np.ndarray, np.ndarray]:
-    """Param `exact_thresholds` (groups + (256,), the groups broadcastable to the layer's shape) as
-    [groups, 256], and each neuron's group (the layer's shape)."""
-    table = node.params["exact_thresholds"]
-    lead = table.shape[:-1]
-    index = np.arange(int(np.prod(lead, dtype=np.int64))).reshape(lead)
-    return table.reshape(-1, table.shape[-1]), np.broadcast_to(index, tuple(shape))
+    """Integration "exact": the threshold tables [groups, 256] (param `exact_thresholds`) and each
+    neuron's table (param `exact_group`, broadcast to the layer's shape)."""
+    return node.params["exact_thresholds"], np.broadcast_to(node.params["exact_group"], tuple(shape))
 
 
 def requantized(acc: np.ndarray, node: Node, bias, multiplier, reg: int) -> np.ndarray:

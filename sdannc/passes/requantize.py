@@ -200,28 +200,31 @@ class _Wide:
     arith = {"register_bits": WIDE_BITS}
 
 
-def exact_thresholds(node: Node) -> np.ndarray:
-    """Integration "exact": per group of neurons (the broadcast shape of bias and multiplier, the
-    output channels), the 256-entry table whose entry e (1..255) is the least T (the bias not in it)
-    whose darwin3-wide code is >= e, clamped to +-(largest |T| + 1); entry 0 is the top (never
-    reached: no spike before the first code). Found by bisection on the wide requantization, which is
-    a non-decreasing function of T (the multiplier is positive)."""
+def exact_thresholds(node: Node) -> tuple[np.ndarray, np.ndarray]:
+    """Integration "exact": per group of neurons that share bias and multiplier (the output channels,
+    and in padded convolutions the border positions, whose biases carry the input zero point's
+    correction), the 256-entry table whose entry e (1..255) is the least T (the bias not in it) whose
+    darwin3-wide code is >= e, clamped to +-(largest |T| + 1); entry 0 is the top (never reached: no
+    spike before the first code). Found by bisection on the wide requantization, a non-decreasing
+    function of T (the multiplier is positive). Returns ([groups, 256], each neuron's group in the
+    broadcast shape of bias and multiplier)."""
     from ..neurons.stem import requantized
     p = node.params
-    groups = np.broadcast_shapes(np.shape(p["bias"]), np.shape(p["multiplier"]))
-    bias = np.broadcast_to(p["bias"], groups)[..., None]
-    mult = np.broadcast_to(p["multiplier"], groups)[..., None]
+    shape = np.broadcast_shapes(np.shape(p["bias"]), np.shape(p["multiplier"]))
+    pairs = np.stack([np.broadcast_to(p["bias"], shape).reshape(-1), np.broadcast_to(p["multiplier"], shape).reshape(-1)], 1)
+    unique, group = np.unique(pairs.astype(np.int64), axis=0, return_inverse=True)
+    bias, mult = unique[:, :1], unique[:, 1:]
     top = int(node.attrs["exact_bound"]) + 1
     e = np.arange(1, 1 << CODE_BITS, dtype=np.int64)
-    code = lambda t: requantized(t, node, bias, mult, WIDE_BITS)
-    lo = np.full(groups + (e.size,), -top - 1, dtype=np.int64)  # code(lo) < e (lo is never taken)
-    hi = np.full(groups + (e.size,), top, dtype=np.int64)  # the answer is at most hi
+    lo = np.full((len(unique), e.size), -top - 1, dtype=np.int64)  # code(lo) < e (lo is never taken)
+    hi = np.full((len(unique), e.size), top, dtype=np.int64)  # the answer is at most hi
     while np.any(hi - lo > 1):
         mid = (lo + hi) >> 1
-        up = code(mid) >= e
+        up = requantized(mid, node, bias, mult, WIDE_BITS) >= e
         hi, lo = np.where(up, mid, hi), np.where(up, lo, mid)
     first = np.maximum(hi, -top)
-    return np.concatenate([np.full(groups + (1,), top, dtype=np.int64), first], axis=-1)
+    table = np.concatenate([np.full((len(unique), 1), top, dtype=np.int64), first], axis=-1)
+    return table, group.reshape(shape).astype(np.int64)
 
 
 def requantize(graph: Graph, target: Target, options: Options) -> Graph:
@@ -230,7 +233,7 @@ def requantize(graph: Graph, target: Target, options: Options) -> Graph:
     for node in graph.nodes:
         if node.op == STEM and node.attrs.get("integration") == EXACT:
             requantize_node(node, _Wide, isa)  # the wide target's multiplier and shifts, then its step function
-            node.params["exact_thresholds"] = exact_thresholds(node)
+            node.params["exact_thresholds"], node.params["exact_group"] = exact_thresholds(node)
             node.attrs["error_bound"] = 0.0  # the codes are darwin3-wide's
         elif node.op == STEM:
             requantize_node(node, target, isa)

@@ -89,12 +89,15 @@ def test_exact_layers_are_darwin3_wide_bit_for_bit_and_the_simulator_is_golden(n
 def test_thresholds_are_darwin3_wide_requantization():
     _, compiled = _compile("cnn_pool", VARIANTS[1], "darwin3")
     node = next(n for n in compiled.graph.nodes if n.attrs.get("integration") == EXACT)
-    table = node.params["exact_thresholds"]
-    groups = table.shape[:-1]
+    table, group = node.params["exact_thresholds"], node.params["exact_group"]
+    shape = group.shape
+    first = [int(np.argmax(group.reshape(-1) == g)) for g in range(table.shape[0])]
+    bias = np.broadcast_to(node.params["bias"], shape).reshape(-1)[first]
+    mult = np.broadcast_to(node.params["multiplier"], shape).reshape(-1)[first]
     bound = node.attrs["exact_bound"]
     rng = np.random.default_rng(0)
-    t = np.concatenate([rng.integers(-bound, bound + 1, size=(2000,) + groups),
-                        (np.moveaxis(table[..., 1:], -1, 0) + rng.integers(-1, 2, size=(255,) + groups)).clip(-bound, bound)])
-    wide = requantized(t, node, node.params["bias"], node.params["multiplier"], WIDE_BITS)
-    counted = (t[..., None] >= table[None, ..., 1:]).sum(axis=-1)
+    t = np.concatenate([rng.integers(-bound, bound + 1, size=(2000, table.shape[0])),
+                        (table[:, 1:].T + rng.integers(-1, 2, size=(255, table.shape[0]))).clip(-bound, bound)])
+    wide = requantized(t, node, bias, mult, WIDE_BITS)
+    counted = (t[..., None] >= table[None, :, 1:]).sum(axis=-1)
     np.testing.assert_array_equal(counted, wide)
