@@ -101,3 +101,22 @@ def test_thresholds_are_darwin3_wide_requantization():
     wide = requantized(t, node, bias, mult, WIDE_BITS)
     counted = (t[..., None] >= table[None, :, 1:]).sum(axis=-1)
     np.testing.assert_array_equal(counted, wide)
+
+
+@pytest.mark.parametrize("engine", ["numpy", "kernel"])
+def test_lut_reads_zero_beyond_the_words_the_simulator_keeps(engine):
+    """The simulator keeps only the words written (integration exact's memory is 16384 words): an
+    index below lut_words but beyond them reads 0, as unwritten memory does."""
+    from sdannc.sim.executor import ProgramRunner
+    from test_program_kernel import CYCLES
+    target = load_target("darwin3")
+    base, n = target.core["config_registers"], 4
+    config = np.zeros((base + 10, n), dtype=np.int64)
+    config[base:] = np.arange(10)[:, None] + 5
+    state = np.zeros((n, target.core["state_fields"]), dtype=np.int64)
+    state[:, 0] = [3, 9, 10, target.core["lut_words"] + 7]
+    program = assemble("LOAD R5, 0\nLUT R6, R5\nSTORE R6, 1\nEND", ISA)
+    runner = ProgramRunner("lut", program, CYCLES, ISA, target, config, state, [0], 1, engine=engine)
+    assert runner.engine == engine, runner.engine_note
+    runner.run_tick(np.zeros((1, n), dtype=np.int64))
+    assert runner.state[1, 0].tolist() == [8, 14, 0, 0]
