@@ -53,6 +53,7 @@ def requantized(acc: np.ndarray, node: Node, bias, multiplier, reg: int) -> np.n
 
 class Stem(CodeNeuron):
     op, label, template_file, counts_macs = ops.STEM, "STEM", "stem_neuron.s", True
+    extra_templates = ("stem_exact.s",)  # integration "exact"'s program
 
     def report_label(self, node: Node) -> str:
         fused = " + lut" if "table" in node.params else ""  # an activation fused into the layer
@@ -95,7 +96,7 @@ class Stem(CodeNeuron):
     @cached_property
     def exact_template(self) -> ProgramTemplate:
         """Integration "exact"'s program (isa/programs/stem_exact.s): the same fields and registers."""
-        template = read_template(data_dir("isa") / "programs" / "stem_exact.s")
+        template = read_template(data_dir("isa") / "programs" / self.extra_templates[0])
         assert template.state == self.template.state and template.config == self.template.config
         return template
 

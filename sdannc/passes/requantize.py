@@ -234,7 +234,7 @@ def requantize(graph: Graph, target: Target, options: Options) -> Graph:
         if node.op == STEM and node.attrs.get("integration") == EXACT:
             requantize_node(node, _Wide, isa)  # the wide target's multiplier and shifts, then its step function
             node.params["exact_thresholds"], node.params["exact_group"] = exact_thresholds(node)
-            node.attrs["error_bound"] = 0.0  # the codes are darwin3-wide's
+            # error_bound: darwin3-wide's (its fixed-point multiplier's, ~1e-7 steps): the codes are its codes
         elif node.op == STEM:
             requantize_node(node, target, isa)
     return graph

@@ -13,7 +13,7 @@ from sdannc.target import load_target
 from irgraphs import GraphMaker
 
 NARROW, WIDE = load_target("darwin3"), load_target("darwin3-wide")
-OPTS = Options()
+OPTS = Options(integration="weighted")  # (these tests are about the weighted scheme; tests/sim/test_sim_exact.py: exact)
 
 
 @pytest.mark.parametrize("bound, bits, expected", [(30000, 16, 0), (32767 - 256, 16, 0), (32767 - 255, 16, 1),

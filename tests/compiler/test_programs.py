@@ -22,7 +22,8 @@ REFERENCE_ATTRS = {
 
 
 def test_every_reference_program_is_the_template_of_a_registered_model():
-    assert sorted(m.template_file for m in NEURONS.values()) == sorted(p.name for p in PROGRAMS.glob("*.s"))
+    files = [f for m in NEURONS.values() for f in (m.template_file,) + tuple(getattr(m, "extra_templates", ()))]
+    assert sorted(files) == sorted(p.name for p in PROGRAMS.glob("*.s"))
     assert set(REFERENCE_ATTRS) == set(NEURONS)
 
 
