@@ -131,8 +131,9 @@ EXACT_LIMIT = ((1 << 15) - 2) << EXACT_BASE  # exact: |T| + 1 within it keeps H 
 def exact_fits(node: Node, per_tick: int, target: Target, forced) -> bool:
     """Integration "exact" applies (docs/exactness.md): 16-bit registers, the worst case of T inside
     two words, a lookup memory for at least one channel's thresholds, no fused table (it would share
-    the memory), and the compile config not forcing the paper's scheme."""
+    the memory), not sparsified, and the compile config asking for neither horner nor weighted."""
     return (forced not in (HORNER, WEIGHTED) and target.arith["register_bits"] < 32 and "table" not in node.params
+            and "sparsify" not in node.attrs  # (RoT / DRLO would be inside the thresholds, which the activity report cannot clear)
             and CODE_MAX * per_tick + 1 <= EXACT_LIMIT and target.core.get("lut_words", 0) >= EXACT_WORDS)
 
 
