@@ -4,7 +4,7 @@
 
 For each model, compiled for darwin3 (16-bit registers) with the compiler's choice (weighted
 integration where a layer's sums must be scaled, shift-and-add where they fit) and with the paper's
-shift-and-add everywhere (`Options(integration="horner")`), and for darwin3-wide (32 bits, exact
+shift-and-add everywhere (`integration: horner` in a compile config), and for darwin3-wide (32 bits, exact
 sums): the golden model's outputs on held-out inputs against onnxruntime's exact mode (top-1
 agreement, rms error over the output's std, elements equal), without and with --calib; then the
 simulator's cycles and energy per sample on a short stream, for each scheme. Models: VGG-11 32x32
@@ -27,6 +27,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent / "tests")]  # tests/models.py is `models` here; bench/models.py is loaded by path
 
 from sdannc.backend import build_image  # noqa: E402
+from sdannc.errors import SdanncError  # noqa: E402
 from sdannc.frontend import load_onnx  # noqa: E402
 from sdannc.golden.interpreter import run as golden_run  # noqa: E402
 from sdannc.passes import Options, run_pipeline  # noqa: E402
@@ -107,7 +108,7 @@ def main() -> None:
             row[scheme + "_calib"] = _agreement(_lower(path, narrow, integration, calib), narrow, x, expected)
             try:
                 row[scheme].update(_cost(graph, narrow, x[:args.sim_samples]))
-            except Exception as exc:  # a model that does not fit one chip: accuracy only
+            except SdanncError as exc:  # a model that does not fit one chip: accuracy only
                 row[scheme]["cost"] = f"not simulated: {exc}"
             row[scheme]["seconds"] = time.perf_counter() - start
         results[name] = row

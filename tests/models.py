@@ -255,12 +255,7 @@ def trained_head(model: onnx.ModelProto) -> onnx.ModelProto:
     del features.graph.output[:]
     features.graph.output.append(helper.make_tensor_value_info(gemm.input[0], TensorProto.FLOAT, None))
     x_train, y_train, _, _ = digits_data()
-    x = calib_set(model, len(x_train))
-    batch = model.graph.input[0].type.tensor_type.shape.dim[0]
-    if batch.dim_value:  # a fixed batch: one sample a call
-        f = np.concatenate([ort_float(features, x[i:i + 1]) for i in range(len(x))])
-    else:
-        f = ort_float(features, x)
+    f = ort_run(features, calib_set(model, len(x_train)))  # (the reference runs a fixed batch a sample a call)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         clf = LogisticRegression(max_iter=2000, C=10.0).fit(f.reshape(len(f), -1), y_train)
@@ -271,16 +266,6 @@ def trained_head(model: onnx.ModelProto) -> onnx.ModelProto:
     weights[gemm.input[2]].CopyFrom(numpy_helper.from_array(clf.intercept_.astype(np.float32), gemm.input[2]))
     trained.graph.name = f"{model.graph.name}_trained"
     return trained
-
-
-def ort_float(model: onnx.ModelProto, x: np.ndarray) -> np.ndarray:
-    """A float model's first output (a plain onnxruntime session: no quantized kernels involved)."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.log_severity_level = 3  # the feature models keep the classifier's unused weights
-    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
-    return session.run(None, {model.graph.input[0].name: x.astype(np.float32)})[0]
 
 
 # quantize_model options per model: quant_pre_process would fuse MatMul + Add into Gemm

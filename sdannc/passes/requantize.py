@@ -167,11 +167,16 @@ def requantize_node(node: Node, target: Target, isa) -> None:
     node.attrs["error_bound"] = stem_error_bound(node, real, reg)
 
 
-def _sum_error(node: Node) -> np.ndarray:
+def _shifts(node: Node) -> np.ndarray:
+    """Per neuron the accumulator's scaling shift k: weighted integration keeps one per neuron, the
+    shift-and-add one per layer."""
+    k = node.params.get("acc_shift", node.attrs.get("acc_shift", 0))
+    return np.broadcast_to(np.asarray(k, dtype=np.int64), node.params["bias"].shape)
+
+
+def _sum_error(node: Node, k: np.ndarray) -> np.ndarray:
     """Per neuron, the largest distance of the accumulator from T / 2^k, in its own units (bias included):
     half a unit per rounded tick and for the bias, the paper's scheme doubling each tick's rounding."""
-    k = node.params.get("acc_shift", node.attrs.get("acc_shift", 0))
-    k = np.broadcast_to(np.asarray(k, dtype=np.int64), node.params["bias"].shape)
     rounded_bias = np.where(k > 0, 0.5, 0.0)
     if node.attrs.get("integration") == WEIGHTED:  # tick t is shifted by t + k - 7: rounded where positive
         ticks = sum(np.where(t + k - (CODE_BITS - 1) > 0, 0.5, 0.0) for t in range(CODE_BITS))
@@ -187,9 +192,9 @@ def stem_error_bound(node: Node, real: np.ndarray, register_bits: int) -> float:
     a = node.attrs
     scale = 2.0 ** (a["mul_shift"] + sum(a["out_shifts"]))
     largest = min(2.0 ** (a.get("acc_bits", register_bits) - 1), 2.0 ** (register_bits - 1))
-    k = np.asarray(node.params.get("acc_shift", a.get("acc_shift", 0)), dtype=np.float64)
+    k = _shifts(node)
     held = np.minimum(largest / 2.0 ** k, 2.0 ** (register_bits - 1))  # what the register holds of it
-    error = _sum_error(node) * np.abs(real) + np.abs(node.params["multiplier"] / scale - real) * held
+    error = _sum_error(node, k) * np.abs(real) + np.abs(node.params["multiplier"] / scale - real) * held
     return float(np.max(error, initial=0.0))
 
 
