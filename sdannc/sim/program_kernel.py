@@ -42,9 +42,9 @@ OPS = {name: code for code, name in enumerate(
     "NOP ADD SUB MUL MULT ADDI SFTI CMP MOV LOGIC LOAD STORE LDC MOVI SEL LDS STS LDW UPDV FIRE SPIKE JC END LUT UPDS LDWR"
     .split())}
 # Table columns: op code, register rs (the destination), register rt, a number (immediate, shift,
-# amount, state field, configuration register or jump address; LUT: the lookup memory's first row
-# in the configuration array), a mode (LUT: the lookup memory's size), CMP's "against zero", what
-# the instruction writes (W_* bits), cycle cost.
+# amount, state field, configuration register or jump address), a mode (LUT: the lookup memory's
+# size), CMP's "against zero" (LUT: the words of it the simulator holds), what the instruction
+# writes (W_* bits), cycle cost.
 OP, A, B, C, D, E, W, COST = range(8)
 WIDTH = 8
 W_REG, W_BLOCK, W_FLAG, W_FIRED, W_FIELD, W_FIELDS = 1, 2, 4, 8, 16, 32  # rs, R0..R3, flag, fired, field, fields 0..3
@@ -143,8 +143,8 @@ def encode(instrs, costs, *, n_registers: int, n_fields: int, n_config: int, sta
     Left to the numpy engine (which fails, if at all, with its own IndexError or KeyError when the
     neurons get there): register, state field or configuration indices out of range, a jump beyond
     the program or a conditional one in its last word, unknown CMP or LOGIC modes, shifts and
-    immediates beyond the ranges above, registers wider than 32 bits, a LUT without its lookup
-    memory in the configuration array (`lut`: its first row and its size). Decoded ISA words never are.
+    immediates beyond the ranges above, registers wider than 32 bits, a LUT without a lookup memory
+    (`lut`: its size in words, and the words of it held). Decoded ISA words never are.
     """
     n = len(instrs)
     if n == 0:
@@ -205,11 +205,11 @@ def _row(i, cost: int, last: bool, n: int, n_registers: int, n_fields: int, n_co
     elif op in (LDW, LDWR):
         row[C] = _number(i["shift"], 0, _MAX_SHIFT)
     elif op == LUT:
-        base, words = lut
-        if words < 1 or base < 0 or base >= n_config:
-            raise NotEncodable(f"LUT without its lookup memory ({words} words from row {base} of {n_config})")
-        # E: the rows of it the configuration array holds (the words written; the rest read 0)
-        row[C], row[D], row[E] = base, words, min(words, n_config - base)
+        words, held = lut
+        if words < 1:
+            raise NotEncodable(f"LUT without a lookup memory ({words} words)")
+        # E: the words of it the simulator holds (the words written; the rest read 0)
+        row[D], row[E] = words, min(words, held)
     elif op == UPDV:
         row[A], row[C] = membrane, _number(i["shift"], 0, _MAX_SHIFT)
     elif op == UPDS:  # A: the membrane it writes, B: the register holding the shift, C: the immediate
@@ -331,12 +331,12 @@ def _save_restore(restore, w, a, num, c, lane, un, uj, regs, flag, fired, state,
 
 
 @numba.njit(cache=True)
-def run_tick(table, clear, state_block, wgtsum, state, config, lo, core_bounds, n_registers, low, high,
-             step_limit, chunk):
+def run_tick(table, clear, state_block, wgtsum, state, config, lut, lut_of, lo, core_bounds, n_registers, low,
+             high, step_limit, chunk):
     """One tick over wgtsum's [lanes, n] neurons.
 
-    state [fields, lanes, N] and config [registers, N] are whole arrays (C order), the tick's
-    neurons at lo..lo + n. core_bounds: strictly increasing, below n (neurons before the first
+    state [fields, lanes, N], config [registers, N] and lut_of [N] (each neuron's row of the lookup
+    memories lut [cores, words]) are whole arrays (C order), the tick's neurons at lo..lo + n. core_bounds: strictly increasing, below n (neurons before the first
     bound belong to no core, as in the numpy engine). Returns (fired [lanes, n] uint8, cycles
     [lanes, cores], executed, outcome), outcome OK, STEP_LIMIT or RAN_PAST.
     """
@@ -531,11 +531,12 @@ def run_tick(table, clear, state_block, wgtsum, state, config, lo, core_bounds, 
                 elif op == LDC:
                     for k in range(c):
                         regs[a, k] = _sat(config[num, uj + np.uint64(k)], low, high)
-                elif op == LUT:  # rows num .. num + mode - 1 of config, the index clamped into them
+                elif op == LUT:  # the neuron's core's memory, the index clamped into its mode words
+                    held = table[m, E]
                     for k in range(c):
                         index = min(max(regs[b, k], 0), mode - 1)
-                        if index < table[m, E]:
-                            regs[a, k] = _sat(config[num + index, uj + np.uint64(k)], low, high)
+                        if index < held:
+                            regs[a, k] = _sat(lut[lut_of[uj + np.uint64(k)], index], low, high)
                         else:
                             regs[a, k] = 0
                 elif op == SEL:  # (no saturation needed: both values are registers, within the range)
