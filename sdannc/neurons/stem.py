@@ -20,6 +20,7 @@ from .common import CodeNeuron, output_registers, per_neuron, plane_sums, fused_
 HORNER, WEIGHTED, EXACT = "horner", "weighted", "exact"  # the integration schemes (passes/scaled_integration.py)
 EXACT_BASE = 14  # exact: T = H 2^EXACT_BASE + L, L in [-2^13, 2^13)
 EXACT_WORDS = 512  # exact: lookup memory words per threshold table (256 entries of two words; entry 0 never taken)
+EXACT_RECORD = 3  # exact: lookup memory words per distinct (table, bias) of a core: table base, bias high, bias low
 
 
 def split_words(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -30,9 +31,35 @@ def split_words(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def exact_tables(node: Node, shape) -> tuple[np.ndarray, np.ndarray]:
-    """Integration "exact": the threshold tables [groups, 256] (param `exact_thresholds`) and each
-    neuron's table (param `exact_group`, broadcast to the layer's shape)."""
+    """Integration "exact": the threshold tables [groups, 256] on T + bias (param `exact_thresholds`)
+    and each neuron's table (param `exact_group`, broadcast to the layer's shape)."""
     return node.params["exact_thresholds"], np.broadcast_to(node.params["exact_group"], tuple(shape))
+
+
+def exact_memory(node: Node, flat: np.ndarray, shape) -> tuple[np.ndarray, np.ndarray]:
+    """Integration "exact": the lookup memory of a core holding the neurons `flat` (their flat
+    indices in the layer's output): the tables its neurons use, EXACT_WORDS each, then a record per
+    distinct (table, bias), EXACT_RECORD words each; and each neuron's record address."""
+    table, group = exact_tables(node, shape)
+    group = group.reshape(-1)[flat]
+    bias = np.broadcast_to(node.params["bias"], tuple(shape)).reshape(-1)[flat].astype(np.int64)
+    used, local = np.unique(group, return_inverse=True)
+    records, record_of = np.unique(np.stack([local.reshape(-1), bias], axis=1), axis=0, return_inverse=True)
+    hi, lo = split_words(table[used])
+    b_hi, b_lo = split_words(records[:, 1])
+    memory = np.concatenate([np.stack([hi, lo], axis=-1).reshape(-1),
+                             np.stack([records[:, 0] * EXACT_WORDS, b_hi, b_lo], axis=1).reshape(-1)])
+    return memory, used.size * EXACT_WORDS + record_of.reshape(-1) * EXACT_RECORD
+
+
+def exact_memory_words(node: Node, flat: np.ndarray, shape) -> int:
+    """The lookup memory words exact_memory needs, without building it."""
+    _, group = exact_tables(node, shape)
+    group = group.reshape(-1)[flat]
+    bias = np.broadcast_to(node.params["bias"], tuple(shape)).reshape(-1)[flat].astype(np.int64)
+    tables = np.unique(group).size
+    records = np.unique(np.stack([group, bias], axis=1), axis=0).shape[0] if flat.size else 0
+    return tables * EXACT_WORDS + records * EXACT_RECORD
 
 
 def requantized(acc: np.ndarray, node: Node, bias, multiplier, reg: int) -> np.ndarray:
@@ -66,8 +93,9 @@ class Stem(CodeNeuron):
         acc = np.broadcast_to(p["init"], (batch,) + tuple(out_shape)).astype(np.int64)
         sums = plane_sums(node, inputs, out_shape)
         weighted = a.get("integration") == WEIGHTED
-        if a.get("integration") == EXACT:  # T exactly, then how many thresholds are at or below it
+        if a.get("integration") == EXACT:  # T + bias exactly, then how many thresholds are at or below it
             t = sum(saturate(sums[bit], dsum) << (CODE_BITS - 1 - bit) for bit in range(CODE_BITS))
+            t = t + np.broadcast_to(p["bias"], tuple(out_shape)).astype(np.int64)
             table, group = exact_tables(node, out_shape)
             codes = np.zeros(t.shape, dtype=np.int64)
             for g in range(table.shape[0]):  # table[g] sorted: entry e the least T whose code is >= e
@@ -122,23 +150,21 @@ class Stem(CodeNeuron):
             core.state[:, self.state[key]] = per_neuron(node.params[key], shape, flat)
         core.state[:, self.state["acc"]] = core.state[:, self.state["init"]]
 
+    def lookup_words(self, node: Node, flat: np.ndarray, shape) -> int:
+        return exact_memory_words(node, flat, shape) if node.attrs.get("integration") == EXACT else 0
+
     def _init_exact(self, core, node: Node, flat: np.ndarray, shape) -> None:
-        """The core's lookup memory: the threshold tables of the groups (channels) its neurons are
-        in, two words each, EXACT_WORDS a table; each neuron's table base in field acc_shift."""
+        """The core's lookup memory (exact_memory: its neurons' tables and records); each neuron's
+        record address in field acc_shift."""
         from ..backend.connect import TileTooLarge  # (the tiling halves the tile's channels and retries)
         core.set_config(self.registers(**output_registers(node.attrs)))
-        table, group = exact_tables(node, shape)
-        group = group.reshape(-1)[flat]
-        used, local = np.unique(group, return_inverse=True)
-        words = used.size * EXACT_WORDS
-        if words > node.attrs["lut_words"]:
-            raise TileTooLarge(f"{used.size} threshold tables need {words} words of lookup memory, "
+        memory, record = exact_memory(node, flat, shape)
+        if memory.size > node.attrs["lut_words"]:
+            raise TileTooLarge(f"threshold tables and bias records need {memory.size} words of lookup memory, "
                                f"a core has {node.attrs['lut_words']}")
-        hi, lo = split_words(table[used])
-        core.set_lut(np.stack([hi, lo], axis=-1).reshape(-1))
-        st = self.state
+        core.set_lut(memory)
         core.state[:, :] = 0
-        core.state[:, st["acc_shift"]] = local * EXACT_WORDS
+        core.state[:, self.state["acc_shift"]] = record
 
 
 MODEL = Stem()

@@ -206,30 +206,34 @@ class _Wide:
 
 
 def exact_thresholds(node: Node) -> tuple[np.ndarray, np.ndarray]:
-    """Integration "exact": per group of neurons that share bias and multiplier (the output channels,
-    and in padded convolutions the border positions, whose biases carry the input zero point's
-    correction), the 256-entry table whose entry e (1..255) is the least T (the bias not in it) whose
-    darwin3-wide code is >= e, clamped to +-(largest |T| + 1); entry 0 is the top (never reached: no
-    spike before the first code). Found by bisection on the wide requantization, a non-decreasing
-    function of T (the multiplier is positive). Returns ([groups, 256], each neuron's group in the
-    broadcast shape of bias and multiplier)."""
+    """Integration "exact": per distinct multiplier (one for a per-tensor layer, one per channel for
+    a per-channel one; the bias is not in them: the neuron adds it to its sum), the 256-entry table
+    whose entry e (1..255) is the least T + bias whose darwin3-wide code is >= e, clamped to
+    +-(largest |T + bias| + 1); entry 0 is the top (never reached: no spike before the first code).
+    Found by bisection on the wide requantization, a non-decreasing function of T + bias (the
+    multiplier is positive). Returns ([groups, 256], each neuron's group in the multiplier's shape)."""
     from ..neurons.stem import requantized
     p = node.params
-    shape = np.broadcast_shapes(np.shape(p["bias"]), np.shape(p["multiplier"]))
-    pairs = np.stack([np.broadcast_to(p["bias"], shape).reshape(-1), np.broadcast_to(p["multiplier"], shape).reshape(-1)], 1)
-    unique, group = np.unique(pairs.astype(np.int64), axis=0, return_inverse=True)
-    bias, mult = unique[:, :1], unique[:, 1:]
+    mult = np.asarray(p["multiplier"], dtype=np.int64)
+    unique, group = np.unique(mult.reshape(-1), return_inverse=True)
     top = int(node.attrs["exact_bound"]) + 1
+    table = thresholds_of(lambda t, g: requantized(t, node, 0, unique[g], WIDE_BITS), len(unique), top)
+    return table, group.reshape(mult.shape).astype(np.int64)
+
+
+def thresholds_of(code_of, groups: int, top: int) -> np.ndarray:
+    """[groups, 256]: entry e (1..255) the least t in [-top, top] with code_of(t, group) >= e (top
+    where there is none), entry 0 top; code_of non-decreasing in t. By bisection, all at once."""
     e = np.arange(1, 1 << CODE_BITS, dtype=np.int64)
-    lo = np.full((len(unique), e.size), -top - 1, dtype=np.int64)  # code(lo) < e (lo is never taken)
-    hi = np.full((len(unique), e.size), top, dtype=np.int64)  # the answer is at most hi
+    g = np.repeat(np.arange(groups, dtype=np.int64)[:, None], e.size, axis=1)
+    lo = np.full((groups, e.size), -top - 1, dtype=np.int64)  # code(lo) < e (lo is never taken)
+    hi = np.full((groups, e.size), top, dtype=np.int64)  # the answer is at most hi
     while np.any(hi - lo > 1):
         mid = (lo + hi) >> 1
-        up = requantized(mid, node, bias, mult, WIDE_BITS) >= e
+        up = code_of(mid, g) >= e
         hi, lo = np.where(up, mid, hi), np.where(up, lo, mid)
     first = np.maximum(hi, -top)
-    table = np.concatenate([np.full((len(unique), 1), top, dtype=np.int64), first], axis=-1)
-    return table, group.reshape(shape).astype(np.int64)
+    return np.concatenate([np.full((groups, 1), top, dtype=np.int64), first], axis=-1)
 
 
 def requantize(graph: Graph, target: Target, options: Options) -> Graph:

@@ -26,7 +26,7 @@ from ..ir import connections
 from ..ir.codes import CODE_BITS, CODE_MAX
 from ..ir.graph import Graph, Node
 from ..ir.ops import STEM
-from ..neurons.stem import EXACT, EXACT_BASE, EXACT_WORDS, HORNER, WEIGHTED
+from ..neurons.stem import EXACT, EXACT_BASE, EXACT_RECORD, EXACT_WORDS, HORNER, WEIGHTED
 from ..target import Target
 from .base import Options, Pass
 from .measure import measured_sums
@@ -125,16 +125,23 @@ def _offset_choice(node: Node, worst_each: np.ndarray, per_tick: int, reg: int):
     return int(horner_each.max(initial=0)), "quantization range (offset inputs)", k_horner, HORNER
 
 
-EXACT_LIMIT = ((1 << 15) - 2) << EXACT_BASE  # exact: |T| + 1 within it keeps H inside a 16-bit register
+def exact_limit(register_bits: int) -> int:
+    """Integration "exact": |T + bias| + 1 within it keeps H (and a threshold's high word) inside
+    the register, with room for the carry."""
+    return ((1 << (register_bits - 1)) - 2) << EXACT_BASE
 
 
-def exact_fits(node: Node, per_tick: int, target: Target, forced) -> bool:
-    """Integration "exact" applies (docs/exactness.md): 16-bit registers, the worst case of T inside
-    two words, a lookup memory for at least one channel's thresholds, no fused table (it would share
-    the memory), not sparsified, and the compile config asking for neither horner nor weighted."""
-    return (forced not in (HORNER, WEIGHTED) and target.arith["register_bits"] < 32 and "table" not in node.params
-            and "sparsify" not in node.attrs  # (RoT / DRLO would be inside the thresholds, which the activity report cannot clear)
-            and CODE_MAX * per_tick + 1 <= EXACT_LIMIT and target.core.get("lut_words", 0) >= EXACT_WORDS)
+def exact_fits(node: Node, worst: int, target: Target, forced) -> bool:
+    """Integration "exact" applies (docs/exactness.md): registers of EXACT_BASE + 2 to 31 bits (wider
+    ones are exact with the shift-and-add), the worst case of T + bias inside two words, a lookup
+    memory for at least one table and its records, not sparsified (RoT / DRLO would be inside the
+    thresholds, which the activity report cannot clear), no fused activation table (it would share
+    the lookup memory: the layer is weighted instead), and the compile config asking for neither
+    horner nor weighted."""
+    reg = target.arith["register_bits"]
+    return (forced not in (HORNER, WEIGHTED) and EXACT_BASE + 2 <= reg < 32 and "table" not in node.params
+            and "sparsify" not in node.attrs and worst + 1 <= exact_limit(reg)
+            and target.core.get("lut_words", 0) >= EXACT_WORDS + EXACT_RECORD)
 
 
 def scaled_integration(graph: Graph, target: Target, options: Options) -> Graph:
@@ -154,9 +161,9 @@ def scaled_integration(graph: Graph, target: Target, options: Options) -> Graph:
             if node.name in measured:
                 bound, source = int(measured[node.name].horner * MEASURED_MARGIN), "measured on --calib"
             k, scheme = (choose_shift(bound, reg) if forced == HORNER else 0), HORNER
-        elif exact_fits(node, per_tick, target, forced):  # T exact in two words, thresholds for the codes
+        elif exact_fits(node, worst, target, forced):  # T exact in two words, thresholds for the codes
             bound, source, k, scheme = worst, "worst case", 0, EXACT
-            node.attrs["exact_bound"] = CODE_MAX * per_tick  # the largest |T|
+            node.attrs["exact_bound"] = worst  # the largest |T + bias|
             node.attrs["lut_words"] = int(target.core["lut_words"])
         elif _offset_inputs(node, graph):  # (measured partial sums do not bound the held-out ones either)
             bound, source, k, scheme = _offset_choice(node, worst_each, per_tick, reg)

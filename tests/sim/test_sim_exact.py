@@ -87,19 +87,19 @@ def test_exact_layers_are_darwin3_wide_bit_for_bit_and_the_simulator_is_golden(n
                                           golden[tensor].reshape(result.samples, -1), err_msg=tensor)
 
 
-def test_thresholds_are_darwin3_wide_requantization():
-    _, compiled = _compile("cnn_pool", VARIANTS[1], "darwin3")
+@pytest.mark.parametrize("variant", [VARIANTS[0], VARIANTS[1]], ids=models.variant_id)
+def test_thresholds_are_the_requantization_of_t_plus_bias_one_table_per_multiplier(variant):
+    _, compiled = _compile("cnn_pool", variant, "darwin3")
     node = next(n for n in compiled.graph.nodes if n.attrs.get("integration") == EXACT)
     table, group = node.params["exact_thresholds"], node.params["exact_group"]
-    shape = group.shape
+    mult = np.asarray(node.params["multiplier"]).reshape(-1)
+    assert table.shape[0] == np.unique(mult).size  # per tensor: one table; per channel: one per multiplier
     first = [int(np.argmax(group.reshape(-1) == g)) for g in range(table.shape[0])]
-    bias = np.broadcast_to(node.params["bias"], shape).reshape(-1)[first]
-    mult = np.broadcast_to(node.params["multiplier"], shape).reshape(-1)[first]
     bound = node.attrs["exact_bound"]
     rng = np.random.default_rng(0)
     t = np.concatenate([rng.integers(-bound, bound + 1, size=(2000, table.shape[0])),
                         (table[:, 1:].T + rng.integers(-1, 2, size=(255, table.shape[0]))).clip(-bound, bound)])
-    wide = requantized(t, node, bias, mult, WIDE_BITS)
+    wide = requantized(t, node, 0, mult[first], WIDE_BITS)
     counted = (t[..., None] >= table[None, :, 1:]).sum(axis=-1)
     np.testing.assert_array_equal(counted, wide)
 
