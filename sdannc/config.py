@@ -27,7 +27,9 @@ from .errors import SdanncError
 from .sparsify import Plan, parse_plan
 
 KEYS = ("sparsify", "tiling", "integration")
-INTEGRATIONS = ("auto", "horner", "weighted")  # auto: the compiler's choice per layer; weighted: no "exact" (as before it)
+# auto: the compiler's choice per layer; weighted: no "exact" (as before it); exact: "exact" wherever
+# it fits, even where its tables take more cores (per-channel layers on small maps)
+INTEGRATIONS = ("auto", "horner", "weighted", "exact")
 
 
 def load_config(path: str | os.PathLike | None) -> Plan:

@@ -205,20 +205,36 @@ class _Wide:
     arith = {"register_bits": WIDE_BITS}
 
 
-def exact_thresholds(node: Node) -> tuple[np.ndarray, np.ndarray]:
+def float32_codes(total: np.ndarray, scale32, zero_point: int, clamp) -> np.ndarray:
+    """onnxruntime's requantization of a QLinearConv / QGemm / QLinearMatMul output (its float32
+    kernel, docs/exactness.md): clamp(rne(fl(fl(total) x scale32)) + zero_point), total the integer
+    sum with its bias, scale32 = fl(fl(sx sw) / sy). Non-decreasing in total (scale32 > 0)."""
+    v = np.asarray(total).astype(np.float32) * np.asarray(scale32, dtype=np.float32)
+    return np.clip(np.rint(v.astype(np.float32)).astype(np.int64) + zero_point, *clamp)
+
+
+def exact_thresholds(node: Node) -> tuple[np.ndarray, np.ndarray, bool]:
     """Integration "exact": per distinct multiplier (one for a per-tensor layer, one per channel for
     a per-channel one; the bias is not in them: the neuron adds it to its sum), the 256-entry table
-    whose entry e (1..255) is the least T + bias whose darwin3-wide code is >= e, clamped to
-    +-(largest |T + bias| + 1); entry 0 is the top (never reached: no spike before the first code).
-    Found by bisection on the wide requantization, a non-decreasing function of T + bias (the
-    multiplier is positive). Returns ([groups, 256], each neuron's group in the multiplier's shape)."""
+    whose entry e (1..255) is the least T + bias whose code is >= e, clamped to +-(largest |T + bias|
+    + 1); entry 0 is the top (never reached: no spike before the first code). The code is
+    onnxruntime's float32 requantization where the layer is one of its QLinearConv / QGemm /
+    QLinearMatMul (param float32_scale), else darwin3-wide's; both are non-decreasing in T + bias,
+    so bisection finds the thresholds. Returns ([groups, 256], each neuron's group in the
+    multiplier's shape, whether the codes are onnxruntime's)."""
     from ..neurons.stem import requantized
     p = node.params
+    top = int(node.attrs["exact_bound"]) + 1
+    if "float32_scale" in p:
+        scale = np.asarray(p["float32_scale"], dtype=np.float32)
+        unique, group = np.unique(scale.reshape(-1), return_inverse=True)
+        a = node.attrs
+        table = thresholds_of(lambda t, g: float32_codes(t, unique[g], a["zero_point"], a["clamp"]), len(unique), top)
+        return table, group.reshape(scale.shape).astype(np.int64), True
     mult = np.asarray(p["multiplier"], dtype=np.int64)
     unique, group = np.unique(mult.reshape(-1), return_inverse=True)
-    top = int(node.attrs["exact_bound"]) + 1
     table = thresholds_of(lambda t, g: requantized(t, node, 0, unique[g], WIDE_BITS), len(unique), top)
-    return table, group.reshape(mult.shape).astype(np.int64)
+    return table, group.reshape(mult.shape).astype(np.int64), False
 
 
 def thresholds_of(code_of, groups: int, top: int) -> np.ndarray:
@@ -242,10 +258,13 @@ def requantize(graph: Graph, target: Target, options: Options) -> Graph:
     for node in graph.nodes:
         if node.op == STEM and node.attrs.get("integration") == EXACT:
             requantize_node(node, _Wide, isa)  # the wide target's multiplier and shifts, then its step function
-            node.params["exact_thresholds"], node.params["exact_group"] = exact_thresholds(node)
-            # error_bound: darwin3-wide's (its fixed-point multiplier's, ~1e-7 steps): the codes are its codes
+            node.params["exact_thresholds"], node.params["exact_group"], own = exact_thresholds(node)
+            if own:  # onnxruntime's codes; else darwin3-wide's, and its bound (its fixed-point multiplier's)
+                node.attrs["error_bound"] = 0.0
         elif node.op == STEM:
             requantize_node(node, target, isa)
+        if node.op == STEM:
+            node.params.pop("float32_scale", None)
     return graph
 
 

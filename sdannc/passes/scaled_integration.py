@@ -144,6 +144,33 @@ def exact_fits(node: Node, worst: int, target: Target, forced) -> bool:
             and target.core.get("lut_words", 0) >= EXACT_WORDS + EXACT_RECORD)
 
 
+def _multiplier_rounds(node: Node) -> bool:
+    """Whether the layer's requantization is onnxruntime's float32 one (a Conv / Gemm / MatMul) or a
+    multiplier that is no power-of-two fraction: then a register's fixed-point multiplier can be off
+    by a step where integration exact is not (the sums fitting is not enough)."""
+    if "float32_scale" in node.params:
+        return True
+    m = np.abs(node.params["real_multiplier"])
+    return not any(np.all(m * 2.0 ** s == np.rint(m * 2.0 ** s)) for s in range(31))
+
+
+def exact_adds_no_cores(node: Node, shape, target: Target) -> bool:
+    """Whether the layer's threshold tables and bias records fit the cores its neurons take anyway:
+    tiles of whole channels, as many as a core's neurons hold, each within the lookup memory
+    (EXACT_WORDS a table, EXACT_RECORD a distinct bias of a channel). A per-tensor layer has one
+    table; a per-channel one a table per channel, which on small maps would multiply its cores."""
+    shape = tuple(shape)
+    channels, per_channel = shape[0], int(np.prod(shape[1:], dtype=np.int64))  # (a tile holds whole channels' rows)
+    if np.unique(node.params["real_multiplier"]).size <= 1:
+        return True
+    bias = np.broadcast_to(node.params["bias"], tuple(shape)).reshape(channels, -1)
+    per_bias = max(np.unique(row).size for row in bias)  # distinct biases (border classes) of a channel
+    per_table = EXACT_WORDS + EXACT_RECORD * per_bias
+    by_lookup = max(1, int(target.core["lut_words"]) // per_table)
+    by_neurons = max(1, min(channels, int(target.core["neurons"]) // max(1, per_channel)))
+    return -(-channels // min(by_lookup, by_neurons)) <= -(-channels // by_neurons)
+
+
 def scaled_integration(graph: Graph, target: Target, options: Options) -> Graph:
     graph = graph.copy()
     reg = target.arith["register_bits"]
@@ -155,13 +182,15 @@ def scaled_integration(graph: Graph, target: Target, options: Options) -> Graph:
         worst_each, per_tick = worst_case(node, graph)
         worst = int(worst_each.max(initial=0))
         _check_fan_in(node, per_tick, target)
-        if forced == HORNER or choose_shift(worst, reg) == 0:
+        exact = exact_fits(node, worst, target, forced) and (
+            forced == EXACT or exact_adds_no_cores(node, graph.tensors[node.output].shape, target))
+        if forced == HORNER or (choose_shift(worst, reg) == 0 and not (exact and _multiplier_rounds(node))):
             # the paper's scheme, exact where the worst case fits (k = 0: nothing saturates or rounds)
             bound, source = worst, "worst case"
             if node.name in measured:
                 bound, source = int(measured[node.name].horner * MEASURED_MARGIN), "measured on --calib"
             k, scheme = (choose_shift(bound, reg) if forced == HORNER else 0), HORNER
-        elif exact_fits(node, worst, target, forced):  # T exact in two words, thresholds for the codes
+        elif exact:  # T + bias exact in two words, thresholds for the codes
             bound, source, k, scheme = worst, "worst case", 0, EXACT
             node.attrs["exact_bound"] = worst  # the largest |T + bias|
             node.attrs["lut_words"] = int(target.core["lut_words"])
