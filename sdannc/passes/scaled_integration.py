@@ -154,9 +154,15 @@ def _multiplier_rounds(node: Node) -> bool:
     return not any(np.all(m * 2.0 ** s == np.rint(m * 2.0 ** s)) for s in range(31))
 
 
-def exact_adds_no_cores(node: Node, shape, target: Target) -> bool:
-    """Whether the layer's threshold tables and bias records fit the cores its neurons take anyway:
-    tiles of whole channels, as many as a core's neurons hold, each within the lookup memory
+# A per-channel layer is exact when its tables add at most this many cores to what its neurons take
+# (or this share of them): a small layer's few more cores buy its exactness; a deep layer's 512
+# channels on a 4 x 4 map would take 17 cores instead of 2.
+EXACT_EXTRA_CORES, EXACT_EXTRA_SHARE = 2, 0.25
+
+
+def exact_adds_few_cores(node: Node, shape, target: Target) -> bool:
+    """Whether the layer's threshold tables and bias records fit about the cores its neurons take
+    anyway: tiles of whole channels, as many as a core's neurons hold, each within the lookup memory
     (EXACT_WORDS a table, EXACT_RECORD a distinct bias of a channel). A per-tensor layer has one
     table; a per-channel one a table per channel, which on small maps would multiply its cores."""
     shape = tuple(shape)
@@ -168,7 +174,8 @@ def exact_adds_no_cores(node: Node, shape, target: Target) -> bool:
     per_table = EXACT_WORDS + EXACT_RECORD * per_bias
     by_lookup = max(1, int(target.core["lut_words"]) // per_table)
     by_neurons = max(1, min(channels, int(target.core["neurons"]) // max(1, per_channel)))
-    return -(-channels // min(by_lookup, by_neurons)) <= -(-channels // by_neurons)
+    cores, exact = -(-channels // by_neurons), -(-channels // min(by_lookup, by_neurons))
+    return exact - cores <= max(EXACT_EXTRA_CORES, cores * EXACT_EXTRA_SHARE)
 
 
 def scaled_integration(graph: Graph, target: Target, options: Options) -> Graph:
@@ -183,7 +190,7 @@ def scaled_integration(graph: Graph, target: Target, options: Options) -> Graph:
         worst = int(worst_each.max(initial=0))
         _check_fan_in(node, per_tick, target)
         exact = exact_fits(node, worst, target, forced) and (
-            forced == EXACT or exact_adds_no_cores(node, graph.tensors[node.output].shape, target))
+            forced == EXACT or exact_adds_few_cores(node, graph.tensors[node.output].shape, target))
         if forced == HORNER or (choose_shift(worst, reg) == 0 and not (exact and _multiplier_rounds(node))):
             # the paper's scheme, exact where the worst case fits (k = 0: nothing saturates or rounds)
             bound, source = worst, "worst case"
