@@ -102,7 +102,7 @@ def _digits(only: str) -> dict:
     import models
 
     _, _, x_test, y_test = models.digits_data()
-    narrow = load_target("darwin3")
+    narrow, wide = load_target("darwin3"), load_target("darwin3-wide")
     results = {}
     for name in ("digits_cnn", "cnn_pool_trained", "strided_depthwise_trained", "residual_trained",
                  "concat_trained"):
@@ -116,7 +116,8 @@ def _digits(only: str) -> dict:
             path = models.quantized(name, *variant)
             expected = (np.concatenate([reference(path).outputs(x[i:i + 1]) for i in range(len(x))]) if fixed
                         else reference(path).outputs(x)).astype(np.float64)
-            row = {}
+            wide_got = golden_run(_lower(path, wide, None), x, wide.arith).astype(np.float64)
+            row = {"wide_equal": float((wide_got == expected).mean())}  # (onnxruntime's own differences: docs/exactness.md)
             for key, c in (("nocalib", None), ("calib", calib)):
                 graph = _lower(path, narrow, None, c)
                 got = golden_run(graph, x, narrow.arith).astype(np.float64)
@@ -128,7 +129,8 @@ def _digits(only: str) -> dict:
                 r = row[key]
                 print(f"{name:26s} {models.variant_id(variant):22s} {key:7s} accuracy {100 * r['accuracy']:6.2f}% "
                       f"(onnxruntime {100 * r['ort_accuracy']:6.2f}%)  top-1 {100 * r['top1_agreement']:5.1f}%  "
-                      f"equal {100 * r['equal']:6.2f}%  {r['schemes']}", flush=True)
+                      f"equal {100 * r['equal']:6.2f}% (darwin3-wide {100 * row['wide_equal']:6.2f}%)  {r['schemes']}",
+                      flush=True)
             results[f"{name}/{models.variant_id(variant)}"] = row
     return results
 
@@ -175,16 +177,11 @@ def main() -> None:
     parser.add_argument("--part", choices=("deep", "digits", "layers", "all"), default="all")
     args = parser.parse_args()
     narrow, wide = load_target("darwin3"), load_target("darwin3-wide")
-    out = HERE / "out" / "integration_schemes.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    saved = json.loads(out.read_text()) if out.exists() else {}
     if args.part in ("digits", "all"):
-        saved["digits"] = _digits(args.only)
-        out.write_text(json.dumps(saved, indent=1))
+        _save("digits", _digits(args.only))
     if args.part in ("layers", "all"):
-        saved["layers"] = {name: _layers(name, path, x[:16], narrow) for name, path, x, _ in _models(args.samples)
-                           if args.only in name}
-        out.write_text(json.dumps(saved, indent=1))
+        _save("layers", {name: _layers(name, path, x[:16], narrow) for name, path, x, _ in _models(args.samples)
+                         if args.only in name})
     if args.part not in ("deep", "all"):
         return
     results = {}
@@ -212,7 +209,15 @@ def main() -> None:
                 if "cycles_per_sample" in r else ""
             print(f"{name:20s} {key:15s} top-1 {100 * r['top1_agreement']:5.1f}%  rms/std {r['rms_over_std']:.4f}  "
                   f"equal {100 * r['equal']:5.1f}%{cost}  {r.get('schemes', '')}", flush=True)
-    saved["deep"] = results
+    _save("deep", results)
+
+
+def _save(part: str, results: dict) -> None:
+    """bench/out/integration_schemes.json's key `part` (read again just before: parts run apart)."""
+    out = HERE / "out" / "integration_schemes.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    saved = json.loads(out.read_text()) if out.exists() else {}
+    saved[part] = results
     out.write_text(json.dumps(saved, indent=1))
 
 
