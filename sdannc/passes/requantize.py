@@ -223,18 +223,37 @@ def exact_thresholds(node: Node) -> tuple[np.ndarray, np.ndarray, bool]:
     so bisection finds the thresholds. Returns ([groups, 256], each neuron's group in the
     multiplier's shape, whether the codes are onnxruntime's)."""
     from ..neurons.stem import requantized
-    p = node.params
-    top = int(node.attrs["exact_bound"]) + 1
-    if "float32_scale" in p:
-        scale = np.asarray(p["float32_scale"], dtype=np.float32)
-        unique, group = np.unique(scale.reshape(-1), return_inverse=True)
-        a = node.attrs
+    p, a = node.params, node.attrs
+    top = int(a["exact_bound"]) + 1
+    own = "float32_scale" in p
+    if own:
+        key = np.asarray(p["float32_scale"], dtype=np.float32)
+        unique, group = np.unique(key.reshape(-1), return_inverse=True)
         table = thresholds_of(lambda t, g: float32_codes(t, unique[g], a["zero_point"], a["clamp"]), len(unique), top)
-        return table, group.reshape(scale.shape).astype(np.int64), True
-    mult = np.asarray(p["multiplier"], dtype=np.int64)
-    unique, group = np.unique(mult.reshape(-1), return_inverse=True)
-    table = thresholds_of(lambda t, g: requantized(t, node, 0, unique[g], WIDE_BITS), len(unique), top)
-    return table, group.reshape(mult.shape).astype(np.int64), False
+    else:
+        key = np.asarray(p["multiplier"], dtype=np.int64)
+        unique, group = np.unique(key.reshape(-1), return_inverse=True)
+        table = thresholds_of(lambda t, g: requantized(t, node, 0, unique[g], WIDE_BITS), len(unique), top)
+    group = group.reshape(key.shape).astype(np.int64)
+    reach = p.pop("exact_constant", None)  # per neuron: how far T reaches where the code is constant, else -1
+    if reach is not None:  # one code whatever T is: a table of that code, the bias dropped
+        constant = reach >= 0
+        shape = constant.shape
+        bias = np.broadcast_to(p["bias"], shape).astype(np.int64)
+        scale = np.broadcast_to(key, shape)
+        if own:
+            lo, hi = (float32_codes(bias + d, scale, a["zero_point"], a["clamp"]) for d in (-reach, reach))
+        else:
+            lo, hi = (requantized(bias + d, node, 0, scale, WIDE_BITS) for d in (-reach, reach))
+        if np.any((lo != hi)[constant]):
+            raise SdanncError(f"layer {node.name}: a neuron taken for constant is not (integration exact)")
+        codes = np.unique(lo[constant])
+        e = np.arange(1 << CODE_BITS)
+        steps = np.where((e[None, :] >= 1) & (e[None, :] <= codes[:, None]), -top, top)
+        group = np.where(constant, len(unique) + np.searchsorted(codes, lo), np.broadcast_to(group, shape))
+        table = np.concatenate([table, steps.astype(np.int64)])
+        p["bias"] = np.where(constant, 0, p["bias"])
+    return table, group, own
 
 
 def thresholds_of(code_of, groups: int, top: int) -> np.ndarray:

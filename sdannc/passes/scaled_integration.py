@@ -125,6 +125,19 @@ def _offset_choice(node: Node, worst_each: np.ndarray, per_tick: int, reg: int):
     return int(horner_each.max(initial=0)), "quantization range (offset inputs)", k_horner, HORNER
 
 
+def constant_neurons(node: Node, graph: Graph) -> np.ndarray:
+    """Per neuron: whether its code is the same for every input, clamped at one end whatever T is
+    (a dead per-channel neuron: a tiny weight scale, a large bias), by more than a step of margin
+    over the real multiplier (requantize checks it with the exact function). Integration exact gives
+    such a neuron a table of its one code and no bias, so its bias need not fit two words."""
+    reach = CODE_MAX * _abs_weight_sum(node, graph)
+    m, b = node.params["real_multiplier"], node.params["bias"]
+    low, high = node.attrs["clamp"]
+    zp = node.attrs["zero_point"]
+    least, most = m * (b - reach) + zp, m * (b + reach) + zp  # (m >= 0: least <= most)
+    return (m >= 0) & ((most < low - 1) | (least > high + 1))
+
+
 def exact_limit(register_bits: int) -> int:
     """Integration "exact": |T + bias| + 1 within it keeps H (and a threshold's high word) inside
     the register, with room for the carry."""
@@ -189,7 +202,9 @@ def scaled_integration(graph: Graph, target: Target, options: Options) -> Graph:
         worst_each, per_tick = worst_case(node, graph)
         worst = int(worst_each.max(initial=0))
         _check_fan_in(node, per_tick, target)
-        exact = exact_fits(node, worst, target, forced) and (
+        constant = constant_neurons(node, graph)
+        exact_worst = int(worst_each[~constant].max(initial=0))  # (constant neurons drop their bias)
+        exact = exact_fits(node, exact_worst, target, forced) and (
             forced == EXACT or exact_adds_few_cores(node, graph.tensors[node.output].shape, target))
         if forced == HORNER or (choose_shift(worst, reg) == 0 and not (exact and _multiplier_rounds(node))):
             # the paper's scheme, exact where the worst case fits (k = 0: nothing saturates or rounds)
@@ -198,8 +213,10 @@ def scaled_integration(graph: Graph, target: Target, options: Options) -> Graph:
                 bound, source = int(measured[node.name].horner * MEASURED_MARGIN), "measured on --calib"
             k, scheme = (choose_shift(bound, reg) if forced == HORNER else 0), HORNER
         elif exact:  # T + bias exact in two words, thresholds for the codes
-            bound, source, k, scheme = worst, "worst case", 0, EXACT
-            node.attrs["exact_bound"] = worst  # the largest |T + bias|
+            bound, source, k, scheme = exact_worst, "worst case", 0, EXACT
+            node.attrs["exact_bound"] = max(exact_worst, int(CODE_MAX * per_tick))  # the largest |T + bias|
+            if constant.any():  # (each such neuron's reach of T, -1 for the others)
+                node.params["exact_constant"] = np.where(constant, CODE_MAX * _abs_weight_sum(node, graph), -1)
             node.attrs["lut_words"] = int(target.core["lut_words"])
         elif _offset_inputs(node, graph):  # (measured partial sums do not bound the held-out ones either)
             bound, source, k, scheme = _offset_choice(node, worst_each, per_tick, reg)
