@@ -47,8 +47,8 @@ SCHEMES = {"chosen": None, "weighted": "weighted", "horner": "horner"}  # None: 
 COSTED = ("chosen", "weighted")  # the schemes simulated for cycles and energy
 
 
-def _models(samples: int):
-    """(name, quantized path, held-out inputs, calibration inputs) per model."""
+def _models(samples: int, wanted=lambda name: True):
+    """(name, quantized path, held-out inputs, calibration inputs) per model `wanted` (by name)."""
     import importlib.util
 
     import torch_models
@@ -59,12 +59,16 @@ def _models(samples: int):
 
     folder = HERE / "out" / "models"
     for name, build in (("vgg11_32", bench_models.vgg11), ("resnet18_64", bench_models.resnet18)):
+        if not wanted(name):
+            continue
         path, _ = bench_models.quantized(build(), folder)
         shape = (samples,) + tuple(d.dim_value or 1 for d in load_onnx_input(path))
         rng = np.random.default_rng(7)
         yield name, path, rng.uniform(0, 1, shape).astype(np.float32), rng.uniform(0, 1, (32,) + shape[1:]).astype(
             np.float32)
     for arch, size in (("resnet18", 32), ("resnet18", 64), ("mobilenet_v2", 32)):
+        if not wanted(f"torch_{arch}_{size}"):
+            continue
         path = torch_models.quantized_deep(arch, size)
         yield (f"torch_{arch}_{size}", path, torch_models.digit_images(size, samples, 300),
                torch_models.digit_images(size, 100, 0))
@@ -173,21 +177,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=64)
     parser.add_argument("--sim-samples", type=int, default=8)
-    parser.add_argument("--only", default="")
+    parser.add_argument("--only", default="", help="only the models whose name contains this")
+    parser.add_argument("--names", default="", help="only these models (comma-separated names)")
     parser.add_argument("--part", choices=("deep", "digits", "layers", "all"), default="all")
     args = parser.parse_args()
     narrow, wide = load_target("darwin3"), load_target("darwin3-wide")
+
+    def wanted(name: str) -> bool:
+        return args.only in name and (not args.names or name in args.names.split(","))
+
     if args.part in ("digits", "all"):
         _save("digits", _digits(args.only))
     if args.part in ("layers", "all"):
-        _save("layers", {name: _layers(name, path, x[:16], narrow) for name, path, x, _ in _models(args.samples)
-                         if args.only in name})
+        _save("layers", {name: _layers(name, path, x[:16], narrow) for name, path, x, _ in _models(args.samples, wanted)})
     if args.part not in ("deep", "all"):
         return
     results = {}
-    for name, path, x, calib in _models(args.samples):
-        if args.only not in name:
-            continue
+    for name, path, x, calib in _models(args.samples, wanted):
         expected = reference(path).outputs(x).astype(np.float64)
         row = {"wide": _agreement(_lower(path, wide, None), wide, x, expected)}
         for scheme, integration in SCHEMES.items():
@@ -217,7 +223,7 @@ def _save(part: str, results: dict) -> None:
     out = HERE / "out" / "integration_schemes.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     saved = json.loads(out.read_text()) if out.exists() else {}
-    saved[part] = results
+    saved[part] = {**saved.get(part, {}), **results}  # (models measured in runs of their own add up)
     out.write_text(json.dumps(saved, indent=1))
 
 

@@ -213,3 +213,23 @@ def test_at_a_float32_tie_the_16_bit_chip_gives_onnxruntimes_code_where_darwin3_
     np.testing.assert_array_equal(Simulator(chip.image).run(x).outputs, expected)
     wide_out = golden_run(compile_in_memory(path, wide).graph, x, wide.arith)
     assert round(float(wide_out[0, 0]) / sy) == 61 and np.array_equal(wide_out[1:], expected[1:])
+
+
+def test_a_neuron_whose_code_never_changes_needs_no_bias_in_two_words():
+    """The trained digits CNN per channel has dense neurons whose tiny weight scale and large bias
+    clamp them whatever their input (the bias is beyond two words): integration exact gives them a
+    table of their one code and no bias, so the layer is exact too, and onnxruntime's outputs are
+    matched on every element."""
+    from sdannc.passes import Options, run_pipeline
+    from sdannc.passes.scaled_integration import constant_neurons
+    target = load_target("darwin3")
+    path = models.quantized("digits_cnn", "qop", True, "uint8")
+    lowered = run_pipeline(load_onnx(path), target, Options(), stop_after="align-delays")
+    fc1 = next(n for n in lowered.nodes if n.name == "fc1_quant")
+    assert constant_neurons(fc1, lowered).any()
+    graph = run_pipeline(load_onnx(path), target, Options())
+    assert all(n.attrs["integration"] == EXACT for n in graph.nodes if n.op == STEM)
+    x = models.eval_set(models.float_model("digits_cnn"), 40)
+    got = np.concatenate([golden_run(graph, x[i:i + 1], target.arith) for i in range(len(x))])
+    expected = np.concatenate([models.ort_run(path, x[i:i + 1]) for i in range(len(x))])  # (a fixed batch of 1)
+    np.testing.assert_array_equal(got, expected)
