@@ -98,8 +98,11 @@ def _outputs(run, x, fixed_batch: bool):
 @pytest.mark.parametrize("variant", [("qdq", False, "uint8"), ("qop", True, "int8")], ids=models.variant_id)
 @pytest.mark.parametrize("name", TRAINED)
 def test_trained_digits_classifiers_on_16_bits_keep_onnxruntimes_accuracy(name, variant):
-    """Held-out digits, no --calib: accuracy within half a point of onnxruntime's and top-1 agreement
-    of at least 98 % (measured: 0 to 0.44 points, 98 to 100 %; docs/exactness.md)."""
+    """Held-out digits, no --calib (docs/exactness.md, bench/integration_schemes.py --part digits):
+    every STEM layer is integration exact, so without an Add the accuracy is onnxruntime's to 0.25
+    points (measured: equal, but for the QDQ CNN with pools, whose AveragePool onnxruntime rounds in
+    float32: 0.23 points, as on darwin3-wide) and top-1 agreement at least 99.5 %; the residual net's
+    16-bit Add neuron still rounds (81 % of its outputs equal): within a point, 98 %."""
     from sdannc.compiler import golden_outputs
 
     model = models.float_model(name)
@@ -111,8 +114,9 @@ def test_trained_digits_classifiers_on_16_bits_keep_onnxruntimes_accuracy(name, 
     expected = _outputs(lambda b: models.ort_run(path, b), x, fixed)
     got = _outputs(lambda b: golden_outputs(path, b, NARROW), x, fixed)
     accuracy = (got.argmax(1) == y).mean(), (expected.argmax(1) == y).mean()
-    assert abs(accuracy[0] - accuracy[1]) <= 0.005 + 1e-9
-    assert (got.argmax(1) == expected.argmax(1)).mean() >= 0.98
+    adds = name.startswith("residual")
+    assert abs(accuracy[0] - accuracy[1]) <= (0.01 if adds else 0.0025) + 1e-9
+    assert (got.argmax(1) == expected.argmax(1)).mean() >= (0.98 if adds else 0.995)
 
 
 def test_resnet18_from_pytorch_is_close_on_16_bits_where_the_papers_scheme_was_noise():

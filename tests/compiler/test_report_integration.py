@@ -22,8 +22,10 @@ def reports():
 def test_exact_layers_say_so(reports):
     stems = [r for r in reports["darwin3-exact"]["layers"] if r["op"].startswith("STEM")]
     exact = [r for r in stems if r["integration"] == "exact"]
-    assert exact and all(r["sums_exact"] and r["error_steps"] < 1e-3 for r in exact)
-    assert all(tuple(r["instructions_per_tick"]) == (41, 49) for r in exact)
+    assert exact and all(r["sums_exact"] for r in exact)
+    conv = [r for r in exact if r["layer"].startswith("conv")]  # onnxruntime's own requantization: no bound
+    assert conv and all(r["error_steps"] == 0 for r in conv) and all(r["error_steps"] < 1e-3 for r in exact)
+    assert all(tuple(r["instructions_per_tick"]) == (42, 63) for r in exact)
     text = summary_table(reports["darwin3-exact"])
     assert " exact " in next(line for line in text.splitlines() if line.startswith("conv1 "))
 
