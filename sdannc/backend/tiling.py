@@ -121,7 +121,12 @@ def build_layer(node: Node, graph: Graph, target: Target, max_neurons: int, ids:
             for tile in parts:
                 core = CoreBuilder(-1, -1, program, tile.channels * tile.rows * as_chw(shape)[2],
                                    target.core["state_fields"])
-                model.init_core(core, node, local_index(tile, shape)[0], shape)
+                flat = local_index(tile, shape)[0]
+                lookup = model.lookup_words(node, flat, shape)
+                if lookup > target.core.get("lut_words", 0):  # (integration exact's tables and records)
+                    raise connect.TileTooLarge(f"need {lookup} words of lookup memory, a core has "
+                                               f"{target.core.get('lut_words', 0)}")
+                model.init_core(core, node, flat, shape)
                 per_tile.append(_tables(core, node, tile, graph, target))
                 built = core.build()
                 words = dendrite_memory_words(built, target)

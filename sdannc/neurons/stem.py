@@ -156,12 +156,8 @@ class Stem(CodeNeuron):
     def _init_exact(self, core, node: Node, flat: np.ndarray, shape) -> None:
         """The core's lookup memory (exact_memory: its neurons' tables and records); each neuron's
         record address in field acc_shift."""
-        from ..backend.connect import TileTooLarge  # (the tiling halves the tile's channels and retries)
         core.set_config(self.registers(**output_registers(node.attrs)))
-        memory, record = exact_memory(node, flat, shape)
-        if memory.size > node.attrs["lut_words"]:
-            raise TileTooLarge(f"threshold tables and bias records need {memory.size} words of lookup memory, "
-                               f"a core has {node.attrs['lut_words']}")
+        memory, record = exact_memory(node, flat, shape)  # (the tiling checked that it fits: lookup_words)
         core.set_lut(memory)
         core.state[:, :] = 0
         core.state[:, self.state["acc_shift"]] = record
