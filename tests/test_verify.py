@@ -181,7 +181,6 @@ def test_max_steps_and_max_frac_loosen_the_bound(runner, tmp_path, inputs):
 # ---- darwin3: layers drift ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["cnn_pool", "mlp_gemm"])
 def _weighted(tmp_path):
     """A compile config for weighted integration, where darwin3's layers round (integration exact,
     the compiler's choice, computes onnxruntime's codes: nothing to find)."""
@@ -190,6 +189,7 @@ def _weighted(tmp_path):
     return path
 
 
+@pytest.mark.parametrize("name", ["cnn_pool", "mlp_gemm"])
 def test_darwin3_first_mismatch_is_the_first_layer_scaled_integration_shifts(runner, tmp_path, inputs, name):
     weighted = _weighted(tmp_path)
     result, report = run_json(runner, tmp_path, models.quantized(name), inputs[name], "-t", "darwin3",
