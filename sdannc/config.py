@@ -9,8 +9,9 @@
                               # needs less dendrite memory (a little core instead of a big one)
 
     integration: horner       # the paper's shift-and-add in every layer whose sums are scaled, for
-                              # comparison; without the key the compiler chooses per layer
-                              # (docs/exactness.md, "16-bit integration")
+                              # comparison; weighted: no integration exact (as before it); exact:
+                              # exact even where its tables add cores; without the key the
+                              # compiler chooses per layer (docs/exactness.md, "16-bit integration")
 
 `sdannc tune` writes such a file (its sparsify key).
 """
