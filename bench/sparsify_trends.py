@@ -14,6 +14,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import models  # noqa: E402  (the tests' model builders)
+from sdannc.sparsify import Plan  # noqa: E402
+from sdannc.tuning import TUNED_INTEGRATION  # noqa: E402
 from sdannc.backend import build_layers  # noqa: E402
 from sdannc.backend.synapses import synapse_counts  # noqa: E402
 from sdannc.compiler import lower  # noqa: E402
@@ -38,7 +40,8 @@ def test_split():
 def setup(target_name: str = "darwin3"):
     """(target, graph, synapses, evaluator on all 450 held-out digits, hidden layers, validation split)."""
     target = load_target(target_name)
-    graph = lower(models.quantized("digits_cnn"), target)
+    # lowered as `sdannc tune` lowers (RoT / DRLO apply to weighted integration's layers: sdannc/tuning.py)
+    graph = lower(models.quantized("digits_cnn"), target, plan=Plan(integration=TUNED_INTEGRATION))
     layers = build_layers(graph, target)
     synapses = synapse_counts(graph, layers)
     _, _, x_test, y_test = models.digits_data()

@@ -9,8 +9,9 @@
                               # needs less dendrite memory (a little core instead of a big one)
 
     integration: horner       # the paper's shift-and-add in every layer whose sums are scaled, for
-                              # comparison; without the key the compiler chooses per layer
-                              # (docs/exactness.md, "16-bit integration")
+                              # comparison; weighted: no integration exact (as before it); exact:
+                              # exact even where its tables add cores; without the key the
+                              # compiler chooses per layer (docs/exactness.md, "16-bit integration")
 
     coding: ttfs              # the spike coding: stem (the default), ttfs or rate (docs/codings.md);
                               # --coding on the command line overrides it
@@ -31,7 +32,9 @@ from .ir.codes import CODINGS
 from .sparsify import Plan, parse_plan
 
 KEYS = ("sparsify", "tiling", "integration", "coding")
-INTEGRATIONS = ("auto", "horner")  # auto: the compiler's choice per layer
+# auto: the compiler's choice per layer; weighted: no "exact" (as before it); exact: "exact" wherever
+# it fits, even where its tables take more cores (per-channel layers on small maps)
+INTEGRATIONS = ("auto", "horner", "weighted", "exact")
 DEFAULT_CODING = CODINGS[0]  # stem: SDANN's bit-serial code (ir/codes.py holds the one list)
 
 

@@ -164,8 +164,13 @@ def pareto_table(result: TuneResult) -> str:
     return "\n".join("  ".join(v.rjust(w) for v, w in zip(r[:4], widths)) + "  " + r[4] for r in rows)
 
 
+# RoT / DRLO apply to weighted integration's layers, not to integration exact's (its thresholds cannot
+# hold them for the activity report): the tuner lowers, and its plan compiles, with weighted.
+TUNED_INTEGRATION = "weighted"
+
+
 def chosen_plan(result: TuneResult) -> Plan:
-    return Plan(layers=dict(result.chosen.settings))
+    return Plan(layers=dict(result.chosen.settings), integration=TUNED_INTEGRATION)
 
 
 def _labels(labels) -> tuple[np.ndarray, str]:
@@ -196,7 +201,7 @@ def tune_model(model_path, target, calib, labels, max_drop: float, progress=None
     x, calib_name = as_batch(calib, "calibration input")
     labels, labels_name = _labels(labels)
     labels = check_labels(labels, x.shape[0], labels_name)
-    graph, _ = lower_within_capacity(model_path, target)
+    graph, _ = lower_within_capacity(model_path, target, plan=Plan(integration=TUNED_INTEGRATION))
     check_input(graph, x, calib_name)
     layers = build_layers(graph, target)  # the tables give the synapses per spike; no placement needed
     result = tune(graph, x, labels, target.arith, synapse_counts(graph, layers), max_drop, progress)

@@ -87,7 +87,9 @@ def test_calib_array_is_the_calib_file(model, cli_image, tmp_path):
     manifest = (tmp_path / "cli" / "manifest.json").read_bytes()
     assert (tmp_path / "array" / "manifest.json").read_bytes() == manifest
     assert (tmp_path / "file" / "manifest.json").read_bytes() == manifest
-    assert (cli_image / "manifest.json").read_bytes() != manifest  # the calibration does change the image
+    # digits_mlp on darwin3 is integration exact in every layer: nothing is scaled, so the calibration
+    # leaves the image as it is (with weighted integration it changes it: test_cli_compile)
+    assert (cli_image / "manifest.json").read_bytes() == manifest
 
 
 def test_simulate_matches_sdannc_sim(cli_image, x, tmp_path):

@@ -72,7 +72,9 @@ def built(tmp_path_factory):
     np.save(tmp / "x.npy", x)
     (tmp / "sdannc.yaml").write_text("sparsify:\n  default: {rot: 2}\n  conv2: {drlo: 3}\n")
     _run(["compile", model, "-o", tmp / "sparse", "--config", tmp / "sdannc.yaml", "-q"])
-    _run(["compile", model, "-o", tmp / "plain", "-q"])
+    # (a sparsified layer integrates weighted, so does the plain compile: the same codes without RoT / DRLO)
+    (tmp / "plain.yaml").write_text("integration: weighted\n")
+    _run(["compile", model, "-o", tmp / "plain", "--config", tmp / "plain.yaml", "-q"])
     for name in ("sparse", "plain"):
         _run(["report", tmp / name, "--input", tmp / "x.npy", "-o", tmp / f"{name}_report", "-q"])
     _run(["sim", tmp / "sparse", "--input", tmp / "x.npy", "-o", tmp / "y.npy", "--report", tmp / "sim.json", "-q"])

@@ -347,4 +347,4 @@ def test_a_target_without_lut_words_has_no_lookup_memory(tmp_path):
     assert load_target(str(path)).core["lut_words"] == 0
     assert target_from_dict(raw, "image").core["lut_words"] == 0
     assert "lut_words" not in raw["core"]  # the caller's dict is not changed
-    assert load_target("darwin3").core["lut_words"] == 256
+    assert load_target("darwin3").core["lut_words"] == 16384 and load_target("darwin3-wide").core["lut_words"] == 256

@@ -18,6 +18,7 @@ import pytest
 
 import models
 from cli_checks import assert_user_error, progress_lines
+from sdannc.sparsify import Plan
 from sdannc import verification as verify_module
 from sdannc.cli import main
 from sdannc.compiler import lower
@@ -180,9 +181,19 @@ def test_max_steps_and_max_frac_loosen_the_bound(runner, tmp_path, inputs):
 # ---- darwin3: layers drift ------------------------------------------------------------------------------
 
 
+def _weighted(tmp_path):
+    """A compile config for weighted integration, where darwin3's layers round (integration exact,
+    the compiler's choice, computes onnxruntime's codes: nothing to find)."""
+    path = tmp_path / "weighted.yaml"
+    path.write_text("integration: weighted\n")
+    return path
+
+
 @pytest.mark.parametrize("name", ["cnn_pool", "mlp_gemm"])
 def test_darwin3_first_mismatch_is_the_first_layer_scaled_integration_shifts(runner, tmp_path, inputs, name):
-    result, report = run_json(runner, tmp_path, models.quantized(name), inputs[name], "-t", "darwin3")
+    weighted = _weighted(tmp_path)
+    result, report = run_json(runner, tmp_path, models.quantized(name), inputs[name], "-t", "darwin3",
+                              "--config", weighted)
     assert result.exit_code == 1 and report["golden_equals_simulator"]
     rows = report["layers"]
     first = next(r for r in rows if r["beyond"])
@@ -194,7 +205,7 @@ def test_darwin3_first_mismatch_is_the_first_layer_scaled_integration_shifts(run
     # integration (docs/exactness.md) the error does not grow with depth as the paper's scheme's did
     assert first["max_steps"] == 1
     result, later = run_json(runner, tmp_path, models.quantized(name), inputs[name], "-t", "darwin3",
-                             "--max-steps", 1, "--max-frac", 1)
+                             "--max-steps", 1, "--max-frac", 1, "--config", weighted)
     assert result.exit_code == later["exit_code"] == 0 and later["first_mismatch"] is None
 
 
@@ -205,8 +216,9 @@ def test_the_json_holds_what_was_printed(runner, tmp_path, inputs):
     calib = tmp_path / "calib.npy"
     np.save(calib, models.calib_set(models.float_model("residual"), 32))
     model = models.quantized("residual", "qop", True, "int8")
+    weighted = _weighted(tmp_path)
     result, report = run_json(runner, tmp_path, model, inputs["residual"], "-t", "darwin3", "--calib", calib,
-                              "--max-steps", 3, "--max-frac", 0.5)
+                              "--max-steps", 3, "--max-frac", 0.5, "--config", weighted)
     assert result.exit_code == report["exit_code"] == 1
     printed = table_rows(result.stdout)
     assert len(printed) == len(report["layers"]) >= 8
@@ -224,7 +236,7 @@ def test_the_json_holds_what_was_printed(runner, tmp_path, inputs):
     assert "bound: at most 50% of a layer's elements differ, by at most 3 steps" in lines
     assert lines[-1].startswith(f"first mismatch: layer {report['first_mismatch']} ")
     assert (report["model"], report["target"], report["samples"], report["calib"], report["config"]) == \
-        (str(model), "darwin3", 16, str(calib), None)
+        (str(model), "darwin3", 16, str(calib), str(weighted))
     assert report["reference"] == {"mode": "exact (uint8 twin)", "notes": []}
 
 
@@ -409,10 +421,11 @@ def test_run_takes_calib_as_compile_does(runner, tmp_path, inputs, engine):
     model, x = models.quantized("digits_mlp"), inputs["digits_mlp"]
     calib, y, y_worst = tmp_path / "calib.npy", tmp_path / "y.npy", tmp_path / "y_worst.npy"
     np.save(calib, models.calib_set(models.float_model("digits_mlp"), 64))
-    base = ["run", str(model), "-i", str(x), "--engine", engine, "-t", "darwin3"]
+    base = ["run", str(model), "-i", str(x), "--engine", engine, "-t", "darwin3", "--config", str(_weighted(tmp_path))]
     assert runner.invoke(main, base + ["-o", str(y), "--calib", str(calib)]).exit_code == 0
     assert runner.invoke(main, base + ["-o", str(y_worst)]).exit_code == 0
     target = load_target("darwin3")
-    expected = golden_run(lower(model, target, np.load(calib)), np.load(x), target.arith)
+    expected = golden_run(lower(model, target, np.load(calib), plan=Plan(integration="weighted")), np.load(x),
+                          target.arith)
     assert np.array_equal(np.load(y), expected)
     assert not np.array_equal(np.load(y), np.load(y_worst))  # measured sums, smaller shifts: other outputs

@@ -13,7 +13,8 @@ builds of every model family. Per neuron layer (one IR node, its tiles on cores 
   input has one in every tile; every tile with dendrites stores at least one id list and one weight
   list;
 - cores: at least ceil(neurons / neurons per core), enough big cores' dendrite memory and dendrite
-  ids for the words and dendrites above, and, for a dense input, the fewest runs of consecutive
+  ids for the words and dendrites above, enough lookup memory for the layer's distinct threshold
+  tables and records (integration exact: each is in at least one core), and, for a dense input, the fewest runs of consecutive
   outputs whose tables each fit a big core (its headers, its id list and its distinct weight lists;
   the backend's tiles of a dense layer are such runs).
 
@@ -30,7 +31,7 @@ import numpy as np
 from ..errors import SdanncError
 from ..ir.connections import valid_window_mask
 from ..ir.graph import Graph, Node
-from ..neurons import NEURON_OPS
+from ..neurons import NEURON_OPS, NEURONS
 from ..target import Target
 from .chips import board_for, does_not_fit
 from .partition import as_chw
@@ -45,7 +46,8 @@ class LayerNeed:
     dendrites: int
     dendrite_words: int
     cores: int
-    limit: str  # "neurons" or "dendrite tables"
+    limit: str  # "neurons", "dendrite tables" or "lookup memory"
+    lookup_words: int = 0  # integration exact's threshold tables and records, all the layer's distinct ones
 
 
 def _ceil(a: int, b: int) -> int:
@@ -59,6 +61,7 @@ class _Chip:
         core, tables = target.core, target.tables
         self.neurons = max(1, core["neurons"])
         self.big_words = max(1, core["dendrite_memory_words"]["big"])
+        self.lut_words = max(1, core.get("lut_words", 0))
         self.dendrites = 1 << core["dendrite_id_bits"]
         self.word_bits = core["memory_word_bits"]
         self.header_words = tables["dendrite_header_words"]
@@ -178,8 +181,12 @@ def _layer_need(node: Node, graph: Graph, chip: _Chip, dense_runs: bool, tile: i
     words = dendrites * chip.header_words + holding * (chip.list_words(1, chip.id_bits) +
                                                        chip.list_words(1, chip.weight_bits))
     tables = max(dense_tiles, _ceil(words, chip.big_words), _ceil(dendrites, chip.dendrites))
-    return LayerNeed(node.name, neurons, dendrites, words, max(full, tables),
-                     "neurons" if full >= tables else "dendrite tables")
+    # every distinct table and record of the layer's lookup memory is in at least one core's
+    lookup = NEURONS[node.op].lookup_words(node, np.arange(neurons), out_shape)
+    lookup_cores = _ceil(lookup, chip.lut_words) if lookup else 0
+    cores = max(full, tables, lookup_cores)
+    limit = "neurons" if cores == full else "dendrite tables" if cores == tables else "lookup memory"
+    return LayerNeed(node.name, neurons, dendrites, words, cores, limit, lookup)
 
 
 def estimate(graph: Graph, target: Target, dense_runs: bool = True,
@@ -228,7 +235,8 @@ def _refuse_beyond(needs: list[LayerNeed], target: Target, model: str, sizes: di
     if cores > have:
         worst = max(needs, key=lambda n: n.cores)
         why = f"{worst.neurons:,} neurons" if worst.limit == "neurons" else \
-            f"its dendrite tables, at least {worst.dendrite_words:,} words"
+            f"its dendrite tables, at least {worst.dendrite_words:,} words" if worst.limit == "dendrite tables" else \
+            f"its threshold tables (integration exact), at least {worst.lookup_words:,} words of lookup memory"
         if worst.layer in sizes and worst.limit == "neurons":
             why += f" at most {sizes[worst.layer]:,} a tile (the config's tiling: for it; a larger size takes fewer)"
         raise SdanncError(f"model {model}: needs at least {cores:,} cores, the chip ({target.name}) has {have:,}: "

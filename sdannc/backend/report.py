@@ -109,7 +109,7 @@ def summary_table(report: dict) -> str:
             "error steps", "instr/tick")
     body = [(r["layer"], r["op"], r["neurons"], r["cores"], r["dendrite_words"], r["axon_words"],
              r["acc_bits"] if r["acc_bits"] is not None else "-", r["acc_shift"] if r["acc_shift"] is not None else "-",
-             (r["integration"] or "-") + (" exact" if r["integration"] and r["sums_exact"] else ""),
+             (r["integration"] or "-") + (" exact" if r["integration"] not in (None, "exact") and r["sums_exact"] else ""),
              f"{r['error_steps']:.2g}" if r["error_steps"] else "0",
              "{} / {}".format(*r["instructions_per_tick"]))
             for r in report["layers"]]

@@ -88,11 +88,33 @@ def _flat_links(node: Node, per_tile: list[list[connect.Links]], ids: ElementIds
         tile_start=np.cumsum(sizes))
 
 
+def lookup_channels(node: Node, shape, target: Target, max_neurons: int) -> int:
+    """The most channels a tile of the layer may hold for its lookup memory (the neuron model's
+    lookup_words: integration exact's tables and records) to fit a core's: tiles of consecutive
+    channels keep a core's tables as few as the channel order allows. The words only grow with the
+    channels, so the largest that fits is found by bisection over the layer's tiles."""
+    model = NEURONS[node.op]
+    channels = as_chw(shape)[0]
+
+    def fits(per: int) -> bool:
+        return all(model.lookup_words(node, local_index(t, shape)[0], shape) <= target.core.get("lut_words", 0)
+                   for t in tiles(shape, max_neurons, per))
+
+    everything = np.arange(int(np.prod(shape)))
+    if model.lookup_words(node, everything, shape) <= target.core.get("lut_words", 0) or fits(channels):
+        return channels  # (the words only grow with the neurons: if the whole layer fits, every tile does)
+    good, bad = 0, channels
+    while bad - good > 1:
+        middle = (good + bad) // 2
+        good, bad = (middle, bad) if fits(middle) else (good, middle)
+    return max(good, 1)  # (one channel that does not fit: init_core says so, the rows are halved)
+
+
 def build_layer(node: Node, graph: Graph, target: Target, max_neurons: int, ids: ElementIds) -> LayerTiles:
     """Tiles as large as `max_neurons` allows; smaller while the tables do not fit a big core."""
     shape = graph.tensors[node.output].shape
     channels, rows, _ = as_chw(shape)
-    max_channels, max_rows = channels, rows
+    max_channels, max_rows = lookup_channels(node, shape, target, max_neurons), rows
     model = NEURONS[node.op]
     program = model.program(node, target)
     while True:
@@ -102,7 +124,12 @@ def build_layer(node: Node, graph: Graph, target: Target, max_neurons: int, ids:
             for tile in parts:
                 core = CoreBuilder(-1, -1, program, tile.channels * tile.rows * as_chw(shape)[2],
                                    target.core["state_fields"])
-                model.init_core(core, node, local_index(tile, shape)[0], shape)
+                flat = local_index(tile, shape)[0]
+                lookup = model.lookup_words(node, flat, shape)
+                if lookup > target.core.get("lut_words", 0):  # (integration exact's tables and records)
+                    raise connect.TileTooLarge(f"need {lookup} words of lookup memory, a core has "
+                                               f"{target.core.get('lut_words', 0)}")
+                model.init_core(core, node, flat, shape)
                 per_tile.append(_tables(core, node, tile, graph, target, cache))
                 built = core.build()
                 words = dendrite_memory_words(built, target)

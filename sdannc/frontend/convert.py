@@ -289,7 +289,8 @@ class Converter:
         extra = np.rint(vec / (np.float64(sx) * params["weight_scale"])).astype(np.int64)
         params = dict(params, bias=params["bias"] + extra)
         self.notes.append(f"{p.node}: the constant Add {self.m.node_name(node)} became the layer's bias")
-        return p.derive(head=dict(head, params=params))
+        attrs = {k: v for k, v in head["attrs"].items() if k != "float32_requantize"}  # (not one onnxruntime kernel)
+        return p.derive(head=dict(head, params=params, attrs=attrs))
 
 
 def channel_vector(const: np.ndarray, nout: int, kind: str) -> np.ndarray | None:

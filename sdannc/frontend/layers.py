@@ -88,6 +88,9 @@ def linear_head(c: Converter, node, x: str, w: np.ndarray, w_scale, w_zp, w_axis
     else:
         b = np.zeros(nout, np.int64)
     params = {"weight": weight, "weight_scale": ws, "bias": b}
+    # onnxruntime computes this layer as QLinearConv / QGemm / QLinearMatMul (QDQ models fused into
+    # them by its optimizer): float32 requantization, docs/exactness.md (lower-linear keeps its scale)
+    ir_attrs["float32_requantize"] = True
     return {"op": LINEAR, "inputs": [x], "attrs": ir_attrs, "params": params, "shape": tuple(out_shape),
             "float": node.output[0]}
 

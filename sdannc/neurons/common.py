@@ -92,6 +92,11 @@ class NeuronModel:
         (indices into the flattened `shape`): its configuration registers, its neurons' state."""
         raise NotImplementedError
 
+    def lookup_words(self, node: Node, flat: np.ndarray, shape) -> int:
+        """The lookup memory words a core holding the output elements `flat` needs (0: none the
+        tiling has to count; a fused table is one table whatever the core holds)."""
+        return 0
+
 
 def per_neuron(values: np.ndarray, shape, flat: np.ndarray) -> np.ndarray:
     """A per-neuron param (broadcastable to the layer's shape) for the neurons `flat` of a core."""

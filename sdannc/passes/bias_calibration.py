@@ -16,7 +16,7 @@ from ..arith import saturate
 from ..ir.codes import CODE_BITS
 from ..ir.graph import Graph
 from ..ir.ops import STEM
-from ..neurons.stem import WEIGHTED
+from ..neurons.stem import EXACT, WEIGHTED
 from ..target import Target
 from .base import Options, Pass
 
@@ -32,6 +32,9 @@ def bias_calibration(graph: Graph, target: Target, options: Options) -> Graph:
             node.params["init"], node.params["bias"] = saturate(bias, target.arith["register_bits"]), np.zeros_like(bias)
             continue
         init = np.zeros_like(bias)
+        if node.attrs.get("integration") == EXACT:  # the bias goes into the thresholds, at 32 bits
+            node.params["init"] = init
+            continue
         if np.abs(bias).max(initial=0) >= limit:
             init = np.floor_divide(bias, 1 << CODE_BITS)
             bias = bias - init * (1 << CODE_BITS)

@@ -36,7 +36,11 @@ def lower(node: Node, graph: Graph, target: Target) -> Node:
     folded = connections.weight_sums(conn, node.params["weight"], x.shape, out_shape)
     bias = node.params["bias"].astype(np.int64)[channel_axis] - x.zero_point * folded
     scale = (x.scale * node.params["weight_scale"].astype(np.float64) / y.scale)[channel_axis]
-    return stem_node(node.name, node.inputs, y, [conn], [w], bias, scale, node.attrs.get("clamp", (0, CODE_MAX)))
+    stem = stem_node(node.name, node.inputs, y, [conn], [w], bias, scale, node.attrs.get("clamp", (0, CODE_MAX)))
+    if node.attrs.get("float32_requantize"):  # onnxruntime's own multiplier, fl(fl(sx sw) / sy) (docs/exactness.md)
+        s32 = (np.float32(x.scale) * node.params["weight_scale"].astype(np.float32)) / np.float32(y.scale)
+        stem.params["float32_scale"] = np.broadcast_to(s32.astype(np.float32)[channel_axis], y.shape).copy()
+    return stem
 
 
 def lower_linear(graph: Graph, target: Target, options: Options) -> Graph:

@@ -19,7 +19,7 @@ from ..isa import load_isa
 from ..ir.codes import CODE_BITS, CODE_MAX
 from ..ir.graph import Graph, Node
 from ..ir.ops import STEM
-from ..neurons.stem import WEIGHTED
+from ..neurons.stem import EXACT, WEIGHTED
 from ..target import Target
 from .base import Options, Pass
 
@@ -221,12 +221,92 @@ def stem_error_bound(node: Node, real: np.ndarray, register_bits: int) -> float:
     return float(np.max(error, initial=0.0))
 
 
+WIDE_BITS = 32  # integration "exact" computes what the 32-bit registers of darwin3-wide compute
+
+
+class _Wide:
+    arith = {"register_bits": WIDE_BITS}
+
+
+def float32_codes(total: np.ndarray, scale32, zero_point: int, clamp) -> np.ndarray:
+    """onnxruntime's requantization of a QLinearConv / QGemm / QLinearMatMul output (its float32
+    kernel, docs/exactness.md): clamp(rne(fl(fl(total) x scale32)) + zero_point), total the integer
+    sum with its bias, scale32 = fl(fl(sx sw) / sy). Non-decreasing in total (scale32 > 0)."""
+    v = np.asarray(total).astype(np.float32) * np.asarray(scale32, dtype=np.float32)
+    return np.clip(np.rint(v.astype(np.float32)).astype(np.int64) + zero_point, *clamp)
+
+
+def exact_thresholds(node: Node) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Integration "exact": per distinct multiplier (one for a per-tensor layer, one per channel for
+    a per-channel one; the bias is not in them: the neuron adds it to its sum), the 256-entry table
+    whose entry e (1..255) is the least T + bias whose code is >= e, clamped to +-(largest |T + bias|
+    + 1); entry 0 is the top (never reached: no spike before the first code). The code is
+    onnxruntime's float32 requantization where the layer is one of its QLinearConv / QGemm /
+    QLinearMatMul (param float32_scale), else darwin3-wide's; both are non-decreasing in T + bias,
+    so bisection finds the thresholds. Returns ([groups, 256], each neuron's group in the
+    multiplier's shape, whether the codes are onnxruntime's)."""
+    from ..neurons.stem import requantized
+    p, a = node.params, node.attrs
+    top = int(a["exact_bound"]) + 1
+    own = "float32_scale" in p
+    if own:
+        key = np.asarray(p["float32_scale"], dtype=np.float32)
+        unique, group = np.unique(key.reshape(-1), return_inverse=True)
+        table = thresholds_of(lambda t, g: float32_codes(t, unique[g], a["zero_point"], a["clamp"]), len(unique), top)
+    else:
+        key = np.asarray(p["multiplier"], dtype=np.int64)
+        unique, group = np.unique(key.reshape(-1), return_inverse=True)
+        table = thresholds_of(lambda t, g: requantized(t, node, 0, unique[g], WIDE_BITS), len(unique), top)
+    group = group.reshape(key.shape).astype(np.int64)
+    reach = p.pop("exact_constant", None)  # per neuron: how far T reaches where the code is constant, else -1
+    if reach is not None:  # one code whatever T is: a table of that code, the bias dropped
+        constant = reach >= 0
+        shape = constant.shape
+        bias = np.broadcast_to(p["bias"], shape).astype(np.int64)
+        scale = np.broadcast_to(key, shape)
+        if own:
+            lo, hi = (float32_codes(bias + d, scale, a["zero_point"], a["clamp"]) for d in (-reach, reach))
+        else:
+            lo, hi = (requantized(bias + d, node, 0, scale, WIDE_BITS) for d in (-reach, reach))
+        if np.any((lo != hi)[constant]):
+            raise SdanncError(f"layer {node.name}: a neuron taken for constant is not (integration exact)")
+        codes = np.unique(lo[constant])
+        e = np.arange(1 << CODE_BITS)
+        steps = np.where((e[None, :] >= 1) & (e[None, :] <= codes[:, None]), -top, top)
+        group = np.where(constant, len(unique) + np.searchsorted(codes, lo), np.broadcast_to(group, shape))
+        table = np.concatenate([table, steps.astype(np.int64)])
+        p["bias"] = np.where(constant, 0, p["bias"])
+    return table, group, own
+
+
+def thresholds_of(code_of, groups: int, top: int) -> np.ndarray:
+    """[groups, 256]: entry e (1..255) the least t in [-top, top] with code_of(t, group) >= e (top
+    where there is none), entry 0 top; code_of non-decreasing in t. By bisection, all at once."""
+    e = np.arange(1, 1 << CODE_BITS, dtype=np.int64)
+    g = np.repeat(np.arange(groups, dtype=np.int64)[:, None], e.size, axis=1)
+    lo = np.full((groups, e.size), -top - 1, dtype=np.int64)  # code(lo) < e (lo is never taken)
+    hi = np.full((groups, e.size), top, dtype=np.int64)  # the answer is at most hi
+    while np.any(hi - lo > 1):
+        mid = (lo + hi) >> 1
+        up = code_of(mid, g) >= e
+        hi, lo = np.where(up, mid, hi), np.where(up, lo, mid)
+    first = np.maximum(hi, -top)
+    return np.concatenate([np.full((groups, 1), top, dtype=np.int64), first], axis=-1)
+
+
 def requantize(graph: Graph, target: Target, options: Options) -> Graph:
     graph = graph.copy()
     isa = load_isa(target.isa_name)
     for node in graph.nodes:
-        if node.op == STEM:
+        if node.op == STEM and node.attrs.get("integration") == EXACT:
+            requantize_node(node, _Wide, isa)  # the wide target's multiplier and shifts, then its step function
+            node.params["exact_thresholds"], node.params["exact_group"], own = exact_thresholds(node)
+            if own:  # onnxruntime's codes; else darwin3-wide's, and its bound (its fixed-point multiplier's)
+                node.attrs["error_bound"] = 0.0
+        elif node.op == STEM:
             requantize_node(node, target, isa)
+        if node.op == STEM:
+            node.params.pop("float32_scale", None)
     return graph
 
 

@@ -26,7 +26,7 @@ from ..ir import connections
 from ..ir.codes import CODE_BITS, CODE_MAX
 from ..ir.graph import Graph, Node
 from ..ir.ops import STEM
-from ..neurons.stem import HORNER, WEIGHTED
+from ..neurons.stem import EXACT, EXACT_BASE, EXACT_RECORD, EXACT_WORDS, HORNER, WEIGHTED
 from ..target import Target
 from .base import Options, Pass
 from .measure import measured_sums
@@ -125,6 +125,72 @@ def _offset_choice(node: Node, worst_each: np.ndarray, per_tick: int, reg: int):
     return int(horner_each.max(initial=0)), "quantization range (offset inputs)", k_horner, HORNER
 
 
+def constant_neurons(node: Node, graph: Graph) -> np.ndarray:
+    """Per neuron: whether its code is the same for every input, clamped at one end whatever T is
+    (a dead per-channel neuron: a tiny weight scale, a large bias), by more than a step of margin
+    over the real multiplier (requantize checks it with the exact function). Integration exact gives
+    such a neuron a table of its one code and no bias, so its bias need not fit two words."""
+    reach = CODE_MAX * _abs_weight_sum(node, graph)
+    m, b = node.params["real_multiplier"], node.params["bias"]
+    low, high = node.attrs["clamp"]
+    zp = node.attrs["zero_point"]
+    least, most = m * (b - reach) + zp, m * (b + reach) + zp  # (m >= 0: least <= most)
+    return (m >= 0) & ((most < low - 1) | (least > high + 1))
+
+
+def exact_limit(register_bits: int) -> int:
+    """Integration "exact": |T + bias| + 1 within it keeps H (and a threshold's high word) inside
+    the register, with room for the carry."""
+    return ((1 << (register_bits - 1)) - 2) << EXACT_BASE
+
+
+def exact_fits(node: Node, worst: int, target: Target, forced) -> bool:
+    """Integration "exact" applies (docs/exactness.md): registers of EXACT_BASE + 2 to 31 bits (wider
+    ones are exact with the shift-and-add), the worst case of T + bias inside two words, a lookup
+    memory for at least one table and its records, not sparsified (RoT / DRLO would be inside the
+    thresholds, which the activity report cannot clear), no fused activation table (it would share
+    the lookup memory: the layer is weighted instead), and the compile config asking for neither
+    horner nor weighted."""
+    reg = target.arith["register_bits"]
+    return (forced not in (HORNER, WEIGHTED) and EXACT_BASE + 2 <= reg < 32 and "table" not in node.params
+            and "sparsify" not in node.attrs and worst + 1 <= exact_limit(reg)
+            and target.core.get("lut_words", 0) >= EXACT_WORDS + EXACT_RECORD)
+
+
+def _multiplier_rounds(node: Node) -> bool:
+    """Whether the layer's requantization is onnxruntime's float32 one (a Conv / Gemm / MatMul) or a
+    multiplier that is no power-of-two fraction: then a register's fixed-point multiplier can be off
+    by a step where integration exact is not (the sums fitting is not enough)."""
+    if "float32_scale" in node.params:
+        return True
+    m = np.abs(node.params["real_multiplier"])
+    return not any(np.all(m * 2.0 ** s == np.rint(m * 2.0 ** s)) for s in range(31))
+
+
+# A per-channel layer is exact when its tables add at most this many cores to what its neurons take
+# (or this share of them): a small layer's few more cores buy its exactness; a deep layer's 512
+# channels on a 4 x 4 map would take 17 cores instead of 2.
+EXACT_EXTRA_CORES, EXACT_EXTRA_SHARE = 2, 0.25
+
+
+def exact_adds_few_cores(node: Node, shape, target: Target) -> bool:
+    """Whether the layer's threshold tables and bias records fit about the cores its neurons take
+    anyway: tiles of whole channels, as many as a core's neurons hold, each within the lookup memory
+    (EXACT_WORDS a table, EXACT_RECORD a distinct bias of a channel). A per-tensor layer has one
+    table; a per-channel one a table per channel, which on small maps would multiply its cores."""
+    shape = tuple(shape)
+    channels, per_channel = shape[0], int(np.prod(shape[1:], dtype=np.int64))  # (a tile holds whole channels' rows)
+    if np.unique(node.params["real_multiplier"]).size <= 1:
+        return True
+    bias = np.broadcast_to(node.params["bias"], tuple(shape)).reshape(channels, -1)
+    per_bias = max(np.unique(row).size for row in bias)  # distinct biases (border classes) of a channel
+    per_table = EXACT_WORDS + EXACT_RECORD * per_bias
+    by_lookup = max(1, int(target.core["lut_words"]) // per_table)
+    by_neurons = max(1, min(channels, int(target.core["neurons"]) // max(1, per_channel)))
+    cores, exact = -(-channels // by_neurons), -(-channels // min(by_lookup, by_neurons))
+    return exact - cores <= max(EXACT_EXTRA_CORES, cores * EXACT_EXTRA_SHARE)
+
+
 def scaled_integration(graph: Graph, target: Target, options: Options) -> Graph:
     graph = graph.copy()
     reg = target.arith["register_bits"]
@@ -136,12 +202,22 @@ def scaled_integration(graph: Graph, target: Target, options: Options) -> Graph:
         worst_each, per_tick = worst_case(node, graph)
         worst = int(worst_each.max(initial=0))
         _check_fan_in(node, per_tick, target)
-        if forced == HORNER or choose_shift(worst, reg) == 0:
+        constant = constant_neurons(node, graph)
+        exact_worst = int(worst_each[~constant].max(initial=0))  # (constant neurons drop their bias)
+        exact = exact_fits(node, exact_worst, target, forced) and (
+            forced == EXACT or exact_adds_few_cores(node, graph.tensors[node.output].shape, target))
+        if forced == HORNER or (choose_shift(worst, reg) == 0 and not (exact and _multiplier_rounds(node))):
             # the paper's scheme, exact where the worst case fits (k = 0: nothing saturates or rounds)
             bound, source = worst, "worst case"
             if node.name in measured:
                 bound, source = int(measured[node.name].horner * MEASURED_MARGIN), "measured on --calib"
             k, scheme = (choose_shift(bound, reg) if forced == HORNER else 0), HORNER
+        elif exact:  # T + bias exact in two words, thresholds for the codes
+            bound, source, k, scheme = exact_worst, "worst case", 0, EXACT
+            node.attrs["exact_bound"] = max(exact_worst, int(CODE_MAX * per_tick))  # the largest |T + bias|
+            if constant.any():  # (each such neuron's reach of T, -1 for the others)
+                node.params["exact_constant"] = np.where(constant, CODE_MAX * _abs_weight_sum(node, graph), -1)
+            node.attrs["lut_words"] = int(target.core["lut_words"])
         elif _offset_inputs(node, graph):  # (measured partial sums do not bound the held-out ones either)
             bound, source, k, scheme = _offset_choice(node, worst_each, per_tick, reg)
         else:  # per neuron: the smaller of what it was seen to need, or may need, and its worst case

@@ -146,12 +146,13 @@ def _spike(ctx: _Context, i: Instr) -> None:
 
 
 def _lut(ctx: _Context, i: Instr) -> None:
-    """rs = the core's lookup memory at rt (clamped to 0..lut_words-1): the memory is the rows of
-    the configuration array after the configuration registers (ProgramRunner.lut_base)."""
+    """rs = the neuron's core's lookup memory at rt (clamped to 0..lut_words-1): row lut_of[neuron]
+    of ProgramRunner.lut, which holds the words written (the simulator keeps no more): the rest read 0."""
     runner = ctx.runner
     index = np.clip(ctx.regs[i["rt"]], 0, max(runner.lut_words - 1, 0))
-    neurons = np.arange(runner.config.shape[1])
-    ctx.write(i["rs"], runner.config[runner.lut_base + index, neurons])
+    rows = runner.lut.shape[1]
+    value = runner.lut[runner.lut_of, np.minimum(index, max(rows - 1, 0))] if rows > 0 else 0
+    ctx.write(i["rs"], np.where(index < rows, value, 0))
 
 
 def _macw(ctx: _Context, i: Instr) -> None:
@@ -192,6 +193,7 @@ SEMANTICS = {
     "LDS": _lds,
     "STS": _sts,
     "LDW": lambda ctx, i: ctx.write(i["rs"], ctx.dendrite_sum(i["shift"])),
+    "LDWR": lambda ctx, i: ctx.write(i["rs"], ctx.wgtsum - (ctx.dendrite_sum(i["shift"]) << i["shift"])),
     "UPDV": lambda ctx, i: ctx.write(ctx.runner.membrane, ctx.regs[ctx.runner.membrane] + ctx.dendrite_sum(i["shift"])),
     "UPDS": lambda ctx, i: ctx.write(ctx.runner.membrane, ctx.regs[ctx.runner.membrane] + arith.scale_by_power(
         ctx.wgtsum, ctx.regs[i["rs"]] + i["imm"])),
@@ -223,7 +225,7 @@ class ProgramRunner:
     """
 
     def __init__(self, name, instrs, cycles, isa, target, config_rows, initial_state, core_bounds, lanes,
-                 engine: str | None = None):
+                 engine: str | None = None, lut: tuple[np.ndarray, np.ndarray] | None = None):
         missing = sorted({i.mnemonic for i in instrs} - set(SEMANTICS) - _CONTROL)
         if missing:
             raise SdanncError(f"{name}: the simulator has no semantics for {', '.join(missing)}")
@@ -235,10 +237,20 @@ class ProgramRunner:
         self.membrane = isa.fixed_registers["membrane"]
         self.state_block = list(isa.fixed_registers["state_block"])
         self.accumulator = tuple(isa.fixed_registers.get("accumulator", (0, 0)))  # MACW / SFTW's pair
-        self.config = config_rows  # [config_registers (+ lut_words), neurons], broadcast over lanes
-        # LUT reads the core's lookup memory: rows lut_base.. of the configuration array (present
-        # when the program has a LUT; the simulator adds them), lut_words of them
-        self.lut_base = int(target.core["config_registers"])
+        # LUT reads the core's lookup memory, one per core (a core's neurons share it): `lut` is
+        # (memories [cores, words written], each neuron's memory [neurons]). Without it, rows after
+        # the configuration registers of config_rows are each neuron's own memory.
+        config_bits = int(target.core["config_registers"])
+        if lut is None:
+            config_rows = np.asarray(config_rows)
+            lut = (np.ascontiguousarray(config_rows[config_bits:].T, dtype=np.int64),
+                   np.arange(config_rows.shape[1], dtype=np.int64))
+            config_rows = config_rows[:config_bits]
+        self.lut, self.lut_of = np.ascontiguousarray(lut[0], dtype=np.int64), np.asarray(lut[1], dtype=np.int64)
+        if self.lut.ndim != 2 or self.lut.shape[0] == 0:
+            self.lut = np.zeros((1, 0), dtype=np.int64)
+            self.lut_of = np.zeros(np.shape(config_rows)[1], dtype=np.int64)
+        self.config = config_rows  # [config_registers, neurons], broadcast over lanes
         self.lut_words = int(target.core.get("lut_words", 0))
         # state fields x lanes x neurons
         self.state = np.repeat(initial_state.T[:, None, :], lanes, axis=1).astype(np.int64)
@@ -269,7 +281,7 @@ class ProgramRunner:
             self._table = program_kernel.encode(
                 self.instrs, self.costs, n_registers=self.n_registers, n_fields=self.state.shape[0],
                 n_config=config.shape[0], state_block=self.state_block, membrane=self.membrane,
-                register_bits=self.register_bits, lut=(self.lut_base, self.lut_words),
+                register_bits=self.register_bits, lut=(self.lut_words, self.lut.shape[1]),
                 accumulator=self.accumulator)
         except program_kernel.NotEncodable as e:
             return str(e)
@@ -281,6 +293,8 @@ class ProgramRunner:
         # given or a C-order int64 copy (it is only read), and where this runner's neurons start in
         # them (view() moves it).
         self._whole = (self.state, np.ascontiguousarray(config, dtype=np.int64), 0)
+        self._lut_whole = (self.lut if self.lut.shape[1] else np.zeros((1, 1), dtype=np.int64),
+                           np.ascontiguousarray(self.lut_of))
         self._bounds_fit = self._kernel_bounds()
         return ""
 
@@ -304,6 +318,7 @@ class ProgramRunner:
         """The runner over its neurons lo..hi (whole cores). Arrays are shared: state updates stay."""
         sub = copy.copy(self)
         sub.config = self.config[:, lo:hi]
+        sub.lut_of = self.lut_of[lo:hi]
         sub.state = self.state[:, :, lo:hi]
         sub._registers = self._registers[:, :, lo:hi]
         sub._zeros = self._zeros[:, lo:hi]
@@ -343,9 +358,10 @@ class ProgramRunner:
             raise SdanncError(f"{self.name}: dendrite sums of shape {wgtsum.shape} for {self._zeros.shape} neurons")
         low, high = self._low_high
         state, config, start = self._whole
+        lut, lut_of = self._lut_whole
         fired, cycles, executed, outcome = pk.run_tick(
-            self._table, self._clear, self._state_block, np.ascontiguousarray(wgtsum), state, config, start,
-            self.core_bounds, self.n_registers, low, high, self.step_limit, pk.CHUNK)
+            self._table, self._clear, self._state_block, np.ascontiguousarray(wgtsum), state, config, lut, lut_of,
+            start, self.core_bounds, self.n_registers, low, high, self.step_limit, pk.CHUNK)
         if outcome == pk.STEP_LIMIT:
             raise self._endless()
         if outcome == pk.RAN_PAST:

@@ -37,15 +37,15 @@ CHUNK = 256  # neurons per chunk: 16 registers x 256 x 8 bytes = 32 KB (tests ch
 
 # Op codes of the table (this module's own numbering; the ISA's opcodes live in isa/*.yaml).
 (NOP, ADD, SUB, MUL, MULT, ADDI, SFTI, CMP, MOV, LOGIC, LOAD, STORE, LDC, MOVI, SEL, LDS, STS, LDW,
- UPDV, FIRE, SPIKE, JC, END, LUT, UPDS, MACW, SFTW) = range(27)
+ UPDV, FIRE, SPIKE, JC, END, LUT, UPDS, LDWR, MACW, SFTW) = range(28)
 OPS = {name: code for code, name in enumerate(
-    "NOP ADD SUB MUL MULT ADDI SFTI CMP MOV LOGIC LOAD STORE LDC MOVI SEL LDS STS LDW UPDV FIRE SPIKE JC END LUT UPDS"
+    "NOP ADD SUB MUL MULT ADDI SFTI CMP MOV LOGIC LOAD STORE LDC MOVI SEL LDS STS LDW UPDV FIRE SPIKE JC END LUT UPDS LDWR"
     " MACW SFTW".split())}
 # Table columns: op code, register rs (the destination), register rt, a number (immediate, shift,
-# amount, state field, configuration register or jump address; LUT: the lookup memory's first row
-# in the configuration array), a mode (LUT: the lookup memory's size), CMP's "against zero", what
-# the instruction writes (W_* bits), cycle cost. MACW: D and E the accumulator's high and low
-# registers; SFTW: B and E.
+# amount, state field, configuration register or jump address), a mode (LUT: the lookup memory's
+# size), CMP's "against zero" (LUT: the words of it the simulator holds), what the instruction
+# writes (W_* bits), cycle cost. MACW: D and E the accumulator's high and low registers; SFTW: B
+# and E.
 OP, A, B, C, D, E, W, COST = range(8)
 WIDTH = 8
 W_REG, W_BLOCK, W_FLAG, W_FIRED, W_FIELD, W_FIELDS, W_PAIR = 1, 2, 4, 8, 16, 32, 64  # rs, R0..R3, flag, fired,
@@ -84,7 +84,7 @@ def _reads_writes(op: int, row, state_block, membrane) -> tuple[set, set]:
         return {a, b}, set()
     if op == MOV:
         return {b}, {a}
-    if op in (LOAD, LDC, MOVI, LDW):
+    if op in (LOAD, LDC, MOVI, LDW, LDWR):
         return set(), {a}
     if op == STORE:
         return {a}, set()
@@ -149,9 +149,9 @@ def encode(instrs, costs, *, n_registers: int, n_fields: int, n_config: int, sta
     Left to the numpy engine (which fails, if at all, with its own IndexError or KeyError when the
     neurons get there): register, state field or configuration indices out of range, a jump beyond
     the program or a conditional one in its last word, unknown CMP or LOGIC modes, shifts and
-    immediates beyond the ranges above, registers wider than 32 bits, a LUT without its lookup
-    memory in the configuration array (`lut`: its first row and its size), MACW / SFTW with an
-    accumulator (its high and low registers) out of range. Decoded ISA words never are.
+    immediates beyond the ranges above, registers wider than 32 bits, a LUT without a lookup memory
+    (`lut`: its size in words, and the words of it held), MACW / SFTW with an accumulator (its high
+    and low registers) out of range. Decoded ISA words never are.
     """
     n = len(instrs)
     if n == 0:
@@ -184,8 +184,8 @@ def _row(i, cost: int, last: bool, n: int, n_registers: int, n_fields: int, n_co
     row = [op, 0, 0, 0, 0, 0, 0, cost]
     if op in (ADD, SUB, MUL, MULT, CMP, MOV, LOGIC, SEL, FIRE, LUT, MACW):
         row[B] = _number(i["rt"], 0, n_registers - 1)
-    if op in (ADD, SUB, MUL, MULT, ADDI, SFTI, CMP, MOV, LOGIC, LOAD, STORE, LDC, MOVI, SEL, LDW, FIRE, LUT, MACW,
-              SFTW):
+    if op in (ADD, SUB, MUL, MULT, ADDI, SFTI, CMP, MOV, LOGIC, LOAD, STORE, LDC, MOVI, SEL, LDW, LDWR, FIRE, LUT,
+              MACW, SFTW):
         row[A] = _number(i["rs"], 0, n_registers - 1)
     if op in (MACW, SFTW):
         high, low = (_number(r, 0, n_registers - 1) for r in accumulator)
@@ -218,13 +218,14 @@ def _row(i, cost: int, last: bool, n: int, n_registers: int, n_fields: int, n_co
         row[C] = _number(i["field"], 0, n_fields - 1)
     elif op == LDC:
         row[C] = _number(i["creg"], 0, n_config - 1)
-    elif op == LDW:
+    elif op in (LDW, LDWR):
         row[C] = _number(i["shift"], 0, _MAX_SHIFT)
     elif op == LUT:
-        base, words = lut
-        if words < 1 or base < 0 or base + words > n_config:
-            raise NotEncodable(f"LUT without its lookup memory ({words} words from row {base} of {n_config})")
-        row[C], row[D] = base, words
+        words, held = lut
+        if words < 1:
+            raise NotEncodable(f"LUT without a lookup memory ({words} words)")
+        # E: the words of it the simulator holds (the words written; the rest read 0)
+        row[D], row[E] = words, min(words, held)
     elif op == UPDV:
         row[A], row[C] = membrane, _number(i["shift"], 0, _MAX_SHIFT)
     elif op == UPDS:  # A: the membrane it writes, B: the register holding the shift, C: the immediate
@@ -243,7 +244,7 @@ def _row(i, cost: int, last: bool, n: int, n_registers: int, n_fields: int, n_co
 
 
 def _writes(op: int, mode: int) -> int:
-    if op in (ADD, SUB, MUL, MULT, ADDI, SFTI, MOV, LOGIC, LOAD, LDC, MOVI, SEL, LDW, UPDV, LUT, UPDS, SFTW):
+    if op in (ADD, SUB, MUL, MULT, ADDI, SFTI, MOV, LOGIC, LOAD, LDC, MOVI, SEL, LDW, LDWR, UPDV, LUT, UPDS, SFTW):
         return W_REG
     return {MACW: W_PAIR, LDS: W_BLOCK, CMP: W_FLAG, FIRE: W_FLAG | W_FIRED | (W_REG if mode else 0), SPIKE: W_FIRED,
             STORE: W_FIELD, STS: W_FIELDS}.get(op, 0)
@@ -363,12 +364,12 @@ def _save_restore(restore, w, a, num, pair_high, pair_low, c, lane, un, uj, regs
 
 
 @numba.njit(cache=True, nogil=True)  # nogil: slices of the cores run in threads at once (stepper.py)
-def run_tick(table, clear, state_block, wgtsum, state, config, lo, core_bounds, n_registers, low, high,
-             step_limit, chunk):
+def run_tick(table, clear, state_block, wgtsum, state, config, lut, lut_of, lo, core_bounds, n_registers, low,
+             high, step_limit, chunk):
     """One tick over wgtsum's [lanes, n] neurons.
 
-    state [fields, lanes, N] and config [registers, N] are whole arrays (C order), the tick's
-    neurons at lo..lo + n. core_bounds: strictly increasing, below n (neurons before the first
+    state [fields, lanes, N], config [registers, N] and lut_of [N] (each neuron's row of the lookup
+    memories lut [cores, words]) are whole arrays (C order), the tick's neurons at lo..lo + n. core_bounds: strictly increasing, below n (neurons before the first
     bound belong to no core, as in the numpy engine). Returns (fired [lanes, n] uint8, cycles
     [lanes, cores], executed, outcome), outcome OK, STEP_LIMIT or RAN_PAST.
     """
@@ -571,10 +572,14 @@ def run_tick(table, clear, state_block, wgtsum, state, config, lo, core_bounds, 
                 elif op == LDC:
                     for k in range(c):
                         regs[a, k] = _sat(config[num, uj + np.uint64(k)], low, high)
-                elif op == LUT:  # rows num .. num + mode - 1 of config, the index clamped into them
+                elif op == LUT:  # the neuron's core's memory, the index clamped into its mode words
+                    held = table[m, E]
                     for k in range(c):
                         index = min(max(regs[b, k], 0), mode - 1)
-                        regs[a, k] = _sat(config[num + index, uj + np.uint64(k)], low, high)
+                        if index < held:
+                            regs[a, k] = _sat(lut[lut_of[uj + np.uint64(k)], index], low, high)
+                        else:
+                            regs[a, k] = 0
                 elif op == SEL:  # (no saturation needed: both values are registers, within the range)
                     for k in range(c):
                         x = regs[a, k]
@@ -590,6 +595,10 @@ def run_tick(table, clear, state_block, wgtsum, state, config, lo, core_bounds, 
                 elif op == LDW:
                     for k in range(c):
                         regs[a, k] = _sat(_round_shift(wgtsum[lane, un + np.uint64(k)], num), low, high)
+                elif op == LDWR:
+                    for k in range(c):
+                        x = wgtsum[lane, un + np.uint64(k)]
+                        regs[a, k] = _sat(x - (_round_shift(x, num) << num), low, high)
                 elif op == UPDV:
                     for k in range(c):
                         regs[a, k] = _sat(regs[a, k] + _round_shift(wgtsum[lane, un + np.uint64(k)], num), low, high)

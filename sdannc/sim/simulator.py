@@ -103,19 +103,25 @@ class Simulator:
         config_bits = self.target.core["config_registers"]
         blocks = []
         for members, lo, hi, bounds, instrs, cycles, isa in self._groups:
-            # the lookup memory (LUT) as rows after the configuration registers, where the program reads it
-            lut_words = self.target.core["lut_words"] if any(i.mnemonic == "LUT" for i in instrs) else 0
-            config = np.zeros((config_bits + lut_words, hi - lo), dtype=np.int64)
+            # the lookup memory (LUT): one row per core, its neurons point at it (only as many words as
+            # the largest table written: the words beyond read 0, as on the chip)
+            lut_words = (max([self.image.cores[m].lut.size for m in members] + [1])
+                         if any(i.mnemonic == "LUT" for i in instrs) else 0)
+            config = np.zeros((config_bits, hi - lo), dtype=np.int64)
+            lut = np.zeros((len(members) if lut_words else 0, lut_words), dtype=np.int64)
+            lut_of = np.zeros(hi - lo, dtype=np.int64)
             states = []
-            for index, offset in zip(members, bounds):
+            for row, (index, offset) in enumerate(zip(members, bounds)):
                 core = self.image.cores[index]
                 config[: core.config.size, offset: offset + core.n_neurons] = core.config[:, None]
                 if lut_words:
-                    config[config_bits: config_bits + core.lut.size, offset: offset + core.n_neurons] = core.lut[:, None]
+                    lut[row, : core.lut.size] = core.lut
+                    lut_of[offset: offset + core.n_neurons] = row
                 states.append(core.state)
             names = ", ".join(self.image.cores[m].name for m in members[:3]) + (" ..." if len(members) > 3 else "")
             runner = ProgramRunner(f"image {self.where}: core {names}", instrs, cycles, isa, self.target, config,
-                                   np.concatenate(states, axis=0), bounds, lanes, engine=self.executor)
+                                   np.concatenate(states, axis=0), bounds, lanes, lut=(lut, lut_of),
+                                   engine=self.executor)
             members = np.asarray(members, dtype=np.int64)
             blocks.append(RunnerBlock(runner, lo, hi, members, self.network.core_level[members],
                                       np.append(np.asarray(bounds, dtype=np.int64), hi - lo)))

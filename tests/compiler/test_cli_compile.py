@@ -23,6 +23,7 @@ import models
 from sdannc.cli import main
 from sdannc.compiler import lower
 from sdannc.golden import run as golden_run
+from sdannc.sparsify import Plan
 from sdannc.target import load_target
 from cli_checks import assert_user_error, assert_ok, new_runner, progress_lines, tree
 
@@ -104,7 +105,8 @@ def test_compile_prints_the_per_layer_table(compiled):
     rows = [re.split(r"\s{2,}", line.strip()) for line in lines[2:2 + len(CNN_LAYERS)]]
     for row, r in zip(rows, report["layers"], strict=True):
         blank = lambda v: "-" if v is None else str(v)  # noqa: E731
-        scheme = (r["integration"] or "-") + (" exact" if r["integration"] and r["sums_exact"] else "")
+        scheme = (r["integration"] or "-") + (" exact" if r["integration"] not in (None, "exact") and r["sums_exact"]
+                                              else "")
         assert row == [r["layer"], r["op"], str(r["neurons"]), str(r["cores"]), str(r["dendrite_words"]),
                        str(r["axon_words"]), blank(r["acc_bits"]), blank(r["acc_shift"]), scheme,
                        f"{r['error_steps']:.2g}" if r["error_steps"] else "0",
@@ -115,8 +117,8 @@ def test_compile_prints_the_per_layer_table(compiled):
     totals = lines[2 + len(CNN_LAYERS)]
     assert totals.startswith(f"cores {len(core_files(out))} of {TOTAL_CORES}, neurons {report['neurons']},")
     assert f"image written to {out}" == lines[-1]
-    # darwin3's 16-bit accumulator needs scaled integration on conv1: the table says so
-    assert any(line.startswith("note: scaled-integration: conv1:") for line in lines)
+    # darwin3's 16-bit accumulator: conv1's sums take two words (integration exact), the table says so
+    assert re.split(r"\s{2,}", next(line for line in lines if line.startswith("conv1 ")).strip())[8] == "exact"
 
 
 def test_compiled_image_computes_what_run_computes(compiled, cnn, cnn_x, tmp_path):
@@ -221,17 +223,20 @@ def test_wide_target_gives_another_image(compiled, cnn, cnn_x, tmp_path):
 
 
 def test_calib_measures_the_sums(tmp_path):
-    """digits_mlp on darwin3: the worst case needs a shift on both layers; sums measured on the
-    calibration inputs need no larger one (here a smaller one), and the image still equals the golden
-    model of the same lowering."""
+    """digits_mlp on darwin3, weighted integration (integration exact, the compiler's choice, scales
+    nothing): the worst case needs a shift on both layers; sums measured on the calibration inputs
+    need no larger one (here a smaller one), and the image still equals the golden model of the same
+    lowering."""
     model = models.quantized("digits_mlp")
     float_model = models.float_model("digits_mlp")
     calib = tmp_path / "calib.npy"
     np.save(calib, models.calib_set(float_model, 64))
     runner = new_runner()
     worst, measured = tmp_path / "worst", tmp_path / "measured"
-    assert_ok(invoke(runner, "compile", model, "-o", worst, "-q"))
-    result = invoke(runner, "compile", model, "-o", measured, "--calib", calib)
+    weighted = tmp_path / "weighted.yaml"
+    weighted.write_text("integration: weighted\n")
+    assert_ok(invoke(runner, "compile", model, "-o", worst, "-q", "--config", weighted))
+    result = invoke(runner, "compile", model, "-o", measured, "--calib", calib, "--config", weighted)
     assert_ok(result)
     r_worst = json.loads((worst / "report.json").read_text())
     r_measured = json.loads((measured / "report.json").read_text())
@@ -251,7 +256,7 @@ def test_calib_measures_the_sums(tmp_path):
     y = tmp_path / "y.npy"
     assert_ok(invoke(runner, "sim", measured, "-i", x, "-o", y, "-q"))
     target = load_target("darwin3")
-    expected = golden_run(lower(model, target, np.load(calib)), xs, target.arith)
+    expected = golden_run(lower(model, target, np.load(calib), plan=Plan(integration="weighted")), xs, target.arith)
     assert np.array_equal(np.load(y), expected)
 
 

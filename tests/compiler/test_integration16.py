@@ -10,7 +10,7 @@ from sdannc.ir.codec import encode_input
 from sdannc.ir.evaluate import walk
 from sdannc.neurons import golden_op
 from sdannc.neurons.common import plane_sums
-from sdannc.neurons.stem import HORNER, WEIGHTED
+from sdannc.neurons.stem import EXACT, HORNER, WEIGHTED
 from sdannc.passes import Options, run_pipeline
 from sdannc.frontend import load_onnx
 from sdannc.target import load_target
@@ -48,7 +48,7 @@ def test_every_stem_layer_is_within_its_stated_bound(name, variant):
     path = models.quantized(name, *variant)
     x = models.eval_set(models.float_model(name), 32)
     layers = _layers_against_real(path, x)
-    assert any(node.attrs["integration"] == WEIGHTED for node, _, _ in layers)
+    assert any(node.attrs["integration"] in (WEIGHTED, EXACT) for node, _, _ in layers)
     for node, codes, value in layers:
         low, high = node.attrs["clamp"]
         bound = node.attrs["error_bound"]
@@ -65,7 +65,7 @@ def test_a_layer_reading_codes_around_a_zero_point_cannot_saturate():
     partial sums may overshoot the range, so it is scaled for the worst case or by shift-and-add."""
     path = models.quantized("concat")
     x = models.eval_set(models.float_model("concat"), 32)
-    layers = {node.name: (node, codes, value) for node, codes, value in _layers_against_real(path, x)}
+    layers = {node.name: (node, codes, value) for node, codes, value in _layers_against_real(path, x, WEIGHTED)}
     node, codes, value = layers["conv_b"]
     assert node.attrs["acc_bound"].endswith("(offset inputs)") and node.attrs["acc_shift"] > 0
     assert np.abs(codes - np.clip(np.floor(value + 0.5), *node.attrs["clamp"])).max() <= 1
@@ -98,8 +98,11 @@ def _outputs(run, x, fixed_batch: bool):
 @pytest.mark.parametrize("variant", [("qdq", False, "uint8"), ("qop", True, "int8")], ids=models.variant_id)
 @pytest.mark.parametrize("name", TRAINED)
 def test_trained_digits_classifiers_on_16_bits_keep_onnxruntimes_accuracy(name, variant):
-    """Held-out digits, no --calib: accuracy within half a point of onnxruntime's and top-1 agreement
-    of at least 98 % (measured: 0 to 0.44 points, 98 to 100 %; docs/exactness.md)."""
+    """Held-out digits, no --calib (docs/exactness.md, bench/integration_schemes.py --part digits):
+    every STEM layer is integration exact, so without an Add the accuracy is onnxruntime's to 0.25
+    points (measured: equal, but for the QDQ CNN with pools, whose AveragePool onnxruntime rounds in
+    float32: 0.23 points, as on darwin3-wide) and top-1 agreement at least 99.5 %; the residual net's
+    16-bit Add neuron still rounds (81 % of its outputs equal): within a point, 98 %."""
     from sdannc.compiler import golden_outputs
 
     model = models.float_model(name)
@@ -111,14 +114,16 @@ def test_trained_digits_classifiers_on_16_bits_keep_onnxruntimes_accuracy(name, 
     expected = _outputs(lambda b: models.ort_run(path, b), x, fixed)
     got = _outputs(lambda b: golden_outputs(path, b, NARROW), x, fixed)
     accuracy = (got.argmax(1) == y).mean(), (expected.argmax(1) == y).mean()
-    assert abs(accuracy[0] - accuracy[1]) <= 0.005 + 1e-9
-    assert (got.argmax(1) == expected.argmax(1)).mean() >= 0.98
+    adds = name.startswith("residual")
+    assert abs(accuracy[0] - accuracy[1]) <= (0.01 if adds else 0.0025) + 1e-9
+    assert (got.argmax(1) == expected.argmax(1)).mean() >= (0.98 if adds else 0.995)
 
 
 def test_resnet18_from_pytorch_is_close_on_16_bits_where_the_papers_scheme_was_noise():
     """ResNet-18 (ImageNet stem) at 32 x 32 exported by PyTorch and quantized by onnxruntime, no
-    --calib (docs/exactness.md: rms/std 0.116 and top-1 agreement 80 % on 64 inputs, against 1.75
-    and 0 % for the paper's shift-and-add; issue 11 asks 0.05 and 95 %: not met yet)."""
+    --calib (docs/exactness.md, 64 inputs: integration exact rms/std 0.095 and top-1 agreement 86 %,
+    weighted 0.116 and 80 %, the paper's shift-and-add 1.75 and 0 %; issue 11 asks 0.05 and 95 %:
+    what is left is the 16-bit Add neuron's rounding)."""
     import torch_models
     from sdannc.golden.interpreter import run as golden_run
 
@@ -132,5 +137,5 @@ def test_resnet18_from_pytorch_is_close_on_16_bits_where_the_papers_scheme_was_n
         return rms, (got.argmax(1) == expected.argmax(1)).mean()
 
     (rms, top1), (paper_rms, paper_top1) = figures(None), figures(HORNER)
-    assert rms <= 0.2 and top1 >= 0.6
+    assert rms <= 0.12 and top1 >= 0.75
     assert paper_rms >= 0.8 and paper_top1 <= 0.2

@@ -17,7 +17,8 @@ def _schemes(config):
 
 def test_horner_on_request_and_the_compilers_choice_without():
     chosen, paper = _schemes(None), _schemes({"integration": "horner"})
-    assert chosen["conv1"][0] == "weighted" and chosen == _schemes({"integration": "auto"})
+    assert chosen["conv1"][0] == "exact" and chosen == _schemes({"integration": "auto"})
+    assert _schemes({"integration": "weighted"})["conv1"][0] == "weighted"  # exact off
     assert paper["conv1"][0] == "horner" and paper["conv1"][1] > 0
     assert set(chosen) == set(paper)
 
@@ -27,5 +28,5 @@ def test_the_key_round_trips_and_bad_values_are_refused(tmp_path):
     path = tmp_path / "sdannc.yaml"
     path.write_text(config_text(plan))
     assert load_config(path).integration == plan.integration == "horner" and "integration: horner" in path.read_text()
-    with pytest.raises(SdanncError, match=r"^config x: integration: 'weighted': expected one of auto, horner$"):
-        parse_config({"integration": "weighted"}, "config x")
+    with pytest.raises(SdanncError, match=r"^config x: integration: 'wide': expected one of auto, horner, weighted, exact$"):
+        parse_config({"integration": "wide"}, "config x")

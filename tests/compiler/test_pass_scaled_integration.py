@@ -13,7 +13,7 @@ from sdannc.target import load_target
 from irgraphs import GraphMaker
 
 NARROW, WIDE = load_target("darwin3"), load_target("darwin3-wide")
-OPTS = Options()
+OPTS = Options(integration="weighted")  # (these tests are about the weighted scheme; tests/sim/test_sim_exact.py: exact)
 
 
 @pytest.mark.parametrize("bound, bits, expected", [(30000, 16, 0), (32767 - 256, 16, 0), (32767 - 255, 16, 1),
@@ -68,3 +68,24 @@ def test_the_paper_scheme_on_request():
     g.dense("x", 8)
     node = scaled_integration(lower_linear(g.graph, NARROW, OPTS), NARROW, Options(integration=HORNER)).nodes[0]
     assert node.attrs["integration"] == HORNER and node.attrs["acc_shift"] > 0 and "acc_shift" not in node.params
+
+
+def test_per_channel_layers_are_exact_only_where_their_tables_add_few_cores():
+    """One threshold table per channel (512 words, 31 a core of darwin3): 64 channels of 8 x 8 take
+    1 core by neurons and 3 by tables (exact); 512 channels of 2 x 2 take 1 and 17 (weighted); a
+    per-tensor layer has one table whatever its size."""
+    from sdannc.ir.graph import Node
+    from sdannc.passes.scaled_integration import exact_adds_few_cores
+    from sdannc.target import load_target
+
+    target = load_target("darwin3")
+
+    def layer(shape, per_channel=True):
+        m = np.linspace(1e-3, 2e-3, shape[0]) if per_channel else np.full(shape[0], 1e-3)
+        return Node(name="l", op="stem", inputs=["x"], output="y", attrs={},
+                    params={"real_multiplier": np.broadcast_to(m[:, None, None], shape).copy(),
+                            "bias": np.zeros(shape, dtype=np.int64)})
+
+    assert exact_adds_few_cores(layer((64, 8, 8)), (64, 8, 8), target)
+    assert not exact_adds_few_cores(layer((512, 2, 2)), (512, 2, 2), target)
+    assert exact_adds_few_cores(layer((512, 2, 2), per_channel=False), (512, 2, 2), target)

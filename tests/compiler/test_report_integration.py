@@ -4,6 +4,7 @@ bound and what its program costs per tick; one line warns when the bounds add up
 import pytest
 
 import models
+from sdannc.sparsify import Plan
 from sdannc.backend.report import WARN_ERROR_STEPS, error_warning, summary_table
 from sdannc.compiler import compile_in_memory
 from sdannc.target import load_target
@@ -12,7 +13,21 @@ from sdannc.target import load_target
 @pytest.fixture(scope="module")
 def compiled():
     path = models.quantized("residual")
-    return {t: compile_in_memory(path, load_target(t)) for t in ("darwin3", "darwin3-wide")}
+    out = {t: compile_in_memory(path, load_target(t)) for t in ("darwin3", "darwin3-wide")}
+    out["darwin3-exact"] = out["darwin3"]
+    out["darwin3"] = compile_in_memory(path, load_target("darwin3"), plan=Plan(integration="weighted"))
+    return out
+
+
+def test_exact_layers_say_so(reports):
+    stems = [r for r in reports["darwin3-exact"]["layers"] if r["op"].startswith("STEM")]
+    exact = [r for r in stems if r["integration"] == "exact"]
+    assert exact and all(r["sums_exact"] for r in exact)
+    conv = [r for r in exact if r["layer"].startswith("conv")]  # onnxruntime's own requantization: no bound
+    assert conv and all(r["error_steps"] == 0 for r in conv) and all(r["error_steps"] < 1e-3 for r in exact)
+    assert all(tuple(r["instructions_per_tick"]) == (42, 63) for r in exact)
+    text = summary_table(reports["darwin3-exact"])
+    assert " exact " in next(line for line in text.splitlines() if line.startswith("conv1 "))
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ MODEL = "cnn_pool"
 @pytest.fixture(scope="module")
 def data():
     target = load_target("darwin3")
-    graph = lower(models.quantized(MODEL), target)
+    graph = lower(models.quantized(MODEL), target, plan=Plan(integration="weighted"))  # as sdannc tune lowers
     layers = build_layers(graph, target)
     synapses = synapse_counts(graph, layers)
     x = models.eval_set(models.float_model(MODEL), 40)
@@ -40,7 +40,7 @@ def test_evaluator_equals_compiling_with_the_plan(data):
     target, graph, synapses, x, labels = data
     settings = {"conv1": Setting(rot=2), "conv2": Setting(drlo=1, rot=1)}
     point = Evaluator(graph, x, labels, target.arith, synapses).evaluate(settings)
-    full = lower(models.quantized(MODEL), target, plan=Plan(layers=settings))
+    full = lower(models.quantized(MODEL), target, plan=Plan(layers=settings, integration="weighted"))
     codes = run_codes(full, encode_input(x, full.input_encode).reshape(x.shape), target.arith, keep=True)
     sops = sum(a.sops for a in golden_activity(full, codes, synapses).values())
     assert point.sops * len(x) == sops

@@ -59,12 +59,13 @@ def test_cnn_pool_geometry_and_names(fmt):
                                               "flatten", f"fc{suffix}"]
     conv1, maxpool, conv2, avgpool, _, fc = graph.nodes
     assert conv1.attrs == {"kind": "conv", "kernel": (3, 3), "strides": (1, 1), "pads": (1, 1, 1, 1),
-                           "dilations": (1, 1), "group": 1, "clamp": (0, 255)}
+                           "dilations": (1, 1), "group": 1, "clamp": (0, 255),
+                           "float32_requantize": True}  # (onnxruntime's QLinearConv: docs/exactness.md)
     assert maxpool.attrs == {"kernel": (2, 2), "strides": (2, 2), "pads": (0, 0, 0, 0), "dilations": (1, 1)}
     assert avgpool.attrs == {"kernel": (2, 2), "strides": (2, 2), "pads": (0, 0, 0, 0), "count_include_pad": 0,
                              "clamp": (0, 255)}
     assert conv2.params["weight"].shape == (8, 4, 3, 3) and fc.params["weight"].shape == (10, 32)
-    assert fc.attrs == {"kind": "dense", "clamp": (0, 255)}
+    assert fc.attrs == {"kind": "dense", "clamp": (0, 255), "float32_requantize": True}
     # maxpool and reshape keep their input's scale and zero point
     for node in (maxpool, graph.nodes[4]):
         src, out = graph.tensors[node.inputs[0]], graph.tensors[node.output]

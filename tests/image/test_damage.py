@@ -448,8 +448,8 @@ def too_many_config_registers(image):
     image.cores[1].config = np.arange(33, dtype=np.int64)
 
 
-def lookup_memory_too_long(image):
-    image.cores[1].lut = np.arange(257, dtype=np.int64)
+def lookup_memory_too_long(image):  # (darwin3: 16384 words, docs/isa.md)
+    image.cores[1].lut = np.arange(16385, dtype=np.int64) % 1000
 
 
 def lookup_memory_beyond_register(image):
@@ -564,7 +564,7 @@ LIMITS = [
     (program_empty, "core x03_y00", ["program is empty"]),
     (too_many_neurons, "core x04_y00", ["4097 neurons", "limit 4096"]),
     (too_many_config_registers, "core x02_y00", ["33 configuration registers", "limit 32"]),
-    (lookup_memory_too_long, "core x02_y00", ["lookup memory of 257 words", "limit 256"]),
+    (lookup_memory_too_long, "core x02_y00", ["lookup memory of 16385 words", "limit 16384"]),
     (lookup_memory_beyond_register, "core x03_y00", ["lookup memory", "16-bit", "40000"]),
     (lut_without_lookup_memory, "core x04_y00", ["program word 0", "LUT", "no lookup memory"]),
     (state_beyond_register, "core x03_y00", ["state", "16-bit", "40000"]),

@@ -81,6 +81,7 @@ def test_valid_words_per_instruction_are_exactly_the_operand_combinations(valid_
     [
         (0x0001, "reserved bits"),        # NOP with bit 0 set
         (31 << 11, "unknown opcode 31"),
+        (28 << 11, "unknown opcode 28"),  # past the last opcode (SFTW, 27)
         ((7 << 11) | (3 << 7), "JC cond"),  # enum code with no name
         ((1 << 11) | 0b001, "reserved bits"),  # ADD's low 3 bits
         ((5 << 11) | 0b11, "round code 3 is not valid"),  # SFTI round code 3 has no name

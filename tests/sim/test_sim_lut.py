@@ -16,7 +16,7 @@ from sdannc.ir.ops import LUT
 from sdannc.isa import assemble, load_isa
 from sdannc.sim import Simulator
 from sdannc.sim.executor import ProgramRunner
-from sdannc.target import load_target
+from sdannc.target import load_target, target_from_dict
 
 ISA = load_isa()
 CYCLES = {spec.mnemonic: spec.cycles for spec in ISA.instructions}
@@ -37,16 +37,37 @@ def test_lut_reads_each_cores_memory_at_the_clamped_index(engine, target_name):
     runner = ProgramRunner("lut", program, CYCLES, ISA, target, config, state, [0, 3], 1, engine=engine)
     assert runner.engine == engine, runner.engine_note
     runner.run_tick(np.zeros((1, n), dtype=np.int64))
-    assert runner.state[1, 0].tolist() == [1, 22, 3 * (words - 1) + 1, 1000, 1000 - 255, 1000 - 9]
+    top = (1 << (target.arith["register_bits"] - 1)) - 1  # (a register saturates what it reads)
+    assert runner.state[1, 0].tolist() == [1, 22, min(3 * (words - 1) + 1, top), 1000, 1000 - 255, 1000 - 9]
 
 
-def test_without_its_memory_lut_is_left_to_the_numpy_engine():
+@pytest.mark.parametrize("engine", ["numpy", "kernel"])
+def test_lut_reads_the_memory_of_the_neurons_core_and_zero_beyond_its_words(engine):
+    """The simulator keeps one lookup memory per core (not per neuron): neurons name their core's
+    row; an index below lut_words beyond the words written reads 0, as unwritten memory does."""
     target = load_target("darwin3")
+    n = 5
+    config = np.zeros((target.core["config_registers"], n), dtype=np.int64)
+    memories = np.asarray([[5, 6, 7], [-1, -2, -3]], dtype=np.int64)
+    state = np.zeros((n, target.core["state_fields"]), dtype=np.int64)
+    state[:, 0] = [0, 2, 1, 3, -9]
+    program = assemble("LOAD R5, 0\nLUT R6, R5\nSTORE R6, 1\nEND", ISA)
+    runner = ProgramRunner("lut", program, CYCLES, ISA, target, config, state, [0, 2], 1, engine=engine,
+                           lut=(memories, np.asarray([0, 0, 1, 1, 1])))
+    assert runner.engine == engine, runner.engine_note
+    runner.run_tick(np.zeros((1, n), dtype=np.int64))
+    assert runner.state[1, 0].tolist() == [5, 7, -2, 0, -1]
+
+
+def test_without_a_lookup_memory_lut_is_left_to_the_numpy_engine():
+    target = load_target("darwin3")
+    target = target_from_dict(dict(target.raw, name="no-lut", core=dict(target.raw["core"], lut_words=0)), "test")
     n = 2
     config = np.zeros((target.core["config_registers"], n), dtype=np.int64)
     state = np.zeros((n, target.core["state_fields"]), dtype=np.int64)
-    runner = ProgramRunner("lut", assemble("LUT R6, R5\nEND", ISA), CYCLES, ISA, target, config, state, [0], 1)
-    assert runner.engine == "numpy" and "LUT without its lookup memory" in runner.engine_note
+    runner = ProgramRunner("lut", assemble("LUT R6, R5\nEND", ISA), CYCLES, ISA, target, config,
+                           state, [0], 1)
+    assert runner.engine == "numpy" and "LUT without a lookup memory" in runner.engine_note
 
 
 @pytest.mark.parametrize("target_name", ["darwin3", "darwin3-wide"])
