@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..arith import fixed_multiply, saturate, shift_right_even, shift_right_round
+from ..arith import saturate
 from ..ir import connections
 from ..ir.codes import RATE_CODING, TTFS_CODING, WINDOW_TICKS
 from ..ir.graph import Node
-from ..sparsify import emitted_codes
-from . import adder, max as max_neuron, multiply
-from .common import NeuronModel, fused_table, output_registers, per_neuron, set_fused_table
+from . import adder, lut, max as max_neuron, multiply, stem
+from .common import NeuronModel, output_registers, per_neuron, set_fused_table
 
 THRESHOLD = {TTFS_CODING: WINDOW_TICKS[TTFS_CODING], RATE_CODING: 1}
 
@@ -53,19 +52,10 @@ class CodedLinear(CodedNeuron):
         return f"{self.label} {'+'.join(c['kind'] for c in node.attrs['connections'])}{fused}"
 
     def compute(self, node: Node, inputs: list[np.ndarray], out_shape, arith: dict) -> np.ndarray:
-        reg = arith["register_bits"]
-        a, p = node.attrs, node.params
-        acc = saturate(saturate(exact_sums(node, inputs, out_shape), reg) + p["bias"], reg)
-        # as the STEM neuron after its integration (neurons/stem.py): one rounding of the product
-        if a["out_shifts"]:
-            acc = saturate(np.multiply(acc, p["multiplier"], dtype=np.int64) >> a["mul_shift"], reg)
-        else:
-            acc = saturate(fixed_multiply(acc, p["multiplier"], a["mul_shift"]), reg)
-        rounding = shift_right_even if a.get("round") == "RNE" else shift_right_round
-        for shift in a["out_shifts"]:
-            acc = rounding(acc, shift)
-        acc = saturate(acc + a["zero_point"], reg)
-        return fused_table(node, emitted_codes(acc, a))
+        reg, p = arith["register_bits"], node.params
+        # the exact sum, then the STEM neuron's requantization after its integration (neurons/stem.py)
+        return stem.requantized(saturate(exact_sums(node, inputs, out_shape), reg), node, p["bias"], p["multiplier"],
+                                reg)
 
     def template_values(self, node: Node) -> dict:
         a = node.attrs
@@ -121,8 +111,7 @@ class CodedLookup(CodedNeuron):
     """The input code rebuilt exactly, then the table in the core's lookup memory."""
 
     def compute(self, node: Node, inputs: list[np.ndarray], out_shape, arith: dict) -> np.ndarray:
-        codes = np.asarray(inputs[0], dtype=np.int64)
-        return node.params["table"][codes].reshape(codes.shape[:1] + tuple(out_shape))
+        return lut.MODEL.compute(node, inputs, out_shape, arith)  # the code rebuilt exactly: the same table
 
     def init_core(self, core, node: Node, flat: np.ndarray, shape) -> None:
         super().init_core(core, node, flat, shape)
