@@ -143,13 +143,17 @@ def _board_section(d: dict, figures: dict[str, bytes]) -> tuple:
 
 def render(d: dict, figures: dict[str, bytes]) -> str:
     title = f"sdannc report: {d['model']} on {d['target']}"
-    body = []
     sections = _sections(d, figures) + ([_board_section(d, figures)] if "board" in d else [])
-    for key, heading, cells, image in sections:
-        body.append(f'<section id="{key}"><h2>{html.escape(heading)}</h2>{cells}{image}</section>')
     note = ('<p class="note">Per-sample figures count the spikes and SOPs inside the samples\' windows; the '
             "pipeline's fill and drain (layers computing on zeros before and after the stream) is counted apart. "
             "Numbers per sample are averages over the batch.</p>")
+    return html_page(title, note, [(key, heading, cells + image) for key, heading, cells, image in sections])
+
+
+def html_page(title: str, note: str, sections) -> str:
+    """The page of a report folder: the title, a note (HTML), and one <section> per (id, heading, HTML)."""
+    body = [f'<section id="{key}"><h2>{html.escape(heading)}</h2>{content}</section>'
+            for key, heading, content in sections]
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
             f"<style>{STYLE}</style></head>\n<body><h1>{html.escape(title)}</h1>{note}\n" + "\n".join(body)
             + "\n</body></html>\n")

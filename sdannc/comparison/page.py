@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 
-from ..activity_report.page import STYLE, figure, num_cell, table, text_cell
+from ..activity_report.page import figure, html_page, num_cell, table, text_cell
 from ..fileio import COMPARISON_FORMAT, MANIFEST, checksums, json_bytes, write_folder
 from ..version import __version__
 from . import plots
@@ -102,16 +102,12 @@ def _sections(d: dict, figures: dict[str, bytes]) -> list[tuple[str, str, str]]:
 
 def render(d: dict, figures: dict[str, bytes]) -> str:
     title = f"sdannc compare: {d['model']} on {d['target']}"
-    body = [f'<section id="{key}"><h2>{html.escape(heading)}</h2>{content}</section>'
-            for key, heading, content in _sections(d, figures)]
     note = ('<p class="note">Spikes and SOPs per sample count the samples\' own windows (as sdannc sim and '
             "sdannc report do); the chip's simulated energy is the whole run's (SOPs, executed instructions, "
             "flit-hops), fill and drain shared out over the samples. Outputs are compared with onnxruntime in its "
             "exact integer mode, in quantization steps of the output. A refused coding is one the compiler "
             "cannot lower this model to; its message says which layer and why.</p>")
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-            f"<style>{STYLE}</style></head>\n<body><h1>{html.escape(title)}</h1>{note}\n" + "\n".join(body)
-            + "\n</body></html>\n")
+    return html_page(title, note, _sections(d, figures))
 
 
 def write_comparison(d: dict, out_dir, force: bool = False) -> None:
