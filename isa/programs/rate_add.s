@@ -4,12 +4,7 @@
 ; sdannc/neurons/rate_add.py fills in each layer's parameters.
 .state  acc_a 0, threshold 1, phase 2, residue 3, acc_b 4, offset 5   ; threshold: 1
 .config last_phase 0, zero_point 1, low 2, high 3, zero_a 4, zero_b 5, mult_a 6, mult_b 7, round_add 8, keep_mask 9, window 10
-.include coded_two_spikes.inc
-        ADD  R0, R6             ; a counts its spikes
-        ADD  R4, R7             ; b likewise
-        LDC  R5, last_phase
-        CMP  R2, R5, EQ
-        JC   NFLAG, emit
+.include rate_two_codes.inc
 .include coded_add.inc
         MOVI R0, 0              ; a and b start from 0 for the next sample
         MOVI R4, 0

@@ -4,12 +4,7 @@
 ; sdannc/neurons/rate_mul.py.
 .state  acc_a 0, threshold 1, phase 2, residue 3, acc_b 4   ; threshold: 1
 .config last_phase 0, zero_a 1, zero_b 2, window 3
-.include coded_two_spikes.inc
-        ADD  R0, R6             ; a counts its spikes
-        ADD  R4, R7             ; b likewise
-        LDC  R5, last_phase
-        CMP  R2, R5, EQ
-        JC   NFLAG, emit
+.include rate_two_codes.inc
 .include product_search.inc
         MOVI R0, 0              ; a and b start from 0 for the next sample
         MOVI R4, 0
