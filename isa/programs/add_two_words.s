@@ -6,28 +6,11 @@
 ; Each multiplier m is held in two registers, m = m_high 2^split + m_low (m_low the remainder of |m|,
 ; both with m's sign), so that each partial product fits a register; split is the register width - 1.
 ; A template (docs/isa.md): sdannc/neurons/adder.py fills in each layer's parameters; as it stands,
-; with the values below, it is the reference program.
+; with the values of add_two_words.inc, it is the reference program.
 .state  acc_a 0, threshold 1, phase 2, residue 3, acc_b 4, offset 5, offset_low 6   ; offset: two words
 .config last_phase 0, zero_point 1, low 2, high 3, zero_a 4, zero_b 5, mult_a 6, mult_b 7, round_add 8, keep_mask 9, mult_a_low 10, mult_b_low 11
-.param  split 15                ; the multipliers' low parts' bits (a MACW shift)
-.param  out_shift 21            ; the one rounding shift, 0..31
-.param  round RND               ; RND, or RNE (exact multipliers: ties to even)
 .include two_codes.inc
-        LOAD R14, offset        ; the accumulator starts at the neuron's constant
-        LOAD R15, offset_low
-        LDC  R6, zero_a
-        SUB  R0, R6             ; a - za
-        LDC  R6, mult_a
-        MACW R0, R6, {split}    ; + (a - za) m_high 2^split
-        LDC  R6, mult_a_low
-        MACW R0, R6, 0          ; + (a - za) m_low
-        LDC  R6, zero_b
-        SUB  R4, R6             ; b - zb
-        LDC  R6, mult_b
-        MACW R4, R6, {split}
-        LDC  R6, mult_b_low
-        MACW R4, R6, 0
-        SFTW R0, {out_shift}, {round}   ; the sum, shifted and rounded once, into one register
+.include add_two_words.inc
 .include output_code.inc
         MOVI R0, 0              ; a and b start from 0 for the next sample
         MOVI R4, 0

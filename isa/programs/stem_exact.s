@@ -20,11 +20,7 @@
         LDWR R5, 14             ; s_lo
         SFTI R1, L, 1, TRUNC
         ADD  R1, R5             ; v = 2L + s_lo
-        MOV  R6, R1
-        SFTI R6, R, 14, RND     ; c = round(v / 2^14): -1, 0 or 1
-        MOV  R7, R6
-        SFTI R7, L, 14, TRUNC
-        SUB  R1, R7             ; L = v - c 2^14
+.include exact_carry.inc
         SFTI R0, L, 1, TRUNC
         ADD  R0, R4
         ADD  R0, R6             ; H = 2H + s_hi + c
@@ -32,19 +28,7 @@
         LDC  R5, last_phase
         CMP  R2, R5, EQ
         JC   NFLAG, search      ; not the last input bit: one step of the previous sample's search
-        MOV  R9, R10
-        ADDI R9, 1
-        LUT  R11, R9            ; the bias's high word
-        ADDI R9, 1
-        LUT  R12, R9            ; its low word
-        ADD  R1, R12            ; L + bias low, in [-2^14, 2^14)
-        MOV  R6, R1
-        SFTI R6, R, 14, RND     ; its carry
-        MOV  R7, R6
-        SFTI R7, L, 14, TRUNC
-        SUB  R1, R7
-        ADD  R0, R11
-        ADD  R0, R6             ; T + bias = H 2^14 + L
+.include exact_bias.inc
         STORE R0, multiplier    ; searched over the next 8 ticks
         STORE R1, init
         MOVI R0, 0              ; H = L = 0 for the next sample
@@ -55,23 +39,7 @@
         STORE R4, bias          ; the step: 128, 64, ..., 1
 search:
         LOAD R4, bias
-        MOV  R8, R3
-        ADD  R8, R4             ; a candidate code
-        MOV  R9, R8
-        ADD  R9, R9
-        LUT  R10, R10           ; the table's base
-        ADD  R9, R10            ; the candidate's threshold: table base + 2 candidate
-        LUT  R11, R9            ; high word
-        ADDI R9, 1
-        LUT  R12, R9            ; low word
-        LOAD R13, multiplier
-        SUB  R13, R11           ; H - Bh (saturating: its sign and zero survive)
-        LOAD R14, init
-        SUB  R14, R12           ; L - Bl, |.| < 2^14
-        CMP  R13, R13, EQ0
-        SEL  R13, R14           ; the high words equal: the low words decide
-        CMP  R13, R13, GE0      ; T + bias >= the threshold
-        SEL  R3, R8             ; then the code is at least the candidate
+.include exact_search.inc
         SPIKE IFFLAG            ; and this output bit is 1
         SFTI R4, R, 1, TRUNC
         STORE R4, bias

@@ -11,6 +11,7 @@ from .coding import CodedAdd
 
 class RateAdd(CodedAdd):
     op, label, template_file, coding = ops.RATE_ADD, "rate add", "rate_add.s", RATE_CODING
+    two_words_file = "rate_add_two_words.s"  # 16-bit registers: the two-word Add (attr two_words)
 
 
 MODEL = RateAdd()

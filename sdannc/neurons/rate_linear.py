@@ -12,6 +12,7 @@ from .coding import CodedLinear
 
 class RateLinear(CodedLinear):
     op, label, template_file, coding = ops.RATE_LINEAR, "rate", "rate_linear.s", RATE_CODING
+    exact_file = "rate_exact.s"  # 16-bit registers, integration exact
 
 
 MODEL = RateLinear()

@@ -62,6 +62,19 @@ def exact_memory_words(node: Node, flat: np.ndarray, shape) -> int:
     return tables * EXACT_WORDS + records * EXACT_RECORD
 
 
+def exact_codes(t: np.ndarray, node: Node, out_shape) -> np.ndarray:
+    """Integration "exact": the output codes [batch, *out] of the exact sums `t`: how many thresholds
+    of each neuron's table are at or below T + bias (stem_exact.s's search; the codings' exact
+    linear neurons search the same tables, neurons/coding.py)."""
+    t = t + np.broadcast_to(node.params["bias"], tuple(out_shape)).astype(np.int64)
+    table, group = exact_tables(node, out_shape)
+    codes = np.zeros(t.shape, dtype=np.int64)
+    for g in range(table.shape[0]):  # table[g] sorted: entry e the least T whose code is >= e
+        mask = group == g
+        codes[:, mask] = np.searchsorted(table[g, 1:], t[:, mask], side="right")
+    return codes
+
+
 def requantized(acc: np.ndarray, node: Node, bias, multiplier, reg: int) -> np.ndarray:
     """The output codes of the accumulated sums `acc` (= T): + bias, the fixed-point multiplier, the
     shifts, the zero point, clamp, RoT / DRLO, the fused table (registers of `reg` bits)."""
@@ -94,14 +107,8 @@ class Stem(CodeNeuron):
         sums = plane_sums(node, inputs, out_shape)
         weighted = a.get("integration") == WEIGHTED
         if a.get("integration") == EXACT:  # T + bias exactly, then how many thresholds are at or below it
-            t = sum(saturate(sums[bit], dsum) << (CODE_BITS - 1 - bit) for bit in range(CODE_BITS))
-            t = t + np.broadcast_to(p["bias"], tuple(out_shape)).astype(np.int64)
-            table, group = exact_tables(node, out_shape)
-            codes = np.zeros(t.shape, dtype=np.int64)
-            for g in range(table.shape[0]):  # table[g] sorted: entry e the least T whose code is >= e
-                mask = group == g
-                codes[:, mask] = np.searchsorted(table[g, 1:], t[:, mask], side="right")
-            return codes
+            return exact_codes(sum(saturate(sums[bit], dsum) << (CODE_BITS - 1 - bit) for bit in range(CODE_BITS)),
+                               node, out_shape)
         for bit in range(CODE_BITS):  # bit 0: the first tick, the most significant input bit
             wgtsum = saturate(sums[bit], dsum)
             if weighted:  # UPDS: this tick's sum x 2^(7 - bit) / 2^acc_shift, rounded once

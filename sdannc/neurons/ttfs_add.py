@@ -11,6 +11,7 @@ from .coding import CodedAdd
 
 class TtfsAdd(CodedAdd):
     op, label, template_file, coding = ops.TTFS_ADD, "ttfs add", "ttfs_add.s", TTFS_CODING
+    two_words_file = "ttfs_add_two_words.s"  # 16-bit registers: the two-word Add (attr two_words)
 
 
 MODEL = TtfsAdd()

@@ -12,6 +12,7 @@ from .coding import CodedLinear
 
 class TtfsLinear(CodedLinear):
     op, label, template_file, coding = ops.TTFS_LINEAR, "ttfs", "ttfs_linear.s", TTFS_CODING
+    exact_file = "ttfs_exact.s"  # 16-bit registers, integration exact
 
 
 MODEL = TtfsLinear()

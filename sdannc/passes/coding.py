@@ -20,6 +20,7 @@ from ..errors import SdanncError
 from ..ir import ops
 from ..ir.codes import CODE_BITS, CODINGS, RATE_CODING, STEM_CODING, TTFS_CODING
 from ..ir.graph import Graph, Node
+from ..neurons.stem import EXACT
 from ..target import Target
 from .base import Options, Pass
 from .scaled_integration import worst_case
@@ -33,7 +34,11 @@ COUNTERPART = {
 
 
 def _linear(node: Node, graph: Graph, target: Target, coding: str, model: str) -> Node:
-    """The STEM layer's counterpart: the same weights, bias and requantization, summed exactly."""
+    """The STEM layer's counterpart: the same weights, bias and requantization, summed exactly (a
+    layer of integration exact: its sum in two words and the STEM neuron's threshold tables)."""
+    if node.attrs.get("integration") == EXACT:
+        params = {k: v for k, v in node.params.items() if k not in ("init", "acc_shift")}
+        return Node(node.name, COUNTERPART[coding][node.op], node.inputs, node.output, dict(node.attrs), params)
     if node.attrs.get("integration") != "horner" or node.attrs.get("acc_shift"):
         raise SdanncError(f"model {model}: layer {node.name}: coding {coding} sums exactly, and this layer's sums "
                           f"need scaling on the {target.name} target ({node.attrs.get('integration')} integration, "

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import SdanncError
 from ..ir import connections
-from ..ir.codes import CODE_BITS, CODE_MAX
+from ..ir.codes import CODE_BITS, CODE_MAX, RATE_CODING, TTFS_CODING
 from ..ir.graph import Graph, Node
 from ..ir.ops import STEM
 from ..neurons.stem import EXACT, EXACT_BASE, EXACT_RECORD, EXACT_WORDS, HORNER, WEIGHTED
@@ -195,6 +195,8 @@ def scaled_integration(graph: Graph, target: Target, options: Options) -> Graph:
     graph = graph.copy()
     reg = target.arith["register_bits"]
     forced = options.integration
+    if forced is None and options.coding in (TTFS_CODING, RATE_CODING):
+        forced = EXACT  # the codings sum exactly: integration exact wherever it applies, whatever its cores
     measured = measured_sums(graph, target, options.calib, options.model) if options.calib is not None else {}
     for node in graph.nodes:
         if node.op != STEM:
