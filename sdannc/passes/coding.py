@@ -6,9 +6,12 @@ the coding (its bias whole: the starting value that bias calibration split off i
 bias + 2^8 init, since the coded neurons start each sample from 0); max, adder, lut and product
 layers become their counterparts, whose programs rebuild the codes exactly. Exact by construction
 where the sums fit: a layer whose worst-case sum (255 sum |w| + |bias|) or one tick's dendrite sum (sum |w|)
-does not fit the target's registers is refused, in one line naming the layer and the coding (on
-darwin3's 16-bit registers most layers; darwin3-wide holds them), as is a layer with no counterpart
-(the IF and TTFS models, which no pass lowers to).
+does not fit the target's registers is refused, in one line naming the layer and the coding, as is a
+layer with no counterpart (the IF and TTFS models, which no pass lowers to). On 16-bit registers
+(darwin3) a layer of integration exact (which scaled integration chooses wherever it applies when the
+coding is ttfs or rate) keeps it: its counterpart sums in two words and searches the STEM neuron's
+threshold tables (neurons/coding.py); what integration exact does not take (a sparsified layer, a
+fused activation) and needs scaling is refused.
 """
 
 from __future__ import annotations
@@ -33,7 +36,21 @@ COUNTERPART = {
 }
 
 
-def _linear(node: Node, graph: Graph, target: Target, coding: str, model: str) -> Node:
+def _not_exact(node: Node, target: Target, integration: str | None) -> str:
+    """Why integration exact, the codings' two-word sums on narrow registers, does not take the layer
+    (passes/scaled_integration.exact_fits)."""
+    if target.arith["register_bits"] >= 32:
+        return "no integration exact on 32-bit registers"
+    if integration is not None:
+        return f"the config asks for integration {integration}"
+    if "sparsify" in node.attrs:
+        return "integration exact does not take a sparsified layer (RoT / DRLO)"
+    if "table" in node.params:
+        return "integration exact does not take a fused activation table"
+    return "integration exact does not take it: its sums exceed two words, or its tables the lookup memory"
+
+
+def _linear(node: Node, graph: Graph, target: Target, coding: str, model: str, integration: str | None) -> Node:
     """The STEM layer's counterpart: the same weights, bias and requantization, summed exactly (a
     layer of integration exact: its sum in two words and the STEM neuron's threshold tables)."""
     if node.attrs.get("integration") == EXACT:
@@ -42,8 +59,8 @@ def _linear(node: Node, graph: Graph, target: Target, coding: str, model: str) -
     if node.attrs.get("integration") != "horner" or node.attrs.get("acc_shift"):
         raise SdanncError(f"model {model}: layer {node.name}: coding {coding} sums exactly, and this layer's sums "
                           f"need scaling on the {target.name} target ({node.attrs.get('integration')} integration, "
-                          f"shift {node.attrs.get('acc_shift')}): use a target with 32-bit registers (darwin3-wide) "
-                          f"or --coding stem")
+                          f"shift {node.attrs.get('acc_shift')}; {_not_exact(node, target, integration)}): use a "
+                          f"target with 32-bit registers (darwin3-wide) or --coding stem")
     bias = node.params["bias"] + node.params["init"] * (1 << CODE_BITS)  # the STEM doubles init 8 times
     params = {k: v for k, v in node.params.items() if k not in ("init", "acc_shift")}
     params["bias"] = bias
@@ -70,7 +87,7 @@ def run(graph: Graph, target: Target, options: Options) -> Graph:
     nodes = []
     for node in graph.nodes:
         if node.op == ops.STEM:
-            node = _linear(node, graph, target, coding, options.model)
+            node = _linear(node, graph, target, coding, options.model, options.integration)
         elif node.op in COUNTERPART[coding]:
             node = Node(node.name, COUNTERPART[coding][node.op], node.inputs, node.output, node.attrs, node.params)
         elif node.op in ops.NEURON_OPS:

@@ -63,12 +63,33 @@ def test_the_starting_value_is_folded_back_into_the_bias():
 
 @pytest.mark.parametrize("coding", ["ttfs", "rate"])
 def test_sums_beyond_the_register_are_refused_naming_the_layer(coding):
-    graph = _requantized(NARROW)
+    """On 16 bits a layer whose sums need scaling and that integration exact does not take (here: the
+    config forces weighted) is refused, saying why."""
+    options = Options(coding=coding, model="net.onnx", integration="weighted")
+    graph = run_pipeline(_network(), NARROW, options, stop_after="requantize")
     with pytest.raises(SdanncError) as err:
-        coding_pass(graph, NARROW, Options(coding=coding, model="net.onnx"))
+        coding_pass(graph, NARROW, options)
     message = str(err.value)
     assert message.startswith("model net.onnx: layer linear1: coding " + coding) and "\n" not in message
-    assert "darwin3-wide" in message
+    assert "darwin3-wide" in message and "the config asks for integration weighted" in message
+
+
+@pytest.mark.parametrize("coding", ["ttfs", "rate"])
+def test_on_16_bits_exact_layers_keep_the_stem_tables_and_codes(coding):
+    """With the coding, scaled integration takes integration exact wherever it applies; the coding
+    pass keeps those layers' threshold tables and bias, and the golden codes are STEM-exact's."""
+    x = np.random.default_rng(4).integers(0, 256, (3, 2, 6, 6))
+    stem = run_pipeline(_network(), NARROW, Options(integration="exact"), stop_after="requantize")
+    options = Options(coding=coding)
+    coded = verify(coding_pass(run_pipeline(_network(), NARROW, options, stop_after="requantize"), NARROW, options),
+                   "coding")
+    exact = [n for n in coded.nodes if n.op == f"{coding}_linear" and n.attrs["integration"] == "exact"]
+    assert exact and all("exact_thresholds" in n.params and "init" not in n.params for n in exact)
+    by_name = {n.name: n for n in stem.nodes}
+    assert all(np.array_equal(n.params["bias"], by_name[n.name].params["bias"]) for n in exact)
+    adds = [n for n in coded.nodes if n.op == f"{coding}_add"]
+    assert adds and all("two_words" in n.attrs for n in adds)  # the two-word Add's arithmetic
+    assert np.array_equal(run_codes(coded, x, NARROW.arith), run_codes(stem, x, NARROW.arith))
 
 
 def test_an_unknown_coding_is_refused():
