@@ -295,15 +295,16 @@ def verify(model: ModelLike, x: BatchLike, target: TargetLike = "darwin3", *, co
 
 
 def tune(model: ModelLike, calib: BatchLike, labels: BatchLike, target: TargetLike = "darwin3", *,
-         max_drop: float = 1.0, progress: Progress | None = None) -> Tuning:
+         max_drop: float = 1.0, progress: Progress | None = None, coding: str = "stem") -> Tuning:
     """Choose RoT / DRLO per layer, as `sdannc tune` does: the fewest synaptic operations whose
     accuracy on (calib, labels), measured with the golden model, is within max_drop percentage
     points of the unsparsified model's. calib: inputs (a .npy path or an array, first axis the
-    batch); labels: their classes, one integer per sample. Raises SdanncError, with the CLI's messages."""
+    batch); labels: their classes, one integer per sample; coding: the spike coding whose SOPs count
+    (its config keeps it). Raises SdanncError, with the CLI's messages."""
     from .tuning import tune_model
 
     with _model_file(model) as path:
-        result, text = tune_model(path, target, calib, labels, max_drop, progress)
+        result, text = tune_model(path, target, calib, labels, max_drop, progress, coding)
     return Tuning(result, text)
 
 

@@ -262,16 +262,19 @@ def quantize(model: Path, calib_path: Path, output_path: Path, fmt: str, per_cha
               help="Accuracy the sparsification may cost, in percentage points.")
 @click.option("-o", "--output", "output_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Compile config to write (YAML with a sparsify: section).")
+@click.option("--coding", type=click.Choice(CODINGS), default="stem", show_default=True,
+              help="Spike coding whose SOPs are counted, kept in the config (docs/codings.md).")
 @_target_option
 @_quiet_option
-def tune(model: Path, calib_path: Path, labels_path: Path, max_drop: float, output_path: Path, target_name: str,
-         quiet: bool) -> None:
+def tune(model: Path, calib_path: Path, labels_path: Path, max_drop: float, output_path: Path, coding: str,
+         target_name: str, quiet: bool) -> None:
     """Choose RoT / DRLO per layer: fewest synaptic operations within an accuracy-drop limit."""
     from .tuning import pareto_table
 
     check_writable(output_path)  # before the search, not after it
     with _progress("tune", "tuning", "configurations", quiet) as progress:
-        tuning = api.tune(model, calib_path, labels_path, target_name, max_drop=max_drop, progress=progress)
+        tuning = api.tune(model, calib_path, labels_path, target_name, max_drop=max_drop, progress=progress,
+                          coding=coding)
     tuning.save(output_path)
     result = tuning.result
     if not quiet:

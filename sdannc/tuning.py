@@ -12,7 +12,8 @@ printed, and the cheapest configuration within the limit is written as the compi
 
 Only layers at or after the first changed layer are re-run (earlier codes are reused), so one
 evaluation costs the tail of the network. SOPs are the simulator's count, predicted exactly by the
-golden model (sdannc/activity.py); the graph is lowered as `sdannc compile` lowers it without --calib.
+golden model (sdannc/activity.py); the graph is lowered as `sdannc compile` lowers it without --calib,
+in the spike coding asked (`--coding`: its spikes per code, docs/codings.md).
 """
 
 from __future__ import annotations
@@ -169,8 +170,8 @@ def pareto_table(result: TuneResult) -> str:
 TUNED_INTEGRATION = "weighted"
 
 
-def chosen_plan(result: TuneResult) -> Plan:
-    return Plan(layers=dict(result.chosen.settings), integration=TUNED_INTEGRATION)
+def chosen_plan(result: TuneResult, coding: str = "stem") -> Plan:
+    return Plan(layers=dict(result.chosen.settings), integration=TUNED_INTEGRATION, coding=coding)
 
 
 def _labels(labels) -> tuple[np.ndarray, str]:
@@ -182,9 +183,11 @@ def _labels(labels) -> tuple[np.ndarray, str]:
     return load_array(labels, "labels"), str(labels)
 
 
-def tune_model(model_path, target, calib, labels, max_drop: float, progress=None) -> tuple[TuneResult, str]:
+def tune_model(model_path, target, calib, labels, max_drop: float, progress=None,
+               coding: str = "stem") -> tuple[TuneResult, str]:
     """`sdannc tune`: the search result and the compile config text that applies its choice. target a
-    name, a YAML path or a Target; calib and labels .npy paths or arrays."""
+    name, a YAML path or a Target; calib and labels .npy paths or arrays. coding: the spike coding
+    whose SOPs are counted (its neurons apply RoT / DRLO as STEM's do; the config keeps it)."""
     from pathlib import Path
 
     from .backend import build_layers
@@ -201,12 +204,13 @@ def tune_model(model_path, target, calib, labels, max_drop: float, progress=None
     x, calib_name = as_batch(calib, "calibration input")
     labels, labels_name = _labels(labels)
     labels = check_labels(labels, x.shape[0], labels_name)
-    graph, _ = lower_within_capacity(model_path, target, plan=Plan(integration=TUNED_INTEGRATION))
+    graph, _ = lower_within_capacity(model_path, target, plan=Plan(integration=TUNED_INTEGRATION, coding=coding))
     check_input(graph, x, calib_name)
     layers = build_layers(graph, target)  # the tables give the synapses per spike; no placement needed
     result = tune(graph, x, labels, target.arith, synapse_counts(graph, layers), max_drop, progress)
     base, best = result.baseline, result.chosen
-    header = (f"sdannc tune {Path(model_path).name} -t {target.name} --max-drop {max_drop}\n"
+    coded = f" --coding {coding}" if coding != "stem" else ""
+    header = (f"sdannc tune {Path(model_path).name} -t {target.name}{coded} --max-drop {max_drop}\n"
               f"golden model on {x.shape[0]} samples of {Path(calib_name).name}: accuracy {base.accuracy:.2f}% -> "
               f"{best.accuracy:.2f}%, SOPs per sample {base.sops:,.0f} -> {best.sops:,.0f}")
-    return result, config_text(chosen_plan(result), header)
+    return result, config_text(chosen_plan(result, coding), header)

@@ -119,3 +119,32 @@ def test_search_reports_progress_up_to_its_total(data):
            progress=lambda done, total: calls.append((done, total)))
     dones = [d for d, _ in calls]
     assert dones == sorted(dones) and calls[-1][0] == calls[-1][1] and len(calls) > 8
+
+
+def test_a_coding_counts_its_own_spikes_and_stays_in_the_config(tmp_path, data):
+    """`--coding rate` on darwin3-wide: the evaluator's SOPs are the rate graph's (a spikes per code,
+    far more than STEM's), its settings compiled in that coding give them, and the config keeps it."""
+    _, _, _, x, labels = data
+    wide = load_target("darwin3-wide")
+    settings = {"conv1": Setting(rot=2), "conv2": Setting(drlo=1)}
+    sops = {}
+    for coding in ("stem", "rate"):
+        graph = lower(models.quantized(MODEL), wide, plan=Plan(integration="weighted", coding=coding))
+        synapses = synapse_counts(graph, build_layers(graph, wide))
+        point = Evaluator(graph, x, labels, wide.arith, synapses).evaluate(settings)
+        full = lower(models.quantized(MODEL), wide, plan=Plan(layers=settings, integration="weighted", coding=coding))
+        codes = run_codes(full, encode_input(x, full.input_encode).reshape(x.shape), wide.arith, keep=True)
+        assert point.sops * len(x) == sum(a.sops for a in golden_activity(full, codes, synapses).values())
+        sops[coding] = point.sops
+    assert sops["rate"] > 5 * sops["stem"]
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", labels)
+    out = tmp_path / "rate.yaml"
+    result = CliRunner().invoke(main, ["tune", str(models.quantized(MODEL)), "--calib", str(tmp_path / "x.npy"),
+                                       "--labels", str(tmp_path / "y.npy"), "--max-drop", "3", "-o", str(out),
+                                       "-t", "darwin3-wide", "--coding", "rate", "-q"])
+    assert result.exit_code == 0, result.output
+    assert load_config(out).coding == "rate" and "--coding rate" in out.read_text()
+    compiled = CliRunner().invoke(main, ["compile", str(models.quantized(MODEL)), "-o", str(tmp_path / "b"),
+                                         "-t", "darwin3-wide", "--config", str(out)])
+    assert compiled.exit_code == 0, compiled.output

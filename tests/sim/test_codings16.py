@@ -96,3 +96,14 @@ def test_a_layer_integration_exact_cannot_take_is_refused_naming_it(coding):
     message = str(err.value)
     assert "\n" not in message and "layer fc1" in message and f"coding {coding}" in message
     assert "sparsified" in message and "darwin3-wide" in message
+
+
+@pytest.mark.parametrize("coding", ["ttfs", "rate"])
+def test_the_functional_engine_runs_the_exact_programs_as_the_cycle_engine(coding):
+    """The search loop and the lookup memory of the exact programs, the two-word Add: both engines."""
+    path = models.quantized("residual")
+    x = models.eval_set(onnx.load(path), 3)
+    compiled = sdannc.compile(path, NARROW, coding=coding)
+    cycle, functional = sdannc.simulate(compiled, x), sdannc.simulate(compiled, x, engine="functional")
+    assert np.array_equal(cycle.outputs, functional.outputs)
+    assert cycle.report["cycles"] == functional.report["cycles"] > 0
