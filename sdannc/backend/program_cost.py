@@ -3,7 +3,9 @@
 Every neuron program has at most one conditional jump (isa/programs/*.s): one path runs on the
 ticks that only integrate and emit, the other once per sample, on the last input bit, where the
 neuron also requantizes. The compile report gives both, from the assembled words and the target's
-cycle costs, without running anything.
+cycle costs, without running anything. (The ttfs and rate exact programs, coded_exact.inc, also loop
+over the 8 rounds of their search on that tick: the walk counts one round, so their estimate is 7
+rounds a sample short; the simulator counts every instruction run.)
 """
 
 from __future__ import annotations

@@ -107,3 +107,15 @@ def test_the_functional_engine_runs_the_exact_programs_as_the_cycle_engine(codin
     cycle, functional = sdannc.simulate(compiled, x), sdannc.simulate(compiled, x, engine="functional")
     assert np.array_equal(cycle.outputs, functional.outputs)
     assert cycle.report["cycles"] == functional.report["cycles"] > 0
+
+
+def test_a_lookup_neuron_sees_every_code_on_16_bits(tmp_path):
+    """A standalone lookup layer needs nothing wider than a code: all 256 codes rebuilt and looked up."""
+    path = tmp_path / "sigmoid_codes.onnx"
+    onnx.save(am.unary_qdq("Sigmoid", "uint8", 0.05, 128, 1 / 256, 0), path)
+    x = am.all_codes("uint8")
+    expected = models.ort_run(path, x)
+    for coding in ("ttfs", "rate"):
+        compiled = sdannc.compile(path, NARROW, coding=coding)
+        assert [r["op"] for r in compiled.report["layers"]] == [f"{coding} lut"]
+        assert np.array_equal(sdannc.simulate(compiled, x).outputs, expected)
