@@ -15,6 +15,10 @@
 ; H and L (bias added), acc_shift = the neuron's record.
 .state  acc 0, threshold 1, phase 2, residue 3, bias 4, multiplier 5, init 6, acc_shift 7   ; threshold: 128
 .config last_phase 0, zero_point 1, low 2, high 3, round_add 4, keep_mask 5    ; last phase: 7
+.param  high_op LOAD            ; exact_search.inc reads T + bias from the fields the last tick stored
+.param  high multiplier
+.param  low_op LOAD
+.param  low init
         LDS                     ; R0 H, R1 L, R2 phase, R3 the code so far
         LDW  R4, 14             ; s_hi
         LDWR R5, 14             ; s_lo

@@ -24,8 +24,6 @@ from . import adder, lut, max as max_neuron, multiply, stem
 from .common import NeuronModel, output_registers, per_neuron, set_fused_table
 
 THRESHOLD = {TTFS_CODING: WINDOW_TICKS[TTFS_CODING], RATE_CODING: 1}
-# exact_search.inc compares T + bias from registers R0 and R1 (STEM's program: from state fields)
-EXACT_SEARCH = {"high_op": "MOV", "high": "R0", "low_op": "MOV", "low": "R1"}
 
 
 class CodedNeuron(NeuronModel):
@@ -84,13 +82,13 @@ class CodedLinear(CodedNeuron):
 
     def source(self, node: Node) -> str:
         if node.attrs.get("integration") == stem.EXACT:
-            return self.exact_template.source(EXACT_SEARCH)
+            return self.exact_template.source({})
         return super().source(node)
 
     def program(self, node: Node, target) -> np.ndarray:
         if node.attrs.get("integration") == stem.EXACT:
             isa = load_isa(target.isa_name)
-            return isa.encode_program(assemble_template(self.exact_template, isa, EXACT_SEARCH))
+            return isa.encode_program(assemble_template(self.exact_template, isa, {}))
         return super().program(node, target)
 
     def lookup_words(self, node: Node, flat: np.ndarray, shape) -> int:
