@@ -225,12 +225,13 @@ def test_ticks_before_a_codes_last_are_computed_not_run(monkeypatch):
     adder = assemble_template(NEURONS["adder"].template, load_isa("darwin3"), {})
     assert emit_only_ticks(adder, load_isa("darwin3")) is None
     calls = []
-    original = functional.FunctionalStepper._emit_tick
-    monkeypatch.setattr(functional.FunctionalStepper, "_emit_tick",
-                        lambda self, *args: calls.append(1) or original(self, *args))
+    original = functional.FunctionalStepper._emit_ticks
+    monkeypatch.setattr(functional.FunctionalStepper, "_emit_ticks",
+                        lambda self, view, emit, slots, *args: calls.append(slots.size)
+                        or original(self, view, emit, slots, *args))
     compiled = compile_in_memory(models.quantized("cnn_pool"), load_target("darwin3-wide"))
     assert_same_runs(compiled.image, models.eval_set(models.float_model("cnn_pool"), 4))
-    assert len(calls) > 100
+    assert sum(calls) > 100 and set(calls) == {compiled.image.schedule.bits - 1}  # a code's ticks before its last
 
 
 @pytest.mark.parametrize("coding", ["ttfs", "rate"])
