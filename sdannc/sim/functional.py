@@ -40,6 +40,8 @@ from .windows import SampleWindows
 _FLOAT32_EXACT = 1 << 24  # integers below it, and every sum of them below it, are exact in float32
 _FLOAT64_EXACT = 1 << 53
 _CODE_MAX = 255  # a code's largest value: the products of codes are bounded by 255 x the weights'
+_NIBBLE = 16  # a code is 16 x its high nibble + its low one, each at most 15
+_NIBBLE_MAX = 15
 
 
 @dataclass
@@ -55,6 +57,7 @@ class GroupProduct:
     targets: np.ndarray  # [taps, |carried|] level-local neuron of each product row
     code_weights_t: np.ndarray  # the same, exact for codes (0..255) rather than spikes (float64 or int64)
     gather: np.ndarray = None  # [rows x |carried|] the level source of each M entry, -1 where none (zero)
+    nibbles: bool = False  # codes go in as their two nibbles, one float32 product (code_weights_t is weights_t)
 
 
 @dataclass
@@ -117,9 +120,14 @@ def level_products(net: Network, level: int) -> LevelProducts:
             code_dtype = _exact_dtype(bound * _CODE_MAX) or np.int64
             gather = np.full(rows * ranks.size, -1, dtype=np.int64)
             gather[row * ranks.size + rank] = source
-            dense.append(GroupProduct(source, row, rank, int(ranks.size),
-                                      np.ascontiguousarray(group.weights.T, dtype=dtype), targets.astype(np.int64),
-                                      np.ascontiguousarray(group.weights.T, dtype=code_dtype), gather))
+            weights_t = np.ascontiguousarray(group.weights.T, dtype=dtype)
+            # where a code's product would leave float32 but a nibble's does not: two nibbles in float32
+            # (as many multiply-adds as float64 at twice its rate, and no second copy of the weights)
+            nibbles = code_dtype is not np.float32 and dtype is np.float32 and bound * _NIBBLE_MAX < _FLOAT32_EXACT
+            code_weights_t = weights_t if nibbles or code_dtype is dtype else \
+                np.ascontiguousarray(group.weights.T, dtype=code_dtype)
+            dense.append(GroupProduct(source, row, rank, int(ranks.size), weights_t, targets.astype(np.int64),
+                                      code_weights_t, gather, nibbles))
             continue
         # every packet's weight row at the neurons its carried index shifts the list to
         rows_sp.append(local[group.base + carried[:, None] + group.offsets[None, :]].reshape(-1))
@@ -385,6 +393,17 @@ class FunctionalStepper(Stepper):
         padded = {}  # the spikes in a dtype with a zero row after them: M is one take of rows
         for g in lp.dense:
             weights = g.code_weights_t if codes else g.weights_t
+            if codes and g.nibbles:
+                x = padded.get("nibbles")
+                if x is None:  # [sources + 1, high nibbles' columns then low nibbles'], exact in float32
+                    x = padded["nibbles"] = np.zeros((spikes.shape[0] + 1, 2 * columns), dtype=np.float32)
+                    np.floor_divide(spikes, _NIBBLE, out=x[:-1, :columns])
+                    np.subtract(spikes, x[:-1, :columns] * _NIBBLE, out=x[:-1, columns:])
+                m = np.take(x, g.gather, axis=0)
+                halves = (weights @ m.reshape(weights.shape[1], -1)).reshape(-1, 2, columns)
+                products = halves[:, 0].astype(np.int64) * _NIBBLE + halves[:, 1].astype(np.int64)
+                fk.scatter_rows(local, products, g.targets.reshape(-1))
+                continue
             x = padded.get(weights.dtype)
             if x is None:
                 x = padded[weights.dtype] = np.zeros((spikes.shape[0] + 1, columns), dtype=weights.dtype)

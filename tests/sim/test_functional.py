@@ -277,3 +277,19 @@ def test_the_emit_ticks_kernel_is_the_programs_own_ticks():
         np.testing.assert_array_equal(ring[t, :, 2:], fired.astype(bool), err_msg=f"tick {t}")
     np.testing.assert_array_equal(ours, runner.state)
     assert ring.any() and (runner.state[acc] == high).any() and (runner.state[acc] == low).any()
+
+
+@pytest.mark.parametrize("limit", [1 << 12, 1 << 16])
+def test_codes_as_two_nibbles_give_the_cycle_engines_run(monkeypatch, limit):
+    """Where a code's product would not be exact in float32 but a nibble's would (large layers on the
+    wide target), codes go in as 16 x high nibble + low nibble: with float32's limit lowered so that
+    the small test layers take that path, the run is still the cycle engine's."""
+    from sdannc.sim import functional
+
+    monkeypatch.setattr(functional, "_FLOAT32_EXACT", limit)
+    compiled = compile_in_memory(models.quantized("cnn_pool"), load_target("darwin3-wide"))
+    engine = FunctionalSimulator(compiled.image)
+    groups = [g for lp in engine._products if lp.linear for g in lp.dense]
+    assert any(g.nibbles for g in groups)
+    assert all(g.code_weights_t is g.weights_t for g in groups if g.nibbles)
+    assert_same_runs(compiled.image, models.eval_set(models.float_model("cnn_pool"), 4))
