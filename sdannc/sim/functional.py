@@ -40,6 +40,8 @@ from .windows import SampleWindows
 _FLOAT32_EXACT = 1 << 24  # integers below it, and every sum of them below it, are exact in float32
 _FLOAT64_EXACT = 1 << 53
 _CODE_MAX = 255  # a code's largest value: the products of codes are bounded by 255 x the weights'
+_NIBBLE = 16  # a code is 16 x its high nibble + its low one, each at most 15
+_NIBBLE_MAX = 15
 
 
 @dataclass
@@ -54,6 +56,8 @@ class GroupProduct:
     weights_t: np.ndarray  # [taps, rows] float32 or float64
     targets: np.ndarray  # [taps, |carried|] level-local neuron of each product row
     code_weights_t: np.ndarray  # the same, exact for codes (0..255) rather than spikes (float64 or int64)
+    gather: np.ndarray = None  # [rows x |carried|] the level source of each M entry, -1 where none (zero)
+    nibbles: bool = False  # codes go in as their two nibbles, one float32 product (code_weights_t is weights_t)
 
 
 @dataclass
@@ -114,9 +118,16 @@ def level_products(net: Network, level: int) -> LevelProducts:
             targets = local[group.base + ranks[None, :] + group.offsets[:, None]]
             np.add.at(weight_sums, targets, column_sums[:, None])
             code_dtype = _exact_dtype(bound * _CODE_MAX) or np.int64
-            dense.append(GroupProduct(source, row, rank, int(ranks.size),
-                                      np.ascontiguousarray(group.weights.T, dtype=dtype), targets.astype(np.int64),
-                                      np.ascontiguousarray(group.weights.T, dtype=code_dtype)))
+            gather = np.full(rows * ranks.size, -1, dtype=np.int64)
+            gather[row * ranks.size + rank] = source
+            weights_t = np.ascontiguousarray(group.weights.T, dtype=dtype)
+            # where a code's product would leave float32 but a nibble's does not: two nibbles in float32
+            # (as many multiply-adds as float64 at twice its rate, and no second copy of the weights)
+            nibbles = code_dtype is not np.float32 and dtype is np.float32 and bound * _NIBBLE_MAX < _FLOAT32_EXACT
+            code_weights_t = weights_t if nibbles or code_dtype is dtype else \
+                np.ascontiguousarray(group.weights.T, dtype=code_dtype)
+            dense.append(GroupProduct(source, row, rank, int(ranks.size), weights_t, targets.astype(np.int64),
+                                      code_weights_t, gather, nibbles))
             continue
         # every packet's weight row at the neurons its carried index shifts the list to
         rows_sp.append(local[group.base + carried[:, None] + group.offsets[None, :]].reshape(-1))
@@ -277,66 +288,88 @@ class FunctionalStepper(Stepper):
         sums = self._sums[:columns]
         bits = self.layout.image.schedule.bits
         for level in range(net.n_levels):
-            coded = self._level_sums(level, sums, slots, inputs, n)
-            skip = coded and self._emit_only[level]
+            coded = self._level_sums(level, sums, slots, inputs, n, self._emit_only[level])
+            if coded and self._emit_only[level]:
+                # a code's ticks before its last computed (linear.emit_only_ticks), its last one run;
+                # the level's views are apart (a level hears only from lower ones), so view by view
+                for lo, hi, view, members, emit in self._level_views[level]:
+                    for c in range(n // bits):
+                        self._emit_ticks(view, emit, ticks[c * bits:(c + 1) * bits - 1], lo, members)
+                        k = (c + 1) * bits - 1
+                        self._run_tick(view, sums[k * lanes:(k + 1) * lanes, lo:hi], ticks[k], lo, hi, members)
+                continue
             for k in range(n):
                 rows = sums[k * lanes:(k + 1) * lanes]
                 for lo, hi, view, members, emit in self._level_views[level]:
-                    if skip and k % bits != bits - 1:
-                        self._emit_tick(view, emit, ticks[k], lo, hi, members)
-                        continue
-                    fired, cycles, executed = view.run_tick(rows[:, lo:hi])
-                    self.counters.instructions += executed
-                    self.soma[ticks[k], :, members] = cycles.T
-                    self.ring[ticks[k], :, lo:hi] = fired
+                    self._run_tick(view, rows[:, lo:hi], ticks[k], lo, hi, members)
         self.delivery.count(self.ring, slots, inputs, ticks)
 
-    def _emit_tick(self, view, emit, slot: int, lo: int, hi: int, members: np.ndarray) -> None:
-        """A tick before a code's last on a level that takes one product a code (linear.emit_only_ticks):
-        what its program does, without running it: acc doubles (its sum is 0 until the code's last
-        tick), the residue's top bit is sent and the residue shifts, the phase counts on."""
+    def _run_tick(self, view, rows: np.ndarray, slot: int, lo: int, hi: int, members: np.ndarray) -> None:
+        """One tick of the view's programs (the image's, on the executor), its spikes and cycles kept."""
+        fired, cycles, executed = view.run_tick(rows)
+        self.counters.instructions += executed
+        self.soma[slot, :, members] = cycles.T
+        self.ring[slot, :, lo:hi] = fired
+
+    def _emit_ticks(self, view, emit, slots: np.ndarray, lo: int, members: np.ndarray) -> None:
+        """Ticks before a code's last on a level that takes one product a code (linear.emit_only_ticks):
+        what its program does, without running it (functional_kernel.emit_ticks): acc doubles (its sum
+        is 0 until the code's last tick), the residue's top bit is sent and the residue shifts, the
+        phase counts on; every neuron runs the same instructions, so the cycles are constants."""
         acc_field, phase_field, last_register, residue_field, threshold_field, cycles, steps = emit
         low, high = arith.signed_range(view.register_bits)
         state = view.state
-        acc, phase = state[acc_field], state[phase_field]
-        np.clip(acc * 2, low, high, out=acc)
-        residue, threshold = state[residue_field], state[threshold_field]
-        crossed = residue >= threshold
-        np.clip(np.where(crossed, residue - threshold, residue) * 2, low, high, out=residue)
-        phase[...] = np.clip(phase + 1, low, high) & view.config[last_register][None, :]
-        self.ring[slot, :, lo:hi] = crossed
-        self.soma[slot, :, members] = cycles[:, None]
-        self.counters.instructions += steps * crossed.size
+        fk.emit_ticks(state[acc_field], state[phase_field], state[residue_field], state[threshold_field],
+                      np.ascontiguousarray(view.config[last_register]), low, high, self.ring, slots, lo)
+        self.soma[slots[:, None], :, members[None, :]] = cycles[None, :, None]
+        self.counters.instructions += steps * state.shape[1] * state.shape[2] * slots.size
 
-    def _level_sums(self, level: int, sums: np.ndarray, slots: np.ndarray, inputs: np.ndarray, n: int) -> bool:
+    def _level_sums(self, level: int, sums: np.ndarray, slots: np.ndarray, inputs: np.ndarray, n: int,
+                    last_only: bool = False) -> bool:
         """The level's saturated dendrite sums of the window's ticks into sums [ticks x lanes, neurons];
-        whether they came as one product a code (on each code's last tick, zero before)."""
+        whether they came as one product a code (on each code's last tick, zero before; with last_only,
+        the rows of the other ticks are left as they are: the emit-only ticks read no sums)."""
         net, lanes = self.net, self.lanes
         lp = self._products[level]
         columns = n * lanes
         sources = net.level_sources[level]
         coded = False
-        local = np.zeros((lp.neurons.size, columns), dtype=np.int64)
+        local = None
         if sources.size:
-            spikes = np.empty((sources.size, columns), dtype=np.float32)  # [level sources, ticks x lanes]
-            for lo, hi, at in self._source_runs[level]:  # runs of consecutive sources: slices, not gathers
-                if lo < net.n_neurons:
-                    part = self.ring[slots, :, lo:hi]
-                else:
-                    part = inputs[:, :, lo - net.n_neurons:hi - net.n_neurons]
-                spikes[at:at + hi - lo] = part.reshape(columns, -1).T
             bits = self.layout.image.schedule.bits
-            if lp.linear and n % bits == 0 and (slots[0] + 1) % bits == 0 and self._start % bits == 0:
+            coded = lp.linear and n % bits == 0 and (slots[0] + 1) % bits == 0 and self._start % bits == 0
+            if not (coded and last_only):
+                local = np.zeros((lp.neurons.size, columns), dtype=np.int64)
+            if coded:
                 # one product a code: its value on the code's last tick, zeros on the others (linear.py)
-                weights = (1 << np.arange(bits - 1, -1, -1)).astype(np.float32)
-                codes = np.einsum("sbkl,k->sbl", spikes.reshape(sources.size, n // bits, bits, lanes), weights)
+                codes = np.empty((sources.size, n // bits * lanes), dtype=np.float32)  # [sources, codes x lanes]
+                here = np.arange(n)
+                for lo, hi, at in self._source_runs[level]:
+                    if lo < net.n_neurons:
+                        fk.codes_of_spikes(self.ring, slots, lo, hi, at, bits, codes)
+                    else:
+                        fk.codes_of_spikes(inputs, here, lo - net.n_neurons, hi - net.n_neurons, at, bits, codes)
                 last = np.zeros((lp.neurons.size, n // bits * lanes), dtype=np.int64)
-                self._add_products(lp, codes.reshape(sources.size, -1), last, codes=True)
+                self._add_products(lp, codes, last, codes=True)
+                if last_only:
+                    np.clip(last, *self._sum_range, out=last)
+                    at_last = sums[:columns].reshape(n // bits, bits, lanes, -1)[:, bits - 1]
+                    for f, c, at in lp.ranges:
+                        at_last[:, :, f:f + c] = last[at:at + c].reshape(c, n // bits, lanes).transpose(1, 2, 0)
+                    return True
                 local.reshape(lp.neurons.size, n // bits, bits, lanes)[:, :, bits - 1, :] = \
                     last.reshape(lp.neurons.size, n // bits, lanes)
-                coded = True
             else:
+                spikes = np.empty((sources.size, columns), dtype=np.float32)  # [level sources, ticks x lanes]
+                for lo, hi, at in self._source_runs[level]:  # runs of consecutive sources: slices, not gathers
+                    if lo < net.n_neurons:
+                        part = self.ring[slots, :, lo:hi]
+                    else:
+                        part = inputs[:, :, lo - net.n_neurons:hi - net.n_neurons]
+                    spikes[at:at + hi - lo] = part.reshape(columns, -1).T
                 self._add_products(lp, spikes, local)
+        if local is None:
+            local = np.zeros((lp.neurons.size, columns), dtype=np.int64)
         low, high = self._sum_range
         np.clip(local, low, high, out=local)
         for f, c, at in lp.ranges:
@@ -357,14 +390,27 @@ class FunctionalStepper(Stepper):
             return
         columns = spikes.shape[1]
         as_type = {np.dtype(np.float32): spikes}
+        padded = {}  # the spikes in a dtype with a zero row after them: M is one take of rows
         for g in lp.dense:
             weights = g.code_weights_t if codes else g.weights_t
-            x = as_type.get(weights.dtype)
+            if codes and g.nibbles:
+                x = padded.get("nibbles")
+                if x is None:  # [sources + 1, high nibbles' columns then low nibbles'], exact in float32
+                    x = padded["nibbles"] = np.zeros((spikes.shape[0] + 1, 2 * columns), dtype=np.float32)
+                    np.floor_divide(spikes, _NIBBLE, out=x[:-1, :columns])
+                    np.subtract(spikes, x[:-1, :columns] * _NIBBLE, out=x[:-1, columns:])
+                m = np.take(x, g.gather, axis=0)
+                halves = (weights @ m.reshape(weights.shape[1], -1)).reshape(-1, 2, columns)
+                products = halves[:, 0].astype(np.int64) * _NIBBLE + halves[:, 1].astype(np.int64)
+                fk.scatter_rows(local, products, g.targets.reshape(-1))
+                continue
+            x = padded.get(weights.dtype)
             if x is None:
-                x = as_type[weights.dtype] = spikes.astype(weights.dtype)
-            m = np.zeros((weights.shape[1], g.n_carried, columns), dtype=x.dtype)
-            m[g.row, g.rank] = x[g.source]
-            products = weights @ m.reshape(m.shape[0], -1)  # [taps, carried x columns]
+                x = padded[weights.dtype] = np.zeros((spikes.shape[0] + 1, columns), dtype=weights.dtype)
+                x[:-1] = spikes
+                as_type.setdefault(weights.dtype, x[:-1])
+            m = np.take(x, g.gather, axis=0)  # [rows x carried, columns]; -1 takes the zero row
+            products = weights @ m.reshape(weights.shape[1], -1)  # [taps, carried x columns]
             fk.scatter_rows(local, products.reshape(-1, columns), g.targets.reshape(-1))
         sparse, exact = (lp.code_sparse, lp.code_sparse_exact) if codes else (lp.sparse, lp.sparse_exact)
         if sparse is not None:

@@ -225,12 +225,13 @@ def test_ticks_before_a_codes_last_are_computed_not_run(monkeypatch):
     adder = assemble_template(NEURONS["adder"].template, load_isa("darwin3"), {})
     assert emit_only_ticks(adder, load_isa("darwin3")) is None
     calls = []
-    original = functional.FunctionalStepper._emit_tick
-    monkeypatch.setattr(functional.FunctionalStepper, "_emit_tick",
-                        lambda self, *args: calls.append(1) or original(self, *args))
+    original = functional.FunctionalStepper._emit_ticks
+    monkeypatch.setattr(functional.FunctionalStepper, "_emit_ticks",
+                        lambda self, view, emit, slots, *args: calls.append(slots.size)
+                        or original(self, view, emit, slots, *args))
     compiled = compile_in_memory(models.quantized("cnn_pool"), load_target("darwin3-wide"))
     assert_same_runs(compiled.image, models.eval_set(models.float_model("cnn_pool"), 4))
-    assert len(calls) > 100
+    assert sum(calls) > 100 and set(calls) == {compiled.image.schedule.bits - 1}  # a code's ticks before its last
 
 
 @pytest.mark.parametrize("coding", ["ttfs", "rate"])
@@ -240,3 +241,55 @@ def test_the_spike_codings_give_the_cycle_engines_run(name, coding):
     compiled = compile_in_memory(models.quantized(name), load_target("darwin3-wide"), plan=Plan(coding=coding))
     assert compiled.image.schedule.coding == coding
     assert_same_runs(compiled.image, models.eval_set(models.float_model(name), 2))
+
+
+def test_the_emit_ticks_kernel_is_the_programs_own_ticks():
+    """functional_kernel.emit_ticks against the executor running the STEM program's ticks before a
+    code's last (zero sums), on random states that include values at the register's limits (the
+    doubling acc and the shifted residue saturate), over several ticks and lanes."""
+    from sdannc import arith
+    from sdannc.sim import functional_kernel as fk
+    from sdannc.sim.executor import ProgramRunner
+    from sdannc.sim.linear import emit_only_ticks
+    from sdannc.neurons import NEURONS
+
+    instrs, isa = _stem_program(acc_shift=0)
+    target = load_target("darwin3-wide")
+    acc, phase, last_register, residue, threshold, _ = emit_only_ticks(instrs, isa)
+    stem, lanes, n = NEURONS["stem"], 3, 40
+    low, high = arith.signed_range(target.arith["register_bits"])
+    rng = np.random.default_rng(5)
+    state = rng.integers(-300, 300, size=(n, len(stem.state)), dtype=np.int64)
+    state[:, acc] = rng.choice([0, 1, -7, high // 3, high, low // 3, low], size=n)
+    state[:, residue] = rng.choice([0, 127, 128, 255, high // 2 + 1, high], size=n)
+    state[:, threshold] = rng.choice([1, 128, 200], size=n)
+    state[:, phase] = 0
+    config = np.zeros((target.core["config_registers"], n), dtype=np.int64)
+    config[last_register] = 7
+    cycles = target.instruction_cycles(isa)
+    runner = ProgramRunner("test", instrs, cycles, isa, target, config, state, [0], lanes)
+    ours = runner.state.copy()
+    ring = np.zeros((8, lanes, n + 2), dtype=bool)
+    fk.emit_ticks(ours[acc], ours[phase], ours[residue], ours[threshold], config[last_register].copy(), low, high,
+                  ring, np.arange(1, 8), 2)
+    for t in range(1, 8):
+        fired, _, _ = runner.run_tick(np.zeros((lanes, n), dtype=np.int64))
+        np.testing.assert_array_equal(ring[t, :, 2:], fired.astype(bool), err_msg=f"tick {t}")
+    np.testing.assert_array_equal(ours, runner.state)
+    assert ring.any() and (runner.state[acc] == high).any() and (runner.state[acc] == low).any()
+
+
+@pytest.mark.parametrize("limit", [1 << 12, 1 << 16])
+def test_codes_as_two_nibbles_give_the_cycle_engines_run(monkeypatch, limit):
+    """Where a code's product would not be exact in float32 but a nibble's would (large layers on the
+    wide target), codes go in as 16 x high nibble + low nibble: with float32's limit lowered so that
+    the small test layers take that path, the run is still the cycle engine's."""
+    from sdannc.sim import functional
+
+    monkeypatch.setattr(functional, "_FLOAT32_EXACT", limit)
+    compiled = compile_in_memory(models.quantized("cnn_pool"), load_target("darwin3-wide"))
+    engine = FunctionalSimulator(compiled.image)
+    groups = [g for lp in engine._products if lp.linear for g in lp.dense]
+    assert any(g.nibbles for g in groups)
+    assert all(g.code_weights_t is g.weights_t for g in groups if g.nibbles)
+    assert_same_runs(compiled.image, models.eval_set(models.float_model("cnn_pool"), 4))
