@@ -14,6 +14,9 @@
 ; residue = the code so far, bias = the search's step, multiplier and init = the previous sample's
 ; H and L (bias added), acc_shift = the neuron's record.
 .state  acc 0, threshold 1, phase 2, residue 3, bias 4, multiplier 5, init 6, acc_shift 7   ; threshold: 128
+.param  search_step bias         ; the state fields exact_search.inc reads
+.param  search_high multiplier
+.param  search_low init
 .config last_phase 0, zero_point 1, low 2, high 3, round_add 4, keep_mask 5    ; last phase: 7
         LDS                     ; R0 H, R1 L, R2 phase, R3 the code so far
         LDW  R4, 14             ; s_hi
@@ -54,27 +57,7 @@
         SFTI R4, L, 7, TRUNC
         STORE R4, bias          ; the step: 128, 64, ..., 1
 search:
-        LOAD R4, bias
-        MOV  R8, R3
-        ADD  R8, R4             ; a candidate code
-        MOV  R9, R8
-        ADD  R9, R9
-        LUT  R10, R10           ; the table's base
-        ADD  R9, R10            ; the candidate's threshold: table base + 2 candidate
-        LUT  R11, R9            ; high word
-        ADDI R9, 1
-        LUT  R12, R9            ; low word
-        LOAD R13, multiplier
-        SUB  R13, R11           ; H - Bh (saturating: its sign and zero survive)
-        LOAD R14, init
-        SUB  R14, R12           ; L - Bl, |.| < 2^14
-        CMP  R13, R13, EQ0
-        SEL  R13, R14           ; the high words equal: the low words decide
-        CMP  R13, R13, GE0      ; T + bias >= the threshold
-        SEL  R3, R8             ; then the code is at least the candidate
-        SPIKE IFFLAG            ; and this output bit is 1
-        SFTI R4, R, 1, TRUNC
-        STORE R4, bias
+.include exact_search.inc
         ADDI R2, 1
         LOGIC R2, R5, AND       ; phase = (phase + 1) mod 8
         STS
