@@ -162,7 +162,9 @@ def _add(c: Converter, node, name: str) -> object:
     shape = c.tensors[xa].shape
     if c.tensors[xb].shape != shape:
         c.m.node_fail(node, f"broadcasting {list(shape)} + {list(c.tensors[xb].shape)} is not supported")
-    head = {"op": ADD, "inputs": [xa, xb], "attrs": {}, "params": {}, "shape": shape, "float": node.output[0]}
+    uint8 = all(c.dtypes.get(x) == "uint8" for x in (xa, xb))  # onnxruntime's uint8 QLinearAdd (requantize.add_search)
+    head = {"op": ADD, "inputs": [xa, xb], "attrs": {"float32_add": True} if uint8 else {}, "params": {},
+            "shape": shape, "float": node.output[0]}
     return Pending(name, shape, head=head)
 
 

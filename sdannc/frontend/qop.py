@@ -97,7 +97,9 @@ def on_add(c: Converter, node) -> None:
     shape = c.tensors[a].shape
     if c.tensors[b].shape != shape:
         c.m.node_fail(node, f"broadcasting {list(shape)} + {list(c.tensors[b].shape)} is not supported")
-    _emit_head(c, node, {"op": ADD, "inputs": [a, b], "attrs": {}, "params": {}, "shape": shape}, out_quant)
+    uint8 = out_quant.dtype == "uint8" and all(c.dtypes.get(x) == "uint8" for x in (a, b))  # requantize.add_search
+    _emit_head(c, node, {"op": ADD, "inputs": [a, b], "attrs": {"float32_add": True} if uint8 else {}, "params": {},
+                         "shape": shape}, out_quant)
 
 
 def _activation_and_constant(c: Converter, node, ins, consts) -> tuple[str, np.ndarray]:

@@ -6,7 +6,10 @@ point; IR op `adder` (passes/lower_elementwise.py lowers Add and add_const to it
 On registers too narrow for the Add's sums (16 bits), attr `two_words` (the register width W)
 selects isa/programs/add_two_words.s: the same arithmetic with the multipliers, offset and
 shift of a register twice as wide (darwin3-wide's, on darwin3), held in a two-word accumulator
-(MACW, SFTW), so that it computes what the wide register computes, bit for bit."""
+(MACW, SFTW), so that it computes what the wide register computes, bit for bit. With attr `search`
+(passes/requantize.add_search) isa/programs/add_search.s: the exact sum of the same two-word
+program, and the output code by integration exact's threshold search (neurons/stem.py's lookup
+memory layout): onnxruntime's QLinearAdd, bit for bit."""
 
 from __future__ import annotations
 
@@ -22,8 +25,10 @@ from ..isa import ProgramTemplate, assemble_template, load_isa, read_template
 from ..resources import data_dir
 from ..sparsify import emitted_codes
 from .common import SHIFTS, CodeNeuron, fused_table, output_registers, per_neuron, plane_sums, set_fused_table
+from .stem import exact_memory, exact_memory_words, exact_tables
 
 TWO_WORDS_TEMPLATE = "add_two_words.s"
+SEARCH_TEMPLATE = "add_search.s"
 
 
 def split_multiplier(m: int, split: int) -> tuple[int, int]:
@@ -42,7 +47,7 @@ def one_shift(out_shifts) -> tuple[int, str]:
 
 class Adder(CodeNeuron):
     op, label, template_file = ops.ADDER, "add", "add_neuron.s"
-    extra_templates = (TWO_WORDS_TEMPLATE,)  # attr two_words' program
+    extra_templates = (TWO_WORDS_TEMPLATE, SEARCH_TEMPLATE)  # attr two_words' program, attr search's
 
     @cached_property
     def two_words_template(self) -> ProgramTemplate:
@@ -53,7 +58,17 @@ class Adder(CodeNeuron):
         assert all(template.config[k] == v for k, v in self.template.config.items())
         return template
 
+    @cached_property
+    def search_template(self) -> ProgramTemplate:
+        """The threshold-search program: two_codes.inc's fields as add_neuron.s has them, registers as add_two_words.s."""
+        template = read_template(data_dir("isa") / "programs" / SEARCH_TEMPLATE)
+        assert all(template.state[k] == self.template.state[k] for k in ("acc_a", "phase", "residue", "acc_b"))
+        assert all(template.config[k] == self.two_words_template.config[k] for k in template.config)
+        return template
+
     def template_of(self, node: Node) -> ProgramTemplate:
+        if "search" in node.attrs:
+            return self.search_template
         return self.two_words_template if "two_words" in node.attrs else self.template
 
     def report_label(self, node: Node) -> str:
@@ -70,6 +85,11 @@ class Adder(CodeNeuron):
             high = wgtsum >> 1
             low = saturate(wgtsum - saturate(high << 1, reg), reg)
             acc = [saturate(saturate(acc[0] * 2, reg) + low, reg), saturate(saturate(acc[1] * 2, reg) + high, reg)]
+        if "search" in a:  # S exact; the code is how many thresholds are at or below it
+            (ma, mb), (za, zb) = a["multipliers"], a["input_zero_points"]
+            s = ma * (acc[0] - za) + mb * (acc[1] - zb)
+            table, _ = exact_tables(node, out_shape)
+            return np.searchsorted(table[0, 1:], s, side="right").astype(np.int64)
         if "two_words" in a:
             v = self._two_words(node, acc, reg)
         else:
@@ -103,6 +123,8 @@ class Adder(CodeNeuron):
         then one rounding shift round once (floor(floor(v / 2^a) + 2^(b-1)) / 2^b)); with
         `two_words`, the multipliers' split and the chain as one shift."""
         a = node.attrs
+        if "search" in a:
+            return {"split": a["two_words"] - 1}
         values = {"sparsify": "sparsify" in a, "lut": "table" in node.params}
         if "two_words" in a:
             out_shift, mode = one_shift(a["out_shifts"])
@@ -117,7 +139,12 @@ class Adder(CodeNeuron):
         isa = load_isa(target.isa_name)
         return isa.encode_program(assemble_template(self.template_of(node), isa, self.template_values(node)))
 
+    def lookup_words(self, node: Node, flat: np.ndarray, shape) -> int:
+        return exact_memory_words(node, flat, shape) if "search" in node.attrs else 0
+
     def init_core(self, core, node: Node, flat: np.ndarray, shape) -> None:
+        if "search" in node.attrs:
+            return self._init_search(core, node, flat, shape)
         super().init_core(core, node, flat, shape)
         a = node.attrs
         (zero_a, zero_b), (mult_a, mult_b) = a["input_zero_points"], a["multipliers"]
@@ -133,6 +160,19 @@ class Adder(CodeNeuron):
                                            mult_b=mult_b))
             core.state[:, self.state["offset"]] = offset
         set_fused_table(core, node)
+
+    def _init_search(self, core, node: Node, flat: np.ndarray, shape) -> None:
+        """The multipliers split as add_two_words.s has them; the core's lookup memory as integration
+        exact's (one table, one record); each neuron's record address in field `record`."""
+        a, template = node.attrs, self.search_template
+        (za, zb), split = a["input_zero_points"], a["two_words"] - 1
+        (high_a, low_a), (high_b, low_b) = (split_multiplier(m, split) for m in a["multipliers"])
+        core.set_config(self.registers(template.config, zero_a=za, zero_b=zb,
+                                       mult_a=high_a, mult_b=high_b, mult_a_low=low_a, mult_b_low=low_b))
+        memory, record = exact_memory(node, flat, shape)
+        core.set_lut(memory)
+        core.state[:, :] = 0
+        core.state[:, template.state["record"]] = record
 
 
 MODEL = Adder()

@@ -67,6 +67,8 @@ def lower_add(node: Node, graph: Graph, target: Target) -> Node:
     clamp = node.attrs.get("clamp", (0, CODE_MAX))
     exact = adder_node(node.name, node.inputs, graph, y, [a.scale / y.scale, b.scale / y.scale], 0.0, clamp, target)
     if exact is not None:
+        if node.attrs.get("float32_add") and "two_words" in exact.attrs:  # onnxruntime's scales: requantize may search
+            exact.attrs["float32_add"] = (a.scale, b.scale, y.scale)
         return exact
     _fallback_note(graph, node, target)
     wa, wb, m = add_weights(a.scale / y.scale, b.scale / y.scale, target.arith["weight_bits"])

@@ -18,7 +18,7 @@ from ..errors import SdanncError
 from ..isa import load_isa
 from ..ir.codes import CODE_BITS, CODE_MAX
 from ..ir.graph import Graph, Node
-from ..ir.ops import STEM
+from ..ir.ops import ADDER, STEM
 from ..neurons.stem import EXACT, WEIGHTED
 from ..target import Target
 from .base import Options, Pass
@@ -307,7 +307,87 @@ def requantize(graph: Graph, target: Target, options: Options) -> Graph:
             requantize_node(node, target, isa)
         if node.op == STEM:
             node.params.pop("float32_scale", None)
+        if node.op == ADDER and "float32_add" in node.attrs:
+            search_add(node, graph, options)
     return graph
 
 
+def search_add(node: Node, graph: Graph, options: Options) -> None:
+    """A two-word Add of uint8 codes (attr float32_add: onnxruntime's scales) becomes the threshold
+    search over its exact sum where onnxruntime's QLinearAdd is a non-decreasing function of it
+    (add_search); a sparsified Add, one with a fused table or in a spike coding keeps its program."""
+    scales = node.attrs.pop("float32_add")
+    a = node.attrs
+    if "sparsify" in a or "table" in node.params or options.coding != "stem":
+        return
+    found = add_search(scales, a["input_zero_points"], a["zero_point"], a["clamp"])
+    if found is None:
+        graph.notes.append(f"requantize: {node.name}: onnxruntime's QLinearAdd is no non-decreasing function "
+                           f"of the exact sum here; the Add keeps darwin3-wide's arithmetic (two words)")
+        return
+    shape = graph.tensors[node.output].shape
+    a.update(search=True, multipliers=found.multipliers, exact_bound=found.bound, error_bound=0.0)
+    node.params["exact_thresholds"] = found.thresholds[None, :]
+    node.params["exact_group"] = np.zeros((1,) * len(shape), dtype=np.int64)
+    node.params["bias"] = np.zeros((1,) * len(shape), dtype=np.int64)
+
+
 PASS = Pass("requantize", requantize, "real multipliers to fixed-point integers and shifts")
+
+
+# The Add by threshold search (docs/exactness.md, "(b) Add"): its exact sum S = ma (a - za) + mb (b - zb)
+# is held as stem_exact's X = H 2^14 + L, so |S| + 1 must stay within (2^15 - 2) 2^14.
+SEARCH_SUM_LIMIT = ((1 << 15) - 2) << 14
+SEARCH_TRIES = 4  # multipliers at the largest power of two that fits, and at up to 3 smaller ones
+
+
+def qlinear_add_codes(a: np.ndarray, b: np.ndarray, scales, zero_points, clamp) -> np.ndarray:
+    """onnxruntime's uint8 QLinearAdd on x86 (MLAS qladd_avx2.cpp, docs/exactness.md), in float32:
+    ratios ra = fl(sa / sc), rb = fl(sb / sc), the fixed part fl(zc - fma(ra, za, fl(rb zb))), then
+    fma(a, ra, fma(b, rb, fixed)) rounded half to even, clamped. An fma is exact in float64 here
+    (a product of an 8-bit integer and a float32, plus a float32 of like size) and rounded once to
+    float32."""
+    f32 = np.float32
+    sa, sb, sc = (f32(s) for s in scales)
+    za, zb, zc = zero_points
+    ra, rb = f32(sa / sc), f32(sb / sc)
+    fixed = f32(f32(zc) - f32(np.float64(ra) * za + np.float64(f32(rb * f32(zb)))))
+    v = (np.asarray(b, dtype=np.float64) * np.float64(rb) + np.float64(fixed)).astype(np.float32)
+    v = (np.asarray(a, dtype=np.float64) * np.float64(ra) + v.astype(np.float64)).astype(np.float32)
+    return np.clip(np.rint(v).astype(np.int64), *clamp)
+
+
+@dataclass
+class AddSearch:
+    """The Add as a step function of its exact sum: code = #{e in 1..255 : thresholds[e] <= S}."""
+    multipliers: tuple[int, int]
+    thresholds: np.ndarray  # [256]: entry 0 the top (never a candidate), entries 1..255 non-decreasing
+    bound: int  # the largest |S|
+
+
+def add_search(scales, zero_points, out_zero_point: int, clamp) -> AddSearch | None:
+    """Integer multipliers for which onnxruntime's QLinearAdd codes, over all 256 x 256 input pairs,
+    are a non-decreasing function of S = ma (a - za) + mb (b - zb), and that function's thresholds;
+    None where no power of two of the ones tried gives one (the two-word Add program stays)."""
+    a, b = (g.reshape(-1) for g in np.meshgrid(np.arange(CODE_MAX + 1), np.arange(CODE_MAX + 1), indexing="ij"))
+    (za, zb), f32 = zero_points, np.float32
+    codes = qlinear_add_codes(a, b, scales, (za, zb, out_zero_point), clamp)
+    ratios = np.array([f32(f32(scales[0]) / f32(scales[2])), f32(f32(scales[1]) / f32(scales[2]))], dtype=np.float64)
+    total = math.floor(math.log2((SEARCH_SUM_LIMIT - 2) / (CODE_MAX * ratios.sum())))
+    for shift in range(total, total - SEARCH_TRIES, -1):
+        ma, mb = (int(v) for v in np.rint(ratios * 2.0 ** shift))
+        bound = CODE_MAX * (abs(ma) + abs(mb))
+        if ma <= 0 or mb <= 0 or bound + 1 > SEARCH_SUM_LIMIT:
+            continue
+        s = ma * (a - za) + mb * (b - zb)
+        order = np.lexsort((codes, s))
+        s_sorted, c_sorted = s[order], codes[order]
+        if np.any(np.diff(c_sorted) < 0) or np.any((np.diff(s_sorted) == 0) & (np.diff(c_sorted) != 0)):
+            continue  # not a function of S, or not a non-decreasing one
+        top = bound + 1
+        e = np.arange(1, CODE_MAX + 1)
+        first = np.searchsorted(c_sorted, e, side="left")  # the first pair whose code is >= e
+        steps = np.where(first < s_sorted.size, s_sorted[np.minimum(first, s_sorted.size - 1)], top)
+        steps = np.where(first == 0, -top, steps)  # every pair is at or above e
+        return AddSearch((ma, mb), np.concatenate([[top], steps]).astype(np.int64), bound)
+    return None
