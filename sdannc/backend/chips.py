@@ -42,7 +42,7 @@ def route_packets(links: LinkTable, packets: np.ndarray, routes: np.ndarray) -> 
     if not routes.size:
         return np.zeros(0)
     cores = int(max(src.max(), dest.max())) + 1
-    key = src * cores + dest
+    key = src.astype(np.int64) * cores + dest
     at = np.searchsorted(routes[:, 0] * cores + routes[:, 1], key)
     return np.bincount(at, weights=packets[axons], minlength=len(routes))
 
