@@ -13,14 +13,16 @@ read back, one sample (a calibration input) simulated, and its output codes and 
 (spikes by bit, SOPs inside the sample's window) compared with `==` to the golden model's
 (sdannc/activity.py: the golden model predicts the counters exactly).
 
-Prints one JSON line per model: the board and chips used, cores, compile wall and CPU seconds,
-the compile's peak memory (ru_maxrss when the image is written), the simulation's seconds and the
-process's peak after it, and the verdicts.
+The compile and the simulation run in two processes (the second reads the image the first wrote),
+so that neither holds the other's memory. Prints one JSON line per model: the board and chips used,
+cores, compile wall and CPU seconds, the compile's peak memory (ru_maxrss), the simulation's
+seconds and its process's peak (sim_peak_mb), and the verdicts.
 """
 
 from __future__ import annotations
 
 import json
+import pickle
 import resource
 import sys
 import tempfile
@@ -42,18 +44,16 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _child(spec: str, model: str, boards: str) -> None:
-    """Compile for the first board that takes the model, write, read back, simulate one sample."""
-    from sdannc.activity import run_golden_activity, simulated_activity
+def _compile(spec: str, model: str, boards: str, out: str) -> None:
+    """A child: compile for the first board that takes the model; write the image, the synapse
+    counts (for the golden model's counters) and the row into `out`."""
     from sdannc.backend.synapses import synapse_counts
     from sdannc.compiler import compile_in_memory
     from sdannc.errors import SdanncError
     from sdannc.fileio import json_bytes
-    from sdannc.image import read_image, write_image
-    from sdannc.sim import Simulator
+    from sdannc.image import write_image
     from sdannc.target import load_target
 
-    calib = np.load(str(model).replace("_q.onnx", "_calib.npy"))
     row: dict = {"model": spec}
     start, cpu = time.perf_counter(), time.process_time()
     refused = []
@@ -66,19 +66,35 @@ def _child(spec: str, model: str, boards: str) -> None:
     else:
         print(json.dumps({**row, "error": "; ".join(refused)}), flush=True)
         return
-    graph, image, report = compiled.graph, compiled.image, compiled.report
-    synapses = synapse_counts(graph, compiled.layers)
-    with tempfile.TemporaryDirectory() as out:
-        write_image(image, Path(out) / "image", extra={"report.json": json_bytes(report)})
-        row.update(board=name, refused=refused, chips=report["board"]["chips_used"], cores=report["cores_used"],
-                   neurons=report["neurons"], compile_s=round(time.perf_counter() - start, 1),
-                   compile_cpu_s=round(time.process_time() - cpu, 1), compile_peak_mb=round(_peak_mb()),
-                   worst_chip_link=report["board"]["worst_chip_link"])
-        print(f"  {spec}: compiled for {name} ({row['chips']} chips, {row['cores']} cores) in {row['compile_s']} s, "
-              f"peak {row['compile_peak_mb']} MB", file=sys.stderr, flush=True)
-        del compiled, image, report
-        image = read_image(Path(out) / "image")
+    report = compiled.report
+    write_image(compiled.image, Path(out) / "image", extra={"report.json": json_bytes(report)})
+    row.update(board=name, refused=refused, chips=report["board"]["chips_used"], cores=report["cores_used"],
+               neurons=report["neurons"], compile_s=round(time.perf_counter() - start, 1),
+               compile_cpu_s=round(time.process_time() - cpu, 1), compile_peak_mb=round(_peak_mb()),
+               worst_chip_link=report["board"]["worst_chip_link"])
+    with open(Path(out) / "synapses.pkl", "wb") as f:
+        pickle.dump(synapse_counts(compiled.graph, compiled.layers), f)
+    print(f"  {spec}: compiled for {name} ({row['chips']} chips, {row['cores']} cores) in {row['compile_s']} s, "
+          f"peak {row['compile_peak_mb']} MB", file=sys.stderr, flush=True)
+    print(json.dumps(row), flush=True)
+
+
+def _simulate(spec: str, model: str, out: str) -> None:
+    """A child of its own (the compile's memory is not held): read the image back, simulate one
+    sample, compare outputs and counters with the golden model's (the model lowered again, as
+    `sdannc sim`'s checks do)."""
+    from sdannc.activity import run_golden_activity, simulated_activity
+    from sdannc.compiler import lower
+    from sdannc.image import read_image
+    from sdannc.sim import Simulator
+
+    calib = np.load(str(model).replace("_q.onnx", "_calib.npy"))
+    image = read_image(Path(out) / "image")
+    with open(Path(out) / "synapses.pkl", "rb") as f:
+        synapses = pickle.load(f)
+    graph = lower(model, image.target, None)
     x = calib[:1]
+    row: dict = {}
     start = time.perf_counter()
     sim = Simulator(image)
     result = sim.run(x)
@@ -91,14 +107,24 @@ def _child(spec: str, model: str, boards: str) -> None:
         for k in golden))
     row["sops"] = sum(a.sops for a in measured.values())
     row["ticks"] = int(np.asarray(result.counters.tick_cycles).shape[0])
-    row["peak_mb"] = round(_peak_mb())
+    row["sim_peak_mb"] = round(_peak_mb())
     print(json.dumps(row), flush=True)
+
+
+def _run(command: list[str], limit_mb: float, spec: str) -> dict:
+    code, out, seconds = compile_scaling._watched(command, limit_mb)
+    lines = [line for line in out.splitlines() if line.startswith("{")]
+    return json.loads(lines[-1]) if code == 0 and lines else {"model": spec, "error": out.strip()[-300:] or
+                                                              f"exit code {code}", "seconds": round(seconds, 1)}
 
 
 def main() -> None:
     args = sys.argv[1:]
-    if args[:1] == ["--child"]:
-        _child(*args[1:4])
+    if args[:1] == ["--compile"]:
+        _compile(*args[1:5])
+        return
+    if args[:1] == ["--simulate"]:
+        _simulate(*args[1:4])
         return
 
     def option(name: str, default):
@@ -115,11 +141,11 @@ def main() -> None:
     rows = []
     for spec in args or DEFAULT:
         path = compile_scaling.prepare(spec)
-        code, out, seconds = compile_scaling._watched([sys.executable, __file__, "--child", spec, path, boards],
-                                                      limit_mb)
-        lines = [line for line in out.splitlines() if line.startswith("{")]
-        row = json.loads(lines[-1]) if code == 0 and lines else {"model": spec, "error": out.strip()[-300:] or
-                                                                 f"exit code {code}", "seconds": round(seconds, 1)}
+        with tempfile.TemporaryDirectory() as out:
+            row = _run([sys.executable, __file__, "--compile", spec, path, boards, out], limit_mb, spec)
+            if "error" not in row:
+                sim = _run([sys.executable, __file__, "--simulate", spec, path, out], limit_mb, spec)
+                row.update({k: v for k, v in sim.items() if k != "model"})
         rows.append(row)
         print(json.dumps(row), flush=True)
     print(f"\n{'model':<14} {'board':<14} {'chips':>5} {'cores':>6} {'compile s':>9} {'peak MB':>8} {'sim s':>7} "
