@@ -2,7 +2,8 @@
 
     python bench/compile_scaling.py [MODEL ...] [-t TARGET] [--limit-gb G] [--json OUT]
 
-MODEL is `resnet18:SIZE` (bench/models.py's ResNet-18 at SIZE x SIZE, 1000 classes) or a function
+MODEL is `resnet18:SIZE` or `vgg16:SIZE` (bench/models.py's ResNet-18 or VGG-16 at SIZE x SIZE,
+1000 classes) or a function
 of bench/models.py (`vgg16_224`, `resnet18_224`, ...); by default the ResNet-18 family at 64, 128 and
 224, then VGG-16 at 224. TARGET defaults to bench/targets/darwin3-large.yaml (darwin3's cores on a
 128 x 128 mesh: these networks need several chips). Each model is quantized once by onnxruntime with
@@ -52,6 +53,8 @@ def _model(spec: str):
 
     if spec.startswith("resnet18:"):
         return bench_models.resnet18(int(spec.split(":")[1]), 1000)
+    if spec.startswith("vgg16:"):
+        return bench_models.vgg16(int(spec.split(":")[1]))
     return getattr(bench_models, spec)()
 
 
@@ -62,6 +65,12 @@ def _prepare(spec: str) -> None:
 
     path, _ = bench_models.quantized(_model(spec), HERE / "out" / "models", samples=2)
     print(path)
+
+
+def prepare(spec: str) -> str:
+    """The quantized model's path, quantizing it (once) in a process of its own."""
+    return subprocess.run([sys.executable, __file__, "--prepare", spec], check=True, capture_output=True,
+                          text=True).stdout.strip().splitlines()[-1]
 
 
 def _compile_alone(spec: str, model: str, target_name: str) -> None:
@@ -153,8 +162,7 @@ def main() -> None:
     specs = args or DEFAULT
     rows = []
     for spec in specs:
-        path = subprocess.run([sys.executable, __file__, "--prepare", spec], check=True, capture_output=True,
-                              text=True).stdout.strip().splitlines()[-1]
+        path = prepare(spec)
         code, out, seconds = _watched([sys.executable, __file__, "--child", spec, path, target], limit_mb)
         lines = [line for line in out.splitlines() if line.startswith("{")]
         row = json.loads(lines[-1]) if code == 0 and lines else {"model": spec, "error": out.strip()[-300:] or

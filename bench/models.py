@@ -107,10 +107,15 @@ def vgg11() -> onnx.ModelProto:
     return _vgg("vgg11_32", 32, ((64,), (128,), (256, 256), (512, 512), (512, 512)), 512, 10)
 
 
+def vgg16(size: int = 224) -> onnx.ModelProto:
+    """VGG-16 at size x size with 1000 classes (the smaller sizes profile the compile of the full one)."""
+    return _vgg(f"vgg16_{size}", size, ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512)),
+                4096, 1000)
+
+
 def vgg16_224() -> onnx.ModelProto:
     """VGG-16 at 224 x 224 with 1000 classes (138 M weights): far too large for one darwin3 chip."""
-    return _vgg("vgg16_224", 224, ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512)),
-                4096, 1000)
+    return vgg16(224)
 
 
 def wide224() -> onnx.ModelProto:

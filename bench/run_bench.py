@@ -16,6 +16,9 @@ Results go to stdout and bench/out/results.json.
 Engine cases (bench/engines_bench.py, one process each): the functional and the cycle engine
 against onnxruntime on VGG-11, ResNet-18 and MobileNetV2 (--engines), on darwin3 and darwin3-wide,
 same batch and threads. Results go to stdout and bench/out/results.json.
+Board cases (bench/board224.py, one process each, minutes and up to 14 GB; --board224 with no model
+skips them): ResNet-18 and VGG-16 at 224 x 224 compiled for darwin3-4x4 or, if it refuses them,
+darwin3-wafer; compile time and peak memory; one sample simulated, simulator == golden.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--engines", nargs="*", default=["vgg11", "resnet18", "mobilenet_v2"],
                         help="models for the engines' comparison (bench/engines_bench.py); none: skip it")
     parser.add_argument("--engine-samples", type=int, default=32, help="samples per engine run")
+    parser.add_argument("--board224", nargs="*", default=["resnet18_224", "vgg16_224"],
+                        help="models compiled for a board and simulated (bench/board224.py); none: skip it")
     return parser.parse_args()
 
 
@@ -118,9 +123,28 @@ def main() -> None:
     compiled = [compile_case(name, out) for name in ARGS.models]
     engines = [engines_case(name, target, out) for name in ARGS.engines for target in ("darwin3", "darwin3-wide")]
     threads_and_eval = eval_case(out)
+    boards = board224_case(out) if ARGS.board224 else []
     (out / "results.json").write_text(json.dumps({"machine": machine(), "simulator": rows, "compiler": compiled,
-                                                  "engines": engines, "threads_and_eval": threads_and_eval},
-                                                 indent=1) + "\n")
+                                                  "engines": engines, "threads_and_eval": threads_and_eval,
+                                                  "board224": boards}, indent=1) + "\n")
+
+
+def board224_case(out: Path) -> list:
+    """bench/board224.py: the 224 x 224 networks compiled for a board (each in its own process, minutes
+    and up to 14 GB) and one sample simulated, simulator == golden."""
+    result_file = out / "board224.json"
+    subprocess.run([sys.executable, str(Path(__file__).resolve().parent / "board224.py"), *ARGS.board224,
+                    "--json", str(result_file)], stdout=subprocess.DEVNULL)  # (a failed model is a row of its own)
+    rows = json.loads(result_file.read_text())
+    for r in rows:
+        if "sim_s" in r:
+            print(f"board224 {r['model']:<13} {r['board']:<14} {r['chips']} chips, {r['cores']} cores: compile "
+                  f"{r['compile_s']:.1f} s ({r['compile_cpu_s']:.1f} s CPU), peak {r['compile_peak_mb']:,} MB; one sample "
+                  f"simulated in {r['sim_s']:.1f} s, simulator == golden: outputs {r['outputs_equal']}, counters "
+                  f"{r['counters_equal']}", flush=True)
+        else:
+            print(f"board224 {r['model']:<13} error: {r.get('error', 'no simulation')}", flush=True)
+    return rows
 
 
 def engines_case(name: str, target: str, out: Path) -> dict:

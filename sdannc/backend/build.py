@@ -145,17 +145,20 @@ def chips_step(state: Backend) -> None:
         _partition(state, n)
 
 
-def _partition(state: Backend, n: int) -> None:
-    """Tiles to n chips or more (the fewest that a cut within each chip's cores allows)."""
+def _partition(state: Backend, n: int, cap: int | None = None) -> bool:
+    """Tiles to n chips or more (the fewest that a cut within each chip's cores, or `cap` tiles a
+    chip, allows). False if none does with a cap; without one, that the board is too small."""
     board, needs_big = state.board, np.asarray(_needs_big(state), dtype=bool)
     packets = chips.link_packets(state.links, state.spikes)
     cut = chips.cut_costs(state.links, packets, len(needs_big))
     for count in range(n, board.chip_count + 1):
-        bounds = chips.partition(cut, needs_big, state.target, count)
+        bounds = chips.partition(cut, needs_big, state.target, count, cap)
         if bounds is not None:
             state.chip_bounds, state.chips = bounds, chips.snake(count, board.chip_grid)
             state.builder.target = board
-            return
+            return True
+    if cap is not None:
+        return False
     raise chips.does_not_fit(f"model {state.model}: {len(needs_big):,} cores", board.chip_count + 1, board)
 
 
@@ -181,8 +184,17 @@ def place_step(state: Backend) -> None:
     limit = state.target.mesh["max_hops_per_axis"]
     if state.board is not None and len(state.chips) > 1:
         state.worst_hops = _place_on_chips(state)
-        while state.worst_hops > limit and len(state.chips) < state.board.chip_count:
-            _partition(state, len(state.chips) + 1)  # emptier chips: shorter routes
+        while state.worst_hops > limit:
+            # Emptier chips: shorter routes. More chips alone need not empty any (the cut with the
+            # least traffic may keep the full runs), so each chip's tiles are capped below the fullest's.
+            # The area a chip's tiles span goes with their count and its side with the longest
+            # route: (limit / worst)^2 of the fullest chip's tiles, and at least an eighth fewer.
+            fullest = int(np.diff(state.chip_bounds).max())
+            cap = min(fullest * 7 // 8, fullest * limit ** 2 // state.worst_hops ** 2)
+            state.status(f"routes of {state.worst_hops} hops on {len(state.chips)} chips of up to {fullest} cores: "
+                         f"at most {cap} a chip")
+            if cap < 1 or not _partition(state, len(state.chips), cap):
+                return  # (wiring names the route that is too long)
             state.worst_hops = _place_on_chips(state)
         return
     needs_big = _needs_big(state)

@@ -42,7 +42,7 @@ def route_packets(links: LinkTable, packets: np.ndarray, routes: np.ndarray) -> 
     if not routes.size:
         return np.zeros(0)
     cores = int(max(src.max(), dest.max())) + 1
-    key = src * cores + dest
+    key = src.astype(np.int64) * cores + dest
     at = np.searchsorted(routes[:, 0] * cores + routes[:, 1], key)
     return np.bincount(at, weights=packets[axons], minlength=len(routes))
 
@@ -72,11 +72,13 @@ def fewest_chips(needs_big: np.ndarray, chip: Target) -> int:
     return max(1, -(-len(needs_big) // cap), -(-n_big // big) if n_big else 1)
 
 
-def partition(cut: np.ndarray, needs_big: np.ndarray, chip: Target, chips: int) -> list[int] | None:
+def partition(cut: np.ndarray, needs_big: np.ndarray, chip: Target, chips: int,
+              cap: int | None = None) -> list[int] | None:
     """Run bounds [0, b1, ..., len] over the tiles for `chips` chips with the least traffic over the
-    cuts, each run within a chip's cores and big cores; None if no such cut exists."""
+    cuts, each run within a chip's cores (or `cap` tiles, if fewer) and big cores; None if no such
+    cut exists."""
     n = len(needs_big)
-    cap, big_cap = chip.core_count(), big_cores(chip)
+    cap, big_cap = min(chip.core_count(), cap or chip.core_count()), big_cores(chip)
     big = np.concatenate([[0], np.cumsum(np.asarray(needs_big, dtype=np.int64))])
     best = np.full(n + 1, np.inf)
     best[0] = 0.0

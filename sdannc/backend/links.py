@@ -35,17 +35,27 @@ class LinkTable:
 
 def link_table(layers: dict, core_of: np.ndarray, index_of: np.ndarray) -> LinkTable:
     """The table of the layers' links, their cores numbered (tiling.number_cores), given every element
-    id's (core, neuron) (addresses.locate)."""
+    id's (core, neuron) (addresses.locate). Its arrays are 32-bit (tiling.LINK_DTYPE); each layer's
+    `source`, `dendrite` and `carried` become views of them, so the layers hold no copy of their own."""
     parts = [layer.links for layer in layers.values()]
-    dest = [np.repeat(np.asarray(layer.cores, dtype=np.int64), np.diff(layer.links.tile_start))
-            for layer in layers.values()]
+    sizes = [int(p.source.size) for p in parts]
+    bounds = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    dtype = parts[0].source.dtype if parts else np.int32
+    dest = np.empty(int(bounds[-1]), dtype=dtype)
+    for layer, a, b in zip(layers.values(), bounds[:-1], bounds[1:]):
+        dest[a:b] = np.repeat(np.asarray(layer.cores, dtype=dtype), np.diff(layer.links.tile_start))
 
-    def joined(arrays) -> np.ndarray:
-        return np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int64)
+    def joined(name: str) -> np.ndarray:
+        out = np.empty(int(bounds[-1]), dtype=dtype)
+        for p, a, b in zip(parts, bounds[:-1], bounds[1:]):
+            out[a:b] = getattr(p, name)
+            setattr(p, name, out[a:b])  # the layer's copy goes; it reads the table's
+        return out
 
-    source = joined([p.source for p in parts])
-    return LinkTable(source, core_of[source], index_of[source], joined(dest),
-                     joined([p.dendrite for p in parts]), joined([p.carried for p in parts]))
+    source = joined("source")
+    table = LinkTable(source, core_of[source].astype(dtype), index_of[source].astype(dtype), dest,
+                      joined("dendrite"), joined("carried"))
+    return table
 
 
 def routes(links: LinkTable) -> np.ndarray:
@@ -56,5 +66,5 @@ def routes(links: LinkTable) -> np.ndarray:
     if not src.size:
         return np.zeros((0, 2), dtype=np.int64)
     cores = int(max(src.max(), dest.max())) + 1
-    key = np.unique(src * cores + dest)
+    key = np.unique(src.astype(np.int64) * cores + dest)
     return np.stack([key // cores, key % cores], axis=1)

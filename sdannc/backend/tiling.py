@@ -25,13 +25,20 @@ from .links import LinkTable, link_table
 from .partition import Tile, as_chw, local_index, tiles
 
 
+# A link's numbers (element ids, cores, neurons, dendrites, carried indices) fit 32 bits: a board of
+# 64 chips has 37 k cores and about 150 M neurons. VGG-16 at 224 makes about 107 M links, so 64-bit
+# arrays would cost gigabytes more (docs/performance.md).
+LINK_DTYPE = np.int32
+
+
 @dataclass
 class LayerLinks:
-    """Every link of a layer's tiles, flat: tile by tile, within a tile input by input."""
+    """Every link of a layer's tiles, flat: tile by tile, within a tile input by input. Once the link
+    table is built, `source`, `dendrite` and `carried` are views of its arrays (links.link_table)."""
 
     element: np.ndarray  # the source element, within its input tensor
     source: np.ndarray  # the same element as an element id (addresses.ElementIds)
-    input: np.ndarray  # which of the node's inputs it comes from
+    input: np.ndarray  # which of the node's inputs it comes from (int16)
     dendrite: np.ndarray  # the dendrite it reaches, in its tile's core
     carried: np.ndarray  # the index its spike carries
     tile_start: np.ndarray  # tile t's links are [tile_start[t], tile_start[t + 1])
@@ -64,7 +71,7 @@ def _tables(core: CoreBuilder, node: Node, tile: Tile, graph: Graph, target: Tar
         else:
             weight = node.params.get(f"weight{i}")  # none: a max window
             link = connect.window(core, tile, conn, in_shape, out_shape, weight, limit, cache.setdefault(i, {}))
-        links.append(link)
+        links.append(connect.Links(*(a.astype(LINK_DTYPE) for a in (link.element, link.dendrite, link.carried))))
     return links
 
 
@@ -76,13 +83,13 @@ def _flat_links(node: Node, per_tile: list[list[connect.Links]], ids: ElementIds
     per = iter(parts)
     sizes = np.asarray([0] + [sum(int(next(per)[3].sum()) for _ in tile_links) for tile_links in per_tile])
 
-    def joined(arrays) -> np.ndarray:
-        return np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int64)
+    def joined(arrays, dtype=LINK_DTYPE) -> np.ndarray:
+        return np.concatenate(arrays).astype(dtype, copy=False) if arrays else np.zeros(0, dtype=dtype)
 
     return LayerLinks(
         element=joined([link.element[keep] for _, link, _, keep in parts]),
         source=joined([source[keep] for _, _, source, keep in parts]),
-        input=joined([np.full(int(keep.sum()), i, dtype=np.int32) for i, _, _, keep in parts]),
+        input=joined([np.full(int(keep.sum()), i, dtype=np.int16) for i, _, _, keep in parts], np.int16),
         dendrite=joined([link.dendrite[keep] for _, link, _, keep in parts]),
         carried=joined([link.carried[keep] for _, link, _, keep in parts]),
         tile_start=np.cumsum(sizes))

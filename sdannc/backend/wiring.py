@@ -58,13 +58,15 @@ def wire(builder: ImageBuilder, links: LinkTable, owners: list[str], target: Tar
     axons, group = links.select(grouped[by_core]), group[by_core]
     del grouped, by_core
     src = axons.src_core
-    relative = np.stack([x[axons.dest] - x[src], y[axons.dest] - y[src], axons.dendrite, axons.carried], axis=1)
     starts = np.flatnonzero(np.concatenate([[True], group[1:] != group[:-1]])) if group.size else group
+    del group
     core_of_group = src[starts]
     core_bounds = np.searchsorted(core_of_group, np.arange(len(builder.cores) + 1))
     edges = np.concatenate([starts, [src.size]])
     for core in np.unique(core_of_group).tolist():
         g0, g1 = int(core_bounds[core]), int(core_bounds[core + 1])
         first, last = int(edges[g0]), int(edges[g1])
-        builder.core(core).set_axon_lists(axons.src_index[edges[g0:g1]], edges[g0:g1 + 1] - first,
-                                          relative[first:last])
+        dest = axons.dest[first:last]  # a core's targets at a time: 107 M links at once would be 3.4 GB
+        relative = np.stack([x[dest] - x[core], y[dest] - y[core], axons.dendrite[first:last],
+                             axons.carried[first:last]], axis=1).astype(np.int64)
+        builder.core(core).set_axon_lists(axons.src_index[edges[g0:g1]], edges[g0:g1 + 1] - first, relative)

@@ -144,6 +144,11 @@ def test_partition_cuts_where_least_crosses(tmp_path):
     big[3:9] = True  # 6 big tiles after the cheap cut: the second chip has 5 big cores
     assert chips.partition(cut, big, chip, 2) == [0, 4, 10]
     assert chips.fewest_chips(none, chip) == 2 and chips.fewest_chips(np.ones(11, dtype=bool), chip) == 3
+    # a cap on the tiles a chip holds (placement's retry when a chip's routes pass the hop limit)
+    assert chips.partition(cut, none, chip, 2, cap=7) == [0, 3, 10]
+    assert chips.partition(cut, none, chip, 2, cap=6) == [0, 4, 10]
+    assert chips.partition(cut, none, chip, 2, cap=4) is None
+    assert chips.partition(cut, none, chip, 3, cap=4) == [0, 3, 6, 10]
 
 
 def test_snake_keeps_consecutive_chips_neighbours():
