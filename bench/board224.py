@@ -127,17 +127,9 @@ def main() -> None:
         _simulate(*args[1:4])
         return
 
-    def option(name: str, default):
-        if name in args:
-            i = args.index(name)
-            value = args[i + 1]
-            del args[i:i + 2]
-            return value
-        return default
-
-    boards = option("--boards", BOARDS)
-    limit_mb = float(option("--limit-gb", 14)) * 1024
-    json_out = option("--json", None)
+    boards = compile_scaling.take_option(args, "--boards", BOARDS)
+    limit_mb = float(compile_scaling.take_option(args, "--limit-gb", 14)) * 1024
+    json_out = compile_scaling.take_option(args, "--json", None)
     rows = []
     for spec in args or DEFAULT:
         path = compile_scaling.prepare(spec)

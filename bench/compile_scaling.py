@@ -139,6 +139,16 @@ def slope(xs: list[float], ys: list[float]) -> tuple[float, float]:
     return my - b * mx, b
 
 
+def take_option(args: list[str], name: str, default):
+    """The value after `name` in args (removed from them with it), or default."""
+    if name in args:
+        i = args.index(name)
+        value = args[i + 1]
+        del args[i:i + 2]
+        return value
+    return default
+
+
 def main() -> None:
     args = sys.argv[1:]
     if args[:1] == ["--child"]:
@@ -148,17 +158,9 @@ def main() -> None:
         _prepare(args[1])
         return
 
-    def option(name: str, default):
-        if name in args:
-            i = args.index(name)
-            value = args[i + 1]
-            del args[i:i + 2]
-            return value
-        return default
-
-    target = option("-t", TARGET)
-    limit_mb = float(option("--limit-gb", 14)) * 1024
-    json_out = option("--json", None)
+    target = take_option(args, "-t", TARGET)
+    limit_mb = float(take_option(args, "--limit-gb", 14)) * 1024
+    json_out = take_option(args, "--json", None)
     specs = args or DEFAULT
     rows = []
     for spec in specs:

@@ -107,3 +107,19 @@ def stem_program_node(acc_shift: int, mul_shift: int, out_shifts, rounding: str 
                       sparsify: bool = False) -> Node:
     return program_node("stem", acc_shift=acc_shift, mul_shift=mul_shift, out_shifts=list(out_shifts), round=rounding,
                         **({"sparsify": {"rot": 1}} if sparsify else {}))
+
+
+def assert_simulator_equals_golden(graph: Graph, target, samples: int = 6) -> None:
+    """The lowered graph's image simulated on random codes equals the golden model, `==`, with more
+    than two distinct output codes (so that a constant output cannot pass)."""
+    from sdannc.backend import build_image
+    from sdannc.golden import run_codes
+    from sdannc.sim import Simulator
+
+    image, _ = build_image(graph, target)
+    shape = (samples,) + tuple(graph.tensors[graph.input].shape)
+    x = np.random.default_rng(0).integers(0, 256, size=shape).astype(np.uint8)
+    expected = run_codes(graph, x.astype(np.int64), target.arith, keep=True)
+    result = Simulator(image).run(x)
+    assert len(np.unique(expected[graph.output])) > 2
+    np.testing.assert_array_equal(result.outputs, expected[graph.output])

@@ -9,9 +9,7 @@ import pytest
 from onnx import TensorProto, helper
 
 import models
-from sdannc.backend import build_image
 from sdannc.compiler import compile_in_memory, golden_outputs, lower
-from sdannc.golden import run_codes
 from sdannc.ir.graph import Graph, Tensor
 from sdannc.isa import load_isa
 from sdannc.neurons import NEURONS
@@ -20,10 +18,10 @@ from sdannc.passes.base import Options
 from sdannc.passes.lower_elementwise import adder_node
 from sdannc.passes.requantize import add_search, qlinear_add_codes, search_add
 from sdannc.reference import reference
-from sdannc.sim import Simulator, executor
+from sdannc.sim import executor
 from sdannc.target import load_target
 
-from irgraphs import GraphMaker
+from irgraphs import GraphMaker, assert_simulator_equals_golden
 
 NARROW = load_target("darwin3")
 ADDER = NEURONS["adder"]
@@ -160,12 +158,7 @@ def test_simulator_equals_golden_on_both_engines(monkeypatch, engine):
     monkeypatch.setattr(executor, "ENGINE", engine)
     graph = run_pipeline(_residual_graph(), NARROW)
     assert sum(bool(n.attrs.get("search")) for n in graph.nodes if n.op == "adder") == 1
-    image, _ = build_image(graph, NARROW)
-    x = np.random.default_rng(0).integers(0, 256, size=(6,) + graph.tensors[graph.input].shape).astype(np.uint8)
-    expected = run_codes(graph, x.astype(np.int64), NARROW.arith, keep=True)
-    result = Simulator(image).run(x)
-    assert len(np.unique(expected[graph.output])) > 2
-    np.testing.assert_array_equal(result.outputs, expected[graph.output])
+    assert_simulator_equals_golden(graph, NARROW)
 
 
 def test_the_search_program_fits_the_core():

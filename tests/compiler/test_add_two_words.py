@@ -8,7 +8,7 @@ import pytest
 
 import models
 from sdannc import arith
-from sdannc.backend import build_image, neuron_addresses
+from sdannc.backend import neuron_addresses
 from sdannc.backend.program_cost import program_cost
 from sdannc.compiler import compile_in_memory, lower
 from sdannc.frontend import load_onnx
@@ -25,7 +25,7 @@ from sdannc.sim import Simulator, executor
 from sdannc.sparsify import Plan, Setting
 from sdannc.target import load_target
 
-from irgraphs import GraphMaker
+from irgraphs import GraphMaker, assert_simulator_equals_golden
 
 NARROW, WIDE = load_target("darwin3"), load_target("darwin3-wide")
 ADDER = NEURONS["adder"]
@@ -200,12 +200,7 @@ def test_simulator_equals_golden_on_both_engines(monkeypatch, engine):
     monkeypatch.setattr(executor, "ENGINE", engine)
     graph = run_pipeline(_residual_and_bias(), NARROW)
     assert sum("two_words" in n.attrs for n in graph.nodes if n.op == "adder") == 2
-    image, _ = build_image(graph, NARROW)
-    x = np.random.default_rng(0).integers(0, 256, size=(6,) + graph.tensors[graph.input].shape).astype(np.uint8)
-    expected = run_codes(graph, x.astype(np.int64), NARROW.arith, keep=True)
-    result = Simulator(image).run(x)
-    assert len(np.unique(expected[graph.output])) > 2
-    np.testing.assert_array_equal(result.outputs, expected[graph.output])
+    assert_simulator_equals_golden(graph, NARROW)
 
 
 def test_the_report_states_darwin3_wides_bound_and_the_cost():
