@@ -55,10 +55,9 @@ def main() -> int:
     print(f"  accuracy: chip {(chip.argmax(1) == labels).mean():.2%}, onnxruntime {(ref.argmax(1) == labels).mean():.2%}")
     print()
     sdannc("report", str(OUT), "--input", str(INPUT), "-o", str(OUT / "report"))
-    # ttfs and rate hold each sum exactly, which needs 32-bit registers: they refuse darwin3's 16
-    # (docs/codings.md), so the three codings are compared where all three run.
-    print(f"\nthe spike codings compared on the first {COMPARED} digits (darwin3-wide: ttfs and rate need its "
-          "32-bit sums):")
+    # On darwin3-wide, as docs/codings.md's table: on darwin3 the three codings give the same codes
+    # too (integration exact), at other cycle and energy costs (docs/codings.md, "16-bit registers").
+    print(f"\nthe spike codings compared on the first {COMPARED} digits (darwin3-wide, as in docs/codings.md):")
     np.save(OUT / "compare_input.npy", x[:COMPARED])
     np.save(OUT / "compare_labels.npy", labels[:COMPARED])
     sdannc("compare", str(MODEL), "-t", "darwin3-wide", "--input", str(OUT / "compare_input.npy"), "--labels",
