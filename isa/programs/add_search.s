@@ -9,6 +9,7 @@
 .state  acc_a 0, record 1, phase 2, residue 3, acc_b 4, sum_high 5, sum_low 6, step 7   ; residue: the code so far
 .config last_phase 0, zero_a 4, zero_b 5, mult_a 6, mult_b 7, mult_a_low 10, mult_b_low 11
 .param  split 15                ; the multipliers' low parts' bits (a MACW shift)
+.param  search_step step         ; the field that holds the search's step
 .param  high_op LOAD            ; exact_search.inc reads the sum from the fields the computing tick stored
 .param  high sum_high
 .param  low_op LOAD
@@ -43,11 +44,7 @@
 emit:
         STORE R4, acc_b
         MOV  R10, R1            ; the neuron's record (field record, kept by STS)
-        LOAD R4, step
-.include exact_search.inc
-        SPIKE IFFLAG            ; and this output bit is 1
-        SFTI R4, R, 1, TRUNC
-        STORE R4, step
+.include exact_search_tick.inc
         ADDI R2, 1
         LOGIC R2, R5, AND       ; phase = (phase + 1) mod 8
         STS

@@ -15,6 +15,7 @@
 ; H and L (bias added), acc_shift = the neuron's record.
 .state  acc 0, threshold 1, phase 2, residue 3, bias 4, multiplier 5, init 6, acc_shift 7   ; threshold: 128
 .config last_phase 0, zero_point 1, low 2, high 3, round_add 4, keep_mask 5    ; last phase: 7
+.param  search_step bias         ; the field that holds the search's step
 .param  high_op LOAD            ; exact_search.inc reads T + bias from the fields the last tick stored
 .param  high multiplier
 .param  low_op LOAD
@@ -42,11 +43,7 @@
         SFTI R4, L, 7, TRUNC
         STORE R4, bias          ; the step: 128, 64, ..., 1
 search:
-        LOAD R4, bias
-.include exact_search.inc
-        SPIKE IFFLAG            ; and this output bit is 1
-        SFTI R4, R, 1, TRUNC
-        STORE R4, bias
+.include exact_search_tick.inc
         ADDI R2, 1
         LOGIC R2, R5, AND       ; phase = (phase + 1) mod 8
         STS
