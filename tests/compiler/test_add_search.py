@@ -158,7 +158,9 @@ def test_simulator_equals_golden_on_both_engines(monkeypatch, engine):
     monkeypatch.setattr(executor, "ENGINE", engine)
     graph = run_pipeline(_residual_graph(), NARROW)
     assert sum(bool(n.attrs.get("search")) for n in graph.nodes if n.op == "adder") == 1
-    assert_simulator_equals_golden(graph, NARROW)
+    # 64 samples: a program whose two words split the sum off its canonical form (L outside
+    # [-2^13, 2^13)) is one step off only near a threshold; 6 samples did not meet such a sum
+    assert_simulator_equals_golden(graph, NARROW, samples=64)
 
 
 def test_the_search_program_fits_the_core():
