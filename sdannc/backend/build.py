@@ -44,6 +44,7 @@ class Backend:
     route_load: np.ndarray | None = None  # chips: packets per sample of each route (routes' order)
     chips: list[tuple[int, int]] = field(default_factory=lambda: [(0, 0)])  # chips: the chips used, in order
     chip_bounds: list[int] | None = None  # chips: chip k holds tiles [chip_bounds[k], chip_bounds[k + 1])
+    cut: np.ndarray | None = None  # chips: per tile boundary, the packets per sample of the links across it
 
     @property
     def layers(self) -> dict:
@@ -149,8 +150,9 @@ def _partition(state: Backend, n: int, cap: int | None = None) -> bool:
     """Tiles to n chips or more (the fewest that a cut within each chip's cores, or `cap` tiles a
     chip, allows). False if none does with a cap; without one, that the board is too small."""
     board, needs_big = state.board, np.asarray(_needs_big(state), dtype=bool)
-    packets = chips.link_packets(state.links, state.spikes)
-    cut = chips.cut_costs(state.links, packets, len(needs_big))
+    if state.cut is None:  # the same for every partition tried
+        state.cut = chips.cut_costs(state.links, chips.link_packets(state.links, state.spikes), len(needs_big))
+    cut = state.cut
     for count in range(n, board.chip_count + 1):
         bounds = chips.partition(cut, needs_big, state.target, count, cap)
         if bounds is not None:

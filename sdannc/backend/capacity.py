@@ -159,8 +159,10 @@ def _window_dendrites(conn: dict, in_shape, out_shape, chip: _Chip) -> tuple[int
     return groups * (cin // groups) * per_group, _ceil(cout * fed, chip.neurons)
 
 
-def _layer_need(node: Node, graph: Graph, chip: _Chip, dense_runs: bool, tile: int | None = None) -> LayerNeed:
-    """`tile`: the config's `tiling:` neurons per tile of the layer (each tile holds at most that many)."""
+def _layer_need(node: Node, graph: Graph, chip: _Chip, dense_runs: bool, tile: int | None = None,
+                lookups: dict[str, int] | None = None) -> LayerNeed:
+    """`tile`: the config's `tiling:` neurons per tile of the layer (each tile holds at most that many).
+    `lookups`: the layers' lookup words found so far, by name (the same for both estimates)."""
     out_shape = graph.tensors[node.output].shape
     neurons = graph.tensors[node.output].size
     full = _ceil(neurons, min(chip.neurons, tile or chip.neurons))
@@ -182,7 +184,10 @@ def _layer_need(node: Node, graph: Graph, chip: _Chip, dense_runs: bool, tile: i
                                                        chip.list_words(1, chip.weight_bits))
     tables = max(dense_tiles, _ceil(words, chip.big_words), _ceil(dendrites, chip.dendrites))
     # every distinct table and record of the layer's lookup memory is in at least one core's
-    lookup = NEURONS[node.op].lookup_words(node, np.arange(neurons), out_shape)
+    lookups = {} if lookups is None else lookups
+    if node.name not in lookups:
+        lookups[node.name] = NEURONS[node.op].lookup_words(node, np.arange(neurons), out_shape)
+    lookup = lookups[node.name]
     lookup_cores = _ceil(lookup, chip.lut_words) if lookup else 0
     cores = max(full, tables, lookup_cores)
     limit = "neurons" if cores == full else "dendrite tables" if cores == tables else "lookup memory"
@@ -190,12 +195,13 @@ def _layer_need(node: Node, graph: Graph, chip: _Chip, dense_runs: bool, tile: i
 
 
 def estimate(graph: Graph, target: Target, dense_runs: bool = True,
-             sizes: dict[str, int] | None = None) -> list[LayerNeed]:
+             sizes: dict[str, int] | None = None, lookups: dict[str, int] | None = None) -> list[LayerNeed]:
     """Every neuron layer's lower bounds, in graph order (the order of the compile report's layers).
     Without dense_runs, the dense layers' runs are left out: still lower bounds, and cheaper.
-    `sizes`: the config's `tiling:` (neurons per tile, by layer)."""
+    `sizes`: the config's `tiling:` (neurons per tile, by layer); `lookups` keeps the layers' lookup
+    words between calls (check_capacity's two estimates)."""
     chip, sizes = _Chip(target), sizes or {}
-    return [_layer_need(node, graph, chip, dense_runs, sizes.get(node.name)) for node in graph.nodes
+    return [_layer_need(node, graph, chip, dense_runs, sizes.get(node.name), lookups) for node in graph.nodes
             if node.op in NEURON_OPS]
 
 
@@ -220,8 +226,9 @@ def check_capacity(graph: Graph, target: Target, model: str, sizes: dict[str, in
     """The estimate, or a one-line error if it already exceeds the chip: the resource, need against
     what the chip has, the layer that needs the most, and what to do. `sizes`: the config's tiling:."""
     _check_rows(graph, target)
+    lookups: dict[str, int] = {}
     for dense_runs in (False, True):  # the cheap bounds refuse most networks that do not fit
-        needs = estimate(graph, target, dense_runs, sizes)
+        needs = estimate(graph, target, dense_runs, sizes, lookups)
         _refuse_beyond(needs, target, model, sizes or {})
     return needs
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import SdanncError
 from ..target import Target
+from . import placement_kernel
 
 
 def _gilbert(x: int, y: int, ax: int, ay: int, bx: int, by: int):
@@ -127,9 +128,9 @@ class _Search:
         self.cores = [(x, y) for y in range(target.mesh["height"]) for x in range(target.mesh["width"])
                       if target.is_core(x, y)]
         index = {p: i for i, p in enumerate(self.cores)}
-        self.x = np.asarray([p[0] for p in self.cores])
-        self.y = np.asarray([p[1] for p in self.cores])
-        self.big = np.asarray([target.is_big_core(x) for x in self.x])
+        self.x = np.asarray([p[0] for p in self.cores], dtype=np.int64)
+        self.y = np.asarray([p[1] for p in self.cores], dtype=np.int64)
+        self.big = np.asarray([target.is_big_core(x) for x in self.x], dtype=bool)
         self.limit = target.mesh["max_hops_per_axis"]
         self.penalty = target.mesh["width"] + target.mesh["height"]
         self.needs_big = np.asarray(needs_big, dtype=bool)
@@ -142,7 +143,7 @@ class _Search:
         # the links' load in all); the penalty per hop over the limit outweighs the heaviest route.
         self.w = np.ones(len(routes)) if weights is None else np.asarray(weights, dtype=np.float64)[keep]
         self.penalty = self.penalty * (float(self.w.max()) if self.w.size else 1.0)
-        self.a, self.b = routes[:, 0], routes[:, 1]
+        self.a, self.b = (np.ascontiguousarray(routes[:, k], dtype=np.int64) for k in (0, 1))
         ends = np.concatenate([self.a, self.b])
         order = np.argsort(ends, kind="stable")
         self.peers = np.concatenate([self.b, self.a])[order]  # every tile's route partners, grouped by tile
@@ -218,8 +219,15 @@ class _Search:
         if other >= 0:
             self.pos[other] = here
 
-    def sweep(self) -> int:
-        """One pass over the tiles in order, each taking its best move if it helps; the moves made."""
+    def sweep(self, compiled: bool = True) -> int:
+        """One pass over the tiles in order, each taking its best move if it helps; the moves made.
+        Compiled (placement_kernel.py) unless `compiled` is False: then `_best_move`, the reference
+        the kernel's moves are tested against."""
+        if compiled:
+            return int(placement_kernel.sweep(
+                self.pos, self.tile_on, self.x, self.y, self.big, self.needs_big, self.a, self.b, self.w,
+                self.peers, self.peer_w, self.peer_start, self.dist_x, self.over_x, self.dist_y, self.over_y,
+                int(self.limit), float(self.penalty)))
         moves = 0
         for tile in range(len(self.pos)):
             core, delta = self._best_move(tile, self._tile_costs())

@@ -1,6 +1,7 @@
 """Placement along the curve: every core once, neighbours adjacent, big cores honoured, routes short."""
 
 import numpy as np
+import pytest
 
 from sdannc.backend.placement import curve, place, worst_hops
 from sdannc.target import load_target
@@ -89,3 +90,26 @@ def test_refinement_shortens_the_routes_in_all():
         return int(np.abs(xy[routes[:, 0]] - xy[routes[:, 1]]).sum())
 
     assert total(refined) < total(plain)
+
+
+@pytest.mark.parametrize("weights", ["none", "integer", "fractional"])
+def test_compiled_sweeps_make_the_reference_moves(weights):
+    # placement_kernel.py against _Search._best_move: pass for pass the same tile positions (with
+    # integer weights every sum is exact; the fractional ones are summed in the reference's order)
+    from sdannc.backend.placement import _assign, _orientations, _Search
+
+    rng = np.random.default_rng(3)
+    n = 240
+    needs_big = (rng.uniform(size=n) < 0.3).tolist()
+    routes = np.unique(np.stack([rng.integers(0, n, 2500), rng.integers(0, n, 2500)], axis=1), axis=0)
+    routes = routes[np.abs(routes[:, 0] - routes[:, 1]) < 50]
+    w = {"none": None, "integer": rng.integers(1, 9, len(routes)) * 4.0,
+         "fractional": rng.uniform(0, 5, len(routes))}[weights]
+    start = _assign(TARGET, _orientations(TARGET)[1], needs_big, ["l"] * n)
+    compiled, reference = _Search(TARGET, start, needs_big, routes, w), _Search(TARGET, start, needs_big, routes, w)
+    moved = []
+    for _ in range(4):
+        moved.append(compiled.sweep())
+        assert reference.sweep(compiled=False) == moved[-1]
+        assert compiled.positions() == reference.positions()
+    assert moved[0] > 0 and compiled.positions() != start

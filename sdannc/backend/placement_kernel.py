@@ -1,0 +1,120 @@
+"""The placement's local search, compiled (numba): one pass over the tiles, each taking the move
+that lowers the cost most (placement.py's `_Search`, whose numpy `_best_move` is the reference).
+
+The arithmetic is the reference's, term for term and in its order (its `bincount`s sum in route
+order, each tile's routes as a source and as a destination apart), so that the moves are the
+same; the reference's matrix products (`dist @ weights`) are sums over the columns in order here.
+With integer route weights (every route 1 on a chip; the fan-out estimate on a board) every sum is
+an exact integer, so the placement is the reference's to the core. A tile's route costs are
+recomputed only after a move (nothing else changes them).
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+
+@nb.njit(cache=True, inline="always")
+def _axis_cost(d, w, limit, penalty):
+    d = abs(d)
+    return w * d + penalty * max(0, d - limit)
+
+
+@nb.njit(cache=True, inline="always")
+def _pair_cost(x, y, c1, c2, w, limit, penalty):
+    return _axis_cost(x[c1] - x[c2], w, limit, penalty) + _axis_cost(y[c1] - y[c2], w, limit, penalty)
+
+
+@nb.njit(cache=True)
+def _route_sums(x, y, pos, a, b, w, here, limit, penalty, sum_a, sum_b, out):
+    """out[t]: the cost of tile t's routes, each from its current core (here < 0) or with t at
+    core `here` (the other end where it is): summed over t's routes as a source, then as a
+    destination, as two bincounts would."""
+    sum_a[:] = 0.0
+    sum_b[:] = 0.0
+    for r in range(a.size):
+        if here < 0:
+            c = _pair_cost(x, y, pos[a[r]], pos[b[r]], w[r], limit, penalty)
+            sum_a[a[r]] += c
+            sum_b[b[r]] += c
+        else:
+            sum_a[a[r]] += _pair_cost(x, y, here, pos[b[r]], w[r], limit, penalty)
+            sum_b[b[r]] += _pair_cost(x, y, here, pos[a[r]], w[r], limit, penalty)
+    for t in range(out.size):
+        out[t] = sum_a[t] + sum_b[t]
+
+
+@nb.njit(cache=True)
+def _axis_sums(coord, pos, peers, peer_w, lo, hi, dist, over, penalty, weight, count, out):
+    """out[u]: the cost along one axis of the tile's routes (its peers[lo:hi]) from column (row) u."""
+    weight[:] = 0.0
+    count[:] = 0
+    for i in range(lo, hi):
+        v = coord[pos[peers[i]]]
+        weight[v] += peer_w[i]
+        count[v] += 1
+    n = out.size
+    for u in range(n):
+        s = 0.0
+        k = 0
+        for v in range(n):
+            s += dist[u, v] * weight[v]
+            k += over[u, v] * count[v]
+        out[u] = s + penalty * k
+
+
+@nb.njit(cache=True)
+def sweep(pos, tile_on, x, y, big, needs_big, a, b, w, peers, peer_w, peer_start, dist_x, over_x, dist_y,
+          over_y, limit, penalty):
+    """One pass over the tiles in order, each moved (swapped with an occupied core's tile) to the
+    core that lowers the cost most, if that lowers it; pos and tile_on are updated. The moves made."""
+    tiles, cores = pos.size, tile_on.size
+    sum_a, sum_b = np.empty(tiles), np.empty(tiles)
+    costs, at_here = np.empty(tiles), np.empty(tiles)
+    shared, shared_w = np.zeros(tiles, np.int64), np.zeros(tiles)
+    nx, ny = dist_x.shape[0], dist_y.shape[0]
+    weight_x, count_x, sums_x = np.empty(nx), np.empty(nx, np.int64), np.empty(nx)
+    weight_y, count_y, sums_y = np.empty(ny), np.empty(ny, np.int64), np.empty(ny)
+    moves = 0
+    stale = True
+    for tile in range(tiles):
+        if stale:
+            _route_sums(x, y, pos, a, b, w, -1, limit, penalty, sum_a, sum_b, costs)
+            stale = False
+        here = pos[tile]
+        lo, hi = peer_start[tile], peer_start[tile + 1]
+        _axis_sums(x, pos, peers, peer_w, lo, hi, dist_x, over_x, penalty, weight_x, count_x, sums_x)
+        _axis_sums(y, pos, peers, peer_w, lo, hi, dist_y, over_y, penalty, weight_y, count_y, sums_y)
+        _route_sums(x, y, pos, a, b, w, here, limit, penalty, sum_a, sum_b, at_here)
+        for i in range(lo, hi):
+            shared[peers[i]] += 1
+            shared_w[peers[i]] += peer_w[i]
+        best, core = np.inf, 0
+        tile_big = needs_big[tile]
+        for c in range(cores):
+            if c == here or (tile_big and not big[c]):
+                continue
+            other = tile_on[c]
+            if other >= 0 and not big[here] and needs_big[other]:
+                continue
+            delta = (sums_x[x[c]] + sums_y[y[c]]) - costs[tile]
+            if other >= 0:
+                delta += at_here[other] - costs[other]
+                dx, dy = abs(x[c] - x[here]), abs(y[c] - y[here])
+                d = dx + dy
+                extra = max(0, dx - limit) + max(0, dy - limit)
+                delta += 2 * (shared_w[other] * d + shared[other] * penalty * extra)
+            if delta < best:
+                best, core = delta, c
+        for i in range(lo, hi):
+            shared[peers[i]] = 0
+            shared_w[peers[i]] = 0.0
+        if best < 0:
+            other = tile_on[core]
+            pos[tile], tile_on[core], tile_on[here] = core, tile, other
+            if other >= 0:
+                pos[other] = here
+            moves += 1
+            stale = True
+    return moves
