@@ -27,11 +27,16 @@ def link_flits(state, image: ChipImage) -> tuple[Mesh, np.ndarray]:
     node = y * width + x
     packets = link_packets(links, state.spikes)
     cx, cy = target.controller
-    src_node = np.where(links.src_core == INPUT, cy * width + cx, node[np.maximum(links.src_core, 0)])
-    pair = src_node * mesh.width * mesh.height + node[links.dest]
-    keys, at = np.unique(pair, return_inverse=True)
-    load = np.bincount(at.ravel(), weights=packets, minlength=keys.size)
     nodes = mesh.width * mesh.height
+    # (source node, destination node) pairs and their packets: the axons' from the routes' loads
+    # (the chips step's, summed over the same links in the same order), the input's per core it feeds
+    inputs = links.src_core == INPUT
+    fed = np.bincount(links.dest[inputs], weights=packets[inputs], minlength=node.size)
+    at = np.flatnonzero(fed)
+    pair = np.concatenate([(cy * width + cx) * nodes + node[at],
+                           node[state.routes[:, 0]] * nodes + node[state.routes[:, 1]]])
+    order = np.argsort(pair, kind="stable")  # in pair order, so the links' sums add in the same order
+    keys, load = pair[order], np.concatenate([fed[at], state.route_load])[order]
     matrix = mesh.pair_link_matrix(np.stack([keys // nodes, keys % nodes], axis=1))
     flits = np.asarray(matrix.T @ load).ravel() * target.noc["flits_per_packet"]
     return mesh, flits

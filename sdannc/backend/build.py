@@ -45,6 +45,7 @@ class Backend:
     chips: list[tuple[int, int]] = field(default_factory=lambda: [(0, 0)])  # chips: the chips used, in order
     chip_bounds: list[int] | None = None  # chips: chip k holds tiles [chip_bounds[k], chip_bounds[k + 1])
     cut: np.ndarray | None = None  # chips: per tile boundary, the packets per sample of the links across it
+    placed_runs: dict = field(default_factory=dict)  # place: (first tile, end) of a chip's run -> its positions
 
     @property
     def layers(self) -> dict:
@@ -164,18 +165,34 @@ def _partition(state: Backend, n: int, cap: int | None = None) -> bool:
     raise chips.does_not_fit(f"model {state.model}: {len(needs_big):,} cores", board.chip_count + 1, board)
 
 
-def _place_on_chips(state: Backend) -> int:
+def _place_on_chips(state: Backend, full: bool = False) -> int:
     """Each chip's tiles on its mesh (routes inside the chip, weighted by their load); board positions.
-    The longest route inside a chip, along an axis."""
+    The longest route inside a chip, along an axis.
+
+    A chip's placement depends only on its run of tiles, so a run placed in an earlier round is
+    not placed again. The chips go densest first (the most routes inside): once one has a route
+    over the limit the round fails and is only asked for its longest route, so the others then
+    stop at the first placement whose routes are no longer than that (each chip's shortest is
+    still known to be within it). Unless `full`: then every chip is placed as in a round that
+    succeeds (the positions a failed board is left with)."""
     target, needs_big, owners = state.target, _needs_big(state), state.owners()
-    width, height = target.mesh["width"], target.mesh["height"]
+    width, height, limit = target.mesh["width"], target.mesh["height"], target.mesh["max_hops_per_axis"]
     routes, worst = state.routes, 0
-    for k, (cx, cy) in enumerate(state.chips):
+    runs = []
+    for k, chip in enumerate(state.chips):
         lo, hi = state.chip_bounds[k], state.chip_bounds[k + 1]
         inside = (routes[:, 0] >= lo) & (routes[:, 0] < hi) & (routes[:, 1] >= lo) & (routes[:, 1] < hi)
+        runs.append((-int(np.count_nonzero(inside)), k, chip, lo, hi, inside))
+    for _, k, (cx, cy), lo, hi, inside in sorted(runs, key=lambda run: run[:2]):
         local = routes[inside] - lo
-        state.status(f"placing {hi - lo} cores on chip ({cx}, {cy})")
-        positions = place(target, needs_big[lo:hi], owners[lo:hi], local, state.route_load[inside])
+        enough = limit if full else max(limit, worst)
+        positions = state.placed_runs.get((lo, hi))
+        if positions is None:
+            state.status(f"placing {hi - lo} cores on chip ({cx}, {cy})")
+            positions = place(target, needs_big[lo:hi], owners[lo:hi], local, state.route_load[inside], enough)
+            hops = worst_hops(positions, local)
+            if enough == limit or hops <= limit:  # the placement any round gets for the run
+                state.placed_runs[(lo, hi)] = positions
         worst = max(worst, worst_hops(positions, local))
         for core, (x, y) in zip(state.builder.cores[lo:hi], positions):
             core.x, core.y = cx * width + x, cy * height + y
@@ -196,6 +213,7 @@ def place_step(state: Backend) -> None:
             state.status(f"routes of {state.worst_hops} hops on {len(state.chips)} chips of up to {fullest} cores: "
                          f"at most {cap} a chip")
             if cap < 1 or not _partition(state, len(state.chips), cap):
+                _place_on_chips(state, full=True)
                 return  # (wiring names the route that is too long)
             state.worst_hops = _place_on_chips(state)
         return

@@ -253,11 +253,13 @@ def _refine(target: Target, positions, needs_big, routes: np.ndarray, weights=No
 
 
 def place(target: Target, needs_big: list[bool], layer_of: list[str], routes: np.ndarray | None = None,
-          weights: np.ndarray | None = None):
+          weights: np.ndarray | None = None, enough: int | None = None):
     """A mesh position per tile, in tile order. With the routes between tiles, the curve placement is
     refined by local search, from each orientation of the curve in turn until every route is within
     the hop limit (else the placement with the shortest worst route). `weights` (per route, its
-    packets per sample) make the search shorten the heavy routes first: the links' load, not the hops."""
+    packets per sample) make the search shorten the heavy routes first: the links' load, not the hops.
+    `enough` (at least the limit) stops at the first placement whose routes are within it instead."""
+    enough = max(enough or 0, target.mesh["max_hops_per_axis"])
     curves = _orientations(target)
     if len(needs_big) > len(curves[0]):
         counts = Counter(layer_of).most_common(3)
@@ -271,7 +273,7 @@ def place(target: Target, needs_big: list[bool], layer_of: list[str], routes: np
     for free in curves:
         positions = _refine(target, _assign(target, free, needs_big, layer_of), needs_big, routes, weights)
         hops = worst_hops(positions, routes)
-        if hops <= target.mesh["max_hops_per_axis"]:
+        if hops <= enough:
             return positions
         if best_hops is None or hops < best_hops:
             best, best_hops = positions, hops
