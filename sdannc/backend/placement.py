@@ -149,6 +149,8 @@ class _Search:
         self.peers = np.concatenate([self.b, self.a])[order]  # every tile's route partners, grouped by tile
         self.peer_w = np.concatenate([self.w, self.w])[order]
         self.peer_start = np.searchsorted(ends[order], np.arange(len(self.pos) + 1))
+        # where each tile's routes as a destination start among its peers (those as a source come first)
+        self.peer_split = self.peer_start[:-1] + np.bincount(self.a, minlength=len(self.pos))
         # per axis, the distance and the hops over the limit from column X to column v (likewise rows),
         # so that a tile's routes from every core sum per axis over its partners' columns and rows
         # (_best_move): the weights scale the distance, the penalty the hops over the limit
@@ -225,8 +227,8 @@ class _Search:
         the kernel's moves are tested against."""
         if compiled:
             return int(placement_kernel.sweep(
-                self.pos, self.tile_on, self.x, self.y, self.big, self.needs_big, self.a, self.b, self.w,
-                self.peers, self.peer_w, self.peer_start, self.dist_x, self.over_x, self.dist_y, self.over_y,
+                self.pos, self.tile_on, self.x, self.y, self.big, self.needs_big,
+                self.peers, self.peer_w, self.peer_start, self.peer_split, self.dist_x, self.over_x, self.dist_y, self.over_y,
                 int(self.limit), float(self.penalty)))
         moves = 0
         for tile in range(len(self.pos)):

@@ -27,22 +27,16 @@ def _pair_cost(x, y, c1, c2, w, limit, penalty):
 
 
 @nb.njit(cache=True)
-def _route_sums(x, y, pos, a, b, w, here, limit, penalty, sum_a, sum_b, out):
-    """out[t]: the cost of tile t's routes, each from its current core (here < 0) or with t at
-    core `here` (the other end where it is): summed over t's routes as a source, then as a
-    destination, as two bincounts would."""
-    sum_a[:] = 0.0
-    sum_b[:] = 0.0
-    for r in range(a.size):
-        if here < 0:
-            c = _pair_cost(x, y, pos[a[r]], pos[b[r]], w[r], limit, penalty)
-            sum_a[a[r]] += c
-            sum_b[b[r]] += c
-        else:
-            sum_a[a[r]] += _pair_cost(x, y, here, pos[b[r]], w[r], limit, penalty)
-            sum_b[b[r]] += _pair_cost(x, y, here, pos[a[r]], w[r], limit, penalty)
-    for t in range(out.size):
-        out[t] = sum_a[t] + sum_b[t]
+def _tile_cost(x, y, pos, peers, peer_w, lo, split, hi, at, limit, penalty):
+    """The cost of a tile's routes (its peers[lo:hi]) with the tile at core `at`: over its routes as
+    a source (peers[lo:split], in route order), then as a destination, added as two bincounts are."""
+    as_source = 0.0
+    for i in range(lo, split):
+        as_source += _pair_cost(x, y, at, pos[peers[i]], peer_w[i], limit, penalty)
+    as_dest = 0.0
+    for i in range(split, hi):
+        as_dest += _pair_cost(x, y, at, pos[peers[i]], peer_w[i], limit, penalty)
+    return as_source + as_dest
 
 
 @nb.njit(cache=True)
@@ -65,28 +59,31 @@ def _axis_sums(coord, pos, peers, peer_w, lo, hi, dist, over, penalty, weight, c
 
 
 @nb.njit(cache=True)
-def sweep(pos, tile_on, x, y, big, needs_big, a, b, w, peers, peer_w, peer_start, dist_x, over_x, dist_y,
+def sweep(pos, tile_on, x, y, big, needs_big, peers, peer_w, peer_start, peer_split, dist_x, over_x, dist_y,
           over_y, limit, penalty):
     """One pass over the tiles in order, each moved (swapped with an occupied core's tile) to the
-    core that lowers the cost most, if that lowers it; pos and tile_on are updated. The moves made."""
+    core that lowers the cost most, if that lowers it; pos and tile_on are updated. The moves made.
+
+    A tile's peers are peers[peer_start[t]:peer_start[t + 1]], those of its routes as a source
+    first (up to peer_split[t]), each part in route order. An occupant's cost at the moving tile's
+    core is summed only if the move could still beat the best so far: its other terms are at least
+    0, so the move's cost is at least the rest's, in floating point too (rounding is monotonic)."""
     tiles, cores = pos.size, tile_on.size
-    sum_a, sum_b = np.empty(tiles), np.empty(tiles)
-    costs, at_here = np.empty(tiles), np.empty(tiles)
+    costs = np.empty(tiles)
+    for t in range(tiles):
+        costs[t] = _tile_cost(x, y, pos, peers, peer_w, peer_start[t], peer_split[t], peer_start[t + 1], pos[t],
+                              limit, penalty)
     shared, shared_w = np.zeros(tiles, np.int64), np.zeros(tiles)
+    seen = np.full(tiles, -1, np.int64)
     nx, ny = dist_x.shape[0], dist_y.shape[0]
     weight_x, count_x, sums_x = np.empty(nx), np.empty(nx, np.int64), np.empty(nx)
     weight_y, count_y, sums_y = np.empty(ny), np.empty(ny, np.int64), np.empty(ny)
     moves = 0
-    stale = True
     for tile in range(tiles):
-        if stale:
-            _route_sums(x, y, pos, a, b, w, -1, limit, penalty, sum_a, sum_b, costs)
-            stale = False
         here = pos[tile]
         lo, hi = peer_start[tile], peer_start[tile + 1]
         _axis_sums(x, pos, peers, peer_w, lo, hi, dist_x, over_x, penalty, weight_x, count_x, sums_x)
         _axis_sums(y, pos, peers, peer_w, lo, hi, dist_y, over_y, penalty, weight_y, count_y, sums_y)
-        _route_sums(x, y, pos, a, b, w, here, limit, penalty, sum_a, sum_b, at_here)
         for i in range(lo, hi):
             shared[peers[i]] += 1
             shared_w[peers[i]] += peer_w[i]
@@ -100,7 +97,11 @@ def sweep(pos, tile_on, x, y, big, needs_big, a, b, w, peers, peer_w, peer_start
                 continue
             delta = (sums_x[x[c]] + sums_y[y[c]]) - costs[tile]
             if other >= 0:
-                delta += at_here[other] - costs[other]
+                if delta + (0.0 - costs[other]) >= best:  # (at_here >= 0, the swap's term >= 0)
+                    continue
+                at_here = _tile_cost(x, y, pos, peers, peer_w, peer_start[other], peer_split[other],
+                                     peer_start[other + 1], here, limit, penalty)
+                delta += at_here - costs[other]
                 dx, dy = abs(x[c] - x[here]), abs(y[c] - y[here])
                 d = dx + dy
                 extra = max(0, dx - limit) + max(0, dy - limit)
@@ -116,5 +117,15 @@ def sweep(pos, tile_on, x, y, big, needs_big, a, b, w, peers, peer_w, peer_start
             if other >= 0:
                 pos[other] = here
             moves += 1
-            stale = True
+            # the routes of the two tiles changed: their costs and their peers', summed afresh
+            for moved in (tile, other):
+                if moved < 0:
+                    continue
+                for i in range(peer_start[moved] - 1, peer_start[moved + 1]):
+                    t = moved if i < peer_start[moved] else peers[i]
+                    if seen[t] == tile:
+                        continue
+                    seen[t] = tile
+                    costs[t] = _tile_cost(x, y, pos, peers, peer_w, peer_start[t], peer_split[t],
+                                          peer_start[t + 1], pos[t], limit, penalty)
     return moves
