@@ -58,7 +58,16 @@ def exact_memory_words(node: Node, flat: np.ndarray, shape) -> int:
     group = group.reshape(-1)[flat]
     bias = np.broadcast_to(node.params["bias"], tuple(shape)).reshape(-1)[flat].astype(np.int64)
     tables = np.unique(group).size
-    records = np.unique(np.stack([group, bias], axis=1), axis=0).shape[0] if flat.size else 0
+    if not flat.size:
+        return tables * EXACT_WORDS
+    # the distinct (table, bias) pairs, one int64 key a pair (a unique over rows is several times slower)
+    bias = bias - int(bias.min())
+    span = int(bias.max()) + 1
+    group = group.astype(np.int64) - int(group.min())
+    if span * (int(group.max()) + 1) < 2 ** 62:
+        records = np.unique(group * span + bias).size
+    else:
+        records = np.unique(np.stack([group, bias], axis=1), axis=0).shape[0]
     return tables * EXACT_WORDS + records * EXACT_RECORD
 
 
