@@ -58,8 +58,19 @@ def curve(target: Target) -> list[tuple[int, int]]:
     return [(x, y) for x, y in points if target.is_core(x, y)]
 
 
+_CURVES: dict[tuple, list[list[tuple[int, int]]]] = {}  # by mesh size and controller: a board's chips share them
+
+
 def _orientations(target: Target) -> list[list[tuple[int, int]]]:
-    """The curve mirrored and transposed (8 ways), keeping only neuron cores."""
+    """The curve mirrored and transposed (8 ways), keeping only neuron cores (lists not to change)."""
+    w, h = target.mesh["width"], target.mesh["height"]
+    key = (w, h, tuple(target.controller))
+    if key not in _CURVES:
+        _CURVES[key] = _curves(target)
+    return _CURVES[key]
+
+
+def _curves(target: Target) -> list[list[tuple[int, int]]]:
     w, h = target.mesh["width"], target.mesh["height"]
     base = list(_gilbert(0, 0, w, 0, 0, h)) if w >= h else list(_gilbert(0, 0, 0, h, w, 0))
     maps = [lambda x, y: (x, y), lambda x, y: (w - 1 - x, y), lambda x, y: (x, h - 1 - y),

@@ -373,3 +373,50 @@ def test_a_full_chip_keeps_its_big_cores_for_the_tiles_that_need_them(tmp_path):
     assert all(chip.is_big_core(x) for (x, _), big in zip(positions, needs) if big)
     with pytest.raises(SdanncError, match="no big core left"):
         placement.place(chip, [False] * 7 + [True] * 8, ["a"] * 15)  # 8 need one, the chip has 7
+
+
+
+@pytest.mark.parametrize("make,mesh", [(graphs.gathers, 4), (graphs.residual_concat, 5), (graphs.residual_concat, 6),
+                                       (graphs.residual_concat, 4)])  # the last: too long a route in the end
+def test_board_placement_rounds_keep_the_full_search_positions(make, mesh, tmp_path, monkeypatch):
+    """Chips of a 1-hop limit: the routes pass it and the tiles are cut again. The rounds' shortcuts
+    (a run placed once, the other chips of a failed round stopped early) end with the positions,
+    chips and longest route (or the error naming the long route) of placing every chip in full."""
+    from sdannc.backend import build, placement
+
+    (tmp_path / "short.yaml").write_text(yaml.safe_dump({
+        "extends": "darwin3", "name": "short", "description": "a small chip of short routes",
+        "mesh": {"width": mesh, "height": mesh, "max_hops_per_axis": 1}, "core": {"neurons": 32}}))
+    (tmp_path / "short-board.yaml").write_text(yaml.safe_dump({
+        "name": "short-board", "description": "short chips", "chip": "short.yaml",
+        "chips": {"width": 4, "height": 4}, "chip_links": LINKS}))
+    board = load_target(str(tmp_path / "short-board.yaml"))
+
+    refine = placement._refine
+
+    def run():
+        statuses: list[str] = []  # and a line per orientation of the curve searched from
+        monkeypatch.setattr(placement, "_refine", lambda *args: statuses.append("search") or refine(*args))
+        graph = run_pipeline(make(), board.chip_target())
+        kept = []
+        try:
+            build_image(graph, board, status=statuses.append, keep=kept.append)
+        except SdanncError as error:
+            return str(error), statuses
+        state = kept[0]
+        return ([(c.x, c.y) for c in state.builder.cores], state.worst_hops, state.chip_bounds), statuses
+
+    fast, fast_status = run()
+    full_place = build._place_on_chips
+
+    def in_full(state, full=False):
+        state.placed_runs = {}
+        return full_place(state, full=True)
+
+    monkeypatch.setattr(build, "_place_on_chips", in_full)
+    slow, slow_status = run()
+    assert any("at most" in s for s in fast_status) and fast == slow
+    rounds = [[s for s in status if s.startswith("routes of")] for status in (fast_status, slow_status)]
+    assert rounds[0] == rounds[1]  # every round's longest route, chips and cap
+    searched = [status.count("search") for status in (fast_status, slow_status)]
+    assert searched[0] < searched[1]  # the shortcuts were taken
