@@ -5,8 +5,11 @@ The arithmetic is the reference's, term for term and in its order (its `bincount
 order, each tile's routes as a source and as a destination apart), so that the moves are the
 same; the reference's matrix products (`dist @ weights`) are sums over the columns in order here.
 With integer route weights (every route 1 on a chip; the fan-out estimate on a board) every sum is
-an exact integer, so the placement is the reference's to the core. A tile's route costs are
-recomputed only after a move (nothing else changes them).
+an exact integer, so the placement is the reference's to the core (tests/compiler/test_placement.py
+compares them pass for pass, with fractional weights too). Where the reference sums every route
+for every tile, a move here sums again only the routes of the tiles it moved and of their peers
+(no other route changed), and an occupant's routes from the vacated core only when the swap could
+still beat the best move.
 """
 
 from __future__ import annotations
