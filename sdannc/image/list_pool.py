@@ -190,4 +190,6 @@ class ListPool:
             starts = np.sort(np.asarray(starts, dtype=np.int64))
             self._unindexed = (starts, np.diff(np.append(starts, self._size)))
             self._index = {}
+        if not self._joined.size:  # (an empty array is written with its type: int64, as it always was)
+            return np.zeros(0, dtype=np.int64)
         return self._joined
