@@ -74,12 +74,14 @@ def window(core, tile: Tile, conn: dict, in_shape, out_shape, weight: np.ndarray
     (kh, kw), (sh, sw), (dh, dw) = conn["kernel"], conn["strides"], conn["dilations"]
     top, left, _, _ = conn["pads"]
     assert conv_output_hw((h, w), conn) == (ho, wo)
+    x0, x1 = tile.columns(wo)
+    tw = x1 - x0  # the tile's row length: wo for a band of rows, less for a patch
     qy, ry, ymask, ey = _axis_classes(h, ho, tile.r0, tile.r1, kh, sh, dh, top)
-    qx, rx, xmask, ex = _axis_classes(w, wo, 0, wo, kw, sw, dw, left)
+    qx, rx, xmask, ex = _axis_classes(w, wo, x0, x1, kw, sw, dw, left)
     rows, cols = np.flatnonzero(ymask), np.flatnonzero(xmask)
     if not rows.size or not cols.size:
         return Links(*(np.zeros(0, dtype=np.int64) for _ in range(3)))
-    raw = (qy[rows, None] - tile.r0) * wo + qx[None, cols]
+    raw = (qy[rows, None] - tile.r0) * tw + (qx[None, cols] - x0)
     base = int(raw.min())
     carried = raw - base
     if carried.max() > limit_index:
@@ -89,7 +91,7 @@ def window(core, tile: Tile, conn: dict, in_shape, out_shape, weight: np.ndarray
     n_rc, n_cc = int(row_key.max()) + 1, int(col_key.max()) + 1
     first_row = {int(k): int(rows[i]) for i, k in reversed(list(enumerate(row_key)))}
     first_col = {int(k): int(cols[i]) for i, k in reversed(list(enumerate(col_key)))}
-    plane = tile.rows * wo
+    plane = tile.rows * tw
     taps = {}  # (row class, column class) -> kernel taps (ky, kx) that land in the tile
     for rc in range(n_rc):
         iy = first_row[rc]
@@ -97,7 +99,7 @@ def window(core, tile: Tile, conn: dict, in_shape, out_shape, weight: np.ndarray
             ix = first_col[cc]
             ky, kx = np.meshgrid([k for k in range(kh) if ymask[iy] >> k & 1],
                                  [k for k in range(kw) if xmask[ix] >> k & 1], indexing="ij")
-            taps[rc, cc] = (ky.ravel(), kx.ravel(), ey[iy, ky.ravel()] * wo + ex[ix, kx.ravel()] + base)
+            taps[rc, cc] = (ky.ravel(), kx.ravel(), ey[iy, ky.ravel()] * tw + ex[ix, kx.ravel()] + base)
     blocks = list(_channel_blocks(tile, conn["group"], cin, cout))
     if not blocks:
         return Links(*(np.zeros(0, dtype=np.int64) for _ in range(3)))

@@ -26,6 +26,7 @@ def tile_lines(state) -> list[str]:
                                                              layer.dendrite_words)):
             links = int(layer.links.tile_start[t + 1] - layer.links.tile_start[t])
             line = (f"    tile {t}: core {core}, channels {_range(tile.c0, tile.c1)}, rows {_range(tile.r0, tile.r1)}, "
+                    f"{'' if tile.x1 is None else f'columns {_range(tile.x0, tile.x1)}, '}"
                     f"{builder.state.shape[0]} neurons, {len(builder.dendrite_lengths())} dendrites, "
                     f"{words} dendrite words{' (needs big)' if words > little else ''}, {links} links")
             if state.placed:

@@ -22,7 +22,7 @@ from ..target import Target
 from . import connect
 from .addresses import INPUT, SILENT, ElementIds, element_ids, locate
 from .links import LinkTable, link_table
-from .partition import Tile, as_chw, local_index, tiles
+from .partition import Tile, as_chw, local_index, tiles, wants_patches
 
 
 # A link's numbers (element ids, cores, neurons, dendrites, carried indices) fit 32 bits: a board of
@@ -102,10 +102,11 @@ def lookup_channels(node: Node, shape, target: Target, max_neurons: int) -> int:
     channels, so the largest that fits is found by bisection over the layer's tiles."""
     model = NEURONS[node.op]
     channels = as_chw(shape)[0]
+    patch = wants_patches(shape, target.core["neurons"])
 
     def fits(per: int) -> bool:
         return all(model.lookup_words(node, local_index(t, shape)[0], shape) <= target.core.get("lut_words", 0)
-                   for t in tiles(shape, max_neurons, per))
+                   for t in tiles(shape, max_neurons, per, patch=patch))
 
     everything = np.arange(int(np.prod(shape)))
     if model.lookup_words(node, everything, shape) <= target.core.get("lut_words", 0) or fits(channels):
@@ -122,15 +123,16 @@ def build_layer(node: Node, graph: Graph, target: Target, max_neurons: int, ids:
     shape = graph.tensors[node.output].shape
     channels, rows, _ = as_chw(shape)
     max_channels, max_rows = lookup_channels(node, shape, target, max_neurons), rows
+    patch = wants_patches(shape, target.core["neurons"])
     model = NEURONS[node.op]
     program = model.program(node, target)
     while True:
-        parts = tiles(shape, max_neurons, max_channels, max_rows)
+        parts = tiles(shape, max_neurons, max_channels, max_rows, patch=patch)
+        patched = parts[0].x1 is not None
         builders, words_per_tile, per_tile, cache = [], [], [], {}
         try:
             for tile in parts:
-                core = CoreBuilder(-1, -1, program, tile.channels * tile.rows * as_chw(shape)[2],
-                                   target.core["state_fields"])
+                core = CoreBuilder(-1, -1, program, tile.neurons(shape), target.core["state_fields"])
                 flat = local_index(tile, shape)[0]
                 lookup = model.lookup_words(node, flat, shape)
                 if lookup > target.core.get("lut_words", 0):  # (integration exact's tables and records)
@@ -150,7 +152,9 @@ def build_layer(node: Node, graph: Graph, target: Target, max_neurons: int, ids:
                 words_per_tile.append(words)
             return LayerTiles(node, parts, builders, words_per_tile, _flat_links(node, per_tile, ids))
         except connect.TileTooLarge as too_large:
-            if max_channels > 1:
+            if patched:  # a patch's tables have more border classes than a band's: bands, as wide as before
+                patch = False
+            elif max_channels > 1:
                 max_channels = max(1, min(max_channels, parts[0].channels) // 2)
             elif max_rows > 1:
                 max_rows = max(1, min(max_rows, parts[0].rows) // 2)
@@ -161,17 +165,31 @@ def build_layer(node: Node, graph: Graph, target: Target, max_neurons: int, ids:
 
 def axon_cap(shape, entries: np.ndarray, target: Target) -> int:
     """The most neurons per core, halving from a full core, for which every core's axon lists fit
-    its axon memory, given how many axon entries each neuron of the layer needs."""
+    its axon memory, given how many axon entries each neuron of the layer needs (at least a row)."""
     t = target.tables
     words = t["axon_pointer_words"] + entries * t["axon_entry_words"]
     cap, columns = target.core["neurons"], as_chw(shape)[2]
+    patch = wants_patches(shape, target.core["neurons"])
+
+    def worst(neurons: int) -> tuple[int, int]:  # the fullest core's axon words, the largest tile's neurons
+        parts = tiles(shape, neurons)  # (bands: a patch of as many neurons needs about as many words)
+        return (max(int(words[local_index(tile, shape)[0]].sum()) for tile in parts),
+                max(tile.neurons(shape) for tile in parts))
+
     while True:
-        parts = tiles(shape, cap)
-        worst = max(int(words[local_index(tile, shape)[0]].sum()) for tile in parts)
-        largest = max(tile.channels * tile.rows * columns for tile in parts)
-        if worst <= target.core["axon_memory_words"] or largest // 2 < columns:
-            return cap
+        words_needed, largest = worst(cap)
+        if words_needed <= target.core["axon_memory_words"] or largest // 2 < columns:
+            break
         cap = largest // 2
+    if not patch or cap == target.core["neurons"] or words_needed > target.core["axon_memory_words"]:
+        return cap
+    # A layer of wide rows (wants_patches) feeds many cores and makes its producers' caps smaller in
+    # turn: a cap of whole rows' worth between the halvings (bisection) keeps its tiles larger.
+    good, bad = cap // columns, min(2 * cap, target.core["neurons"]) // columns
+    while bad - good > 1:
+        middle = (good + bad) // 2
+        good, bad = (middle, bad) if worst(middle * columns)[0] <= target.core["axon_memory_words"] else (good, middle)
+    return good * columns
 
 
 def check_sizes(graph: Graph, sizes: dict[str, int] | None, target: Target) -> dict[str, int]:

@@ -5,6 +5,13 @@ A list is found by the hash of its bytes, then compared with the stored one, so 
 copy of the lists (keyed by their bytes, it held each weight list twice: most of a large network's
 compile memory). The lists of a fresh pool can go in with one call (`add_many`: a core's axon
 lists), hashed and compared in numpy: the same starts as adding them one by one, in order.
+
+A pool holds its lists in the narrowest signed type their values need (int16 up to int64, widened
+when a list needs more; not int8, so that an image's arrays can still be set to any value of a
+16-bit field, as the image tests do): a large network's weight and axon-target lists are most of its compile
+memory, and as int64 they took 8 times the room of the 8-bit weights they are. The values, and so
+the starts and the image's bytes (store.py writes each array in the narrowest type anyway), are
+the same.
 """
 
 from __future__ import annotations
@@ -14,6 +21,19 @@ import numpy as np
 _SEED = 0x5DA11C  # any seed is exact: the hashes only find candidates, the comparison decides
 _multipliers = np.zeros((2, 0), dtype=np.uint64)
 NARROW = 64  # rows up to this long are cheaper to hash in numpy than one by one (hash of their bytes)
+_TYPES = (np.int16, np.int32, np.int64)
+
+
+def _narrowest(values: np.ndarray, least=np.int16):
+    """The narrowest of _TYPES, at least `least`, that holds the values."""
+    if not values.size:
+        return np.dtype(least)
+    lo, hi = int(values.min()), int(values.max())
+    for dtype in _TYPES[_TYPES.index(np.dtype(least).type):]:
+        info = np.iinfo(dtype)
+        if info.min <= lo and hi <= info.max:
+            return np.dtype(dtype)
+    raise ValueError("list values beyond int64")
 
 
 def _weights(n: int) -> np.ndarray:
@@ -46,7 +66,8 @@ class ListPool:
         self._size = 0
         self._index: dict[int, int | list[int]] = {}  # hash of a list's bytes -> its start (several: a clash)
         self._new: dict[int, np.ndarray] = {}  # start -> list, of the lists added since the last array()
-        self._joined = np.zeros(0, dtype=np.int64)  # the lists before those, end to end
+        self._dtype = np.dtype(np.int16)  # the lists' type: the narrowest that holds every value so far
+        self._joined = np.zeros(0, dtype=self._dtype)  # the lists before those, end to end
         self._empty: int | None = None  # where the first empty list went
         self._unindexed: tuple[np.ndarray, np.ndarray] | None = None  # (starts, sizes) stored in bulk, not indexed
 
@@ -79,11 +100,21 @@ class ListPool:
         for start, size in zip(starts.tolist(), sizes.tolist()):
             self._register(hash(self._joined[start:start + size].tobytes()), start)
 
+    def _widen(self, dtype) -> None:
+        """Hold the lists as `dtype` (wider): joined, and indexed again from their bytes when next needed."""
+        self.array()
+        self._dtype = np.dtype(dtype)
+        self._joined = self._joined.astype(self._dtype)  # (array() moved the index to _unindexed)
+
     def _add_one(self, values: np.ndarray) -> int:
         if not values.size:  # takes no room: where the first empty list went
             if self._empty is None:
                 self._empty = self._size
             return self._empty
+        dtype = _narrowest(values, self._dtype)
+        if dtype != self._dtype:
+            self._widen(dtype)
+        values = values.astype(self._dtype)
         self._index_pending()
         data = values.tobytes()
         key = hash(data)
@@ -128,7 +159,8 @@ class ListPool:
             self._empty = int(stored[empty[0]])
             out[empty] = self._empty
         keep = np.repeat(distinct, sizes)
-        self._joined = flat[keep] if not keep.all() else flat.copy()
+        self._dtype = _narrowest(flat, self._dtype)
+        self._joined = flat[keep].astype(self._dtype, copy=False) if not keep.all() else flat.astype(self._dtype)
         self._size = int(self._joined.size)
         self._unindexed = (out[distinct], sizes[distinct])
         return out
@@ -158,4 +190,6 @@ class ListPool:
             starts = np.sort(np.asarray(starts, dtype=np.int64))
             self._unindexed = (starts, np.diff(np.append(starts, self._size)))
             self._index = {}
+        if not self._joined.size:  # (an empty array is written with its type: int64, as it always was)
+            return np.zeros(0, dtype=np.int64)
         return self._joined

@@ -29,10 +29,12 @@ class CoreImage:
     config: np.ndarray  # int64, configuration registers 0..k-1
     state: np.ndarray  # int64 [neurons, state_fields], initial neuron state
     axon_ptr: np.ndarray  # int64 [neurons, 2]: start, count into axon_targets
-    axon_targets: np.ndarray  # int64 [entries, 4]: dx, dy, dendrite id there, neuron index the spike carries
+    axon_targets: np.ndarray  # integer [entries, 4] (*): dx, dy, dendrite id there, neuron index the spike carries
     dendrites: np.ndarray  # int64 [dendrites, 4]: kind, ids_start, length, weights_start
-    ids: np.ndarray  # int64: neuron ids (absolute) or offsets (relative), lists stored once
-    weights: np.ndarray  # int64: weight lists, stored once
+    ids: np.ndarray  # integer (*): neuron ids (absolute) or offsets (relative), lists stored once
+    weights: np.ndarray  # integer (*): weight lists, stored once
+    # (*) int64 as read from a folder; an ImageBuilder's, the narrowest of int16..int64 that holds them
+    # (image/list_pool.py: a large network's lists are most of its compile memory)
     lut: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # int64: the lookup memory (LUT), at most core.lut_words
     stage: int = 0  # pipeline stage of its neurons (its layer's depth; 0: not given), see sim/windows.py
     layer: str = ""  # the layer its neurons compute, for reports

@@ -82,3 +82,28 @@ def test_lists_that_share_a_hash_stay_apart(monkeypatch):
     got = _bulk(pool, lists).tolist() + [pool.add(v) for v in lists[:10]]
     assert got == expected
     assert np.array_equal(pool.array(), joined)
+
+
+@pytest.mark.parametrize("bulk", [False, True])
+def test_the_pool_holds_the_narrowest_type_and_widens_for_a_wider_list(bulk):
+    """Lists of small values are held as int16; a list beyond it widens the pool (to int32, then
+    int64) with every list kept, and a repeat of an earlier list still finds its start."""
+    rng = np.random.default_rng(7)
+    small = _lists(rng, 40)
+    wide = [np.asarray([70000, -3], dtype=np.int64), np.asarray([2 ** 40], dtype=np.int64)]
+    lists = small + [wide[0]] + small[:10] + [wide[1]] + small[5:15] + wide
+    pool = ListPool()
+    if bulk:
+        flat = np.concatenate(small)
+        bounds = np.concatenate([[0], np.cumsum([len(v) for v in small])])
+        starts = list(pool.add_many(flat, bounds))
+        assert pool.array().dtype == np.int16
+        starts += [pool.add(v) for v in lists[len(small):]]
+    else:
+        starts = [pool.add(small[0])]
+        assert pool.array().dtype == np.int16
+        starts += [pool.add(v) for v in lists[1:]]
+    assert pool.array().dtype == np.int64
+    expected, stored = _reference(lists)
+    assert starts == expected
+    np.testing.assert_array_equal(pool.array(), stored)
