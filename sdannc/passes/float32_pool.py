@@ -14,7 +14,8 @@ error so far, small (|e| <= `bound`, about 2^11 at most). The neuron holds K and
   bound of a power of two: then two such (c, d) and the x where the second starts;
 - per K the output code as a function of e: onnxruntime's code of the sum M K + e is non-decreasing
   in e, so over |e| <= bound it is `base` below a step and base + 1 from it (more than one step in
-  that range: no tables, the pool stays a STEM layer).
+  that range: no tables, the pool stays a STEM layer); the step is the least error a last addition
+  can leave whose code is base + 1.
 Every one of these is checked here over its whole domain (every K, every x or e within the bound):
 the tables compute the float32 function exactly, or `pool_tables` says why not.
 """
@@ -115,8 +116,11 @@ def pool_tables(count: int, scales, zero_points, offsets, clamp, fused: bool) ->
     base = out[:, 0]
     if np.any(out[:, -1] > base + 1) or np.any(np.diff(out, axis=1) < 0):
         return "onnxruntime's code takes more than one step within a sum's error bound"
-    up = out > base[:, None]
-    steps = np.where(up.any(axis=1), x[up.argmax(axis=1)], bound + 1)
+    # the step: the least error a last addition can leave (some R24(M K + x) - M K) whose code is base + 1,
+    # so that a sum lands on it exactly where the code steps (a program comparing by > fails there)
+    reached = ((mk[:, None] + rounded).astype(np.float64) * unit).astype(np.float32)
+    reached = pool_sum_codes(reached, count, ys, zy - offsets[1], (clamp[0] - offsets[1], clamp[1] - offsets[1]), fused)
+    steps = np.where(reached + offsets[1] > base[:, None], rounded, bound + 1).min(axis=1)
     records = np.stack([xb, *sides[0], *sides[1], np.zeros_like(xb)], axis=1)
     record_zero = CODE_MAX + 1 - RECORD_WORDS * k_lo
     final_zero = CODE_MAX + 1 + RECORD_WORDS * K.size - FINAL_WORDS * k_lo

@@ -55,7 +55,7 @@ def lower_maxpool(node: Node, graph: Graph) -> list[Node]:
             _max_node(f"{node.name}/cols", mid.name, node.output, cols)]
 
 
-def float32_pool(node: Node, graph: Graph, options: Options) -> Node | None:
+def float32_pool(node: Node, graph: Graph, target: Target, options: Options) -> Node | None:
     """The float32 pool neuron for an AveragePool onnxruntime computes in float32 (attr float32_pool:
     the input's and output's code offsets), where its rounding differs from the exact average's
     somewhere (passes/float32_pool.needs_float32) and the tables can be built; else None, with a
@@ -73,6 +73,8 @@ def float32_pool(node: Node, graph: Graph, options: Options) -> Node | None:
     steps = row_major_steps(kh * kw)
     args = (kh * kw, (x.scale, y.scale), (x.zero_point, y.zero_point), (in_offset, out_offset), clamp, kernel == "fused")
     tables = pool_tables(*args)
+    if not isinstance(tables, str) and tables.memory.size > target.core.get("lut_words", 0):
+        tables = f"its tables take {tables.memory.size:,} words of lookup memory, a core has {target.core.get('lut_words', 0):,}"
     if isinstance(tables, str):
         graph.notes.append(f"lower-pools: {node.name}: onnxruntime's float32 average pool cannot run on the "
                            f"float32 pool neuron ({tables}); the layer computes the exact average")
@@ -83,8 +85,8 @@ def float32_pool(node: Node, graph: Graph, options: Options) -> Node | None:
     return Node(name=node.name, op=FLOAT32_POOL, inputs=list(node.inputs), output=node.output,
                 attrs={"connections": [conn], "input_zero_point": x.zero_point, "zero_point": y.zero_point,
                        "clamp": tuple(clamp), "record_zero": tables.record_zero, "final_zero": tables.final_zero,
-                       "boundary": tables.boundary, "steps": [tuple(step) for step in steps], "kernel": kernel,
-                       "error_bound": 0.0},
+                       "boundary": tables.boundary, "steps": [tuple(step) for step in steps],
+                       "integration": f"float32 {kernel}", "error_bound": 0.0},
                 params={"pool_tables": tables.memory})
 
 
@@ -107,7 +109,7 @@ def lower_pools(graph: Graph, target: Target, options: Options) -> Graph:
         if node.op == MAXPOOL:
             nodes.extend(lower_maxpool(node, graph))
         elif node.op == AVGPOOL:
-            nodes.append(float32_pool(node, graph, options) or lower_avgpool(node, graph))
+            nodes.append(float32_pool(node, graph, target, options) or lower_avgpool(node, graph))
         else:
             nodes.append(node)
     graph.nodes = nodes
