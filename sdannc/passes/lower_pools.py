@@ -10,6 +10,8 @@ at a power-of-two count and a binary ratio of scales), the float32 pool neuron (
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..errors import SdanncError
@@ -55,33 +57,46 @@ def lower_maxpool(node: Node, graph: Graph) -> list[Node]:
             _max_node(f"{node.name}/cols", mid.name, node.output, cols)]
 
 
+def ties_possible(count: int, scales) -> bool:
+    """Whether an average of `count` codes can land exactly on a half step: a power-of-two count and
+    a ratio of the (float32) scales that is a binary fraction (the output mantissa's odd part divides
+    the input's)."""
+    mx, my = (int(math.frexp(float(np.float32(s)))[0] * (1 << 24)) for s in scales)
+    while my % 2 == 0:
+        my //= 2
+    return count & (count - 1) == 0 and mx % my == 0
+
+
 def float32_pool(node: Node, graph: Graph, target: Target, options: Options) -> Node | None:
     """The float32 pool neuron for an AveragePool onnxruntime computes in float32 (attr float32_pool:
-    the input's and output's code offsets), where its rounding differs from the exact average's
-    somewhere (passes/float32_pool.needs_float32) and the tables can be built; else None, with a
-    note where the tables cannot (the layer stays a STEM one, darwin3-wide's exact average)."""
+    the input's and output's code offsets and its kernel), where its rounding differs from the exact
+    average's somewhere (passes/float32_pool.needs_float32) and the tables can be built and held;
+    else None (the layer stays a STEM one: the exact average), with a note where ties are possible."""
     offsets = node.attrs.get("float32_pool")
     if offsets is None or options.coding != "stem":
         return None
     x, y = graph.tensors[node.inputs[0]], graph.tensors[node.output]
     conn = _window(node)
     kh, kw = conn["kernel"]
-    if any(conn["pads"]) or conn["dilations"] != (1, 1):
-        return None  # windows of other counts at the border: the exact average
     clamp = node.attrs.get("clamp", (0, CODE_MAX))
     in_offset, out_offset, kernel = offsets
-    steps = row_major_steps(kh * kw)
     args = (kh * kw, (x.scale, y.scale), (x.zero_point, y.zero_point), (in_offset, out_offset), clamp, kernel == "fused")
-    tables = pool_tables(*args)
-    if not isinstance(tables, str) and tables.memory.size > target.core.get("lut_words", 0):
-        tables = f"its tables take {tables.memory.size:,} words of lookup memory, a core has {target.core.get('lut_words', 0):,}"
+    if any(conn["pads"]) or conn["dilations"] != (1, 1):
+        tables = "padded windows"  # windows of other counts at the border
+    else:
+        tables = pool_tables(*args)
+    if not isinstance(tables, str):
+        if not needs_float32(tables, *args):
+            return None
+        if tables.memory.size > target.core.get("lut_words", 0):
+            tables = f"its tables take {tables.memory.size:,} words of lookup memory, a core has {target.core.get('lut_words', 0):,}"
     if isinstance(tables, str):
-        graph.notes.append(f"lower-pools: {node.name}: onnxruntime's float32 average pool cannot run on the "
-                           f"float32 pool neuron ({tables}); the layer computes the exact average")
-        return None
-    if not needs_float32(tables, *args):
+        if ties_possible(kh * kw, (x.scale, y.scale)):
+            graph.notes.append(f"lower-pools: {node.name}: onnxruntime's float32 average pool cannot run on the "
+                               f"float32 pool neuron ({tables}); the layer computes the exact average")
         return None
     conn["group"] = 0  # each channel to itself, input k of a window on weight 2^k (as the max neuron's)
+    steps = row_major_steps(kh * kw)
     return Node(name=node.name, op=FLOAT32_POOL, inputs=list(node.inputs), output=node.output,
                 attrs={"connections": [conn], "input_zero_point": x.zero_point, "zero_point": y.zero_point,
                        "clamp": tuple(clamp), "record_zero": tables.record_zero, "final_zero": tables.final_zero,
