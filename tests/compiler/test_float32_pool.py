@@ -222,6 +222,10 @@ def test_simulator_equals_golden_on_the_float32_pool(target, variant):
     core, neuron = neuron_addresses(compiled.graph, compiled.layers)[pools[0].output]
     np.testing.assert_array_equal(sim.codes_at(result, core, neuron), golden[pools[0].output].reshape(64, -1))
     np.testing.assert_array_equal(result.outputs, golden_outputs(path, x, target))
+    if target is NARROW:  # the program on the numpy executor, and the functional engine
+        from sdannc.sim.functional import FunctionalSimulator
+        np.testing.assert_array_equal(Simulator(compiled.image, executor="numpy").run(x[:8]).outputs, result.outputs[:8])
+        np.testing.assert_array_equal(FunctionalSimulator(compiled.image).run(x).outputs, result.outputs)
 
 
 @pytest.mark.parametrize("variant", models.variants(), ids=models.variant_id)
