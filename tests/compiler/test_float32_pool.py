@@ -260,3 +260,13 @@ def test_simulator_equals_golden_and_onnxruntime_on_a_pool_of_its_own(case, tmp_
     expected = models.ort_run(path, x)
     np.testing.assert_array_equal(golden_outputs(path, x, NARROW), expected)
     np.testing.assert_array_equal(Simulator(compiled.image).run(x).outputs, expected)
+
+
+def test_an_output_step_finer_than_the_sums_error_keeps_the_exact_average():
+    """The compile-time check behind the one step a sum's error may cross: an output scale 2^16
+    times finer than the input's puts several codes within one sum's error bound: no tables (and
+    lower-pools keeps the STEM layer, with the reason in a note, as for the other refusals)."""
+    xs = float(F32(0.0123))
+    assert pool_tables(4, (xs, xs / 1024), (0, 0), (0, 0), (0, 255), True).bound > 0
+    reason = pool_tables(4, (xs, xs / 65536), (0, 0), (0, 0), (0, 255), True)
+    assert reason == "onnxruntime's code takes more than one step within a sum's error bound"
