@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from ..ir.codes import code_offset
 from ..ir.ops import ADD, AVGPOOL, CONCAT, RESHAPE
 from .convert import ConstQ, Converter, Pending, Quant
 from .layers import check_gemm, linear_head
@@ -210,6 +211,17 @@ def _mean_of_one(c: Converter, node, attrs: dict, fail) -> bool:
     return shape is not None and reduce_mean_geometry(node, attrs, shape, c.m.consts, fail)[0]["kernel"] == (1, 1)
 
 
+def _float32_pool(geo: dict, in_dtype: str | None):
+    """The pool's attrs once its output's quantization is known: with float32_pool, the input's and
+    output's code offsets and onnxruntime's float32 kernel (passes/float32_pool.py): uint8, fused into
+    its QLinearAveragePool; int8, DequantizeLinear, AveragePool and QuantizeLinear apart, which round
+    before adding the zero point (measured: the int8 QDQ CNNs of the tests run so, docs/exactness.md "(a)")."""
+    if in_dtype not in ("uint8", "int8"):
+        return geo
+    return lambda quant: {**geo, "float32_pool": (code_offset(in_dtype), code_offset(quant.dtype),
+                                                  "fused" if quant.dtype == "uint8" else "unfused")}
+
+
 def on_float_op(c: Converter, node) -> None:
     op, out, name, attrs = node.op_type, node.output[0], c.m.node_name(node), attrs_of(node)
     fail = lambda what: c.m.node_fail(node, what)  # noqa: E731
@@ -223,6 +235,8 @@ def on_float_op(c: Converter, node) -> None:
     elif op in ("AveragePool", "GlobalAveragePool"):
         x = c.f_input(node, node.input[0])
         geo, shape = pool_geometry(op, attrs, c.tensors[x].shape, fail)
+        if op == "AveragePool":  # onnxruntime's float32 QLinearAveragePool (passes/lower_pools.float32_pool)
+            geo = _float32_pool(geo, c.dtypes.get(x))
         head = {"op": AVGPOOL, "inputs": [x], "attrs": geo, "params": {}, "shape": shape, "float": out}
         c.floats[out] = Pending(name, shape, head=head)
     elif op == "ReduceMean" and not _mean_of_one(c, node, attrs, fail):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir.codes import CODE_MAX
+from ..ir.codes import CODE_MAX, DTYPES, code_offset
 from ..ir.ops import ADD, AVGPOOL, CONCAT
 from .convert import Converter, Quant
 from .layers import check_gemm, linear_head
@@ -131,8 +131,10 @@ def on_pool(c: Converter, node) -> None:
         c.m.node_fail(node, "channels_last=1 is not supported")
     x = _read(c, node, ins[0], ins[1], ins[2])
     geo, shape = pool_geometry(node.op_type, attrs, c.tensors[x].shape, lambda w: c.m.node_fail(node, w))
-    _emit_head(c, node, {"op": AVGPOOL, "inputs": [x], "attrs": geo, "params": {}, "shape": shape},
-               quant_params(c, node, ins[3], ins[4]))
+    quant = quant_params(c, node, ins[3], ins[4])
+    if node.op_type == "QLinearAveragePool" and c.dtypes.get(x) in DTYPES:  # its float32 kernel (lower_pools)
+        geo = {**geo, "float32_pool": (code_offset(c.dtypes[x]), code_offset(quant.dtype), "fused")}
+    _emit_head(c, node, {"op": AVGPOOL, "inputs": [x], "attrs": geo, "params": {}, "shape": shape}, quant)
 
 
 def on_concat(c: Converter, node) -> None:

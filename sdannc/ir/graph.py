@@ -17,7 +17,8 @@ Quantized level (frontend output):
                               params weight int [out, in] or [Cout, Cin/group, kh, kw] (weight zero point removed),
                               weight_scale float [out], bias int [out] (units of x.scale * weight_scale)
   maxpool    inputs [x]      attrs kernel, strides, pads, dilations; output has x's scale and zero point
-  avgpool    inputs [x]      attrs kernel, strides, pads, count_include_pad, clamp
+  avgpool    inputs [x]      attrs kernel, strides, pads, count_include_pad, clamp; float32_pool (in offset,
+                              out offset, 'fused'|'unfused') where onnxruntime computes it in float32
   add        inputs [a, b]   attrs clamp
   add_const  inputs [x]      attrs clamp; params constant float [C] (real values, one per channel): x + constant,
                               where x is a linear layer's quantized output (onnxruntime's MatMul bias: rounded twice)
@@ -45,6 +46,10 @@ activation fused into it, applied to its code last.
                               (elementwise), zero_point, clamp, input_zero_points (za, zb), multipliers (ma, mb),
                               mul_shift, out_shifts [(amount, TRUNC|RND|RNE)], error_bound;
                               params weight0 = 1, weight1 = 2, offset int per neuron
+  float32_pool inputs [x]    onnxruntime's float32 AveragePool (isa/programs/pool_float32.s): attrs
+                              connections (a window, input k on weight 2^k), input_zero_point, zero_point,
+                              clamp, record_zero, final_zero, boundary, steps [(a, b)], integration, error_bound;
+                              params pool_tables int (the core's lookup memory: passes/float32_pool.py)
 """
 
 from __future__ import annotations

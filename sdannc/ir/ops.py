@@ -27,6 +27,7 @@ RESHAPE, TRANSPOSE, CONCAT, GATHER = "reshape", "transpose", "concat", "gather"
 STEM, ADDER, MAX, IF, TTFS = "stem", "adder", "max", "if", "ttfs"
 LUT = "lut"  # the lookup neuron (neurons/lut.py)
 PRODUCT = "product"  # the product neuron (neurons/multiply.py)
+FLOAT32_POOL = "float32_pool"  # onnxruntime's float32 average pool (neurons/float32_pool.py)
 # The same layers in the other spike codings (passes/coding.py, docs/codings.md): one neuron model each.
 TTFS_LINEAR, TTFS_MAX, TTFS_ADD, TTFS_LUT = "ttfs_linear", "ttfs_max", "ttfs_add", "ttfs_lut"
 RATE_LINEAR, RATE_MAX, RATE_ADD, RATE_LUT = "rate_linear", "rate_max", "rate_add", "rate_lut"
@@ -35,7 +36,7 @@ CODED_OPS = (TTFS_LINEAR, TTFS_MAX, TTFS_ADD, TTFS_LUT, TTFS_PRODUCT, RATE_LINEA
              RATE_PRODUCT)
 
 DATA_MOVES = (RESHAPE, TRANSPOSE, CONCAT, GATHER)
-NEURON_OPS = (STEM, ADDER, MAX, LUT, PRODUCT, IF, TTFS) + CODED_OPS  # each layer of these takes one window (depths.py)
+NEURON_OPS = (STEM, ADDER, MAX, LUT, PRODUCT, FLOAT32_POOL, IF, TTFS) + CODED_OPS  # each layer of these takes one window (depths.py)
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,10 @@ SPEC: dict[str, OpSpec] = {
         _OUTPUT + ("input_zero_points", "multipliers", "mul_shift", "out_shifts", "error_bound"), ("offset",),
         "lower-elementwise"),)),
     MAX: OpSpec("lower-pools", carries=(Carries(("connections",), since="lower-pools"),)),
+    FLOAT32_POOL: OpSpec("lower-pools", carries=(Carries(("connections", "input_zero_point", "zero_point", "clamp",
+                                                           "record_zero", "final_zero", "boundary", "steps",
+                                                           "error_bound"),
+                                                          ("pool_tables",), "lower-pools"),)),
     LUT: OpSpec("lower-unary", weighted=True, carries=(Carries(("connections",), ("table",), "lower-unary"),)),
     PRODUCT: OpSpec("lower-mul", inputs=(2, 2), weighted=True,
                     carries=(Carries(("connections", "input_zero_points"), ("thresholds",), "lower-mul"),)),

@@ -17,12 +17,12 @@ import numpy as np
 
 from ..ir.evaluate import DATA_MOVES
 from ..ir.graph import Node
-from . import adder, integrate_and_fire, lut, max, multiply, stem, ttfs
+from . import adder, float32_pool, integrate_and_fire, lut, max, multiply, stem, ttfs
 from . import rate_add, rate_linear, rate_lut, rate_max, rate_mul, ttfs_add, ttfs_linear, ttfs_lut, ttfs_max, ttfs_mul
 from .common import NeuronModel
 
 NEURONS: dict[str, NeuronModel] = {m.MODEL.op: m.MODEL for m in (
-    stem, adder, max, lut, multiply, integrate_and_fire, ttfs,
+    stem, adder, max, lut, multiply, float32_pool, integrate_and_fire, ttfs,
     ttfs_linear, ttfs_max, ttfs_add, ttfs_lut, ttfs_mul, rate_linear, rate_max, rate_add, rate_lut, rate_mul)}  # codings: docs/codings.md
 
 NEURON_OPS = tuple(NEURONS)  # the ops whose nodes are neuron layers (each takes cores of its own)

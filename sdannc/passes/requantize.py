@@ -391,3 +391,49 @@ def add_search(scales, zero_points, out_zero_point: int, clamp) -> AddSearch | N
         steps = np.where(first == 0, -top, steps)  # every pair is at or above e
         return AddSearch((ma, mb), np.concatenate([[top], steps]).astype(np.int64), bound)
     return None
+
+
+def qlinear_average_pool_codes(windows: np.ndarray, scales, zero_points, clamp) -> np.ndarray:
+    """onnxruntime's QLinearAveragePool (contrib_ops/cpu/quantization/qlinear_pool.cc; its optimizer
+    fuses DequantizeLinear -> AveragePool -> QuantizeLinear into it), all in float32: each input
+    dequantized, t = fl(xs (q - zx)); the window summed in its row-major order (windows [..., n],
+    that order on the last axis), a float32 running sum; divided by the count n (Finalize); then
+    quantize_value: nearbyintf(fl(y / ys) + zy), clamped. Zero points and clamp are ONNX values
+    (int8's signed ones); the windows may be codes of either kind, since only q - zx enters, so long
+    as zx is of the same kind."""
+    return float32_pool_codes(windows, scales, zero_points, clamp, row_major_steps(np.shape(windows)[-1]), True)
+
+
+def unfused_average_pool_codes(windows: np.ndarray, scales, zero_points, clamp) -> np.ndarray:
+    """The same pool unfused, as onnxruntime runs the int8 QDQ models of the tests (measured on their
+    outputs: docs/exactness.md "(a)"): DequantizeLinear, the float AveragePool (the same float32 sum
+    and division) and QuantizeLinear, whose rounding comes before the zero point: rne(fl(y / ys)) + zy."""
+    return float32_pool_codes(windows, scales, zero_points, clamp, row_major_steps(np.shape(windows)[-1]), False)
+
+
+def row_major_steps(count: int) -> list[tuple[int, int]]:
+    """The float32 additions of a running sum over the window: (slot a, slot b), a += b."""
+    return [(0, j) for j in range(1, count)]
+
+
+def float32_pool_codes(windows: np.ndarray, scales, zero_points, clamp, steps, fused: bool) -> np.ndarray:
+    """A float32 average pool: the terms fl(xs (q - zx)) added by `steps` (slot a += slot b, each
+    rounded to float32; the result in slot 0), then pool_sum_codes."""
+    f32 = np.float32
+    terms = f32(scales[0]) * (np.asarray(windows, dtype=np.int64) - zero_points[0]).astype(f32)
+    slots = [terms[..., i] for i in range(terms.shape[-1])]
+    for a, b in steps:
+        slots[a] = (slots[a] + slots[b]).astype(f32)
+    return pool_sum_codes(slots[0], terms.shape[-1], scales[1], zero_points[1], clamp, fused)
+
+
+def pool_sum_codes(total: np.ndarray, count: int, out_scale, out_zero_point: int, clamp, fused: bool = True) -> np.ndarray:
+    """The end of a float32 average pool from its float32 window sum: y = fl(total / count); fused
+    (QLinearAveragePool's quantize_value) nearbyintf(fl(y / ys) + zy), unfused (QuantizeLinear)
+    rne(fl(y / ys)) + zy; clamped. Non-decreasing in total."""
+    f32 = np.float32
+    y = (np.asarray(total, dtype=f32) / f32(count)).astype(f32)
+    v = (y / f32(out_scale)).astype(f32)
+    if fused:
+        return np.clip(np.rint((v + f32(out_zero_point)).astype(f32)).astype(np.int64), *clamp)
+    return np.clip(np.rint(v).astype(np.int64) + out_zero_point, *clamp)

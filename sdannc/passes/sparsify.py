@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..errors import SdanncError
 from ..ir.graph import Graph
-from ..ir.ops import DATA_MOVES
+from ..ir.ops import DATA_MOVES, FLOAT32_POOL
 from ..neurons import SPARSIFIABLE_OPS
 from ..sparsify import Plan, Setting
 from ..target import Target
@@ -46,9 +46,10 @@ def resolve(plan: Plan, graph: Graph, where: str) -> dict[str, Setting]:
     """Per STEM or Add layer name, its setting: `default` on the hidden layers, then the named ones."""
     names = sparsifiable(graph)
     unknown = sorted(set(plan.layers or {}) - set(names))
-    if unknown:
+    if unknown:  # (a float32 pool is one too: named, it stays a STEM layer, passes/lower_pools.py)
+        names = [n.name for n in graph.nodes if n.op in SPARSIFIABLE_OPS or n.op == FLOAT32_POOL]
         raise SdanncError(f"{where}: sparsify names layer '{unknown[0]}', but {graph.name} has no STEM or Add layer "
-                          f"of that name; those it has: {', '.join(names)}")
+                          f"of that name; those it has: {', '.join(dict.fromkeys(names))}")
     settings = {name: plan.default for name in hidden_layers(graph)}
     settings.update(plan.layers or {})
     return {name: s for name, s in settings.items() if s.active}

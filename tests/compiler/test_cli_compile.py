@@ -31,7 +31,7 @@ TOTAL_CORES = 575  # darwin3: a 24 x 24 mesh less the controller node
 
 # cnn_pool (tests/models.py): the ONNX node of each layer, its op on the chip, and its neurons (output sizes)
 CNN_LAYERS = [("conv1", "STEM conv", 4 * 8 * 8), ("maxpool", "max", 4 * 4 * 4), ("conv2", "STEM conv", 8 * 4 * 4),
-              ("avgpool", "STEM conv", 8 * 2 * 2), ("fc", "STEM dense", 10)]
+              ("avgpool", "avgpool f32", 8 * 2 * 2), ("fc", "STEM dense", 10)]  # (QDQ: onnxruntime's float32 pool)
 
 
 def invoke(runner, *args):

@@ -98,10 +98,11 @@ def _outputs(run, x, fixed_batch: bool):
 @pytest.mark.parametrize("variant", [("qdq", False, "uint8"), ("qop", True, "int8")], ids=models.variant_id)
 @pytest.mark.parametrize("name", TRAINED)
 def test_trained_digits_classifiers_on_16_bits_keep_onnxruntimes_accuracy(name, variant):
-    """Held-out digits, no --calib (docs/exactness.md, bench/integration_schemes.py --part digits):
-    every STEM layer is integration exact and every Add computes darwin3-wide's codes in two words,
-    so the accuracy is onnxruntime's to 0.25 points (the QDQ CNN with pools differs by onnxruntime's
-    float32 AveragePool, as on darwin3-wide) and top-1 agreement at least 99.5 %."""
+    """Held-out digits (docs/exactness.md, bench/integration_schemes.py --part digits): every STEM
+    layer is integration exact, every Add two-word (uint8: onnxruntime's search), the QDQ CNN's
+    AveragePool the float32 pool neuron, so the accuracy is onnxruntime's to 0.25 points, top-1
+    agreement at least 99.5 % and at least 99 % of the output elements onnxruntime's (issue 11's
+    bar), without --calib and, for the CNN with pools, with it."""
     from sdannc.compiler import golden_outputs
 
     model = models.float_model(name)
@@ -115,6 +116,10 @@ def test_trained_digits_classifiers_on_16_bits_keep_onnxruntimes_accuracy(name, 
     accuracy = (got.argmax(1) == y).mean(), (expected.argmax(1) == y).mean()
     assert abs(accuracy[0] - accuracy[1]) <= 0.0025 + 1e-9
     assert (got.argmax(1) == expected.argmax(1)).mean() >= 0.995
+    assert (got == expected).mean() >= 0.99
+    if name == "cnn_pool_trained":
+        calib = models.calib_set(model, 100)
+        assert (golden_outputs(path, x, NARROW, calib=calib) == expected).mean() >= 0.99
 
 
 def test_resnet18_from_pytorch_on_16_bits_is_onnxruntime_where_the_papers_scheme_was_noise():

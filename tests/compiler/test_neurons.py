@@ -16,7 +16,7 @@ IF, TTFS = NEURONS["if"], NEURONS["ttfs"]
 
 def test_the_stages_read_the_ops_from_the_registry():
     coded = tuple(f"{coding}_{op}" for coding in ("ttfs", "rate") for op in ("linear", "max", "add", "lut", "mul"))
-    assert NEURON_OPS == ("stem", "adder", "max", "lut", "product", "if", "ttfs") + coded
+    assert NEURON_OPS == ("stem", "adder", "max", "lut", "product", "float32_pool", "if", "ttfs") + coded
     # the programs that include the RoT / DRLO block
     assert SPARSIFIABLE_OPS == ("stem", "adder", "ttfs_linear", "ttfs_add", "rate_linear", "rate_add")
     assert SPARSIFY_REGISTERS == {"stem": (4, 5), "adder": (8, 9), "ttfs_linear": (4, 5), "ttfs_add": (8, 9),

@@ -18,6 +18,7 @@ REFERENCE_ATTRS = {
     "stem": {"acc_shift": 0, "mul_shift": 15, "out_shifts": [4], "round": "RND"},
     "adder": {"mul_shift": 0, "out_shifts": [(15, "TRUNC"), (6, "RND")]},
     "max": {}, "lut": {}, "product": {}, "if": {}, "ttfs": {},
+    "float32_pool": {"steps": [(0, 1), (0, 2), (0, 3)], "boundary": True},  # a 2 x 2 window, two-sided records
     **{f"{coding}_linear": {"mul_shift": 15, "out_shifts": [4], "round": "RND"} for coding in ("ttfs", "rate")},
     **{f"{coding}_add": {"mul_shift": 0, "out_shifts": [(15, "TRUNC"), (6, "RND")]} for coding in ("ttfs", "rate")},
     **{f"{coding}_{op}": {} for coding in ("ttfs", "rate") for op in ("max", "lut", "mul")},

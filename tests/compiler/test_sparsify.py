@@ -74,8 +74,9 @@ def test_bad_settings_are_refused(value, fragment):
 
 
 def test_default_skips_the_output_layer_and_layers_override_it():
-    graph = lower(models.quantized("cnn_pool"), load_target("darwin3"), stop_after="lower-elementwise")
     plan = Plan(Setting(rot=2), {"conv2": Setting(drlo=1)})
+    # (with the plan: a sparsified QDQ AveragePool stays a STEM layer, not the float32 pool neuron)
+    graph = lower(models.quantized("cnn_pool"), load_target("darwin3"), stop_after="lower-elementwise", plan=plan)
     settings = resolve(plan, graph, "model m")
     assert settings == {"conv1": Setting(rot=2), "conv2": Setting(drlo=1), "avgpool": Setting(rot=2)}
     with pytest.raises(SdanncError, match="no STEM or Add layer of that name; those it has: conv1, conv2, avgpool, fc"):

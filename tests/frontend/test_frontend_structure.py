@@ -63,7 +63,8 @@ def test_cnn_pool_geometry_and_names(fmt):
                            "float32_requantize": True}  # (onnxruntime's QLinearConv: docs/exactness.md)
     assert maxpool.attrs == {"kernel": (2, 2), "strides": (2, 2), "pads": (0, 0, 0, 0), "dilations": (1, 1)}
     assert avgpool.attrs == {"kernel": (2, 2), "strides": (2, 2), "pads": (0, 0, 0, 0), "count_include_pad": 0,
-                             "clamp": (0, 255)}
+                             "clamp": (0, 255),
+                             "float32_pool": (0, 0, "fused")}  # (onnxruntime's float32 QLinearAveragePool)
     assert conv2.params["weight"].shape == (8, 4, 3, 3) and fc.params["weight"].shape == (10, 32)
     assert fc.attrs == {"kind": "dense", "clamp": (0, 255), "float32_requantize": True}
     # maxpool and reshape keep their input's scale and zero point
