@@ -214,8 +214,9 @@ def _mean_of_one(c: Converter, node, attrs: dict, fail) -> bool:
 def _float32_pool(geo: dict, in_dtype: str | None):
     """The pool's attrs once its output's quantization is known: with float32_pool, the input's and
     output's code offsets and onnxruntime's float32 kernel (passes/float32_pool.py): uint8, fused into
-    its QLinearAveragePool; int8, DequantizeLinear, AveragePool and QuantizeLinear apart, which round
-    before adding the zero point (measured: the int8 QDQ CNNs of the tests run so, docs/exactness.md "(a)")."""
+    its QLinearAveragePool; int8, rounded before adding the zero point: onnxruntime converts the pool's
+    int8 Q -> DQ pairs to uint8 (zero point + 128) and fuses, the same number for an even zero point
+    (all four int8 QDQ CNNs of the tests; docs/exactness.md "(a)" says what is not covered)."""
     if in_dtype not in ("uint8", "int8"):
         return geo
     return lambda quant: {**geo, "float32_pool": (code_offset(in_dtype), code_offset(quant.dtype),

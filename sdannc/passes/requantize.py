@@ -405,9 +405,10 @@ def qlinear_average_pool_codes(windows: np.ndarray, scales, zero_points, clamp) 
 
 
 def unfused_average_pool_codes(windows: np.ndarray, scales, zero_points, clamp) -> np.ndarray:
-    """The same pool unfused, as onnxruntime runs the int8 QDQ models of the tests (measured on their
-    outputs: docs/exactness.md "(a)"): DequantizeLinear, the float AveragePool (the same float32 sum
-    and division) and QuantizeLinear, whose rounding comes before the zero point: rne(fl(y / ys)) + zy."""
+    """The same float32 sum and division, rounded before the zero point is added: rne(fl(y / ys)) + zy
+    (QuantizeLinear's order). For the int8 QDQ models of the tests onnxruntime (x86) converts the
+    pool's Q -> DQ pairs to uint8 and runs the fused kernel at zero point zy + 128; that gives this
+    number whenever zy is even (docs/exactness.md "(a)"), as after every ReLU (zy = -128)."""
     return float32_pool_codes(windows, scales, zero_points, clamp, row_major_steps(np.shape(windows)[-1]), False)
 
 
