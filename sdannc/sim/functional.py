@@ -31,6 +31,7 @@ from .. import arith
 from . import functional_kernel as fk
 from ..isa import load_isa
 from .layout import Layout, RunnerBlock
+from .exact_levels import ExactLevel, exact_level
 from .linear import emit_only_ticks, linear_neurons
 from .network import Network
 from .simulator import Simulator
@@ -239,7 +240,8 @@ class FunctionalStepper(Stepper):
     window, level after level), the sums as products; the accounting is Stepper's."""
 
     def __init__(self, layout: Layout, blocks: list[RunnerBlock], codes_in: np.ndarray, ticks: int,
-                 window: int, products: list[LevelProducts], senders: list[SenderCounts], record_codes: bool = False) -> None:
+                 window: int, products: list[LevelProducts], senders: list[SenderCounts], record_codes: bool = False,
+                 exact: list | None = None) -> None:
         self.layout, self.net, self.blocks = layout, layout.network, blocks
         self.lanes, per_lane, _ = codes_in.shape
         self.ticks, self.window = ticks, window
@@ -275,6 +277,15 @@ class FunctionalStepper(Stepper):
                 self._level_views[level].append((block.lo + lo, block.lo + hi, view, members, emit))
         # levels whose every view may skip the ticks before a code's last (linear.emit_only_ticks)
         self._emit_only = [bool(views) and all(v[4] is not None for v in views) for views in self._level_views]
+        # levels of integration exact's program: codes from each code's exact sum, no program run
+        # (exact_levels.py); windows then start on a code's first tick
+        bits = layout.image.schedule.bits
+        aligned = window % bits == 0
+        self._exact = [e if aligned and e is not None and products[level].neurons.size else None
+                       for level, e in enumerate(exact or [None] * self.net.n_levels)]
+        self._carried = [None if e is None else np.full((self.lanes, products[level].neurons.size), -1, dtype=np.int64)
+                         for level, e in enumerate(self._exact)]
+        self._level_members = [np.flatnonzero(self.net.core_level == level) for level in range(self.net.n_levels)]
 
     def _step(self, step: int) -> None:
         w, lanes, net = self.window, self.lanes, self.net
@@ -288,6 +299,9 @@ class FunctionalStepper(Stepper):
         sums = self._sums[:columns]
         bits = self.layout.image.schedule.bits
         for level in range(net.n_levels):
+            if self._exact[level] is not None:
+                self._exact_window(level, slots, ticks, inputs, n)
+                continue
             coded = self._level_sums(level, sums, slots, inputs, n, self._emit_only[level])
             if coded and self._emit_only[level]:
                 # a code's ticks before its last computed (linear.emit_only_ticks), its last one run;
@@ -323,6 +337,40 @@ class FunctionalStepper(Stepper):
                       np.ascontiguousarray(view.config[last_register]), low, high, self.ring, slots, lo)
         self.soma[slots[:, None], :, members[None, :]] = cycles[None, :, None]
         self.counters.instructions += steps * state.shape[1] * state.shape[2] * slots.size
+
+    def _exact_window(self, level: int, slots: np.ndarray, ticks: np.ndarray, inputs: np.ndarray, n: int) -> None:
+        """A window of a level of integration exact (exact_levels.py): each complete code's exact sum as
+        one product, its code by the search's rounds, its bits spiked at their ticks; every neuron's
+        cycles and instructions those of its tick's phase."""
+        e, lp, lanes = self._exact[level], self._products[level], self.lanes
+        bits = self.layout.image.schedule.bits
+        n_codes = n // bits
+        sums = np.zeros((lp.neurons.size, n_codes * lanes), dtype=np.int64)
+        if n_codes and self.net.level_sources[level].size:
+            self._add_products(lp, self._source_codes(level, slots[:n_codes * bits], inputs), sums, codes=True)
+        codes = np.empty(sums.shape, dtype=np.int64)
+        fk.exact_search(sums, e.bias, e.thresholds, e.table_of, bits, codes)
+        fk.exact_spikes(codes, self._carried[level], e.pre, lp.neurons, self.ring, ticks[:n], bits)
+        members = self._level_members[level]
+        last = (self._start + np.arange(n)) % bits == bits - 1
+        for k in range(n):
+            self.soma[ticks[k], :, members] = (e.last_cycles if last[k] else e.other_cycles)[:, None]
+        per_tick = lanes * lp.neurons.size
+        self.counters.instructions += per_tick * (e.last_steps * int(last.sum()) + e.other_steps * int((~last).sum()))
+
+    def _source_codes(self, level: int, slots: np.ndarray, inputs: np.ndarray) -> np.ndarray:
+        """[level sources, codes x lanes] the codes of the level's sources over the ticks `slots` (whole
+        codes), straight from the spike ring (and the input spikes)."""
+        net, bits = self.net, self.layout.image.schedule.bits
+        sources = net.level_sources[level]
+        codes = np.empty((sources.size, slots.size // bits * self.lanes), dtype=np.float32)
+        here = np.arange(slots.size)
+        for lo, hi, at in self._source_runs[level]:
+            if lo < net.n_neurons:
+                fk.codes_of_spikes(self.ring, slots, lo, hi, at, bits, codes)
+            else:
+                fk.codes_of_spikes(inputs, here, lo - net.n_neurons, hi - net.n_neurons, at, bits, codes)
+        return codes
 
     def _level_sums(self, level: int, sums: np.ndarray, slots: np.ndarray, inputs: np.ndarray, n: int,
                     last_only: bool = False) -> bool:
@@ -454,7 +502,22 @@ class FunctionalSimulator(Simulator):
         check_functional(self)
         self._products = [level_products(self.network, level) for level in range(self.network.n_levels)]
         self._mark_linear()
+        self._exact = self._mark_exact()
         self._senders = sender_counts(self.network)
+
+    def _mark_exact(self) -> list:
+        """Per level its ExactLevel where every core runs integration exact's program (exact_levels.py)."""
+        image, isa, bits = self.image, load_isa(self.image.target.isa_name), self.image.schedule.bits
+        cycles = image.target.instruction_cycles(isa)
+        out = []
+        for level, lp in enumerate(self._products):
+            cores = np.flatnonzero(self.network.core_level == level).tolist()  # the order of lp.ranges
+            costs = None
+            if cores:
+                costs = np.asarray([cycles[i.mnemonic] for i in isa.decode_program(image.cores[cores[0]].program)],
+                                   dtype=np.int64)
+            out.append(exact_level(image, cores, lp.weight_sums, isa, costs, bits) if cores else None)
+        return out
 
     def _mark_linear(self) -> None:
         """Levels whose every core's sums may come as one product a code (linear.py)."""
@@ -484,4 +547,4 @@ class FunctionalSimulator(Simulator):
     def _stepper(self, layout, runners, codes_in, ticks, window, record_codes, threads) -> Stepper:
         # one thread whatever `threads` asks: the products are BLAS calls, the rest is the stepper's
         return FunctionalStepper(layout, runners, codes_in, ticks, window, self._products, self._senders,
-                                 record_codes)
+                                 record_codes, self._exact)

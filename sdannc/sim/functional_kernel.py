@@ -56,3 +56,51 @@ def codes_of_spikes(spikes, ticks, lo, hi, at, bits, out):
                 for b in range(bits):
                     v = v * 2 + spikes[ticks[c * bits + b], lane, lo + j]
                 out[at + j, col] = v
+
+
+@nb.njit(cache=True, nogil=True)
+def exact_search(sums, bias, thresholds, table_of, bits, out):
+    """out[i, col]: the code integration exact's search finds for the exact sum sums[i, col]: its
+    `bits` rounds, step 2^(bits - 1) down to 1, each taking the candidate code + step where T + bias
+    is at or above the candidate's threshold (thresholds[table_of[i], candidate], exact_levels.py)."""
+    for i in range(sums.shape[0]):
+        row = thresholds[table_of[i]]
+        b = bias[i]
+        for col in range(sums.shape[1]):
+            x = sums[i, col] + b
+            code = 0
+            step = 1 << (bits - 1)
+            while step > 0:
+                if x >= row[code + step]:
+                    code += step
+                step >>= 1
+            out[i, col] = code
+
+
+@nb.njit(cache=True, nogil=True)
+def exact_spikes(codes, carried, pre, neurons, ring, slots, bits):
+    """The spikes of a window's ticks slots (the window starts on a code's first tick) of a level of
+    integration exact: on a code's last tick (phase bits - 1) its code's MSB (codes[:, c x lanes +
+    lane], c the window's code), on phase p < bits - 1 bit p + 1 of the code before (the previous
+    window's last, carried [lanes, n], -1 before the run's first: then `pre`). Into
+    ring[slot, lane, neurons[i]]; carried becomes the window's last complete code."""
+    lanes, n = carried.shape
+    n_codes = codes.shape[1] // lanes if lanes else 0
+    for k in range(slots.size):
+        c, p = k // bits, k % bits
+        s = slots[k]
+        for lane in range(lanes):
+            for i in range(n):
+                if p == bits - 1:
+                    code, bit = codes[i, c * lanes + lane], 0
+                else:
+                    code = codes[i, (c - 1) * lanes + lane] if c >= 1 else carried[lane, i]
+                    bit = p + 1
+                if code < 0:
+                    ring[s, lane, neurons[i]] = pre[i]
+                else:
+                    ring[s, lane, neurons[i]] = (code >> (bits - 1 - bit)) & 1
+    if n_codes:
+        for lane in range(lanes):
+            for i in range(n):
+                carried[lane, i] = codes[i, (n_codes - 1) * lanes + lane]

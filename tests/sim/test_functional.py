@@ -293,3 +293,113 @@ def test_codes_as_two_nibbles_give_the_cycle_engines_run(monkeypatch, limit):
     assert any(g.nibbles for g in groups)
     assert all(g.code_weights_t is g.weights_t for g in groups if g.nibbles)
     assert_same_runs(compiled.image, models.eval_set(models.float_model("cnn_pool"), 4))
+
+
+# ---- the levels of integration exact (sim/exact_levels.py) ----------------------------------------
+def test_exact_levels_run_no_program_and_change_nothing(monkeypatch):
+    """On darwin3 the STEM levels of integration exact take one product a code and the search's
+    rounds, no program; the pools still run theirs; the run is the cycle engine's, also with windows
+    that cut codes (every level then runs its program) and with two lanes."""
+    from sdannc.sim import functional
+
+    compiled = compile_in_memory(models.quantized("cnn_pool"), load_target("darwin3"))
+    engine = FunctionalSimulator(compiled.image)
+    exact = [e is not None for e in engine._exact]
+    assert any(exact) and not all(exact)  # the pool's level is not
+    calls = []
+    original = functional.FunctionalStepper._exact_window
+    monkeypatch.setattr(functional.FunctionalStepper, "_exact_window",
+                        lambda self, level, *args: calls.append(level) or original(self, level, *args))
+    x = models.eval_set(models.float_model("cnn_pool"), 5)
+    one = assert_same_runs(compiled.image, x)
+    assert set(calls) == {level for level, e in enumerate(exact) if e}
+    for options in ({"window": 5}, {"window": 16}, {"lanes": 2}):
+        calls.clear()
+        other = engine.run(x, **options)
+        np.testing.assert_array_equal(other.codes, one.codes)
+        np.testing.assert_array_equal(other.counters.sample_spikes, one.counters.sample_spikes)
+        assert other.counters.instructions == one.counters.instructions or options.get("lanes")
+        assert bool(calls) == (options.get("window") != 5)
+
+
+def test_an_exact_level_out_of_its_bounds_runs_its_program():
+    """A neuron whose state is not the model's (a phase that does not start at 0), or whose weights
+    could saturate a tick's sum: its level is not taken as exact, and the run still equals the
+    cycle engine's."""
+    import copy
+
+    from sdannc.isa import load_isa
+    from sdannc.neurons import NEURONS
+    from sdannc.sim.exact_levels import exact_level
+
+    compiled = compile_in_memory(models.quantized("mlp_gemm"), load_target("darwin3"))
+    image = copy.deepcopy(compiled.image)
+    engine = FunctionalSimulator(image)
+    level = next(lv for lv, e in enumerate(engine._exact) if e is not None)
+    cores = np.flatnonzero(engine.network.core_level == level).tolist()
+    isa, lp = load_isa(image.target.isa_name), engine._products[level]
+    costs = np.ones(len(image.cores[cores[0]].program), dtype=np.int64)
+    assert exact_level(image, cores, lp.weight_sums, isa, costs, 8) is not None
+    assert exact_level(image, cores, lp.weight_sums + (1 << 23), isa, costs, 8) is None
+    stem = NEURONS["stem"]
+    image.cores[cores[0]].state[:, stem.exact_template.state["phase"]] = 3
+    changed = FunctionalSimulator(image)
+    assert changed._exact[level] is None
+    assert_same_runs(image, models.eval_set(models.float_model("mlp_gemm"), 3))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_exact_search_is_the_programs_own(seed):
+    """exact_levels.core_search and functional_kernel.exact_search / exact_spikes against the executor
+    running stem_exact.s tick by tick, on lookup memories the compiler would not write: unsorted
+    thresholds, low words off their canonical range, words at the register's limits, records near
+    the memory's end (addresses clamped, words past it 0), and random dendrite sums."""
+    from sdannc import arith
+    from sdannc.isa import assemble_template, load_isa
+    from sdannc.neurons import NEURONS
+    from sdannc.sim import functional_kernel as fk
+    from sdannc.sim.exact_levels import core_search
+    from sdannc.sim.executor import ProgramRunner
+
+    target, isa, stem = load_target("darwin3"), load_isa("darwin3"), NEURONS["stem"]
+    instrs = assemble_template(stem.exact_template, isa, {})
+    low, high = arith.signed_range(target.arith["register_bits"])
+    sum_high = arith.signed_range(target.arith["dendrite_sum_bits"])[1]
+    rng = np.random.default_rng(seed)
+    words = 2 * 512 + 40
+    lut = rng.integers(-4, 5, size=words)
+    lut[1::2] = rng.choice([-(1 << 14), -(1 << 13) - 1, -(1 << 13), -5, 0, 7, (1 << 13) - 1, 1 << 13, high],
+                           size=lut[1::2].size)
+    lut[:512:2] = np.sort(rng.integers(-3, 4, size=256))  # table 0: high words sorted, low words not
+    lut[600:700] = rng.choice([low, high, -1, 1], size=100)
+    n, lanes, n_codes = 48, 2, 4
+    records = np.arange(1024, 1024 + 3 * 12, 3)
+    lut[records] = rng.choice([0, 512, 980, 1 << 11], size=records.size)  # table bases, one past the memory
+    lut[records + 1] = rng.integers(-6, 7, size=records.size)
+    lut[records + 2] = rng.integers(-(1 << 13), 1 << 13, size=records.size)
+    record = rng.choice(records, size=n)
+    fields, config_of = stem.exact_template.state, stem.exact_template.config
+    state = np.zeros((n, len(stem.state)), dtype=np.int64)
+    state[:, fields["acc_shift"]] = record
+    config = np.zeros((target.core["config_registers"], n), dtype=np.int64)
+    config[config_of["last_phase"]] = 7
+    runner = ProgramRunner("test", instrs, target.instruction_cycles(isa), isa, target, config, state, [0], lanes,
+                           lut=(lut[None, :], np.zeros(n, dtype=np.int64)))
+    sums = rng.integers(-sum_high // 300, sum_high // 300, size=(n_codes * 8, lanes, n))
+    sums[8:16] = rng.choice([-sum_high // 255, 0, sum_high // 255], size=(8, lanes, n))
+    fired = np.stack([runner.run_tick(sums[t])[0].astype(bool) for t in range(n_codes * 8)])
+
+    bias, thresholds, table_of = core_search(lut, record, int(target.core["lut_words"]), (low, high), 8)
+    weights = (1 << (7 - np.arange(8)))[None, :, None, None]
+    t = (sums.reshape(n_codes, 8, lanes, n) * weights).sum(axis=1)  # [codes, lanes, n] the exact sums
+    codes = np.empty((n, n_codes * lanes), dtype=np.int64)
+    fk.exact_search(np.ascontiguousarray(t.transpose(2, 0, 1).reshape(n, -1)), bias, thresholds, table_of, 8, codes)
+    ring = np.zeros((n_codes * 8, lanes, n), dtype=bool)
+    carried = np.full((lanes, n), -1, dtype=np.int64)
+    pre = thresholds[table_of, 0] <= 0
+    for w in range(2):  # two windows of two codes: the carried code crosses the window
+        cols = slice(2 * w * lanes, 2 * (w + 1) * lanes)
+        fk.exact_spikes(np.ascontiguousarray(codes[:, cols]), carried, pre, np.arange(n), ring,
+                        np.arange(16 * w, 16 * (w + 1)), 8)
+    np.testing.assert_array_equal(ring, fired)
+    assert fired.any() and not fired.all() and len(np.unique(codes)) > 4
