@@ -38,6 +38,8 @@ class ExactLevel:
     other_cycles: np.ndarray  # [level cores] on the other ticks
     last_steps: int  # instructions a neuron executes on the last tick
     other_steps: int  # and on the others
+    products: object = None  # the cores' sums (functional.LevelProducts), set by FunctionalSimulator
+    rest: object = None  # the sums of the level's other cores
 
 
 _WORDS: dict[str, bytes] = {}
@@ -48,6 +50,11 @@ def _exact_words(isa) -> bytes:
     if isa.name not in _WORDS:
         _WORDS[isa.name] = isa.encode_program(assemble_template(stem.MODEL.exact_template, isa, {})).tobytes()
     return _WORDS[isa.name]
+
+
+def exact_program(core, isa) -> bool:
+    """Whether the core holds integration exact's program, word for word."""
+    return core.program.tobytes() == _exact_words(isa)
 
 
 def _paths(instrs) -> tuple[list[int], list[int]] | None:

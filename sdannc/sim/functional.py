@@ -31,7 +31,7 @@ from .. import arith
 from . import functional_kernel as fk
 from ..isa import load_isa
 from .layout import Layout, RunnerBlock
-from .exact_levels import ExactLevel, exact_level
+from .exact_levels import exact_level, exact_program
 from .linear import emit_only_ticks, linear_neurons
 from .network import Network
 from .simulator import Simulator
@@ -74,6 +74,7 @@ class LevelProducts:
     code_sparse_exact: bool
     weight_sums: np.ndarray  # [level neurons] the sum of the absolute weights each neuron hears
     linear: bool = False  # its sums may come as one product a code (linear.py); FunctionalSimulator sets it
+    cores: np.ndarray = None  # [its cores] image core indices, in the local order
 
 
 # A group whose M is at least this full is a product on BLAS; sparser ones (a pool's dendrites,
@@ -89,11 +90,16 @@ def _exact_dtype(bound: int):
     return None
 
 
-def level_products(net: Network, level: int) -> LevelProducts:
-    """The products of one level's dendrite groups, from the delivery's tables (network.level_packets)."""
+def level_products(net: Network, level: int, cores=None) -> LevelProducts:
+    """The products of one level's dendrite groups, from the delivery's tables (network.level_packets);
+    with `cores` (image core indices), of those cores' only."""
     lp = net.level_packets[level]
     n_sources = net.level_sources[level].size
     first, counts = net.level_cores[level]
+    ids = np.flatnonzero(net.core_level == level)  # the order of level_cores
+    keep = np.ones(ids.size, dtype=bool) if cores is None else np.isin(ids, np.asarray(cores, dtype=np.int64))
+    first, counts, ids = first[keep], counts[keep], ids[keep]
+    mine = set(ids.tolist())
     ranges, local_first = [], 0
     for f, c in zip(first.tolist(), counts.tolist()):
         ranges.append((f, c, local_first))
@@ -107,6 +113,8 @@ def level_products(net: Network, level: int) -> LevelProducts:
         lo, hi = lp.run_ptr[lp.group_run_ptr[gi]], lp.run_ptr[lp.group_run_ptr[gi + 1]]
         source, row, carried = lp.source[lo:hi], lp.row[lo:hi], lp.carried[lo:hi]
         group = net.groups[g]
+        if group.core not in mine:
+            continue
         rows, taps = group.weights.shape
         ranks, rank = np.unique(carried, return_inverse=True)
         rank = rank.reshape(-1)
@@ -146,7 +154,7 @@ def level_products(net: Network, level: int) -> LevelProducts:
         dtype, code_dtype = _exact_dtype(bound), _exact_dtype(bound * _CODE_MAX)
         exact, code_exact = dtype is not None, code_dtype is not None
         sparse, code_sparse = sparse.astype(dtype if exact else np.int64), sparse.astype(code_dtype or np.int64)
-    return LevelProducts(neurons, ranges, dense, sparse, exact, code_sparse, code_exact, weight_sums)
+    return LevelProducts(neurons, ranges, dense, sparse, exact, code_sparse, code_exact, weight_sums, cores=ids)
 
 
 @dataclass
@@ -261,11 +269,18 @@ class FunctionalStepper(Stepper):
         # per level: (block, runner view over the level's members, their image cores) to run
         self._level_views = [[] for _ in range(self.net.n_levels)]
         isa = load_isa(layout.image.target.isa_name)
+        bits = layout.image.schedule.bits
+        aligned = window % bits == 0
+        self._exact = [e if aligned and e is not None else None for e in (exact or [None] * self.net.n_levels)]
+        exact_cores = {int(c) for e in self._exact if e is not None for c in e.products.cores}
+        self._products = products = [lp if e is None else e.rest for lp, e in zip(products, self._exact)]
         for block in blocks:
             for level in np.unique(block.levels).tolist():
                 first, last = np.searchsorted(block.levels, [level, level + 1])
                 lo, hi = int(block.bounds[first]), int(block.bounds[last])
                 members = block.members[first:last]
+                if exact_cores & set(members.tolist()):
+                    continue  # its cores' ticks computed (a block's cores share a program: all or none)
                 view = block.runner.view(lo, hi)
                 emit = None
                 if products[level].linear:
@@ -278,14 +293,9 @@ class FunctionalStepper(Stepper):
         # levels whose every view may skip the ticks before a code's last (linear.emit_only_ticks)
         self._emit_only = [bool(views) and all(v[4] is not None for v in views) for views in self._level_views]
         # levels of integration exact's program: codes from each code's exact sum, no program run
-        # (exact_levels.py); windows then start on a code's first tick
-        bits = layout.image.schedule.bits
-        aligned = window % bits == 0
-        self._exact = [e if aligned and e is not None and products[level].neurons.size else None
-                       for level, e in enumerate(exact or [None] * self.net.n_levels)]
-        self._carried = [None if e is None else np.full((self.lanes, products[level].neurons.size), -1, dtype=np.int64)
-                         for level, e in enumerate(self._exact)]
-        self._level_members = [np.flatnonzero(self.net.core_level == level) for level in range(self.net.n_levels)]
+        # (exact_levels.py); windows then start on a code's first tick. The code carried across windows.
+        self._carried = [None if e is None else np.full((self.lanes, e.products.neurons.size), -1, dtype=np.int64)
+                         for e in self._exact]
 
     def _step(self, step: int) -> None:
         w, lanes, net = self.window, self.lanes, self.net
@@ -301,7 +311,8 @@ class FunctionalStepper(Stepper):
         for level in range(net.n_levels):
             if self._exact[level] is not None:
                 self._exact_window(level, slots, ticks, inputs, n)
-                continue
+                if not self._products[level].neurons.size:
+                    continue
             coded = self._level_sums(level, sums, slots, inputs, n, self._emit_only[level])
             if coded and self._emit_only[level]:
                 # a code's ticks before its last computed (linear.emit_only_ticks), its last one run;
@@ -342,7 +353,8 @@ class FunctionalStepper(Stepper):
         """A window of a level of integration exact (exact_levels.py): each complete code's exact sum as
         one product, its code by the search's rounds, its bits spiked at their ticks; every neuron's
         cycles and instructions those of its tick's phase."""
-        e, lp, lanes = self._exact[level], self._products[level], self.lanes
+        e, lanes = self._exact[level], self.lanes
+        lp = e.products
         bits = self.layout.image.schedule.bits
         n_codes = n // bits
         sums = np.zeros((lp.neurons.size, n_codes * lanes), dtype=np.int64)
@@ -351,7 +363,7 @@ class FunctionalStepper(Stepper):
         codes = np.empty(sums.shape, dtype=np.int64)
         fk.exact_search(sums, e.bias, e.thresholds, e.table_of, bits, codes)
         fk.exact_spikes(codes, self._carried[level], e.pre, lp.neurons, self.ring, ticks[:n], bits)
-        members = self._level_members[level]
+        members = lp.cores
         last = (self._start + np.arange(n)) % bits == bits - 1
         for k in range(n):
             self.soma[ticks[k], :, members] = (e.last_cycles if last[k] else e.other_cycles)[:, None]
@@ -501,22 +513,29 @@ class FunctionalSimulator(Simulator):
         super().__init__(image, where, executor)
         check_functional(self)
         self._products = [level_products(self.network, level) for level in range(self.network.n_levels)]
-        self._mark_linear()
         self._exact = self._mark_exact()
+        self._mark_linear()
         self._senders = sender_counts(self.network)
 
     def _mark_exact(self) -> list:
-        """Per level its ExactLevel where every core runs integration exact's program (exact_levels.py)."""
+        """Per level its ExactLevel where its cores of integration exact's program may run without it
+        (exact_levels.py), their products apart, and the products of the level's other cores (relays
+        on a shorter branch): a run whose windows cut codes takes the level's whole products instead."""
         image, isa, bits = self.image, load_isa(self.image.target.isa_name), self.image.schedule.bits
         cycles = image.target.instruction_cycles(isa)
         out = []
         for level, lp in enumerate(self._products):
-            cores = np.flatnonzero(self.network.core_level == level).tolist()  # the order of lp.ranges
-            costs = None
+            cores = [c for c in lp.cores.tolist() if exact_program(image.cores[c], isa)]
+            found = None
             if cores:
+                part = lp if len(cores) == lp.cores.size else level_products(self.network, level, cores)
                 costs = np.asarray([cycles[i.mnemonic] for i in isa.decode_program(image.cores[cores[0]].program)],
                                    dtype=np.int64)
-            out.append(exact_level(image, cores, lp.weight_sums, isa, costs, bits) if cores else None)
+                found = exact_level(image, cores, part.weight_sums, isa, costs, bits)
+                if found is not None:
+                    rest = [c for c in lp.cores.tolist() if c not in set(cores)]
+                    found.products, found.rest = part, level_products(self.network, level, rest)
+            out.append(found)
         return out
 
     def _mark_linear(self) -> None:
@@ -524,9 +543,8 @@ class FunctionalSimulator(Simulator):
         image, isa, bits = self.image, load_isa(self.image.target.isa_name), self.image.schedule.bits
         if image.schedule.sample_interval != bits:
             return
-        level_of = self.network.core_level
         for level, lp in enumerate(self._products):
-            cores = np.flatnonzero(level_of == level)
+            cores = lp.cores
             ok = bool(cores.size)
             for c in cores.tolist():
                 core = image.cores[c]
