@@ -32,6 +32,7 @@ from . import functional_kernel as fk
 from ..isa import load_isa
 from .layout import Layout, RunnerBlock
 from .exact_levels import exact_level, exact_program
+from .integer_products import integer_group, level_session
 from .linear import emit_only_ticks, linear_neurons
 from .network import Network
 from .simulator import Simulator
@@ -59,6 +60,7 @@ class GroupProduct:
     code_weights_t: np.ndarray  # the same, exact for codes (0..255) rather than spikes (float64 or int64)
     gather: np.ndarray = None  # [rows x |carried|] the level source of each M entry, -1 where none (zero)
     nibbles: bool = False  # codes go in as their two nibbles, one float32 product (code_weights_t is weights_t)
+    integer: bool = False  # codes' products on onnxruntime's integer kernels (integer_products.py)
 
 
 @dataclass
@@ -75,6 +77,7 @@ class LevelProducts:
     weight_sums: np.ndarray  # [level neurons] the sum of the absolute weights each neuron hears
     linear: bool = False  # its sums may come as one product a code (linear.py); FunctionalSimulator sets it
     cores: np.ndarray = None  # [its cores] image core indices, in the local order
+    session: object = False  # the integer groups' LevelSession, made on the first code product (False: not yet)
 
 
 # A group whose M is at least this full is a product on BLAS; sparser ones (a pool's dendrites,
@@ -136,7 +139,7 @@ def level_products(net: Network, level: int, cores=None) -> LevelProducts:
             code_weights_t = weights_t if nibbles or code_dtype is dtype else \
                 np.ascontiguousarray(group.weights.T, dtype=code_dtype)
             dense.append(GroupProduct(source, row, rank, int(ranks.size), weights_t, targets.astype(np.int64),
-                                      code_weights_t, gather, nibbles))
+                                      code_weights_t, gather, nibbles, integer_group(group.weights)))
             continue
         # every packet's weight row at the neurons its carried index shifts the list to
         rows_sp.append(local[group.base + carried[:, None] + group.offsets[None, :]].reshape(-1))
@@ -451,7 +454,14 @@ class FunctionalStepper(Stepper):
         columns = spikes.shape[1]
         as_type = {np.dtype(np.float32): spikes}
         padded = {}  # the spikes in a dtype with a zero row after them: M is one take of rows
+        if codes:
+            if lp.session is False:
+                lp.session = level_session(lp.dense)
+            if lp.session is not None:
+                lp.session.add(spikes, local)
         for g in lp.dense:
+            if codes and g.integer:
+                continue
             weights = g.code_weights_t if codes else g.weights_t
             if codes and g.nibbles:
                 x = padded.get("nibbles")

@@ -19,6 +19,19 @@ def scatter_rows(sums, products, targets):
 
 
 @nb.njit(cache=True, nogil=True)
+def scatter_nibbles(local, y, targets, columns):
+    """local[targets[t, c], j] += 16 y[j carried + c, t] + y[(columns + j) carried + c, t]: a group's
+    products of its codes' high and low nibbles (integer_products.py) into its neurons, code j."""
+    taps, carried = targets.shape
+    half = columns * carried
+    for j in range(columns):
+        for c in range(carried):
+            r = j * carried + c
+            for t in range(taps):
+                local[targets[t, c], j] += 16 * np.int64(y[r, t]) + np.int64(y[half + r, t])
+
+
+@nb.njit(cache=True, nogil=True)
 def emit_ticks(acc, phase, residue, threshold, last, low, high, ring, slots, lo):
     """Ticks slots (in order) of a linear program's emit-only part over [lanes, n] neurons: acc doubles
     (saturating: its sum comes on the code's last tick), the residue's top bit is the spike (FIRE SUB,

@@ -403,3 +403,48 @@ def test_the_exact_search_is_the_programs_own(seed):
                         np.arange(16 * w, 16 * (w + 1)), 8)
     np.testing.assert_array_equal(ring, fired)
     assert fired.any() and not fired.all() and len(np.unique(codes)) > 4
+
+
+# ---- code products on onnxruntime's integer kernels (sim/integer_products.py) ---------------------
+def test_integer_products_are_exact_at_the_extremes():
+    """Codes 255 against weights -128 and 127 over long rows (where u8 x s8 pairs of whole codes would
+    saturate 16 bits on a CPU without VNNI): the nibble products equal the int64 product; weights
+    beyond int8 keep the float path."""
+    from sdannc.sim.functional import GroupProduct
+    from sdannc.sim.integer_products import LevelSession, integer_group
+
+    rng = np.random.default_rng(3)
+    rows, taps, carried, columns = 700, 6, 3, 9
+    weights = rng.choice([-128, 127, -1, 0, 5], size=(rows, taps))
+    weights[:, 0], weights[:, 1] = -128, 127
+    gather = np.arange(rows * carried)
+    gather[rng.choice(gather.size, 50, replace=False)] = -1  # entries no packet fills: zero
+    targets = np.arange(taps * carried).reshape(taps, carried)
+    g = GroupProduct(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64),
+                     carried, weights.T.astype(np.float32), targets, None, gather, integer=integer_group(weights))
+    assert g.integer and not integer_group(weights * 2) and not integer_group(np.full((2, 2), -129))
+    codes = rng.choice([0, 1, 15, 16, 128, 240, 255], size=(rows * carried, columns)).astype(np.float32)
+    codes[:, 0] = 255
+    local = np.zeros((taps * carried, columns), dtype=np.int64)
+    LevelSession([g]).add(codes, local)
+    padded = np.concatenate([codes.astype(np.int64), np.zeros((1, columns), dtype=np.int64)])
+    m = padded[gather].reshape(rows, carried, columns)  # M[r, c] the source of row r, carried index c
+    expected = np.einsum("rt,rcj->tcj", weights, m).reshape(taps * carried, columns)
+    np.testing.assert_array_equal(local, expected)
+    assert abs(expected[:carried, 0]).max() > 255 * 128 * 2  # beyond 16 bits
+
+
+def test_code_products_take_the_integer_kernels(monkeypatch):
+    """The STEM levels' code products go to onnxruntime's integer kernels (int8 weights), on both
+    targets, and the runs are the cycle engine's."""
+    from sdannc.sim import integer_products
+
+    calls = []
+    original = integer_products.LevelSession.add
+    monkeypatch.setattr(integer_products.LevelSession, "add",
+                        lambda self, codes, local: calls.append(codes.shape) or original(self, codes, local))
+    for target_name in ("darwin3", "darwin3-wide"):
+        calls.clear()
+        compiled = compile_in_memory(models.quantized("cnn_pool"), load_target(target_name))
+        assert_same_runs(compiled.image, models.eval_set(models.float_model("cnn_pool"), 4))
+        assert calls, target_name
