@@ -549,21 +549,25 @@ class FunctionalSimulator(Simulator):
         return out
 
     def _mark_linear(self) -> None:
-        """Levels whose every core's sums may come as one product a code (linear.py)."""
+        """Levels whose every core's sums may come as one product a code (linear.py); also the other
+        cores of a level of integration exact (exact_levels.py), run apart from those."""
+        for lp in self._products:
+            lp.linear = self._linear(lp)
+        for e in self._exact:
+            if e is not None:
+                e.rest.linear = self._linear(e.rest)
+
+    def _linear(self, lp: LevelProducts) -> bool:
         image, isa, bits = self.image, load_isa(self.image.target.isa_name), self.image.schedule.bits
-        if image.schedule.sample_interval != bits:
-            return
-        for level, lp in enumerate(self._products):
-            cores = lp.cores
-            ok = bool(cores.size)
-            for c in cores.tolist():
-                core = image.cores[c]
-                at = next(at for f, _, at in lp.ranges if f == self.core_base[c])
-                ok = ok and core.stage > 0 and linear_neurons(core, isa.decode_program(core.program), isa,
-                                                              image.target, lp.weight_sums[at:at + core.n_neurons], bits)
-                if not ok:
-                    break
-            lp.linear = ok
+        if image.schedule.sample_interval != bits or not lp.cores.size:
+            return False
+        for c in lp.cores.tolist():
+            core = image.cores[c]
+            at = next(at for f, _, at in lp.ranges if f == self.core_base[c])
+            if not (core.stage > 0 and linear_neurons(core, isa.decode_program(core.program), isa, image.target,
+                                                      lp.weight_sums[at:at + core.n_neurons], bits)):
+                return False
+        return True
 
     def window_for(self, lanes: int, ticks: int, wanted: int | None = None) -> int:
         if wanted is None:  # whole codes in a window: the linear levels take one product a code

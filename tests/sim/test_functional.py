@@ -448,3 +448,14 @@ def test_code_products_take_the_integer_kernels(monkeypatch):
         compiled = compile_in_memory(models.quantized("cnn_pool"), load_target(target_name))
         assert_same_runs(compiled.image, models.eval_set(models.float_model("cnn_pool"), 4))
         assert calls, target_name
+
+
+def test_a_level_of_exact_cores_and_relays_runs_each_part_its_way():
+    """darwin3's residual block: a level holds integration exact's cores and the shorter branch's
+    relays (STEM shift-and-add); the exact cores run no program, the relays take one product a
+    code, and the run is the cycle engine's."""
+    compiled = compile_in_memory(models.quantized("residual"), load_target("darwin3"))
+    engine = FunctionalSimulator(compiled.image)
+    mixed = [e for e in engine._exact if e is not None and e.rest.cores.size]
+    assert mixed and all(e.rest.linear for e in mixed)
+    assert_same_runs(compiled.image, models.eval_set(models.float_model("residual"), 4))
