@@ -40,6 +40,9 @@ class ExactLevel:
     other_steps: int  # and on the others
     products: object = None  # the cores' sums (functional.LevelProducts), set by FunctionalSimulator
     rest: object = None  # the sums of the level's other cores
+    kind: str = "exact"  # or "max": max_neuron.s (max_level)
+    inputs: object = None  # max: [level neurons, level sources] CSR, each input's bit in the dendrite sum
+    candidates: np.ndarray = None  # max: [level neurons] the bits of the inputs it takes the max of
 
 
 _WORDS: dict[str, bytes] = {}
@@ -145,3 +148,71 @@ def core_search(lut: np.ndarray, record: np.ndarray, lut_words: int, register: t
     t_hi, t_lo = read(address), read(sat(address + 1))
     thresholds = t_hi * (1 << stem.EXACT_BASE) + np.clip(t_lo, -half, half)
     return b_hi * (1 << stem.EXACT_BASE) + b_lo, thresholds, base_of.reshape(-1)
+
+
+# ---- the bit-serial max (isa/programs/max_neuron.s, sdannc/neurons/max.py) ------------------------
+# Its inputs arrive with weights 1, 2, 4, ...: a tick's dendrite sum is the set of the inputs whose
+# bit is 1, and over a code's ticks the program keeps the candidates with the largest prefix: the
+# code is the largest of its candidates' codes. It spikes it, MSB first, from the code's last tick
+# on, as the program of integration exact does (FIRE SUB on the residue against 128, then a shift),
+# and its only jump is on the phase. So when each source's summed weight into a neuron is a distinct
+# power of two (the sum of them within the register, which LDW writes) and the state is the model's,
+# the level's codes are maxima of its sources' codes.
+_MAX_WORDS: dict[str, bytes] = {}
+
+
+def max_program(core, isa) -> bool:
+    """Whether the core holds the max neuron's program, word for word."""
+    from ..neurons import max as max_neuron
+
+    if isa.name not in _MAX_WORDS:
+        _MAX_WORDS[isa.name] = isa.encode_program(assemble_template(max_neuron.MODEL.template, isa, {})).tobytes()
+    return core.program.tobytes() == _MAX_WORDS[isa.name]
+
+
+def max_level(image, cores: list[int], inputs, isa, costs: np.ndarray, bits: int) -> ExactLevel | None:
+    """The level's ExactLevel (kind "max") if every core runs the max program within its bounds,
+    else None; inputs: [level neurons, level sources] CSR of summed weights (LevelProducts of the
+    cores, every group sparse)."""
+    from ..neurons import max as max_neuron
+
+    if not cores or image.schedule.sample_interval != bits or bits != stem.CODE_BITS:
+        return None
+    target = image.target
+    fields, config = max_neuron.MODEL.template.state, max_neuron.MODEL.template.config
+    reg_high = arith.signed_range(target.arith["register_bits"])[1]
+    sum_high = arith.signed_range(target.arith["dendrite_sum_bits"])[1]
+    paths = None
+    candidates = []
+    for c in cores:
+        core = image.cores[c]
+        if not max_program(core, isa) or int(core.config[config["last_phase"]]) != bits - 1:
+            return None
+        if paths is None:
+            paths = _paths(isa.decode_program(core.program))
+            if paths is None:
+                return None
+        state, every = core.state, int(core.config[config["all_candidates"]])
+        zero = [f for name, f in fields.items() if name not in ("threshold", "candidates")]
+        if state[:, zero].any() or np.any(state[:, fields["threshold"]] != 1 << (bits - 1)) \
+                or np.any(state[:, fields["candidates"]] != every):
+            return None  # the model's state: the first code starts as every later one
+        candidates.append(np.full(core.n_neurons, every, dtype=np.int64))
+    inputs = inputs.tocsr()
+    inputs.sort_indices()
+    weights = np.asarray(inputs.data, dtype=np.int64)
+    if np.any(weights <= 0) or np.any(weights & (weights - 1)):
+        return None  # every input's weight one bit
+    rows = np.repeat(np.arange(inputs.shape[0]), np.diff(inputs.indptr))
+    if np.any(np.bincount(rows, weights=weights, minlength=inputs.shape[0]) > min(reg_high, sum_high)):
+        return None  # the set of inputs within the register LDW writes
+    if np.unique(np.stack([rows, weights], axis=1), axis=0).shape[0] != weights.size:
+        return None  # no two inputs share a bit
+    sizes = np.asarray([image.cores[c].n_neurons for c in cores], dtype=np.int64)
+    last, other = paths
+    n = inputs.shape[0]
+    csr = (inputs.indptr.astype(np.int64), inputs.indices.astype(np.int64), weights)
+    return ExactLevel(np.zeros(n, dtype=np.int64), np.zeros((0, 1 << bits), dtype=np.int64),
+                      np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool), sizes * int(costs[last].sum()),
+                      sizes * int(costs[other].sum()), len(last), len(other), kind="max", inputs=csr,
+                      candidates=np.concatenate(candidates))

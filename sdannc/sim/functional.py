@@ -14,7 +14,10 @@ sources whose packets reach row r with carried index i, scattered back to neuron
 What the packets cost (SOPs, packets in and out, flits per route, the longest route) is one product
 per sending core of its sources' spikes with its packets and SOPs per receiving core (SenderCounts,
 from the same tables the delivery counts with); levels whose programs are the exact shift-and-add
-take one product a code instead of one a tick (linear.py). The window's accounting is the stepper's
+take one product a code instead of one a tick (linear.py); levels of integration exact and of the
+max run no program at all: their codes are functions of their inputs' codes, spiked bit by bit
+(exact_levels.py), the codes' products on onnxruntime's integer kernels where the weights are int8
+(integer_products.py). The window's accounting is the stepper's
 own (Stepper._close_window): the outputs, every counter and the report are equal to the cycle
 engine's, pipeline fill and drain included, for any lanes and any window (docs/simulator.md).
 """
@@ -31,7 +34,7 @@ from .. import arith
 from . import functional_kernel as fk
 from ..isa import load_isa
 from .layout import Layout, RunnerBlock
-from .exact_levels import exact_level, exact_program
+from .exact_levels import exact_level, exact_program, max_level, max_program
 from .integer_products import integer_group, level_session
 from .linear import emit_only_ticks, linear_neurons
 from .network import Network
@@ -93,9 +96,10 @@ def _exact_dtype(bound: int):
     return None
 
 
-def level_products(net: Network, level: int, cores=None) -> LevelProducts:
+def level_products(net: Network, level: int, cores=None, all_sparse: bool = False) -> LevelProducts:
     """The products of one level's dendrite groups, from the delivery's tables (network.level_packets);
-    with `cores` (image core indices), of those cores' only."""
+    with `cores` (image core indices), of those cores' only; with all_sparse, every group in the
+    sparse matrix."""
     lp = net.level_packets[level]
     n_sources = net.level_sources[level].size
     first, counts = net.level_cores[level]
@@ -126,7 +130,7 @@ def level_products(net: Network, level: int, cores=None) -> LevelProducts:
         column_sums = np.abs(group.weights).sum(axis=0)
         bound = int(column_sums.max(initial=0))
         dtype = _exact_dtype(bound)
-        if unique and dtype is not None and entry.size >= _DENSE_FILL * ranks.size * rows:
+        if not all_sparse and unique and dtype is not None and entry.size >= _DENSE_FILL * ranks.size * rows:
             targets = local[group.base + ranks[None, :] + group.offsets[:, None]]
             np.add.at(weight_sums, targets, column_sums[:, None])
             code_dtype = _exact_dtype(bound * _CODE_MAX) or np.int64
@@ -353,18 +357,23 @@ class FunctionalStepper(Stepper):
         self.counters.instructions += steps * state.shape[1] * state.shape[2] * slots.size
 
     def _exact_window(self, level: int, slots: np.ndarray, ticks: np.ndarray, inputs: np.ndarray, n: int) -> None:
-        """A window of a level of integration exact (exact_levels.py): each complete code's exact sum as
-        one product, its code by the search's rounds, its bits spiked at their ticks; every neuron's
-        cycles and instructions those of its tick's phase."""
+        """A window of a level of integration exact or of the max (exact_levels.py): each complete
+        code's exact sum as one product and its code by the search's rounds, or the largest of its
+        inputs' codes; its bits spiked at their ticks; every neuron's cycles and instructions those
+        of its tick's phase."""
         e, lanes = self._exact[level], self.lanes
         lp = e.products
         bits = self.layout.image.schedule.bits
         n_codes = n // bits
         sums = np.zeros((lp.neurons.size, n_codes * lanes), dtype=np.int64)
-        if n_codes and self.net.level_sources[level].size:
+        if n_codes and self.net.level_sources[level].size and e.kind == "exact":
             self._add_products(lp, self._source_codes(level, slots[:n_codes * bits], inputs), sums, codes=True)
         codes = np.empty(sums.shape, dtype=np.int64)
-        fk.exact_search(sums, e.bias, e.thresholds, e.table_of, bits, codes)
+        if e.kind == "max":
+            if n_codes:
+                fk.max_codes(self._source_codes(level, slots[:n_codes * bits], inputs), *e.inputs, e.candidates, codes)
+        else:
+            fk.exact_search(sums, e.bias, e.thresholds, e.table_of, bits, codes)
         fk.exact_spikes(codes, self._carried[level], e.pre, lp.neurons, self.ring, ticks[:n], bits)
         members = lp.cores
         last = (self._start + np.arange(n)) % bits == bits - 1
@@ -528,23 +537,33 @@ class FunctionalSimulator(Simulator):
         self._senders = sender_counts(self.network)
 
     def _mark_exact(self) -> list:
-        """Per level its ExactLevel where its cores of integration exact's program may run without it
-        (exact_levels.py), their products apart, and the products of the level's other cores (relays
-        on a shorter branch): a run whose windows cut codes takes the level's whole products instead."""
+        """Per level its ExactLevel where its cores of integration exact's program, or else of the
+        max's, may run without it (exact_levels.py), their products apart, and the products of the
+        level's other cores (relays on a shorter branch): a run whose windows cut codes takes the
+        level's whole products instead."""
         image, isa, bits = self.image, load_isa(self.image.target.isa_name), self.image.schedule.bits
         cycles = image.target.instruction_cycles(isa)
         out = []
         for level, lp in enumerate(self._products):
-            cores = [c for c in lp.cores.tolist() if exact_program(image.cores[c], isa)]
             found = None
-            if cores:
-                part = lp if len(cores) == lp.cores.size else level_products(self.network, level, cores)
+            for recognise, kind in ((exact_program, "exact"), (max_program, "max")):
+                cores = [c for c in lp.cores.tolist() if recognise(image.cores[c], isa)]
+                if not cores:
+                    continue
+                if kind == "exact":
+                    part = lp if len(cores) == lp.cores.size else level_products(self.network, level, cores)
+                else:  # the max takes its inputs one by one: every group in the sparse matrix
+                    part = level_products(self.network, level, cores, all_sparse=True)
                 costs = np.asarray([cycles[i.mnemonic] for i in isa.decode_program(image.cores[cores[0]].program)],
                                    dtype=np.int64)
-                found = exact_level(image, cores, part.weight_sums, isa, costs, bits)
+                if kind == "exact":
+                    found = exact_level(image, cores, part.weight_sums, isa, costs, bits)
+                elif part.code_sparse is not None:
+                    found = max_level(image, cores, part.code_sparse, isa, costs, bits)
                 if found is not None:
                     rest = [c for c in lp.cores.tolist() if c not in set(cores)]
                     found.products, found.rest = part, level_products(self.network, level, rest)
+                    break
             out.append(found)
         return out
 

@@ -91,6 +91,21 @@ def exact_search(sums, bias, thresholds, table_of, bits, out):
 
 
 @nb.njit(cache=True, nogil=True)
+def max_codes(codes, indptr, indices, weights, candidates, out):
+    """out[i, col]: the largest of codes[source, col] over neuron i's inputs (CSR rows) whose bit is
+    among its candidates, 0 without any (exact_levels.max_level)."""
+    for i in range(out.shape[0]):
+        for col in range(out.shape[1]):
+            m = 0
+            for e in range(indptr[i], indptr[i + 1]):
+                if weights[e] & candidates[i]:
+                    v = np.int64(codes[indices[e], col])
+                    if v > m:
+                        m = v
+            out[i, col] = m
+
+
+@nb.njit(cache=True, nogil=True)
 def exact_spikes(codes, carried, pre, neurons, ring, slots, bits):
     """The spikes of a window's ticks slots (the window starts on a code's first tick) of a level of
     integration exact: on a code's last tick (phase bits - 1) its code's MSB (codes[:, c x lanes +

@@ -459,3 +459,41 @@ def test_a_level_of_exact_cores_and_relays_runs_each_part_its_way():
     mixed = [e for e in engine._exact if e is not None and e.rest.cores.size]
     assert mixed and all(e.rest.linear for e in mixed)
     assert_same_runs(compiled.image, models.eval_set(models.float_model("residual"), 4))
+
+
+@pytest.mark.parametrize("target_name", ["darwin3", "darwin3-wide"])
+def test_max_pools_run_no_program_and_change_nothing(target_name, monkeypatch):
+    """The bit-serial max's levels (max_neuron.s) take the largest of their inputs' codes, no
+    program, on both targets; the run is the cycle engine's; inputs that are not one bit each, or a
+    state that is not the model's, keep the program."""
+    import copy
+
+    import scipy.sparse as sp
+
+    from sdannc.isa import load_isa
+    from sdannc.neurons import NEURONS
+    from sdannc.sim import functional
+    from sdannc.sim.exact_levels import max_level
+
+    compiled = compile_in_memory(models.quantized("cnn_pool"), load_target(target_name))
+    engine = FunctionalSimulator(compiled.image)
+    pools = [level for level, e in enumerate(engine._exact) if e is not None and e.kind == "max"]
+    assert pools
+    calls = []
+    original = functional.FunctionalStepper._exact_window
+    monkeypatch.setattr(functional.FunctionalStepper, "_exact_window",
+                        lambda self, level, *args: calls.append(level) or original(self, level, *args))
+    assert_same_runs(compiled.image, models.eval_set(models.float_model("cnn_pool"), 4))
+    assert set(pools) <= set(calls)
+    e = engine._exact[pools[0]]
+    cores, isa = e.products.cores.tolist(), load_isa(compiled.image.target.isa_name)
+    costs = np.ones(len(compiled.image.cores[cores[0]].program), dtype=np.int64)
+    inputs = sp.csr_matrix(e.products.code_sparse)
+    assert max_level(compiled.image, cores, inputs, isa, costs, 8) is not None
+    three = inputs.copy()
+    three.data[0] = 3  # two bits: the program would see a sum, not a set
+    assert max_level(compiled.image, cores, three, isa, costs, 8) is None
+    image = copy.deepcopy(compiled.image)
+    image.cores[cores[0]].state[:, NEURONS["max"].state["candidates"]] = 1
+    assert FunctionalSimulator(image)._exact[pools[0]] is None
+    assert_same_runs(image, models.eval_set(models.float_model("cnn_pool"), 3))
