@@ -40,6 +40,7 @@ class ExactLevel:
     other_steps: int  # and on the others
     products: object = None  # the cores' sums (functional.LevelProducts), set by FunctionalSimulator
     rest: object = None  # the sums of the level's other cores
+    ranges: np.ndarray = None  # [cores, 3] (global first, count, local first), set with products
     kind: str = "exact"  # or "max": max_neuron.s (max_level)
     inputs: object = None  # max: [level neurons, level sources] CSR, each input's bit in the dendrite sum
     candidates: np.ndarray = None  # max: [level neurons] the bits of the inputs it takes the max of

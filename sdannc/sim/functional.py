@@ -374,7 +374,7 @@ class FunctionalStepper(Stepper):
                 fk.max_codes(self._source_codes(level, slots[:n_codes * bits], inputs), *e.inputs, e.candidates, codes)
         else:
             fk.exact_search(sums, e.bias, e.thresholds, e.table_of, bits, codes)
-        fk.exact_spikes(codes, self._carried[level], e.pre, lp.neurons, self.ring, ticks[:n], bits)
+        fk.exact_spikes(codes, self._carried[level], e.pre, e.ranges, self.ring, ticks[:n], bits)
         members = lp.cores
         last = (self._start + np.arange(n)) % bits == bits - 1
         for k in range(n):
@@ -563,6 +563,7 @@ class FunctionalSimulator(Simulator):
                 if found is not None:
                     rest = [c for c in lp.cores.tolist() if c not in set(cores)]
                     found.products, found.rest = part, level_products(self.network, level, rest)
+                    found.ranges = np.asarray(part.ranges, dtype=np.int64).reshape(-1, 3)
                     break
             out.append(found)
         return out

@@ -58,17 +58,23 @@ def emit_ticks(acc, phase, residue, threshold, last, low, high, ring, slots, lo)
 def codes_of_spikes(spikes, ticks, lo, hi, at, bits, out):
     """out[at + j, c x lanes + lane] = the code of spikes[ticks[c bits .. c bits + bits - 1], lane, lo + j]
     read MSB first (bit b weighs 2^(bits - 1 - b)): a level's sources' codes, straight from the spike
-    ring (or the input spikes)."""
+    ring (or the input spikes). Bit planes in order, each read along the neurons."""
     n_codes = ticks.size // bits
     lanes = spikes.shape[1]
     for c in range(n_codes):
         for lane in range(lanes):
             col = c * lanes + lane
             for j in range(hi - lo):
-                v = 0
-                for b in range(bits):
-                    v = v * 2 + spikes[ticks[c * bits + b], lane, lo + j]
-                out[at + j, col] = v
+                out[at + j, col] = 0
+        for b in range(bits):
+            weight = 1 << (bits - 1 - b)
+            t = ticks[c * bits + b]
+            for lane in range(lanes):
+                col = c * lanes + lane
+                plane = spikes[t, lane]
+                for j in range(hi - lo):
+                    if plane[lo + j]:
+                        out[at + j, col] += weight
 
 
 @nb.njit(cache=True, nogil=True)
@@ -84,8 +90,7 @@ def exact_search(sums, bias, thresholds, table_of, bits, out):
             code = 0
             step = 1 << (bits - 1)
             while step > 0:
-                if x >= row[code + step]:
-                    code += step
+                code += step * (x >= row[code + step])  # no branch: the rounds' loads in a row
                 step >>= 1
             out[i, col] = code
 
@@ -106,28 +111,29 @@ def max_codes(codes, indptr, indices, weights, candidates, out):
 
 
 @nb.njit(cache=True, nogil=True)
-def exact_spikes(codes, carried, pre, neurons, ring, slots, bits):
+def exact_spikes(codes, carried, pre, ranges, ring, slots, bits):
     """The spikes of a window's ticks slots (the window starts on a code's first tick) of a level of
-    integration exact: on a code's last tick (phase bits - 1) its code's MSB (codes[:, c x lanes +
-    lane], c the window's code), on phase p < bits - 1 bit p + 1 of the code before (the previous
-    window's last, carried [lanes, n], -1 before the run's first: then `pre`). Into
-    ring[slot, lane, neurons[i]]; carried becomes the window's last complete code."""
+    integration exact or of the max: on a code's last tick (phase bits - 1) its code's MSB
+    (codes[:, c x lanes + lane], c the window's code), on phase p < bits - 1 bit p + 1 of the code
+    before (the previous window's last, carried [lanes, n], -1 before the run's first: then `pre`).
+    Into ring[slot, lane, f + i] for each (f, count, local first) of `ranges` [cores, 3];
+    carried becomes the window's last complete code."""
     lanes, n = carried.shape
     n_codes = codes.shape[1] // lanes if lanes else 0
     for k in range(slots.size):
         c, p = k // bits, k % bits
         s = slots[k]
         for lane in range(lanes):
-            for i in range(n):
-                if p == bits - 1:
-                    code, bit = codes[i, c * lanes + lane], 0
-                else:
-                    code = codes[i, (c - 1) * lanes + lane] if c >= 1 else carried[lane, i]
-                    bit = p + 1
-                if code < 0:
-                    ring[s, lane, neurons[i]] = pre[i]
-                else:
-                    ring[s, lane, neurons[i]] = (code >> (bits - 1 - bit)) & 1
+            out = ring[s, lane]
+            if p == bits - 1:
+                col, shift = c * lanes + lane, bits - 1
+            else:
+                col, shift = (c - 1) * lanes + lane, bits - 2 - p
+            for r in range(ranges.shape[0]):
+                f, count, first = ranges[r, 0], ranges[r, 1], ranges[r, 2]
+                for i in range(first, first + count):
+                    code = codes[i, col] if col >= 0 else carried[lane, i]
+                    out[f + i - first] = pre[i] if code < 0 else (code >> shift) & 1
     if n_codes:
         for lane in range(lanes):
             for i in range(n):

@@ -399,7 +399,7 @@ def test_the_exact_search_is_the_programs_own(seed):
     pre = thresholds[table_of, 0] <= 0
     for w in range(2):  # two windows of two codes: the carried code crosses the window
         cols = slice(2 * w * lanes, 2 * (w + 1) * lanes)
-        fk.exact_spikes(np.ascontiguousarray(codes[:, cols]), carried, pre, np.arange(n), ring,
+        fk.exact_spikes(np.ascontiguousarray(codes[:, cols]), carried, pre, np.asarray([[0, n, 0]]), ring,
                         np.arange(16 * w, 16 * (w + 1)), 8)
     np.testing.assert_array_equal(ring, fired)
     assert fired.any() and not fired.all() and len(np.unique(codes)) > 4
