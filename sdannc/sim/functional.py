@@ -366,12 +366,14 @@ class FunctionalStepper(Stepper):
         bits = self.layout.image.schedule.bits
         n_codes = n // bits
         sums = np.zeros((lp.neurons.size, n_codes * lanes), dtype=np.int64)
-        if n_codes and self.net.level_sources[level].size and e.kind == "exact":
-            self._add_products(lp, self._source_codes(level, slots[:n_codes * bits], inputs), sums, codes=True)
+        source_codes = self._source_codes(level, slots[:n_codes * bits], inputs) \
+            if n_codes and self.net.level_sources[level].size else None
+        if source_codes is not None and e.kind == "exact":
+            self._add_code_products(lp, source_codes, sums)
         codes = np.empty(sums.shape, dtype=np.int64)
         if e.kind == "max":
-            if n_codes:
-                fk.max_codes(self._source_codes(level, slots[:n_codes * bits], inputs), *e.inputs, e.candidates, codes)
+            if source_codes is not None:
+                fk.max_codes(source_codes, *e.inputs, e.candidates, codes)
         else:
             fk.exact_search(sums, e.bias, e.thresholds, e.table_of, bits, codes)
         fk.exact_spikes(codes, self._carried[level], e.pre, e.ranges, self.ring, ticks[:n], bits)
@@ -383,17 +385,18 @@ class FunctionalStepper(Stepper):
         self.counters.instructions += per_tick * (e.last_steps * int(last.sum()) + e.other_steps * int((~last).sum()))
 
     def _source_codes(self, level: int, slots: np.ndarray, inputs: np.ndarray) -> np.ndarray:
-        """[level sources, codes x lanes] the codes of the level's sources over the ticks `slots` (whole
-        codes), straight from the spike ring (and the input spikes)."""
-        net, bits = self.net, self.layout.image.schedule.bits
+        """[codes x lanes, level sources] uint8: the codes of the level's sources over the ticks `slots`
+        (whole codes of 8 bits), straight from the spike ring (and the input spikes)."""
+        net, lanes = self.net, self.lanes
+        n_codes = slots.size // 8
         sources = net.level_sources[level]
-        codes = np.empty((sources.size, slots.size // bits * self.lanes), dtype=np.float32)
+        codes = np.zeros((n_codes * lanes, sources.size), dtype=np.uint8)
         here = np.arange(slots.size)
         for lo, hi, at in self._source_runs[level]:
             if lo < net.n_neurons:
-                fk.codes_of_spikes(self.ring, slots, lo, hi, at, bits, codes)
+                fk.pack_codes(self.ring, slots, lo, hi, at, codes)
             else:
-                fk.codes_of_spikes(inputs, here, lo - net.n_neurons, hi - net.n_neurons, at, bits, codes)
+                fk.pack_codes(inputs, here, lo - net.n_neurons, hi - net.n_neurons, at, codes)
         return codes
 
     def _level_sums(self, level: int, sums: np.ndarray, slots: np.ndarray, inputs: np.ndarray, n: int,
@@ -414,15 +417,18 @@ class FunctionalStepper(Stepper):
                 local = np.zeros((lp.neurons.size, columns), dtype=np.int64)
             if coded:
                 # one product a code: its value on the code's last tick, zeros on the others (linear.py)
-                codes = np.empty((sources.size, n // bits * lanes), dtype=np.float32)  # [sources, codes x lanes]
-                here = np.arange(n)
-                for lo, hi, at in self._source_runs[level]:
-                    if lo < net.n_neurons:
-                        fk.codes_of_spikes(self.ring, slots, lo, hi, at, bits, codes)
-                    else:
-                        fk.codes_of_spikes(inputs, here, lo - net.n_neurons, hi - net.n_neurons, at, bits, codes)
                 last = np.zeros((lp.neurons.size, n // bits * lanes), dtype=np.int64)
-                self._add_products(lp, codes, last, codes=True)
+                if bits == 8:
+                    self._add_code_products(lp, self._source_codes(level, slots, inputs), last)
+                else:
+                    codes = np.empty((sources.size, n // bits * lanes), dtype=np.float32)  # [sources, codes x lanes]
+                    here = np.arange(n)
+                    for lo, hi, at in self._source_runs[level]:
+                        if lo < net.n_neurons:
+                            fk.codes_of_spikes(self.ring, slots, lo, hi, at, bits, codes)
+                        else:
+                            fk.codes_of_spikes(inputs, here, lo - net.n_neurons, hi - net.n_neurons, at, bits, codes)
+                    self._add_products(lp, codes, last, codes=True)
                 if last_only:
                     np.clip(last, *self._sum_range, out=last)
                     at_last = sums[:columns].reshape(n // bits, bits, lanes, -1)[:, bits - 1]
@@ -449,7 +455,19 @@ class FunctionalStepper(Stepper):
         return coded
 
     @classmethod
-    def _add_products(cls, lp: LevelProducts, spikes: np.ndarray, local: np.ndarray, codes: bool = False) -> None:
+    def _add_code_products(cls, lp: LevelProducts, codes: np.ndarray, local: np.ndarray) -> None:
+        """local [level neurons, columns] += the level's sums for codes [columns, level sources] uint8:
+        the integer groups on onnxruntime's kernels (integer_products.py), the rest as floats."""
+        if lp.session is False:
+            lp.session = level_session(lp.dense)
+        if lp.session is not None:
+            lp.session.add(codes, local)
+        if lp.session is None or lp.session.count < len(lp.dense) or lp.sparse is not None:
+            cls._add_products(lp, np.ascontiguousarray(codes.T, dtype=np.float32), local, codes=True, integer=False)
+
+    @classmethod
+    def _add_products(cls, lp: LevelProducts, spikes: np.ndarray, local: np.ndarray, codes: bool = False,
+                      integer: bool = True) -> None:
         """local [level neurons, columns] += the level's sums for spikes [level sources, columns] (0 or 1,
         or with codes=True, codes 0..255: the products then use the weights exact for codes); columns
         without a spike add nothing and are left out."""
@@ -457,19 +475,19 @@ class FunctionalStepper(Stepper):
         if not active.all():
             if active.any():
                 part = np.zeros((local.shape[0], int(active.sum())), dtype=np.int64)
-                cls._add_products(lp, np.ascontiguousarray(spikes[:, active]), part, codes)
+                cls._add_products(lp, np.ascontiguousarray(spikes[:, active]), part, codes, integer)
                 local[:, active] += part
             return
         columns = spikes.shape[1]
         as_type = {np.dtype(np.float32): spikes}
         padded = {}  # the spikes in a dtype with a zero row after them: M is one take of rows
-        if codes:
+        if codes and integer:
             if lp.session is False:
                 lp.session = level_session(lp.dense)
             if lp.session is not None:
-                lp.session.add(spikes, local)
+                lp.session.add(np.ascontiguousarray(spikes.T, dtype=np.uint8), local)
         for g in lp.dense:
-            if codes and g.integer:
+            if codes and g.integer and lp.session:
                 continue
             weights = g.code_weights_t if codes else g.weights_t
             if codes and g.nibbles:

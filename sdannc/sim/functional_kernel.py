@@ -58,23 +58,34 @@ def emit_ticks(acc, phase, residue, threshold, last, low, high, ring, slots, lo)
 def codes_of_spikes(spikes, ticks, lo, hi, at, bits, out):
     """out[at + j, c x lanes + lane] = the code of spikes[ticks[c bits .. c bits + bits - 1], lane, lo + j]
     read MSB first (bit b weighs 2^(bits - 1 - b)): a level's sources' codes, straight from the spike
-    ring (or the input spikes). Bit planes in order, each read along the neurons."""
+    ring (or the input spikes)."""
     n_codes = ticks.size // bits
     lanes = spikes.shape[1]
     for c in range(n_codes):
         for lane in range(lanes):
             col = c * lanes + lane
             for j in range(hi - lo):
-                out[at + j, col] = 0
-        for b in range(bits):
-            weight = 1 << (bits - 1 - b)
-            t = ticks[c * bits + b]
+                v = 0
+                for b in range(bits):
+                    v = v * 2 + spikes[ticks[c * bits + b], lane, lo + j]
+                out[at + j, col] = v
+
+
+@nb.njit(cache=True, nogil=True)
+def pack_codes(spikes, ticks, lo, hi, at, out):
+    """out[c x lanes + lane, at + j] |= the code of spikes[ticks[8 c .. 8 c + 7], lane, lo + j], MSB
+    first (out zero before): 8-bit codes read a bit plane at a time along the neurons, written along
+    them (uint8, [codes x lanes, sources])."""
+    lanes = spikes.shape[1]
+    for c in range(ticks.size // 8):
+        for b in range(8):
+            plane = spikes[ticks[8 * c + b]]
+            shift = 7 - b
             for lane in range(lanes):
-                col = c * lanes + lane
-                plane = spikes[t, lane]
+                row = out[c * lanes + lane]
+                bits = plane[lane]
                 for j in range(hi - lo):
-                    if plane[lo + j]:
-                        out[at + j, col] += weight
+                    row[at + j] |= np.uint8(bits[lo + j]) << shift
 
 
 @nb.njit(cache=True, nogil=True)
@@ -97,14 +108,14 @@ def exact_search(sums, bias, thresholds, table_of, bits, out):
 
 @nb.njit(cache=True, nogil=True)
 def max_codes(codes, indptr, indices, weights, candidates, out):
-    """out[i, col]: the largest of codes[source, col] over neuron i's inputs (CSR rows) whose bit is
+    """out[i, col]: the largest of codes[col, source] over neuron i's inputs (CSR rows) whose bit is
     among its candidates, 0 without any (exact_levels.max_level)."""
     for i in range(out.shape[0]):
         for col in range(out.shape[1]):
             m = 0
             for e in range(indptr[i], indptr[i + 1]):
                 if weights[e] & candidates[i]:
-                    v = np.int64(codes[indices[e], col])
+                    v = np.int64(codes[col, indices[e]])
                     if v > m:
                         m = v
             out[i, col] = m

@@ -42,7 +42,7 @@ class LevelSession:
     def __init__(self, groups: list, threads: int = 1) -> None:
         from ..reference import default_session
 
-        self.groups = groups
+        self.groups, self.count = groups, len(groups)
         nodes, inputs, outputs, weights = [], [], [], []
         for k, g in enumerate(groups):
             rows = g.weights_t.shape[1]
@@ -60,13 +60,12 @@ class LevelSession:
                         for g in groups]
 
     def add(self, codes: np.ndarray, local: np.ndarray) -> None:
-        """local [level neurons, columns] += every group's products of codes [level sources, columns]
-        (integers 0..255)."""
-        sources, columns = codes.shape
-        c8 = codes.astype(np.uint8)
+        """local [level neurons, columns] += every group's products of codes [columns, level sources]
+        (uint8)."""
+        columns, sources = codes.shape
         x = np.zeros((2 * columns, sources + 1), dtype=np.uint8)  # a zero column last: gather -1
-        np.right_shift(c8.T, 4, out=x[:columns, :sources])
-        np.bitwise_and(c8.T, _NIBBLE_MAX, out=x[columns:, :sources])
+        np.right_shift(codes, 4, out=x[:columns, :sources])
+        np.bitwise_and(codes, _NIBBLE_MAX, out=x[columns:, :sources])
         feeds = {}
         for k, (g, gather) in enumerate(zip(self.groups, self.gathers)):
             feeds[f"a{k}"] = np.take(x, gather, axis=1).reshape(2 * columns * g.n_carried, -1)
