@@ -426,7 +426,7 @@ def test_integer_products_are_exact_at_the_extremes():
     codes = rng.choice([0, 1, 15, 16, 128, 240, 255], size=(rows * carried, columns)).astype(np.float32)
     codes[:, 0] = 255
     local = np.zeros((taps * carried, columns), dtype=np.int64)
-    LevelSession([g]).add(codes, local)
+    LevelSession([g]).add(np.ascontiguousarray(codes.T.astype(np.uint8)), local)  # [columns, sources]
     padded = np.concatenate([codes.astype(np.int64), np.zeros((1, columns), dtype=np.int64)])
     m = padded[gather].reshape(rows, carried, columns)  # M[r, c] the source of row r, carried index c
     expected = np.einsum("rt,rcj->tcj", weights, m).reshape(taps * carried, columns)
