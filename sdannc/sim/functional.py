@@ -14,7 +14,10 @@ sources whose packets reach row r with carried index i, scattered back to neuron
 What the packets cost (SOPs, packets in and out, flits per route, the longest route) is one product
 per sending core of its sources' spikes with its packets and SOPs per receiving core (SenderCounts,
 from the same tables the delivery counts with); levels whose programs are the exact shift-and-add
-take one product a code instead of one a tick (linear.py). The window's accounting is the stepper's
+take one product a code instead of one a tick (linear.py); levels of integration exact and of the
+max run no program at all: their codes are functions of their inputs' codes, spiked bit by bit
+(exact_levels.py), the codes' products on onnxruntime's integer kernels where the weights are int8
+(integer_products.py). The window's accounting is the stepper's
 own (Stepper._close_window): the outputs, every counter and the report are equal to the cycle
 engine's, pipeline fill and drain included, for any lanes and any window (docs/simulator.md).
 """
@@ -31,6 +34,8 @@ from .. import arith
 from . import functional_kernel as fk
 from ..isa import load_isa
 from .layout import Layout, RunnerBlock
+from .exact_levels import exact_level, exact_program, max_level, max_program
+from .integer_products import integer_group, level_session
 from .linear import emit_only_ticks, linear_neurons
 from .network import Network
 from .simulator import Simulator
@@ -58,6 +63,7 @@ class GroupProduct:
     code_weights_t: np.ndarray  # the same, exact for codes (0..255) rather than spikes (float64 or int64)
     gather: np.ndarray = None  # [rows x |carried|] the level source of each M entry, -1 where none (zero)
     nibbles: bool = False  # codes go in as their two nibbles, one float32 product (code_weights_t is weights_t)
+    integer: bool = False  # codes' products on onnxruntime's integer kernels (integer_products.py)
 
 
 @dataclass
@@ -73,6 +79,8 @@ class LevelProducts:
     code_sparse_exact: bool
     weight_sums: np.ndarray  # [level neurons] the sum of the absolute weights each neuron hears
     linear: bool = False  # its sums may come as one product a code (linear.py); FunctionalSimulator sets it
+    cores: np.ndarray = None  # [its cores] image core indices, in the local order
+    session: object = False  # the integer groups' LevelSession, made on the first code product (False: not yet)
 
 
 # A group whose M is at least this full is a product on BLAS; sparser ones (a pool's dendrites,
@@ -88,11 +96,17 @@ def _exact_dtype(bound: int):
     return None
 
 
-def level_products(net: Network, level: int) -> LevelProducts:
-    """The products of one level's dendrite groups, from the delivery's tables (network.level_packets)."""
+def level_products(net: Network, level: int, cores=None, all_sparse: bool = False) -> LevelProducts:
+    """The products of one level's dendrite groups, from the delivery's tables (network.level_packets);
+    with `cores` (image core indices), of those cores' only; with all_sparse, every group in the
+    sparse matrix."""
     lp = net.level_packets[level]
     n_sources = net.level_sources[level].size
     first, counts = net.level_cores[level]
+    ids = np.flatnonzero(net.core_level == level)  # the order of level_cores
+    keep = np.ones(ids.size, dtype=bool) if cores is None else np.isin(ids, np.asarray(cores, dtype=np.int64))
+    first, counts, ids = first[keep], counts[keep], ids[keep]
+    mine = set(ids.tolist())
     ranges, local_first = [], 0
     for f, c in zip(first.tolist(), counts.tolist()):
         ranges.append((f, c, local_first))
@@ -106,6 +120,8 @@ def level_products(net: Network, level: int) -> LevelProducts:
         lo, hi = lp.run_ptr[lp.group_run_ptr[gi]], lp.run_ptr[lp.group_run_ptr[gi + 1]]
         source, row, carried = lp.source[lo:hi], lp.row[lo:hi], lp.carried[lo:hi]
         group = net.groups[g]
+        if group.core not in mine:
+            continue
         rows, taps = group.weights.shape
         ranks, rank = np.unique(carried, return_inverse=True)
         rank = rank.reshape(-1)
@@ -114,7 +130,7 @@ def level_products(net: Network, level: int) -> LevelProducts:
         column_sums = np.abs(group.weights).sum(axis=0)
         bound = int(column_sums.max(initial=0))
         dtype = _exact_dtype(bound)
-        if unique and dtype is not None and entry.size >= _DENSE_FILL * ranks.size * rows:
+        if not all_sparse and unique and dtype is not None and entry.size >= _DENSE_FILL * ranks.size * rows:
             targets = local[group.base + ranks[None, :] + group.offsets[:, None]]
             np.add.at(weight_sums, targets, column_sums[:, None])
             code_dtype = _exact_dtype(bound * _CODE_MAX) or np.int64
@@ -127,7 +143,7 @@ def level_products(net: Network, level: int) -> LevelProducts:
             code_weights_t = weights_t if nibbles or code_dtype is dtype else \
                 np.ascontiguousarray(group.weights.T, dtype=code_dtype)
             dense.append(GroupProduct(source, row, rank, int(ranks.size), weights_t, targets.astype(np.int64),
-                                      code_weights_t, gather, nibbles))
+                                      code_weights_t, gather, nibbles, integer_group(group.weights)))
             continue
         # every packet's weight row at the neurons its carried index shifts the list to
         rows_sp.append(local[group.base + carried[:, None] + group.offsets[None, :]].reshape(-1))
@@ -145,7 +161,7 @@ def level_products(net: Network, level: int) -> LevelProducts:
         dtype, code_dtype = _exact_dtype(bound), _exact_dtype(bound * _CODE_MAX)
         exact, code_exact = dtype is not None, code_dtype is not None
         sparse, code_sparse = sparse.astype(dtype if exact else np.int64), sparse.astype(code_dtype or np.int64)
-    return LevelProducts(neurons, ranges, dense, sparse, exact, code_sparse, code_exact, weight_sums)
+    return LevelProducts(neurons, ranges, dense, sparse, exact, code_sparse, code_exact, weight_sums, cores=ids)
 
 
 @dataclass
@@ -239,7 +255,8 @@ class FunctionalStepper(Stepper):
     window, level after level), the sums as products; the accounting is Stepper's."""
 
     def __init__(self, layout: Layout, blocks: list[RunnerBlock], codes_in: np.ndarray, ticks: int,
-                 window: int, products: list[LevelProducts], senders: list[SenderCounts], record_codes: bool = False) -> None:
+                 window: int, products: list[LevelProducts], senders: list[SenderCounts], record_codes: bool = False,
+                 exact: list | None = None) -> None:
         self.layout, self.net, self.blocks = layout, layout.network, blocks
         self.lanes, per_lane, _ = codes_in.shape
         self.ticks, self.window = ticks, window
@@ -259,11 +276,18 @@ class FunctionalStepper(Stepper):
         # per level: (block, runner view over the level's members, their image cores) to run
         self._level_views = [[] for _ in range(self.net.n_levels)]
         isa = load_isa(layout.image.target.isa_name)
+        bits = layout.image.schedule.bits
+        aligned = window % bits == 0
+        self._exact = [e if aligned and e is not None else None for e in (exact or [None] * self.net.n_levels)]
+        exact_cores = {int(c) for e in self._exact if e is not None for c in e.products.cores}
+        self._products = products = [lp if e is None else e.rest for lp, e in zip(products, self._exact)]
         for block in blocks:
             for level in np.unique(block.levels).tolist():
                 first, last = np.searchsorted(block.levels, [level, level + 1])
                 lo, hi = int(block.bounds[first]), int(block.bounds[last])
                 members = block.members[first:last]
+                if exact_cores & set(members.tolist()):
+                    continue  # its cores' ticks computed (a block's cores share a program: all or none)
                 view = block.runner.view(lo, hi)
                 emit = None
                 if products[level].linear:
@@ -275,6 +299,10 @@ class FunctionalStepper(Stepper):
                 self._level_views[level].append((block.lo + lo, block.lo + hi, view, members, emit))
         # levels whose every view may skip the ticks before a code's last (linear.emit_only_ticks)
         self._emit_only = [bool(views) and all(v[4] is not None for v in views) for views in self._level_views]
+        # levels of integration exact's program: codes from each code's exact sum, no program run
+        # (exact_levels.py); windows then start on a code's first tick. The code carried across windows.
+        self._carried = [None if e is None else np.full((self.lanes, e.products.neurons.size), -1, dtype=np.int64)
+                         for e in self._exact]
 
     def _step(self, step: int) -> None:
         w, lanes, net = self.window, self.lanes, self.net
@@ -288,6 +316,10 @@ class FunctionalStepper(Stepper):
         sums = self._sums[:columns]
         bits = self.layout.image.schedule.bits
         for level in range(net.n_levels):
+            if self._exact[level] is not None:
+                self._exact_window(level, slots, ticks, inputs, n)
+                if not self._products[level].neurons.size:
+                    continue
             coded = self._level_sums(level, sums, slots, inputs, n, self._emit_only[level])
             if coded and self._emit_only[level]:
                 # a code's ticks before its last computed (linear.emit_only_ticks), its last one run;
@@ -324,6 +356,49 @@ class FunctionalStepper(Stepper):
         self.soma[slots[:, None], :, members[None, :]] = cycles[None, :, None]
         self.counters.instructions += steps * state.shape[1] * state.shape[2] * slots.size
 
+    def _exact_window(self, level: int, slots: np.ndarray, ticks: np.ndarray, inputs: np.ndarray, n: int) -> None:
+        """A window of a level of integration exact or of the max (exact_levels.py): each complete
+        code's exact sum as one product and its code by the search's rounds, or the largest of its
+        inputs' codes; its bits spiked at their ticks; every neuron's cycles and instructions those
+        of its tick's phase."""
+        e, lanes = self._exact[level], self.lanes
+        lp = e.products
+        bits = self.layout.image.schedule.bits
+        n_codes = n // bits
+        sums = np.zeros((lp.neurons.size, n_codes * lanes), dtype=np.int64)
+        source_codes = self._source_codes(level, slots[:n_codes * bits], inputs) \
+            if n_codes and self.net.level_sources[level].size else None
+        if source_codes is not None and e.kind == "exact":
+            self._add_code_products(lp, source_codes, sums)
+        codes = np.empty(sums.shape, dtype=np.int64)
+        if e.kind == "max":
+            if source_codes is not None:
+                fk.max_codes(source_codes, *e.inputs, e.candidates, codes)
+        else:
+            fk.exact_search(sums, e.bias, e.thresholds, e.table_of, bits, codes)
+        fk.exact_spikes(codes, self._carried[level], e.pre, e.ranges, self.ring, ticks[:n], bits)
+        members = lp.cores
+        last = (self._start + np.arange(n)) % bits == bits - 1
+        for k in range(n):
+            self.soma[ticks[k], :, members] = (e.last_cycles if last[k] else e.other_cycles)[:, None]
+        per_tick = lanes * lp.neurons.size
+        self.counters.instructions += per_tick * (e.last_steps * int(last.sum()) + e.other_steps * int((~last).sum()))
+
+    def _source_codes(self, level: int, slots: np.ndarray, inputs: np.ndarray) -> np.ndarray:
+        """[codes x lanes, level sources] uint8: the codes of the level's sources over the ticks `slots`
+        (whole codes of 8 bits), straight from the spike ring (and the input spikes)."""
+        net, lanes = self.net, self.lanes
+        n_codes = slots.size // 8
+        sources = net.level_sources[level]
+        codes = np.zeros((n_codes * lanes, sources.size), dtype=np.uint8)
+        here = np.arange(slots.size)
+        for lo, hi, at in self._source_runs[level]:
+            if lo < net.n_neurons:
+                fk.pack_codes(self.ring, slots, lo, hi, at, codes)
+            else:
+                fk.pack_codes(inputs, here, lo - net.n_neurons, hi - net.n_neurons, at, codes)
+        return codes
+
     def _level_sums(self, level: int, sums: np.ndarray, slots: np.ndarray, inputs: np.ndarray, n: int,
                     last_only: bool = False) -> bool:
         """The level's saturated dendrite sums of the window's ticks into sums [ticks x lanes, neurons];
@@ -342,15 +417,18 @@ class FunctionalStepper(Stepper):
                 local = np.zeros((lp.neurons.size, columns), dtype=np.int64)
             if coded:
                 # one product a code: its value on the code's last tick, zeros on the others (linear.py)
-                codes = np.empty((sources.size, n // bits * lanes), dtype=np.float32)  # [sources, codes x lanes]
-                here = np.arange(n)
-                for lo, hi, at in self._source_runs[level]:
-                    if lo < net.n_neurons:
-                        fk.codes_of_spikes(self.ring, slots, lo, hi, at, bits, codes)
-                    else:
-                        fk.codes_of_spikes(inputs, here, lo - net.n_neurons, hi - net.n_neurons, at, bits, codes)
                 last = np.zeros((lp.neurons.size, n // bits * lanes), dtype=np.int64)
-                self._add_products(lp, codes, last, codes=True)
+                if bits == 8:
+                    self._add_code_products(lp, self._source_codes(level, slots, inputs), last)
+                else:
+                    codes = np.empty((sources.size, n // bits * lanes), dtype=np.float32)  # [sources, codes x lanes]
+                    here = np.arange(n)
+                    for lo, hi, at in self._source_runs[level]:
+                        if lo < net.n_neurons:
+                            fk.codes_of_spikes(self.ring, slots, lo, hi, at, bits, codes)
+                        else:
+                            fk.codes_of_spikes(inputs, here, lo - net.n_neurons, hi - net.n_neurons, at, bits, codes)
+                    self._add_products(lp, codes, last, codes=True)
                 if last_only:
                     np.clip(last, *self._sum_range, out=last)
                     at_last = sums[:columns].reshape(n // bits, bits, lanes, -1)[:, bits - 1]
@@ -377,7 +455,19 @@ class FunctionalStepper(Stepper):
         return coded
 
     @classmethod
-    def _add_products(cls, lp: LevelProducts, spikes: np.ndarray, local: np.ndarray, codes: bool = False) -> None:
+    def _add_code_products(cls, lp: LevelProducts, codes: np.ndarray, local: np.ndarray) -> None:
+        """local [level neurons, columns] += the level's sums for codes [columns, level sources] uint8:
+        the integer groups on onnxruntime's kernels (integer_products.py), the rest as floats."""
+        if lp.session is False:
+            lp.session = level_session(lp.dense)
+        if lp.session is not None:
+            lp.session.add(codes, local)
+        if lp.session is None or lp.session.count < len(lp.dense) or lp.sparse is not None:
+            cls._add_products(lp, np.ascontiguousarray(codes.T, dtype=np.float32), local, codes=True, integer=False)
+
+    @classmethod
+    def _add_products(cls, lp: LevelProducts, spikes: np.ndarray, local: np.ndarray, codes: bool = False,
+                      integer: bool = True) -> None:
         """local [level neurons, columns] += the level's sums for spikes [level sources, columns] (0 or 1,
         or with codes=True, codes 0..255: the products then use the weights exact for codes); columns
         without a spike add nothing and are left out."""
@@ -385,13 +475,20 @@ class FunctionalStepper(Stepper):
         if not active.all():
             if active.any():
                 part = np.zeros((local.shape[0], int(active.sum())), dtype=np.int64)
-                cls._add_products(lp, np.ascontiguousarray(spikes[:, active]), part, codes)
+                cls._add_products(lp, np.ascontiguousarray(spikes[:, active]), part, codes, integer)
                 local[:, active] += part
             return
         columns = spikes.shape[1]
         as_type = {np.dtype(np.float32): spikes}
         padded = {}  # the spikes in a dtype with a zero row after them: M is one take of rows
+        if codes and integer:
+            if lp.session is False:
+                lp.session = level_session(lp.dense)
+            if lp.session is not None:
+                lp.session.add(np.ascontiguousarray(spikes.T, dtype=np.uint8), local)
         for g in lp.dense:
+            if codes and g.integer and lp.session:
+                continue
             weights = g.code_weights_t if codes else g.weights_t
             if codes and g.nibbles:
                 x = padded.get("nibbles")
@@ -453,26 +550,62 @@ class FunctionalSimulator(Simulator):
         super().__init__(image, where, executor)
         check_functional(self)
         self._products = [level_products(self.network, level) for level in range(self.network.n_levels)]
+        self._exact = self._mark_exact()
         self._mark_linear()
         self._senders = sender_counts(self.network)
 
-    def _mark_linear(self) -> None:
-        """Levels whose every core's sums may come as one product a code (linear.py)."""
+    def _mark_exact(self) -> list:
+        """Per level its ExactLevel where its cores of integration exact's program, or else of the
+        max's, may run without it (exact_levels.py), their products apart, and the products of the
+        level's other cores (relays on a shorter branch): a run whose windows cut codes takes the
+        level's whole products instead."""
         image, isa, bits = self.image, load_isa(self.image.target.isa_name), self.image.schedule.bits
-        if image.schedule.sample_interval != bits:
-            return
-        level_of = self.network.core_level
+        cycles = image.target.instruction_cycles(isa)
+        out = []
         for level, lp in enumerate(self._products):
-            cores = np.flatnonzero(level_of == level)
-            ok = bool(cores.size)
-            for c in cores.tolist():
-                core = image.cores[c]
-                at = next(at for f, _, at in lp.ranges if f == self.core_base[c])
-                ok = ok and core.stage > 0 and linear_neurons(core, isa.decode_program(core.program), isa,
-                                                              image.target, lp.weight_sums[at:at + core.n_neurons], bits)
-                if not ok:
+            found = None
+            for recognise, kind in ((exact_program, "exact"), (max_program, "max")):
+                cores = [c for c in lp.cores.tolist() if recognise(image.cores[c], isa)]
+                if not cores:
+                    continue
+                if kind == "exact":
+                    part = lp if len(cores) == lp.cores.size else level_products(self.network, level, cores)
+                else:  # the max takes its inputs one by one: every group in the sparse matrix
+                    part = level_products(self.network, level, cores, all_sparse=True)
+                costs = np.asarray([cycles[i.mnemonic] for i in isa.decode_program(image.cores[cores[0]].program)],
+                                   dtype=np.int64)
+                if kind == "exact":
+                    found = exact_level(image, cores, part.weight_sums, isa, costs, bits)
+                elif part.code_sparse is not None:
+                    found = max_level(image, cores, part.code_sparse, isa, costs, bits)
+                if found is not None:
+                    rest = [c for c in lp.cores.tolist() if c not in set(cores)]
+                    found.products, found.rest = part, level_products(self.network, level, rest)
+                    found.ranges = np.asarray(part.ranges, dtype=np.int64).reshape(-1, 3)
                     break
-            lp.linear = ok
+            out.append(found)
+        return out
+
+    def _mark_linear(self) -> None:
+        """Levels whose every core's sums may come as one product a code (linear.py); also the other
+        cores of a level of integration exact (exact_levels.py), run apart from those."""
+        for lp in self._products:
+            lp.linear = self._linear(lp)
+        for e in self._exact:
+            if e is not None:
+                e.rest.linear = self._linear(e.rest)
+
+    def _linear(self, lp: LevelProducts) -> bool:
+        image, isa, bits = self.image, load_isa(self.image.target.isa_name), self.image.schedule.bits
+        if image.schedule.sample_interval != bits or not lp.cores.size:
+            return False
+        for c in lp.cores.tolist():
+            core = image.cores[c]
+            at = next(at for f, _, at in lp.ranges if f == self.core_base[c])
+            if not (core.stage > 0 and linear_neurons(core, isa.decode_program(core.program), isa, image.target,
+                                                      lp.weight_sums[at:at + core.n_neurons], bits)):
+                return False
+        return True
 
     def window_for(self, lanes: int, ticks: int, wanted: int | None = None) -> int:
         if wanted is None:  # whole codes in a window: the linear levels take one product a code
@@ -484,4 +617,4 @@ class FunctionalSimulator(Simulator):
     def _stepper(self, layout, runners, codes_in, ticks, window, record_codes, threads) -> Stepper:
         # one thread whatever `threads` asks: the products are BLAS calls, the rest is the stepper's
         return FunctionalStepper(layout, runners, codes_in, ticks, window, self._products, self._senders,
-                                 record_codes)
+                                 record_codes, self._exact)

@@ -293,3 +293,207 @@ def test_codes_as_two_nibbles_give_the_cycle_engines_run(monkeypatch, limit):
     assert any(g.nibbles for g in groups)
     assert all(g.code_weights_t is g.weights_t for g in groups if g.nibbles)
     assert_same_runs(compiled.image, models.eval_set(models.float_model("cnn_pool"), 4))
+
+
+# ---- the levels of integration exact (sim/exact_levels.py) ----------------------------------------
+def test_exact_levels_run_no_program_and_change_nothing(monkeypatch):
+    """On darwin3 the STEM levels of integration exact take one product a code and the search's
+    rounds, no program; the pools still run theirs; the run is the cycle engine's, also with windows
+    that cut codes (every level then runs its program) and with two lanes."""
+    from sdannc.sim import functional
+
+    compiled = compile_in_memory(models.quantized("cnn_pool"), load_target("darwin3"))
+    engine = FunctionalSimulator(compiled.image)
+    exact = [e is not None for e in engine._exact]
+    assert any(exact) and not all(exact)  # the pool's level is not
+    calls = []
+    original = functional.FunctionalStepper._exact_window
+    monkeypatch.setattr(functional.FunctionalStepper, "_exact_window",
+                        lambda self, level, *args: calls.append(level) or original(self, level, *args))
+    x = models.eval_set(models.float_model("cnn_pool"), 5)
+    one = assert_same_runs(compiled.image, x)
+    assert set(calls) == {level for level, e in enumerate(exact) if e}
+    for options in ({"window": 5}, {"window": 16}, {"lanes": 2}):
+        calls.clear()
+        other = engine.run(x, **options)
+        np.testing.assert_array_equal(other.codes, one.codes)
+        np.testing.assert_array_equal(other.counters.sample_spikes, one.counters.sample_spikes)
+        assert other.counters.instructions == one.counters.instructions or options.get("lanes")
+        assert bool(calls) == (options.get("window") != 5)
+
+
+def test_an_exact_level_out_of_its_bounds_runs_its_program():
+    """A neuron whose state is not the model's (a phase that does not start at 0), or whose weights
+    could saturate a tick's sum: its level is not taken as exact, and the run still equals the
+    cycle engine's."""
+    import copy
+
+    from sdannc.isa import load_isa
+    from sdannc.neurons import NEURONS
+    from sdannc.sim.exact_levels import exact_level
+
+    compiled = compile_in_memory(models.quantized("mlp_gemm"), load_target("darwin3"))
+    image = copy.deepcopy(compiled.image)
+    engine = FunctionalSimulator(image)
+    level = next(lv for lv, e in enumerate(engine._exact) if e is not None)
+    cores = np.flatnonzero(engine.network.core_level == level).tolist()
+    isa, lp = load_isa(image.target.isa_name), engine._products[level]
+    costs = np.ones(len(image.cores[cores[0]].program), dtype=np.int64)
+    assert exact_level(image, cores, lp.weight_sums, isa, costs, 8) is not None
+    assert exact_level(image, cores, lp.weight_sums + (1 << 23), isa, costs, 8) is None
+    stem = NEURONS["stem"]
+    image.cores[cores[0]].state[:, stem.exact_template.state["phase"]] = 3
+    changed = FunctionalSimulator(image)
+    assert changed._exact[level] is None
+    assert_same_runs(image, models.eval_set(models.float_model("mlp_gemm"), 3))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_exact_search_is_the_programs_own(seed):
+    """exact_levels.core_search and functional_kernel.exact_search / exact_spikes against the executor
+    running stem_exact.s tick by tick, on lookup memories the compiler would not write: unsorted
+    thresholds, low words off their canonical range, words at the register's limits, records near
+    the memory's end (addresses clamped, words past it 0), and random dendrite sums."""
+    from sdannc import arith
+    from sdannc.isa import assemble_template, load_isa
+    from sdannc.neurons import NEURONS
+    from sdannc.sim import functional_kernel as fk
+    from sdannc.sim.exact_levels import core_search
+    from sdannc.sim.executor import ProgramRunner
+
+    target, isa, stem = load_target("darwin3"), load_isa("darwin3"), NEURONS["stem"]
+    instrs = assemble_template(stem.exact_template, isa, {})
+    low, high = arith.signed_range(target.arith["register_bits"])
+    sum_high = arith.signed_range(target.arith["dendrite_sum_bits"])[1]
+    rng = np.random.default_rng(seed)
+    words = 2 * 512 + 40
+    lut = rng.integers(-4, 5, size=words)
+    lut[1::2] = rng.choice([-(1 << 14), -(1 << 13) - 1, -(1 << 13), -5, 0, 7, (1 << 13) - 1, 1 << 13, high],
+                           size=lut[1::2].size)
+    lut[:512:2] = np.sort(rng.integers(-3, 4, size=256))  # table 0: high words sorted, low words not
+    lut[600:700] = rng.choice([low, high, -1, 1], size=100)
+    n, lanes, n_codes = 48, 2, 4
+    records = np.arange(1024, 1024 + 3 * 12, 3)
+    lut[records] = rng.choice([0, 512, 980, 1 << 11], size=records.size)  # table bases, one past the memory
+    lut[records + 1] = rng.integers(-6, 7, size=records.size)
+    lut[records + 2] = rng.integers(-(1 << 13), 1 << 13, size=records.size)
+    record = rng.choice(records, size=n)
+    fields, config_of = stem.exact_template.state, stem.exact_template.config
+    state = np.zeros((n, len(stem.state)), dtype=np.int64)
+    state[:, fields["acc_shift"]] = record
+    config = np.zeros((target.core["config_registers"], n), dtype=np.int64)
+    config[config_of["last_phase"]] = 7
+    runner = ProgramRunner("test", instrs, target.instruction_cycles(isa), isa, target, config, state, [0], lanes,
+                           lut=(lut[None, :], np.zeros(n, dtype=np.int64)))
+    sums = rng.integers(-sum_high // 300, sum_high // 300, size=(n_codes * 8, lanes, n))
+    sums[8:16] = rng.choice([-sum_high // 255, 0, sum_high // 255], size=(8, lanes, n))
+    fired = np.stack([runner.run_tick(sums[t])[0].astype(bool) for t in range(n_codes * 8)])
+
+    bias, thresholds, table_of = core_search(lut, record, int(target.core["lut_words"]), (low, high), 8)
+    weights = (1 << (7 - np.arange(8)))[None, :, None, None]
+    t = (sums.reshape(n_codes, 8, lanes, n) * weights).sum(axis=1)  # [codes, lanes, n] the exact sums
+    codes = np.empty((n, n_codes * lanes), dtype=np.int64)
+    fk.exact_search(np.ascontiguousarray(t.transpose(2, 0, 1).reshape(n, -1)), bias, thresholds, table_of, 8, codes)
+    ring = np.zeros((n_codes * 8, lanes, n), dtype=bool)
+    carried = np.full((lanes, n), -1, dtype=np.int64)
+    pre = thresholds[table_of, 0] <= 0
+    for w in range(2):  # two windows of two codes: the carried code crosses the window
+        cols = slice(2 * w * lanes, 2 * (w + 1) * lanes)
+        fk.exact_spikes(np.ascontiguousarray(codes[:, cols]), carried, pre, np.asarray([[0, n, 0]]), ring,
+                        np.arange(16 * w, 16 * (w + 1)), 8)
+    np.testing.assert_array_equal(ring, fired)
+    assert fired.any() and not fired.all() and len(np.unique(codes)) > 4
+
+
+# ---- code products on onnxruntime's integer kernels (sim/integer_products.py) ---------------------
+def test_integer_products_are_exact_at_the_extremes():
+    """Codes 255 against weights -128 and 127 over long rows (where u8 x s8 pairs of whole codes would
+    saturate 16 bits on a CPU without VNNI): the nibble products equal the int64 product; weights
+    beyond int8 keep the float path."""
+    from sdannc.sim.functional import GroupProduct
+    from sdannc.sim.integer_products import LevelSession, integer_group
+
+    rng = np.random.default_rng(3)
+    rows, taps, carried, columns = 700, 6, 3, 9
+    weights = rng.choice([-128, 127, -1, 0, 5], size=(rows, taps))
+    weights[:, 0], weights[:, 1] = -128, 127
+    gather = np.arange(rows * carried)
+    gather[rng.choice(gather.size, 50, replace=False)] = -1  # entries no packet fills: zero
+    targets = np.arange(taps * carried).reshape(taps, carried)
+    g = GroupProduct(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64),
+                     carried, weights.T.astype(np.float32), targets, None, gather, integer=integer_group(weights))
+    assert g.integer and not integer_group(weights * 2) and not integer_group(np.full((2, 2), -129))
+    codes = rng.choice([0, 1, 15, 16, 128, 240, 255], size=(rows * carried, columns)).astype(np.float32)
+    codes[:, 0] = 255
+    local = np.zeros((taps * carried, columns), dtype=np.int64)
+    LevelSession([g]).add(np.ascontiguousarray(codes.T.astype(np.uint8)), local)  # [columns, sources]
+    padded = np.concatenate([codes.astype(np.int64), np.zeros((1, columns), dtype=np.int64)])
+    m = padded[gather].reshape(rows, carried, columns)  # M[r, c] the source of row r, carried index c
+    expected = np.einsum("rt,rcj->tcj", weights, m).reshape(taps * carried, columns)
+    np.testing.assert_array_equal(local, expected)
+    assert abs(expected[:carried, 0]).max() > 255 * 128 * 2  # beyond 16 bits
+
+
+def test_code_products_take_the_integer_kernels(monkeypatch):
+    """The STEM levels' code products go to onnxruntime's integer kernels (int8 weights), on both
+    targets, and the runs are the cycle engine's."""
+    from sdannc.sim import integer_products
+
+    calls = []
+    original = integer_products.LevelSession.add
+    monkeypatch.setattr(integer_products.LevelSession, "add",
+                        lambda self, codes, local: calls.append(codes.shape) or original(self, codes, local))
+    for target_name in ("darwin3", "darwin3-wide"):
+        calls.clear()
+        compiled = compile_in_memory(models.quantized("cnn_pool"), load_target(target_name))
+        assert_same_runs(compiled.image, models.eval_set(models.float_model("cnn_pool"), 4))
+        assert calls, target_name
+
+
+def test_a_level_of_exact_cores_and_relays_runs_each_part_its_way():
+    """darwin3's residual block: a level holds integration exact's cores and the shorter branch's
+    relays (STEM shift-and-add); the exact cores run no program, the relays take one product a
+    code, and the run is the cycle engine's."""
+    compiled = compile_in_memory(models.quantized("residual"), load_target("darwin3"))
+    engine = FunctionalSimulator(compiled.image)
+    mixed = [e for e in engine._exact if e is not None and e.rest.cores.size]
+    assert mixed and all(e.rest.linear for e in mixed)
+    assert_same_runs(compiled.image, models.eval_set(models.float_model("residual"), 4))
+
+
+@pytest.mark.parametrize("target_name", ["darwin3", "darwin3-wide"])
+def test_max_pools_run_no_program_and_change_nothing(target_name, monkeypatch):
+    """The bit-serial max's levels (max_neuron.s) take the largest of their inputs' codes, no
+    program, on both targets; the run is the cycle engine's; inputs that are not one bit each, or a
+    state that is not the model's, keep the program."""
+    import copy
+
+    import scipy.sparse as sp
+
+    from sdannc.isa import load_isa
+    from sdannc.neurons import NEURONS
+    from sdannc.sim import functional
+    from sdannc.sim.exact_levels import max_level
+
+    compiled = compile_in_memory(models.quantized("cnn_pool"), load_target(target_name))
+    engine = FunctionalSimulator(compiled.image)
+    pools = [level for level, e in enumerate(engine._exact) if e is not None and e.kind == "max"]
+    assert pools
+    calls = []
+    original = functional.FunctionalStepper._exact_window
+    monkeypatch.setattr(functional.FunctionalStepper, "_exact_window",
+                        lambda self, level, *args: calls.append(level) or original(self, level, *args))
+    assert_same_runs(compiled.image, models.eval_set(models.float_model("cnn_pool"), 4))
+    assert set(pools) <= set(calls)
+    e = engine._exact[pools[0]]
+    cores, isa = e.products.cores.tolist(), load_isa(compiled.image.target.isa_name)
+    costs = np.ones(len(compiled.image.cores[cores[0]].program), dtype=np.int64)
+    inputs = sp.csr_matrix(e.products.code_sparse)
+    assert max_level(compiled.image, cores, inputs, isa, costs, 8) is not None
+    three = inputs.copy()
+    three.data[0] = 3  # two bits: the program would see a sum, not a set
+    assert max_level(compiled.image, cores, three, isa, costs, 8) is None
+    image = copy.deepcopy(compiled.image)
+    image.cores[cores[0]].state[:, NEURONS["max"].state["candidates"]] = 1
+    assert FunctionalSimulator(image)._exact[pools[0]] is None
+    assert_same_runs(image, models.eval_set(models.float_model("cnn_pool"), 3))
