@@ -22,7 +22,7 @@ from ..ir.ops import AVGPOOL, FLOAT32_POOL, MAX, MAXPOOL
 from ..target import Target
 from .base import Options, Pass, fresh_name, stem_node
 from .float32_pool import needs_float32, pool_tables
-from .sparsify import _output_layers
+from .sparsify import layer_sparsified
 from .requantize import row_major_steps
 
 MAX_INPUTS = 7  # weights 1, 2, 4 .. 64 fit any signed 8-bit weight
@@ -68,23 +68,13 @@ def ties_possible(count: int, scales) -> bool:
     return count & (count - 1) == 0 and mx % my == 0
 
 
-def _sparsified(node: Node, graph: Graph, options: Options) -> bool:
-    """The compile config sparsifies the layer (RoT / DRLO are a STEM layer's): named, or by its
-    `default`, which leaves out the layers whose neurons are the graph's output."""
-    plan = options.sparsify
-    setting = (plan.layers or {}).get(node.name)
-    if setting is None and node.name not in _output_layers(graph):
-        setting = plan.default
-    return setting is not None and setting.active
-
-
 def float32_pool(node: Node, graph: Graph, target: Target, options: Options) -> Node | None:
     """The float32 pool neuron for an AveragePool onnxruntime computes in float32 (attr float32_pool:
     the input's and output's code offsets and its kernel), where its rounding differs from the exact
     average's somewhere (passes/float32_pool.needs_float32) and the tables can be built and held;
     else None (the layer stays a STEM one: the exact average), with a note where ties are possible."""
     offsets = node.attrs.get("float32_pool")
-    if offsets is None or options.coding != "stem" or _sparsified(node, graph, options):
+    if offsets is None or options.coding != "stem" or layer_sparsified(options.sparsify, graph, node.name):
         return None
     x, y = graph.tensors[node.inputs[0]], graph.tensors[node.output]
     conn = _window(node)

@@ -42,6 +42,16 @@ def hidden_layers(graph: Graph) -> list[str]:
     return [name for name in sparsifiable(graph) if name not in last]
 
 
+def layer_sparsified(plan: Plan, graph: Graph, name: str) -> bool:
+    """Whether the plan sparsifies layer `name` by resolve's rule (named, or by `default` where the
+    layer's neurons are not the graph's output), whatever its op: for a pass that must know it
+    before the layer is a STEM one (passes/lower_pools.py)."""
+    setting = (plan.layers or {}).get(name)
+    if setting is None and name not in _output_layers(graph):
+        setting = plan.default
+    return setting is not None and setting.active
+
+
 def resolve(plan: Plan, graph: Graph, where: str) -> dict[str, Setting]:
     """Per STEM or Add layer name, its setting: `default` on the hidden layers, then the named ones."""
     names = sparsifiable(graph)
