@@ -83,6 +83,14 @@ class LevelProducts:
     session: object = False  # the integer groups' LevelSession, made on the first code product (False: not yet)
 
 
+def _integer_session(lp: LevelProducts):
+    """The level's LevelSession over its integer groups (integer_products.py), made on its first code
+    product; None where it has none."""
+    if lp.session is False:
+        lp.session = level_session(lp.dense)
+    return lp.session
+
+
 # A group whose M is at least this full is a product on BLAS; sparser ones (a pool's dendrites,
 # border classes with few positions) join the level's sparse matrix.
 _DENSE_FILL = 1 / 8
@@ -458,11 +466,10 @@ class FunctionalStepper(Stepper):
     def _add_code_products(cls, lp: LevelProducts, codes: np.ndarray, local: np.ndarray) -> None:
         """local [level neurons, columns] += the level's sums for codes [columns, level sources] uint8:
         the integer groups on onnxruntime's kernels (integer_products.py), the rest as floats."""
-        if lp.session is False:
-            lp.session = level_session(lp.dense)
-        if lp.session is not None:
-            lp.session.add(codes, local)
-        if lp.session is None or lp.session.count < len(lp.dense) or lp.sparse is not None:
+        session = _integer_session(lp)
+        if session is not None:
+            session.add(codes, local)
+        if session is None or session.count < len(lp.dense) or lp.sparse is not None:
             cls._add_products(lp, np.ascontiguousarray(codes.T, dtype=np.float32), local, codes=True, integer=False)
 
     @classmethod
@@ -482,10 +489,9 @@ class FunctionalStepper(Stepper):
         as_type = {np.dtype(np.float32): spikes}
         padded = {}  # the spikes in a dtype with a zero row after them: M is one take of rows
         if codes and integer:
-            if lp.session is False:
-                lp.session = level_session(lp.dense)
-            if lp.session is not None:
-                lp.session.add(np.ascontiguousarray(spikes.T, dtype=np.uint8), local)
+            session = _integer_session(lp)
+            if session is not None:
+                session.add(np.ascontiguousarray(spikes.T, dtype=np.uint8), local)
         for g in lp.dense:
             if codes and g.integer and lp.session:
                 continue
