@@ -35,6 +35,7 @@ from . import functional_kernel as fk
 from ..isa import load_isa
 from .layout import Layout, RunnerBlock
 from .exact_levels import exact_level, exact_program, max_level, max_program
+from .idle import IdleObserver, busy_columns
 from .integer_products import integer_group, level_session
 from .linear import emit_only_ticks, linear_neurons
 from .network import Network
@@ -205,11 +206,48 @@ def sender_counts(net: Network) -> list[SenderCounts]:
     return out
 
 
+@dataclass
+class SenderTables:
+    """Every sender's counts side by side: column j of the senders' products (each sender's packets
+    columns then its SOPs columns, sender after sender) and where it goes, as 0/1 maps."""
+
+    senders: list  # SenderCounts
+    first: np.ndarray  # [senders + 1] each sender's first column
+    packets: np.ndarray  # [packet columns] the columns that count packets
+    sops: np.ndarray  # [SOP columns] those that count SOPs, in the same (sender, receiving core) order
+    to_route: sp.csr_matrix  # [packet columns, routes]
+    to_core: sp.csr_matrix  # [packet columns, cores] the receiving core (packets in, and SOPs)
+    from_core: sp.csr_matrix  # [packet columns, cores] the sending core (packets out; none for the controller)
+    hops: np.ndarray  # [packet columns] the route's length
+
+
+def sender_tables(net: Network, senders: list[SenderCounts]) -> SenderTables:
+    sizes = np.asarray([2 * s.dests.size for s in senders], dtype=np.int64)
+    first = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    packets = np.concatenate([f + np.arange(s.dests.size) for f, s in zip(first.tolist(), senders)] or [[]])
+    sops = np.concatenate([f + s.dests.size + np.arange(s.dests.size) for f, s in zip(first.tolist(), senders)]
+                          or [[]])
+    n_cores, n = len(net.image.cores), packets.size
+    routes = np.concatenate([s.routes for s in senders] or [[]]).astype(np.int64)
+    dests = np.concatenate([s.dests for s in senders] or [[]]).astype(np.int64)
+    sender = np.concatenate([np.full(s.dests.size, s.sender) for s in senders] or [[]]).astype(np.int64)
+    hops = np.concatenate([s.hops for s in senders] or [[]]).astype(np.int64)
+
+    def one_hot(columns: np.ndarray, width: int, keep=None) -> sp.csr_matrix:
+        keep = np.ones(n, dtype=bool) if keep is None else keep
+        rows = np.flatnonzero(keep)
+        return sp.csr_matrix((np.ones(rows.size, dtype=np.int64), (rows, columns[keep])), shape=(n, width))
+
+    return SenderTables(senders, first, packets.astype(np.int64), sops.astype(np.int64),
+                        one_hot(routes, net.n_routes), one_hot(dests, n_cores), one_hot(sender, n_cores, sender >= 0),
+                        hops)
+
+
 class _CostRings:
     """The delivery's count rings (delivery.Delivery's), filled from the spikes by products."""
 
-    def __init__(self, net: Network, senders: list[SenderCounts], ring_ticks: int, lanes: int) -> None:
-        self.net, self.senders = net, senders
+    def __init__(self, net: Network, tables: SenderTables, ring_ticks: int, lanes: int) -> None:
+        self.net, self.tables = net, tables
         n_cores = len(net.image.cores)
         self.sops, self.packets_in, self.packets_out = (np.zeros((ring_ticks, lanes, n_cores), dtype=np.int64)
                                                         for _ in range(3))
@@ -217,12 +255,14 @@ class _CostRings:
         self.hops = np.zeros((ring_ticks, lanes), dtype=np.int64)
 
     def count(self, ring, slots, inputs, tick_slots) -> None:
-        """The counts of ticks tick_slots (columns tick x lane) of the spikes in ring[slots] and inputs."""
-        net = self.net
+        """The counts of ticks tick_slots (columns tick x lane) of the spikes in ring[slots] and inputs:
+        each sender's product into its columns, then every column to its route and cores at once."""
+        net, t = self.net, self.tables
         n, lanes = slots.size, ring.shape[1]
         fired = ring[slots].reshape(n * lanes, -1)
         injected = inputs.reshape(n * lanes, -1)
-        for s in self.senders:
+        counts = np.empty((n * lanes, int(t.first[-1])), dtype=np.int64)
+        for s, a, b in zip(t.senders, t.first[:-1].tolist(), t.first[1:].tolist()):
             lo, hi = int(s.sources[0]), int(s.sources[-1]) + 1
             contiguous = hi - lo == s.sources.size  # a core's neurons, or the whole input
             if s.sender >= 0:
@@ -230,20 +270,14 @@ class _CostRings:
             else:
                 lo, hi = lo - net.n_neurons, hi - net.n_neurons
                 spikes = injected[:, lo:hi] if contiguous else injected[:, s.sources - net.n_neurons]
-            x = spikes.astype(s.matrix.dtype) if s.matrix.dtype != np.int64 else spikes.astype(np.int64)
-            counts = x @ s.matrix
-            if counts.dtype != np.int64:
-                counts = counts.astype(np.int64)
-            counts = counts.reshape(n, lanes, -1)
-            packets, sops = counts[:, :, :s.dests.size], counts[:, :, s.dests.size:]
-            self.route_packets[tick_slots[:, None], :, s.routes[None, :]] += packets.transpose(0, 2, 1)
-            self.packets_in[tick_slots[:, None], :, s.dests[None, :]] += packets.transpose(0, 2, 1)
-            self.sops[tick_slots[:, None], :, s.dests[None, :]] += sops.transpose(0, 2, 1)
-            if s.sender >= 0:
-                self.packets_out[tick_slots, :, s.sender] += packets.sum(axis=2)
-            longest = np.where(packets > 0, s.hops, 0).max(axis=2, initial=0)
-            np.maximum(self.hops[tick_slots], longest, out=longest)
-            self.hops[tick_slots] = longest
+            counts[:, a:b] = spikes.astype(s.matrix.dtype) @ s.matrix
+        packets, shape = counts[:, t.packets], (n, lanes, -1)
+        self.route_packets[tick_slots] += np.asarray(packets @ t.to_route).reshape(shape)
+        self.packets_in[tick_slots] += np.asarray(packets @ t.to_core).reshape(shape)
+        self.sops[tick_slots] += np.asarray(counts[:, t.sops] @ t.to_core).reshape(shape)
+        self.packets_out[tick_slots] += np.asarray(packets @ t.from_core).reshape(shape)
+        longest = np.where(packets > 0, t.hops, 0).max(axis=1, initial=0).reshape(n, lanes)
+        self.hops[tick_slots] = np.maximum(self.hops[tick_slots], longest)
 
     def take_costs(self, tick_slots: np.ndarray):
         from .delivery import Costs
@@ -263,9 +297,13 @@ class FunctionalStepper(Stepper):
     window, level after level), the sums as products; the accounting is Stepper's."""
 
     def __init__(self, layout: Layout, blocks: list[RunnerBlock], codes_in: np.ndarray, ticks: int,
-                 window: int, products: list[LevelProducts], senders: list[SenderCounts], record_codes: bool = False,
-                 exact: list | None = None) -> None:
+                 window: int, products: list[LevelProducts], senders: SenderTables, record_codes: bool = False,
+                 exact: list | None = None, idle: list | IdleObserver | None = None) -> None:
         self.layout, self.net, self.blocks = layout, layout.network, blocks
+        # per level its IdleLevel (idle.py), or None; or, in the run that learns them, the observer
+        self._observer = idle if isinstance(idle, IdleObserver) else None
+        self._idle = idle if isinstance(idle, list) else [None] * self.net.n_levels
+        self._window_codes = None  # (level, the window's source codes): the exact part and the relays share them
         self.lanes, per_lane, _ = codes_in.shape
         self.ticks, self.window = ticks, window
         self.windows = -(-ticks // window)
@@ -277,7 +315,7 @@ class FunctionalStepper(Stepper):
         self.threads, self._pool = 1, None  # one thread: its products are BLAS calls
         self._sums = np.zeros((window * self.lanes, layout.n_neurons), dtype=np.int64)
         self._sum_range = arith.signed_range(layout.target.arith["dendrite_sum_bits"])
-        self.delivery = _CostRings(self.net, senders, self.ring_ticks, self.lanes)
+        self.delivery = _CostRings(self.net, senders, self.ring_ticks, self.lanes)  # senders: SenderTables
         self._products = products
         self._source_runs = [_runs(sources, self.net.n_neurons) for sources in self.net.level_sources]
         self._no_inputs = np.zeros((0, 0, 0), dtype=bool)
@@ -367,23 +405,26 @@ class FunctionalStepper(Stepper):
     def _exact_window(self, level: int, slots: np.ndarray, ticks: np.ndarray, inputs: np.ndarray, n: int) -> None:
         """A window of a level of integration exact or of the max (exact_levels.py): each complete
         code's exact sum as one product and its code by the search's rounds, or the largest of its
-        inputs' codes; its bits spiked at their ticks; every neuron's cycles and instructions those
-        of its tick's phase."""
+        inputs' codes (the idle code where the sources carry theirs: idle.py); its bits spiked at
+        their ticks; every neuron's cycles and instructions those of its tick's phase."""
         e, lanes = self._exact[level], self.lanes
         lp = e.products
         bits = self.layout.image.schedule.bits
         n_codes = n // bits
-        sums = np.zeros((lp.neurons.size, n_codes * lanes), dtype=np.int64)
-        source_codes = self._source_codes(level, slots[:n_codes * bits], inputs) \
+        source_codes = self._level_codes(level, slots[:n_codes * bits], inputs) \
             if n_codes and self.net.level_sources[level].size else None
-        if source_codes is not None and e.kind == "exact":
-            self._add_code_products(lp, source_codes, sums)
-        codes = np.empty(sums.shape, dtype=np.int64)
-        if e.kind == "max":
-            if source_codes is not None:
-                fk.max_codes(source_codes, *e.inputs, e.candidates, codes)
+        idle = self._idle[level]
+        if source_codes is None or idle is None or idle.codes is None:
+            codes = self._exact_codes(e, source_codes, n_codes * lanes)
         else:
-            fk.exact_search(sums, e.bias, e.thresholds, e.table_of, bits, codes)
+            busy = busy_columns(source_codes, idle.sources)
+            codes = np.empty((lp.neurons.size, n_codes * lanes), dtype=np.int64)
+            codes[:, ~busy] = idle.codes[:, None]
+            if busy.any():
+                codes[:, busy] = self._exact_codes(e, source_codes[busy], int(busy.sum()))
+        if self._observer is not None and source_codes is not None:
+            self._observer.saw_sources(level, source_codes)
+            self._observer.saw_codes(level, codes)
         fk.exact_spikes(codes, self._carried[level], e.pre, e.ranges, self.ring, ticks[:n], bits)
         members = lp.cores
         last = (self._start + np.arange(n)) % bits == bits - 1
@@ -391,6 +432,48 @@ class FunctionalStepper(Stepper):
             self.soma[ticks[k], :, members] = (e.last_cycles if last[k] else e.other_cycles)[:, None]
         per_tick = lanes * lp.neurons.size
         self.counters.instructions += per_tick * (e.last_steps * int(last.sum()) + e.other_steps * int((~last).sum()))
+
+    def _exact_codes(self, e, source_codes: np.ndarray | None, columns: int) -> np.ndarray:
+        """[exact neurons, columns] the codes of an exact level (ExactLevel e) for the columns of
+        source_codes [columns, level sources] (None: no sources, every sum zero)."""
+        lp = e.products
+        sums = np.zeros((lp.neurons.size, columns), dtype=np.int64)
+        if source_codes is not None and e.kind == "exact":
+            self._add_code_products(lp, source_codes, sums)
+        codes = np.empty(sums.shape, dtype=np.int64)
+        if e.kind == "max":
+            if source_codes is not None:
+                fk.max_codes(source_codes, *e.inputs, e.candidates, codes)
+        else:
+            fk.exact_search(sums, e.bias, e.thresholds, e.table_of, self.layout.image.schedule.bits, codes)
+        return codes
+
+    def _level_codes(self, level: int, slots: np.ndarray, inputs: np.ndarray) -> np.ndarray:
+        """The level's sources' codes over the window's ticks `slots` (_source_codes), packed once a
+        window for both parts of a level (its exact cores and its relays)."""
+        if self._window_codes is not None and self._window_codes[0] == (level, self._start, slots.size):
+            return self._window_codes[1]
+        codes = self._source_codes(level, slots, inputs)
+        self._window_codes = ((level, self._start, slots.size), codes)
+        return codes
+
+    def _code_sums(self, level: int, lp: LevelProducts, codes: np.ndarray, local: np.ndarray) -> None:
+        """local [level neurons, columns] += the level's code products of codes [columns, sources]
+        (_add_code_products), the idle sums where the sources carry their idle codes (idle.py)."""
+        idle = self._idle[level]
+        if self._observer is not None:
+            self._observer.saw_sources(level, codes)
+        if idle is None or idle.sums is None:
+            self._add_code_products(lp, codes, local)
+        else:
+            busy = busy_columns(codes, idle.sources)
+            local[:, ~busy] += idle.sums[:, None]
+            if busy.any():
+                part = np.zeros((local.shape[0], int(busy.sum())), dtype=np.int64)
+                self._add_code_products(lp, codes[busy], part)
+                local[:, busy] += part
+        if self._observer is not None:
+            self._observer.saw_sums(level, local)
 
     def _source_codes(self, level: int, slots: np.ndarray, inputs: np.ndarray) -> np.ndarray:
         """[codes x lanes, level sources] uint8: the codes of the level's sources over the ticks `slots`
@@ -427,7 +510,7 @@ class FunctionalStepper(Stepper):
                 # one product a code: its value on the code's last tick, zeros on the others (linear.py)
                 last = np.zeros((lp.neurons.size, n // bits * lanes), dtype=np.int64)
                 if bits == 8:
-                    self._add_code_products(lp, self._source_codes(level, slots, inputs), last)
+                    self._code_sums(level, lp, self._level_codes(level, slots, inputs), last)
                 else:
                     codes = np.empty((sources.size, n // bits * lanes), dtype=np.float32)  # [sources, codes x lanes]
                     here = np.arange(n)
@@ -558,7 +641,8 @@ class FunctionalSimulator(Simulator):
         self._products = [level_products(self.network, level) for level in range(self.network.n_levels)]
         self._exact = self._mark_exact()
         self._mark_linear()
-        self._senders = sender_counts(self.network)
+        self._senders = sender_tables(self.network, sender_counts(self.network))
+        self._idle = False  # per level its IdleLevel (idle.py), learned at the first run; None: not learnable
 
     def _mark_exact(self) -> list:
         """Per level its ExactLevel where its cores of integration exact's program, or else of the
@@ -623,4 +707,30 @@ class FunctionalSimulator(Simulator):
     def _stepper(self, layout, runners, codes_in, ticks, window, record_codes, threads) -> Stepper:
         # one thread whatever `threads` asks: the products are BLAS calls, the rest is the stepper's
         return FunctionalStepper(layout, runners, codes_in, ticks, window, self._products, self._senders,
-                                 record_codes, self._exact)
+                                 record_codes, self._exact, self._idle_levels(layout, window))
+
+    def _idle_levels(self, layout: Layout, window: int) -> list | None:
+        """Per level its IdleLevel (idle.py), learned once by a run without samples: the codes every
+        level computes on the zeros before and after a stream (None where the run takes no code
+        paths: windows that cut codes, or images whose codes are not 8 ticks a sample)."""
+        if window % self.image.schedule.bits:
+            return None
+        if self._idle is False:
+            sched = self.image.schedule
+            self._idle = None
+            if sched.sample_interval == sched.bits == 8:
+                self._idle = self._learn_idle(layout)
+        return self._idle
+
+    def _learn_idle(self, layout: Layout) -> list:
+        """A run of no sample, one lane, windows of two codes, long enough that the state before the
+        first code has left every level (a level's code c hears its sources' code c - 1); each
+        level's last two codes then compared (IdleObserver)."""
+        bits = self.image.schedule.bits
+        window = 2 * bits
+        ticks = -(-(self.network.n_levels + 3) * bits // window) * window
+        observer = IdleObserver(self.network.n_levels)
+        no_samples = np.zeros((1, 0, self.image.io.n_inputs), dtype=np.int64)
+        FunctionalStepper(layout, self._runners(1), no_samples, ticks, window, self._products, self._senders,
+                          exact=self._exact, idle=observer).run(None)
+        return observer.levels()
