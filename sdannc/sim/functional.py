@@ -35,7 +35,7 @@ from . import functional_kernel as fk
 from ..isa import load_isa
 from .layout import Layout, RunnerBlock
 from .exact_levels import exact_level, exact_program, max_level, max_program
-from .idle import IdleObserver, busy_columns
+from .idle import IdleObserver
 from .integer_products import integer_group, level_session
 from .linear import emit_only_ticks, linear_neurons
 from .network import Network
@@ -417,13 +417,14 @@ class FunctionalStepper(Stepper):
         if source_codes is None or idle is None or idle.codes is None:
             codes = self._exact_codes(e, source_codes, n_codes * lanes)
         else:
-            busy = busy_columns(source_codes, idle.sources)
+            which = idle.match(source_codes)
+            known = which >= 0
             codes = np.empty((lp.neurons.size, n_codes * lanes), dtype=np.int64)
-            codes[:, ~busy] = idle.codes[:, None]
-            if busy.any():
-                codes[:, busy] = self._exact_codes(e, source_codes[busy], int(busy.sum()))
+            codes[:, known] = idle.codes[:, which[known]]
+            if not known.all():
+                codes[:, ~known] = self._exact_codes(e, source_codes[~known], int((~known).sum()))
         if self._observer is not None and source_codes is not None:
-            self._observer.saw_sources(level, source_codes)
+            self._observer.saw_sources(level, self._start, source_codes)
             self._observer.saw_codes(level, codes)
         fk.exact_spikes(codes, self._carried[level], e.pre, e.ranges, self.ring, ticks[:n], bits)
         members = lp.cores
@@ -462,16 +463,17 @@ class FunctionalStepper(Stepper):
         (_add_code_products), the idle sums where the sources carry their idle codes (idle.py)."""
         idle = self._idle[level]
         if self._observer is not None:
-            self._observer.saw_sources(level, codes)
+            self._observer.saw_sources(level, self._start, codes)
         if idle is None or idle.sums is None:
             self._add_code_products(lp, codes, local)
         else:
-            busy = busy_columns(codes, idle.sources)
-            local[:, ~busy] += idle.sums[:, None]
-            if busy.any():
-                part = np.zeros((local.shape[0], int(busy.sum())), dtype=np.int64)
-                self._add_code_products(lp, codes[busy], part)
-                local[:, busy] += part
+            which = idle.match(codes)
+            known = which >= 0
+            local[:, known] += idle.sums[:, which[known]]
+            if not known.all():
+                part = np.zeros((local.shape[0], int((~known).sum())), dtype=np.int64)
+                self._add_code_products(lp, codes[~known], part)
+                local[:, ~known] += part
         if self._observer is not None:
             self._observer.saw_sums(level, local)
 
@@ -698,10 +700,10 @@ class FunctionalSimulator(Simulator):
         return True
 
     def window_for(self, lanes: int, ticks: int, wanted: int | None = None) -> int:
-        if wanted is None:  # whole codes in a window: the linear levels take one product a code
+        if wanted is None:  # whole codes in a window (a short run's too): the code paths take them
             bits = self.image.schedule.bits
             wanted = min(_MAX_WINDOW, _WINDOW_ELEMENTS // max(1, lanes * self.n_neurons))
-            wanted = max(bits, wanted // bits * bits)
+            return max(bits, min(wanted // bits * bits, -(-ticks // bits) * bits))
         return max(1, min(wanted, ticks))
 
     def _stepper(self, layout, runners, codes_in, ticks, window, record_codes, threads) -> Stepper:

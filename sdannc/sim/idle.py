@@ -25,11 +25,18 @@ import numpy as np
 
 @dataclass
 class IdleLevel:
-    """One level's idle columns: its sources' codes and what it computes from them."""
+    """One level's known columns: its sources' codes in each and what it computes from them."""
 
-    sources: np.ndarray  # uint8 [level sources] the codes its sources send when idle
-    codes: np.ndarray | None  # int64 [its exact part's neurons] their code (exact_levels.py), None: no exact part
-    sums: np.ndarray | None  # int64 [its product part's neurons] their code product before saturation, None: none
+    sources: np.ndarray  # uint8 [known, level sources] the codes its sources send: idle, and the start-up's
+    codes: np.ndarray | None  # int64 [its exact part's neurons, known] their codes (exact_levels.py), None: no exact part
+    sums: np.ndarray | None  # int64 [its product part's neurons, known] their code products before saturation
+
+    def match(self, codes: np.ndarray) -> np.ndarray:
+        """[columns] which known column each column of codes [columns, sources] is, -1 for none."""
+        which = np.full(codes.shape[0], -1, dtype=np.int64)
+        for k in range(self.sources.shape[0]):
+            which[(which < 0) & ~busy_columns(codes, self.sources[k])] = k
+        return which
 
 
 def busy_columns(codes: np.ndarray, idle_sources: np.ndarray) -> np.ndarray:
@@ -37,29 +44,38 @@ def busy_columns(codes: np.ndarray, idle_sources: np.ndarray) -> np.ndarray:
     return (codes != idle_sources[None, :]).any(axis=1)
 
 
+# A level keeps at most this many known columns: the idle one and those of the first codes' start-up.
+KNOWN = 4
+
+
 class IdleObserver:
-    """What a run without samples saw at each level's last two codes (lane 0): their source codes,
-    the last one's exact codes and product sums; then the IdleLevel of each level whose two codes
-    were equal (the start-up gone)."""
+    """What a run without samples saw at each level (one lane): every code's source codes and its
+    exact codes and product sums; then each level's IdleLevel of its most frequent distinct columns."""
 
     def __init__(self, n_levels: int) -> None:
-        self.sources = [None] * n_levels
-        self.codes = [None] * n_levels
-        self.sums = [None] * n_levels
+        self.sources = [{} for _ in range(n_levels)]  # per level: window -> its columns' source codes
+        self.codes = [[] for _ in range(n_levels)]
+        self.sums = [[] for _ in range(n_levels)]
 
-    def saw_sources(self, level: int, codes: np.ndarray) -> None:
-        self.sources[level] = codes[-2:].copy()
+    def saw_sources(self, level: int, window: int, codes: np.ndarray) -> None:
+        """A window's source codes (a level's exact part and its relays both say them: kept once)."""
+        self.sources[level].setdefault(window, codes.copy())
 
     def saw_codes(self, level: int, codes: np.ndarray) -> None:
-        self.codes[level] = codes[:, -1].copy()
+        self.codes[level].append(codes.copy())
 
     def saw_sums(self, level: int, sums: np.ndarray) -> None:
-        self.sums[level] = sums[:, -1].copy()
+        self.sums[level].append(sums.copy())
 
     def levels(self) -> list[IdleLevel | None]:
-        out = []
-        for sources, codes, sums in zip(self.sources, self.codes, self.sums):
-            steady = sources is not None and sources.shape[0] == 2 and np.array_equal(sources[0], sources[1])
-            out.append(IdleLevel(sources[1], codes, sums) if steady and (codes is not None or sums is not None)
-                       else None)
-        return out
+        return [self._level(*parts) for parts in zip(self.sources, self.codes, self.sums)]
+
+    @staticmethod
+    def _level(sources: dict, codes: list, sums: list) -> IdleLevel | None:
+        if not sources or not (codes or sums):
+            return None
+        seen = np.concatenate(list(sources.values()))
+        _, first, count = np.unique(seen, axis=0, return_index=True, return_counts=True)
+        keep = first[np.argsort(-count, kind="stable")[:KNOWN]]
+        return IdleLevel(seen[keep], np.concatenate(codes, axis=1)[:, keep] if codes else None,
+                         np.concatenate(sums, axis=1)[:, keep] if sums else None)

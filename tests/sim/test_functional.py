@@ -497,3 +497,53 @@ def test_max_pools_run_no_program_and_change_nothing(target_name, monkeypatch):
     image.cores[cores[0]].state[:, NEURONS["max"].state["candidates"]] = 1
     assert FunctionalSimulator(image)._exact[pools[0]] is None
     assert_same_runs(image, models.eval_set(models.float_model("cnn_pool"), 3))
+
+
+# ---- idle columns: the pipeline's fill and drain (sim/idle.py) -------------------------------------
+def test_known_columns_are_matched_by_their_source_codes():
+    from sdannc.sim.idle import IdleLevel
+
+    known = np.asarray([[0, 3, 5], [1, 3, 5]], dtype=np.uint8)
+    level = IdleLevel(known, np.asarray([[7, 8]]), None)
+    codes = np.asarray([[1, 3, 5], [0, 3, 5], [0, 3, 4], [1, 3, 5]], dtype=np.uint8)
+    np.testing.assert_array_equal(level.match(codes), [1, 0, -1, 1])
+
+
+@pytest.mark.parametrize("name, target_name, part", [("residual", "darwin3", "codes"),
+                                                     ("residual", "darwin3", "sums"),
+                                                     ("cnn_pool", "darwin3-wide", "sums"),
+                                                     ("cnn_pool", "darwin3-wide", "codes")])
+def test_idle_columns_take_their_known_results_and_change_nothing(name, target_name, part, monkeypatch):
+    """Columns whose sources carry the codes of a run without samples (fill and drain) take that
+    run's codes (exact levels, pools) or sums (linear levels, relays) without a product: one sample
+    per call, several samples, two lanes and windows of 16 ticks equal the cycle engine's; a run
+    takes fewer product columns than it has; and a wrong known result changes the run (the
+    shortcut is taken where the comparison would see it)."""
+    from sdannc.sim import functional
+
+    compiled = compile_in_memory(models.quantized(name), load_target(target_name))
+    x = models.eval_set(models.float_model(name), 4)
+    for options in ({}, {"lanes": 2}, {"window": 16}):
+        assert_same_runs(compiled.image, x, **options)
+    assert_same_runs(compiled.image, x[:1])
+    engine = FunctionalSimulator(compiled.image)
+    one = {"window": 16}  # whole codes but the last window's: the linear levels take one product a code
+    right = engine.run(x[:1], record_codes=True, **one)
+    columns = []
+    original = functional.FunctionalStepper._add_code_products
+    monkeypatch.setattr(functional.FunctionalStepper, "_add_code_products",
+                        classmethod(lambda cls, lp, codes, local: columns.append(codes.shape[0])
+                                    or original(lp, codes, local)))
+    again = engine.run(x[:1], **one)
+    np.testing.assert_array_equal(again.codes, right.codes)
+    known = [level for level in engine._idle if level is not None and getattr(level, part) is not None]
+    assert known
+    n_codes = right.ticks // 8
+    with_known = sum(level is not None for level in engine._idle)
+    assert 0 < sum(columns) < n_codes * with_known // 2  # most of a one-sample run is fill and drain
+    for level in known:  # a wrong idle result: other codes, or sums 1000 off
+        values = getattr(level, part)
+        values[:] = 255 - values if part == "codes" else values + 1000
+    wrong = engine.run(x[:1], record_codes=True, **one)
+    assert not (np.array_equal(wrong.counters.neuron_spikes, right.counters.neuron_spikes)
+                and np.array_equal(wrong.neuron_codes, right.neuron_codes))  # fill and drain spike, samples too
