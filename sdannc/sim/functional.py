@@ -429,8 +429,8 @@ class FunctionalStepper(Stepper):
         fk.exact_spikes(codes, self._carried[level], e.pre, e.ranges, self.ring, ticks[:n], bits)
         members = lp.cores
         last = (self._start + np.arange(n)) % bits == bits - 1
-        for k in range(n):
-            self.soma[ticks[k], :, members] = (e.last_cycles if last[k] else e.other_cycles)[:, None]
+        cycles = np.where(last[:, None], e.last_cycles[None, :], e.other_cycles[None, :])  # [ticks, cores]
+        self.soma[ticks[:n, None], :, members[None, :]] = cycles[:, :, None]
         per_tick = lanes * lp.neurons.size
         self.counters.instructions += per_tick * (e.last_steps * int(last.sum()) + e.other_steps * int((~last).sum()))
 
