@@ -219,6 +219,19 @@ class SenderTables:
     to_core: sp.csr_matrix  # [packet columns, cores] the receiving core (packets in, and SOPs)
     from_core: sp.csr_matrix  # [packet columns, cores] the sending core (packets out; none for the controller)
     hops: np.ndarray  # [packet columns] the route's length
+    starts: np.ndarray = None  # the first global source of each neuron sender whose sources are a range, sorted
+    starts_sender: np.ndarray = None  # which sender each is
+
+
+def _range_senders(senders: list, n_neurons: int) -> tuple[np.ndarray, np.ndarray]:
+    """(first source, sender index) of the neuron senders whose sources are one range, by first
+    source: each one's sources are then a segment of a reduceat (any neurons between two senders'
+    ranges join the earlier one's: a sender then looks busy more often, never less)."""
+    ranged = [(int(s.sources[0]), j) for j, s in enumerate(senders)
+              if s.sender >= 0 and int(s.sources[-1]) + 1 - int(s.sources[0]) == s.sources.size]
+    ranged.sort()
+    return (np.asarray([a for a, _ in ranged], dtype=np.int64).reshape(-1),
+            np.asarray([j for _, j in ranged], dtype=np.int64).reshape(-1))
 
 
 def sender_tables(net: Network, senders: list[SenderCounts]) -> SenderTables:
@@ -240,7 +253,15 @@ def sender_tables(net: Network, senders: list[SenderCounts]) -> SenderTables:
 
     return SenderTables(senders, first, packets.astype(np.int64), sops.astype(np.int64),
                         one_hot(routes, net.n_routes), one_hot(dests, n_cores), one_hot(sender, n_cores, sender >= 0),
-                        hops)
+                        hops, *_range_senders(senders, net.n_neurons))
+
+
+def known_counts(tables: SenderTables, net: Network, spikes: np.ndarray) -> np.ndarray:
+    """[rows, columns] every sender's products (SenderTables' columns) of spikes [rows, global sources]."""
+    counts = np.empty((spikes.shape[0], int(tables.first[-1])), dtype=np.int64)
+    for s, a, b in zip(tables.senders, tables.first[:-1].tolist(), tables.first[1:].tolist()):
+        counts[:, a:b] = spikes[:, s.sources].astype(s.matrix.dtype) @ s.matrix
+    return counts
 
 
 class _CostRings:
@@ -253,16 +274,53 @@ class _CostRings:
                                                         for _ in range(3))
         self.route_packets = np.zeros((ring_ticks, lanes, net.n_routes), dtype=np.int64)
         self.hops = np.zeros((ring_ticks, lanes), dtype=np.int64)
+        self.known = self.known_counts = None
 
-    def count(self, ring, slots, inputs, tick_slots) -> None:
+    def set_known(self, spikes: np.ndarray, counts: np.ndarray) -> None:
+        """spikes [bits, global sources] what the ticks of each phase count when no sample is in
+        flight (the neurons' spikes of the tick before, and the inputs'), and counts [bits, columns]
+        the senders' products of them (known_counts)."""
+        self.known, self.known_counts = spikes, counts
+
+    def _busy(self, fired, injected, phases, lanes) -> np.ndarray:
+        """[rows, senders] whether a sender's spikes in a row (tick x lane) differ from the known
+        ones of its tick's phase."""
+        t, n_neurons = self.tables, self.net.n_neurons
+        rows = fired.shape[0]
+        known = self.known[phases]  # [ticks, sources]
+        busy = np.ones((rows, len(t.senders)), dtype=bool)  # senders of scattered sources: always
+        if t.starts.size:
+            differ = (fired.reshape(phases.size, lanes, -1) != known[:, None, :n_neurons]).reshape(rows, -1)
+            busy[:, t.starts_sender] = np.logical_or.reduceat(differ, t.starts, axis=1)
+        for j, s in enumerate(t.senders):
+            if s.sender < 0:
+                inputs = s.sources - n_neurons
+                differ = injected[:, inputs].reshape(phases.size, lanes, -1) != known[:, None, s.sources]
+                busy[:, j] = differ.reshape(rows, -1).any(axis=1)
+        return busy
+
+    def count(self, ring, slots, inputs, tick_slots, phases=None) -> None:
         """The counts of ticks tick_slots (columns tick x lane) of the spikes in ring[slots] and inputs:
-        each sender's product into its columns, then every column to its route and cores at once."""
+        each sender's product into its columns, then every column to its route and cores at once.
+        With known spikes (set_known) and the ticks' phases, a sender's rows whose spikes are those
+        of the idle tick of the same phase take that tick's counts without a product."""
         net, t = self.net, self.tables
         n, lanes = slots.size, ring.shape[1]
         fired = ring[slots].reshape(n * lanes, -1)
         injected = inputs.reshape(n * lanes, -1)
-        counts = np.empty((n * lanes, int(t.first[-1])), dtype=np.int64)
-        for s, a, b in zip(t.senders, t.first[:-1].tolist(), t.first[1:].tolist()):
+        busy = None if self.known is None or phases is None else self._busy(fired, injected, phases, lanes)
+        if busy is None:
+            counts = np.empty((n * lanes, int(t.first[-1])), dtype=np.int64)
+        else:
+            counts = self.known_counts[np.repeat(phases, lanes)]
+        for j, (s, a, b) in enumerate(zip(t.senders, t.first[:-1].tolist(), t.first[1:].tolist())):
+            rows = None
+            if busy is not None:
+                rows = np.flatnonzero(busy[:, j])
+                if not rows.size:
+                    continue
+                if rows.size == busy.shape[0]:
+                    rows = None
             lo, hi = int(s.sources[0]), int(s.sources[-1]) + 1
             contiguous = hi - lo == s.sources.size  # a core's neurons, or the whole input
             if s.sender >= 0:
@@ -270,7 +328,10 @@ class _CostRings:
             else:
                 lo, hi = lo - net.n_neurons, hi - net.n_neurons
                 spikes = injected[:, lo:hi] if contiguous else injected[:, s.sources - net.n_neurons]
-            counts[:, a:b] = spikes.astype(s.matrix.dtype) @ s.matrix
+            if rows is None:
+                counts[:, a:b] = spikes.astype(s.matrix.dtype) @ s.matrix
+            else:
+                counts[rows, a:b] = spikes[rows].astype(s.matrix.dtype) @ s.matrix
         packets, shape = counts[:, t.packets], (n, lanes, -1)
         self.route_packets[tick_slots] += np.asarray(packets @ t.to_route).reshape(shape)
         self.packets_in[tick_slots] += np.asarray(packets @ t.to_core).reshape(shape)
@@ -298,7 +359,8 @@ class FunctionalStepper(Stepper):
 
     def __init__(self, layout: Layout, blocks: list[RunnerBlock], codes_in: np.ndarray, ticks: int,
                  window: int, products: list[LevelProducts], senders: SenderTables, record_codes: bool = False,
-                 exact: list | None = None, idle: list | IdleObserver | None = None) -> None:
+                 exact: list | None = None, idle: list | IdleObserver | None = None,
+                 known_spikes: tuple | None = None) -> None:
         self.layout, self.net, self.blocks = layout, layout.network, blocks
         # per level its IdleLevel (idle.py), or None; or, in the run that learns them, the observer
         self._observer = idle if isinstance(idle, IdleObserver) else None
@@ -316,6 +378,8 @@ class FunctionalStepper(Stepper):
         self._sums = np.zeros((window * self.lanes, layout.n_neurons), dtype=np.int64)
         self._sum_range = arith.signed_range(layout.target.arith["dendrite_sum_bits"])
         self.delivery = _CostRings(self.net, senders, self.ring_ticks, self.lanes)  # senders: SenderTables
+        if known_spikes is not None:
+            self.delivery.set_known(*known_spikes)
         self._products = products
         self._source_runs = [_runs(sources, self.net.n_neurons) for sources in self.net.level_sources]
         self._no_inputs = np.zeros((0, 0, 0), dtype=bool)
@@ -380,7 +444,10 @@ class FunctionalStepper(Stepper):
                 rows = sums[k * lanes:(k + 1) * lanes]
                 for lo, hi, view, members, emit in self._level_views[level]:
                     self._run_tick(view, rows[:, lo:hi], ticks[k], lo, hi, members)
-        self.delivery.count(self.ring, slots, inputs, ticks)
+        phases = (start + np.arange(n)) % bits
+        if self._observer is not None:
+            self._observer.saw_spikes(phases, self.ring[slots], inputs)
+        self.delivery.count(self.ring, slots, inputs, ticks, phases)
 
     def _run_tick(self, view, rows: np.ndarray, slot: int, lo: int, hi: int, members: np.ndarray) -> None:
         """One tick of the view's programs (the image's, on the executor), its spikes and cycles kept."""
@@ -645,6 +712,7 @@ class FunctionalSimulator(Simulator):
         self._mark_linear()
         self._senders = sender_tables(self.network, sender_counts(self.network))
         self._idle = False  # per level its IdleLevel (idle.py), learned at the first run; None: not learnable
+        self._known_spikes = None  # (spikes [bits, sources], the senders' counts of them) of an idle code
 
     def _mark_exact(self) -> list:
         """Per level its ExactLevel where its cores of integration exact's program, or else of the
@@ -709,7 +777,8 @@ class FunctionalSimulator(Simulator):
     def _stepper(self, layout, runners, codes_in, ticks, window, record_codes, threads) -> Stepper:
         # one thread whatever `threads` asks: the products are BLAS calls, the rest is the stepper's
         return FunctionalStepper(layout, runners, codes_in, ticks, window, self._products, self._senders,
-                                 record_codes, self._exact, self._idle_levels(layout, window))
+                                 record_codes, self._exact, self._idle_levels(layout, window),
+                                 self._known_spikes if window % self.image.schedule.bits == 0 else None)
 
     def _idle_levels(self, layout: Layout, window: int) -> list | None:
         """Per level its IdleLevel (idle.py), learned once by a run without samples: the codes every
@@ -735,4 +804,7 @@ class FunctionalSimulator(Simulator):
         no_samples = np.zeros((1, 0, self.image.io.n_inputs), dtype=np.int64)
         FunctionalStepper(layout, self._runners(1), no_samples, ticks, window, self._products, self._senders,
                           exact=self._exact, idle=observer).run(None)
+        spikes = observer.known_spikes(bits)
+        if spikes is not None:
+            self._known_spikes = (spikes, known_counts(self._senders, self.network, spikes))
         return observer.levels()

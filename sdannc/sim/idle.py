@@ -56,6 +56,20 @@ class IdleObserver:
         self.sources = [{} for _ in range(n_levels)]  # per level: window -> its columns' source codes
         self.codes = [[] for _ in range(n_levels)]
         self.sums = [[] for _ in range(n_levels)]
+        self.spikes = None  # [ticks, sources] and their phases: the last window's spikes the costs count
+
+    def saw_spikes(self, phases: np.ndarray, fired: np.ndarray, injected: np.ndarray) -> None:
+        """A window's spikes as the costs count them (lane 0): the neurons' of the tick before, the inputs'."""
+        self.spikes = (phases.copy(), np.concatenate([fired[:, 0], injected[:, 0]], axis=1))
+
+    def known_spikes(self, bits: int) -> np.ndarray | None:
+        """[bits, sources] the spikes of the run's last code, by phase (None without a whole code)."""
+        if self.spikes is None or self.spikes[0].size < bits:
+            return None
+        phases, spikes = self.spikes[0][-bits:], self.spikes[1][-bits:]
+        out = np.empty((bits, spikes.shape[1]), dtype=bool)
+        out[phases] = spikes
+        return out
 
     def saw_sources(self, level: int, window: int, codes: np.ndarray) -> None:
         """A window's source codes (a level's exact part and its relays both say them: kept once)."""
