@@ -774,6 +774,11 @@ class FunctionalSimulator(Simulator):
             return max(bits, min(wanted // bits * bits, -(-ticks // bits) * bits))
         return max(1, min(wanted, ticks))
 
+    def _runs_programs(self, members: list[int], window: int) -> bool:
+        # the cores of exact and max levels run no program where windows are whole codes
+        exact = {int(c) for e in self._exact if e is not None for c in e.products.cores}
+        return window % self.image.schedule.bits != 0 or not set(members) <= exact
+
     def _stepper(self, layout, runners, codes_in, ticks, window, record_codes, threads) -> Stepper:
         # one thread whatever `threads` asks: the products are BLAS calls, the rest is the stepper's
         return FunctionalStepper(layout, runners, codes_in, ticks, window, self._products, self._senders,
@@ -802,7 +807,7 @@ class FunctionalSimulator(Simulator):
         ticks = -(-(self.network.n_levels + 3) * bits // window) * window
         observer = IdleObserver(self.network.n_levels)
         no_samples = np.zeros((1, 0, self.image.io.n_inputs), dtype=np.int64)
-        FunctionalStepper(layout, self._runners(1), no_samples, ticks, window, self._products, self._senders,
+        FunctionalStepper(layout, self._runners(1, window), no_samples, ticks, window, self._products, self._senders,
                           exact=self._exact, idle=observer).run(None)
         spikes = observer.known_spikes(bits)
         if spikes is not None:

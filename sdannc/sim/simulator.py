@@ -99,10 +99,15 @@ class Simulator:
         io = image.io
         self.output_global = self.core_base[io.output_core] + io.output_neuron
 
-    def _runners(self, lanes: int) -> list[RunnerBlock]:
+    def _runners(self, lanes: int, window: int = 1) -> list[RunnerBlock]:
         config_bits = self.target.core["config_registers"]
         blocks = []
         for members, lo, hi, bounds, instrs, cycles, isa in self._groups:
+            if not self._runs_programs(members, window):
+                blocks.append(RunnerBlock(None, lo, hi, np.asarray(members, dtype=np.int64),
+                                          self.network.core_level[np.asarray(members, dtype=np.int64)],
+                                          np.append(np.asarray(bounds, dtype=np.int64), hi - lo)))
+                continue
             # the lookup memory (LUT): one row per core, its neurons point at it (only as many words as
             # the largest table written: the words beyond read 0, as on the chip)
             lut_words = (max([self.image.cores[m].lut.size for m in members] + [1])
@@ -126,6 +131,11 @@ class Simulator:
             blocks.append(RunnerBlock(runner, lo, hi, members, self.network.core_level[members],
                                       np.append(np.asarray(bounds, dtype=np.int64), hi - lo)))
         return blocks
+
+    def _runs_programs(self, members: list[int], window: int) -> bool:
+        """Whether a run with this window runs these cores' programs (one program's cores; without,
+        their block has no runner)."""
+        return True
 
     def check_input(self, x: np.ndarray, name: str) -> None:
         io = self.image.io
@@ -159,7 +169,8 @@ class Simulator:
         codes_in = encode_input(x, io.input_encode).reshape(lanes, per_lane, io.n_inputs)
         ticks = sched.ticks_for(per_lane)
         layout = Layout(self.image, self.target, self.network, self.n_neurons, self.core_base, self.output_global)
-        stepper = self._stepper(layout, self._runners(lanes), codes_in, ticks, self.window_for(lanes, ticks, window),
+        window = self.window_for(lanes, ticks, window)
+        stepper = self._stepper(layout, self._runners(lanes, window), codes_in, ticks, window,
                                 record_codes, machine_threads() if threads is None else threads)
         codes_out = stepper.run(progress)
         codes = codes_out.reshape(samples, io.n_outputs)
