@@ -17,7 +17,9 @@ from the same tables the delivery counts with); levels whose programs are the ex
 take one product a code instead of one a tick (linear.py); levels of integration exact and of the
 max run no program at all: their codes are functions of their inputs' codes, spiked bit by bit
 (exact_levels.py), the codes' products on onnxruntime's integer kernels where the weights are int8
-(integer_products.py). The window's accounting is the stepper's
+(integer_products.py); the columns of the pipeline's fill and drain (sources carrying the codes a
+run of no sample sees) take that run's results and counts without products (idle.py). The window's
+accounting is the stepper's
 own (Stepper._close_window): the outputs, every counter and the report are equal to the cycle
 engine's, pipeline fill and drain included, for any lanes and any window (docs/simulator.md).
 """
