@@ -225,7 +225,7 @@ class SenderTables:
     starts_sender: np.ndarray = None  # which sender each is
 
 
-def _range_senders(senders: list, n_neurons: int) -> tuple[np.ndarray, np.ndarray]:
+def _range_senders(senders: list) -> tuple[np.ndarray, np.ndarray]:
     """(first source, sender index) of the neuron senders whose sources are one range, by first
     source: each one's sources are then a segment of a reduceat (any neurons between two senders'
     ranges join the earlier one's: a sender then looks busy more often, never less)."""
@@ -255,7 +255,7 @@ def sender_tables(net: Network, senders: list[SenderCounts]) -> SenderTables:
 
     return SenderTables(senders, first, packets.astype(np.int64), sops.astype(np.int64),
                         one_hot(routes, net.n_routes), one_hot(dests, n_cores), one_hot(sender, n_cores, sender >= 0),
-                        hops, *_range_senders(senders, net.n_neurons))
+                        hops, *_range_senders(senders))
 
 
 def known_counts(tables: SenderTables, net: Network, spikes: np.ndarray) -> np.ndarray:
