@@ -72,12 +72,11 @@ class Stepper:
                                  arith.signed_range(layout.target.arith["dendrite_sum_bits"]))
         self._no_inputs = np.zeros((0, 0, 0), dtype=bool)
         self.threads = max(1, threads)
-        # the window's ticks in `parts` contiguous runs, delivered apart; the runners' members in
-        # `threads` slices of about equal neurons, run apart
+        # the window's ticks in `parts` contiguous runs, delivered apart; each step's members at
+        # work (its levels') in `threads` slices of about equal neurons, run apart
         parts = min(self.threads, window)
         cuts = [window * p // parts for p in range(parts + 1)]
         self._parts = [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
-        self._slices = [self._member_slices(block, self.threads) for block in blocks]
         self._pool = None
 
     def _accounting(self, layout: Layout, per_lane: int, record_codes: bool) -> None:
@@ -106,12 +105,27 @@ class Stepper:
         self._spikes_by_bit = np.zeros((layout.image.schedule.bits, layout.n_neurons), dtype=np.int64)
 
     @staticmethod
-    def _member_slices(block: RunnerBlock, n: int) -> list[tuple[int, int]]:
-        """n contiguous runs of the block's members (whole cores), of about equal neuron counts."""
+    def _member_slices(block: RunnerBlock, first: int, last: int, n: int) -> list[tuple[int, int]]:
+        """Members first..last - 1 of the block (whole cores) in n contiguous runs of about equal
+        neuron counts (fewer where there are fewer members)."""
         bounds = block.bounds  # members' first neurons, and the end
-        cuts = np.searchsorted(bounds[:-1], [bounds[-1] * t / n for t in range(n)], side="left").tolist()
-        cuts = sorted(set(cuts + [len(bounds) - 1]))
+        lo, hi = bounds[first], bounds[last]
+        cuts = (first + np.searchsorted(bounds[first:last], [lo + (hi - lo) * t / n for t in range(n)],
+                                        side="left")).tolist()
+        cuts = sorted(set(cuts + [last]))
         return [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
+
+    def _step_slices(self, step: int) -> list[list[tuple[int, int]]]:
+        """Per block, the members of the levels at work in this step, in `threads` slices: the
+        pieces are then equal at every step, the pipeline's fill and drain included (a split of all
+        members would leave a step's few levels to one thread)."""
+        lowest = max(0, step - (self.ticks - 1) // self.window)  # levels at work at the step's first tick
+        highest = min(step, self.top)
+        slices = []
+        for block in self.blocks:
+            first, last = np.searchsorted(block.levels, [lowest, highest + 1]).tolist()
+            slices.append(self._member_slices(block, first, last, self.threads) if first < last else [])
+        return slices
 
     def _input_spikes(self, start: int, n: int) -> np.ndarray:
         """Input spikes [n, lanes, inputs] of ticks start..start+n-1: bit b of sample s at tick s * interval + b
@@ -166,7 +180,8 @@ class Stepper:
                 for a, b in self._parts:
                     deliveries.append(lambda level=level, a=a, b=b: self._deliver(level, (step - level) * w, a, b))
         self._all(deliveries)
-        executed = self._all([lambda t=t: self._run_slice(t, step, sums) for t in range(self.threads)])
+        slices = self._step_slices(step)
+        executed = self._all([lambda t=t: self._run_slice(slices, t, step, sums) for t in range(self.threads)])
         self.counters.instructions += sum(executed)
 
     def _deliver(self, level: int, start: int, a: int, b: int) -> None:
@@ -177,8 +192,9 @@ class Stepper:
         self.delivery.deliver(level, self.ring, slots, inputs, ticks % self.ring_ticks,
                               self._sums[a * self.lanes:b * self.lanes])
 
-    def _run_slice(self, t: int, step: int, sums: np.ndarray) -> int:
-        """Slice t of every runner's members through the step's ticks, in order; instructions executed."""
+    def _run_slice(self, slices: list[list[tuple[int, int]]], t: int, step: int, sums: np.ndarray) -> int:
+        """Slice t of every runner's members at work (slices: _step_slices) through the step's ticks,
+        in order; instructions executed."""
         w, lanes, executed = self.window, self.lanes, 0
         for j in range(w):
             lowest = max(0, step - (self.ticks - 1 - j) // w)  # higher levels are past the last tick
@@ -187,9 +203,9 @@ class Stepper:
                 continue
             rows = sums[j * lanes:(j + 1) * lanes]
             for b, block in enumerate(self.blocks):
-                if t >= len(self._slices[b]):
+                if t >= len(slices[b]):
                     continue
-                lo_member, hi_member = self._slices[b][t]
+                lo_member, hi_member = slices[b][t]
                 first, last = np.searchsorted(block.levels, [lowest, highest + 1])
                 first, last = max(int(first), lo_member), min(int(last), hi_member)
                 if first < last:

@@ -85,11 +85,38 @@ def test_slices_are_whole_cores_of_about_equal_neurons():
     from sdannc.sim.layout import RunnerBlock
 
     block = RunnerBlock(None, 0, 10, np.arange(4), np.zeros(4, dtype=np.int64), np.asarray([0, 4, 5, 6, 10]))
-    assert stepper_module.Stepper._member_slices(block, 1) == [(0, 4)]
-    assert stepper_module.Stepper._member_slices(block, 2) == [(0, 2), (2, 4)]
+    assert stepper_module.Stepper._member_slices(block, 0, 4, 1) == [(0, 4)]
+    assert stepper_module.Stepper._member_slices(block, 0, 4, 2) == [(0, 2), (2, 4)]
     for n in range(1, 9):  # contiguous, every member once, never more slices than threads
-        slices = stepper_module.Stepper._member_slices(block, n)
+        slices = stepper_module.Stepper._member_slices(block, 0, 4, n)
         assert slices[0][0] == 0 and slices[-1][1] == 4 and len(slices) <= n
         assert all(a[1] == b[0] for a, b in zip(slices, slices[1:]))
     even = RunnerBlock(None, 0, 8, np.arange(4), np.zeros(4, dtype=np.int64), np.asarray([0, 2, 4, 6, 8]))
-    assert stepper_module.Stepper._member_slices(even, 4) == [(0, 1), (1, 2), (2, 3), (3, 4)]
+    assert stepper_module.Stepper._member_slices(even, 0, 4, 4) == [(0, 1), (1, 2), (2, 3), (3, 4)]
+    assert stepper_module.Stepper._member_slices(even, 1, 3, 2) == [(1, 2), (2, 3)]  # members 1 and 2 only
+    assert stepper_module.Stepper._member_slices(even, 2, 3, 2) == [(2, 3)]
+
+
+def test_each_step_shares_out_only_the_levels_at_work():
+    """In the pipeline's fill and drain a step runs a few levels: those are what the threads share,
+    in slices of about equal neurons (not slices of every level, most of them idle)."""
+    rng = np.random.default_rng(8)
+    layers = [random_stem_layer(rng, 10, 8), random_stem_layer(rng, 8, 8), random_stem_layer(rng, 8, 8)]
+    sim = Simulator(dense_stem_network(load_target("darwin3"), layers, per_core=2))
+    x = rng.integers(0, 256, size=(2, 10)).astype(np.uint8)
+    layout = stepper_module.Layout(sim.image, sim.target, sim.network, sim.n_neurons, sim.core_base,
+                                   sim.output_global)
+    blocks = sim._runners(1)
+    ticks = sim.image.schedule.ticks_for(2)
+    stepper = stepper_module.Stepper(layout, blocks, np.zeros((1, 2, 10), dtype=np.int64), ticks, 4, threads=2)
+    assert stepper.top >= 2
+    for step in range(stepper.windows + stepper.top):
+        lowest, highest = max(0, step - (ticks - 1) // 4), min(step, stepper.top)
+        for block, slices in zip(blocks, stepper._step_slices(step)):
+            at_work = np.flatnonzero((block.levels >= lowest) & (block.levels <= highest))
+            members = [m for a, b in slices for m in range(a, b)]
+            assert members == at_work.tolist()
+            if at_work.size >= 2:  # two threads, two slices of equal neurons (the cores are of 2 here)
+                assert len(slices) == 2
+                sizes = [block.bounds[b] - block.bounds[a] for a, b in slices]
+                assert abs(sizes[0] - sizes[1]) <= 2
