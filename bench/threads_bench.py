@@ -31,7 +31,7 @@ import models as bench_models  # noqa: E402  (bench/models.py)
 
 import sdannc  # noqa: E402
 from sdannc.sim import Simulator  # noqa: E402
-from sdannc.sim import delivery_kernel, program_kernel  # noqa: E402
+from sdannc.sim import delivery_kernel, program_kernel, window_kernel  # noqa: E402
 from sdannc.sim import stepper as stepper_module  # noqa: E402
 
 
@@ -82,7 +82,8 @@ def batch_wall(pieces: list[tuple[float, float]], threads: int) -> float:
 
 
 NOGIL_KERNELS = [(delivery_kernel, name) for name in ("zero_cores", "gather_active", "deliver_groups",
-                                                     "saturate_cores")] + [(program_kernel, "run_tick")]
+                                                     "saturate_cores")] + [(program_kernel, "run_tick"),
+                                                                           (window_kernel, "run_ticks")]
 
 
 def timed_pieces(sim: Simulator, batch: np.ndarray, threads: int) -> tuple[float, list[list[float]]]:

@@ -29,6 +29,7 @@ import numpy as np
 from .. import arith
 from ..ir.codec import spikes_at, tick_values
 from ..ir.codes import STEM_CODING
+from . import window_kernel
 from .delivery import Delivery
 from .layout import Layout, RunnerBlock
 from .windows import SampleWindows
@@ -194,32 +195,63 @@ class Stepper:
 
     def _run_slice(self, slices: list[list[tuple[int, int]]], t: int, step: int, sums: np.ndarray) -> int:
         """Slice t of every runner's members at work (slices: _step_slices) through the step's ticks,
-        in order; instructions executed."""
-        w, lanes, executed = self.window, self.lanes, 0
-        for j in range(w):
-            lowest = max(0, step - (self.ticks - 1 - j) // w)  # higher levels are past the last tick
-            highest = min(step, self.top)  # lower levels are before the first
-            if lowest > highest:
-                continue
-            rows = sums[j * lanes:(j + 1) * lanes]
-            for b, block in enumerate(self.blocks):
-                if t >= len(slices[b]):
-                    continue
-                lo_member, hi_member = slices[b][t]
-                first, last = np.searchsorted(block.levels, [lowest, highest + 1])
-                first, last = max(int(first), lo_member), min(int(last), hi_member)
-                if first < last:
-                    executed += self._run_block(b, first, last, rows, step, j)
+        in order; instructions executed. Blocks are disjoint cores: one block's ticks may run
+        before the next block's (nothing they write is read before the step's end)."""
+        executed = 0
+        for b, block in enumerate(self.blocks):
+            if t < len(slices[b]):
+                for first, last, j0, j1 in self._tick_runs(block, *slices[b][t], step):
+                    executed += self._run_members(b, first, last, sums, step, j0, j1)
         return executed
+
+    def _tick_runs(self, block: RunnerBlock, lo_member: int, hi_member: int, step: int) -> list[tuple[int, ...]]:
+        """(first, last, j0, j1): the step's ticks j0..j1 - 1 in runs over which the members at work
+        among lo_member..hi_member - 1 stay members first..last - 1. They change only in the last
+        windows, where the lower levels have passed the last tick."""
+        w = self.window
+        lowest = np.maximum(0, step - (self.ticks - 1 - np.arange(w)) // w)  # higher levels are past the last tick
+        highest = min(step, self.top)  # lower levels are before the first
+        firsts = np.maximum(np.searchsorted(block.levels, lowest), lo_member).tolist()
+        last = min(int(np.searchsorted(block.levels, highest + 1)), hi_member)
+        runs, j0 = [], 0
+        for j1 in range(1, w + 1):
+            if j1 == w or firsts[j1] != firsts[j0]:
+                if firsts[j0] < last:
+                    runs.append((firsts[j0], last, j0, j1))
+                j0 = j1
+        return runs
+
+    def _view(self, b: int, first: int, last: int):
+        """Block b's runner over members first..last - 1 (made once)."""
+        view = self._views.get((b, first, last))
+        if view is None:
+            block = self.blocks[b]
+            view = self._views[(b, first, last)] = block.runner.view(int(block.bounds[first]), int(block.bounds[last]))
+        return view
+
+    def _run_members(self, b: int, first: int, last: int, sums: np.ndarray, step: int, j0: int, j1: int) -> int:
+        """Members first..last - 1 of block b through ticks j0..j1 - 1 of the step, each at its level's
+        tick; instructions executed. In one compiled call (window_kernel.py) where the program runs
+        on the kernel, else tick by tick on the numpy engine."""
+        view = self._view(b, first, last)
+        arguments = view.kernel_arguments()
+        if arguments is None:
+            lanes = self.lanes
+            return sum(self._run_block(b, first, last, sums[j * lanes:(j + 1) * lanes], step, j)
+                       for j in range(j0, j1))
+        block = self.blocks[b]
+        lo, hi = int(block.bounds[first]), int(block.bounds[last])
+        member_ticks = (step - block.levels[first:last]) * self.window
+        executed, outcome = window_kernel.run_ticks(*arguments, sums, self.lanes, j0, j1, block.lo + lo, hi - lo,
+                                                    member_ticks, block.members[first:last], self.ring, self.soma)
+        view.check_outcome(outcome)
+        return int(executed)
 
     def _run_block(self, b: int, first: int, last: int, rows: np.ndarray, step: int, j: int) -> int:
         """Members first..last of block b, each at its level's tick of this step; instructions executed."""
         block = self.blocks[b]
         lo, hi = int(block.bounds[first]), int(block.bounds[last])
-        view = self._views.get((b, first, last))
-        if view is None:
-            view = self._views[(b, first, last)] = block.runner.view(lo, hi)
-        fired, cycles, executed = view.run_tick(rows[:, block.lo + lo:block.lo + hi])
+        fired, cycles, executed = self._view(b, first, last).run_tick(rows[:, block.lo + lo:block.lo + hi])
         ticks = (step - block.levels[first:last]) * self.window + j
         self.soma[ticks % self.ring_ticks, :, block.members[first:last]] = cycles.T
         member = first

@@ -10,7 +10,7 @@ import pytest
 
 import sdannc
 from handbuilt import conv_stem_network, dense_stem_network, random_stem_conv, random_stem_layer
-from sdannc.sim import Simulator
+from sdannc.sim import Simulator, executor
 from sdannc.sim import stepper as stepper_module
 from sdannc.target import load_target
 
@@ -60,6 +60,25 @@ def test_threads_change_nothing_in_a_pipeline_of_levels(lanes, pieces):
         for window in (None, 1, 5):
             assert_same_run(sim.run(x, lanes=lanes, threads=threads, window=window, record_codes=True), one)
     assert max(pieces) >= 6  # 3 levels x 2 or more parts of the window, or as many slices
+
+
+def test_the_numpy_engine_tick_by_tick_equals_the_kernel_s_runs_of_ticks(monkeypatch):
+    """The stepper runs a slice's ticks in one compiled call (window_kernel.py) on the kernel and
+    tick by tick on the numpy engine: the same run, for any threads and window (windows that cut
+    the last ticks of the run, where a slice's levels at work change within a step)."""
+    rng = np.random.default_rng(3)
+    layers = [random_stem_layer(rng, 8, 7), random_stem_layer(rng, 7, 6), random_stem_layer(rng, 6, 3)]
+    image = dense_stem_network(load_target("darwin3"), layers, per_core=2)
+    x = rng.integers(0, 256, size=(5, 8)).astype(np.uint8)
+    runs = {}
+    for engine in ("numpy", "kernel"):
+        monkeypatch.setattr(executor, "ENGINE", engine)
+        sim = Simulator(image)
+        runs[engine] = [sim.run(x, lanes=lanes, threads=threads, window=window, record_codes=True)
+                        for lanes, threads, window in ((1, 1, None), (2, 2, 7), (1, 3, 5), (1, 2, 1))]
+    assert runs["numpy"][0].counters.neuron_spikes.any()
+    for a, b in zip(runs["numpy"], runs["kernel"]):
+        assert_same_run(a, b)
 
 
 def test_threads_change_nothing_in_a_convolution_and_a_compiled_network(pieces):
