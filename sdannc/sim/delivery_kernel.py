@@ -19,24 +19,36 @@ import numba as nb
 
 
 @nb.njit(cache=True, nogil=True)
-def gather_active(ring, slots, inputs, n_neurons, sources, active_ptr, active_columns):
+def gather_active(ring, slots, inputs, n_neurons, sources, active_ptr, active_columns, spiked_sources,
+                  spiked_columns):
     """The columns (k * lanes + lane) in which each source spiked, as lists: source s's are
     active_columns[active_ptr[s]:active_ptr[s + 1]], in column order. Neurons' spikes come from ring
-    slots[k], inputs' from inputs[k]. active_columns must hold sources x columns + 1 entries."""
-    lanes = ring.shape[1]
+    slots[k], inputs' from inputs[k]. active_columns and the scratch spiked_sources and
+    spiked_columns must hold sources x columns + 1 entries. One pass column by column over the
+    sources (sorted: each ring row is read in memory order, not a source's ticks a row apart) lists
+    the spikes; a counting sort by source then keeps each source's in column order."""
+    n_sources, lanes = sources.size, ring.shape[1]
+    active_ptr[:n_sources + 1] = 0
     n = 0
-    for s in range(sources.size):
-        active_ptr[s] = n
-        src = sources[s]
-        for k in range(slots.size):
-            for lane in range(lanes):
-                if src < n_neurons:
-                    spiked = ring[slots[k], lane, src]
-                else:
-                    spiked = inputs[k, lane, src - n_neurons]
-                active_columns[n] = k * lanes + lane  # written always, kept if it spiked: no branch
+    for k in range(slots.size):
+        for lane in range(lanes):
+            row = ring[slots[k], lane]
+            col = k * lanes + lane
+            for s in range(n_sources):
+                src = sources[s]
+                spiked = row[src] if src < n_neurons else inputs[k, lane, src - n_neurons]
+                spiked_sources[n] = s  # written always, kept if it spiked: no branch
+                spiked_columns[n] = col
                 n += spiked
-    active_ptr[sources.size] = n
+                active_ptr[s + 1] += spiked
+    for s in range(n_sources):  # active_ptr[s + 1]: where source s's list ends
+        active_ptr[s + 1] += active_ptr[s]
+    for s in range(n_sources, 0, -1):  # active_ptr[s + 1]: where it starts, its cursor
+        active_ptr[s] = active_ptr[s - 1]
+    for e in range(n):  # each cursor ends where the next source's list starts
+        s = spiked_sources[e]
+        active_columns[active_ptr[s + 1]] = spiked_columns[e]
+        active_ptr[s + 1] += 1
 
 
 @nb.njit(cache=True, nogil=True)
