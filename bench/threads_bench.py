@@ -17,6 +17,7 @@ for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_variable] = "1"
 
 import heapq  # noqa: E402
+import importlib  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -31,7 +32,6 @@ import models as bench_models  # noqa: E402  (bench/models.py)
 
 import sdannc  # noqa: E402
 from sdannc.sim import Simulator  # noqa: E402
-from sdannc.sim import delivery_kernel, program_kernel, window_kernel  # noqa: E402
 from sdannc.sim import stepper as stepper_module  # noqa: E402
 
 
@@ -81,16 +81,31 @@ def batch_wall(pieces: list[tuple[float, float]], threads: int) -> float:
     return max(shared_out([total for total, _ in pieces], threads), sum(total - k for total, k in pieces))
 
 
-NOGIL_KERNELS = [(delivery_kernel, name) for name in ("zero_cores", "gather_active", "deliver_groups",
-                                                     "saturate_cores")] + [(program_kernel, "run_tick"),
-                                                                           (window_kernel, "run_ticks")]
+# (module, function): the compiled kernels that release the interpreter's lock, where this tree has them
+# (so that the bench also runs on an older tree, for a before and after)
+NOGIL_KERNELS = [(module, name) for module, names in (
+    ("sdannc.sim.delivery_kernel", ("zero_cores", "gather_active", "deliver_groups", "saturate_cores")),
+    ("sdannc.sim.program_kernel", ("run_tick",)), ("sdannc.sim.window_kernel", ("run_ticks",)),
+    ("sdannc.sim.windows", ("count_sample_spikes", "record_sample_codes"))) for name in names]
+
+
+def _kernels() -> list[tuple[object, str]]:
+    found = []
+    for module_name, name in NOGIL_KERNELS:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        if hasattr(module, name):
+            found.append((module, name))
+    return found
 
 
 def timed_pieces(sim: Simulator, batch: np.ndarray, threads: int) -> tuple[float, list[list[float]]]:
     """The run's CPU time, and its pieces' CPU times by batch, cut for `threads` threads but run in one."""
     timer = PieceTimer()
     originals = [(stepper_module.Stepper, "_all", stepper_module.Stepper._all)]
-    originals += [(module, name, getattr(module, name)) for module, name in NOGIL_KERNELS]
+    originals += [(module, name, getattr(module, name)) for module, name in _kernels()]
     stepper_module.Stepper._all = lambda self, pieces: timer(self, pieces)
     for module, name, kernel in originals[1:]:
         setattr(module, name, timer.timing(kernel))
@@ -121,7 +136,8 @@ def main() -> None:
     in_kernels = sum(k for b in batches for _, k in b)
     serial = total - parallel
     modelled = serial + sum(batch_wall(b, threads) for b in batches)
-    row = {"stream": stream, "threads": threads, "load_average": os.getloadavg()[0],
+    row = {"sdannc": str(Path(sdannc.__file__).parent), "stream": stream, "threads": threads,
+           "load_average": os.getloadavg()[0],
            "cpu_per_sample_one_thread_s": one / stream, "cpu_per_sample_cut_s": total / stream,
            "serial_fraction": serial / total, "amdahl_bound": total / (serial + parallel / threads),
            "outside_kernels_fraction": 1 - in_kernels / total,

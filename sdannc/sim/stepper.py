@@ -79,6 +79,7 @@ class Stepper:
         cuts = [window * p // parts for p in range(parts + 1)]
         self._parts = [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
         self._pool = None
+        self._closing = None  # run(): the window to close during the next step's deliveries
 
     def _accounting(self, layout: Layout, per_lane: int, record_codes: bool) -> None:
         """What a run counts and reads out (both engines' steppers count the same)."""
@@ -150,20 +151,36 @@ class Stepper:
             progress(0, self.ticks)
         if self.threads > 1:
             self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="sdannc-sim")
+        # With a pool, the window a step finishes is closed as a piece of the next step's deliveries,
+        # beside them: they write none of what it reads (its ticks' ring slots are next written two
+        # steps on, the count rings' by no delivery of the next step), and it writes nothing they read.
+        self._closing = None
         try:
             for step in range(self.windows + self.top):
                 self._step(step)
+                if self._closing is not None:
+                    self._closed(self._closing, progress)
+                    self._closing = None
                 done = step - self.top
                 if 0 <= done < self.windows:
-                    self._close_window(done)
-                    if progress is not None:
-                        progress(min((done + 1) * self.window, self.ticks), self.ticks)
+                    if self._pool is None:
+                        self._close_window(done)
+                        self._closed(done, progress)
+                    else:
+                        self._closing = done
+            if self._closing is not None:  # the last window: no step left to close it beside
+                self._close_window(self._closing)
+                self._closed(self._closing, progress)
         finally:
             if self._pool is not None:
                 self._pool.shutdown()
                 self._pool = None
         self.counters.sample_spikes = np.ascontiguousarray(self._spikes_by_bit.T)
         return self.codes_out
+
+    def _closed(self, window: int, progress: Callable[[int, int], None] | None) -> None:
+        if progress is not None:
+            progress(min((window + 1) * self.window, self.ticks), self.ticks)
 
     def _all(self, pieces: list) -> list:
         """Call every piece (a function of no arguments): in this thread, or shared out over the pool."""
@@ -176,6 +193,8 @@ class Stepper:
         w, lanes = self.window, self.lanes
         sums = self._sums  # each level's neurons are cleared and filled by its delivery
         deliveries = []
+        if self._closing is not None:  # the window the previous step finished (run)
+            deliveries.append(lambda window=self._closing: self._close_window(window))
         for level in range(self.top + 1):
             if 0 <= step - level < self.windows:
                 for a, b in self._parts:

@@ -3,6 +3,7 @@ window, the programs by slices of the cores; every output and every counter == t
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -79,6 +80,32 @@ def test_the_numpy_engine_tick_by_tick_equals_the_kernel_s_runs_of_ticks(monkeyp
     assert runs["numpy"][0].counters.neuron_spikes.any()
     for a, b in zip(runs["numpy"], runs["kernel"]):
         assert_same_run(a, b)
+
+
+def test_with_threads_each_window_closes_beside_the_next_step_s_deliveries(monkeypatch):
+    """Every window is closed once, in order, and (but the last) in the pool beside the next
+    step's deliveries; progress is reported once per window, in order, up to every tick."""
+    rng = np.random.default_rng(8)
+    layers = [random_stem_layer(rng, 10, 9), random_stem_layer(rng, 9, 7), random_stem_layer(rng, 7, 4)]
+    sim = Simulator(dense_stem_network(load_target("darwin3"), layers, per_core=2))
+    x = rng.integers(0, 256, size=(6, 10)).astype(np.uint8)
+    closed = []
+    real = stepper_module.Stepper._close_window
+
+    def recording(self, window):
+        closed.append((window, threading.current_thread().name.startswith("sdannc-sim")))
+        return real(self, window)
+
+    monkeypatch.setattr(stepper_module.Stepper, "_close_window", recording)
+    reported = []
+    result = sim.run(x, threads=2, window=4, progress=lambda done, total: reported.append((done, total)))
+    windows = -(-result.ticks // 4)
+    assert [w for w, _ in closed] == list(range(windows)) and windows >= 3
+    assert all(in_pool for _, in_pool in closed[:-1]) and not closed[-1][1]
+    assert reported == [(0, result.ticks)] + [(min(4 * (w + 1), result.ticks), result.ticks) for w in range(windows)]
+    closed.clear()
+    sim.run(x, threads=1, window=4)
+    assert [w for w, _ in closed] == list(range(windows)) and not any(in_pool for _, in_pool in closed)
 
 
 def test_threads_change_nothing_in_a_convolution_and_a_compiled_network(pieces):
