@@ -65,6 +65,10 @@ def deliver_groups(active_ptr, active_columns, groups, group_run_ptr, run_ptr, r
     for gi in range(groups.size):
         g = groups[gi]
         taps, span = g_taps[g], g_span[g]
+        b0 = g_base[g]
+        o0 = g_obase[g]
+        # one tap (a pool's dendrites): nothing to gather, the weight goes straight into its neuron
+        direct = taps == 1
         column_packets[:] = 0
         for ri in range(group_run_ptr[gi], group_run_ptr[gi + 1]):
             run_packets[:] = 0
@@ -73,14 +77,18 @@ def deliver_groups(active_ptr, active_columns, groups, group_run_ptr, run_ptr, r
                 w0 = g_wbase[g] + pk_row[p] * taps
                 weight_row = weights[w0:w0 + taps]
                 i = pk_carried[p]
+                neuron = b0 + i + offsets[o0] if direct else 0
                 for e in range(active_ptr[s], active_ptr[s + 1]):
                     col = active_columns[e]
+                    run_packets[col] += 1
+                    if direct:
+                        sums[col, neuron] += weight_row[0]
+                        continue
                     row = col * span + i
                     partial_row = partial[row * taps:(row + 1) * taps]
                     for t in range(taps):  # views and a counted loop: this vectorizes
                         partial_row[t] += weight_row[t]
                     touched[row] = True
-                    run_packets[col] += 1
             for col in range(columns):  # the run's packets: one route, one sending core
                 n = run_packets[col]
                 if n == 0:
@@ -92,8 +100,6 @@ def deliver_groups(active_ptr, active_columns, groups, group_run_ptr, run_ptr, r
                 if run_hops[ri] > hops[slot, lane]:
                     hops[slot, lane] = run_hops[ri]
                 column_packets[col] += n
-        b0 = g_base[g]
-        o0 = g_obase[g]
         group_offsets = offsets[o0:o0 + taps]
         for col in range(columns):  # the touched partial rows into the neurons, in memory order
             n = column_packets[col]
@@ -102,6 +108,8 @@ def deliver_groups(active_ptr, active_columns, groups, group_run_ptr, run_ptr, r
             slot, lane = tick_slots[col // lanes], col % lanes
             sops[slot, lane, g_core[g]] += n * taps
             packets_in[slot, lane, g_core[g]] += n
+            if direct:
+                continue
             column_sums = sums[col]
             for i in range(span):
                 row = col * span + i
