@@ -12,10 +12,11 @@ tick, so that memory does not grow with the stream; input spikes are made from t
 counts (packets, SOPs, flits, cycles) and output bits are taken once every level has passed it.
 
 With `threads` > 1 a step's work is shared out: the deliveries as (level, part of the window) pieces,
-and the programs as slices of every runner's cores, each slice running the step's ticks in order.
-The pieces write disjoint parts of the sums, rings and counts (a level's own neurons and its own
-ticks' slots), and the compiled kernels release the interpreter's lock, so the threads run at once;
-every integer is the same whatever the number of threads.
+with the closing of the window the previous step finished beside them, then the programs as slices
+of the cores at work in the step, each slice running the step's ticks in order in one compiled call
+(window_kernel.py). The pieces write disjoint parts of the sums, rings and counts (a level's own
+neurons and its own ticks' slots), and the compiled kernels release the interpreter's lock, so the
+threads run at once; every integer is the same whatever the number of threads.
 """
 
 from __future__ import annotations
