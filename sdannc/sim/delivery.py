@@ -42,7 +42,6 @@ class Scratch:
         self.active_ptr = np.zeros(most + 1, dtype=np.int64)
         self.active_columns = np.zeros(most * columns + 1, dtype=np.int32)
         self.spiked_sources = np.zeros(most * columns + 1, dtype=np.int32)  # gather_active's spikes, by column
-        self.spiked_columns = np.zeros(most * columns + 1, dtype=np.int32)
 
 
 class Delivery:
@@ -80,7 +79,7 @@ class Delivery:
         sources = net.level_sources[level]
         ptr = scratch.active_ptr[:sources.size + 1]
         kernel.gather_active(ring, slots, inputs, net.n_neurons, sources, ptr, scratch.active_columns,
-                             scratch.spiked_sources, scratch.spiked_columns)
+                             scratch.spiked_sources)
         lp = net.level_packets[level]
         kernel.deliver_groups(ptr, scratch.active_columns, lp.groups, lp.group_run_ptr, lp.run_ptr, lp.run_route,
                               lp.run_from, lp.run_hops, lp.source, lp.row, lp.carried, net.g_core, net.g_taps,

@@ -16,39 +16,42 @@ Columns are (tick of the window, lane) pairs: column = k * lanes + lane.
 from __future__ import annotations
 
 import numba as nb
+import numpy as np
 
 
 @nb.njit(cache=True, nogil=True)
-def gather_active(ring, slots, inputs, n_neurons, sources, active_ptr, active_columns, spiked_sources,
-                  spiked_columns):
+def gather_active(ring, slots, inputs, n_neurons, sources, active_ptr, active_columns, spiked_sources):
     """The columns (k * lanes + lane) in which each source spiked, as lists: source s's are
     active_columns[active_ptr[s]:active_ptr[s + 1]], in column order. Neurons' spikes come from ring
-    slots[k], inputs' from inputs[k]. active_columns and the scratch spiked_sources and
-    spiked_columns must hold sources x columns + 1 entries. One pass column by column over the
-    sources (sorted: each ring row is read in memory order, not a source's ticks a row apart) lists
-    the spikes; a counting sort by source then keeps each source's in column order."""
+    slots[k], inputs' from inputs[k]. active_columns and the scratch spiked_sources must hold
+    sources x columns + 1 entries. One pass column by column over the sources (sorted: each ring
+    row is read in memory order, not a source's ticks a row apart) lists the spikes; a counting
+    sort by source then keeps each source's in column order."""
     n_sources, lanes = sources.size, ring.shape[1]
+    column_end = np.empty(slots.size * lanes, dtype=np.int64)  # where each column's spikes end in the list
     active_ptr[:n_sources + 1] = 0
     n = 0
     for k in range(slots.size):
         for lane in range(lanes):
             row = ring[slots[k], lane]
-            col = k * lanes + lane
             for s in range(n_sources):
                 src = sources[s]
                 spiked = row[src] if src < n_neurons else inputs[k, lane, src - n_neurons]
                 spiked_sources[n] = s  # written always, kept if it spiked: no branch
-                spiked_columns[n] = col
                 n += spiked
                 active_ptr[s + 1] += spiked
+            column_end[k * lanes + lane] = n
     for s in range(n_sources):  # active_ptr[s + 1]: where source s's list ends
         active_ptr[s + 1] += active_ptr[s]
     for s in range(n_sources, 0, -1):  # active_ptr[s + 1]: where it starts, its cursor
         active_ptr[s] = active_ptr[s - 1]
-    for e in range(n):  # each cursor ends where the next source's list starts
-        s = spiked_sources[e]
-        active_columns[active_ptr[s + 1]] = spiked_columns[e]
-        active_ptr[s + 1] += 1
+    e = 0
+    for col in range(column_end.size):  # each cursor ends where the next source's list starts
+        while e < column_end[col]:
+            s = spiked_sources[e]
+            active_columns[active_ptr[s + 1]] = col
+            active_ptr[s + 1] += 1
+            e += 1
 
 
 @nb.njit(cache=True, nogil=True)

@@ -26,8 +26,8 @@ def test_each_source_s_columns_in_column_order(lanes, density):
     sources = np.asarray([0, 3, 4, 17, 39, 40, 43, 45], dtype=np.int64)  # neurons, then inputs, sorted
     size = sources.size * slots.size * lanes + 1
     ptr = np.full(sources.size + 1, -5, dtype=np.int64)  # the kernel writes every entry
-    columns, spiked_sources, spiked_columns = (np.full(size, -5, dtype=np.int32) for _ in range(3))
-    kernel.gather_active(ring, slots, inputs, n_neurons, sources, ptr, columns, spiked_sources, spiked_columns)
+    columns, spiked_sources = (np.full(size, -5, dtype=np.int32) for _ in range(2))
+    kernel.gather_active(ring, slots, inputs, n_neurons, sources, ptr, columns, spiked_sources)
     expected = _expected(ring, slots, inputs, n_neurons, sources)
     assert ptr[0] == 0
     assert [columns[ptr[s]:ptr[s + 1]].tolist() for s in range(sources.size)] == expected
