@@ -41,6 +41,7 @@ class Scratch:
         most = max((s.size for s in net.level_sources), default=0)
         self.active_ptr = np.zeros(most + 1, dtype=np.int64)
         self.active_columns = np.zeros(most * columns + 1, dtype=np.int32)
+        self.spiked_sources = np.zeros(most * columns + 1, dtype=np.int32)  # gather_active's spikes, by column
 
 
 class Delivery:
@@ -77,7 +78,8 @@ class Delivery:
         kernel.zero_cores(sums, first, n_neurons)
         sources = net.level_sources[level]
         ptr = scratch.active_ptr[:sources.size + 1]
-        kernel.gather_active(ring, slots, inputs, net.n_neurons, sources, ptr, scratch.active_columns)
+        kernel.gather_active(ring, slots, inputs, net.n_neurons, sources, ptr, scratch.active_columns,
+                             scratch.spiked_sources)
         lp = net.level_packets[level]
         kernel.deliver_groups(ptr, scratch.active_columns, lp.groups, lp.group_run_ptr, lp.run_ptr, lp.run_route,
                               lp.run_from, lp.run_hops, lp.source, lp.row, lp.carried, net.g_core, net.g_taps,

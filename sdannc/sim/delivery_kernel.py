@@ -16,27 +16,42 @@ Columns are (tick of the window, lane) pairs: column = k * lanes + lane.
 from __future__ import annotations
 
 import numba as nb
+import numpy as np
 
 
 @nb.njit(cache=True, nogil=True)
-def gather_active(ring, slots, inputs, n_neurons, sources, active_ptr, active_columns):
+def gather_active(ring, slots, inputs, n_neurons, sources, active_ptr, active_columns, spiked_sources):
     """The columns (k * lanes + lane) in which each source spiked, as lists: source s's are
     active_columns[active_ptr[s]:active_ptr[s + 1]], in column order. Neurons' spikes come from ring
-    slots[k], inputs' from inputs[k]. active_columns must hold sources x columns + 1 entries."""
-    lanes = ring.shape[1]
+    slots[k], inputs' from inputs[k]. active_columns and the scratch spiked_sources must hold
+    sources x columns + 1 entries. One pass column by column over the sources (sorted: each ring
+    row is read in memory order, not a source's ticks a row apart) lists the spikes; a counting
+    sort by source then keeps each source's in column order."""
+    n_sources, lanes = sources.size, ring.shape[1]
+    column_end = np.empty(slots.size * lanes, dtype=np.int64)  # where each column's spikes end in the list
+    active_ptr[:n_sources + 1] = 0
     n = 0
-    for s in range(sources.size):
-        active_ptr[s] = n
-        src = sources[s]
-        for k in range(slots.size):
-            for lane in range(lanes):
-                if src < n_neurons:
-                    spiked = ring[slots[k], lane, src]
-                else:
-                    spiked = inputs[k, lane, src - n_neurons]
-                active_columns[n] = k * lanes + lane  # written always, kept if it spiked: no branch
+    for k in range(slots.size):
+        for lane in range(lanes):
+            row = ring[slots[k], lane]
+            for s in range(n_sources):
+                src = sources[s]
+                spiked = row[src] if src < n_neurons else inputs[k, lane, src - n_neurons]
+                spiked_sources[n] = s  # written always, kept if it spiked: no branch
                 n += spiked
-    active_ptr[sources.size] = n
+                active_ptr[s + 1] += spiked
+            column_end[k * lanes + lane] = n
+    for s in range(n_sources):  # active_ptr[s + 1]: where source s's list ends
+        active_ptr[s + 1] += active_ptr[s]
+    for s in range(n_sources, 0, -1):  # active_ptr[s + 1]: where it starts, its cursor
+        active_ptr[s] = active_ptr[s - 1]
+    e = 0
+    for col in range(column_end.size):  # each cursor ends where the next source's list starts
+        while e < column_end[col]:
+            s = spiked_sources[e]
+            active_columns[active_ptr[s + 1]] = col
+            active_ptr[s + 1] += 1
+            e += 1
 
 
 @nb.njit(cache=True, nogil=True)
@@ -53,6 +68,10 @@ def deliver_groups(active_ptr, active_columns, groups, group_run_ptr, run_ptr, r
     for gi in range(groups.size):
         g = groups[gi]
         taps, span = g_taps[g], g_span[g]
+        b0 = g_base[g]
+        o0 = g_obase[g]
+        # one tap (a pool's dendrites): nothing to gather, the weight goes straight into its neuron
+        direct = taps == 1
         column_packets[:] = 0
         for ri in range(group_run_ptr[gi], group_run_ptr[gi + 1]):
             run_packets[:] = 0
@@ -61,14 +80,18 @@ def deliver_groups(active_ptr, active_columns, groups, group_run_ptr, run_ptr, r
                 w0 = g_wbase[g] + pk_row[p] * taps
                 weight_row = weights[w0:w0 + taps]
                 i = pk_carried[p]
+                neuron = b0 + i + offsets[o0] if direct else 0
                 for e in range(active_ptr[s], active_ptr[s + 1]):
                     col = active_columns[e]
+                    run_packets[col] += 1
+                    if direct:
+                        sums[col, neuron] += weight_row[0]
+                        continue
                     row = col * span + i
                     partial_row = partial[row * taps:(row + 1) * taps]
                     for t in range(taps):  # views and a counted loop: this vectorizes
                         partial_row[t] += weight_row[t]
                     touched[row] = True
-                    run_packets[col] += 1
             for col in range(columns):  # the run's packets: one route, one sending core
                 n = run_packets[col]
                 if n == 0:
@@ -80,8 +103,6 @@ def deliver_groups(active_ptr, active_columns, groups, group_run_ptr, run_ptr, r
                 if run_hops[ri] > hops[slot, lane]:
                     hops[slot, lane] = run_hops[ri]
                 column_packets[col] += n
-        b0 = g_base[g]
-        o0 = g_obase[g]
         group_offsets = offsets[o0:o0 + taps]
         for col in range(columns):  # the touched partial rows into the neurons, in memory order
             n = column_packets[col]
@@ -90,6 +111,8 @@ def deliver_groups(active_ptr, active_columns, groups, group_run_ptr, run_ptr, r
             slot, lane = tick_slots[col // lanes], col % lanes
             sops[slot, lane, g_core[g]] += n * taps
             packets_in[slot, lane, g_core[g]] += n
+            if direct:
+                continue
             column_sums = sums[col]
             for i in range(span):
                 row = col * span + i

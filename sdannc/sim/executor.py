@@ -345,6 +345,28 @@ class ProgramRunner:
             return self._run_kernel(wgtsum)
         return self._run_numpy(wgtsum)
 
+    def kernel_arguments(self) -> tuple | None:
+        """program_kernel.run_tick's arguments but the dendrite sums, for a caller that runs ticks
+        in compiled code (window_kernel.py) on int64 sums; None where run_tick would take the numpy
+        engine (its rule, above)."""
+        if not (self.engine == "kernel" and self._bounds_fit and self._zeros.size):
+            return None
+        from . import program_kernel as pk
+
+        state, config, start = self._whole
+        lut, lut_of = self._lut_whole
+        return (self._table, self._clear, self._state_block, state, config, lut, lut_of, start, self.core_bounds,
+                self.n_registers, *self._low_high, self.step_limit, pk.CHUNK)
+
+    def check_outcome(self, outcome: int) -> None:
+        """Raise the error of a kernel's outcome (program_kernel.OK, STEP_LIMIT or RAN_PAST)."""
+        from . import program_kernel as pk
+
+        if outcome == pk.STEP_LIMIT:
+            raise self._endless()
+        if outcome == pk.RAN_PAST:
+            raise self._ran_past()
+
     def _endless(self) -> SdanncError:
         return SdanncError(f"{self.name}: program did not reach END within {self.step_limit} instructions")
 
@@ -362,10 +384,7 @@ class ProgramRunner:
         fired, cycles, executed, outcome = pk.run_tick(
             self._table, self._clear, self._state_block, np.ascontiguousarray(wgtsum), state, config, lut, lut_of,
             start, self.core_bounds, self.n_registers, low, high, self.step_limit, pk.CHUNK)
-        if outcome == pk.STEP_LIMIT:
-            raise self._endless()
-        if outcome == pk.RAN_PAST:
-            raise self._ran_past()
+        self.check_outcome(outcome)
         return fired.view(np.bool_), cycles, int(executed)
 
     def _run_numpy(self, wgtsum: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:

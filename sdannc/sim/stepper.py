@@ -12,10 +12,11 @@ tick, so that memory does not grow with the stream; input spikes are made from t
 counts (packets, SOPs, flits, cycles) and output bits are taken once every level has passed it.
 
 With `threads` > 1 a step's work is shared out: the deliveries as (level, part of the window) pieces,
-and the programs as slices of every runner's cores, each slice running the step's ticks in order.
-The pieces write disjoint parts of the sums, rings and counts (a level's own neurons and its own
-ticks' slots), and the compiled kernels release the interpreter's lock, so the threads run at once;
-every integer is the same whatever the number of threads.
+with the closing of the window the previous step finished beside them, then the programs as slices
+of the cores at work in the step, each slice running the step's ticks in order in one compiled call
+(window_kernel.py). The pieces write disjoint parts of the sums, rings and counts (a level's own
+neurons and its own ticks' slots), and the compiled kernels release the interpreter's lock, so the
+threads run at once; every integer is the same whatever the number of threads.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import numpy as np
 from .. import arith
 from ..ir.codec import spikes_at, tick_values
 from ..ir.codes import STEM_CODING
+from . import window_kernel
 from .delivery import Delivery
 from .layout import Layout, RunnerBlock
 from .windows import SampleWindows
@@ -72,13 +74,13 @@ class Stepper:
                                  arith.signed_range(layout.target.arith["dendrite_sum_bits"]))
         self._no_inputs = np.zeros((0, 0, 0), dtype=bool)
         self.threads = max(1, threads)
-        # the window's ticks in `parts` contiguous runs, delivered apart; the runners' members in
-        # `threads` slices of about equal neurons, run apart
+        # the window's ticks in `parts` contiguous runs, delivered apart; each step's members at
+        # work (its levels') in `threads` slices of about equal neurons, run apart
         parts = min(self.threads, window)
         cuts = [window * p // parts for p in range(parts + 1)]
         self._parts = [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
-        self._slices = [self._member_slices(block, self.threads) for block in blocks]
         self._pool = None
+        self._closing = None  # run(): the window to close during the next step's deliveries
 
     def _accounting(self, layout: Layout, per_lane: int, record_codes: bool) -> None:
         """What a run counts and reads out (both engines' steppers count the same)."""
@@ -106,12 +108,27 @@ class Stepper:
         self._spikes_by_bit = np.zeros((layout.image.schedule.bits, layout.n_neurons), dtype=np.int64)
 
     @staticmethod
-    def _member_slices(block: RunnerBlock, n: int) -> list[tuple[int, int]]:
-        """n contiguous runs of the block's members (whole cores), of about equal neuron counts."""
+    def _member_slices(block: RunnerBlock, first: int, last: int, n: int) -> list[tuple[int, int]]:
+        """Members first..last - 1 of the block (whole cores) in n contiguous runs of about equal
+        neuron counts (fewer where there are fewer members)."""
         bounds = block.bounds  # members' first neurons, and the end
-        cuts = np.searchsorted(bounds[:-1], [bounds[-1] * t / n for t in range(n)], side="left").tolist()
-        cuts = sorted(set(cuts + [len(bounds) - 1]))
+        lo, hi = bounds[first], bounds[last]
+        cuts = (first + np.searchsorted(bounds[first:last], [lo + (hi - lo) * t / n for t in range(n)],
+                                        side="left")).tolist()
+        cuts = sorted(set(cuts + [last]))
         return [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
+
+    def _step_slices(self, step: int) -> list[list[tuple[int, int]]]:
+        """Per block, the members of the levels at work in this step, in `threads` slices: the
+        pieces are then equal at every step, the pipeline's fill and drain included (a split of all
+        members would leave a step's few levels to one thread)."""
+        lowest = max(0, step - (self.ticks - 1) // self.window)  # levels at work at the step's first tick
+        highest = min(step, self.top)
+        slices = []
+        for block in self.blocks:
+            first, last = np.searchsorted(block.levels, [lowest, highest + 1]).tolist()
+            slices.append(self._member_slices(block, first, last, self.threads) if first < last else [])
+        return slices
 
     def _input_spikes(self, start: int, n: int) -> np.ndarray:
         """Input spikes [n, lanes, inputs] of ticks start..start+n-1: bit b of sample s at tick s * interval + b
@@ -135,20 +152,36 @@ class Stepper:
             progress(0, self.ticks)
         if self.threads > 1:
             self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="sdannc-sim")
+        # With a pool, the window a step finishes is closed as a piece of the next step's deliveries,
+        # beside them: they write none of what it reads (its ticks' ring slots are next written two
+        # steps on, the count rings' by no delivery of the next step), and it writes nothing they read.
+        self._closing = None
         try:
             for step in range(self.windows + self.top):
                 self._step(step)
+                if self._closing is not None:
+                    self._closed(self._closing, progress)
+                    self._closing = None
                 done = step - self.top
                 if 0 <= done < self.windows:
-                    self._close_window(done)
-                    if progress is not None:
-                        progress(min((done + 1) * self.window, self.ticks), self.ticks)
+                    if self._pool is None:
+                        self._close_window(done)
+                        self._closed(done, progress)
+                    else:
+                        self._closing = done
+            if self._closing is not None:  # the last window: no step left to close it beside
+                self._close_window(self._closing)
+                self._closed(self._closing, progress)
         finally:
             if self._pool is not None:
                 self._pool.shutdown()
                 self._pool = None
         self.counters.sample_spikes = np.ascontiguousarray(self._spikes_by_bit.T)
         return self.codes_out
+
+    def _closed(self, window: int, progress: Callable[[int, int], None] | None) -> None:
+        if progress is not None:
+            progress(min((window + 1) * self.window, self.ticks), self.ticks)
 
     def _all(self, pieces: list) -> list:
         """Call every piece (a function of no arguments): in this thread, or shared out over the pool."""
@@ -161,12 +194,15 @@ class Stepper:
         w, lanes = self.window, self.lanes
         sums = self._sums  # each level's neurons are cleared and filled by its delivery
         deliveries = []
+        if self._closing is not None:  # the window the previous step finished (run)
+            deliveries.append(lambda window=self._closing: self._close_window(window))
         for level in range(self.top + 1):
             if 0 <= step - level < self.windows:
                 for a, b in self._parts:
                     deliveries.append(lambda level=level, a=a, b=b: self._deliver(level, (step - level) * w, a, b))
         self._all(deliveries)
-        executed = self._all([lambda t=t: self._run_slice(t, step, sums) for t in range(self.threads)])
+        slices = self._step_slices(step)
+        executed = self._all([lambda t=t: self._run_slice(slices, t, step, sums) for t in range(self.threads)])
         self.counters.instructions += sum(executed)
 
     def _deliver(self, level: int, start: int, a: int, b: int) -> None:
@@ -177,33 +213,65 @@ class Stepper:
         self.delivery.deliver(level, self.ring, slots, inputs, ticks % self.ring_ticks,
                               self._sums[a * self.lanes:b * self.lanes])
 
-    def _run_slice(self, t: int, step: int, sums: np.ndarray) -> int:
-        """Slice t of every runner's members through the step's ticks, in order; instructions executed."""
-        w, lanes, executed = self.window, self.lanes, 0
-        for j in range(w):
-            lowest = max(0, step - (self.ticks - 1 - j) // w)  # higher levels are past the last tick
-            highest = min(step, self.top)  # lower levels are before the first
-            if lowest > highest:
-                continue
-            rows = sums[j * lanes:(j + 1) * lanes]
-            for b, block in enumerate(self.blocks):
-                if t >= len(self._slices[b]):
-                    continue
-                lo_member, hi_member = self._slices[b][t]
-                first, last = np.searchsorted(block.levels, [lowest, highest + 1])
-                first, last = max(int(first), lo_member), min(int(last), hi_member)
-                if first < last:
-                    executed += self._run_block(b, first, last, rows, step, j)
+    def _run_slice(self, slices: list[list[tuple[int, int]]], t: int, step: int, sums: np.ndarray) -> int:
+        """Slice t of every runner's members at work (slices: _step_slices) through the step's ticks,
+        in order; instructions executed. Blocks are disjoint cores: one block's ticks may run
+        before the next block's (nothing they write is read before the step's end)."""
+        executed = 0
+        for b, block in enumerate(self.blocks):
+            if t < len(slices[b]):
+                for first, last, j0, j1 in self._tick_runs(block, *slices[b][t], step):
+                    executed += self._run_members(b, first, last, sums, step, j0, j1)
         return executed
+
+    def _tick_runs(self, block: RunnerBlock, lo_member: int, hi_member: int, step: int) -> list[tuple[int, ...]]:
+        """(first, last, j0, j1): the step's ticks j0..j1 - 1 in runs over which the members at work
+        among lo_member..hi_member - 1 stay members first..last - 1. They change only in the last
+        windows, where the lower levels have passed the last tick."""
+        w = self.window
+        lowest = np.maximum(0, step - (self.ticks - 1 - np.arange(w)) // w)  # higher levels are past the last tick
+        highest = min(step, self.top)  # lower levels are before the first
+        firsts = np.maximum(np.searchsorted(block.levels, lowest), lo_member).tolist()
+        last = min(int(np.searchsorted(block.levels, highest + 1)), hi_member)
+        runs, j0 = [], 0
+        for j1 in range(1, w + 1):
+            if j1 == w or firsts[j1] != firsts[j0]:
+                if firsts[j0] < last:
+                    runs.append((firsts[j0], last, j0, j1))
+                j0 = j1
+        return runs
+
+    def _view(self, b: int, first: int, last: int):
+        """Block b's runner over members first..last - 1 (made once)."""
+        view = self._views.get((b, first, last))
+        if view is None:
+            block = self.blocks[b]
+            view = self._views[(b, first, last)] = block.runner.view(int(block.bounds[first]), int(block.bounds[last]))
+        return view
+
+    def _run_members(self, b: int, first: int, last: int, sums: np.ndarray, step: int, j0: int, j1: int) -> int:
+        """Members first..last - 1 of block b through ticks j0..j1 - 1 of the step, each at its level's
+        tick; instructions executed. In one compiled call (window_kernel.py) where the program runs
+        on the kernel, else tick by tick on the numpy engine."""
+        view = self._view(b, first, last)
+        arguments = view.kernel_arguments()
+        if arguments is None:
+            lanes = self.lanes
+            return sum(self._run_block(b, first, last, sums[j * lanes:(j + 1) * lanes], step, j)
+                       for j in range(j0, j1))
+        block = self.blocks[b]
+        lo, hi = int(block.bounds[first]), int(block.bounds[last])
+        member_ticks = (step - block.levels[first:last]) * self.window
+        executed, outcome = window_kernel.run_ticks(*arguments, sums, self.lanes, j0, j1, block.lo + lo, hi - lo,
+                                                    member_ticks, block.members[first:last], self.ring, self.soma)
+        view.check_outcome(outcome)
+        return int(executed)
 
     def _run_block(self, b: int, first: int, last: int, rows: np.ndarray, step: int, j: int) -> int:
         """Members first..last of block b, each at its level's tick of this step; instructions executed."""
         block = self.blocks[b]
         lo, hi = int(block.bounds[first]), int(block.bounds[last])
-        view = self._views.get((b, first, last))
-        if view is None:
-            view = self._views[(b, first, last)] = block.runner.view(lo, hi)
-        fired, cycles, executed = view.run_tick(rows[:, block.lo + lo:block.lo + hi])
+        fired, cycles, executed = self._view(b, first, last).run_tick(rows[:, block.lo + lo:block.lo + hi])
         ticks = (step - block.levels[first:last]) * self.window + j
         self.soma[ticks % self.ring_ticks, :, block.members[first:last]] = cycles.T
         member = first
