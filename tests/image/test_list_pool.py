@@ -69,17 +69,18 @@ def test_rows_are_lists():
 
 
 def test_lists_that_share_a_hash_stay_apart(monkeypatch):
-    """Every list of a call hashed alike (in numpy, and one by one): only the comparison tells them apart."""
+    """Every list hashed alike (in numpy, one by one, rows into a filled pool): only the comparison
+    tells them apart."""
     def same(flat, starts, sizes):
         return np.stack([sizes.astype(np.uint64), np.zeros(sizes.size, np.uint64), np.zeros(sizes.size, np.uint64)], 1)
 
     monkeypatch.setattr(list_pool, "list_hashes", same)
-    monkeypatch.setattr(list_pool, "hash", lambda data: 0, raising=False)
     rng = np.random.default_rng(7)
     lists = _lists(rng, 30)
-    expected, joined = _reference(lists + lists[:10])
+    rows = rng.integers(-1, 2, (12, 3)).astype(np.int64)  # into the filled pool, some rows alike
+    expected, joined = _reference(lists + lists[:10] + list(rows))
     pool = ListPool()
-    got = _bulk(pool, lists).tolist() + [pool.add(v) for v in lists[:10]]
+    got = _bulk(pool, lists).tolist() + [pool.add(v) for v in lists[:10]] + list(pool.add_rows(rows))
     assert got == expected
     assert np.array_equal(pool.array(), joined)
 
