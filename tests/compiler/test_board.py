@@ -122,14 +122,14 @@ def test_a_board_of_boards_is_refused(tmp_path):
 def _table(src, dest) -> LinkTable:
     src, dest = np.asarray(src), np.asarray(dest)
     zeros = np.zeros(src.size, dtype=np.int64)
-    return LinkTable(np.arange(src.size), src, zeros, dest, zeros, zeros)
+    return LinkTable.from_columns(np.arange(src.size), src, zeros, dest, zeros, zeros)
 
 
 def test_cut_costs_count_every_link_across_each_cut():
     # links 0 -> 1, 0 -> 3, 2 -> 3, and the input (-1) -> 2
     links = _table([0, 0, 2, -1], [1, 3, 3, 2])
     packets = np.array([1.0, 10.0, 100.0, 1000.0])
-    cut = chips.cut_costs(links, packets, 4)
+    cut = chips.cut_costs(links, packets, 4)  # (one link per source element: spikes are its packets)
     assert cut.tolist() == [0.0, 1011.0, 1010.0, 110.0, 0.0]
 
 
