@@ -17,6 +17,9 @@ the same.
 
 from __future__ import annotations
 
+import bisect
+import itertools
+
 import numpy as np
 
 _SEED = 0x5DA11C  # any seed is exact: the hashes only find candidates, the comparison decides
@@ -74,7 +77,8 @@ class ListPool:
     def __init__(self) -> None:
         self._size = 0
         self._index: dict[tuple[int, int], int | list[int]] = {}  # list_key -> a start (several: a clash)
-        self._new: dict[int, np.ndarray] = {}  # start -> list, of the lists added since the last array()
+        self._new: dict[int, np.ndarray] = {}  # start -> lists (one, or a block of rows), added since the last array()
+        self._new_starts: list[int] = []  # their starts, ascending
         self._dtype = np.dtype(np.int16)  # the lists' type: the narrowest that holds every value so far
         self._joined = np.zeros(0, dtype=self._dtype)  # the lists before those, end to end
         self._empty: int | None = None  # where the first empty list went
@@ -97,15 +101,32 @@ class ListPool:
         self._index_pending()
         n, width = rows.shape
         hashes = list_hashes(rows.reshape(-1), np.arange(n, dtype=np.int64) * width,
-                             np.full(n, width, dtype=np.int64))[:, 1].tolist()
-        keys = [(width, h) for h in hashes]
+                             np.full(n, width, dtype=np.int64))[:, 1]
+        keys = list(zip(itertools.repeat(width, n), hashes.tolist()))
+        if np.unique(hashes).size == n and self._index.keys().isdisjoint(keys):
+            # no row can be stored yet or twice (no key is): all of them go in as one block
+            start = self._append(rows.astype(self._dtype).reshape(-1))
+            starts = list(range(start, start + n * width, width))
+            self._index.update(zip(keys, starts))
+            return starts
         return [self._add_keyed(values, key) for values, key in zip(rows.astype(self._dtype), keys)]
 
     def _fresh(self) -> bool:
         return self._size == 0 and not self._index and self._unindexed is None and self._empty is None
 
     def _stored(self, start: int, size: int) -> np.ndarray:
-        return self._new[start] if start >= self._joined.size else self._joined[start:start + size]
+        if start < self._joined.size:
+            return self._joined[start:start + size]
+        first = self._new_starts[bisect.bisect_right(self._new_starts, start) - 1]  # the block that holds it
+        return self._new[first][start - first:start - first + size]
+
+    def _append(self, values: np.ndarray) -> int:
+        """Store lists (one, or a block of rows end to end) after the others; where they start."""
+        start = self._size
+        self._new[start] = values
+        self._new_starts.append(start)
+        self._size += values.size
+        return start
 
     def _register(self, key: tuple[int, int], start: int) -> None:
         known = self._index.get(key)
@@ -157,10 +178,8 @@ class ListPool:
                 stored = self._stored(start, values.size)
                 if stored.size == values.size and stored.tobytes() == data:
                     return start
-        start = self._size
+        start = self._append(values)
         self._register(key, start)
-        self._new[start] = values
-        self._size += values.size
         return start
 
     def add_many(self, flat: np.ndarray, bounds: np.ndarray) -> np.ndarray:
@@ -215,7 +234,7 @@ class ListPool:
         kept, and the index is made again from them if another list comes."""
         if self._new:
             self._joined = np.concatenate([self._joined, *self._new.values()])
-            self._new = {}
+            self._new, self._new_starts = {}, []
         if self._index:
             starts = [s for v in self._index.values() for s in ((v,) if isinstance(v, int) else v)]
             if self._unindexed is not None:
