@@ -25,13 +25,12 @@ def link_flits(state, image: ChipImage) -> tuple[Mesh, np.ndarray]:
     x = np.asarray([c.x for c in image.cores], dtype=np.int64)
     y = np.asarray([c.y for c in image.cores], dtype=np.int64)
     node = y * width + x
-    packets = link_packets(links, state.spikes)
     cx, cy = target.controller
     nodes = mesh.width * mesh.height
     # (source node, destination node) pairs and their packets: the axons' from the routes' loads
     # (the chips step's, summed over the same links in the same order), the input's per core it feeds
-    inputs = links.src_core == INPUT
-    fed = np.bincount(links.dest[inputs], weights=packets[inputs], minlength=node.size)
+    inputs = links.select(np.flatnonzero(links.src_core == INPUT))
+    fed = np.bincount(inputs.dest, weights=link_packets(inputs, state.spikes), minlength=node.size)
     at = np.flatnonzero(fed)
     pair = np.concatenate([(cy * width + cx) * nodes + node[at],
                            node[state.routes[:, 0]] * nodes + node[state.routes[:, 1]]])

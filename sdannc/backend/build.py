@@ -138,8 +138,7 @@ def chips_step(state: Backend) -> None:
     if state.board is None:
         return
     state.routes = links.routes(state.links)
-    packets = chips.link_packets(state.links, state.spikes)
-    state.route_load = chips.route_packets(state.links, packets, state.routes)
+    state.route_load = chips.route_packets(state.links, state.spikes, state.routes)
     needs_big = np.asarray(_needs_big(state), dtype=bool)
     n = chips.fewest_chips(needs_big, state.target)
     state.chip_bounds = [0, len(needs_big)]
@@ -152,7 +151,7 @@ def _partition(state: Backend, n: int, cap: int | None = None) -> bool:
     chip, allows). False if none does with a cap; without one, that the board is too small."""
     board, needs_big = state.board, np.asarray(_needs_big(state), dtype=bool)
     if state.cut is None:  # the same for every partition tried
-        state.cut = chips.cut_costs(state.links, chips.link_packets(state.links, state.spikes), len(needs_big))
+        state.cut = chips.cut_costs(state.links, state.spikes, len(needs_big))
     cut = state.cut
     for count in range(n, board.chip_count + 1):
         bounds = chips.partition(cut, needs_big, state.target, count, cap)

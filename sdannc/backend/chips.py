@@ -15,6 +15,7 @@ packet per link (docs/board.md).
 
 from __future__ import annotations
 
+import numba as nb
 import numpy as np
 
 from ..errors import SdanncError
@@ -25,6 +26,7 @@ from .addresses import INPUT
 from .links import LinkTable
 
 SPIKES_PER_CODE = CODE_BITS / 2  # the fan-out estimate: a code sends half its bits as spikes
+CHUNK = 1 << 23  # links at a time
 
 
 def link_packets(links: LinkTable, spikes: np.ndarray | None = None) -> np.ndarray:
@@ -35,24 +37,49 @@ def link_packets(links: LinkTable, spikes: np.ndarray | None = None) -> np.ndarr
     return np.asarray(spikes, dtype=np.float64)[links.source]
 
 
-def route_packets(links: LinkTable, packets: np.ndarray, routes: np.ndarray) -> np.ndarray:
-    """Packets per sample of each (source core, destination core) route of `routes` (links.routes)."""
-    axons = links.src_core != INPUT
-    src, dest = links.src_core[axons], links.dest[axons]
+@nb.njit(cache=True)
+def _add_in_order(out, at, weights):
+    for i in range(at.size):
+        out[at[i]] += weights[i]
+
+
+def add_in_order(out: np.ndarray, at: np.ndarray, weights: np.ndarray) -> None:
+    """out[at[i]] += weights[i] for i in order: np.bincount's sums (the same floats), a chunk of the
+    links at a time, added on."""
+    if at.size and (int(at.min()) < 0 or int(at.max()) >= out.size):
+        raise IndexError("add_in_order: an index outside the output")
+    _add_in_order(out, np.ascontiguousarray(at), np.ascontiguousarray(weights, dtype=np.float64))
+
+
+def link_chunks(links: LinkTable, spikes: np.ndarray | None = None):
+    """(source cores, destination cores, packets per sample) of the links, CHUNK links at a time: the
+    table's hundreds of millions of links are gigabytes in every int64 or float64 temporary."""
+    for lo in range(0, len(links), CHUNK):
+        part = links.select(slice(lo, lo + CHUNK))
+        yield part.src_core, part.dest, link_packets(part, spikes)
+
+
+def route_packets(links: LinkTable, spikes: np.ndarray | None, routes: np.ndarray) -> np.ndarray:
+    """Packets per sample of each (source core, destination core) route of `routes` (links.routes),
+    the links' source elements sending `spikes` per sample (per element id; None: the fan-out estimate)."""
     if not routes.size:
         return np.zeros(0)
-    cores = int(max(src.max(), dest.max())) + 1
-    key = src.astype(np.int64) * cores + dest
-    at = np.searchsorted(routes[:, 0] * cores + routes[:, 1], key)
-    return np.bincount(at, weights=packets[axons], minlength=len(routes))
+    cores = int(max(routes.max(), links.dest.max(initial=0))) + 1
+    keys, out = routes[:, 0] * cores + routes[:, 1], np.zeros(len(routes))
+    for src, dest, packets in link_chunks(links, spikes):
+        axons = src != INPUT
+        add_in_order(out, np.searchsorted(keys, src[axons].astype(np.int64) * cores + dest[axons]), packets[axons])
+    return out
 
 
-def cut_costs(links: LinkTable, packets: np.ndarray, n_tiles: int) -> np.ndarray:
+def cut_costs(links: LinkTable, spikes: np.ndarray | None, n_tiles: int) -> np.ndarray:
     """[n_tiles + 1]: the packets per sample of the links that cross a cut just before tile k."""
-    src = np.where(links.src_core == INPUT, -1, links.src_core)
-    lo, hi = np.minimum(src, links.dest), np.maximum(src, links.dest)
-    diff = np.bincount(lo + 1, packets, minlength=n_tiles + 2) - np.bincount(hi + 1, packets, minlength=n_tiles + 2)
-    cost = np.cumsum(diff)[:n_tiles + 1]
+    up, down = np.zeros(n_tiles + 2), np.zeros(n_tiles + 2)
+    for src, dest, packets in link_chunks(links, spikes):
+        src[src == INPUT] = -1
+        add_in_order(up, np.minimum(src, dest) + 1, packets)
+        add_in_order(down, np.maximum(src, dest) + 1, packets)
+    cost = np.cumsum(up - down)[:n_tiles + 1]
     cost[0] = 0.0
     return cost
 

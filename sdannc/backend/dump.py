@@ -38,7 +38,8 @@ def tile_lines(state) -> list[str]:
 
 def dump(state) -> str:
     links = state.links
-    axons = int(np.count_nonzero(links.src_core != INPUT))
+    src = links.src_core
+    axons = int(np.count_nonzero(src != INPUT))
     lines = [f"backend after {state.done[-1]}: {len(state.layers)} layers on {len(state.builder.cores)} cores, "
              f"{len(links)} links ({axons} from neurons, {len(links) - axons} from the input)"]
     lines += tile_lines(state)
@@ -47,7 +48,7 @@ def dump(state) -> str:
         lines.append(f"  placement: {n} route{'s' if n != 1 else ''} between cores, the longest "
                      f"{state.worst_hops} hops along an axis (at most {state.target.mesh['max_hops_per_axis']})")
     if "wire" in state.done:
-        senders = np.unique(links.source[links.src_core != INPUT]).size
+        senders = np.unique(links.source[src != INPUT]).size
         lines.append(f"  wiring: {senders} neurons with axon lists, {axons} axon entries in all")
     if "io" in state.done:
         lines.append(f"  io: {state.graph.tensors[state.graph.input].size} input elements, "

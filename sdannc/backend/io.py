@@ -14,7 +14,7 @@ from .links import LinkTable
 def map_inputs(builder: ImageBuilder, links: LinkTable) -> None:
     """Each input element's (core, dendrite, carried index) targets, in table order."""
     feed = np.flatnonzero(links.src_core == INPUT)
-    feed = links.select(feed[np.argsort(links.src_index[feed], kind="stable")])  # by element, each in table order
+    feed = links.select(feed[np.argsort(links.index_of[links.source[feed]], kind="stable")])  # by element, each in table order
     element = feed.src_index
     starts = np.flatnonzero(np.concatenate([[True], element[1:] != element[:-1]])) if element.size else element
     ends = np.concatenate([starts[1:], [element.size]]).astype(np.int64)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import numba as nb
 import numpy as np
 
 from ..errors import SdanncError
@@ -14,38 +15,88 @@ from .links import LinkTable
 CHUNK = 1 << 23  # links checked at once
 
 
-def group_by_source(source: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """An order of the links that groups them by source element (elements in the order they first
-    appear, an element's links in table order), and each group's bounds in that order."""
-    if not source.size:
-        return np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64)
-    _, first, group = np.unique(source, return_index=True, return_inverse=True)
-    rank = np.empty_like(first)
-    rank[np.argsort(first)] = np.arange(first.size)
-    group_rank = rank[group.ravel()]
-    order = np.argsort(group_rank, kind="stable")
-    return order, np.concatenate([[0], np.cumsum(np.bincount(group_rank, minlength=first.size))])
+@nb.njit(cache=True)
+def _first_links(source, count):
+    """Per element id, the first link it sends (-1: none)."""
+    first = np.full(count, -1, np.int64)
+    for i in range(source.size):
+        if first[source[i]] < 0:
+            first[source[i]] = i
+    return first
 
 
-def check_route_lengths(src: np.ndarray, dest: np.ndarray, x: np.ndarray, y: np.ndarray, owners: list[str],
+@nb.njit(cache=True)
+def _group_sizes(source, rank, groups):
+    """Links per group (the rank of their source; -1: not grouped)."""
+    sizes = np.zeros(groups, np.int64)
+    for i in range(source.size):
+        if rank[source[i]] >= 0:
+            sizes[rank[source[i]]] += 1
+    return sizes
+
+
+@nb.njit(cache=True)
+def _fill_groups(source, rank, bounds, order):
+    """A counting sort: each group's links, in table order, at its bounds in `order`."""
+    fill = bounds[:-1].copy()
+    for i in range(source.size):
+        r = rank[source[i]]
+        if r >= 0:
+            order[fill[r]] = i
+            fill[r] += 1
+
+
+def senders_by_core(first: np.ndarray, core_of: np.ndarray) -> np.ndarray:
+    """The elements that send links and are neurons (not the input's), core by core in core order,
+    on a core in the order their first links come in the table."""
+    senders = np.flatnonzero((first >= 0) & (core_of != INPUT))
+    key = core_of[senders].astype(np.int64) * (int(first.max(initial=0)) + 1) + first[senders]
+    return senders[np.argsort(key)]
+
+
+def group_by_core(source: np.ndarray, core_of: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The neurons' links grouped by source element, the groups core by core and on a core in the
+    order they first appear, a group's links in table order: (order of the links, each group's
+    bounds in it, each group's element, every element's first link). A counting sort in one pass
+    over the links (a sort of a hundred million links took tens of bytes a link)."""
+    source = np.ascontiguousarray(source)
+    first = _first_links(source, core_of.size)
+    senders = senders_by_core(first, core_of)
+    rank = np.full(core_of.size, -1, dtype=np.int64)
+    rank[senders] = np.arange(senders.size)
+    bounds = np.concatenate([[0], np.cumsum(_group_sizes(source, rank, senders.size))]).astype(np.int64)
+    order = np.empty(int(bounds[-1]), dtype=np.int32 if source.size < 2 ** 31 else np.int64)
+    _fill_groups(source, rank, bounds, order)
+    return order, bounds, senders, first
+
+
+def check_route_lengths(links: LinkTable, first: np.ndarray, x: np.ndarray, y: np.ndarray, owners: list[str],
                         target: Target) -> None:
-    """The first link (of the links' source and destination cores, in the order given) farther than the
-    hop limit along an axis is an error."""
+    """A link farther than the hop limit along an axis is an error; the one named is the first of
+    them with the links grouped by source (sources in the order they first appear, `first`: each
+    element's first link; a source's links in table order)."""
     hops = target.mesh["max_hops_per_axis"]
     width, height = target.mesh["width"], target.mesh["height"]
-    for lo in range(0, src.size, CHUNK):  # a chunk at a time: the int64 temporaries of 10^8 links are gigabytes
-        s, d = src[lo:lo + CHUNK], dest[lo:lo + CHUNK]
+    n, found = len(links), None
+    for lo in range(0, n, CHUNK):  # a chunk at a time: the int64 temporaries of 10^8 links are gigabytes
+        s, d = links.core_of[links.source[lo:lo + CHUNK]], links.dest[lo:lo + CHUNK]
         # on a board, a link to another chip is addressed by chip and position (docs/board.md): no hop limit
         same_chip = (x[d] // width == x[s] // width) & (y[d] // height == y[s] // height)
         far = (s != INPUT) & same_chip & ((np.abs(x[d] - x[s]) > hops) | (np.abs(y[d] - y[s]) > hops))
         if far.any():
-            _too_far(src, dest, lo + int(np.argmax(far)), x, y, owners, hops)
+            at = np.flatnonzero(far) + lo
+            key = first[links.source[at]] * n + at  # (the position in the grouped order)
+            k = int(np.argmin(key))
+            if found is None or key[k] < found[0]:
+                found = (int(key[k]), int(at[k]))
+    if found is not None:
+        r = found[1]
+        _too_far(int(links.core_of[links.source[r]]), int(links.dest[r]), x, y, owners, hops)
 
 
-def _too_far(src: np.ndarray, dest: np.ndarray, r: int, x: np.ndarray, y: np.ndarray, owners: list[str],
-             hops: int) -> None:
-    (sx, sy), (tx, ty) = (x[src[r]], y[src[r]]), (x[dest[r]], y[dest[r]])
-    raise SdanncError(f"layer {owners[int(src[r])]} -> layer {owners[int(dest[r])]}: route from core ({sx}, {sy}) "
+def _too_far(src: int, dest: int, x: np.ndarray, y: np.ndarray, owners: list[str], hops: int) -> None:
+    (sx, sy), (tx, ty) = (x[src], y[src]), (x[dest], y[dest])
+    raise SdanncError(f"layer {owners[src]} -> layer {owners[dest]}: route from core ({sx}, {sy}) "
                       f"to ({tx}, {ty}) needs {abs(tx - sx)} + {abs(ty - sy)} hops, at most {hops} per axis: the "
                       f"layers lie too far apart on the mesh; use fewer cores (fewer channels, a smaller input)")
 
@@ -54,29 +105,18 @@ def wire(builder: ImageBuilder, links: LinkTable, owners: list[str], target: Tar
     """Every neuron's axon list on its (placed) core; `owners` names each core's layer for errors.
     The lists go in, core by core, in the order their neurons first appear in the table: identical
     lists are stored once, where the first of them went. A core's lists go in with one call."""
-    axons = np.flatnonzero(links.src_core != INPUT)
-    order, bounds = group_by_source(links.source[axons])
-    grouped = axons[order]
     x = np.asarray([core.x for core in builder.cores], dtype=np.int64)
     y = np.asarray([core.y for core in builder.cores], dtype=np.int64)
-    check_route_lengths(links.src_core[grouped], links.dest[grouped], x, y, owners, target)
-    group = np.repeat(np.arange(bounds.size - 1, dtype=np.int32 if bounds.size < 2 ** 31 else np.int64),
-                      np.diff(bounds))
-    by_core = np.argsort(links.src_core[grouped], kind="stable")  # each core's groups, still in order
-    rows, group = grouped[by_core], group[by_core]  # the links in that order (indices, not a copy of the table)
-    del grouped, by_core
-    src = links.src_core[rows]
-    starts = np.flatnonzero(np.concatenate([[True], group[1:] != group[:-1]])) if group.size else group
-    del group
-    core_of_group = src[starts]
-    del src
-    core_bounds = np.searchsorted(core_of_group, np.arange(len(builder.cores) + 1))
-    edges = np.concatenate([starts, [rows.size]])
-    for core in np.unique(core_of_group).tolist():
+    order, bounds, senders, first = group_by_core(links.source, links.core_of)
+    check_route_lengths(links, first, x, y, owners, target)
+    del first
+    core_of_sender = links.core_of[senders]
+    core_bounds = np.searchsorted(core_of_sender, np.arange(len(builder.cores) + 1))
+    for core in np.unique(core_of_sender).tolist():
         g0, g1 = int(core_bounds[core]), int(core_bounds[core + 1])
-        first, last = int(edges[g0]), int(edges[g1])
-        mine = rows[first:last]  # a core's targets at a time: 107 M links at once would be 3.4 GB
+        lo = int(bounds[g0])
+        mine = order[lo:int(bounds[g1])]  # a core's targets at a time: 10^8 links at once would be gigabytes
         dest = links.dest[mine]
         relative = np.stack([x[dest] - x[core], y[dest] - y[core], links.dendrite[mine],
                              links.carried[mine]], axis=1).astype(np.int64)
-        builder.core(core).set_axon_lists(links.src_index[rows[edges[g0:g1]]], edges[g0:g1 + 1] - first, relative)
+        builder.core(core).set_axon_lists(links.index_of[senders[g0:g1]], bounds[g0:g1 + 1] - lo, relative)

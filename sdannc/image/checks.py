@@ -42,10 +42,23 @@ def _check_ranges(array: np.ndarray, lo: int, hi: int, what: str, fail) -> None:
         fail(f"{what} value {int(bad)} outside {lo}..{hi}")
 
 
+def _distinct_offsets(pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """np.unique(pairs, axis=0, return_inverse=True) for (dx, dy) rows, through one int64 key per row
+    (the same sorted rows: a 1-D unique is several times faster than one over rows)."""
+    pairs = np.asarray(pairs, dtype=np.int64)
+    lo, hi = pairs.min(axis=0).tolist(), pairs.max(axis=0).tolist()
+    span = hi[1] - lo[1] + 1
+    if (hi[0] - lo[0] + 1) * span >= 2 ** 62:  # (a damaged image's values: keys would overflow)
+        offsets, which = np.unique(pairs, axis=0, return_inverse=True)
+        return offsets, which.ravel()
+    keys, which = np.unique((pairs[:, 0] - lo[0]) * span + (pairs[:, 1] - lo[1]), return_inverse=True)
+    return np.stack([keys // span + lo[0], keys % span + lo[1]], axis=1), which.ravel()
+
+
 def _check_axon_targets(core: CoreImage, a: np.ndarray, image: ChipImage, index: dict, hops: int, fail) -> None:
     """Every target within reach, on a core of the image, at a dendrite that core has. Checked per
     distinct (dx, dy) offset, then for all entries at once (a core can have 10^5 entries)."""
-    offsets, which = np.unique(a[:, :2], axis=0, return_inverse=True)
+    offsets, which = _distinct_offsets(a[:, :2])
     dendrites_there = np.empty(len(offsets), dtype=np.int64)
     here = image.target.chip_of(core.x, core.y)
     for k, (dx, dy) in enumerate(offsets.tolist()):

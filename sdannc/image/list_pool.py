@@ -1,7 +1,8 @@
 """Append-only storage of integer lists where an identical list is stored once (a core's id, weight
 and axon-target lists).
 
-A list is found by the hash of its bytes, then compared with the stored one, so the index holds no
+A list is found by a hash of its values (`list_hashes`, the same whether a list is hashed alone or
+with a call's other lists in numpy), then compared with the stored one, so the index holds no
 copy of the lists (keyed by their bytes, it held each weight list twice: most of a large network's
 compile memory). The lists of a fresh pool can go in with one call (`add_many`: a core's axon
 lists), hashed and compared in numpy: the same starts as adding them one by one, in order.
@@ -15,6 +16,9 @@ the same.
 """
 
 from __future__ import annotations
+
+import bisect
+import itertools
 
 import numpy as np
 
@@ -61,11 +65,20 @@ def list_hashes(flat: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> np.n
     return np.stack([sizes.astype(np.uint64), h1, h2], axis=1)
 
 
+def list_key(values: np.ndarray) -> tuple[int, int]:
+    """The index's key of one list: its length and first list_hashes hash (as in a batch, so that
+    lists hashed in numpy, a call's rows at once, and lists added one by one find each other). The
+    length is part of the key: a candidate is then as long as the list, and the comparison exact."""
+    flat = np.ascontiguousarray(values, dtype=np.int64)
+    return flat.size, int(list_hashes(flat, np.zeros(1, dtype=np.int64), np.full(1, flat.size, dtype=np.int64))[0, 1])
+
+
 class ListPool:
     def __init__(self) -> None:
         self._size = 0
-        self._index: dict[int, int | list[int]] = {}  # hash of a list's bytes -> its start (several: a clash)
-        self._new: dict[int, np.ndarray] = {}  # start -> list, of the lists added since the last array()
+        self._index: dict[tuple[int, int], int | list[int]] = {}  # list_key -> a start (several: a clash)
+        self._new: dict[int, np.ndarray] = {}  # start -> lists (one, or a block of rows), added since the last array()
+        self._new_starts: list[int] = []  # their starts, ascending
         self._dtype = np.dtype(np.int16)  # the lists' type: the narrowest that holds every value so far
         self._joined = np.zeros(0, dtype=self._dtype)  # the lists before those, end to end
         self._empty: int | None = None  # where the first empty list went
@@ -79,15 +92,43 @@ class ListPool:
         rows = np.ascontiguousarray(rows, dtype=np.int64)
         if self._fresh() and rows.shape[1] <= NARROW:
             return self.add_many(rows.reshape(-1), np.arange(len(rows) + 1, dtype=np.int64) * rows.shape[1])
-        return [self._add_one(values) for values in rows]
+        # The type for all rows at once (a convolution tile adds millions of rows: per row, finding
+        # it was most of the tile step); widening before the first row or at the row that needs it
+        # stores the same values at the same starts.
+        self._hold(rows)
+        if not rows.size:
+            return [self._add_held(values) for values in rows.astype(self._dtype)]
+        self._index_pending()
+        n, width = rows.shape
+        hashes = list_hashes(rows.reshape(-1), np.arange(n, dtype=np.int64) * width,
+                             np.full(n, width, dtype=np.int64))[:, 1]
+        keys = list(zip(itertools.repeat(width, n), hashes.tolist()))
+        if np.unique(hashes).size == n and self._index.keys().isdisjoint(keys):
+            # no row can be stored yet or twice (no key is): all of them go in as one block
+            start = self._append(rows.astype(self._dtype).reshape(-1))
+            starts = list(range(start, start + n * width, width))
+            self._index.update(zip(keys, starts))
+            return starts
+        return [self._add_keyed(values, key) for values, key in zip(rows.astype(self._dtype), keys)]
 
     def _fresh(self) -> bool:
         return self._size == 0 and not self._index and self._unindexed is None and self._empty is None
 
     def _stored(self, start: int, size: int) -> np.ndarray:
-        return self._new[start] if start >= self._joined.size else self._joined[start:start + size]
+        if start < self._joined.size:
+            return self._joined[start:start + size]
+        first = self._new_starts[bisect.bisect_right(self._new_starts, start) - 1]  # the block that holds it
+        return self._new[first][start - first:start - first + size]
 
-    def _register(self, key: int, start: int) -> None:
+    def _append(self, values: np.ndarray) -> int:
+        """Store lists (one, or a block of rows end to end) after the others; where they start."""
+        start = self._size
+        self._new[start] = values
+        self._new_starts.append(start)
+        self._size += values.size
+        return start
+
+    def _register(self, key: tuple[int, int], start: int) -> None:
         known = self._index.get(key)
         self._index[key] = start if known is None else ([known] if isinstance(known, int) else known) + [start]
 
@@ -97,8 +138,9 @@ class ListPool:
             return
         starts, sizes = self._unindexed
         self._unindexed = None
-        for start, size in zip(starts.tolist(), sizes.tolist()):
-            self._register(hash(self._joined[start:start + size].tobytes()), start)
+        hashes = list_hashes(self._joined.astype(np.int64), starts, sizes)[:, 1].tolist()
+        for size, h, start in zip(sizes.tolist(), hashes, starts.tolist()):
+            self._register((size, h), start)
 
     def _widen(self, dtype) -> None:
         """Hold the lists as `dtype` (wider): joined, and indexed again from their bytes when next needed."""
@@ -106,28 +148,38 @@ class ListPool:
         self._dtype = np.dtype(dtype)
         self._joined = self._joined.astype(self._dtype)  # (array() moved the index to _unindexed)
 
+    def _hold(self, values: np.ndarray) -> None:
+        """Widen the pool's type, if need be, to one that holds `values`."""
+        dtype = _narrowest(values, self._dtype)
+        if dtype != self._dtype:
+            self._widen(dtype)
+
     def _add_one(self, values: np.ndarray) -> int:
+        if not values.size:
+            return self._add_held(values)
+        self._hold(values)
+        return self._add_held(values.astype(self._dtype))
+
+    def _add_held(self, values: np.ndarray) -> int:
+        """`add` for a list already of the pool's type (or empty)."""
         if not values.size:  # takes no room: where the first empty list went
             if self._empty is None:
                 self._empty = self._size
             return self._empty
-        dtype = _narrowest(values, self._dtype)
-        if dtype != self._dtype:
-            self._widen(dtype)
-        values = values.astype(self._dtype)
         self._index_pending()
-        data = values.tobytes()
-        key = hash(data)
+        return self._add_keyed(values, list_key(values))
+
+    def _add_keyed(self, values: np.ndarray, key: tuple[int, int]) -> int:
+        """`add` for a non-empty list of the pool's type, its list_key given, the index up to date."""
         known = self._index.get(key)
         if known is not None:
+            data = values.tobytes()
             for start in (known,) if isinstance(known, int) else known:
                 stored = self._stored(start, values.size)
                 if stored.size == values.size and stored.tobytes() == data:
                     return start
-        start = self._size
+        start = self._append(values)
         self._register(key, start)
-        self._new[start] = values
-        self._size += values.size
         return start
 
     def add_many(self, flat: np.ndarray, bounds: np.ndarray) -> np.ndarray:
@@ -182,7 +234,7 @@ class ListPool:
         kept, and the index is made again from them if another list comes."""
         if self._new:
             self._joined = np.concatenate([self._joined, *self._new.values()])
-            self._new = {}
+            self._new, self._new_starts = {}, []
         if self._index:
             starts = [s for v in self._index.values() for s in ((v,) if isinstance(v, int) else v)]
             if self._unindexed is not None:

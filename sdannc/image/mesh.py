@@ -69,11 +69,28 @@ class Mesh:
         return links
 
     def pair_link_matrix(self, pairs: np.ndarray) -> scipy.sparse.csr_matrix:
-        """[pairs, links] incidence: which links each route crosses."""
-        rows, cols = [], []
-        for p, (src, dst) in enumerate(pairs):
-            links = self.route(int(src), int(dst))
-            rows.extend([p] * len(links))
-            cols.extend(links)
-        data = np.ones(len(rows), dtype=np.int64)
-        return scipy.sparse.csr_matrix((data, (rows, cols)), shape=(len(pairs), self.n_links))
+        """[pairs, links] incidence: which links each route crosses (`route`'s links, in its order,
+        for every pair at once: a board's hundreds of thousands of routes one by one took seconds)."""
+        pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+        (sx, sy), (tx, ty) = self._xy(pairs[:, 0]), self._xy(pairs[:, 1])
+        row_x, x = _steps(sx, tx)  # east or west along the source's row, then north or south
+        row_y, y = _steps(sy, ty)
+        east, north = tx[row_x] > x, ty[row_y] > y
+        along_x = (sy[row_x] * self.width + x) * len(_DIRECTIONS) + np.where(east, _DIRECTIONS["E"], _DIRECTIONS["W"])
+        along_y = (y * self.width + tx[row_y]) * len(_DIRECTIONS) + np.where(north, _DIRECTIONS["N"], _DIRECTIONS["S"])
+        rows, cols = np.concatenate([row_x, row_y]), np.concatenate([along_x, along_y])
+        order = np.argsort(rows, kind="stable")  # per pair: its x links, then its y links
+        data = np.ones(rows.size, dtype=np.int64)
+        return scipy.sparse.csr_matrix((data, (rows[order], cols[order])), shape=(len(pairs), self.n_links))
+
+    def _xy(self, node: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return node % self.width, node // self.width
+
+
+def _steps(start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each k, the positions from start[k] towards end[k] (end excluded), one step at a time:
+    (which k each position belongs to, the position)."""
+    length = np.abs(end - start)
+    which = np.repeat(np.arange(start.size), length)
+    step = np.arange(int(length.sum())) - np.repeat(np.cumsum(length) - length, length)
+    return which, start[which] + np.sign(end - start)[which] * step

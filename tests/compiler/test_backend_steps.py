@@ -89,18 +89,22 @@ def test_routes_are_the_distinct_core_pairs_of_the_neurons_links(residual):
     assert links.routes(table.select(~axons)).shape == (0, 2)
 
 
-def test_group_by_source_keeps_first_appearance_and_table_order():
-    order, bounds = wiring.group_by_source(np.asarray([7, 3, 7, 9, 3, 7]))
-    assert order.tolist() == [0, 2, 5, 1, 4, 3] and bounds.tolist() == [0, 3, 5, 6]
-    order, bounds = wiring.group_by_source(np.zeros(0, dtype=np.int64))
-    assert order.size == 0 and bounds.tolist() == [0]
+def test_group_by_core_keeps_core_order_then_first_appearance_and_table_order():
+    # elements 7 and 3 on core 1, 9 on core 0, 2 an input element (no group)
+    core_of = np.asarray([0, 0, INPUT, 1, 0, 0, 0, 1, 0, 0])
+    order, bounds, senders, first = wiring.group_by_core(np.asarray([7, 3, 2, 7, 9, 3, 7]), core_of)
+    assert senders.tolist() == [9, 7, 3] and bounds.tolist() == [0, 1, 4, 6]
+    assert order.tolist() == [4, 0, 3, 6, 1, 5]
+    assert first[[7, 3, 2, 9, 0]].tolist() == [0, 1, 2, 4, -1]
+    order, bounds, senders, _ = wiring.group_by_core(np.zeros(0, dtype=np.int32), core_of)
+    assert order.size == 0 and bounds.tolist() == [0] and senders.size == 0
 
 
 def _table(**columns) -> links.LinkTable:
     n = len(next(iter(columns.values())))
     full = {name: np.asarray(columns.get(name, np.zeros(n)), dtype=np.int64)
             for name in ("source", "src_core", "src_index", "dest", "dendrite", "carried")}
-    return links.LinkTable(**full)
+    return links.LinkTable.from_columns(**full)
 
 
 def test_wire_refuses_the_first_route_beyond_the_hop_limit(target):
@@ -116,7 +120,7 @@ def test_map_inputs_gives_each_input_element_its_links_in_table_order(target):
     builder = ImageBuilder(target)
     builder.add_core(0, 0, [], 4)
     builder.map_output(0, 0, 0)
-    table = _table(src_core=[INPUT, 0, INPUT, INPUT], src_index=[1, 0, 0, 1], dest=[0, 0, 0, 0],
+    table = _table(source=[1, 3, 0, 1], src_core=[INPUT, 0, INPUT, INPUT], src_index=[1, 0, 0, 1], dest=[0, 0, 0, 0],
                    dendrite=[4, 9, 5, 6], carried=[0, 0, 1, 2])
     io.map_inputs(builder, table)
     image_io = builder.build((3,), {}, (1,), {}, Schedule(8, 8, 15)).io

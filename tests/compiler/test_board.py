@@ -17,6 +17,8 @@ import yaml
 
 from sdannc.backend import build_image
 from sdannc.backend import chips
+from sdannc.backend import links as links_module
+from sdannc.backend.addresses import INPUT
 from sdannc.backend.board_report import board_report
 from sdannc.backend.capacity import check_capacity
 from sdannc.backend.links import LinkTable
@@ -122,15 +124,39 @@ def test_a_board_of_boards_is_refused(tmp_path):
 def _table(src, dest) -> LinkTable:
     src, dest = np.asarray(src), np.asarray(dest)
     zeros = np.zeros(src.size, dtype=np.int64)
-    return LinkTable(np.arange(src.size), src, zeros, dest, zeros, zeros)
+    return LinkTable.from_columns(np.arange(src.size), src, zeros, dest, zeros, zeros)
 
 
 def test_cut_costs_count_every_link_across_each_cut():
     # links 0 -> 1, 0 -> 3, 2 -> 3, and the input (-1) -> 2
     links = _table([0, 0, 2, -1], [1, 3, 3, 2])
     packets = np.array([1.0, 10.0, 100.0, 1000.0])
-    cut = chips.cut_costs(links, packets, 4)
+    cut = chips.cut_costs(links, packets, 4)  # (one link per source element: spikes are its packets)
     assert cut.tolist() == [0.0, 1011.0, 1010.0, 110.0, 0.0]
+
+
+@pytest.mark.parametrize("chunk", [3, 1 << 23])
+def test_route_loads_and_cut_costs_are_the_sums_of_one_bincount_over_all_links(monkeypatch, chunk):
+    """A chunk of links at a time, the floats added in the order one bincount over the whole table
+    adds them: the same bits, with fractional (measured) spikes too."""
+    monkeypatch.setattr(chips, "CHUNK", chunk)
+    monkeypatch.setattr(links_module, "CHUNK", chunk)
+    rng = np.random.default_rng(3)
+    core_of = np.concatenate([np.full(4, INPUT), rng.integers(0, 6, 20)])  # 4 input elements, 20 neurons
+    source = rng.integers(0, core_of.size, 200)
+    table = LinkTable(source, rng.integers(0, 6, 200), np.zeros(200), np.zeros(200), core_of, np.zeros(24))
+    spikes = rng.random(core_of.size) * 3
+    src, dest, packets = core_of[source], table.dest, spikes[source]
+    axons = src != INPUT
+    pairs = np.unique(np.stack([src[axons], dest[axons]], axis=1), axis=0)
+    np.testing.assert_array_equal(links_module.routes(table), pairs)
+    at = [int(np.flatnonzero((pairs == (s, d)).all(axis=1))[0]) for s, d in zip(src[axons], dest[axons])]
+    expected = np.bincount(at, weights=packets[axons], minlength=len(pairs))
+    assert chips.route_packets(table, spikes, pairs).tobytes() == expected.tobytes()
+    lo, hi = np.minimum(src, dest) + 1, np.maximum(src, dest) + 1
+    cost = np.cumsum(np.bincount(lo, packets, minlength=8) - np.bincount(hi, packets, minlength=8))[:7]
+    cost[0] = 0.0
+    assert chips.cut_costs(table, spikes, 6).tobytes() == cost.tobytes()
 
 
 def test_partition_cuts_where_least_crosses(tmp_path):

@@ -60,6 +60,24 @@ def test_bulk_and_one_by_one_agree_with_the_reference(seed):
         assert np.array_equal(pool.array(), joined)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_distinct_rows_go_in_as_a_block_and_are_found_again(seed):
+    """Rows none of which is stored yet (one block, indexed at once) into a filled pool; then the
+    same rows again one by one, in rows with some new, and after array(): the reference's starts."""
+    rng = np.random.default_rng(seed)
+    before = _lists(rng, 20)
+    rows = rng.integers(-50, 50, (15, 4)).astype(np.int64)  # distinct, almost surely
+    more = np.concatenate([rows[3:8], rng.integers(-50, 50, (4, 4))])
+    expected, joined = _reference(before + list(rows) + list(rows[::2]) + list(more) + list(rows[::3]))
+    pool = ListPool()
+    got = _bulk(pool, before).tolist() + list(pool.add_rows(rows))
+    got += [pool.add(v) for v in rows[::2]] + list(pool.add_rows(more))
+    pool.array()
+    got += list(pool.add_rows(rows[::3]))
+    assert got == expected
+    assert np.array_equal(pool.array(), joined)
+
+
 def test_rows_are_lists():
     rows = np.asarray([[1, 2], [3, 4], [1, 2], [0, 0]], dtype=np.int64)
     pool = ListPool()
@@ -69,17 +87,18 @@ def test_rows_are_lists():
 
 
 def test_lists_that_share_a_hash_stay_apart(monkeypatch):
-    """Every list of a call hashed alike (in numpy, and one by one): only the comparison tells them apart."""
+    """Every list hashed alike (in numpy, one by one, rows into a filled pool): only the comparison
+    tells them apart."""
     def same(flat, starts, sizes):
         return np.stack([sizes.astype(np.uint64), np.zeros(sizes.size, np.uint64), np.zeros(sizes.size, np.uint64)], 1)
 
     monkeypatch.setattr(list_pool, "list_hashes", same)
-    monkeypatch.setattr(list_pool, "hash", lambda data: 0, raising=False)
     rng = np.random.default_rng(7)
     lists = _lists(rng, 30)
-    expected, joined = _reference(lists + lists[:10])
+    rows = rng.integers(-1, 2, (12, 3)).astype(np.int64)  # into the filled pool, some rows alike
+    expected, joined = _reference(lists + lists[:10] + list(rows))
     pool = ListPool()
-    got = _bulk(pool, lists).tolist() + [pool.add(v) for v in lists[:10]]
+    got = _bulk(pool, lists).tolist() + [pool.add(v) for v in lists[:10]] + list(pool.add_rows(rows))
     assert got == expected
     assert np.array_equal(pool.array(), joined)
 
