@@ -711,6 +711,8 @@ class FunctionalSimulator(Simulator):
         check_functional(self)
         self._products = [level_products(self.network, level) for level in range(self.network.n_levels)]
         self._exact = self._mark_exact()
+        # the cores of exact and max levels: with windows of whole codes they run no program
+        self._exact_cores = {int(c) for e in self._exact if e is not None for c in e.products.cores}
         self._mark_linear()
         self._senders = sender_tables(self.network, sender_counts(self.network))
         self._idle = False  # per level its IdleLevel (idle.py), learned at the first run; None: not learnable
@@ -777,9 +779,7 @@ class FunctionalSimulator(Simulator):
         return max(1, min(wanted, ticks))
 
     def _runs_programs(self, members: list[int], window: int) -> bool:
-        # the cores of exact and max levels run no program where windows are whole codes
-        exact = {int(c) for e in self._exact if e is not None for c in e.products.cores}
-        return window % self.image.schedule.bits != 0 or not set(members) <= exact
+        return window % self.image.schedule.bits != 0 or not set(members) <= self._exact_cores
 
     def _stepper(self, layout, runners, codes_in, ticks, window, record_codes, threads) -> Stepper:
         # one thread whatever `threads` asks: the products are BLAS calls, the rest is the stepper's

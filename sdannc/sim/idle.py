@@ -11,7 +11,7 @@ and maxima only for the columns that differ from it (functional.FunctionalSteppe
 vector, a column equal to it has its result: the shortcut is exact by construction; only how often
 it applies depends on choosing the idle one.
 
-The vector is learned by a run of no sample at all (IdleObserver, FunctionalSimulator._idle_codes):
+The vector is learned by a run of no sample at all (IdleObserver, FunctionalSimulator._learn_idle):
 enough codes that the first codes' start-up (the state before any code) has left the pipeline, the
 last two codes of each level then compared; a level whose last two differ gets no memo.
 """
